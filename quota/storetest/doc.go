@@ -1,0 +1,30 @@
+// Package storetest is the conformance suite for implementations of
+// [quota.Store]: every store (the in-process [quota.MemoryStore], the Redis
+// store in quota/redisstore, or one of your own) must pass it.
+//
+// # Use
+//
+// Call [Run] from a test of the store's package with a constructor:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) quota.Store { return quota.NewMemoryStore() })
+//	}
+//
+// A store shared by several processes should also pass [RunShared], given
+// two handles on one shared state.
+//
+// # What it checks
+//
+// Token pacing (rate and burst, refusals beyond maxWait that take nothing,
+// unlimited rates, the adaptive factor per account and class), reservations up
+// to the limit with a typed *quota.ExceededError, duplicate keys, lapses after
+// the ttl, commits, holdings past the limit, idempotent releases, sync drift,
+// full marks, threshold crossings with hysteresis reported exactly once, and
+// the same under concurrency (100 goroutines reserving against a limit of 10).
+//
+// # Timing
+//
+// Subtests run in parallel, each on its own account (see [Account]). Lapses
+// are observed in real time with ttls of 100 ms, so the suite takes about a
+// second; rate checks read the waits the store returns and never sleep.
+package storetest

@@ -1,0 +1,817 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// Lapse durations used by the subtests that wait in real time. They are kept
+// short so the suite stays fast; the margin absorbs scheduling delays under -race.
+const (
+	shortTTL    = 100 * time.Millisecond
+	lapseMargin = 150 * time.Millisecond
+	longTTL     = time.Hour
+)
+
+// Run runs the conformance suite against the stores newStore returns. It may
+// return the same store for every call: each subtest uses its own account.
+// Subtests run in parallel; the whole suite takes about a second of real time.
+func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s quota.Store, account string)
+	}{
+		{"TakeToken/Burst", testTokenBurst},
+		{"TakeToken/MaxWaitTakesNothing", testTokenMaxWait},
+		{"TakeToken/Unlimited", testTokenUnlimited},
+		{"TakeToken/ClassesAndAccountsIndependent", testTokenIndependent},
+		{"TakeToken/Concurrent", testTokenConcurrent},
+		{"RateFactor/ScalesRate", testFactorScales},
+		{"RateFactor/Invalid", testFactorInvalid},
+		{"Reserve/UpToLimit", testReserveLimit},
+		{"Reserve/Duplicate", testReserveDuplicate},
+		{"Reserve/Unlimited", testReserveUnlimited},
+		{"Reserve/Lapse", testReserveLapse},
+		{"Reserve/ResourcesAndAccountsIndependent", testReserveIndependent},
+		{"Reserve/Concurrent", testReserveConcurrent},
+		{"Commit", testCommit},
+		{"Commit/Unknown", testCommitUnknown},
+		{"Hold/PastLimit", testHoldPastLimit},
+		{"Hold/Lapse", testHoldLapse},
+		{"Release", testRelease},
+		{"Sync", testSync},
+		{"MarkFull/ClearedByRelease", testFullRelease},
+		{"MarkFull/ClearedBySync", testFullSync},
+		{"MarkFull/Expires", testFullExpires},
+		{"Thresholds/Hysteresis", testThresholds},
+		{"Thresholds/Jump", testThresholdJump},
+		{"Thresholds/Unlimited", testThresholdUnlimited},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			tc.fn(t, s, Account(t))
+		})
+	}
+}
+
+// RunShared checks that two handles on one shared store (for example two
+// Redis stores with their own clients on one Redis server) see one state:
+// buckets, adaptive factors, ledgers, full marks and threshold crossings,
+// each reported to exactly one caller across both handles.
+func RunShared(t *testing.T, newPair func(t *testing.T) (a, b quota.Store)) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, a, b quota.Store, account string)
+	}{
+		{"Bucket", testSharedBucket},
+		{"RateFactor", testSharedFactor},
+		{"Ledger", testSharedLedger},
+		{"Crossings", testSharedCrossings},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, b := newPair(t)
+			tc.fn(t, a, b, Account(t))
+		})
+	}
+}
+
+var accountSeq atomic.Uint64
+
+// Account returns an account name unique to this test and this run, so tests
+// sharing one store (or one Redis server across runs) never meet.
+func Account(t testing.TB) string {
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name())
+	return fmt.Sprintf("AC%s-%d-%d", name, time.Now().UnixNano(), accountSeq.Add(1))
+}
+
+func bounds(limit int, levels ...float64) *quota.Bounds {
+	return &quota.Bounds{Limit: limit, Levels: levels, Hysteresis: 1}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func sleep(t *testing.T, d time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	<-timer.C
+}
+
+// within fails unless got is in [want-below, want+above].
+func within(t *testing.T, what string, got, want, below, above time.Duration) {
+	t.Helper()
+	if got < want-below || got > want+above {
+		t.Errorf("%s: wait %v, want %v (-%v/+%v)", what, got, want, below, above)
+	}
+}
+
+func take(t *testing.T, s quota.Store, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool) {
+	t.Helper()
+	w, ok, err := s.TakeToken(ctxT(t), account, class, r, maxWait)
+	if err != nil {
+		t.Fatalf("TakeToken(%s, %v, %v): %v", class, r, maxWait, err)
+	}
+	return w, ok
+}
+
+// The suite reads waits of whole seconds so the real time that passes
+// between calls (milliseconds, more under -race) does not matter.
+const tol = 250 * time.Millisecond
+
+func testTokenBurst(t *testing.T, s quota.Store, account string) {
+	r := quota.Rate{PerSecond: 1, Burst: 2}
+	for i, want := range []time.Duration{0, 0, time.Second, 2 * time.Second} {
+		w, ok := take(t, s, account, quota.Write, r, time.Minute)
+		if !ok {
+			t.Fatalf("token %d: refused with maxWait 1m (wait %v)", i+1, w)
+		}
+		within(t, fmt.Sprintf("token %d at 1/s burst 2", i+1), w, want, tol, 0)
+	}
+}
+
+func testTokenMaxWait(t *testing.T, s quota.Store, account string) {
+	r := quota.Rate{PerSecond: 1, Burst: 1}
+	if w, ok := take(t, s, account, quota.Write, r, 0); !ok || w != 0 {
+		t.Fatalf("first token: wait %v ok %v, want 0 true", w, ok)
+	}
+	// The next token needs about 1s: refused with maxWait 0 and 500ms, taking nothing.
+	for _, maxWait := range []time.Duration{0, 500 * time.Millisecond, 500 * time.Millisecond} {
+		w, ok := take(t, s, account, quota.Write, r, maxWait)
+		if ok {
+			t.Fatalf("maxWait %v: took a token needing %v", maxWait, w)
+		}
+		within(t, fmt.Sprintf("refused token (maxWait %v)", maxWait), w, time.Second, tol, 0)
+	}
+	// Nothing was taken by the refusals: the next token still needs about 1s, not 3s.
+	w, ok := take(t, s, account, quota.Write, r, time.Minute)
+	if !ok {
+		t.Fatalf("token after refusals refused with maxWait 1m (wait %v)", w)
+	}
+	within(t, "token after refusals", w, time.Second, tol, 0)
+}
+
+func testTokenUnlimited(t *testing.T, s quota.Store, account string) {
+	r := quota.Rate{PerSecond: -1, Burst: 1}
+	for i := range 200 {
+		if w, ok := take(t, s, account, quota.Read, r, 0); !ok || w != 0 {
+			t.Fatalf("unlimited token %d: wait %v ok %v, want 0 true", i+1, w, ok)
+		}
+	}
+}
+
+func testTokenIndependent(t *testing.T, s quota.Store, account string) {
+	r := quota.Rate{PerSecond: 1, Burst: 1}
+	if _, ok := take(t, s, account, quota.Write, r, 0); !ok {
+		t.Fatal("first write token refused")
+	}
+	if _, ok := take(t, s, account, quota.Write, r, 0); ok {
+		t.Fatal("second write token at 1/s burst 1 granted at once")
+	}
+	if w, ok := take(t, s, account, quota.Read, r, 0); !ok || w != 0 {
+		t.Errorf("read token after writes: wait %v ok %v; classes must have their own buckets", w, ok)
+	}
+	if w, ok := take(t, s, account+"-other", quota.Write, r, 0); !ok || w != 0 {
+		t.Errorf("other account's write token: wait %v ok %v; accounts must have their own buckets", w, ok)
+	}
+}
+
+func testTokenConcurrent(t *testing.T, s quota.Store, account string) {
+	// At one token per 100 s, a burst of 5 is all that 50 simultaneous callers can get.
+	r := quota.Rate{PerSecond: 0.01, Burst: 5}
+	var granted atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			w, ok, err := s.TakeToken(ctxT(t), account, quota.Write, r, 0)
+			if err != nil {
+				t.Errorf("TakeToken: %v", err)
+				return
+			}
+			if ok {
+				if w != 0 {
+					t.Errorf("granted with maxWait 0 but wait %v", w)
+				}
+				granted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if g := granted.Load(); g != 5 {
+		t.Errorf("50 callers at burst 5: %d granted, want exactly 5", g)
+	}
+}
+
+func testFactorScales(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	f, err := s.RateFactor(ctx, account, quota.Write)
+	if err != nil || f != 1 {
+		t.Fatalf("RateFactor of a fresh account = %v, %v; want 1, nil", f, err)
+	}
+	if err := s.SetRateFactor(ctx, account, quota.Write, 0.5); err != nil {
+		t.Fatalf("SetRateFactor(0.5): %v", err)
+	}
+	if f, err := s.RateFactor(ctx, account, quota.Write); err != nil || f != 0.5 {
+		t.Fatalf("RateFactor after SetRateFactor(0.5) = %v, %v; want 0.5", f, err)
+	}
+	if f, err := s.RateFactor(ctx, account, quota.Read); err != nil || f != 1 {
+		t.Errorf("read factor after slowing writes = %v, %v; want 1", f, err)
+	}
+	if f, err := s.RateFactor(ctx, account+"-other", quota.Write); err != nil || f != 1 {
+		t.Errorf("other account's factor = %v, %v; want 1", f, err)
+	}
+	// 2/s slowed by 0.5 is 1/s: the second token waits about 1s, not 500ms.
+	r := quota.Rate{PerSecond: 2, Burst: 1}
+	if w, ok := take(t, s, account, quota.Write, r, time.Minute); !ok || w != 0 {
+		t.Fatalf("first slowed token: wait %v ok %v", w, ok)
+	}
+	w, _ := take(t, s, account, quota.Write, r, time.Minute)
+	within(t, "second token at 2/s with factor 0.5", w, time.Second, tol, 0)
+	// The unslowed read bucket keeps 500ms.
+	take(t, s, account, quota.Read, r, time.Minute)
+	w, _ = take(t, s, account, quota.Read, r, time.Minute)
+	within(t, "second read token at 2/s", w, 500*time.Millisecond, tol, 0)
+
+	if err := s.SetRateFactor(ctx, account, quota.Write, 1); err != nil {
+		t.Fatalf("SetRateFactor(1): %v", err)
+	}
+	if f, err := s.RateFactor(ctx, account, quota.Write); err != nil || f != 1 {
+		t.Errorf("RateFactor after SetRateFactor(1) = %v, %v; want 1", f, err)
+	}
+}
+
+func testFactorInvalid(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	if err := s.SetRateFactor(ctx, account, quota.Write, 0.25); err != nil {
+		t.Fatalf("SetRateFactor(0.25): %v", err)
+	}
+	for _, f := range []float64{0, -0.5, 1.5, math.NaN(), math.Inf(1)} {
+		if err := s.SetRateFactor(ctx, account, quota.Write, f); err == nil {
+			t.Errorf("SetRateFactor(%v) = nil, want an error", f)
+		}
+	}
+	if f, err := s.RateFactor(ctx, account, quota.Write); err != nil || f != 0.25 {
+		t.Errorf("factor after refused settings = %v, %v; want 0.25 unchanged", f, err)
+	}
+}
+
+func reserve(t *testing.T, s quota.Store, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) quota.Change {
+	t.Helper()
+	c, err := s.Reserve(ctxT(t), account, res, key, b, ttl)
+	if err != nil {
+		t.Fatalf("Reserve(%s, %q): %v", res, key, err)
+	}
+	return c
+}
+
+// refused checks that err is a local *quota.ExceededError for res with used and limit.
+func refused(t *testing.T, what string, err error, res quota.Resource, used, limit int) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: no error, want *quota.ExceededError", what)
+	}
+	if !errors.Is(err, quota.ErrExceeded) {
+		t.Errorf("%s: %v does not match quota.ErrExceeded", what, err)
+	}
+	var ee *quota.ExceededError
+	if !errors.As(err, &ee) {
+		t.Fatalf("%s: %T %v, want *quota.ExceededError", what, err, err)
+	}
+	if ee.Resource != res || ee.Used != used || ee.Limit != limit || ee.Code != res.ExceededCode() || ee.Source != quota.SourceLocal {
+		t.Errorf("%s: got %+v, want Resource %s Used %d Limit %d Code %d Source local",
+			what, *ee, res, used, limit, res.ExceededCode())
+	}
+}
+
+func expectUsed(t *testing.T, s quota.Store, account string, res quota.Resource, used int, full bool) {
+	t.Helper()
+	u, f, err := s.Used(ctxT(t), account, res)
+	if err != nil {
+		t.Fatalf("Used(%s): %v", res, err)
+	}
+	if u != used || f != full {
+		t.Errorf("Used(%s) = %d, full %v; want %d, full %v", res, u, f, used, full)
+	}
+}
+
+func expectHolds(t *testing.T, s quota.Store, account string, res quota.Resource, key string, want bool) {
+	t.Helper()
+	h, err := s.Holds(ctxT(t), account, res, key)
+	if err != nil {
+		t.Fatalf("Holds(%s, %q): %v", res, key, err)
+	}
+	if h != want {
+		t.Errorf("Holds(%s, %q) = %v, want %v", res, key, h, want)
+	}
+}
+
+func expectChange(t *testing.T, what string, c quota.Change, used int, changed bool) {
+	t.Helper()
+	if c.Used != used || c.Changed != changed {
+		t.Errorf("%s: Used %d Changed %v, want Used %d Changed %v", what, c.Used, c.Changed, used, changed)
+	}
+	if len(c.Crossings) != 0 {
+		t.Errorf("%s: crossings %v, want none", what, c.Crossings)
+	}
+}
+
+func testReserveLimit(t *testing.T, s quota.Store, account string) {
+	for _, res := range []quota.Resource{quota.Rooms, quota.Participants} {
+		b := bounds(3)
+		for i := 1; i <= 3; i++ {
+			c := reserve(t, s, account, res, fmt.Sprintf("r%d", i), b, longTTL)
+			expectChange(t, fmt.Sprintf("%s reserve %d of 3", res, i), c, i, true)
+		}
+		_, err := s.Reserve(ctxT(t), account, res, "r4", b, longTTL)
+		refused(t, fmt.Sprintf("%s reserve past limit", res), err, res, 3, 3)
+		expectUsed(t, s, account, res, 3, false)
+		expectHolds(t, s, account, res, "r4", false)
+		expectHolds(t, s, account, res, "r2", true)
+	}
+}
+
+func testReserveDuplicate(t *testing.T, s quota.Store, account string) {
+	b := bounds(5)
+	reserve(t, s, account, quota.Rooms, "r1", b, longTTL)
+	c := reserve(t, s, account, quota.Rooms, "r1", b, longTTL)
+	expectChange(t, "duplicate reservation", c, 1, false)
+	if _, err := s.Hold(ctxT(t), account, quota.Rooms, "RM1", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	c = reserve(t, s, account, quota.Rooms, "RM1", b, longTTL)
+	expectChange(t, "reservation of a held key", c, 2, false)
+	expectUsed(t, s, account, quota.Rooms, 2, false)
+}
+
+func testReserveUnlimited(t *testing.T, s quota.Store, account string) {
+	b := bounds(quota.Unlimited, 0.7)
+	for i := 1; i <= 30; i++ {
+		c := reserve(t, s, account, quota.Participants, fmt.Sprintf("p%d", i), b, longTTL)
+		expectChange(t, fmt.Sprintf("unlimited reserve %d", i), c, i, true)
+	}
+}
+
+func testReserveLapse(t *testing.T, s quota.Store, account string) {
+	b := bounds(1)
+	reserve(t, s, account, quota.Rooms, "a", b, shortTTL)
+	_, err := s.Reserve(ctxT(t), account, quota.Rooms, "b", b, longTTL)
+	refused(t, "reserve while the pending slot is live", err, quota.Rooms, 1, 1)
+	sleep(t, shortTTL+lapseMargin)
+	expectHolds(t, s, account, quota.Rooms, "a", false)
+	expectUsed(t, s, account, quota.Rooms, 0, false)
+	c := reserve(t, s, account, quota.Rooms, "b", b, longTTL)
+	expectChange(t, "reserve after the lapse", c, 1, true)
+}
+
+func testReserveIndependent(t *testing.T, s quota.Store, account string) {
+	b := bounds(1)
+	reserve(t, s, account, quota.Rooms, "k", b, longTTL)
+	c := reserve(t, s, account, quota.Participants, "k", b, longTTL)
+	expectChange(t, "participant reserve with the room quota used up", c, 1, true)
+	c = reserve(t, s, account+"-other", quota.Rooms, "k", b, longTTL)
+	expectChange(t, "other account's room reserve", c, 1, true)
+}
+
+func testReserveConcurrent(t *testing.T, s quota.Store, account string) {
+	b := bounds(10, 0.7, 0.9)
+	var (
+		mu        sync.Mutex
+		ok, nope  int
+		crossings []quota.Crossing
+		wg        sync.WaitGroup
+	)
+	for i := range 100 {
+		wg.Go(func() {
+			c, err := s.Reserve(ctxT(t), account, quota.Rooms, fmt.Sprintf("r%d", i), b, longTTL)
+			mu.Lock()
+			defer mu.Unlock()
+			var ee *quota.ExceededError
+			switch {
+			case err == nil:
+				ok++
+				crossings = append(crossings, c.Crossings...)
+			case errors.As(err, &ee):
+				nope++
+				if ee.Used != 10 || ee.Limit != 10 {
+					t.Errorf("refusal %+v, want Used 10 Limit 10", *ee)
+				}
+			default:
+				t.Errorf("Reserve: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 10 || nope != 90 {
+		t.Errorf("100 concurrent reservations at limit 10: %d succeeded, %d refused; want 10 and 90", ok, nope)
+	}
+	sortCrossings(crossings)
+	want := []quota.Crossing{{Level: 0.7, Rising: true}, {Level: 0.9, Rising: true}}
+	if !slices.Equal(crossings, want) {
+		t.Errorf("crossings reported = %v, want each rising level exactly once: %v", crossings, want)
+	}
+	expectUsed(t, s, account, quota.Rooms, 10, false)
+}
+
+func testCommit(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(5)
+	reserve(t, s, account, quota.Rooms, "res-1", b, shortTTL)
+	c, err := s.Commit(ctx, account, quota.Rooms, "res-1", "RM1", b, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, "commit", c, 1, true)
+	expectHolds(t, s, account, quota.Rooms, "res-1", false)
+	expectHolds(t, s, account, quota.Rooms, "RM1", true)
+	// Same key for reservation and holding.
+	reserve(t, s, account, quota.Rooms, "RM2", b, shortTTL)
+	if c, err = s.Commit(ctx, account, quota.Rooms, "RM2", "RM2", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	if c.Used != 2 {
+		t.Errorf("commit under the same key: Used %d, want 2", c.Used)
+	}
+	// The holdings outlive the reservations' ttl.
+	sleep(t, shortTTL+lapseMargin)
+	expectUsed(t, s, account, quota.Rooms, 2, false)
+	expectHolds(t, s, account, quota.Rooms, "RM1", true)
+	expectHolds(t, s, account, quota.Rooms, "RM2", true)
+	// A commit of a held key again changes nothing.
+	if c, err = s.Commit(ctx, account, quota.Rooms, "res-1", "RM1", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, "repeated commit", c, 2, false)
+}
+
+func testCommitUnknown(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(2)
+	reserve(t, s, account, quota.Participants, "a", b, longTTL)
+	reserve(t, s, account, quota.Participants, "b", b, longTTL)
+	// The quota is used up; a room Twilio created anyway must be counted.
+	c, err := s.Commit(ctx, account, quota.Participants, "never-reserved", "PA1", b, longTTL)
+	if err != nil {
+		t.Fatalf("Commit of an unknown reservation: %v", err)
+	}
+	expectChange(t, "commit of an unknown reservation", c, 3, true)
+	expectHolds(t, s, account, quota.Participants, "PA1", true)
+}
+
+func testHoldPastLimit(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(2)
+	for i := 1; i <= 3; i++ {
+		c, err := s.Hold(ctx, account, quota.Rooms, fmt.Sprintf("RM%d", i), b, longTTL)
+		if err != nil {
+			t.Fatalf("Hold %d: %v", i, err)
+		}
+		expectChange(t, fmt.Sprintf("hold %d", i), c, i, true)
+	}
+	c, err := s.Hold(ctx, account, quota.Rooms, "RM2", b, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, "duplicate hold", c, 3, false)
+	_, err = s.Reserve(ctx, account, quota.Rooms, "r", b, longTTL)
+	refused(t, "reserve past held limit", err, quota.Rooms, 3, 2)
+}
+
+func testHoldLapse(t *testing.T, s quota.Store, account string) {
+	b := bounds(5)
+	if _, err := s.Hold(ctxT(t), account, quota.Participants, "PA1", b, shortTTL); err != nil {
+		t.Fatal(err)
+	}
+	expectUsed(t, s, account, quota.Participants, 1, false)
+	sleep(t, shortTTL+lapseMargin)
+	expectUsed(t, s, account, quota.Participants, 0, false)
+	expectHolds(t, s, account, quota.Participants, "PA1", false)
+}
+
+func testRelease(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(5)
+	reserve(t, s, account, quota.Rooms, "pending", b, longTTL)
+	if _, err := s.Hold(ctx, account, quota.Rooms, "RM1", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		key     string
+		used    int
+		changed bool
+	}{
+		{"pending", 1, true},
+		{"pending", 1, false},
+		{"RM1", 0, true},
+		{"RM1", 0, false},
+		{"unknown", 0, false},
+	}
+	for i, st := range steps {
+		c, err := s.Release(ctx, account, quota.Rooms, st.key, b)
+		if err != nil {
+			t.Fatalf("Release(%q): %v", st.key, err)
+		}
+		expectChange(t, fmt.Sprintf("step %d: release %q", i+1, st.key), c, st.used, st.changed)
+	}
+	expectHolds(t, s, account, quota.Rooms, "pending", false)
+	expectHolds(t, s, account, quota.Rooms, "RM1", false)
+}
+
+func testSync(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(10)
+	for _, k := range []string{"RMa", "RMb", "RMc"} {
+		if _, err := s.Hold(ctx, account, quota.Rooms, k, b, longTTL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reserve(t, s, account, quota.Rooms, "pending", b, longTTL)
+	c, added, removed, err := s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added != 2 || removed != 1 {
+		t.Errorf("Sync drift: added %d removed %d, want 2 and 1", added, removed)
+	}
+	expectChange(t, "sync", c, 5, true)
+	expectHolds(t, s, account, quota.Rooms, "RMa", false)
+	expectHolds(t, s, account, quota.Rooms, "RMd", true)
+	expectHolds(t, s, account, quota.Rooms, "pending", true)
+
+	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added != 0 || removed != 0 {
+		t.Errorf("repeated Sync drift: added %d removed %d, want 0 and 0", added, removed)
+	}
+	expectChange(t, "repeated sync", c, 5, false)
+
+	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, nil, b, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added != 0 || removed != 4 {
+		t.Errorf("Sync to nothing: added %d removed %d, want 0 and 4", added, removed)
+	}
+	expectChange(t, "sync to nothing", c, 1, true)
+	expectHolds(t, s, account, quota.Rooms, "pending", true)
+}
+
+func markFull(t *testing.T, s quota.Store, account string, res quota.Resource, d time.Duration) {
+	t.Helper()
+	if err := s.MarkFull(ctxT(t), account, res, d); err != nil {
+		t.Fatalf("MarkFull(%s, %v): %v", res, d, err)
+	}
+}
+
+func testFullRelease(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(5)
+	reserve(t, s, account, quota.Rooms, "a", b, longTTL)
+	markFull(t, s, account, quota.Rooms, longTTL)
+	expectUsed(t, s, account, quota.Rooms, 1, true)
+	expectUsed(t, s, account, quota.Participants, 0, false)
+	_, err := s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)
+	refused(t, "reserve while marked full", err, quota.Rooms, 1, 5)
+	reserve(t, s, account, quota.Participants, "b", b, longTTL)
+	if _, err := s.Release(ctx, account, quota.Rooms, "a", b); err != nil {
+		t.Fatal(err)
+	}
+	expectUsed(t, s, account, quota.Rooms, 0, false)
+	c := reserve(t, s, account, quota.Rooms, "b", b, longTTL)
+	expectChange(t, "reserve after release cleared the mark", c, 1, true)
+}
+
+func testFullSync(t *testing.T, s quota.Store, account string) {
+	b := bounds(5)
+	markFull(t, s, account, quota.Participants, longTTL)
+	_, err := s.Reserve(ctxT(t), account, quota.Participants, "a", b, longTTL)
+	refused(t, "reserve while marked full", err, quota.Participants, 0, 5)
+	if _, _, _, err := s.Sync(ctxT(t), account, quota.Participants, []string{"PA1"}, b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	expectUsed(t, s, account, quota.Participants, 1, false)
+	reserve(t, s, account, quota.Participants, "a", b, longTTL)
+}
+
+func testFullExpires(t *testing.T, s quota.Store, account string) {
+	b := bounds(5)
+	markFull(t, s, account, quota.Rooms, shortTTL)
+	_, err := s.Reserve(ctxT(t), account, quota.Rooms, "a", b, longTTL)
+	refused(t, "reserve while marked full", err, quota.Rooms, 0, 5)
+	sleep(t, shortTTL+lapseMargin)
+	expectUsed(t, s, account, quota.Rooms, 0, false)
+	reserve(t, s, account, quota.Rooms, "a", b, longTTL)
+}
+
+func sortCrossings(cs []quota.Crossing) {
+	slices.SortFunc(cs, func(a, b quota.Crossing) int {
+		if a.Level != b.Level {
+			if a.Level < b.Level {
+				return -1
+			}
+			return 1
+		}
+		if a.Rising == b.Rising {
+			return 0
+		}
+		if a.Rising {
+			return -1
+		}
+		return 1
+	})
+}
+
+func rise(l float64) quota.Crossing { return quota.Crossing{Level: l, Rising: true} }
+func fall(l float64) quota.Crossing { return quota.Crossing{Level: l, Rising: false} }
+
+func testThresholds(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(10, 0.7, 0.9)
+	type step struct {
+		op   string // "+" reserve, "-" release, "h" hold
+		key  string
+		used int
+		want []quota.Crossing
+	}
+	var steps []step
+	for i := 1; i <= 9; i++ {
+		st := step{"+", fmt.Sprintf("k%d", i), i, nil}
+		switch i {
+		case 7:
+			st.want = []quota.Crossing{rise(0.7)}
+		case 9:
+			st.want = []quota.Crossing{rise(0.9)}
+		}
+		steps = append(steps, st)
+	}
+	steps = append(steps,
+		step{"-", "k9", 8, nil},                          // 8 is not below 9-1
+		step{"+", "k9", 9, nil},                          // 0.9 is still up: no second rising
+		step{"-", "k9", 8, nil},                          //
+		step{"-", "k8", 7, []quota.Crossing{fall(0.9)}},  // 7 < 9-1
+		step{"-", "k7", 6, nil},                          // 6 is not below 7-1
+		step{"h", "RM7", 7, nil},                         // 0.7 is still up
+		step{"-", "RM7", 6, nil},                         //
+		step{"-", "k6", 5, []quota.Crossing{fall(0.7)}},  // 5 < 7-1
+		step{"+", "k6", 6, nil},                          //
+		step{"h", "RM7", 7, []quota.Crossing{rise(0.7)}}, // a hold crosses too
+		step{"+", "k8", 8, nil},
+		step{"+", "k9", 9, []quota.Crossing{rise(0.9)}},
+	)
+	for i, st := range steps {
+		var (
+			c   quota.Change
+			err error
+		)
+		switch st.op {
+		case "+":
+			c, err = s.Reserve(ctx, account, quota.Rooms, st.key, b, longTTL)
+		case "-":
+			c, err = s.Release(ctx, account, quota.Rooms, st.key, b)
+		case "h":
+			c, err = s.Hold(ctx, account, quota.Rooms, st.key, b, longTTL)
+		}
+		if err != nil {
+			t.Fatalf("step %d (%s %s): %v", i+1, st.op, st.key, err)
+		}
+		if c.Used != st.used || !c.Changed {
+			t.Errorf("step %d (%s %s): Used %d Changed %v, want Used %d Changed true", i+1, st.op, st.key, c.Used, c.Changed, st.used)
+		}
+		if !slices.Equal(c.Crossings, st.want) {
+			t.Errorf("step %d (%s %s -> %d): crossings %v, want %v", i+1, st.op, st.key, st.used, c.Crossings, st.want)
+		}
+	}
+}
+
+func testThresholdJump(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(10, 0.7, 0.9)
+	keys := make([]string, 10)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("PA%d", i)
+	}
+	for _, tc := range []struct {
+		keys []string
+		want []quota.Crossing
+	}{
+		{keys, []quota.Crossing{rise(0.7), rise(0.9)}},
+		{keys, nil},
+		{keys[:3], []quota.Crossing{fall(0.7), fall(0.9)}},
+	} {
+		c, _, _, err := s.Sync(ctx, account, quota.Participants, tc.keys, b, longTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sortCrossings(c.Crossings)
+		if !slices.Equal(c.Crossings, tc.want) {
+			t.Errorf("Sync to %d holdings: crossings %v, want %v", len(tc.keys), c.Crossings, tc.want)
+		}
+	}
+}
+
+func testThresholdUnlimited(t *testing.T, s quota.Store, account string) {
+	b := bounds(quota.Unlimited, 0.5)
+	for i := range 5 {
+		c := reserve(t, s, account, quota.Rooms, fmt.Sprintf("k%d", i), b, longTTL)
+		if len(c.Crossings) != 0 {
+			t.Fatalf("unlimited quota reported crossings %v", c.Crossings)
+		}
+	}
+}
+
+func testSharedBucket(t *testing.T, a, b quota.Store, account string) {
+	r := quota.Rate{PerSecond: 1, Burst: 1}
+	if _, ok := take(t, a, account, quota.Write, r, 0); !ok {
+		t.Fatal("first token refused")
+	}
+	w, ok := take(t, b, account, quota.Write, r, 0)
+	if ok {
+		t.Fatal("the second handle got a token the first one had taken")
+	}
+	within(t, "second handle's token", w, time.Second, tol, 0)
+}
+
+func testSharedFactor(t *testing.T, a, b quota.Store, account string) {
+	if err := a.SetRateFactor(ctxT(t), account, quota.Read, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := b.RateFactor(ctxT(t), account, quota.Read); err != nil || f != 0.5 {
+		t.Fatalf("factor seen by the other handle = %v, %v; want 0.5", f, err)
+	}
+	r := quota.Rate{PerSecond: 2, Burst: 1}
+	take(t, b, account, quota.Read, r, time.Minute)
+	w, _ := take(t, b, account, quota.Read, r, time.Minute)
+	within(t, "second token at 2/s slowed to 0.5 by the other handle", w, time.Second, tol, 0)
+}
+
+func testSharedLedger(t *testing.T, a, b quota.Store, account string) {
+	ctx := ctxT(t)
+	bd := bounds(2)
+	reserve(t, a, account, quota.Rooms, "r1", bd, longTTL)
+	reserve(t, b, account, quota.Rooms, "r2", bd, longTTL)
+	_, err := a.Reserve(ctx, account, quota.Rooms, "r3", bd, longTTL)
+	refused(t, "reserve past the shared limit", err, quota.Rooms, 2, 2)
+	if _, err := b.Commit(ctx, account, quota.Rooms, "r1", "RM1", bd, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	expectHolds(t, a, account, quota.Rooms, "RM1", true)
+	expectHolds(t, a, account, quota.Rooms, "r1", false)
+	markFull(t, b, account, quota.Participants, longTTL)
+	expectUsed(t, a, account, quota.Participants, 0, true)
+	if _, err := a.Release(ctx, account, quota.Rooms, "RM1", bd); err != nil {
+		t.Fatal(err)
+	}
+	expectUsed(t, b, account, quota.Rooms, 1, false)
+}
+
+func testSharedCrossings(t *testing.T, a, b quota.Store, account string) {
+	bd := bounds(20, 0.5)
+	var (
+		mu        sync.Mutex
+		crossings []quota.Crossing
+		wg        sync.WaitGroup
+	)
+	for i := range 40 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			c, err := s.Reserve(ctxT(t), account, quota.Rooms, fmt.Sprintf("r%d", i), bd, longTTL)
+			if err != nil && !errors.Is(err, quota.ErrExceeded) {
+				t.Errorf("Reserve: %v", err)
+			}
+			mu.Lock()
+			crossings = append(crossings, c.Crossings...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if want := []quota.Crossing{rise(0.5)}; !slices.Equal(crossings, want) {
+		t.Errorf("crossings over two handles = %v, want %v exactly once", crossings, want)
+	}
+	expectUsed(t, a, account, quota.Rooms, 20, false)
+}
