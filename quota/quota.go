@@ -329,3 +329,5 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 
 // Unwrap returns Twilio's error, if any.
 func (e *RateLimitError) Unwrap() error { return e.Err }
+
+func formatFloat(f float64) string { return fmt.Sprintf("%g", f) }

@@ -1,0 +1,50 @@
+// Package quota keeps a Twilio Video account inside its quotas: the request
+// rates (80 reads/s and 20 writes/s by default) and the concurrency of Rooms
+// and Participants (10,000 each by default), per Account SID.
+//
+// Package video uses it for every call; use it directly to pace or account
+// for work of your own, or to plug in another [Store].
+//
+// # Limits
+//
+// [Limits] holds an account's quota; the zero value of each field means
+// Twilio's default ([DefaultLimits]) and [Unlimited] switches a limit off.
+//
+// # Rate limits
+//
+// A [Limiter] keeps two token buckets, [Read] (GET) and [Write] (POST,
+// DELETE), built on golang.org/x/time/rate. [Limiter.Wait] takes a token for
+// each HTTP request, each page of a list and each retry included; when the
+// context's deadline cannot be met it fails at once with a
+// [*RateLimitError]. When Twilio answers 20429 although the bucket allowed the
+// request, [Limiter.Throttled] slows the bucket down and
+// [Limiter.Succeeded] lets it recover (additive increase, multiplicative
+// decrease), so a rate set too high converges instead of hammering Twilio.
+//
+// # Concurrency ledger
+//
+// A [Ledger] counts in-progress Rooms and connected Participants. A request
+// that would take a slot reserves it first ([Ledger.Reserve]); the slot is
+// committed under the Twilio SID on success ([Ledger.Commit]) and released
+// when the Room completes or the Participant leaves ([Ledger.Release]). When
+// the quota is used up, Reserve returns an [*ExceededError] matching
+// [ErrExceeded] and nothing is sent. Reservations lapse after their TTL, so a
+// crashed caller cannot leak a slot; holdings end after [MaxHold], Twilio's
+// 24-hour maximum.
+//
+// # Thresholds
+//
+// [WithThreshold] registers a [ThresholdFunc] for levels of each quota,
+// 0.7 by default like Twilio's warning 53121. It is told once when usage
+// rises to a level and once when it falls back under it (with a hysteresis
+// of 2% of the quota, at least one slot, so it does not flap). Events from
+// Twilio itself reach the same funcs through [Ledger.Notify].
+//
+// # Stores
+//
+// A [Store] holds the buckets and the ledger. [MemoryStore] is the
+// in-process default; package quota/redisstore shares one account's quota
+// among many processes. Every Store operation is atomic, and threshold
+// crossings are decided inside the store, so each crossing is reported to
+// exactly one caller.
+package quota

@@ -1,0 +1,392 @@
+package quota
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// MemoryStore is the in-process [Store], the default: every client that
+// shares one MemoryStore shares its accounts' buckets and ledgers. The
+// buckets are golang.org/x/time/rate limiters.
+//
+// A MemoryStore is safe for simultaneous use. Its zero value is not usable;
+// call [NewMemoryStore].
+type MemoryStore struct {
+	now      func() time.Time
+	mu       sync.Mutex // guards accounts writes
+	accounts sync.Map   // account string -> *memAccount
+}
+
+// MemoryOption configures a MemoryStore.
+type MemoryOption func(*MemoryStore)
+
+// MemoryClock sets the clock a MemoryStore reads (default time.Now), so tests
+// can move time without sleeping.
+func MemoryClock(now func() time.Time) MemoryOption {
+	return func(s *MemoryStore) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// NewMemoryStore returns an empty in-process store.
+func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
+	s := &MemoryStore{now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+type memAccount struct {
+	buckets [2]memBucket
+	ledgers [2]memLedger
+}
+
+type memBucket struct {
+	mu     sync.Mutex // guards conf, factor and the creation of lim
+	conf   Rate
+	factor float64
+	lim    *rate.Limiter
+	cur    atomic.Pointer[memConf] // conf and lim as last set, read without mu
+}
+
+type memConf struct {
+	conf Rate
+	lim  *rate.Limiter
+}
+
+type memLevel struct {
+	level float64
+	above bool
+}
+
+type memLedger struct {
+	mu         sync.Mutex
+	pending    map[string]time.Time // reservation key -> lapse time
+	held       map[string]time.Time // holding key -> expiry
+	levels     []memLevel
+	fullUntil  time.Time
+	nextExpiry time.Time // earliest lapse or expiry among pending and held; zero when none
+}
+
+func (s *MemoryStore) account(account string) *memAccount {
+	if a, ok := s.accounts.Load(account); ok {
+		return a.(*memAccount)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.accounts.Load(account); ok {
+		return a.(*memAccount)
+	}
+	a := &memAccount{}
+	for i := range a.buckets {
+		a.buckets[i].factor = 1
+	}
+	for i := range a.ledgers {
+		a.ledgers[i].pending = make(map[string]time.Time)
+		a.ledgers[i].held = make(map[string]time.Time)
+	}
+	s.accounts.Store(account, a)
+	return a
+}
+
+func (b *memBucket) limiter(r Rate) *rate.Limiter {
+	if c := b.cur.Load(); c != nil && c.conf == r {
+		return c.lim
+	}
+	b.mu.Lock()
+	if b.lim == nil || b.conf != r {
+		b.conf = r
+		burst := max(r.Burst, 1)
+		if b.lim == nil {
+			b.lim = rate.NewLimiter(b.limit(), burst)
+		} else {
+			b.lim.SetLimit(b.limit())
+			b.lim.SetBurst(burst)
+		}
+		b.cur.Store(&memConf{conf: r, lim: b.lim})
+	}
+	lim := b.lim
+	b.mu.Unlock()
+	return lim
+}
+
+// limit returns the bucket's effective rate; requires b.mu held.
+func (b *memBucket) limit() rate.Limit {
+	if b.conf.PerSecond < 0 {
+		return rate.Inf
+	}
+	return rate.Limit(b.conf.PerSecond * b.factor)
+}
+
+// TakeToken implements [Store].
+func (s *MemoryStore) TakeToken(ctx context.Context, account string, class Class, r Rate, maxWait time.Duration) (time.Duration, bool, error) {
+	if r.PerSecond < 0 {
+		return 0, true, nil
+	}
+	lim := s.account(account).buckets[class&1].limiter(r)
+	now := s.now()
+	if lim.AllowN(now, 1) {
+		return 0, true, nil
+	}
+	res := lim.ReserveN(now, 1)
+	if !res.OK() {
+		return math.MaxInt64, false, nil
+	}
+	wait := res.DelayFrom(now)
+	if wait > maxWait {
+		res.CancelAt(now)
+		return wait, false, nil
+	}
+	return wait, true, nil
+}
+
+// RateFactor implements [Store].
+func (s *MemoryStore) RateFactor(ctx context.Context, account string, class Class) (float64, error) {
+	b := &s.account(account).buckets[class&1]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.factor, nil
+}
+
+// SetRateFactor implements [Store].
+func (s *MemoryStore) SetRateFactor(ctx context.Context, account string, class Class, f float64) error {
+	if !(f > 0 && f <= 1) {
+		return &FactorError{Factor: f}
+	}
+	b := &s.account(account).buckets[class&1]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.factor = f
+	if b.lim != nil {
+		b.lim.SetLimitAt(s.now(), b.limit())
+	}
+	return nil
+}
+
+func (s *MemoryStore) ledger(account string, res Resource) *memLedger {
+	return &s.account(account).ledgers[res&1]
+}
+
+// used returns held plus pending after dropping lapsed entries; requires l.mu held.
+func (l *memLedger) used(now time.Time) int {
+	if !l.nextExpiry.IsZero() && !now.Before(l.nextExpiry) {
+		var next time.Time
+		for _, m := range [2]map[string]time.Time{l.pending, l.held} {
+			for k, t := range m {
+				if !now.Before(t) {
+					delete(m, k)
+				} else if next.IsZero() || t.Before(next) {
+					next = t
+				}
+			}
+		}
+		l.nextExpiry = next
+	}
+	return len(l.pending) + len(l.held)
+}
+
+// add records key in m until now+ttl (no expiry for ttl <= 0); requires l.mu held.
+func (l *memLedger) add(m map[string]time.Time, key string, now time.Time, ttl time.Duration) {
+	t := farFuture
+	if ttl > 0 {
+		t = now.Add(ttl)
+		if l.nextExpiry.IsZero() || t.Before(l.nextExpiry) {
+			l.nextExpiry = t
+		}
+	}
+	m[key] = t
+}
+
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// change completes a ledger operation: it computes the threshold crossings of
+// the new usage; requires l.mu held.
+func (l *memLedger) change(now time.Time, b *Bounds, changed bool) Change {
+	c := Change{Used: l.used(now), Changed: changed}
+	c.Crossings = l.crossings(c.Used, b)
+	return c
+}
+
+// crossings updates the per-level state for usage used; requires l.mu held.
+func (l *memLedger) crossings(used int, b *Bounds) []Crossing {
+	if b == nil || b.Limit < 0 || len(b.Levels) == 0 {
+		return nil
+	}
+	var out []Crossing
+	for _, level := range b.Levels {
+		st := l.level(level)
+		rise := RisePoint(level, b.Limit)
+		switch {
+		case !st.above && used >= rise:
+			st.above = true
+			out = append(out, Crossing{Level: level, Rising: true})
+		case st.above && used < rise-max(b.Hysteresis, 1):
+			st.above = false
+			out = append(out, Crossing{Level: level, Rising: false})
+		}
+	}
+	return out
+}
+
+func (l *memLedger) level(level float64) *memLevel {
+	for i := range l.levels {
+		if l.levels[i].level == level {
+			return &l.levels[i]
+		}
+	}
+	l.levels = append(l.levels, memLevel{level: level})
+	return &l.levels[len(l.levels)-1]
+}
+
+// RisePoint is the usage at which a level rises: ceil(level*limit), at least 1.
+func RisePoint(level float64, limit int) int {
+	return max(int(math.Ceil(level*float64(limit)-1e-9)), 1)
+}
+
+// Reserve implements [Store].
+func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	used := l.used(now)
+	if _, ok := l.pending[key]; ok {
+		return Change{Used: used}, nil
+	}
+	if _, ok := l.held[key]; ok {
+		return Change{Used: used}, nil
+	}
+	full := now.Before(l.fullUntil)
+	if full || (b != nil && b.Limit >= 0 && used >= b.Limit) {
+		limit := -1
+		if b != nil {
+			limit = b.Limit
+		}
+		return Change{Used: used}, &ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: SourceLocal}
+	}
+	l.add(l.pending, key, now, ttl)
+	return l.change(now, b, true), nil
+}
+
+// Commit implements [Store].
+func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, key, holdKey string, b *Bounds, ttl time.Duration) (Change, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used(now)
+	_, wasPending := l.pending[key]
+	delete(l.pending, key)
+	_, wasHeld := l.held[holdKey]
+	l.add(l.held, holdKey, now, ttl)
+	return l.change(now, b, wasPending || !wasHeld), nil
+}
+
+// Hold implements [Store].
+func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used(now)
+	if _, ok := l.held[key]; ok {
+		return l.change(now, b, false), nil
+	}
+	// A pending reservation under the same key becomes the holding.
+	delete(l.pending, key)
+	l.add(l.held, key, now, ttl)
+	return l.change(now, b, true), nil
+}
+
+// Release implements [Store].
+func (s *MemoryStore) Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used(now)
+	_, p := l.pending[key]
+	_, h := l.held[key]
+	if !p && !h {
+		return l.change(now, b, false), nil
+	}
+	delete(l.pending, key)
+	delete(l.held, key)
+	l.fullUntil = time.Time{}
+	return l.change(now, b, true), nil
+}
+
+// Sync implements [Store].
+func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl time.Duration) (Change, int, int, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used(now)
+	want := make(map[string]struct{}, len(keys))
+	added := 0
+	for _, k := range keys {
+		want[k] = struct{}{}
+		if _, ok := l.held[k]; !ok {
+			delete(l.pending, k)
+			l.add(l.held, k, now, ttl)
+			added++
+		}
+	}
+	removed := 0
+	for k := range l.held {
+		if _, ok := want[k]; !ok {
+			delete(l.held, k)
+			removed++
+		}
+	}
+	l.fullUntil = time.Time{}
+	return l.change(now, b, added+removed > 0), added, removed, nil
+}
+
+// MarkFull implements [Store].
+func (s *MemoryStore) MarkFull(ctx context.Context, account string, res Resource, d time.Duration) error {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fullUntil = now.Add(d)
+	return nil
+}
+
+// Used implements [Store].
+func (s *MemoryStore) Used(ctx context.Context, account string, res Resource) (int, bool, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.used(now), now.Before(l.fullUntil), nil
+}
+
+// Holds implements [Store].
+func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, key string) (bool, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used(now)
+	_, p := l.pending[key]
+	_, h := l.held[key]
+	return p || h, nil
+}
+
+// FactorError is returned for an adaptive rate factor outside (0, 1].
+type FactorError struct{ Factor float64 }
+
+// Error names the bad factor.
+func (e *FactorError) Error() string {
+	return "quota: rate factor must be in (0, 1], got " + formatFloat(e.Factor)
+}

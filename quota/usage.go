@@ -1,0 +1,39 @@
+package quota
+
+// Usage is a snapshot of an account's quota as a client sees it.
+type Usage struct {
+	Rooms        ResourceUsage
+	Participants ResourceUsage
+	Reads        ClassUsage
+	Writes       ClassUsage
+	// Retries counts requests sent again after a 20429, a 5xx or a network error.
+	Retries int64
+	// Throttled counts the 429 responses (code 20429) Twilio sent.
+	Throttled int64
+	// LocalRefusals counts calls refused by the ledger without a request.
+	LocalRefusals int64
+	// TwilioRefusals counts 53119/53206 answers from Twilio.
+	TwilioRefusals int64
+}
+
+// ResourceUsage is the state of one concurrency quota.
+type ResourceUsage struct {
+	Used  int  // held plus reserved slots
+	Limit int  // the quota; negative when unlimited
+	Full  bool // marked full after Twilio refused for this quota
+}
+
+// Share returns Used as a share of Limit (0 when unlimited).
+func (u ResourceUsage) Share() float64 {
+	if u.Limit <= 0 {
+		return 0
+	}
+	return float64(u.Used) / float64(u.Limit)
+}
+
+// ClassUsage is the state of one request-rate quota.
+type ClassUsage struct {
+	Rate     Rate    // the configured ceiling
+	Factor   float64 // the adaptive factor: the bucket runs at Rate.PerSecond*Factor
+	Requests int64   // HTTP requests sent, each page and each retry included
+}
