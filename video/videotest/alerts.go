@@ -1,0 +1,114 @@
+package videotest
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+type alertOut struct {
+	AccountSid      string  `json:"account_sid"`
+	AlertText       string  `json:"alert_text"`
+	APIVersion      *string `json:"api_version"`
+	DateCreated     string  `json:"date_created"`
+	DateGenerated   string  `json:"date_generated"`
+	DateUpdated     string  `json:"date_updated"`
+	ErrorCode       string  `json:"error_code"`
+	LogLevel        string  `json:"log_level"`
+	MoreInfo        string  `json:"more_info"`
+	RequestMethod   *string `json:"request_method"`
+	RequestURL      *string `json:"request_url"`
+	ResourceSid     string  `json:"resource_sid"`
+	Sid             string  `json:"sid"`
+	URL             string  `json:"url"`
+	ServiceSid      *string `json:"service_sid"`
+	RequestVars     *string `json:"request_variables,omitempty"`
+	ResponseBody    *string `json:"response_body,omitempty"`
+	ResponseHeaders *string `json:"response_headers,omitempty"`
+	RequestHeaders  *string `json:"request_headers,omitempty"`
+}
+
+func (s *Server) renderAlert(base string, a *alert, instance bool) alertOut {
+	o := alertOut{AccountSid: s.accountSID, AlertText: a.text, DateCreated: ts(a.created),
+		DateGenerated: ts(a.created), DateUpdated: ts(a.created), ErrorCode: a.code, LogLevel: a.level,
+		MoreInfo: "https://www.twilio.com/docs/errors/" + a.code, ResourceSid: a.resource, Sid: a.sid,
+		URL: base + "/v1/Alerts/" + a.sid}
+	if instance {
+		v := a.vars
+		o.RequestVars = &v
+	}
+	return o
+}
+
+// monitorBase maps a video host to the monitor host for alert URLs.
+func monitorBase(r *http.Request) string {
+	return strings.Replace(baseURL(r), "://video.", "://monitor.", 1)
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.Form
+	pg, e := parsePage(q)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	filters := url.Values{}
+	level := q.Get("LogLevel")
+	switch level {
+	case "", "error", "warning", "notice", "debug":
+		if level != "" {
+			filters.Set("LogLevel", level)
+		}
+	default:
+		s.writeErr(w, errf(20001, "Invalid LogLevel %q: use error, warning, notice or debug", level))
+		return
+	}
+	df, e := parseDates(q, filters, "StartDate", "EndDate")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	base := monitorBase(r)
+	s.mu.Lock()
+	var items []*alert
+	for i := len(s.alerts) - 1; i >= 0; i-- {
+		a := s.alerts[i]
+		if (level == "" || a.level == level) && df.ok(a.created) {
+			items = append(items, a)
+		}
+	}
+	writePageLocked(s, w, r, "alerts", pg, filters, items, func(a *alert) any { return s.renderAlert(base, a, false) })
+}
+
+func (s *Server) fetchAlert(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	a := s.alertBySID[sid]
+	var out any
+	var e *Error
+	if a == nil {
+		e = notFound(r)
+	} else {
+		out = s.renderAlert(monitorBase(r), a, true)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+// Alert is a Monitor alert the emulator raised (53121 warnings, 53119 and
+// 53206 errors), as returned by [Server.Alerts].
+type Alert struct {
+	Sid, ErrorCode, LogLevel, ResourceSid string
+	// Payload is the Debugger webhook Payload JSON.
+	Payload string
+}
+
+// Alerts returns the alerts raised so far, oldest first.
+func (s *Server) Alerts() []Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Alert, len(s.alerts))
+	for i, a := range s.alerts {
+		out[i] = Alert{Sid: a.sid, ErrorCode: a.code, LogLevel: a.level, ResourceSid: a.resource, Payload: a.vars}
+	}
+	return out
+}

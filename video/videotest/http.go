@@ -1,0 +1,441 @@
+package videotest
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func basicHeader(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// ServeHTTP implements http.Handler, so the emulator can also be mounted on a
+// caller's own server. Every response carries Twilio-Request-Id and
+// Twilio-Concurrent-Requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	for {
+		p := s.st.inflightPeak.Load()
+		if n <= p || s.st.inflightPeak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	s.st.total.Add(1)
+	h := w.Header()
+	h["Twilio-Request-Id"] = []string{s.requestID()}
+	h["Twilio-Concurrent-Requests"] = []string{strconv.FormatInt(n, 10)}
+
+	if !s.authorized(r) {
+		s.st.unauthorized.Add(1)
+		h.Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		s.writeErr(w, newErr(20003, "Authentication Error - invalid username"))
+		return
+	}
+	if m := s.opts.MaxConcurrentRequests; m > 0 && n > int64(m) {
+		s.st.throttledConc.Add(1)
+		s.write429(w)
+		return
+	}
+	path := r.URL.Path
+	monitor := strings.HasPrefix(path, "/v1/Alerts")
+	if s.injectFault(w, r) {
+		return
+	}
+	// Rate buckets: every request counts once, GET = read, anything else = write.
+	if monitor {
+		s.st.monitor.Add(1)
+	} else {
+		lim := s.writeLim
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			lim = s.readLim
+			s.st.reads.Add(1)
+		} else {
+			s.st.writes.Add(1)
+		}
+		if lim != nil && !lim.AllowN(s.clock.Now(), 1) {
+			s.write429(w)
+			return
+		}
+	}
+	if r.Method == http.MethodPost {
+		if r.ContentLength > MaxBodyBytes {
+			s.writeErr(w, errf(20413, "Request body exceeds %d bytes", MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.writeErr(w, errf(20413, "Request body exceeds %d bytes", MaxBodyBytes))
+			return
+		}
+		s.writeErr(w, errf(20001, "Malformed request: %v", err))
+		return
+	}
+	s.route(w, r)
+}
+
+// authorized checks Basic auth against the account and the API key.
+func (s *Server) authorized(r *http.Request) bool {
+	a := r.Header.Get("Authorization")
+	if a == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(a), []byte(s.authAccount)) == 1 ||
+		subtle.ConstantTimeCompare([]byte(a), []byte(s.authKey)) == 1
+}
+
+func (s *Server) requestID() string {
+	v := s.reqSeq.Add(1)
+	var b [34]byte
+	copy(b[:], s.reqPfx)
+	const hexd = "0123456789abcdef"
+	for i := 33; i >= 18; i-- {
+		b[i] = hexd[v&15]
+		v >>= 4
+	}
+	return string(b[:])
+}
+
+// injectFault applies the configured HTTP faults; it reports whether the
+// request was answered (or dropped).
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
+	s.faultMu.Lock()
+	f := s.faults
+	if !f.httpActive() || (f.Match != nil && !f.Match(r.Method, r.URL.Path)) {
+		s.faultMu.Unlock()
+		return false
+	}
+	kind := 0 // 1 = 429, 2 = 500, 3 = 503, 4 = drop
+	switch {
+	case f.Force429 > 0:
+		s.faults.Force429--
+		kind = 1
+	case f.DropRate > 0 && s.rng.Float64() < f.DropRate:
+		kind = 4
+	case f.Rate429 > 0 && s.rng.Float64() < f.Rate429:
+		kind = 1
+	case f.Rate500 > 0 && s.rng.Float64() < f.Rate500:
+		kind = 2
+	case f.Rate503 > 0 && s.rng.Float64() < f.Rate503:
+		kind = 3
+	}
+	s.faultMu.Unlock()
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			return true
+		case <-t.C:
+		}
+	}
+	switch kind {
+	case 1:
+		s.st.faulted.Add(1)
+		s.write429(w)
+	case 2:
+		s.st.faulted.Add(1)
+		s.writeErr(w, newErr(20500, ""))
+	case 3:
+		s.st.faulted.Add(1)
+		s.writeErr(w, newErr(20503, ""))
+	case 4:
+		s.st.faulted.Add(1)
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler) // not hijackable (HTTP/2): abort the stream
+	default:
+		return false
+	}
+	return true
+}
+
+var body429 = []byte(`{"code":20429,"message":"Too Many Requests","more_info":"https://www.twilio.com/docs/errors/20429","status":429}`)
+
+func (s *Server) write429(w http.ResponseWriter) {
+	s.st.throttled.Add(1)
+	if ra := s.opts.RetryAfter; ra > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
+	}
+	s.writeRaw(w, http.StatusTooManyRequests, body429)
+}
+
+func (s *Server) writeRaw(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json; charset=utf-8"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	if status > 0 && status < len(s.st.byStatus) {
+		s.st.byStatus[status].Add(1)
+	}
+}
+
+func (s *Server) writeErr(w http.ResponseWriter, e *Error) {
+	s.writeRaw(w, e.Status(), e.body())
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.writeErr(w, errf(20500, "encoding response: %v", err))
+		return
+	}
+	s.writeRaw(w, status, b)
+}
+
+func (s *Server) writeNoContent(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusNoContent)
+	s.st.byStatus[http.StatusNoContent].Add(1)
+}
+
+// baseURL is the scheme and host the client used, so that absolute URLs in
+// responses (url, links, next_page_url) point back where the request went:
+// https://video.twilio.com through a rewriting transport, http://127.0.0.1:P
+// when called directly.
+func baseURL(r *http.Request) string {
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	hn := host
+	if i := strings.LastIndexByte(hn, ':'); i >= 0 && !strings.Contains(hn[i:], "]") {
+		hn = hn[:i]
+	}
+	if r.TLS != nil || strings.HasSuffix(hn, "twilio.com") {
+		return "https://" + host
+	}
+	return "http://" + host
+}
+
+// page is a parsed PageSize/Page/PageToken triple.
+type page struct{ size, num, offset int }
+
+func parsePage(q url.Values) (page, *Error) {
+	pg := page{size: 50}
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return pg, errf(20001, "Invalid PageSize %q: must be an integer from 1 to 1000", v)
+		}
+		pg.size = n
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > math.MaxInt32 {
+			return pg, errf(20001, "Invalid Page %q", v)
+		}
+		pg.num = n
+	}
+	pg.offset = pg.num * pg.size
+	if v := q.Get("PageToken"); v != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "PT"))
+		if !strings.HasPrefix(v, "PT") || err != nil || n < 0 {
+			return pg, errf(20001, "Invalid PageToken %q", v)
+		}
+		pg.offset = n
+	}
+	return pg, nil
+}
+
+type meta struct {
+	Page            int     `json:"page"`
+	PageSize        int     `json:"page_size"`
+	FirstPageURL    string  `json:"first_page_url"`
+	PreviousPageURL *string `json:"previous_page_url"`
+	URL             string  `json:"url"`
+	NextPageURL     *string `json:"next_page_url"`
+	Key             string  `json:"key"`
+}
+
+// writePage answers a list request with items[offset:offset+size] rendered by
+// render, under key, with Twilio's meta block. filters are the request's
+// filter parameters, repeated in every page URL.
+func writePage[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, pg page, filters url.Values, items []T, render func(T) any) {
+	base := baseURL(r) + r.URL.Path
+	mk := func(num, off int, token bool) string {
+		q := url.Values{}
+		for k, v := range filters {
+			q[k] = v
+		}
+		q.Set("PageSize", strconv.Itoa(pg.size))
+		q.Set("Page", strconv.Itoa(num))
+		if token {
+			q.Set("PageToken", "PT"+strconv.Itoa(off))
+		}
+		return base + "?" + q.Encode()
+	}
+	out := make([]any, 0, min(pg.size, max(0, len(items)-pg.offset)))
+	for i := pg.offset; i < len(items) && i < pg.offset+pg.size; i++ {
+		out = append(out, render(items[i]))
+	}
+	m := meta{Page: pg.num, PageSize: pg.size, FirstPageURL: mk(0, 0, false), Key: key,
+		URL: mk(pg.num, pg.offset, pg.offset != pg.num*pg.size)}
+	if pg.offset+pg.size < len(items) {
+		u := mk(pg.num+1, pg.offset+pg.size, true)
+		m.NextPageURL = &u
+	}
+	if pg.num > 0 && pg.offset > 0 {
+		u := mk(pg.num-1, max(0, pg.offset-pg.size), true)
+		m.PreviousPageURL = &u
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{key: out, "meta": m})
+}
+
+// parseTime accepts RFC 3339 or YYYY-MM-DD.
+func parseTime(v string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// dateFilter reads an after/before pair of date filters.
+type dateFilter struct{ after, before time.Time }
+
+func (d dateFilter) ok(t time.Time) bool {
+	if !d.after.IsZero() && t.Before(d.after) {
+		return false
+	}
+	if !d.before.IsZero() && !t.Before(d.before) {
+		return false
+	}
+	return true
+}
+
+func parseDates(q url.Values, filters url.Values, afterKey, beforeKey string) (dateFilter, *Error) {
+	var d dateFilter
+	for _, k := range []string{afterKey, beforeKey} {
+		v := q.Get(k)
+		if v == "" {
+			continue
+		}
+		t, ok := parseTime(v)
+		if !ok {
+			return d, errf(20001, "Invalid %s %q: use YYYY-MM-DD or RFC 3339", k, v)
+		}
+		filters.Set(k, v)
+		if k == afterKey {
+			d.after = t
+		} else {
+			d.before = t
+		}
+	}
+	return d, nil
+}
+
+func parseBool(q url.Values, key string) (val, set bool, e *Error) {
+	v, ok := q[key]
+	if !ok || len(v) == 0 {
+		return false, false, nil
+	}
+	switch strings.ToLower(v[0]) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	return false, false, errf(20001, "Invalid %s %q: must be true or false", key, v[0])
+}
+
+func parseInt(q url.Values, key string, def int) (int, bool, *Error) {
+	v, ok := q[key]
+	if !ok || len(v) == 0 {
+		return def, false, nil
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil {
+		return def, false, errf(20001, "Invalid %s %q: must be an integer", key, v[0])
+	}
+	return n, true, nil
+}
+
+// parseRules decodes a Rules/RecordingRules JSON value: {"rules":[...]} or [...].
+func parseRules(key, v string, subscribe bool) (json.RawMessage, *Error) {
+	var rules []rule
+	var wrapped struct {
+		Rules *[]rule `json:"rules"`
+	}
+	if err := json.Unmarshal([]byte(v), &wrapped); err == nil && wrapped.Rules != nil {
+		rules = *wrapped.Rules
+	} else if err := json.Unmarshal([]byte(v), &rules); err != nil {
+		return nil, errf(20001, "Invalid %s: not a JSON rules object", key)
+	}
+	if rules == nil {
+		rules = []rule{}
+	}
+	for i, ru := range rules {
+		if ru.Type != "include" && ru.Type != "exclude" {
+			return nil, errf(20001, "Invalid %s: rule %d type %q must be include or exclude", key, i, ru.Type)
+		}
+		if ru.Kind != "" && ru.Kind != "audio" && ru.Kind != "video" && ru.Kind != "data" {
+			return nil, errf(20001, "Invalid %s: rule %d kind %q", key, i, ru.Kind)
+		}
+		if !subscribe && ru.Priority != "" {
+			return nil, errf(20001, "Invalid %s: rule %d has a priority", key, i)
+		}
+		if !ru.All && ru.Publisher == "" && ru.Track == "" && ru.Kind == "" {
+			return nil, errf(20001, "Invalid %s: rule %d matches nothing (set all, publisher, track or kind)", key, i)
+		}
+	}
+	b, _ := json.Marshal(rules)
+	return b, nil
+}
+
+// parseJSONObject validates an optional JSON object parameter.
+func parseJSONObject(q url.Values, key string) (json.RawMessage, *Error) {
+	v := q.Get(key)
+	if v == "" {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return nil, errf(20001, "Invalid %s: not a JSON object", key)
+	}
+	return json.RawMessage(v), nil
+}
+
+func validCallback(q url.Values) (cb, method string, e *Error) {
+	cb = q.Get("StatusCallback")
+	if cb != "" {
+		u, err := url.Parse(cb)
+		if err != nil || len(cb) >= 1024 || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", "", errf(53111, "StatusCallback %q is invalid: an absolute http(s) URL under 1024 characters is required", cb)
+		}
+	}
+	method = strings.ToUpper(q.Get("StatusCallbackMethod"))
+	switch method {
+	case "":
+		method = "POST"
+	case "GET", "POST":
+	default:
+		return "", "", errf(53110, "StatusCallbackMethod %q is invalid: use GET or POST", q.Get("StatusCallbackMethod"))
+	}
+	return cb, method, nil
+}
+
+func missing(name string) *Error {
+	return errf(20001, "Missing required parameter %s in the post body", name)
+}
+
+func notFound(r *http.Request) *Error {
+	return errf(20404, "The requested resource %s was not found", r.URL.Path)
+}

@@ -1,0 +1,785 @@
+package videotest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+type recordingOut struct {
+	AccountSid            string            `json:"account_sid"`
+	Status                string            `json:"status"`
+	DateCreated           string            `json:"date_created"`
+	Sid                   string            `json:"sid"`
+	SourceSid             string            `json:"source_sid"`
+	Size                  *int64            `json:"size"`
+	URL                   string            `json:"url"`
+	Type                  string            `json:"type"`
+	Duration              *int              `json:"duration"`
+	ContainerFormat       string            `json:"container_format"`
+	Codec                 string            `json:"codec"`
+	GroupingSids          map[string]string `json:"grouping_sids"`
+	TrackName             string            `json:"track_name"`
+	Offset                int64             `json:"offset"`
+	MediaExternalLocation *string           `json:"media_external_location"`
+	StatusCallback        *string           `json:"status_callback,omitempty"`
+	StatusCallbackMethod  *string           `json:"status_callback_method,omitempty"`
+	RoomSid               *string           `json:"room_sid,omitempty"`
+	Links                 map[string]string `json:"links"`
+}
+
+func (s *Server) renderRecording(base string, rec *recording, inRoom bool) recordingOut {
+	u := base + "/v1/Recordings/" + rec.sid
+	if inRoom {
+		u = base + "/v1/Rooms/" + rec.roomSid + "/Recordings/" + rec.sid
+	}
+	o := recordingOut{AccountSid: s.accountSID, Status: rec.status, DateCreated: ts(rec.created), Sid: rec.sid,
+		SourceSid: rec.sourceSid, URL: u, Type: rec.typ, ContainerFormat: rec.container, Codec: rec.codec,
+		GroupingSids: map[string]string{"room_sid": rec.roomSid, "participant_sid": rec.participantSid},
+		TrackName:    rec.trackName, Offset: rec.offset, Links: map[string]string{"media": u + "/Media"}}
+	if rec.status == "completed" {
+		d := seconds(rec.created, rec.completed)
+		sz := int64(d) * 16000 // a plausible size: 128 kbit/s
+		o.Duration, o.Size = &d, &sz
+	}
+	if inRoom {
+		rs := rec.roomSid
+		o.RoomSid = &rs
+	} else {
+		m := "POST"
+		o.StatusCallback, o.StatusCallbackMethod = strPtr(rec.callback), &m
+	}
+	return o
+}
+
+// recordingFilter holds the list filters common to both recording lists.
+type recordingFilter struct {
+	status, source, grouping, media string
+	dates                           dateFilter
+}
+
+func parseRecordingFilter(q url.Values, filters url.Values, account bool) (recordingFilter, *Error) {
+	var f recordingFilter
+	f.status = q.Get("Status")
+	switch f.status {
+	case "", "processing", "completed", "deleted", "failed":
+	default:
+		return f, errf(20001, "Invalid Status %q", f.status)
+	}
+	f.source = q.Get("SourceSid")
+	if account {
+		f.grouping = q.Get("GroupingSid")
+		f.media = q.Get("MediaType")
+		switch f.media {
+		case "", "audio", "video", "data":
+		default:
+			return f, errf(20001, "Invalid MediaType %q", f.media)
+		}
+	}
+	for k, v := range map[string]string{"Status": f.status, "SourceSid": f.source, "GroupingSid": f.grouping, "MediaType": f.media} {
+		if v != "" {
+			filters.Set(k, v)
+		}
+	}
+	var e *Error
+	f.dates, e = parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
+	return f, e
+}
+
+func (f recordingFilter) ok(rec *recording) bool {
+	return !rec.deleted && (f.status == "" || rec.status == f.status) && (f.source == "" || rec.sourceSid == f.source) &&
+		(f.grouping == "" || rec.roomSid == f.grouping || rec.participantSid == f.grouping) &&
+		(f.media == "" || rec.typ == f.media) && f.dates.ok(rec.created)
+}
+
+func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
+	pg, e := parsePage(r.Form)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	filters := url.Values{}
+	f, e := parseRecordingFilter(r.Form, filters, true)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	base := baseURL(r)
+	s.mu.Lock()
+	var items []*recording
+	for i := len(s.recOrder) - 1; i >= 0; i-- {
+		if f.ok(s.recOrder[i]) {
+			items = append(items, s.recOrder[i])
+		}
+	}
+	writePageLocked(s, w, r, "recordings", pg, filters, items, func(x *recording) any { return s.renderRecording(base, x, false) })
+}
+
+func (s *Server) listRoomRecordings(w http.ResponseWriter, r *http.Request, roomRef string) {
+	pg, e := parsePage(r.Form)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	filters := url.Values{}
+	f, e := parseRecordingFilter(r.Form, filters, false)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	base := baseURL(r)
+	s.mu.Lock()
+	rm, _, e := s.lookupLocked(r, roomRef, "")
+	if e != nil {
+		s.mu.Unlock()
+		s.writeErr(w, e)
+		return
+	}
+	var items []*recording
+	for _, rec := range rm.recordings {
+		if f.ok(rec) {
+			items = append(items, rec)
+		}
+	}
+	writePageLocked(s, w, r, "recordings", pg, filters, items, func(x *recording) any { return s.renderRecording(base, x, true) })
+}
+
+// findRecordingLocked returns a live recording, optionally scoped to a room.
+func (s *Server) findRecordingLocked(r *http.Request, roomRef, sid string) (*recording, *Error) {
+	rec := s.recordings[sid]
+	if rec == nil || rec.deleted {
+		return nil, notFound(r)
+	}
+	if roomRef != "" {
+		rm := s.findRoomLocked(roomRef)
+		if rm == nil || rm.sid != rec.roomSid {
+			return nil, notFound(r)
+		}
+	}
+	return rec, nil
+}
+
+func (s *Server) fetchRecording(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	rec, e := s.findRecordingLocked(r, "", sid)
+	var out any
+	if e == nil {
+		out = s.renderRecording(baseURL(r), rec, false)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+func (s *Server) fetchRoomRecording(w http.ResponseWriter, r *http.Request, roomRef, sid string) {
+	s.mu.Lock()
+	rec, e := s.findRecordingLocked(r, roomRef, sid)
+	var out any
+	if e == nil {
+		out = s.renderRecording(baseURL(r), rec, true)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+func (s *Server) deleteRecording(w http.ResponseWriter, r *http.Request, sid string) {
+	s.deleteRoomRecording(w, r, "", sid)
+}
+
+func (s *Server) deleteRoomRecording(w http.ResponseWriter, r *http.Request, roomRef, sid string) {
+	s.mu.Lock()
+	rec, e := s.findRecordingLocked(r, roomRef, sid)
+	if e == nil {
+		if rec.status == "processing" {
+			e = errf(20001, "Recording %s is still processing and cannot be deleted", sid)
+		} else {
+			rec.deleted, rec.status = true, "deleted"
+		}
+	}
+	s.mu.Unlock()
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.writeNoContent(w)
+}
+
+// reply writes out with status, or e if not nil.
+func (s *Server) reply(w http.ResponseWriter, status int, out any, e *Error) {
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.writeJSON(w, status, out)
+}
+
+type transcriptionOut struct {
+	Ttid          string          `json:"ttid"`
+	AccountSid    string          `json:"account_sid"`
+	RoomSid       string          `json:"room_sid"`
+	SourceSid     *string         `json:"source_sid"`
+	Status        string          `json:"status"`
+	DateCreated   string          `json:"date_created"`
+	DateUpdated   string          `json:"date_updated"`
+	StartTime     string          `json:"start_time"`
+	EndTime       *string         `json:"end_time"`
+	Duration      *int            `json:"duration"`
+	URL           string          `json:"url"`
+	Configuration json.RawMessage `json:"configuration"`
+}
+
+func (s *Server) renderTranscription(base string, t *transcription) transcriptionOut {
+	cfg := t.config
+	if cfg == nil {
+		cfg = json.RawMessage(`{}`)
+	}
+	o := transcriptionOut{Ttid: t.ttid, AccountSid: s.accountSID, RoomSid: t.roomSid, Status: t.status,
+		DateCreated: ts(t.created), DateUpdated: ts(t.updated), StartTime: ts(t.start), EndTime: tsPtr(t.end),
+		URL: base + "/v1/Rooms/" + t.roomSid + "/Transcriptions/" + t.ttid, Configuration: cfg}
+	if !t.end.IsZero() {
+		d := seconds(t.start, t.end)
+		o.Duration = &d
+	}
+	return o
+}
+
+func (s *Server) listTranscriptions(w http.ResponseWriter, r *http.Request, roomRef string) {
+	pg, e := parsePage(r.Form)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	base := baseURL(r)
+	s.mu.Lock()
+	rm, _, e := s.lookupLocked(r, roomRef, "")
+	if e != nil {
+		s.mu.Unlock()
+		s.writeErr(w, e)
+		return
+	}
+	writePageLocked(s, w, r, "transcriptions", pg, url.Values{}, rm.transcriptions, func(t *transcription) any { return s.renderTranscription(base, t) })
+}
+
+func (s *Server) createTranscription(w http.ResponseWriter, r *http.Request, roomRef string) {
+	cfg, e := parseJSONObject(r.PostForm, "Configuration")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.mu.Lock()
+	rm, _, e := s.lookupLocked(r, roomRef, "")
+	var out any
+	if e == nil && rm.status != "in-progress" {
+		e = errf(53112, "Transcriptions can only be started while the Room is in-progress")
+	}
+	if e == nil {
+		now := s.clock.Now()
+		t := &transcription{ttid: s.newSID("GT"), status: "started", roomSid: rm.sid, created: now, updated: now,
+			start: now, config: cfg}
+		rm.transcriptions = append(rm.transcriptions, t)
+		out = s.renderTranscription(baseURL(r), t)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusAccepted, out, e)
+}
+
+func (s *Server) findTranscriptionLocked(r *http.Request, roomRef, ttid string) (*transcription, *Error) {
+	rm, _, e := s.lookupLocked(r, roomRef, "")
+	if e != nil {
+		return nil, e
+	}
+	for _, t := range rm.transcriptions {
+		if t.ttid == ttid {
+			return t, nil
+		}
+	}
+	return nil, notFound(r)
+}
+
+func (s *Server) fetchTranscription(w http.ResponseWriter, r *http.Request, roomRef, ttid string) {
+	s.mu.Lock()
+	t, e := s.findTranscriptionLocked(r, roomRef, ttid)
+	var out any
+	if e == nil {
+		out = s.renderTranscription(baseURL(r), t)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+func (s *Server) updateTranscription(w http.ResponseWriter, r *http.Request, roomRef, ttid string) {
+	st := r.PostForm.Get("Status")
+	switch st {
+	case "", "started", "stopped":
+	default:
+		s.writeErr(w, errf(20001, "Invalid Status %q: use started or stopped", st))
+		return
+	}
+	cfg, e := parseJSONObject(r.PostForm, "Configuration")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.mu.Lock()
+	t, e := s.findTranscriptionLocked(r, roomRef, ttid)
+	var out any
+	if e == nil {
+		now := s.clock.Now()
+		if st == "started" && t.status != "started" {
+			if rm := s.rooms[t.roomSid]; rm == nil || rm.status != "in-progress" {
+				e = errf(53112, "Transcriptions can only be started while the Room is in-progress")
+			} else {
+				t.status, t.end, t.updated = "started", timeZero, now
+			}
+		} else if st == "stopped" && t.status == "started" {
+			t.status, t.end, t.updated = "stopped", now, now
+		}
+		if e == nil {
+			if cfg != nil {
+				t.config, t.updated = cfg, now
+			}
+			out = s.renderTranscription(baseURL(r), t)
+		}
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusAccepted, out, e)
+}
+
+type compositionOut struct {
+	AccountSid            string            `json:"account_sid"`
+	Status                string            `json:"status"`
+	DateCreated           string            `json:"date_created"`
+	DateCompleted         *string           `json:"date_completed"`
+	DateDeleted           *string           `json:"date_deleted"`
+	Sid                   string            `json:"sid"`
+	RoomSid               string            `json:"room_sid"`
+	AudioSources          []string          `json:"audio_sources"`
+	AudioSourcesExcluded  []string          `json:"audio_sources_excluded"`
+	VideoLayout           json.RawMessage   `json:"video_layout"`
+	Resolution            string            `json:"resolution"`
+	Trim                  bool              `json:"trim"`
+	Format                string            `json:"format"`
+	Bitrate               int               `json:"bitrate"`
+	Size                  *int64            `json:"size"`
+	Duration              int               `json:"duration"`
+	MediaExternalLocation *string           `json:"media_external_location"`
+	StatusCallback        *string           `json:"status_callback"`
+	StatusCallbackMethod  string            `json:"status_callback_method"`
+	URL                   string            `json:"url"`
+	Links                 map[string]string `json:"links"`
+}
+
+func orEmpty(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
+
+func layoutOrEmpty(l json.RawMessage) json.RawMessage {
+	if l == nil {
+		return json.RawMessage(`{}`)
+	}
+	return l
+}
+
+func (s *Server) renderComposition(base string, c *composition) compositionOut {
+	u := base + "/v1/Compositions/" + c.sid
+	o := compositionOut{AccountSid: s.accountSID, Status: c.status, DateCreated: ts(c.created),
+		DateCompleted: tsPtr(c.completed), DateDeleted: tsPtr(c.deleted), Sid: c.sid, RoomSid: c.roomSid,
+		AudioSources: orEmpty(c.audio), AudioSourcesExcluded: orEmpty(c.audioExcluded),
+		VideoLayout: layoutOrEmpty(c.layout), Resolution: c.resolution, Trim: c.trim, Format: c.format,
+		StatusCallback: strPtr(c.callback), StatusCallbackMethod: c.cbMethod, URL: u,
+		Links: map[string]string{"media": u + "/Media"}}
+	if !c.completed.IsZero() {
+		var sz int64
+		o.Size = &sz
+	}
+	return o
+}
+
+// parseComposition reads the media fields shared by compositions and hooks.
+func parseMediaSpec(q url.Values) (audio, excluded []string, layout json.RawMessage, res, format string, trim bool, e *Error) {
+	audio, excluded = q["AudioSources"], q["AudioSourcesExcluded"]
+	if layout, e = parseJSONObject(q, "VideoLayout"); e != nil {
+		return
+	}
+	res = q.Get("Resolution")
+	if res == "" {
+		res = "640x480"
+	} else if i := strings.IndexByte(res, 'x'); i <= 0 || i == len(res)-1 {
+		e = errf(20001, "Invalid Resolution %q: use WIDTHxHEIGHT", res)
+		return
+	}
+	format = q.Get("Format")
+	switch format {
+	case "":
+		format = "webm"
+	case "mp4", "webm":
+	default:
+		e = errf(20001, "Invalid Format %q: use mp4 or webm", format)
+		return
+	}
+	trim = true
+	if v, set, err := parseBool(q, "Trim"); err != nil {
+		e = err
+		return
+	} else if set {
+		trim = v
+	}
+	if layout == nil && len(audio) == 0 {
+		e = errf(20001, "Missing required parameter VideoLayout or AudioSources in the post body")
+	}
+	return
+}
+
+func (s *Server) createComposition(w http.ResponseWriter, r *http.Request) {
+	q := r.PostForm
+	roomSid := q.Get("RoomSid")
+	if roomSid == "" {
+		s.writeErr(w, missing("RoomSid"))
+		return
+	}
+	if !isSID(roomSid, "RM") {
+		s.writeErr(w, errf(20001, "Invalid RoomSid %q", roomSid))
+		return
+	}
+	audio, excl, layout, res, format, trim, e := parseMediaSpec(q)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	cb, m, e := validCallback(q)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.mu.Lock()
+	rm := s.rooms[roomSid]
+	var out any
+	switch {
+	case rm == nil:
+		e = errf(20404, "The requested resource Room %s was not found", roomSid)
+	case rm.status == "in-progress":
+		e = errf(53112, "Compositions can only be created for completed Rooms")
+	default:
+		now := s.clock.Now()
+		c := &composition{sid: s.newSID("CJ"), roomSid: roomSid, status: "completed", resolution: res, format: format,
+			created: now, completed: now, audio: audio, audioExcluded: excl, layout: layout, trim: trim,
+			callback: cb, cbMethod: m}
+		s.compositions[c.sid] = c
+		s.compOrder = append(s.compOrder, c)
+		out = s.renderComposition(baseURL(r), c)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusCreated, out, e)
+}
+
+func (s *Server) listCompositions(w http.ResponseWriter, r *http.Request) {
+	q := r.Form
+	pg, e := parsePage(q)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	filters := url.Values{}
+	status, roomSid := q.Get("Status"), q.Get("RoomSid")
+	switch status {
+	case "", "enqueued", "processing", "completed", "deleted", "failed":
+	default:
+		s.writeErr(w, errf(20001, "Invalid Status %q", status))
+		return
+	}
+	if status != "" {
+		filters.Set("Status", status)
+	}
+	if roomSid != "" {
+		filters.Set("RoomSid", roomSid)
+	}
+	df, e := parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	base := baseURL(r)
+	s.mu.Lock()
+	var items []*composition
+	for i := len(s.compOrder) - 1; i >= 0; i-- {
+		c := s.compOrder[i]
+		if c.deleted.IsZero() && (status == "" || c.status == status) && (roomSid == "" || c.roomSid == roomSid) && df.ok(c.created) {
+			items = append(items, c)
+		}
+	}
+	writePageLocked(s, w, r, "compositions", pg, filters, items, func(c *composition) any { return s.renderComposition(base, c) })
+}
+
+func (s *Server) fetchComposition(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	c := s.compositions[sid]
+	var out any
+	var e *Error
+	if c == nil || !c.deleted.IsZero() {
+		e = notFound(r)
+	} else {
+		out = s.renderComposition(baseURL(r), c)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+func (s *Server) deleteComposition(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	c := s.compositions[sid]
+	ok := c != nil && c.deleted.IsZero()
+	if ok {
+		c.deleted, c.status = s.clock.Now(), "deleted"
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.writeErr(w, notFound(r))
+		return
+	}
+	s.writeNoContent(w)
+}
+
+type hookOut struct {
+	AccountSid           string          `json:"account_sid"`
+	FriendlyName         string          `json:"friendly_name"`
+	Enabled              bool            `json:"enabled"`
+	DateCreated          string          `json:"date_created"`
+	DateUpdated          *string         `json:"date_updated"`
+	Sid                  string          `json:"sid"`
+	AudioSources         []string        `json:"audio_sources"`
+	AudioSourcesExcluded []string        `json:"audio_sources_excluded"`
+	VideoLayout          json.RawMessage `json:"video_layout"`
+	Resolution           string          `json:"resolution"`
+	Trim                 bool            `json:"trim"`
+	Format               string          `json:"format"`
+	StatusCallback       *string         `json:"status_callback"`
+	StatusCallbackMethod string          `json:"status_callback_method"`
+	URL                  string          `json:"url"`
+}
+
+func (s *Server) renderHook(base string, h *compositionHook) hookOut {
+	return hookOut{AccountSid: s.accountSID, FriendlyName: h.friendlyName, Enabled: h.enabled,
+		DateCreated: ts(h.created), DateUpdated: tsPtr(h.updated), Sid: h.sid,
+		AudioSources: orEmpty(h.audio), AudioSourcesExcluded: orEmpty(h.audioExcluded),
+		VideoLayout: layoutOrEmpty(h.layout), Resolution: h.resolution, Trim: h.trim, Format: h.format,
+		StatusCallback: strPtr(h.callback), StatusCallbackMethod: h.cbMethod, URL: base + "/v1/CompositionHooks/" + h.sid}
+}
+
+// parseHook validates a create/update hook form into h.
+func parseHook(q url.Values, h *compositionHook) *Error {
+	h.friendlyName = q.Get("FriendlyName")
+	if h.friendlyName == "" {
+		return missing("FriendlyName")
+	}
+	if len(h.friendlyName) > 100 {
+		return errf(20001, "Invalid FriendlyName: longer than 100 characters")
+	}
+	var e *Error
+	if h.audio, h.audioExcluded, h.layout, h.resolution, h.format, h.trim, e = parseMediaSpec(q); e != nil {
+		return e
+	}
+	h.enabled = true
+	if v, set, e := parseBool(q, "Enabled"); e != nil {
+		return e
+	} else if set {
+		h.enabled = v
+	}
+	h.callback, h.cbMethod, e = validCallback(q)
+	return e
+}
+
+func (s *Server) createHook(w http.ResponseWriter, r *http.Request) {
+	var h compositionHook
+	if e := parseHook(r.PostForm, &h); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.mu.Lock()
+	var e *Error
+	var out any
+	for _, o := range s.hookOrder {
+		if o.friendlyName == h.friendlyName {
+			e = errf(20001, "A CompositionHook named %q already exists", h.friendlyName)
+		}
+	}
+	if e == nil {
+		h.sid, h.created = s.newSID("HK"), s.clock.Now()
+		hp := &h
+		s.hooks[h.sid] = hp
+		s.hookOrder = append(s.hookOrder, hp)
+		out = s.renderHook(baseURL(r), hp)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusCreated, out, e)
+}
+
+func (s *Server) updateHook(w http.ResponseWriter, r *http.Request, sid string) {
+	var h compositionHook
+	if e := parseHook(r.PostForm, &h); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.mu.Lock()
+	old := s.hooks[sid]
+	var e *Error
+	var out any
+	if old == nil {
+		e = notFound(r)
+	} else {
+		h.sid, h.created, h.updated = old.sid, old.created, s.clock.Now()
+		*old = h
+		out = s.renderHook(baseURL(r), old)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
+	q := r.Form
+	pg, e := parsePage(q)
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	filters := url.Values{}
+	en, enSet, e := parseBool(q, "Enabled")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	if enSet {
+		filters.Set("Enabled", q.Get("Enabled"))
+	}
+	fn := q.Get("FriendlyName")
+	if fn != "" {
+		filters.Set("FriendlyName", fn)
+	}
+	df, e := parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	base := baseURL(r)
+	s.mu.Lock()
+	var items []*compositionHook
+	for i := len(s.hookOrder) - 1; i >= 0; i-- {
+		h := s.hookOrder[i]
+		if (!enSet || h.enabled == en) && (fn == "" || strings.Contains(h.friendlyName, fn)) && df.ok(h.created) {
+			items = append(items, h)
+		}
+	}
+	writePageLocked(s, w, r, "composition_hooks", pg, filters, items, func(h *compositionHook) any { return s.renderHook(base, h) })
+}
+
+func (s *Server) fetchHook(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	h := s.hooks[sid]
+	var out any
+	var e *Error
+	if h == nil {
+		e = notFound(r)
+	} else {
+		out = s.renderHook(baseURL(r), h)
+	}
+	s.mu.Unlock()
+	s.reply(w, http.StatusOK, out, e)
+}
+
+func (s *Server) deleteHook(w http.ResponseWriter, r *http.Request, sid string) {
+	s.mu.Lock()
+	h := s.hooks[sid]
+	if h != nil {
+		delete(s.hooks, sid)
+		for i, o := range s.hookOrder {
+			if o == h {
+				s.hookOrder = append(s.hookOrder[:i:i], s.hookOrder[i+1:]...)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if h == nil {
+		s.writeErr(w, notFound(r))
+		return
+	}
+	s.writeNoContent(w)
+}
+
+type settingsOut struct {
+	AccountSid        string  `json:"account_sid"`
+	FriendlyName      string  `json:"friendly_name"`
+	AwsCredentialsSid *string `json:"aws_credentials_sid"`
+	AwsS3URL          *string `json:"aws_s3_url"`
+	AwsStorageEnabled bool    `json:"aws_storage_enabled"`
+	EncryptionKeySid  *string `json:"encryption_key_sid"`
+	EncryptionEnabled bool    `json:"encryption_enabled"`
+	URL               string  `json:"url"`
+}
+
+func (s *Server) renderSettings(base string, st *settings, rec bool) settingsOut {
+	path := "/v1/CompositionSettings/Default"
+	if rec {
+		path = "/v1/RecordingSettings/Default"
+	}
+	return settingsOut{AccountSid: s.accountSID, FriendlyName: st.friendlyName,
+		AwsCredentialsSid: strPtr(st.awsCredentialsSid), AwsS3URL: strPtr(st.awsS3URL), AwsStorageEnabled: st.awsStorage,
+		EncryptionKeySid: strPtr(st.encryptionKeySid), EncryptionEnabled: st.encryption, URL: base + path}
+}
+
+func (s *Server) fetchSettings(w http.ResponseWriter, r *http.Request, rec bool) {
+	s.mu.Lock()
+	st := &s.compSettings
+	if rec {
+		st = &s.recSettings
+	}
+	out := s.renderSettings(baseURL(r), st, rec)
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, rec bool) {
+	q := r.PostForm
+	var n settings
+	n.friendlyName = q.Get("FriendlyName")
+	if n.friendlyName == "" {
+		s.writeErr(w, missing("FriendlyName"))
+		return
+	}
+	n.awsCredentialsSid, n.encryptionKeySid, n.awsS3URL = q.Get("AwsCredentialsSid"), q.Get("EncryptionKeySid"), q.Get("AwsS3Url")
+	if n.awsCredentialsSid != "" && !isSID(n.awsCredentialsSid, "CR") {
+		s.writeErr(w, errf(20001, "Invalid AwsCredentialsSid %q", n.awsCredentialsSid))
+		return
+	}
+	if n.encryptionKeySid != "" && !isSID(n.encryptionKeySid, "CR") {
+		s.writeErr(w, errf(20001, "Invalid EncryptionKeySid %q", n.encryptionKeySid))
+		return
+	}
+	if n.awsS3URL != "" {
+		if u, err := url.Parse(n.awsS3URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			s.writeErr(w, errf(20001, "Invalid AwsS3Url %q", n.awsS3URL))
+			return
+		}
+	}
+	var e *Error
+	if n.awsStorage, _, e = parseBool(q, "AwsStorageEnabled"); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	if n.encryption, _, e = parseBool(q, "EncryptionEnabled"); e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.mu.Lock()
+	st := &s.compSettings
+	if rec {
+		st = &s.recSettings
+	}
+	n.created = st.created
+	*st = n
+	out := s.renderSettings(baseURL(r), st, rec)
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,103 @@
+package videotest_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	monitor "github.com/twilio/twilio-go/rest/monitor/v1"
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+var epoch = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// newTest starts a server with rate limits off (unless opts set them) and a
+// fake clock, and returns it with twilio-go's video and monitor services.
+func newTest(t *testing.T, opts videotest.Options) (*videotest.Server, *openapi.ApiService, *monitor.ApiService, *videotest.FakeClock) {
+	t.Helper()
+	var fc *videotest.FakeClock
+	if opts.Clock == nil {
+		fc = videotest.NewFakeClock(epoch)
+		opts.Clock = fc
+	} else {
+		fc, _ = opts.Clock.(*videotest.FakeClock)
+	}
+	if opts.ReadsPerSecond == 0 {
+		opts.ReadsPerSecond = -1
+	}
+	if opts.WritesPerSecond == 0 {
+		opts.WritesPerSecond = -1
+	}
+	srv := videotest.NewServer(opts)
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	return srv, openapi.NewApiServiceWithClient(c), monitor.NewApiServiceWithClient(c), fc
+}
+
+// restErr asserts err is a *client.TwilioRestError with code and status.
+func restErr(t *testing.T, err error, code, status int) {
+	t.Helper()
+	var te *client.TwilioRestError
+	if !errors.As(err, &te) {
+		t.Fatalf("error = %v (%T), want TwilioRestError %d", err, err, code)
+	}
+	if te.Code != code || te.Status != status {
+		t.Fatalf("error = code %d status %d (%s), want code %d status %d", te.Code, te.Status, te.Message, code, status)
+	}
+	if te.MoreInfo == "" || te.Message == "" {
+		t.Fatalf("error body incomplete: %+v", te)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestRoomsAndParticipantsThroughTwilioGo(t *testing.T) {
+	srv, v, _, _ := newTest(t, videotest.Options{})
+	room, err := v.CreateRoom(&openapi.CreateRoomParams{UniqueName: ptr("standup"), Type: ptr("group"), MaxParticipants: ptr(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if room.Sid == nil || len(*room.Sid) != 34 || *room.Status != "in-progress" || room.MaxParticipants != 3 ||
+		*room.UniqueName != "standup" || room.EmptyRoomTimeout != 5 || room.UnusedRoomTimeout != 5 ||
+		room.DateCreated == nil || room.DateCreated.Location() != time.UTC || !room.DateCreated.Equal(epoch) {
+		t.Fatalf("room = %+v", room)
+	}
+	got, err := v.FetchRoom("standup")
+	if err != nil || *got.Sid != *room.Sid {
+		t.Fatalf("fetch by name: %v %v", got, err)
+	}
+	psid, err := srv.Connect("standup", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := v.ListRoomParticipant(*room.Sid, &openapi.ListRoomParticipantParams{})
+	if err != nil || len(parts) != 1 || *parts[0].Sid != psid || *parts[0].Identity != "alice" {
+		t.Fatalf("participants = %+v, %v", parts, err)
+	}
+	p, err := v.FetchRoomParticipant(*room.Sid, "alice")
+	if err != nil || *p.Sid != psid || *p.Status != "connected" || p.Duration != nil {
+		t.Fatalf("fetch participant: %+v %v", p, err)
+	}
+	p, err = v.UpdateRoomParticipant(*room.Sid, psid, &openapi.UpdateRoomParticipantParams{Status: ptr("disconnected")})
+	if err != nil || *p.Status != "disconnected" || p.Duration == nil || p.EndTime == nil {
+		t.Fatalf("kick: %+v %v", p, err)
+	}
+	if st := srv.Stats(); st.ParticipantsNow != 0 || st.ParticipantsPeak != 1 || st.RoomsNow != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
+	done, err := v.UpdateRoom(*room.Sid, &openapi.UpdateRoomParams{Status: ptr("completed")})
+	if err != nil || *done.Status != "completed" || done.EndTime == nil || done.Duration == nil {
+		t.Fatalf("complete: %+v %v", done, err)
+	}
+	_, err = v.FetchRoom("standup")
+	restErr(t, err, 20404, 404)
+	rooms, err := v.ListRoom(&openapi.ListRoomParams{Status: ptr("completed")})
+	if err != nil || len(rooms) != 1 {
+		t.Fatalf("completed rooms = %d, %v", len(rooms), err)
+	}
+	_, err = v.UpdateRoom(*room.Sid, &openapi.UpdateRoomParams{Status: ptr("completed")})
+	restErr(t, err, 53112, 400)
+}
