@@ -40,7 +40,8 @@ func errString(err error) string {
 // Retrier is the retry state of one request. Make it with [Policy.Start],
 // call [Retrier.Next] after each failed attempt and [Retrier.Succeeded]
 // after a successful one. It is a small value that does not allocate; it is
-// not safe for concurrent use (one Retrier per request).
+// not safe for concurrent use (one Retrier per request). The zero Retrier
+// behaves like one started from the zero [Policy] (defaults, no budget).
 type Retrier struct {
 	jitter        FullJitter
 	maxRetries    int
@@ -85,6 +86,9 @@ func (p Policy) Start() Retrier {
 // caller should sleep with ctx (see [Sleep]) and, in videoquota, take a
 // rate token again before the next attempt.
 func (r *Retrier) Next(o Outcome) (wait time.Duration, retry bool, err error) {
+	if r.check == nil { // the zero Retrier: behave like Policy{}.Start()
+		*r = Policy{}.Start()
+	}
 	reason := r.check(o)
 	r.last = reason
 	if reason == ReasonNone || r.maxRetries < 0 {

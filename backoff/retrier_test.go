@@ -427,3 +427,21 @@ func TestStartSucceededDoesNotAllocate(t *testing.T) {
 		t.Errorf("Start+Next+Succeeded allocates %v times, want 0", allocs)
 	}
 }
+
+func TestZeroRetrier(t *testing.T) {
+	var r Retrier
+	for i := range DefaultMaxRetries {
+		wait, retry, err := r.Next(throttled)
+		if !retry || err != nil || wait < 0 || wait >= DefaultCap {
+			t.Fatalf("retry %d: Next = %v, %v, %v", i, wait, retry, err)
+		}
+	}
+	if _, _, err := r.Next(throttled); !errors.As(err, new(*MaxAttemptsError)) {
+		t.Fatalf("after %d retries: err = %v, want *MaxAttemptsError", DefaultMaxRetries, err)
+	}
+	var z Retrier
+	z.Succeeded() // no budget, no panic
+	if z.Attempts() != 1 {
+		t.Fatalf("zero Retrier: Attempts = %d, want 1", z.Attempts())
+	}
+}
