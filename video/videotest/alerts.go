@@ -63,7 +63,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, errf(20001, "Invalid LogLevel %q: use error, warning, notice or debug", level))
 		return
 	}
-	df, e := parseDates(q, filters, "StartDate", "EndDate")
+	df, e := parseDateRange(q, filters, "StartDate", "EndDate", true)
 	if e != nil {
 		s.writeErr(w, e)
 		return

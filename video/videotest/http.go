@@ -309,20 +309,29 @@ func parseTime(v string) (time.Time, bool) {
 }
 
 // dateFilter reads an after/before pair of date filters.
-type dateFilter struct{ after, before time.Time }
+type dateFilter struct {
+	after, before time.Time
+	inclusive     bool // before is "on or before"
+}
 
 func (d dateFilter) ok(t time.Time) bool {
 	if !d.after.IsZero() && t.Before(d.after) {
 		return false
 	}
-	if !d.before.IsZero() && !t.Before(d.before) {
+	if !d.before.IsZero() && (t.After(d.before) || !d.inclusive && t.Equal(d.before)) {
 		return false
 	}
 	return true
 }
 
 func parseDates(q url.Values, filters url.Values, afterKey, beforeKey string) (dateFilter, *Error) {
-	var d dateFilter
+	return parseDateRange(q, filters, afterKey, beforeKey, false)
+}
+
+// parseDateRange reads an after/before pair; with inclusive the end bound is
+// "on or before", and a bare YYYY-MM-DD end date covers that whole day.
+func parseDateRange(q url.Values, filters url.Values, afterKey, beforeKey string, inclusive bool) (dateFilter, *Error) {
+	d := dateFilter{inclusive: inclusive}
 	for _, k := range []string{afterKey, beforeKey} {
 		v := q.Get(k)
 		if v == "" {
@@ -337,6 +346,9 @@ func parseDates(q url.Values, filters url.Values, afterKey, beforeKey string) (d
 			d.after = t
 		} else {
 			d.before = t
+			if inclusive && len(v) == len("2006-01-02") {
+				d.before = t.Add(24*time.Hour - time.Nanosecond)
+			}
 		}
 	}
 	return d, nil

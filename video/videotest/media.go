@@ -55,7 +55,8 @@ func (s *Server) renderRecording(base string, rec *recording, inRoom bool) recor
 
 // recordingFilter holds the list filters common to both recording lists.
 type recordingFilter struct {
-	status, source, grouping, media string
+	status, source, media string
+	grouping              []string
 	dates                           dateFilter
 }
 
@@ -69,7 +70,10 @@ func parseRecordingFilter(q url.Values, filters url.Values, account bool) (recor
 	}
 	f.source = q.Get("SourceSid")
 	if account {
-		f.grouping = q.Get("GroupingSid")
+		f.grouping = q["GroupingSid"]
+		for _, g := range f.grouping {
+			filters.Add("GroupingSid", g)
+		}
 		f.media = q.Get("MediaType")
 		switch f.media {
 		case "", "audio", "video", "data":
@@ -77,7 +81,7 @@ func parseRecordingFilter(q url.Values, filters url.Values, account bool) (recor
 			return f, errf(20001, "Invalid MediaType %q", f.media)
 		}
 	}
-	for k, v := range map[string]string{"Status": f.status, "SourceSid": f.source, "GroupingSid": f.grouping, "MediaType": f.media} {
+	for k, v := range map[string]string{"Status": f.status, "SourceSid": f.source, "MediaType": f.media} {
 		if v != "" {
 			filters.Set(k, v)
 		}
@@ -89,7 +93,7 @@ func parseRecordingFilter(q url.Values, filters url.Values, account bool) (recor
 
 func (f recordingFilter) ok(rec *recording) bool {
 	return !rec.deleted && (f.status == "" || rec.status == f.status) && (f.source == "" || rec.sourceSid == f.source) &&
-		(f.grouping == "" || rec.roomSid == f.grouping || rec.participantSid == f.grouping) &&
+		groupingOK(f.grouping, rec) &&
 		(f.media == "" || rec.typ == f.media) && f.dates.ok(rec.created)
 }
 
@@ -667,7 +671,7 @@ func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 	var items []*compositionHook
 	for i := len(s.hookOrder) - 1; i >= 0; i-- {
 		h := s.hookOrder[i]
-		if (!enSet || h.enabled == en) && (fn == "" || strings.Contains(h.friendlyName, fn)) && df.ok(h.created) {
+		if (!enSet || h.enabled == en) && (fn == "" || nameMatch(fn, h.friendlyName)) && df.ok(h.created) {
 			items = append(items, h)
 		}
 	}
@@ -782,4 +786,39 @@ func (s *Server) updateSettings(w http.ResponseWriter, r *http.Request, rec bool
 	out := s.renderSettings(baseURL(r), st, rec)
 	s.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, out)
+}
+
+// nameMatch is the case-insensitive FriendlyName filter, with * wildcards.
+func nameMatch(pattern, name string) bool {
+	pattern, name = strings.ToLower(pattern), strings.ToLower(name)
+	if !strings.Contains(pattern, "*") {
+		return pattern == name
+	}
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	for i, p := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(name, p)
+		}
+		j := strings.Index(name, p)
+		if j < 0 {
+			return false
+		}
+		name = name[j+len(p):]
+	}
+	return true
+}
+
+// groupingOK reports whether every GroupingSid filter names the recording's
+// room or participant.
+func groupingOK(gs []string, rec *recording) bool {
+	for _, g := range gs {
+		if g != rec.roomSid && g != rec.participantSid {
+			return false
+		}
+	}
+	return true
 }
