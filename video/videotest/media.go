@@ -57,7 +57,7 @@ func (s *Server) renderRecording(base string, rec *recording, inRoom bool) recor
 type recordingFilter struct {
 	status, source, media string
 	grouping              []string
-	dates                           dateFilter
+	dates                 dateFilter
 }
 
 func parseRecordingFilter(q url.Values, filters url.Values, account bool) (recordingFilter, *Error) {
