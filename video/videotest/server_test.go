@@ -2,6 +2,7 @@ package videotest_test
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -101,3 +102,5 @@ func TestRoomsAndParticipantsThroughTwilioGo(t *testing.T) {
 	_, err = v.UpdateRoom(*room.Sid, &openapi.UpdateRoomParams{Status: ptr("completed")})
 	restErr(t, err, 53112, 400)
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
