@@ -1,0 +1,82 @@
+// Package redisstore is a [quota.Store] kept in Redis, so that every replica
+// of an application shares one Twilio account's quotas: the request-rate
+// buckets, the adaptive slow-down after a 20429, and the ledger of concurrent
+// Rooms and Participants with its threshold crossings.
+//
+// # Use
+//
+// Build a Store on a go-redis client and hand it to the video client with its
+// store option; every process that uses the same Redis and prefix shares the
+// account's quota:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	store, err := redisstore.New(rdb,
+//		redisstore.WithFailurePolicy(redisstore.FailLocal),
+//		redisstore.WithLocalShare(1.0/4), // 4 replicas
+//	)
+//
+// # One round trip
+//
+// Each operation is one EVALSHA of an embedded Lua script (falling back to
+// EVAL once when Redis has lost its script cache). The scripts read Redis
+// server time (TIME), so the clocks of the processes do not matter.
+//
+// Rates are GCRA buckets: one key per account and class holding the
+// theoretical arrival time, and one key with the adaptive factor that every
+// process's TakeToken reads, so a slow-down after a 20429 in one process slows
+// them all.
+//
+// The ledger of a resource is two sorted sets of leases scored by expiry
+// (pending reservations and holdings), a full-mark key with a PX expiry, and a
+// hash of the threshold levels that are up. Lapsed leases are purged by the
+// script before every decision; the check and the add are one script, so the
+// quota holds across processes; and each threshold crossing is decided in the
+// script that caused it and replied to that caller only, so exactly one
+// process fires it. A reservation of a process that dies lapses after its ttl.
+//
+// # Keys
+//
+// Keys are <prefix>:{<account>}:<part>, for example
+// videoquota:{AC123}:rooms:pending or videoquota:{AC123}:rate:write. The
+// braces are a Redis Cluster hash tag: one account's keys live on one slot, as
+// a script needs. Every key expires with its last lease or token (a lease given
+// with no ttl excepted); only the
+// adaptive factor persists (it is deleted when set back to 1).
+//
+// # Redis trouble
+//
+// When Redis cannot be reached (refused, reset, a timeout set with
+// [WithTimeout], a loading or read-only server), the [FailurePolicy] decides:
+//
+//   - [FailClosed] (the default) returns an *[UnavailableError] naming the
+//     operation and wrapping the Redis error; nothing is admitted on an unknown
+//     quota. The store works again as soon as Redis answers.
+//   - [FailLocal] serves from an in-process store holding this process's share
+//     of every limit and rate ([WithLocalShare], floor(limit*share) slots), so
+//     n replicas with share 1/n stay within the quota together. Sync needs the
+//     whole account and returns an *[UnavailableError] meanwhile. At most once
+//     per probe interval ([WithProbeInterval]) an operation pings Redis; when it
+//     answers, the store writes back what it did while degraded and switches
+//     back by itself.
+//
+// No slot is counted twice across the switch: each lives in one place at a
+// time. Slots taken while degraded live only in the local store; releases of
+// keys that may live in Redis are recorded. On recovery no local operation
+// runs until one script per ledger has removed the released keys from Redis
+// and added the local leases with their remaining time. Leases are sets keyed
+// by the slot's key (reservation id or SID), so a key already in Redis, for
+// instance from an operation that timed out after Redis applied it, is still
+// counted once. A Redis that restarted empty gets back the slots taken while
+// degraded; slots it held from before are lost with its data until the next
+// reconciliation (Sync) restores them from Twilio's list.
+//
+// While degraded, Used and Holds answer for the local share, and the
+// threshold crossings are those of the local share. The adaptive factor set
+// while degraded stays local.
+//
+// # Tests
+//
+// The subpackage redistest starts a redis-server of the test's own on a free
+// loopback port (or uses $VIDEOQUOTA_REDIS_URL), for this package's tests and
+// for any that need a Redis.
+package redisstore

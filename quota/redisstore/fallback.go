@@ -1,0 +1,270 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// FailurePolicy is what a [Store] does when Redis cannot be reached (a
+// network error, a timeout under [WithTimeout], a Redis that is loading or
+// read-only).
+type FailurePolicy uint8
+
+const (
+	// FailClosed returns an *[UnavailableError] from every operation until
+	// Redis answers again: nothing is sent to Twilio on an unknown quota.
+	FailClosed FailurePolicy = iota
+	// FailLocal serves every operation but Sync from an in-process store
+	// holding this process's share of each quota ([WithLocalShare]) until
+	// Redis answers again, then writes back what it did and switches back.
+	FailLocal
+)
+
+// String returns "fail-closed" or "fail-local".
+func (p FailurePolicy) String() string {
+	switch p {
+	case FailClosed:
+		return "fail-closed"
+	case FailLocal:
+		return "fail-local"
+	}
+	return fmt.Sprintf("FailurePolicy(%d)", uint8(p))
+}
+
+// ErrUnavailable matches every *[UnavailableError] with errors.Is.
+var ErrUnavailable = errors.New("redis unavailable")
+
+// errDegraded is the cause of a Sync refused while serving the local share.
+var errDegraded = errors.New("serving the local share since Redis became unreachable; Sync needs Redis")
+
+// UnavailableError is an operation refused because Redis could not be reached.
+type UnavailableError struct {
+	Op  string // the Store method: "Reserve", "TakeToken", ...
+	Err error  // the Redis client's error
+}
+
+// Error names the operation and the cause.
+func (e *UnavailableError) Error() string {
+	return "redisstore: " + e.Op + ": redis unavailable: " + e.Err.Error()
+}
+
+// Is reports whether target is [ErrUnavailable].
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unwrap returns the Redis client's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// fallback is the local side of FailLocal: an in-process store with this
+// process's share of each quota, and a journal of the slots taken and given
+// back while degraded, which is written back to Redis on recovery.
+//
+// Every slot lives in one place at a time. While degraded, slots are taken in
+// the local store only; releases of keys that may live in Redis are recorded.
+// On recovery, under the write lock (no local operation runs), one script per
+// ledger removes the released keys from Redis and adds the local leases with
+// their remaining time (ZADD NX: a key already in Redis, for instance from an
+// operation that timed out after Redis applied it, stays counted once), then
+// the local store is dropped and operations go to Redis again.
+type fallback struct {
+	share float64
+	probe time.Duration
+	now   func() time.Time
+
+	degraded atomic.Bool
+
+	// sw is held for reading by every local operation and for writing
+	// while switching back to Redis, so no local change escapes the write-back.
+	sw    sync.RWMutex
+	local *quota.MemoryStore // replaced under sw held for writing
+
+	probeMu   sync.Mutex // one recovery attempt at a time; guards nextProbe
+	nextProbe time.Time
+
+	jmu      sync.Mutex // guards leases and released
+	leases   map[ledgerID]map[string]lease
+	released map[ledgerID]map[string]struct{}
+}
+
+type ledgerID struct {
+	account string
+	res     quota.Resource
+}
+
+type lease struct {
+	held  bool
+	until time.Time // zero: no expiry
+}
+
+func newFallback(share float64, probe time.Duration) *fallback {
+	return &fallback{
+		share:    share,
+		probe:    probe,
+		now:      time.Now,
+		local:    quota.NewMemoryStore(),
+		leases:   make(map[ledgerID]map[string]lease),
+		released: make(map[ledgerID]map[string]struct{}),
+	}
+}
+
+// degrade switches to the local share; it reports whether this call did.
+func (fb *fallback) degrade() bool {
+	if !fb.degraded.CompareAndSwap(false, true) {
+		return false
+	}
+	fb.probeMu.Lock()
+	fb.nextProbe = fb.now().Add(fb.probe)
+	fb.probeMu.Unlock()
+	return true
+}
+
+// runLocal runs local under the read lock if the store is still degraded.
+func runLocal[T any](fb *fallback, local func(*fallback) (T, error)) (T, error, bool) {
+	fb.sw.RLock()
+	defer fb.sw.RUnlock()
+	if !fb.degraded.Load() {
+		var zero T
+		return zero, nil, false
+	}
+	v, err := local(fb)
+	return v, err, true
+}
+
+// bounds scales b to the local share: floor(Limit*share), so n processes
+// with share 1/n never exceed the quota together.
+func (fb *fallback) bounds(b *quota.Bounds) *quota.Bounds {
+	if b == nil || b.Limit < 0 {
+		return b
+	}
+	c := *b
+	c.Limit = int(math.Floor(float64(b.Limit)*fb.share + 1e-9))
+	return &c
+}
+
+// rate scales r to the local share.
+func (fb *fallback) rate(r quota.Rate) quota.Rate {
+	if r.PerSecond < 0 {
+		return r
+	}
+	r.PerSecond *= fb.share
+	r.Burst = max(1, int(math.Floor(float64(r.Burst)*fb.share+1e-9)))
+	return r
+}
+
+// journal records a slot taken locally; requires sw held for reading.
+func (fb *fallback) journal(account string, res quota.Resource, key string, held bool, ttl time.Duration) {
+	var until time.Time
+	if ttl > 0 {
+		until = fb.now().Add(ttl)
+	}
+	id := ledgerID{account, res}
+	fb.jmu.Lock()
+	defer fb.jmu.Unlock()
+	m := fb.leases[id]
+	if m == nil {
+		m = make(map[string]lease)
+		fb.leases[id] = m
+	}
+	m[key] = lease{held: held, until: until}
+}
+
+// forget records a slot given back locally, which may live in Redis;
+// requires sw held for reading.
+func (fb *fallback) forget(account string, res quota.Resource, key string) {
+	id := ledgerID{account, res}
+	fb.jmu.Lock()
+	defer fb.jmu.Unlock()
+	delete(fb.leases[id], key)
+	m := fb.released[id]
+	if m == nil {
+		m = make(map[string]struct{})
+		fb.released[id] = m
+	}
+	m[key] = struct{}{}
+}
+
+// recover tries to switch back to Redis, at most once per probe interval and
+// by one caller at a time. It reports whether the store is on Redis.
+func (fb *fallback) recover(ctx context.Context, s *Store) bool {
+	if !fb.degraded.Load() {
+		return true
+	}
+	if !fb.probeMu.TryLock() {
+		return false
+	}
+	defer fb.probeMu.Unlock()
+	if !fb.degraded.Load() {
+		return true
+	}
+	now := fb.now()
+	if now.Before(fb.nextProbe) {
+		return false
+	}
+	fb.nextProbe = now.Add(fb.probe)
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+	defer cancel()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return false
+	}
+	fb.sw.Lock()
+	defer fb.sw.Unlock()
+	n, err := fb.restore(ctx, s)
+	if err != nil {
+		s.logger().Warn("redisstore: Redis answers but the write-back failed; still serving the local share", "err", err)
+		return false
+	}
+	fb.local = quota.NewMemoryStore()
+	fb.degraded.Store(false)
+	s.logger().Info("redisstore: Redis reachable again; local slots written back", "slots", n)
+	return true
+}
+
+// restore writes the journal back to Redis and clears it; requires sw held
+// for writing. It is idempotent, so a failed attempt is simply repeated.
+func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
+	fb.jmu.Lock()
+	defer fb.jmu.Unlock()
+	ids := make(map[ledgerID]struct{})
+	for id := range fb.leases {
+		ids[id] = struct{}{}
+	}
+	for id := range fb.released {
+		ids[id] = struct{}{}
+	}
+	now := fb.now()
+	written := 0
+	for id := range ids {
+		rel := fb.released[id]
+		extra := []any{len(rel)}
+		for k := range rel {
+			extra = append(extra, k)
+		}
+		for k, l := range fb.leases[id] {
+			var ms int64
+			if !l.until.IsZero() {
+				if ms = l.until.Sub(now).Milliseconds(); ms <= 0 {
+					continue // lapsed while degraded
+				}
+			}
+			kind := "p"
+			if l.held {
+				kind = "h"
+			}
+			extra = append(extra, kind, k, ms)
+			written++
+		}
+		if err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("restore", nil, extra...)...).Err(); err != nil {
+			return 0, err
+		}
+	}
+	clear(fb.leases)
+	clear(fb.released)
+	return written, nil
+}

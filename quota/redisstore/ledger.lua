@@ -1,0 +1,201 @@
+-- The concurrency ledger of one account and resource, on Redis server time.
+-- KEYS[1]: pending reservations, a sorted set of keys scored by lapse time (ms)
+-- KEYS[2]: holdings, a sorted set of keys scored by expiry time (ms)
+-- KEYS[3]: the full mark (a key with a PX expiry)
+-- KEYS[4]: threshold state, a hash of level -> "1" for the levels that are up
+-- ARGV[1]: the operation
+-- ARGV[2]: the limit (negative: unlimited), ARGV[3]: hysteresis (>= 1)
+-- ARGV[4]: n, the number of levels, then n pairs: level name, rising point
+-- then the operation's own arguments from ARGV[5 + 2n] on.
+--
+-- Replies {status, used, changed, added, removed, level index, rising, ...}:
+-- status 0 is a refusal (quota used up or marked full), 1 success; the
+-- trailing pairs are the threshold crossings the operation caused, decided
+-- here so that exactly one caller sees each. For "used" the reply is
+-- {1, used, full}; for "holds" {1, held}.
+local pending, held, fullk, levk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local op = ARGV[1]
+local limit = tonumber(ARGV[2])
+local hyst = tonumber(ARGV[3])
+local nlev = tonumber(ARGV[4])
+local base = 5 + 2 * nlev
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local FOREVER = 1e15 -- ms, for a ttl <= 0
+local LEVELS_TTL = 90000000 -- ms (25 h): threshold state outlives any holding
+
+local function expiry(ttl)
+  ttl = tonumber(ttl)
+  if ttl <= 0 then return FOREVER end
+  return now + ttl
+end
+
+local function purge()
+  redis.call('ZREMRANGEBYSCORE', pending, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+end
+
+local function used()
+  return redis.call('ZCARD', pending) + redis.call('ZCARD', held)
+end
+
+local function has(z, k)
+  return redis.call('ZSCORE', z, k) ~= false
+end
+
+-- keepalive lets a sorted set expire with its last lease.
+local function keepalive(z)
+  local last = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+  if #last == 0 then return end
+  local s = tonumber(last[2])
+  if s >= FOREVER then
+    redis.call('PERSIST', z)
+  else
+    redis.call('PEXPIREAT', z, math.floor(s) + 1000)
+  end
+end
+
+local function reply(status, u, changed, added, removed, withCrossings)
+  local out = {status, u, changed, added, removed}
+  if not withCrossings or limit < 0 or nlev == 0 then return out end
+  for i = 1, nlev do
+    local name = ARGV[3 + 2 * i]
+    local rp = tonumber(ARGV[4 + 2 * i])
+    local up = redis.call('HEXISTS', levk, name) == 1
+    if not up and u >= rp then
+      redis.call('HSET', levk, name, '1')
+      out[#out + 1] = i
+      out[#out + 1] = 1
+    elseif up and u < rp - hyst then
+      redis.call('HDEL', levk, name)
+      out[#out + 1] = i
+      out[#out + 1] = 0
+    end
+  end
+  redis.call('PEXPIRE', levk, LEVELS_TTL)
+  return out
+end
+
+if op == 'reserve' then
+  local key, ttl = ARGV[base], ARGV[base + 1]
+  purge()
+  local u = used()
+  if has(pending, key) or has(held, key) then
+    return reply(1, u, 0, 0, 0, false)
+  end
+  if redis.call('EXISTS', fullk) == 1 or (limit >= 0 and u >= limit) then
+    return reply(0, u, 0, 0, 0, false)
+  end
+  redis.call('ZADD', pending, expiry(ttl), key)
+  keepalive(pending)
+  return reply(1, u + 1, 1, 0, 0, true)
+
+elseif op == 'commit' then
+  local key, holdKey, ttl = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  purge()
+  local wasPending = redis.call('ZREM', pending, key) == 1
+  local wasHeld = has(held, holdKey)
+  redis.call('ZADD', held, expiry(ttl), holdKey)
+  keepalive(held)
+  local changed = 0
+  if wasPending or not wasHeld then changed = 1 end
+  return reply(1, used(), changed, 0, 0, true)
+
+elseif op == 'hold' then
+  local key, ttl = ARGV[base], ARGV[base + 1]
+  purge()
+  if has(held, key) then
+    return reply(1, used(), 0, 0, 0, true)
+  end
+  redis.call('ZREM', pending, key)
+  redis.call('ZADD', held, expiry(ttl), key)
+  keepalive(held)
+  return reply(1, used(), 1, 0, 0, true)
+
+elseif op == 'release' then
+  local key = ARGV[base]
+  purge()
+  local n = redis.call('ZREM', pending, key) + redis.call('ZREM', held, key)
+  local changed = 0
+  if n > 0 then
+    redis.call('DEL', fullk)
+    changed = 1
+  end
+  return reply(1, used(), changed, 0, 0, true)
+
+elseif op == 'sync' then
+  local ttl = ARGV[base]
+  purge()
+  local want = {}
+  local added, removed = 0, 0
+  for i = base + 1, #ARGV do
+    local k = ARGV[i]
+    if not want[k] then
+      want[k] = true
+      if not has(held, k) then
+        redis.call('ZREM', pending, k)
+        redis.call('ZADD', held, expiry(ttl), k)
+        added = added + 1
+      end
+    end
+  end
+  for _, k in ipairs(redis.call('ZRANGE', held, 0, -1)) do
+    if not want[k] then
+      redis.call('ZREM', held, k)
+      removed = removed + 1
+    end
+  end
+  keepalive(held)
+  redis.call('DEL', fullk)
+  local changed = 0
+  if added + removed > 0 then changed = 1 end
+  return reply(1, used(), changed, added, removed, true)
+
+elseif op == 'markfull' then
+  local d = tonumber(ARGV[base])
+  if d > 0 then
+    redis.call('SET', fullk, '1', 'PX', d)
+  else
+    redis.call('DEL', fullk)
+  end
+  return {1}
+
+elseif op == 'used' then
+  purge()
+  return {1, used(), redis.call('EXISTS', fullk)}
+
+elseif op == 'holds' then
+  local key = ARGV[base]
+  purge()
+  if has(pending, key) or has(held, key) then return {1, 1} end
+  return {1, 0}
+
+elseif op == 'restore' then
+  -- Writes back what a process did while it could not reach Redis: first
+  -- the keys it released (ARGV[base] of them), then its leases as triples
+  -- (kind "p" or "h", key, remaining ttl in ms). Idempotent: a key already
+  -- here is counted once. Crossings are left to the next operation.
+  purge()
+  local nrel = tonumber(ARGV[base])
+  local released = 0
+  for i = base + 1, base + nrel do
+    released = released + redis.call('ZREM', pending, ARGV[i]) + redis.call('ZREM', held, ARGV[i])
+  end
+  if released > 0 then redis.call('DEL', fullk) end
+  local i = base + nrel + 1
+  while i + 2 <= #ARGV do
+    local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    if kind == 'h' then
+      redis.call('ZREM', pending, key)
+      redis.call('ZADD', held, 'NX', expiry(ttl), key)
+    elseif not has(held, key) then
+      redis.call('ZADD', pending, 'NX', expiry(ttl), key)
+    end
+    i = i + 3
+  end
+  keepalive(pending)
+  keepalive(held)
+  return {1, used()}
+end
+return redis.error_reply('videoquota ledger: unknown operation ' .. tostring(op))

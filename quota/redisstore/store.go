@@ -1,0 +1,507 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+var (
+	//go:embed rate.lua
+	rateSource string
+	//go:embed ledger.lua
+	ledgerSource string
+)
+
+// The scripts are immutable after init: Script caches only its own SHA.
+var (
+	rateScript   = redis.NewScript(rateSource)
+	ledgerScript = redis.NewScript(ledgerSource)
+)
+
+// DefaultPrefix starts every key the store writes, unless [WithPrefix] says otherwise.
+const DefaultPrefix = "videoquota"
+
+// DefaultProbeInterval is how often a degraded store (see [FailLocal]) tries
+// Redis again: at most once per interval, on the first operation after it.
+const DefaultProbeInterval = time.Second
+
+// restoreTimeout bounds the write-back when a degraded store recovers.
+const restoreTimeout = 2 * time.Second
+
+// Store is a [quota.Store] kept in Redis, shared by every process that uses
+// the same Redis and prefix. Each operation is one round trip: a Lua script
+// that reads Redis server time, decides and writes atomically.
+//
+// A Store is safe for simultaneous use.
+type Store struct {
+	rdb      redis.UniversalClient
+	prefix   string
+	log      *slog.Logger
+	policy   FailurePolicy
+	share    float64
+	timeout  time.Duration
+	probe    time.Duration
+	shareSet bool
+
+	fb *fallback // nil under FailClosed
+}
+
+// Option configures a [Store].
+type Option func(*Store) error
+
+// WithPrefix sets the prefix of every key (default [DefaultPrefix]). Stores
+// that share a prefix on one Redis share their quotas. It must not be empty
+// nor contain braces, which Redis Cluster reads as a hash tag.
+func WithPrefix(prefix string) Option {
+	return func(s *Store) error {
+		if prefix == "" || strings.ContainsAny(prefix, "{}") {
+			return fmt.Errorf("redisstore: WithPrefix(%q): want a non-empty prefix without braces", prefix)
+		}
+		s.prefix = prefix
+		return nil
+	}
+}
+
+// WithLogger sets the logger for Redis trouble and recovery (nil: silent).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) error {
+		s.log = l
+		return nil
+	}
+}
+
+// WithFailurePolicy sets what the store does when Redis cannot be reached
+// (default [FailClosed]). [FailLocal] needs [WithLocalShare] too.
+func WithFailurePolicy(p FailurePolicy) Option {
+	return func(s *Store) error {
+		if p != FailClosed && p != FailLocal {
+			return fmt.Errorf("redisstore: WithFailurePolicy(%d): want FailClosed or FailLocal", p)
+		}
+		s.policy = p
+		return nil
+	}
+}
+
+// WithLocalShare sets the share of every quota (limits and rates) this
+// process may use on its own while Redis is unreachable under [FailLocal]:
+// 1/n for n processes keeps them together within the quota.
+func WithLocalShare(share float64) Option {
+	return func(s *Store) error {
+		if !(share > 0 && share <= 1) {
+			return fmt.Errorf("redisstore: WithLocalShare(%v): want a share in (0, 1]", share)
+		}
+		s.share, s.shareSet = share, true
+		return nil
+	}
+}
+
+// WithTimeout bounds each operation's round trip to Redis; a slower Redis
+// counts as unreachable and the failure policy applies. Zero (the default)
+// leaves it to the client's own dial, read and write timeouts.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) error {
+		if d < 0 {
+			return fmt.Errorf("redisstore: WithTimeout(%v): want a positive duration, or 0 for none", d)
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// WithProbeInterval sets how often a degraded store tries Redis again
+// (default [DefaultProbeInterval]).
+func WithProbeInterval(d time.Duration) Option {
+	return func(s *Store) error {
+		if d <= 0 {
+			return fmt.Errorf("redisstore: WithProbeInterval(%v): want a positive duration", d)
+		}
+		s.probe = d
+		return nil
+	}
+}
+
+// New returns a Store on rdb (a *redis.Client, *redis.ClusterClient or
+// *redis.Ring). It sends nothing to Redis until the first operation.
+func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("redisstore: New: nil Redis client")
+	}
+	s := &Store{rdb: rdb, prefix: DefaultPrefix, policy: FailClosed, share: 1, probe: DefaultProbeInterval}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("redisstore: New: nil Option")
+		}
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	if s.policy == FailLocal {
+		if !s.shareSet {
+			return nil, errors.New("redisstore: WithFailurePolicy(FailLocal) needs WithLocalShare: the share of the quota one process may use alone")
+		}
+		s.fb = newFallback(s.share, s.probe)
+	}
+	return s, nil
+}
+
+// Degraded reports whether the store is serving from its local share because
+// Redis was unreachable (always false under [FailClosed]).
+func (s *Store) Degraded() bool { return s.fb != nil && s.fb.degraded.Load() }
+
+func (s *Store) logger() *slog.Logger {
+	if s.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.log
+}
+
+func (s *Store) key(account string, parts ...string) string {
+	return s.prefix + ":{" + account + "}:" + strings.Join(parts, ":")
+}
+
+func (s *Store) ledgerKeys(account string, res quota.Resource) []string {
+	r := res.String()
+	return []string{
+		s.key(account, r, "pending"),
+		s.key(account, r, "held"),
+		s.key(account, r, "full"),
+		s.key(account, r, "levels"),
+	}
+}
+
+// withTimeout applies [WithTimeout] to ctx.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout > 0 {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	return ctx, func() {}
+}
+
+// unavailable reports whether err (from a call under ctx, whose parent is
+// caller) means Redis trouble rather than a caller's cancellation or a bug.
+func unavailable(caller context.Context, err error) bool {
+	if err == nil || caller.Err() != nil {
+		return false
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !errors.Is(err, redis.ErrClosed) {
+		msg := rerr.Error()
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// do runs remote against Redis under the failure policy: on Redis trouble it
+// returns an *UnavailableError (FailClosed) or runs local (FailLocal).
+func do[T any](s *Store, ctx context.Context, op string, remote func(context.Context) (T, error), local func(*fallback) (T, error)) (T, error) {
+	var zero T
+	fb := s.fb
+	if fb != nil && fb.degraded.Load() && !fb.recover(ctx, s) {
+		if local == nil {
+			return zero, &UnavailableError{Op: op, Err: errDegraded}
+		}
+		if v, err, ok := runLocal(fb, local); ok {
+			return v, err
+		}
+		// Recovered meanwhile by another operation: go to Redis.
+	}
+	rctx, cancel := s.withTimeout(ctx)
+	v, err := remote(rctx)
+	cancel()
+	if err == nil {
+		return v, nil
+	}
+	if !unavailable(ctx, err) {
+		return zero, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if fb == nil || local == nil {
+		return zero, &UnavailableError{Op: op, Err: err}
+	}
+	if fb.degrade() {
+		s.logger().Warn("redisstore: Redis unreachable; serving from the local share", "op", op, "share", s.share, "err", err)
+	}
+	if v, err, ok := runLocal(fb, local); ok {
+		return v, err
+	}
+	return zero, &UnavailableError{Op: op, Err: err}
+}
+
+// TakeToken implements [quota.Store] with a GCRA bucket in Redis, on Redis
+// server time: one EVALSHA per call.
+func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
+	if r.PerSecond < 0 {
+		return 0, true, nil
+	}
+	if !(r.PerSecond > 0) || math.IsInf(r.PerSecond, 1) {
+		return 0, false, fmt.Errorf("redisstore: TakeToken: Rate.PerSecond %v: want a positive rate, or negative for unlimited", r.PerSecond)
+	}
+	type result struct {
+		wait time.Duration
+		ok   bool
+	}
+	res, err := do(s, ctx, "TakeToken", func(ctx context.Context) (result, error) {
+		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String())}
+		vals, err := rateScript.Run(ctx, s.rdb, keys,
+			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1), max(maxWait.Microseconds(), 0)).Int64Slice()
+		if err != nil {
+			return result{}, err
+		}
+		if len(vals) != 2 {
+			return result{}, fmt.Errorf("rate script replied %v", vals)
+		}
+		return result{time.Duration(vals[1]) * time.Microsecond, vals[0] == 1}, nil
+	}, func(fb *fallback) (result, error) {
+		w, ok, err := fb.local.TakeToken(ctx, account, class, fb.rate(r), maxWait)
+		return result{w, ok}, err
+	})
+	return res.wait, res.ok, err
+}
+
+// RateFactor implements [quota.Store].
+func (s *Store) RateFactor(ctx context.Context, account string, class quota.Class) (float64, error) {
+	return do(s, ctx, "RateFactor", func(ctx context.Context) (float64, error) {
+		v, err := s.rdb.Get(ctx, s.key(account, "factor", class.String())).Result()
+		if errors.Is(err, redis.Nil) {
+			return 1, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			return 1, nil
+		}
+		return f, nil
+	}, func(fb *fallback) (float64, error) {
+		return fb.local.RateFactor(ctx, account, class)
+	})
+}
+
+// SetRateFactor implements [quota.Store]. The factor is one key per account
+// and class, read by every TakeToken of every process; 1 deletes it.
+func (s *Store) SetRateFactor(ctx context.Context, account string, class quota.Class, f float64) error {
+	if !(f > 0 && f <= 1) {
+		return &quota.FactorError{Factor: f}
+	}
+	_, err := do(s, ctx, "SetRateFactor", func(ctx context.Context) (struct{}, error) {
+		k := s.key(account, "factor", class.String())
+		if f == 1 {
+			return struct{}{}, s.rdb.Del(ctx, k).Err()
+		}
+		return struct{}{}, s.rdb.Set(ctx, k, strconv.FormatFloat(f, 'g', -1, 64), 0).Err()
+	}, func(fb *fallback) (struct{}, error) {
+		return struct{}{}, fb.local.SetRateFactor(ctx, account, class, f)
+	})
+	return err
+}
+
+// ledgerArgs returns the script's leading arguments for op under b.
+func ledgerArgs(op string, b *quota.Bounds, extra ...any) []any {
+	limit, hyst := -1, 1
+	var levels []float64
+	if b != nil {
+		limit, hyst, levels = b.Limit, max(b.Hysteresis, 1), b.Levels
+	}
+	if limit < 0 {
+		levels = nil
+	}
+	args := make([]any, 0, 4+2*len(levels)+len(extra))
+	args = append(args, op, limit, hyst, len(levels))
+	for _, l := range levels {
+		args = append(args, strconv.FormatFloat(l, 'g', -1, 64), quota.RisePoint(l, limit))
+	}
+	return append(args, extra...)
+}
+
+func millis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return max(d.Milliseconds(), 1)
+}
+
+// ledgerReply is the decoded reply of a ledger script.
+type ledgerReply struct {
+	ok             bool
+	change         quota.Change
+	added, removed int
+}
+
+func (s *Store) runLedger(ctx context.Context, account string, res quota.Resource, b *quota.Bounds, args []any) (ledgerReply, error) {
+	vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), args...).Int64Slice()
+	if err != nil {
+		return ledgerReply{}, err
+	}
+	if len(vals) < 5 || (len(vals)-5)%2 != 0 {
+		return ledgerReply{}, fmt.Errorf("ledger script replied %v", vals)
+	}
+	r := ledgerReply{
+		ok:      vals[0] == 1,
+		change:  quota.Change{Used: int(vals[1]), Changed: vals[2] == 1},
+		added:   int(vals[3]),
+		removed: int(vals[4]),
+	}
+	for i := 5; i+1 < len(vals); i += 2 {
+		idx := int(vals[i]) - 1
+		if b == nil || idx < 0 || idx >= len(b.Levels) {
+			return ledgerReply{}, fmt.Errorf("ledger script replied crossing of level %d", idx+1)
+		}
+		r.change.Crossings = append(r.change.Crossings, quota.Crossing{Level: b.Levels[idx], Rising: vals[i+1] == 1})
+	}
+	return r, nil
+}
+
+func exceeded(res quota.Resource, used int, b *quota.Bounds) *quota.ExceededError {
+	limit := -1
+	if b != nil {
+		limit = b.Limit
+	}
+	return &quota.ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: quota.SourceLocal}
+}
+
+// Reserve implements [quota.Store]: the check and the add are one script.
+func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+	r, err := do(s, ctx, "Reserve", func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, ledgerArgs("reserve", b, key, millis(ttl)))
+	}, func(fb *fallback) (ledgerReply, error) {
+		// A refusal here is the local share's *quota.ExceededError.
+		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(b), ttl)
+		if err == nil && c.Changed {
+			fb.journal(account, res, key, false, ttl)
+		}
+		return ledgerReply{ok: true, change: c}, err
+	})
+	if err != nil {
+		return r.change, err
+	}
+	if !r.ok {
+		return r.change, exceeded(res, r.change.Used, b)
+	}
+	return r.change, nil
+}
+
+// Commit implements [quota.Store].
+func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, ledgerArgs("commit", b, key, holdKey, millis(ttl)))
+	}, func(fb *fallback) (ledgerReply, error) {
+		c, err := fb.local.Commit(ctx, account, res, key, holdKey, fb.bounds(b), ttl)
+		if err == nil {
+			if key != holdKey {
+				fb.forget(account, res, key)
+			}
+			fb.journal(account, res, holdKey, true, ttl)
+		}
+		return ledgerReply{ok: true, change: c}, err
+	})
+	return r.change, err
+}
+
+// Hold implements [quota.Store].
+func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, ledgerArgs("hold", b, key, millis(ttl)))
+	}, func(fb *fallback) (ledgerReply, error) {
+		c, err := fb.local.Hold(ctx, account, res, key, fb.bounds(b), ttl)
+		if err == nil && c.Changed {
+			fb.journal(account, res, key, true, ttl)
+		}
+		return ledgerReply{ok: true, change: c}, err
+	})
+	return r.change, err
+}
+
+// Release implements [quota.Store].
+func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds) (quota.Change, error) {
+	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, ledgerArgs("release", b, key))
+	}, func(fb *fallback) (ledgerReply, error) {
+		c, err := fb.local.Release(ctx, account, res, key, fb.bounds(b))
+		if err == nil {
+			fb.forget(account, res, key)
+		}
+		return ledgerReply{ok: true, change: c}, err
+	})
+	return r.change, err
+}
+
+// Sync implements [quota.Store]. It needs Redis: while degraded it returns
+// an *UnavailableError under either policy, since the holdings it would
+// replace are the whole account's.
+func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *quota.Bounds, ttl time.Duration) (quota.Change, int, int, error) {
+	extra := make([]any, 0, 1+len(keys))
+	extra = append(extra, millis(ttl))
+	for _, k := range keys {
+		extra = append(extra, k)
+	}
+	r, err := do(s, ctx, "Sync", func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, ledgerArgs("sync", b, extra...))
+	}, nil)
+	return r.change, r.added, r.removed, err
+}
+
+// MarkFull implements [quota.Store] with a key that expires after d.
+func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource, d time.Duration) error {
+	_, err := do(s, ctx, "MarkFull", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", nil, millis(d))...).Err()
+	}, func(fb *fallback) (struct{}, error) {
+		return struct{}{}, fb.local.MarkFull(ctx, account, res, d)
+	})
+	return err
+}
+
+// Used implements [quota.Store]. While degraded it reports the local share.
+func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (int, bool, error) {
+	type result struct {
+		used int
+		full bool
+	}
+	r, err := do(s, ctx, "Used", func(ctx context.Context) (result, error) {
+		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("used", nil)...).Int64Slice()
+		if err != nil {
+			return result{}, err
+		}
+		if len(vals) != 3 {
+			return result{}, fmt.Errorf("ledger script replied %v", vals)
+		}
+		return result{int(vals[1]), vals[2] == 1}, nil
+	}, func(fb *fallback) (result, error) {
+		u, f, err := fb.local.Used(ctx, account, res)
+		return result{u, f}, err
+	})
+	return r.used, r.full, err
+}
+
+// Holds implements [quota.Store]. While degraded it reports the local share.
+func (s *Store) Holds(ctx context.Context, account string, res quota.Resource, key string) (bool, error) {
+	return do(s, ctx, "Holds", func(ctx context.Context) (bool, error) {
+		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("holds", nil, key)...).Int64Slice()
+		if err != nil {
+			return false, err
+		}
+		if len(vals) != 2 {
+			return false, fmt.Errorf("ledger script replied %v", vals)
+		}
+		return vals[1] == 1, nil
+	}, func(fb *fallback) (bool, error) {
+		return fb.local.Holds(ctx, account, res, key)
+	})
+}
+
+var _ quota.Store = (*Store)(nil)

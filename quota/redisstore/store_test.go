@@ -1,0 +1,402 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/redisstore"
+	"github.com/videoquota/videoquota/quota/redisstore/redistest"
+	"github.com/videoquota/videoquota/quota/storetest"
+)
+
+func newStore(t testing.TB, rdb redis.UniversalClient, opts ...redisstore.Option) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(rdb, opts...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	storetest.Run(t, func(t *testing.T) quota.Store { return s })
+}
+
+func TestConformanceFailLocal(t *testing.T) {
+	// With Redis healthy, a FailLocal store must behave exactly like a FailClosed one.
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(redistest.Prefix(t)),
+		redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5))
+	storetest.Run(t, func(t *testing.T) quota.Store { return s })
+}
+
+func TestShared(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := redistest.Prefix(t)
+	a := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	b := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	storetest.RunShared(t, func(t *testing.T) (quota.Store, quota.Store) { return a, b })
+}
+
+func TestKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	prefix := redistest.Prefix(t)
+	s := newStore(t, rdb, redisstore.WithPrefix(prefix))
+	ctx := context.Background()
+	const acct = "AC0123"
+	if _, _, err := s.TakeToken(ctx, acct, quota.Write, quota.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRateFactor(ctx, acct, quota.Write, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	b := &quota.Bounds{Limit: 10, Levels: []float64{0.1}, Hysteresis: 1}
+	if _, err := s.Reserve(ctx, acct, quota.Rooms, "res", b, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Hold(ctx, acct, quota.Participants, "PA1", b, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkFull(ctx, acct, quota.Rooms, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, prefix+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{
+		prefix + ":{AC0123}:rate:write":          true,
+		prefix + ":{AC0123}:factor:write":        true,
+		prefix + ":{AC0123}:rooms:pending":       true,
+		prefix + ":{AC0123}:rooms:full":          true,
+		prefix + ":{AC0123}:rooms:levels":        true,
+		prefix + ":{AC0123}:participants:held":   true,
+		prefix + ":{AC0123}:participants:levels": true,
+	}
+	for _, k := range keys {
+		if !want[k] {
+			t.Errorf("unexpected key %q", k)
+		}
+		delete(want, k)
+		if ttl := rdb.PTTL(ctx, k).Val(); k != prefix+":{AC0123}:factor:write" && ttl <= 0 {
+			t.Errorf("key %q has no expiry (PTTL %v)", k, ttl)
+		}
+	}
+	for k := range want {
+		t.Errorf("missing key %q", k)
+	}
+	// One account's keys share a cluster slot.
+	for _, k := range keys {
+		if !strings.Contains(k, ":{AC0123}:") {
+			t.Errorf("key %q lacks the account hash tag", k)
+		}
+	}
+}
+
+func TestOptions(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	for _, tc := range []struct {
+		name string
+		opts []redisstore.Option
+		want string // in the error
+	}{
+		{"empty prefix", []redisstore.Option{redisstore.WithPrefix("")}, "WithPrefix"},
+		{"prefix with brace", []redisstore.Option{redisstore.WithPrefix("a{b")}, "WithPrefix"},
+		{"unknown policy", []redisstore.Option{redisstore.WithFailurePolicy(7)}, "WithFailurePolicy"},
+		{"zero share", []redisstore.Option{redisstore.WithLocalShare(0)}, "WithLocalShare"},
+		{"share above 1", []redisstore.Option{redisstore.WithLocalShare(1.5)}, "WithLocalShare"},
+		{"NaN share", []redisstore.Option{redisstore.WithLocalShare(math.NaN())}, "WithLocalShare"},
+		{"negative timeout", []redisstore.Option{redisstore.WithTimeout(-time.Second)}, "WithTimeout"},
+		{"zero probe", []redisstore.Option{redisstore.WithProbeInterval(0)}, "WithProbeInterval"},
+		{"FailLocal without share", []redisstore.Option{redisstore.WithFailurePolicy(redisstore.FailLocal)}, "WithLocalShare"},
+		{"nil option", []redisstore.Option{nil}, "nil Option"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := redisstore.New(rdb, tc.opts...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+	if _, err := redisstore.New(nil); err == nil {
+		t.Error("New(nil) succeeded")
+	}
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	if _, _, err := s.TakeToken(context.Background(), "AC1", quota.Read, quota.Rate{PerSecond: 0, Burst: 1}, 0); err == nil {
+		t.Error("TakeToken with PerSecond 0 succeeded")
+	}
+	var fe *quota.FactorError
+	if err := s.SetRateFactor(context.Background(), "AC1", quota.Read, 2); !errors.As(err, &fe) {
+		t.Errorf("SetRateFactor(2) = %v, want *quota.FactorError", err)
+	}
+}
+
+func TestScriptCacheFlushed(t *testing.T) {
+	// After SCRIPT FLUSH (a Redis restart, a failover) EVALSHA fails with
+	// NOSCRIPT and the store must fall back to EVAL by itself.
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	ctx := context.Background()
+	b := &quota.Bounds{Limit: 5, Hysteresis: 1}
+	for i := range 2 {
+		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "k"+string(rune('0'+i)), b, time.Minute); err != nil {
+			t.Fatalf("Reserve after SCRIPT FLUSH: %v", err)
+		}
+		if _, _, err := s.TakeToken(ctx, "AC1", quota.Read, quota.Rate{PerSecond: 100, Burst: 10}, 0); err != nil {
+			t.Fatalf("TakeToken after SCRIPT FLUSH: %v", err)
+		}
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to stop")
+	}
+	rdb := srv.ClientWith(t, func(o *redis.Options) { o.MaxRetries = -1; o.DialTimeout = 200 * time.Millisecond })
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	ctx := context.Background()
+	b := &quota.Bounds{Limit: 5, Hysteresis: 1}
+	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r1", b, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	checks := []struct {
+		op string
+		fn func() error
+	}{
+		{"Reserve", func() error { _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute); return err }},
+		{"TakeToken", func() error {
+			_, _, err := s.TakeToken(ctx, "AC1", quota.Write, quota.Rate{PerSecond: 1, Burst: 1}, 0)
+			return err
+		}},
+		{"Release", func() error { _, err := s.Release(ctx, "AC1", quota.Rooms, "r1", b); return err }},
+		{"Used", func() error { _, _, err := s.Used(ctx, "AC1", quota.Rooms); return err }},
+	}
+	for _, c := range checks {
+		err := c.fn()
+		var ue *redisstore.UnavailableError
+		if !errors.As(err, &ue) || ue.Op != c.op || !errors.Is(err, redisstore.ErrUnavailable) || ue.Err == nil {
+			t.Errorf("%s with Redis down: %v, want *UnavailableError{Op: %q}", c.op, err, c.op)
+		}
+	}
+	if s.Degraded() {
+		t.Error("a FailClosed store reports Degraded")
+	}
+	srv.Restart(t)
+	// Redis came back empty (no persistence): the store works again at once.
+	c, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute)
+	if err != nil || c.Used != 1 {
+		t.Fatalf("Reserve after restart: %+v, %v; want Used 1", c, err)
+	}
+}
+
+// failLocal returns a store that degrades to half the quota, and an observer
+// on its own client that sees Redis only.
+func failLocal(t *testing.T, srv *redistest.Server, opts ...redisstore.Option) (s, observer *redisstore.Store) {
+	t.Helper()
+	prefix := redistest.Prefix(t)
+	rdb := srv.ClientWith(t, func(o *redis.Options) {
+		o.MaxRetries = -1
+		o.DialTimeout = 200 * time.Millisecond
+		o.ReadTimeout = 200 * time.Millisecond
+		o.WriteTimeout = 200 * time.Millisecond
+	})
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	s = newStore(t, rdb, append([]redisstore.Option{redisstore.WithPrefix(prefix),
+		redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5),
+		redisstore.WithProbeInterval(50 * time.Millisecond), redisstore.WithLogger(log)}, opts...)...)
+	observer = newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	return s, observer
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+type ledgerCheck struct {
+	t     *testing.T
+	s     *redisstore.Store
+	acct  string
+	bound *quota.Bounds
+}
+
+func (c ledgerCheck) reserve(key string, wantErr bool) {
+	c.t.Helper()
+	_, err := c.s.Reserve(context.Background(), c.acct, quota.Rooms, key, c.bound, time.Minute)
+	if gotErr := err != nil; gotErr != wantErr {
+		c.t.Fatalf("Reserve(%q): %v, want error %v", key, err, wantErr)
+	}
+	if wantErr && !errors.Is(err, quota.ErrExceeded) {
+		c.t.Fatalf("Reserve(%q): %v, want quota.ErrExceeded", key, err)
+	}
+}
+
+func (c ledgerCheck) hold(key string) {
+	c.t.Helper()
+	if _, err := c.s.Hold(context.Background(), c.acct, quota.Rooms, key, c.bound, time.Minute); err != nil {
+		c.t.Fatalf("Hold(%q): %v", key, err)
+	}
+}
+
+func (c ledgerCheck) release(key string) {
+	c.t.Helper()
+	if _, err := c.s.Release(context.Background(), c.acct, quota.Rooms, key, c.bound); err != nil {
+		c.t.Fatalf("Release(%q): %v", key, err)
+	}
+}
+
+// expect checks that exactly keys are counted (in Redis, for an observer).
+func (c ledgerCheck) expect(keys ...string) {
+	c.t.Helper()
+	ctx := context.Background()
+	used, _, err := c.s.Used(ctx, c.acct, quota.Rooms)
+	if err != nil {
+		c.t.Fatalf("Used: %v", err)
+	}
+	if used != len(keys) {
+		c.t.Errorf("Used = %d, want %d (%v)", used, len(keys), keys)
+	}
+	for _, k := range keys {
+		if h, err := c.s.Holds(ctx, c.acct, quota.Rooms, k); err != nil || !h {
+			c.t.Errorf("Holds(%q) = %v, %v; want true", k, h, err)
+		}
+	}
+}
+
+// waitRecovered runs operations until s is back on Redis.
+func waitRecovered(t *testing.T, s *redisstore.Store, acct string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Degraded() {
+		if time.Now().After(deadline) {
+			t.Fatal("the store did not recover within 5s of Redis returning")
+		}
+		time.Sleep(20 * time.Millisecond)
+		s.Used(context.Background(), acct, quota.Rooms)
+	}
+}
+
+func TestFailLocalRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to stop")
+	}
+	s, observer := failLocal(t, srv)
+	b := &quota.Bounds{Limit: 4, Hysteresis: 1} // the local share is 2
+	c := ledgerCheck{t, s, "AC1", b}
+	c.reserve("r1", false)
+	c.hold("RM1")
+
+	srv.Stop(t)
+	c.reserve("r2", false) // fails over to the local share
+	if !s.Degraded() {
+		t.Fatal("not degraded after Redis stopped")
+	}
+	c.hold("RM2")
+	c.reserve("r3", true) // the local share (2) is used up
+	var ee *quota.ExceededError
+	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r3", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 2 {
+		t.Errorf("refusal while degraded: %v, want *quota.ExceededError with the local Limit 2", err)
+	}
+	c.release("RM1") // lives in Redis: written back as a release
+	c.expect("r2", "RM2")
+	var ue *redisstore.UnavailableError
+	if _, _, _, err := s.Sync(context.Background(), "AC1", quota.Rooms, []string{"RM2"}, b, time.Minute); !errors.As(err, &ue) || ue.Op != "Sync" {
+		t.Errorf("Sync while degraded: %v, want *UnavailableError", err)
+	}
+
+	srv.Restart(t) // empty: no persistence
+	waitRecovered(t, s, "AC1")
+	// Redis now holds what the process did while degraded, each slot once.
+	ledgerCheck{t, observer, "AC1", b}.expect("r2", "RM2")
+	c.expect("r2", "RM2")
+	c.reserve("r3", false)
+	c.reserve("r4", false)
+	c.reserve("r5", true) // the whole quota (4) again
+}
+
+func TestFailLocalHang(t *testing.T) {
+	// A hung Redis (SIGSTOP) keeps its data and, once it goes on, runs the
+	// command that timed out: that slot then exists in Redis and locally,
+	// and must still be counted once.
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	s, observer := failLocal(t, srv, redisstore.WithTimeout(100*time.Millisecond))
+	b := &quota.Bounds{Limit: 6, Hysteresis: 1} // the local share is 3
+	c := ledgerCheck{t, s, "AC1", b}
+	c.reserve("r1", false)
+	c.hold("RM1")
+
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	start := time.Now()
+	c.reserve("r2", false) // times out after 100ms, Redis will run it later
+	if !s.Degraded() {
+		t.Fatal("not degraded after Redis hung")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the failing-over Reserve took %v with WithTimeout(100ms)", d)
+	}
+	c.hold("RM2")
+	c.release("RM1")
+	c.reserve("r3", false)
+	c.reserve("r4", true) // the local share (3) is used up: r2, RM2, r3
+
+	srv.Resume(t)
+	waitRecovered(t, s, "AC1")
+	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2", "r3")
+	c.reserve("r5", false)
+	c.reserve("r6", false)
+	c.reserve("r7", true)
+}
+
+func TestFailLocalRate(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to stop")
+	}
+	s, _ := failLocal(t, srv)
+	ctx := context.Background()
+	r := quota.Rate{PerSecond: 1, Burst: 4} // the local share is 0.5/s, burst 2
+	srv.Stop(t)
+	var granted int
+	for range 10 {
+		_, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			granted++
+		}
+	}
+	if granted != 2 {
+		t.Errorf("degraded tokens granted at once: %d, want the local burst 2", granted)
+	}
+	w, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
+	if err != nil || !ok || w < 1500*time.Millisecond || w > 2*time.Second {
+		t.Errorf("next degraded token: wait %v ok %v err %v, want about 2s (0.5/s)", w, ok, err)
+	}
+}
