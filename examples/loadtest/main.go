@@ -1,0 +1,333 @@
+// Command loadtest puts videoquota beside raw twilio-go and a naive retry
+// loop on identical work against the embedded Twilio Video emulator
+// (video/videotest) and prints, for each client, successful operations per
+// second and as a share of the quota, the 429s the server sent, the errors
+// the application saw by kind, latency percentiles per operation and the wall
+// time of a fixed batch against the physical minimum.
+//
+//	go run ./examples/loadtest -scenario write -duration 10s -chart docs/loadtest.png
+//
+// Each client runs alone against its own fresh emulator with the same
+// configuration, one after the other. Scenarios: write (CreateRoom then
+// complete it), read (FetchRoom and a paged ListRoom), mixed (both at once),
+// wall (rooms held for a while against a small concurrent-rooms quota) and
+// distributed (several OS processes sharing one account, videoquota sharing
+// its quota through Redis).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/videoquota/videoquota/internal/loadtest"
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// config is the command line.
+type config struct {
+	scenario     string
+	duration     time.Duration
+	workers      int
+	offered      float64
+	reads        float64
+	writes       float64
+	rooms        int
+	participants int
+	batch        int
+	hold         time.Duration
+	seedRooms    int
+	pageSize     int
+	procs        int
+	redisAddr    string
+	chart        string
+	quick        bool
+	clients      string
+	child        string // internal: run as a child process of the distributed scenario
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall or distributed")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each client is driven (whole seconds)")
+	fs.IntVar(&c.workers, "workers", 50, "goroutines issuing operations, per client and stream")
+	fs.Float64Var(&c.offered, "offered", 3, "offered load as a multiple of the quota")
+	fs.Float64Var(&c.reads, "reads", quota.DefaultReadsPerSecond, "read (GET) quota per second")
+	fs.Float64Var(&c.writes, "writes", quota.DefaultWritesPerSecond, "write (POST, DELETE) quota per second")
+	fs.IntVar(&c.rooms, "rooms", 0, "concurrent rooms quota (0: 10,000; 20 in the wall scenario)")
+	fs.IntVar(&c.participants, "participants", quota.DefaultConcurrentParticipants, "concurrent participants quota")
+	fs.IntVar(&c.batch, "batch", 200, "fixed batch timed against its physical minimum (batch / quota rate): room creations, or fetches in the read scenario; 0 skips it")
+	fs.DurationVar(&c.hold, "hold", 4*time.Second, "wall scenario: how long each room is held before it is completed")
+	fs.IntVar(&c.seedRooms, "seed-rooms", 60, "read scenario: rooms in progress before the run (created without REST requests)")
+	fs.IntVar(&c.pageSize, "page-size", 10, "read scenario: ListRoom page size (each list reads 3 pages)")
+	fs.IntVar(&c.procs, "procs", 4, "distributed scenario: OS processes per client")
+	fs.StringVar(&c.redisAddr, "redis", "", "distributed scenario: Redis address (empty: start a redis-server on a free loopback port)")
+	fs.StringVar(&c.chart, "chart", "", "write a PNG chart of successful operations/s over time to this file")
+	fs.BoolVar(&c.quick, "quick", false, "CI smoke mode: 3 s per client, batch of 30")
+	fs.StringVar(&c.clients, "clients", "raw,naive,videoquota", "comma-separated clients to run")
+	fs.StringVar(&c.child, "child", "", "internal: child mode of the distributed scenario")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.quick {
+		c.duration, c.batch = 3*time.Second, 30
+	}
+	if c.rooms == 0 {
+		c.rooms = quota.DefaultConcurrentRooms
+		if c.scenario == "wall" {
+			c.rooms = 20
+		}
+	}
+	switch {
+	case c.duration < 2*time.Second || c.duration%time.Second != 0:
+		return c, fmt.Errorf("-duration %v: want whole seconds, at least 2s", c.duration)
+	case c.workers < 1:
+		return c, fmt.Errorf("-workers %d: want at least 1", c.workers)
+	case !(c.offered > 0):
+		return c, fmt.Errorf("-offered %v: want a positive multiple of the quota", c.offered)
+	case !(c.reads > 0) || !(c.writes > 0):
+		return c, fmt.Errorf("-reads %v / -writes %v: want positive rates", c.reads, c.writes)
+	case c.rooms < 1 || c.participants < 1:
+		return c, fmt.Errorf("-rooms %d / -participants %d: want at least 1", c.rooms, c.participants)
+	case c.batch < 0:
+		return c, fmt.Errorf("-batch %d: want 0 or more", c.batch)
+	case c.pageSize < 1 || c.seedRooms < 0:
+		return c, fmt.Errorf("-page-size %d / -seed-rooms %d: want a positive page size", c.pageSize, c.seedRooms)
+	case c.procs < 1:
+		return c, fmt.Errorf("-procs %d: want at least 1", c.procs)
+	}
+	if _, ok := scenarios[c.scenario]; !ok && c.scenario != "distributed" {
+		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall or distributed", c.scenario)
+	}
+	for _, name := range strings.Split(c.clients, ",") {
+		if clientByName(name) == nil {
+			return c, fmt.Errorf("-clients: unknown client %q (want raw, naive, videoquota)", name)
+		}
+	}
+	return c, nil
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.child != "" {
+		return runChild(cfg, stdout)
+	}
+	fmt.Fprintf(stdout, "loadtest: scenario %s, %v per client, %d workers, offered %gx quota, quotas %g reads/s, %g writes/s, %d rooms\n\n",
+		cfg.scenario, cfg.duration, cfg.workers, cfg.offered, cfg.reads, cfg.writes, cfg.rooms)
+	var results []*result
+	if cfg.scenario == "distributed" {
+		results, err = runDistributed(cfg, stderr)
+	} else {
+		results, err = runLocal(cfg, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	report(stdout, cfg, results)
+	if cfg.chart != "" {
+		if err := writeChart(cfg, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nchart: %s\n", cfg.chart)
+	}
+	return nil
+}
+
+// clientSpec builds one of the three clients over a counting transport.
+type clientSpec struct {
+	name  string
+	label string
+	build func(cfg config, srv endpoint, rt http.RoundTripper) (loadtest.API, func(), error)
+}
+
+// endpoint is the emulator a client talks to.
+type endpoint struct{ url, sid, token string }
+
+func clientByName(name string) *clientSpec {
+	for i := range clientSpecs {
+		if clientSpecs[i].name == name {
+			return &clientSpecs[i]
+		}
+	}
+	return nil
+}
+
+var clientSpecs = []clientSpec{
+	{name: "raw", label: "raw twilio-go", build: func(_ config, e endpoint, rt http.RoundTripper) (loadtest.API, func(), error) {
+		r, err := loadtest.NewRaw(e.sid, e.token, e.url, rt)
+		return r, func() {}, err
+	}},
+	{name: "naive", label: "naive retry", build: func(_ config, e endpoint, rt http.RoundTripper) (loadtest.API, func(), error) {
+		r, err := loadtest.NewRaw(e.sid, e.token, e.url, rt)
+		return &loadtest.Naive{Next: r, Base: 100 * time.Millisecond, Retries: 5}, func() {}, err
+	}},
+	{name: "videoquota", label: "videoquota", build: func(cfg config, e endpoint, rt http.RoundTripper) (loadtest.API, func(), error) {
+		vq, err := video.New(e.sid, e.token,
+			video.WithBaseURL(e.url),
+			video.WithLimits(limits(cfg)),
+			video.WithHTTPClient(&http.Client{Transport: rt, Timeout: 10 * time.Second}))
+		if err != nil {
+			return nil, nil, err
+		}
+		return vq, func() { _ = vq.Close() }, nil
+	}},
+}
+
+func limits(cfg config) quota.Limits {
+	return quota.Limits{ConcurrentRooms: cfg.rooms, ConcurrentParticipants: cfg.participants,
+		ReadsPerSecond: cfg.reads, WritesPerSecond: cfg.writes}
+}
+
+func serverOptions(cfg config) videotest.Options {
+	return videotest.Options{ConcurrentRooms: cfg.rooms, ConcurrentParticipants: cfg.participants,
+		ReadsPerSecond: cfg.reads, WritesPerSecond: cfg.writes, AdHocRooms: true}
+}
+
+// transport is a fresh connection pool per client, large enough for every worker.
+func transport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * workers
+	t.MaxIdleConnsPerHost = 4 * workers
+	return t
+}
+
+// result is what one client did in one scenario.
+type result struct {
+	spec      *clientSpec
+	rec       *loadtest.Recorder
+	cnt       *loadtest.Counter
+	st        videotest.Stats // the emulator's counters after the timed run
+	seconds   int
+	accepted  int64
+	shed      int64
+	batchN    int
+	batchOK   int64
+	batchWall time.Duration
+	batchSt   videotest.Stats
+	batchCls  quota.Class
+}
+
+func runLocal(cfg config, stderr io.Writer) ([]*result, error) {
+	sc := scenarios[cfg.scenario]
+	var results []*result
+	for _, name := range strings.Split(cfg.clients, ",") {
+		spec := clientByName(name)
+		fmt.Fprintf(stderr, "running %s (%v)...\n", spec.label, cfg.duration)
+		res, err := runClient(cfg, sc, spec)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", spec.label, err)
+		}
+		if cfg.batch > 0 && sc.batch != nil {
+			fmt.Fprintf(stderr, "running %s batch of %d...\n", spec.label, cfg.batch)
+			if err := runBatch(cfg, sc, spec, res); err != nil {
+				return nil, fmt.Errorf("%s batch: %w", spec.label, err)
+			}
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// runClient drives one client for cfg.duration against a fresh emulator.
+func runClient(cfg config, sc *scenario, spec *clientSpec) (*result, error) {
+	srv, err := videotest.Start(serverOptions(cfg))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	env := &env{cfg: cfg, srv: srv}
+	if sc.setup != nil {
+		if err := sc.setup(env); err != nil {
+			return nil, fmt.Errorf("setup: %w", err)
+		}
+	}
+	srv.ResetStats()
+
+	t0 := time.Now()
+	cnt := loadtest.NewCounter(transport(cfg.workers), t0)
+	api, closeAPI, err := spec.build(cfg, endpoint{srv.URL(), srv.AccountSID(), srv.AuthToken()}, cnt)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAPI()
+	rec := loadtest.NewRecorder(t0, sc.ops...)
+	// The run ends by cancellation, not by a deadline: a deadline would make
+	// videoquota refuse, at once, every wait it knows would outlast it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := time.AfterFunc(cfg.duration, cancel)
+	defer stop.Stop()
+	res := &result{spec: spec, rec: rec, cnt: cnt, seconds: int(cfg.duration / time.Second)}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, s := range sc.streams(env) {
+		wg.Go(func() {
+			acc, shed := loadtest.Pace(ctx, s.rate, cfg.workers, func(ctx context.Context) { s.job(ctx, api, rec) })
+			mu.Lock()
+			res.accepted += acc
+			res.shed += shed
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.st = srv.Stats()
+	return res, nil
+}
+
+// runBatch times cfg.batch operations on a fresh emulator, all workers going
+// as fast as the client lets them.
+func runBatch(cfg config, sc *scenario, spec *clientSpec, res *result) error {
+	srv, err := videotest.Start(serverOptions(cfg))
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	env := &env{cfg: cfg, srv: srv}
+	if sc.setup != nil {
+		if err := sc.setup(env); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+	}
+	srv.ResetStats()
+	t0 := time.Now()
+	cnt := loadtest.NewCounter(transport(cfg.workers), t0)
+	api, closeAPI, err := spec.build(cfg, endpoint{srv.URL(), srv.AccountSID(), srv.AuthToken()}, cnt)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	rec := loadtest.NewRecorder(t0, sc.ops...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res.batchWall = loadtest.Batch(ctx, cfg.batch, cfg.workers, func(ctx context.Context, i int) {
+		sc.batch(ctx, env, api, rec, i)
+	})
+	res.batchN = cfg.batch
+	res.batchOK = rec.Total(loadtest.OK)
+	res.batchSt = srv.Stats()
+	res.batchCls = sc.batchClass
+	return nil
+}
