@@ -1,6 +1,8 @@
 package videotest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -17,9 +19,10 @@ import (
 func (s *Server) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = &http.Transport{
-			MaxIdleConns:        512,
-			MaxIdleConnsPerHost: 512,
-			IdleConnTimeout:     90 * time.Second,
+			MaxIdleConns:          512,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: 10 * time.Second,
 		}
 	}
 	u, _ := url.Parse(s.url)
@@ -38,15 +41,26 @@ func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		r.Host = req.URL.Host
 	}
 	r.URL.Scheme, r.URL.Host = t.scheme, t.host
-	return t.base.RoundTrip(r)
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes))
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
 }
 
-// HTTPClient returns an *http.Client using [Server.Transport] with a 10 s
-// timeout (twilio-go's default), not following redirects.
+// HTTPClient returns an *http.Client using [Server.Transport], not following
+// redirects (like twilio-go's default client). It sets no Client.Timeout, which
+// would cost a goroutine per request whose body twilio-go leaves open; the
+// transport's 10 s response-header timeout bounds each request instead.
 func (s *Server) HTTPClient() *http.Client {
 	return &http.Client{
 		Transport: s.Transport(nil),
-		Timeout:   10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
