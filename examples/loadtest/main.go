@@ -52,7 +52,11 @@ type config struct {
 	chart        string
 	quick        bool
 	clients      string
-	child        string // internal: run as a child process of the distributed scenario
+	// Child mode of the distributed scenario (internal).
+	child       string
+	url, sid    string
+	start       int64
+	redisPrefix string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -75,8 +79,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.redisAddr, "redis", "", "distributed scenario: Redis address (empty: start a redis-server on a free loopback port)")
 	fs.StringVar(&c.chart, "chart", "", "write a PNG chart of successful operations/s over time to this file")
 	fs.BoolVar(&c.quick, "quick", false, "CI smoke mode: 3 s per client, batch of 30")
-	fs.StringVar(&c.clients, "clients", "raw,naive,videoquota", "comma-separated clients to run")
-	fs.StringVar(&c.child, "child", "", "internal: child mode of the distributed scenario")
+	fs.StringVar(&c.clients, "clients", "", "comma-separated clients to run (default raw,naive,videoquota; distributed: raw,naive,videoquota-memory,videoquota-redis)")
+	fs.StringVar(&c.child, "child", "", "internal: run as one process of the distributed scenario, driving this client")
+	fs.StringVar(&c.url, "url", "", "internal: child mode: the emulator's URL")
+	fs.StringVar(&c.sid, "sid", "", "internal: child mode: the emulator's Account SID")
+	fs.Int64Var(&c.start, "start", 0, "internal: child mode: start time, Unix nanoseconds")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", "loadtest", "internal: child mode: Redis key prefix")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,8 +118,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if _, ok := scenarios[c.scenario]; !ok && c.scenario != "distributed" {
 		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall or distributed", c.scenario)
 	}
+	if c.clients == "" {
+		c.clients = "raw,naive,videoquota"
+		if c.scenario == "distributed" {
+			c.clients = "raw,naive,videoquota-memory,videoquota-redis"
+		}
+	}
 	for _, name := range strings.Split(c.clients, ",") {
-		if clientByName(name) == nil {
+		if c.scenario == "distributed" && distributedSpec(name) == nil {
+			return c, fmt.Errorf("-clients: unknown client %q (want raw, naive, videoquota-memory, videoquota-redis)", name)
+		}
+		if c.scenario != "distributed" && clientByName(name) == nil {
 			return c, fmt.Errorf("-clients: unknown client %q (want raw, naive, videoquota)", name)
 		}
 	}

@@ -220,3 +220,25 @@ func TestRawAndNaive(t *testing.T) {
 	var _ API = raw
 	var _ API = n
 }
+
+func TestRecorderMerge(t *testing.T) {
+	t0 := time.Now()
+	a := NewRecorder(t0, "op")
+	_ = a.Do("op", func() error { return nil })
+	_ = a.Do("op", func() error { return &client.TwilioRestError{Code: 20429, Status: 429} })
+	b := NewRecorder(t0, "op")
+	b.Merge(a.Data(3))
+	b.Merge(a.Data(3))
+	if got := b.Count("op", OK); got != 2 {
+		t.Errorf("merged OK = %d, want 2", got)
+	}
+	if got := b.Count("op", Rate429); got != 2 {
+		t.Errorf("merged 20429 = %d, want 2", got)
+	}
+	if s := b.Latency("op"); s.N != 2 {
+		t.Errorf("merged latencies = %d, want 2", s.N)
+	}
+	if got := b.Successes().Buckets(3); got[0] != 2 || len(got) != 3 {
+		t.Errorf("merged successes = %v, want [2 0 0]", got)
+	}
+}

@@ -134,3 +134,49 @@ func Batch(ctx context.Context, n, workers int, job func(ctx context.Context, i 
 	wg.Wait()
 	return time.Since(t0)
 }
+
+// Data is a Recorder's content in a form that crosses a process boundary
+// (as JSON): what each child process of the distributed scenario sends back.
+type Data struct {
+	Successes []int64           // successful operations per second
+	Ops       map[string]OpData // by operation name
+}
+
+// OpData is one operation's outcomes.
+type OpData struct {
+	Kinds     []int64         // indexed by Kind
+	Latencies []time.Duration // of the successful calls
+}
+
+// Data returns the recorded outcomes, with n one-second buckets at least.
+func (r *Recorder) Data(n int) Data {
+	d := Data{Successes: r.ok.Buckets(n), Ops: make(map[string]OpData, len(r.ops))}
+	for name, s := range r.ops {
+		od := OpData{Kinds: make([]int64, numKinds), Latencies: s.lat.Values()}
+		for k := range s.kinds {
+			od.Kinds[k] = s.kinds[k].Load()
+		}
+		d.Ops[name] = od
+	}
+	return d
+}
+
+// Merge adds d, recorded from the same start, to r. Operations r does not
+// know are ignored.
+func (r *Recorder) Merge(d Data) {
+	r.ok.AddBuckets(d.Successes)
+	for name, od := range d.Ops {
+		s := r.ops[name]
+		if s == nil {
+			continue
+		}
+		for k, n := range od.Kinds {
+			if k < int(numKinds) {
+				s.kinds[k].Add(n)
+			}
+		}
+		for _, l := range od.Latencies {
+			s.lat.Add(l)
+		}
+	}
+}

@@ -99,3 +99,24 @@ func SteadyRate(buckets []int64, from, to int) float64 {
 	}
 	return float64(sum) / float64(to-from)
 }
+
+// AddBuckets adds per-second counts b (bucket i is second i from the
+// start), as [Timeline.Buckets] returns them: merging another process's
+// timeline with the same start.
+func (tl *Timeline) AddBuckets(b []int64) {
+	tl.mu.Lock()
+	for len(tl.buckets) < len(b) {
+		tl.buckets = append(tl.buckets, 0)
+	}
+	for i, v := range b {
+		tl.buckets[i] += v
+	}
+	tl.mu.Unlock()
+}
+
+// Values returns a copy of the recorded durations, in no particular order.
+func (l *Latencies) Values() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.d)
+}
