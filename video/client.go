@@ -86,6 +86,11 @@ type Client struct {
 	closed  atomic.Bool
 	seq     atomic.Uint64 // reservation ids
 	idEpoch string        // distinguishes this client's reservation ids across processes
+
+	// events is what status callbacks, Debugger events, JoinToken and
+	// Reconcile know (callbacks.go, owned by the callbacks/tokens work);
+	// its zero value is ready.
+	events eventState
 }
 
 // Option configures a [Client] in [New]. An invalid option makes New fail

@@ -1,0 +1,788 @@
+package video
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"golang.org/x/time/rate"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// Defaults of the webhook handlers, each with where its number comes from.
+const (
+	// DefaultMaxCallbackBody bounds a status callback or Debugger webhook
+	// body. Twilio's Room callbacks are a few hundred bytes and a Debugger
+	// event with its webhook excerpt a few KiB; larger bodies get 413.
+	DefaultMaxCallbackBody = 64 << 10
+	// DefaultCallbackRetention is how long the handler remembers an ended Room
+	// or a disconnected Participant, to recognise late duplicates and
+	// reordered deliveries. Twilio does not document callback retries
+	// (FACTS §3.4); deliveries later than this are corrected by [Client.Reconcile].
+	DefaultCallbackRetention = 15 * time.Minute
+	// DefaultCloseGrace is how long [WithCloseEmptyRooms] waits after a Room's
+	// last Participant left before completing it: long enough for a
+	// reconnecting client or a late participant-connected, and for the
+	// room-ended of an ad-hoc Room (which Twilio ends itself) to arrive.
+	DefaultCloseGrace = 2 * time.Second
+	// maxCloseQueue bounds the Rooms waiting to be completed; more are left
+	// to Twilio's EmptyRoomTimeout.
+	maxCloseQueue = 1024
+	// closeWorkers bounds the goroutines completing empty Rooms.
+	closeWorkers = 4
+	// closeTimeout bounds the read and the write that complete one Room.
+	closeTimeout = 30 * time.Second
+	// dedupeSize bounds the remembered deliveries (events and alerts).
+	dedupeSize = 8192
+)
+
+// RoomEventFunc receives Room status callback events; see [OnRoomEvent].
+type RoomEventFunc func(RoomEvent)
+
+// AlertFunc receives Debugger events and Monitor alerts; see [OnAlert].
+type AlertFunc func(AlertEvent)
+
+// HandlerOption configures [Client.StatusCallbackHandler],
+// [Client.AlertHandler] and [Client.PollAlerts]. The handler constructors
+// panic on an invalid option (a nil func, a malformed URL), as http.Handle
+// does on a programming error; the message names the option.
+type HandlerOption func(*handlerConfig) error
+
+type handlerConfig struct {
+	urlFunc    func(*http.Request) string
+	maxBody    int64
+	onRoom     []RoomEventFunc
+	onAlert    []AlertFunc
+	closeEmpty bool
+	closeGrace time.Duration
+}
+
+// WithPublicURL validates signatures against rawURL, the address Twilio
+// calls (as configured in StatusCallback or the Console), instead of the URL
+// the request arrived at: use it behind a proxy or load balancer that
+// rewrites the scheme, host or path. The request's query string, if any, is
+// appended when rawURL has none (GET callbacks carry their parameters there).
+func WithPublicURL(rawURL string) HandlerOption {
+	return func(h *handlerConfig) error {
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("video: WithPublicURL(%q): want an absolute http or https URL", rawURL)
+		}
+		h.urlFunc = func(r *http.Request) string {
+			if u.RawQuery == "" && r.URL.RawQuery != "" {
+				return rawURL + "?" + r.URL.RawQuery
+			}
+			return rawURL
+		}
+		return nil
+	}
+}
+
+// WithURLFunc validates signatures against the URL fn returns for each
+// request, with its query string: for deployments where the public URL
+// depends on the request (several hosts, trusted forwarding headers).
+func WithURLFunc(fn func(*http.Request) string) HandlerOption {
+	return func(h *handlerConfig) error {
+		if fn == nil {
+			return errors.New("video: WithURLFunc: nil func")
+		}
+		h.urlFunc = fn
+		return nil
+	}
+}
+
+// WithMaxBody sets the largest accepted body (default
+// [DefaultMaxCallbackBody]); larger requests get 413 and change nothing.
+func WithMaxBody(n int64) HandlerOption {
+	return func(h *handlerConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("video: WithMaxBody(%d): want n > 0", n)
+		}
+		h.maxBody = n
+		return nil
+	}
+}
+
+// OnRoomEvent calls fn with each Room status callback accepted by the
+// handler, once per event (duplicate deliveries are not passed on), after
+// the ledger was updated and before the response is written, on the
+// request's goroutine. Events that arrived out of order are passed on with
+// Stale set. Keep fn fast: Twilio waits for the response. It may be given
+// several times.
+func OnRoomEvent(fn RoomEventFunc) HandlerOption {
+	return func(h *handlerConfig) error {
+		if fn == nil {
+			return errors.New("video: OnRoomEvent: nil func")
+		}
+		h.onRoom = append(h.onRoom, fn)
+		return nil
+	}
+}
+
+// OnAlert calls fn with each Debugger event or polled Monitor alert, once
+// per alert, after the ledger and threshold funcs were told, on the
+// request's (or the poller's) goroutine. It may be given several times.
+func OnAlert(fn AlertFunc) HandlerOption {
+	return func(h *handlerConfig) error {
+		if fn == nil {
+			return errors.New("video: OnAlert: nil func")
+		}
+		h.onAlert = append(h.onAlert, fn)
+		return nil
+	}
+}
+
+// WithCloseEmptyRooms makes the status callback handler complete a Room as
+// soon as its last Participant left, instead of letting it hold a Room slot
+// for Twilio's EmptyRoomTimeout (5 minutes by default). After grace
+// ([DefaultCloseGrace] is a good value; 0 means at once) the Room is
+// completed, if it is still empty by the callbacks seen: one read
+// (ListRoomParticipant, connected, page size 1) confirms that nobody is
+// connected, so that a dropped participant-connected never ends a Room with
+// people in it, then UpdateRoom(Status=completed) goes through the write
+// bucket. This runs on at most 4 goroutines that exit when idle; it never
+// delays the callback's response. A Room that ended meanwhile (ad-hoc Rooms
+// end by themselves) is skipped.
+func WithCloseEmptyRooms(grace time.Duration) HandlerOption {
+	return func(h *handlerConfig) error {
+		if grace < 0 {
+			return fmt.Errorf("video: WithCloseEmptyRooms(%s): want a grace >= 0", grace)
+		}
+		h.closeEmpty, h.closeGrace = true, grace
+		return nil
+	}
+}
+
+func buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
+	h := &handlerConfig{maxBody: DefaultMaxCallbackBody}
+	for i, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("video: %s: option %d is nil", method, i))
+		}
+		if err := o(h); err != nil {
+			panic(err.Error())
+		}
+	}
+	return h
+}
+
+// requestURL is the URL Twilio signed: the configured public URL, or the
+// one the request arrived at.
+func (h *handlerConfig) requestURL(r *http.Request) string {
+	if h.urlFunc != nil {
+		return h.urlFunc(r)
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// errSignature is answered with 403.
+var errSignature = errors.New("video: missing or invalid X-Twilio-Signature")
+
+// webhookError is a rejected webhook request with its HTTP status.
+type webhookError struct {
+	status int
+	err    error
+}
+
+// readSigned reads and authenticates a Twilio webhook: POST with a form body
+// (signed over URL + sorted parameters) or GET (signed over the URL with its
+// query). It returns the parameters, or the status to answer and why.
+func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerConfig) (url.Values, *webhookError) {
+	sig := r.Header.Get("X-Twilio-Signature")
+	fullURL := h.requestURL(r)
+	rv := client.NewRequestValidator(c.authToken)
+	switch r.Method {
+	case http.MethodGet:
+		if len(r.URL.RawQuery) > int(h.maxBody) {
+			return nil, &webhookError{http.StatusRequestURITooLong, errors.New("query too long")}
+		}
+		if sig == "" || !rv.Validate(fullURL, nil, sig) {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed query: %w", err)}
+		}
+		return q, nil
+	case http.MethodPost:
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || mt != "application/x-www-form-urlencoded" {
+				return nil, &webhookError{http.StatusUnsupportedMediaType,
+					errors.New("want Content-Type application/x-www-form-urlencoded")}
+			}
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, &webhookError{http.StatusRequestEntityTooLarge, errors.New("body too large")}
+			}
+			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("reading body: %w", err)}
+		}
+		if sig == "" {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed form body: %w", err)}
+		}
+		// Twilio signs every parameter it sends; a repeated name cannot be
+		// expressed in twilio-go's validator, so refuse it rather than
+		// accept a value that was never signed.
+		params := make(map[string]string, len(form))
+		for k, v := range form {
+			if len(v) != 1 {
+				return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("parameter %q repeated", shorten(k))}
+			}
+			params[k] = v[0]
+		}
+		if !rv.Validate(fullURL, params, sig) {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
+		return form, nil
+	}
+	w.Header().Set("Allow", "GET, POST")
+	return nil, &webhookError{http.StatusMethodNotAllowed, errors.New("want GET or POST")}
+}
+
+func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind string, e *webhookError) {
+	c.logger.LogAttrs(r.Context(), slog.LevelWarn, "videoquota: rejected "+kind,
+		slog.Int("status", e.status), slog.String("reason", e.err.Error()))
+	http.Error(w, http.StatusText(e.status), e.status)
+}
+
+// StatusCallbackHandler returns the http.Handler to give Twilio as the Room
+// StatusCallback (REST Rooms) and as the ad-hoc Rooms' callback (Console
+// Room Settings). It keeps the Client's ledger true to what Twilio reports:
+//
+//   - room-created holds a Room slot under the RoomSid (committing a
+//     [Client.JoinToken] Room reservation for that name, if any);
+//   - room-ended releases the Room and every Participant seen in it;
+//   - participant-connected holds a Participant slot under the
+//     ParticipantSid (committing the JoinToken reservation of that Room and
+//     identity, if any), and the Room if it was not known;
+//   - participant-disconnected releases it.
+//
+// # Validation
+//
+// Every request must carry a valid X-Twilio-Signature (HMAC-SHA1 with the
+// auth token given to [New], checked by twilio-go's RequestValidator over
+// the URL and the parameters; see [WithPublicURL] behind a proxy): otherwise
+// 403 and nothing changes. POST form bodies and GET queries are accepted;
+// bodies over [WithMaxBody] get 413, other content types 415, other methods
+// 405. A signed callback whose ledger fields are missing or malformed
+// (RoomSid, ParticipantSid, Timestamp) or whose AccountSid is another
+// account's gets 400 and changes nothing. Event names this library does not
+// act on (track, recording, and any Twilio adds later) get 200 and are
+// passed to [OnRoomEvent] funcs without changing the ledger.
+//
+// # Duplicates and order
+//
+// A duplicate delivery changes nothing and is not passed on. Rooms and
+// Participants only move forward (created → ended, connected →
+// disconnected) and Twilio never reuses their SIDs, so an event older by
+// Timestamp than the last one applied for its SID, or arriving after the
+// SID's end, is stale: it changes nothing (SequenceNumber is not an order).
+// Ended Rooms and Participants are remembered for [DefaultCallbackRetention];
+// what arrives later, and callbacks Twilio never delivered, are corrected by
+// [Client.Reconcile].
+//
+// Ledger updates are serialised across the Client's handlers. The handler
+// is safe for simultaneous use; several handlers of one Client share state.
+func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
+	h := buildHandlerConfig("StatusCallbackHandler", opts)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		form, werr := c.readSigned(w, r, h)
+		if werr != nil {
+			c.rejectWebhook(w, r, "status callback", werr)
+			return
+		}
+		ev, err := parseRoomEvent(form)
+		if err == nil && ev.AccountSID != "" && ev.AccountSID != c.accountSID {
+			err = &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
+		}
+		if err != nil {
+			c.rejectWebhook(w, r, "status callback", &webhookError{http.StatusBadRequest, err})
+			return
+		}
+		st := c.eventState()
+		apply, err := st.applyRoomEvent(r.Context(), c, &ev, h)
+		if err != nil {
+			// The store failed (a shared store that is down): ask Twilio to
+			// send it again; nothing was remembered as seen.
+			c.logger.LogAttrs(r.Context(), slog.LevelError, "videoquota: applying a status callback failed",
+				slog.String("event", ev.Event), slog.String("error", err.Error()))
+			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+			return
+		}
+		if apply {
+			for _, fn := range h.onRoom {
+				fn(ev)
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// roomTrack is what the callbacks told of one Room.
+type roomTrack struct {
+	name    string
+	ended   bool
+	at      time.Time           // Timestamp of the last event applied
+	endedAt time.Time           // local time it ended, for pruning
+	conn    map[string]struct{} // Participant SIDs connected
+}
+
+// partTrack is what the callbacks told of one Participant.
+type partTrack struct {
+	room, identity string
+	gone           bool
+	at             time.Time
+	goneAt         time.Time
+}
+
+// eventState is a Client's memory of status callbacks, Debugger events,
+// JoinToken reservations and reconciliations. Its zero value is ready; it is
+// created on first use.
+type eventState struct {
+	mu        sync.Mutex // serialises ledger updates driven by events; guards the fields below
+	rooms     map[string]*roomTrack
+	names     map[string]string // UniqueName of an in-progress Room -> its SID
+	parts     map[string]*partTrack
+	seen      dedupe               // status callback deliveries
+	alerts    dedupe               // Debugger event SIDs and idempotency tokens
+	tokens    map[string]time.Time // JoinToken Participant reservation key -> expiry
+	roomRes   map[string]time.Time // Room name with a JoinToken Room reservation -> expiry
+	recon     *reconWindow         // non-nil while a Reconcile runs
+	lastPrune time.Time            // local time of the last prune
+	retention time.Duration        // how long ended SIDs are remembered
+	closer    closer               // WithCloseEmptyRooms
+	reconLim  *rate.Limiter        // Reconcile's share of the read quota, made on first use
+	pollLim   *rate.Limiter        // PollAlerts' read budget, made on first use
+	reconMu   sync.Mutex           // one Reconcile at a time
+	once      sync.Once
+}
+
+func (s *eventState) init() {
+	s.rooms = make(map[string]*roomTrack)
+	s.names = make(map[string]string)
+	s.parts = make(map[string]*partTrack)
+	s.tokens = make(map[string]time.Time)
+	s.roomRes = make(map[string]time.Time)
+	s.seen.init(dedupeSize)
+	s.alerts.init(dedupeSize)
+	s.retention = DefaultCallbackRetention
+	s.closer.init()
+}
+
+// dedupe is a bounded set that forgets its oldest keys first.
+type dedupe struct {
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func (d *dedupe) init(n int) {
+	d.set = make(map[string]struct{}, n)
+	d.ring = make([]string, n)
+}
+
+// add records key and reports whether it was new.
+func (d *dedupe) add(key string) bool {
+	if _, ok := d.set[key]; ok {
+		return false
+	}
+	if old := d.ring[d.next]; old != "" {
+		delete(d.set, old)
+	}
+	d.ring[d.next] = key
+	d.next = (d.next + 1) % len(d.ring)
+	d.set[key] = struct{}{}
+	return true
+}
+
+func (d *dedupe) has(key string) bool {
+	_, ok := d.set[key]
+	return ok
+}
+
+// roomResKey is the ledger key of a Room slot reserved by JoinToken for a
+// Room name not known to be in progress.
+func roomResKey(name string) string { return "pending-room:" + name }
+
+// deliveryKey identifies one delivery of an event: a duplicate has the same.
+func deliveryKey(e *RoomEvent) string {
+	return e.Event + "|" + e.RoomSID + "|" + e.ParticipantSID + "|" + e.TrackSID + "|" + e.RecordingSID +
+		"|" + e.Params.Get("Timestamp") + "|" + e.Params.Get("SequenceNumber")
+}
+
+// applyRoomEvent updates the ledger from e and reports whether e is new (not
+// a duplicate delivery). It sets e.Stale when e arrived after a later event.
+func (s *eventState) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *handlerConfig) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := deliveryKey(e)
+	if s.seen.has(key) {
+		return false, nil
+	}
+	s.pruneLocked(c.now())
+	var err error
+	switch e.Event {
+	case EventRoomCreated:
+		err = s.roomCreatedLocked(ctx, c, e)
+	case EventRoomEnded:
+		err = s.roomEndedLocked(ctx, c, e)
+	case EventParticipantConnected:
+		err = s.participantConnectedLocked(ctx, c, e)
+	case EventParticipantDisconnected:
+		var empty bool
+		empty, err = s.participantDisconnectedLocked(ctx, c, e)
+		if err == nil && empty && h.closeEmpty {
+			s.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	s.seen.add(key)
+	return true, nil
+}
+
+// roomLocked returns the track of room sid, creating it in progress.
+func (s *eventState) roomLocked(sid, name string) (*roomTrack, bool) {
+	r := s.rooms[sid]
+	if r != nil {
+		if r.name == "" {
+			r.name = name
+		}
+		return r, false
+	}
+	r = &roomTrack{name: name, conn: make(map[string]struct{})}
+	s.rooms[sid] = r
+	return r, true
+}
+
+// holdRoomLocked holds a Room slot for sid, committing a JoinToken
+// reservation made for its name if there is one.
+func (s *eventState) holdRoomLocked(ctx context.Context, c *Client, sid, name string) error {
+	if name != "" {
+		if _, ok := s.roomRes[name]; ok {
+			if err := c.ledger.Commit(ctx, quota.Rooms, roomResKey(name), sid); err != nil {
+				return err
+			}
+			delete(s.roomRes, name)
+			s.names[name] = sid
+			return nil
+		}
+		s.names[name] = sid
+	}
+	return c.HoldRoom(ctx, sid)
+}
+
+func (s *eventState) roomCreatedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
+	r, isNew := s.roomLocked(e.RoomSID, e.RoomName)
+	if !isNew {
+		if r.ended || e.Timestamp.Before(r.at) {
+			e.Stale = true
+		}
+		return nil // already in progress (a participant event came first) or ended
+	}
+	if err := s.holdRoomLocked(ctx, c, e.RoomSID, e.RoomName); err != nil {
+		delete(s.rooms, e.RoomSID)
+		return err
+	}
+	r.at = e.Timestamp
+	s.recon.room(e.RoomSID, true)
+	return nil
+}
+
+func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
+	r, _ := s.roomLocked(e.RoomSID, e.RoomName)
+	if r.ended {
+		e.Stale = true
+		return nil
+	}
+	if err := c.ReleaseRoom(ctx, e.RoomSID); err != nil {
+		return err
+	}
+	now := c.now()
+	for p := range r.conn {
+		if err := c.ReleaseParticipant(ctx, p); err != nil {
+			return err
+		}
+		if pt := s.parts[p]; pt != nil {
+			pt.gone, pt.goneAt = true, now
+		}
+		s.recon.part(p, false)
+	}
+	clear(r.conn)
+	r.ended, r.endedAt = true, now
+	if e.Timestamp.After(r.at) {
+		r.at = e.Timestamp
+	}
+	if r.name != "" && s.names[r.name] == e.RoomSID {
+		delete(s.names, r.name)
+	}
+	s.recon.room(e.RoomSID, false)
+	return nil
+}
+
+func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
+	if p := s.parts[e.ParticipantSID]; p != nil {
+		if p.gone || e.Timestamp.Before(p.at) {
+			e.Stale = true
+		}
+		return nil
+	}
+	r, isNew := s.roomLocked(e.RoomSID, e.RoomName)
+	now := c.now()
+	if r.ended {
+		// Connected before the Room ended, delivered after: already gone.
+		e.Stale = true
+		s.parts[e.ParticipantSID] = &partTrack{room: e.RoomSID, identity: e.ParticipantIdentity,
+			gone: true, at: e.Timestamp, goneAt: now}
+		s.releaseTokenLocked(ctx, c, e)
+		return nil
+	}
+	if isNew {
+		// room-created not seen (yet): the Room is in progress all the same.
+		if err := s.holdRoomLocked(ctx, c, e.RoomSID, e.RoomName); err != nil {
+			delete(s.rooms, e.RoomSID)
+			return err
+		}
+		r.at = e.Timestamp
+		s.recon.room(e.RoomSID, true)
+	}
+	if err := s.holdParticipantLocked(ctx, c, e); err != nil {
+		return err
+	}
+	s.parts[e.ParticipantSID] = &partTrack{room: e.RoomSID, identity: e.ParticipantIdentity, at: e.Timestamp}
+	r.conn[e.ParticipantSID] = struct{}{}
+	s.recon.part(e.ParticipantSID, true)
+	return nil
+}
+
+// holdParticipantLocked holds the Participant's slot, committing the
+// JoinToken reservation of its Room (by name or SID) and identity if any.
+func (s *eventState) holdParticipantLocked(ctx context.Context, c *Client, e *RoomEvent) error {
+	for _, room := range [...]string{e.RoomName, e.RoomSID} {
+		if room == "" {
+			continue
+		}
+		key := ParticipantReservationKey(room, e.ParticipantIdentity)
+		if _, ok := s.tokens[key]; ok {
+			if err := c.CommitParticipant(ctx, key, e.RoomSID, e.ParticipantSID); err != nil {
+				return err
+			}
+			delete(s.tokens, key)
+			return nil
+		}
+	}
+	return c.HoldParticipant(ctx, e.RoomSID, e.ParticipantSID)
+}
+
+// releaseTokenLocked gives back a JoinToken reservation that an event shows
+// used (its participant-connected was lost or stale). Errors are logged: the
+// reservation lapses at the token's expiry anyway.
+func (s *eventState) releaseTokenLocked(ctx context.Context, c *Client, e *RoomEvent) {
+	for _, room := range [...]string{e.RoomName, e.RoomSID} {
+		key := ParticipantReservationKey(room, e.ParticipantIdentity)
+		if _, ok := s.tokens[key]; ok && room != "" {
+			delete(s.tokens, key)
+			if err := c.ledger.Release(ctx, quota.Participants, key); err != nil {
+				c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: releasing a token reservation failed",
+					slog.String("error", err.Error()))
+			}
+		}
+	}
+}
+
+// participantDisconnectedLocked releases the Participant and reports whether
+// its Room, known in progress, is now empty.
+func (s *eventState) participantDisconnectedLocked(ctx context.Context, c *Client, e *RoomEvent) (bool, error) {
+	p := s.parts[e.ParticipantSID]
+	if p != nil && p.gone {
+		e.Stale = true
+		return false, nil
+	}
+	if err := c.ReleaseParticipant(ctx, e.ParticipantSID); err != nil {
+		return false, err
+	}
+	if p == nil {
+		// participant-connected lost or not yet delivered: remember the end
+		// so that a late one changes nothing.
+		p = &partTrack{room: e.RoomSID, identity: e.ParticipantIdentity}
+		s.parts[e.ParticipantSID] = p
+		s.releaseTokenLocked(ctx, c, e)
+	}
+	p.gone, p.goneAt = true, c.now()
+	if e.Timestamp.After(p.at) {
+		p.at = e.Timestamp
+	}
+	s.recon.part(e.ParticipantSID, false)
+	r := s.rooms[e.RoomSID]
+	if r == nil || r.ended {
+		return false, nil
+	}
+	delete(r.conn, e.ParticipantSID)
+	return len(r.conn) == 0, nil
+}
+
+// pruneLocked forgets Rooms and Participants that ended more than the
+// retention ago, and expired JoinToken reservations, at most once a minute.
+func (s *eventState) pruneLocked(now time.Time) {
+	if now.Sub(s.lastPrune) < time.Minute {
+		return
+	}
+	s.lastPrune = now
+	cut := now.Add(-s.retention)
+	for sid, p := range s.parts {
+		if p.gone && p.goneAt.Before(cut) {
+			delete(s.parts, sid)
+		}
+	}
+	for sid, r := range s.rooms {
+		if r.ended && r.endedAt.Before(cut) {
+			delete(s.rooms, sid)
+		}
+	}
+	for k, exp := range s.tokens {
+		if !now.Before(exp) {
+			delete(s.tokens, k)
+		}
+	}
+	for k, exp := range s.roomRes {
+		if !now.Before(exp) {
+			delete(s.roomRes, k)
+		}
+	}
+}
+
+// roomInProgress reports whether the callbacks show Room name in progress.
+func (s *eventState) roomInProgressLocked(name string) bool {
+	_, ok := s.names[name]
+	return ok
+}
+
+// closer completes empty Rooms on a few goroutines that exit when idle.
+type closer struct {
+	mu      sync.Mutex
+	queue   []closeItem
+	queued  map[string]struct{}
+	running int
+	wg      sync.WaitGroup
+}
+
+type closeItem struct {
+	sid string
+	at  time.Time // local time not to complete before
+}
+
+func (q *closer) init() { q.queued = make(map[string]struct{}) }
+
+func (q *closer) enqueue(c *Client, sid string, at time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.queued[sid]; ok {
+		return
+	}
+	if len(q.queue) >= maxCloseQueue {
+		c.logger.LogAttrs(context.Background(), slog.LevelWarn,
+			"videoquota: too many empty rooms waiting to be completed; leaving one to Twilio's timeout",
+			slog.String("room", sid))
+		return
+	}
+	q.queued[sid] = struct{}{}
+	q.queue = append(q.queue, closeItem{sid: sid, at: at})
+	if q.running < closeWorkers {
+		q.running++
+		q.wg.Add(1)
+		go q.work(c)
+	}
+}
+
+func (q *closer) work(c *Client) {
+	defer q.wg.Done()
+	for {
+		q.mu.Lock()
+		if len(q.queue) == 0 || c.closed.Load() {
+			q.running--
+			clear(q.queued)
+			q.queue = q.queue[:0]
+			q.mu.Unlock()
+			return
+		}
+		it := q.queue[0]
+		q.queue = q.queue[1:]
+		q.mu.Unlock()
+		if d := it.at.Sub(c.now()); d > 0 {
+			t := time.NewTimer(d)
+			<-t.C
+		}
+		c.closeIfEmpty(it.sid)
+		q.mu.Lock()
+		delete(q.queued, it.sid)
+		q.mu.Unlock()
+	}
+}
+
+// wait blocks until no close is queued or running (tests, examples).
+func (q *closer) wait() { q.wg.Wait() }
+
+// closeIfEmpty completes Room sid if the callbacks and one read show it empty.
+func (c *Client) closeIfEmpty(sid string) {
+	st := c.eventState()
+	st.mu.Lock()
+	r := st.rooms[sid]
+	empty := r != nil && !r.ended && len(r.conn) == 0
+	st.mu.Unlock()
+	if !empty {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	log := func(msg string, err error) {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("room", sid), slog.String("error", err.Error()))
+	}
+	one, status := 1, "connected"
+	ps, err := c.ListRoomParticipant(ctx, sid, &openapi.ListRoomParticipantParams{Status: &status, PageSize: &one, Limit: &one})
+	if err != nil {
+		log("videoquota: checking an empty room failed", err)
+		return
+	}
+	if len(ps) > 0 {
+		return // someone is there whose participant-connected we did not see
+	}
+	completed := statusCompleted
+	if _, err := c.UpdateRoom(ctx, sid, &openapi.UpdateRoomParams{Status: &completed}); err != nil {
+		var tw *client.TwilioRestError
+		if errors.As(err, &tw) && (tw.Code == 53112 || tw.Status == http.StatusNotFound) {
+			return // it ended meanwhile
+		}
+		log("videoquota: completing an empty room failed", err)
+		return
+	}
+	c.logger.LogAttrs(ctx, slog.LevelDebug, "videoquota: completed an empty room", slog.String("room", sid))
+}
+
+// eventState returns the Client's event memory, made on first use.
+func (c *Client) eventState() *eventState {
+	c.events.once.Do(c.events.init)
+	return &c.events
+}

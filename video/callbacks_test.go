@@ -1,0 +1,707 @@
+package video_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// cbEnv is an emulator, a Client wired to it, and an HTTP server running the
+// Client's webhook handlers at /status and /alerts, as Twilio would call them.
+type cbEnv struct {
+	srv  *videotest.Server
+	vq   *video.Client
+	hs   *httptest.Server
+	mux  *http.ServeMux
+	opts []video.HandlerOption
+}
+
+func (e *cbEnv) statusURL() string { return e.hs.URL + "/status" }
+func (e *cbEnv) alertURL() string  { return e.hs.URL + "/alerts" }
+
+// newCBEnv starts the handler server first (its URL goes into the emulator's
+// options), then the emulator and the Client. mod may adjust the emulator's
+// options once the handler URLs are known.
+func newCBEnv(t testing.TB, mod func(o *videotest.Options, e *cbEnv), hopts []video.HandlerOption, copts ...video.Option) *cbEnv {
+	t.Helper()
+	e := &cbEnv{mux: http.NewServeMux(), opts: hopts}
+	var h struct {
+		sync.RWMutex
+		status, alerts http.Handler
+	}
+	e.mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		h.RLock()
+		defer h.RUnlock()
+		h.status.ServeHTTP(w, r)
+	})
+	e.mux.HandleFunc("/alerts", func(w http.ResponseWriter, r *http.Request) {
+		h.RLock()
+		defer h.RUnlock()
+		h.alerts.ServeHTTP(w, r)
+	})
+	e.hs = httptest.NewServer(e.mux)
+	t.Cleanup(e.hs.Close)
+	o := videotest.Options{ReadsPerSecond: -1, WritesPerSecond: -1, Seed: 42}
+	if mod != nil {
+		mod(&o, e)
+	}
+	e.srv = videotest.NewServer(o)
+	t.Cleanup(e.srv.Close)
+	all := append([]video.Option{
+		video.WithBaseURL(e.srv.URL()),
+		video.WithLimits(quota.Limits{ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}),
+	}, copts...)
+	vq, err := video.New(e.srv.AccountSID(), e.srv.AuthToken(), all...)
+	if err != nil {
+		t.Fatalf("video.New: %v", err)
+	}
+	t.Cleanup(func() { vq.Close() })
+	e.vq = vq
+	h.Lock()
+	h.status = vq.StatusCallbackHandler(hopts...)
+	h.alerts = vq.AlertHandler(hopts...)
+	h.Unlock()
+	return e
+}
+
+func (e *cbEnv) flush(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.srv.FlushCallbacks(ctx); err != nil {
+		t.Fatalf("FlushCallbacks: %v", err)
+	}
+}
+
+// truth lists what the emulator holds: in-progress Room SIDs and connected
+// Participant SIDs, through a separate Client so the one under test is not touched.
+func (e *cbEnv) truth(t testing.TB) (rooms, parts []string) {
+	t.Helper()
+	ctx := context.Background()
+	probe, err := video.New(e.srv.AccountSID(), e.srv.AuthToken(), video.WithBaseURL(e.srv.URL()),
+		video.WithLimits(quota.Limits{ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	rs, err := probe.ListRoom(ctx, (&openapi.ListRoomParams{}).SetStatus("in-progress").SetPageSize(1000))
+	if err != nil {
+		t.Fatalf("ListRoom: %v", err)
+	}
+	for _, r := range rs {
+		rooms = append(rooms, *r.Sid)
+		ps, err := probe.ListRoomParticipant(ctx, *r.Sid, (&openapi.ListRoomParticipantParams{}).SetStatus("connected"))
+		if err != nil {
+			t.Fatalf("ListRoomParticipant: %v", err)
+		}
+		for _, p := range ps {
+			parts = append(parts, *p.Sid)
+		}
+	}
+	return rooms, parts
+}
+
+// ledgerMismatch describes how the ledger differs from the emulator, "" when
+// it holds exactly the emulator's Rooms and Participants.
+func (e *cbEnv) ledgerMismatch(t testing.TB) string {
+	t.Helper()
+	rooms, parts := e.truth(t)
+	ctx := context.Background()
+	led := e.vq.Ledger()
+	var msgs []string
+	for _, c := range []struct {
+		res  quota.Resource
+		sids []string
+	}{{quota.Rooms, rooms}, {quota.Participants, parts}} {
+		used, _, err := led.Used(ctx, c.res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used != len(c.sids) {
+			msgs = append(msgs, fmt.Sprintf("%s: ledger %d, emulator %d", c.res, used, len(c.sids)))
+		}
+		missing := 0
+		for _, sid := range c.sids {
+			if ok, _ := led.Holds(ctx, c.res, sid); !ok {
+				missing++
+			}
+		}
+		if missing > 0 {
+			msgs = append(msgs, fmt.Sprintf("%s: %d of the emulator's not held", c.res, missing))
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func mustUsed(t testing.TB, vq *video.Client, res quota.Resource) int {
+	t.Helper()
+	n, _, err := vq.Ledger().Used(context.Background(), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// churn runs 200 Participants through 20 Rooms against the emulator: 16
+// REST Rooms created with e's status callback and 4 ad-hoc Rooms created by
+// the first connect. Every other Participant leaves, the last ones leave 2
+// ad-hoc Rooms (which end by themselves; a third, holding only even-numbered
+// Participants, empties too) and 4 REST Rooms are completed with people
+// inside. 12 REST Rooms and 1 ad-hoc Room stay in progress.
+func churn(t *testing.T, e *cbEnv) {
+	t.Helper()
+	ctx := context.Background()
+	var refs []string
+	for i := range 16 {
+		p := (&openapi.CreateRoomParams{}).SetUniqueName(fmt.Sprintf("churn-%02d", i)).
+			SetStatusCallback(e.statusURL()).SetMaxParticipants(50)
+		r, err := e.vq.CreateRoom(ctx, p)
+		if err != nil {
+			t.Fatalf("CreateRoom: %v", err)
+		}
+		refs = append(refs, *r.Sid)
+	}
+	for i := range 4 {
+		refs = append(refs, fmt.Sprintf("adhoc-%d", i))
+	}
+	for i := range 200 {
+		if _, err := e.srv.Connect(refs[i%20], fmt.Sprintf("user-%03d", i)); err != nil {
+			t.Fatalf("Connect %d: %v", i, err)
+		}
+	}
+	leave := func(i int) {
+		if err := e.srv.Disconnect(refs[i%20], fmt.Sprintf("user-%03d", i)); err != nil {
+			t.Fatalf("Disconnect %d: %v", i, err)
+		}
+	}
+	for i := 0; i < 200; i += 2 {
+		leave(i)
+	}
+	for i := 1; i < 200; i += 2 {
+		if i%20 >= 18 {
+			leave(i)
+		}
+	}
+	for _, sid := range refs[12:16] {
+		if _, err := e.vq.UpdateRoom(ctx, sid, (&openapi.UpdateRoomParams{}).SetStatus("completed")); err != nil {
+			t.Fatalf("UpdateRoom: %v", err)
+		}
+	}
+}
+
+// churnOptions turns on ad-hoc Rooms reporting to e's handler, and faults.
+func churnOptions(f videotest.Faults) func(o *videotest.Options, e *cbEnv) {
+	return func(o *videotest.Options, e *cbEnv) {
+		o.AdHocRooms = true
+		o.AdHocStatusCallback = e.statusURL()
+		o.Faults = f
+	}
+}
+
+// TestCallbacksKeepLedgerTrue: with duplicated and reordered deliveries and
+// nothing dropped, the status callbacks alone make the ledger equal to the
+// emulator; a reconcile then finds nothing to correct.
+func TestCallbacksKeepLedgerTrue(t *testing.T) {
+	var stale, events int
+	var mu sync.Mutex
+	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), []video.HandlerOption{video.OnRoomEvent(func(ev video.RoomEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		events++
+		if ev.Stale {
+			stale++
+		}
+	})})
+	churn(t, e)
+	e.flush(t)
+	st := e.srv.Stats()
+	if st.CallbacksDuplicated == 0 {
+		t.Fatalf("no duplicated callbacks: the fault injection did not run (%+v)", st)
+	}
+	if st.CallbacksFailed != 0 {
+		t.Fatalf("%d callbacks were refused by the handler", st.CallbacksFailed)
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatalf("ledger differs from the emulator without drops: %s", m)
+	}
+	mu.Lock()
+	// Each event reaches the user once: every delivery minus duplicates.
+	if want := int(st.CallbacksSent - st.CallbacksDuplicated); events != want {
+		t.Errorf("OnRoomEvent called %d times, want %d (sent %d, duplicated %d)", events, want,
+			st.CallbacksSent, st.CallbacksDuplicated)
+	}
+	mu.Unlock()
+	d, err := e.vq.Reconcile(context.Background())
+	if err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if !d.Zero() {
+		t.Errorf("reconcile after exact callbacks corrected %v", d)
+	}
+	t.Logf("stats: sent %d duplicated %d; stale events %d; reconcile %v", st.CallbacksSent, st.CallbacksDuplicated, stale, d)
+}
+
+// TestCallbacksDroppedThenReconcile: 10% dropped, 10% duplicated, reordered
+// deliveries; one reconcile makes the ledger equal to the emulator, and the
+// drift it reports is what it corrected.
+func TestCallbacksDroppedThenReconcile(t *testing.T) {
+	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDropRate: 0.1, CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), nil)
+	churn(t, e)
+	e.flush(t)
+	st := e.srv.Stats()
+	if st.CallbacksDropped == 0 || st.CallbacksDuplicated == 0 {
+		t.Fatalf("fault injection did not run: %+v", st)
+	}
+	before := [2]int{mustUsed(t, e.vq, quota.Rooms), mustUsed(t, e.vq, quota.Participants)}
+	mismatch := e.ledgerMismatch(t)
+	d, err := e.vq.Reconcile(context.Background())
+	if err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatalf("after reconcile the ledger differs from the emulator: %s (drift %v)", m, d)
+	}
+	for i, rd := range []video.ResourceDrift{d.Rooms, d.Participants} {
+		if got := before[i] + rd.Added - rd.Removed; got != rd.Twilio {
+			t.Errorf("resource %d: before %d + added %d - removed %d = %d, want Twilio's %d",
+				i, before[i], rd.Added, rd.Removed, got, rd.Twilio)
+		}
+	}
+	if (mismatch == "") != d.Zero() {
+		t.Errorf("mismatch before reconcile %q but drift %v", mismatch, d)
+	}
+	// 13 in-progress Rooms: one page of Rooms, one page of Participants each.
+	if d.Requests != 14 {
+		t.Errorf("reconcile sent %d requests, want 14", d.Requests)
+	}
+	t.Logf("dropped %d duplicated %d; before reconcile: %q; drift %v", st.CallbacksDropped, st.CallbacksDuplicated, mismatch, d)
+}
+
+// signedPost builds a status callback or Debugger request as Twilio sends it.
+func signedPost(token, target string, form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("X-Twilio-Signature", videotest.Signature(token, target, form))
+	return r
+}
+
+const (
+	testRoom  = "RM0123456789abcdef0123456789abcdef"
+	testPart  = "PA0123456789abcdef0123456789abcdef"
+	testPart2 = "PAfedcba9876543210fedcba9876543210"
+)
+
+func roomForm(account, event, roomSID, partSID, ts string) url.Values {
+	v := url.Values{}
+	v.Set("AccountSid", account)
+	v.Set("RoomSid", roomSID)
+	v.Set("RoomName", "unit")
+	v.Set("RoomStatus", "in-progress")
+	v.Set("RoomType", "group")
+	v.Set("StatusCallbackEvent", event)
+	v.Set("Timestamp", ts)
+	v.Set("SequenceNumber", "0")
+	if partSID != "" {
+		v.Set("ParticipantSid", partSID)
+		v.Set("ParticipantIdentity", "id-"+partSID)
+		v.Set("ParticipantStatus", "connected")
+		if event == video.EventParticipantDisconnected {
+			v.Set("ParticipantStatus", "disconnected")
+			v.Set("ParticipantDuration", "12")
+		}
+	}
+	return v
+}
+
+// offline returns a Client that never reaches a server (the handlers under
+// test send nothing) and its auth token.
+func offline(t testing.TB, opts ...video.Option) (*video.Client, string) {
+	t.Helper()
+	const token = "0123456789abcdef0123456789abcdef"
+	vq, err := video.New("AC0123456789abcdef0123456789abcdef", token,
+		append([]video.Option{video.WithBaseURL("http://127.0.0.1:1")}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vq.Close() })
+	return vq, token
+}
+
+// TestStatusCallbackRejects: forged, unsigned, oversized, truncated and
+// malformed requests get the documented status and change nothing.
+func TestStatusCallbackRejects(t *testing.T) {
+	vq, token := offline(t)
+	h := vq.StatusCallbackHandler(video.WithMaxBody(1024))
+	const target = "http://example.test/status"
+	acct := vq.AccountSID()
+	good := roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
+	cases := []struct {
+		name string
+		req  func() *http.Request
+		want int
+	}{
+		{"unsigned", func() *http.Request {
+			r := signedPost(token, target, good)
+			r.Header.Del("X-Twilio-Signature")
+			return r
+		}, http.StatusForbidden},
+		{"wrong token", func() *http.Request { return signedPost("not-the-token", target, good) }, http.StatusForbidden},
+		{"other URL", func() *http.Request {
+			r := signedPost(token, "http://example.test/other", good)
+			r.URL.Path = "/status"
+			return httptest.NewRequest(http.MethodPost, target, strings.NewReader(good.Encode()))
+		}, http.StatusForbidden},
+		{"tampered", func() *http.Request {
+			r := signedPost(token, target, good)
+			bad := roomForm(acct, video.EventParticipantConnected, testRoom, testPart2, "2026-11-26T10:00:00Z")
+			sig := r.Header.Get("X-Twilio-Signature")
+			r = httptest.NewRequest(http.MethodPost, target, strings.NewReader(bad.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.Header.Set("X-Twilio-Signature", sig)
+			return r
+		}, http.StatusForbidden},
+		{"truncated", func() *http.Request {
+			body := good.Encode()
+			r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body[:len(body)/2]))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.Header.Set("X-Twilio-Signature", videotest.Signature(token, target, good))
+			return r
+		}, http.StatusForbidden},
+		{"oversized", func() *http.Request {
+			big := roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
+			big.Set("Padding", strings.Repeat("x", 2048))
+			return signedPost(token, target, big)
+		}, http.StatusRequestEntityTooLarge},
+		{"json body", func() *http.Request {
+			r := signedPost(token, target, good)
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, http.StatusUnsupportedMediaType},
+		{"PUT", func() *http.Request {
+			r := signedPost(token, target, good)
+			r.Method = http.MethodPut
+			return r
+		}, http.StatusMethodNotAllowed},
+		{"missing RoomSid", func() *http.Request {
+			v := roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
+			v.Del("RoomSid")
+			return signedPost(token, target, v)
+		}, http.StatusBadRequest},
+		{"bad ParticipantSid", func() *http.Request {
+			return signedPost(token, target, roomForm(acct, video.EventParticipantConnected, testRoom, "PA123", "2026-11-26T10:00:00Z"))
+		}, http.StatusBadRequest},
+		{"bad Timestamp", func() *http.Request {
+			return signedPost(token, target, roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "yesterday"))
+		}, http.StatusBadRequest},
+		{"other account", func() *http.Request {
+			return signedPost(token, target, roomForm("AC"+strings.Repeat("f", 32), video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z"))
+		}, http.StatusBadRequest},
+		{"repeated parameter", func() *http.Request {
+			v := roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
+			v.Add("RoomSid", testRoom)
+			return signedPost(token, target, v)
+		}, http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, c.req())
+			if w.Code != c.want {
+				t.Errorf("status %d, want %d", w.Code, c.want)
+			}
+			for _, res := range []quota.Resource{quota.Rooms, quota.Participants} {
+				if n := mustUsed(t, vq, res); n != 0 {
+					t.Errorf("%s used %d after a rejected request", res, n)
+				}
+			}
+		})
+	}
+	// The same request correctly signed is accepted: the cases above failed
+	// for the reason they name.
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, signedPost(token, target, good))
+	if w.Code != http.StatusOK || mustUsed(t, vq, quota.Participants) != 1 || mustUsed(t, vq, quota.Rooms) != 1 {
+		t.Fatalf("valid callback: status %d, participants %d, rooms %d", w.Code,
+			mustUsed(t, vq, quota.Participants), mustUsed(t, vq, quota.Rooms))
+	}
+}
+
+// TestStatusCallbackOrderAndDuplicates drives the handler directly with
+// every interleaving that matters.
+func TestStatusCallbackOrderAndDuplicates(t *testing.T) {
+	const target = "http://example.test/status"
+	ts := func(s int) string { return time.Date(2026, 11, 26, 10, 0, s, 0, time.UTC).Format(time.RFC3339) }
+	type step struct {
+		event, part string
+		at          int
+	}
+	created := step{video.EventRoomCreated, "", 0}
+	conn1 := step{video.EventParticipantConnected, testPart, 1}
+	conn2 := step{video.EventParticipantConnected, testPart2, 2}
+	disc1 := step{video.EventParticipantDisconnected, testPart, 3}
+	ended := step{video.EventRoomEnded, "", 4}
+	cases := []struct {
+		name        string
+		steps       []step
+		rooms, part int
+		calls       int // OnRoomEvent calls
+	}{
+		{"in order", []step{created, conn1, conn2, disc1}, 1, 1, 4},
+		{"duplicates", []step{created, created, conn1, conn1, conn2, disc1, disc1}, 1, 1, 4},
+		{"disconnect before connect", []step{created, disc1, conn1, conn2}, 1, 1, 4},
+		{"participant before room-created", []step{conn1, created}, 1, 1, 2},
+		{"ended first", []step{ended, conn1, created, conn2, disc1}, 0, 0, 5},
+		{"ended releases everyone", []step{created, conn1, conn2, ended, disc1}, 0, 0, 5},
+		{"room never seen", []step{disc1}, 0, 0, 1},
+		{"unknown event", []step{{"room-renamed", "", 5}, created}, 1, 0, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			vq, token := offline(t)
+			calls := 0
+			h := vq.StatusCallbackHandler(video.OnRoomEvent(func(video.RoomEvent) { calls++ }))
+			for _, s := range c.steps {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, signedPost(token, target, roomForm(vq.AccountSID(), s.event, testRoom, s.part, ts(s.at))))
+				if w.Code != http.StatusOK {
+					t.Fatalf("%s: status %d", s.event, w.Code)
+				}
+			}
+			if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != c.rooms || p != c.part {
+				t.Errorf("rooms %d participants %d, want %d and %d", r, p, c.rooms, c.part)
+			}
+			if calls != c.calls {
+				t.Errorf("OnRoomEvent called %d times, want %d", calls, c.calls)
+			}
+		})
+	}
+}
+
+// TestStatusCallbackGET: GET callbacks (StatusCallbackMethod=GET) are signed
+// over the URL with its query, and WithPublicURL validates behind a proxy.
+func TestStatusCallbackGET(t *testing.T) {
+	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {
+		o.AdHocRooms = true
+		o.AdHocStatusCallback = e.statusURL()
+		o.AdHocStatusCallbackMethod = "GET"
+	}, nil)
+	if _, err := e.srv.Connect("get-room", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	if st := e.srv.Stats(); st.CallbacksFailed != 0 || st.CallbacksSent != 2 {
+		t.Fatalf("callbacks: %+v", st)
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatal(m)
+	}
+
+	// Behind a proxy: Twilio signs the public URL, the handler sees another.
+	vq, token := offline(t)
+	const public = "https://public.example/hooks/status"
+	h := vq.StatusCallbackHandler(video.WithPublicURL(public))
+	form := roomForm(vq.AccountSID(), video.EventRoomCreated, testRoom, "", "2026-11-26T10:00:00Z")
+	full := public + "?" + form.Encode()
+	r := httptest.NewRequest(http.MethodGet, "http://10.0.0.7:8080/internal?"+form.Encode(), nil)
+	r.Header.Set("X-Twilio-Signature", videotest.Signature(token, full, nil))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || mustUsed(t, vq, quota.Rooms) != 1 {
+		t.Fatalf("GET behind proxy: status %d, rooms %d", w.Code, mustUsed(t, vq, quota.Rooms))
+	}
+	// Without the option the same request fails validation.
+	w = httptest.NewRecorder()
+	r.Header.Set("X-Twilio-Signature", videotest.Signature(token, full, nil))
+	vq.StatusCallbackHandler().ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("without WithPublicURL: status %d, want 403", w.Code)
+	}
+}
+
+// TestCloseEmptyRooms: the last Participant leaving a REST Room completes it
+// through UpdateRoom at once, instead of after EmptyRoomTimeout.
+func TestCloseEmptyRooms(t *testing.T) {
+	e := newCBEnv(t, nil, []video.HandlerOption{video.WithCloseEmptyRooms(0)})
+	ctx := context.Background()
+	r, err := e.vq.CreateRoom(ctx, (&openapi.CreateRoomParams{}).SetUniqueName("closing").SetStatusCallback(e.statusURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := e.vq.CreateRoom(ctx, (&openapi.CreateRoomParams{}).SetUniqueName("kept").SetStatusCallback(e.statusURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if _, err := e.srv.Connect(*r.Sid, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.Connect(*keep.Sid, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.flush(t)
+	writes := e.srv.Stats().Writes
+	if err := e.srv.Disconnect(*r.Sid, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Disconnect(*keep.Sid, "a"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	video.WaitBackground(e.vq)
+	if n := e.srv.Stats().Writes; n != writes {
+		t.Fatalf("a room with a participant left was completed (%d writes)", n-writes)
+	}
+	if err := e.srv.Disconnect(*r.Sid, "b"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	video.WaitBackground(e.vq)
+	e.flush(t) // the room-ended of the completion
+	got, err := e.vq.FetchRoom(ctx, *r.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Status != "completed" {
+		t.Fatalf("empty room status %q, want completed", *got.Status)
+	}
+	if n := e.srv.Stats().Writes; n != writes+1 {
+		t.Errorf("%d writes to complete one room, want 1", n-writes)
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatal(m)
+	}
+	if n := mustUsed(t, e.vq, quota.Rooms); n != 1 {
+		t.Errorf("rooms used %d, want 1", n)
+	}
+}
+
+// TestCloseEmptyRoomsChecksFirst: when participant-connected was lost, the
+// handler believes the Room empty; the read before completing finds the
+// Participant and leaves the Room alone.
+func TestCloseEmptyRoomsChecksFirst(t *testing.T) {
+	e := newCBEnv(t, nil, []video.HandlerOption{video.WithCloseEmptyRooms(0)})
+	ctx := context.Background()
+	r, err := e.vq.CreateRoom(ctx, (&openapi.CreateRoomParams{}).SetUniqueName("lost").SetStatusCallback(e.statusURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Connect(*r.Sid, "seen"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	e.srv.SetFaults(videotest.Faults{CallbackDropRate: 1})
+	if _, err := e.srv.Connect(*r.Sid, "unseen"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	e.srv.SetFaults(videotest.Faults{})
+	reads, writes := e.srv.Stats().Reads, e.srv.Stats().Writes
+	if err := e.srv.Disconnect(*r.Sid, "seen"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	video.WaitBackground(e.vq)
+	st := e.srv.Stats()
+	if st.Reads != reads+1 || st.Writes != writes {
+		t.Fatalf("reads +%d writes +%d, want one read and no write", st.Reads-reads, st.Writes-writes)
+	}
+	got, err := e.vq.FetchRoom(ctx, *r.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got.Status != "in-progress" {
+		t.Fatalf("room with a participant was %s", *got.Status)
+	}
+}
+
+func TestHandlerOptionsValidated(t *testing.T) {
+	vq, _ := offline(t)
+	for name, opt := range map[string]video.HandlerOption{
+		"WithPublicURL":       video.WithPublicURL("not a url"),
+		"WithURLFunc":         video.WithURLFunc(nil),
+		"WithMaxBody":         video.WithMaxBody(0),
+		"OnRoomEvent":         video.OnRoomEvent(nil),
+		"OnAlert":             video.OnAlert(nil),
+		"WithCloseEmptyRooms": video.WithCloseEmptyRooms(-time.Second),
+	} {
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), name) {
+					t.Errorf("%s: panic %v, want one naming the option", name, r)
+				}
+			}()
+			vq.StatusCallbackHandler(opt)
+		}()
+	}
+}
+
+// FuzzStatusCallbackHandler: no input panics the handler, an unsigned or
+// wrongly signed request never changes the ledger, and a rejected one never does.
+func FuzzStatusCallbackHandler(f *testing.F) {
+	acct := "AC0123456789abcdef0123456789abcdef"
+	for _, ev := range []string{video.EventRoomCreated, video.EventParticipantConnected, video.EventParticipantDisconnected, video.EventRoomEnded, "track-added"} {
+		f.Add(roomForm(acct, ev, testRoom, testPart, "2026-11-26T10:00:00Z").Encode(), true, false)
+		f.Add(roomForm(acct, ev, testRoom, testPart, "2026-11-26T10:00:00Z").Encode(), false, true)
+	}
+	f.Add("RoomSid=%zz&StatusCallbackEvent=room-created", true, false)
+	f.Add("StatusCallbackEvent=participant-connected&RoomSid="+testRoom+"&ParticipantSid="+testPart+"&Timestamp=2026-11-26T10:00:00Z&ParticipantDuration=-1", true, true)
+	f.Add("StatusCallbackEvent=room-ended&RoomSid="+testRoom+"&Timestamp=2026-11-26T10:00:00Z&RoomDuration=99999999999999999999", true, false)
+	f.Add(strings.Repeat("a=b&", 20000), true, false)
+	f.Add("", false, false)
+	vq, token := offline(f)
+	h := vq.StatusCallbackHandler()
+	const target = "http://example.test/status"
+	f.Fuzz(func(t *testing.T, body string, sign, get bool) {
+		before := [2]int{mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants)}
+		var r *http.Request
+		form, perr := url.ParseQuery(body)
+		if get {
+			u := target + "?" + body
+			if _, err := url.Parse(u); err != nil {
+				return
+			}
+			r = httptest.NewRequest(http.MethodGet, u, nil)
+			if sign {
+				r.Header.Set("X-Twilio-Signature", videotest.Signature(token, u, nil))
+			}
+		} else {
+			r = httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if sign && perr == nil {
+				r.Header.Set("X-Twilio-Signature", videotest.Signature(token, target, form))
+			} else {
+				r.Header.Set("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl")
+			}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		after := [2]int{mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants)}
+		if w.Code != http.StatusOK && after != before {
+			t.Fatalf("status %d but the ledger changed %v -> %v", w.Code, before, after)
+		}
+		if !sign && w.Code != http.StatusForbidden && w.Code != http.StatusRequestEntityTooLarge &&
+			w.Code != http.StatusBadRequest && w.Code != http.StatusRequestURITooLong {
+			t.Fatalf("unsigned request answered %d", w.Code)
+		}
+		if !sign && after != before {
+			t.Fatalf("unsigned request changed the ledger")
+		}
+	})
+}
+
+var _ = errors.New

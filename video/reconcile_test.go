@@ -1,0 +1,103 @@
+package video
+
+import (
+	"context"
+	"testing"
+
+	"golang.org/x/time/rate"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// WaitBackground waits until the goroutines completing empty Rooms
+// ([WithCloseEmptyRooms]) are idle. It exists for the package's tests.
+func WaitBackground(c *Client) { c.eventState().closer.wait() }
+
+func TestNextPage(t *testing.T) {
+	s := func(v string) *string { return &v }
+	cases := []struct {
+		in          *string
+		token, page string
+		ok          bool
+	}{
+		{nil, "", "", false},
+		{s(""), "", "", false},
+		{s("https://video.twilio.com/v1/Rooms?Status=in-progress&PageSize=1000&Page=1&PageToken=PT1000"), "PT1000", "1", true},
+		{s("::bad"), "", "", false},
+		{s("https://video.twilio.com/v1/Rooms?PageSize=50"), "", "", false},
+	}
+	for _, c := range cases {
+		tok, page, ok := nextPage(c.in)
+		if tok != c.token || page != c.page || ok != c.ok {
+			t.Errorf("nextPage(%v) = %q %q %v, want %q %q %v", c.in, tok, page, ok, c.token, c.page, c.ok)
+		}
+	}
+}
+
+func TestDedupeBounded(t *testing.T) {
+	var d dedupe
+	d.init(3)
+	for _, k := range []string{"a", "b", "c"} {
+		if !d.add(k) {
+			t.Fatalf("%s not new", k)
+		}
+	}
+	if d.add("a") {
+		t.Fatal("duplicate a accepted")
+	}
+	d.add("d") // evicts a, the oldest
+	if d.has("a") || !d.has("b") || !d.has("d") || len(d.set) != 3 {
+		t.Fatalf("after eviction: %v", d.set)
+	}
+}
+
+// TestReconcileReadShare: the local budget is the configured share of the
+// Client's read quota, kept across calls and re-rated when changed.
+func TestReconcileReadShare(t *testing.T) {
+	c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"),
+		WithLimits(quota.Limits{ReadsPerSecond: 80}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st := c.eventState()
+	lim := st.readBudget(&st.reconLim, c.limits.ReadsPerSecond*DefaultReconcileShare)
+	if lim.Limit() != rate.Limit(8) || lim.Burst() != 1 {
+		t.Fatalf("default budget %v/%d, want 8/s burst 1", lim.Limit(), lim.Burst())
+	}
+	if again := st.readBudget(&st.reconLim, 80*0.25); again != lim || again.Limit() != 20 {
+		t.Fatalf("re-rated budget %v (same limiter %v), want 20/s", again.Limit(), again == lim)
+	}
+	if _, err := c.Reconcile(context.Background(), WithReadShare(0)); err == nil {
+		t.Fatal("WithReadShare(0) accepted")
+	}
+}
+
+// TestPruneForgetsEnded: ended Rooms and Participants are forgotten after
+// the retention, live ones never.
+func TestPruneForgetsEnded(t *testing.T) {
+	var s eventState
+	s.init()
+	now := s.lastPrune.Add(2 * DefaultCallbackRetention)
+	s.rooms["old"] = &roomTrack{ended: true, endedAt: now.Add(-DefaultCallbackRetention - 1)}
+	s.rooms["live"] = &roomTrack{conn: map[string]struct{}{}}
+	s.parts["gone"] = &partTrack{gone: true, goneAt: now.Add(-DefaultCallbackRetention - 1)}
+	s.parts["recent"] = &partTrack{gone: true, goneAt: now.Add(-1)}
+	s.tokens["expired"] = now
+	s.pruneLocked(now)
+	if _, ok := s.rooms["old"]; ok {
+		t.Error("old ended room kept")
+	}
+	if _, ok := s.rooms["live"]; !ok {
+		t.Error("live room forgotten")
+	}
+	if _, ok := s.parts["gone"]; ok {
+		t.Error("old participant kept")
+	}
+	if _, ok := s.parts["recent"]; !ok {
+		t.Error("recent participant forgotten")
+	}
+	if len(s.tokens) != 0 {
+		t.Error("expired token reservation kept")
+	}
+}
