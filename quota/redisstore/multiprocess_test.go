@@ -1,0 +1,408 @@
+package redisstore_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/redisstore"
+	"github.com/videoquota/videoquota/quota/redisstore/redistest"
+	"github.com/videoquota/videoquota/video"
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// The multi-process tests re-execute this test binary; the environment
+// variable envChild selects what the child does instead of running tests.
+const envChild = "VIDEOQUOTA_MP_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envChild); mode != "" {
+		os.Exit(runChild(mode))
+	}
+	os.Exit(m.Run())
+}
+
+// childConf is what a child process is told, as JSON in envChild's sibling.
+type childConf struct {
+	Emulator, Account, Token string
+	Redis, Prefix            string
+	Rooms                    int           // the concurrent Rooms quota
+	Writes                   float64       // the writes/s quota
+	Attempts                 int           // rooms to try to create
+	Start                    time.Time     // when to begin, so all children start together
+	Duration                 time.Duration // how long to offer load
+	Offered                  float64       // requests/s this child offers
+	TTL                      time.Duration // lease of the holder's reservations
+}
+
+const envConf = "VIDEOQUOTA_MP_CONF"
+
+// childResult is what a child reports on its last line of output.
+type childResult struct {
+	OK, Local, Twilio, RateLimited, TimedOut, Other int
+	OtherErr                                        string
+	Times                                           []time.Time // of the successful creates
+}
+
+const resultPrefix, readyLine = "VQRESULT ", "VQREADY"
+
+func runChild(mode string) int {
+	var conf childConf
+	if err := json.Unmarshal([]byte(os.Getenv(envConf)), &conf); err != nil {
+		fmt.Fprintln(os.Stderr, "child: bad conf:", err)
+		return 2
+	}
+	opts, err := redis.ParseURL(conf.Redis)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	store, err := redisstore.New(rdb, redisstore.WithPrefix(conf.Prefix))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	if mode == "holder" {
+		// Take every Room slot with a short lease, as a process does between
+		// reserving and committing, then wait to be killed.
+		b := &quota.Bounds{Limit: conf.Rooms, Hysteresis: 1}
+		for i := range conf.Rooms {
+			if _, err := store.Reserve(context.Background(), conf.Account, quota.Rooms, fmt.Sprintf("holder-%d-%d", os.Getpid(), i), b, conf.TTL); err != nil {
+				fmt.Fprintln(os.Stderr, "child: holder reserve:", err)
+				return 1
+			}
+		}
+		fmt.Println(readyLine)
+		select {}
+	}
+	client, err := video.New(conf.Account, conf.Token,
+		video.WithBaseURL(conf.Emulator),
+		video.WithStore(store),
+		video.WithLimits(quota.Limits{ConcurrentRooms: conf.Rooms, WritesPerSecond: conf.Writes}))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	defer client.Close()
+
+	var (
+		mu  sync.Mutex
+		res childResult
+		wg  sync.WaitGroup
+	)
+	create := func(timeout time.Duration) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		_, err := client.CreateRoom(ctx, &openapi.CreateRoomParams{})
+		mu.Lock()
+		defer mu.Unlock()
+		var ee *quota.ExceededError
+		switch {
+		case err == nil:
+			res.OK++
+			res.Times = append(res.Times, time.Now())
+			return true
+		case errors.As(err, &ee) && ee.Source == quota.SourceLocal:
+			res.Local++
+		case errors.As(err, &ee):
+			res.Twilio++
+		case errors.Is(err, quota.ErrRateLimited):
+			res.RateLimited++
+		case errors.Is(err, context.DeadlineExceeded):
+			// The token came just before the deadline and the request did not
+			// finish within what was left of it.
+			res.TimedOut++
+		default:
+			res.Other++
+			res.OtherErr = err.Error()
+		}
+		return false
+	}
+	time.Sleep(time.Until(conf.Start))
+	switch mode {
+	case "rooms": // all attempts at once
+		for range conf.Attempts {
+			wg.Go(func() { create(10 * time.Second) })
+		}
+	case "rate": // open loop: Offered requests per second for Duration
+		tick := time.NewTicker(time.Duration(float64(time.Second) / conf.Offered))
+		end := time.After(conf.Duration)
+	loop:
+		for {
+			select {
+			case <-tick.C:
+				wg.Go(func() { create(time.Second) })
+			case <-end:
+				break loop
+			}
+		}
+		tick.Stop()
+	case "after": // keep trying until Attempts rooms are created or Duration ends
+		deadline := time.Now().Add(conf.Duration)
+		for got := 0; got < conf.Attempts && time.Now().Before(deadline); {
+			if create(2 * time.Second) {
+				got++
+			} else {
+				time.Sleep(25 * time.Millisecond)
+			}
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "child: unknown mode", mode)
+		return 2
+	}
+	wg.Wait()
+	out, _ := json.Marshal(res)
+	fmt.Println(resultPrefix + string(out))
+	return 0
+}
+
+type child struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr strings.Builder
+	done   chan struct{}
+}
+
+func spawn(t *testing.T, mode string, conf childConf) *child {
+	t.Helper()
+	b, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"="+mode, envConf+"="+string(b))
+	c := &child{cmd: cmd, lines: make(chan string, 16), done: make(chan struct{})}
+	cmd.Stderr = &c.stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		io.Copy(io.Discard, out)
+		close(c.lines)
+		cmd.Wait()
+		close(c.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-c.done
+	})
+	return c
+}
+
+// result waits for the child's report.
+func (c *child) result(t *testing.T) childResult {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				<-c.done
+				t.Fatalf("child %d ended without a result: %v\n%s", c.cmd.Process.Pid, c.cmd.ProcessState, c.stderr.String())
+			}
+			if s, ok := strings.CutPrefix(l, resultPrefix); ok {
+				var r childResult
+				if err := json.Unmarshal([]byte(s), &r); err != nil {
+					t.Fatal(err)
+				}
+				if r.Other > 0 {
+					t.Errorf("child %d: %d unexpected errors, last: %s", c.cmd.Process.Pid, r.Other, r.OtherErr)
+				}
+				return r
+			}
+		case <-timeout:
+			t.Fatalf("child %d: no result within 60s", c.cmd.Process.Pid)
+		}
+	}
+}
+
+func (c *child) waitLine(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				<-c.done
+				t.Fatalf("child ended before %q: %s", want, c.stderr.String())
+			}
+			if l == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("child: no %q within 30s", want)
+		}
+	}
+}
+
+// multiSetup starts an emulator with opts and returns the base of a child conf.
+func multiSetup(t *testing.T, opts videotest.Options) (*videotest.Server, *redistest.Server, childConf) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test skipped in -short mode")
+	}
+	srv := redistest.Start(t)
+	emu, err := videotest.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	return emu, srv, childConf{
+		Emulator: emu.URL(), Account: emu.AccountSID(), Token: emu.AuthToken(),
+		Redis: srv.URL, Prefix: redistest.Prefix(t),
+		Rooms: opts.ConcurrentRooms, Writes: quota.DefaultWritesPerSecond,
+	}
+}
+
+const processes = 4
+
+func TestMultiProcessRoomsQuota(t *testing.T) {
+	const rooms = 6
+	emu, _, conf := multiSetup(t, videotest.Options{ConcurrentRooms: rooms})
+	conf.Attempts = 4 // 16 attempts for 6 rooms
+	conf.Start = time.Now().Add(1500 * time.Millisecond)
+	var children []*child
+	for range processes {
+		children = append(children, spawn(t, "rooms", conf))
+	}
+	var total childResult
+	for _, c := range children {
+		r := c.result(t)
+		t.Logf("process %d: created %d, refused locally %d, refused by Twilio %d, rate limited %d", c.cmd.Process.Pid, r.OK, r.Local, r.Twilio, r.RateLimited)
+		total.OK += r.OK
+		total.Local += r.Local
+		total.Twilio += r.Twilio
+	}
+	st := emu.Stats()
+	if total.OK != rooms || st.RoomsNow != rooms || st.RoomsPeak != rooms {
+		t.Errorf("%d processes created %d rooms (emulator: %d in progress, peak %d), want exactly %d", processes, total.OK, st.RoomsNow, st.RoomsPeak, rooms)
+	}
+	if total.Local != processes*conf.Attempts-rooms || total.Twilio != 0 {
+		t.Errorf("refusals: %d local, %d by Twilio; want %d local and none by Twilio", total.Local, total.Twilio, processes*conf.Attempts-rooms)
+	}
+	if st.Requests[400] != 0 {
+		t.Errorf("the emulator answered %d requests with 400 (53119)", st.Requests[400])
+	}
+}
+
+func TestMultiProcessWriteRate(t *testing.T) {
+	const (
+		writes   = 20.0
+		duration = 4 * time.Second
+	)
+	emu, _, conf := multiSetup(t, videotest.Options{WritesPerSecond: writes})
+	conf.Rooms = quota.DefaultConcurrentRooms
+	conf.Writes = writes
+	conf.Duration = duration
+	conf.Offered = 3 * writes / processes // 3x the quota in total
+	conf.Start = time.Now().Add(1500 * time.Millisecond)
+	var children []*child
+	for range processes {
+		children = append(children, spawn(t, "rate", conf))
+	}
+	var times []time.Time
+	var total childResult
+	for _, c := range children {
+		r := c.result(t)
+		total.OK += r.OK
+		total.RateLimited += r.RateLimited
+		total.TimedOut += r.TimedOut
+		total.Twilio += r.Twilio
+		times = append(times, r.Times...)
+	}
+	st := emu.Stats()
+	inWindow := 0
+	for _, tm := range times {
+		if !tm.Before(conf.Start) && tm.Before(conf.Start.Add(duration)) {
+			inWindow++
+		}
+	}
+	got := float64(inWindow) / duration.Seconds()
+	requests := st.Reads + st.Writes
+	t.Logf("offered %.0f/s for %v from %d processes: %d created (%d in the window: %.1f/s, quota %.0f/s), %d refused locally for the deadline, %d timed out in flight; emulator: %d requests, %d 429s",
+		3*writes, duration, processes, total.OK, inWindow, got, writes, total.RateLimited, total.TimedOut, requests, st.Throttled)
+	if got < 0.9*writes {
+		t.Errorf("aggregate write rate %.1f/s, want at least 90%% of the quota (%.1f/s)", got, 0.9*writes)
+	}
+	if got > writes*1.1 {
+		t.Errorf("aggregate write rate %.1f/s is over the quota %.0f/s", got, writes)
+	}
+	if requests == 0 || float64(st.Throttled) > 0.01*float64(requests) {
+		t.Errorf("emulator 429s: %d of %d requests, want at most 1%%", st.Throttled, requests)
+	}
+}
+
+func TestMultiProcessKilledHolder(t *testing.T) {
+	const (
+		rooms = 4
+		ttl   = 1500 * time.Millisecond
+	)
+	emu, srv, conf := multiSetup(t, videotest.Options{ConcurrentRooms: rooms})
+	conf.TTL = ttl
+	holder := spawn(t, "holder", conf)
+	holder.waitLine(t, readyLine)
+
+	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(conf.Prefix))
+	if used, _, err := observer.Used(context.Background(), conf.Account, quota.Rooms); err != nil || used != rooms {
+		t.Fatalf("Used after the holder reserved = %d, %v; want %d", used, err, rooms)
+	}
+	if err := holder.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-holder.done
+	killed := time.Now()
+
+	conf.Attempts = 2 // 3 processes want 6 rooms; 4 fit
+	conf.Duration = ttl + 3*time.Second
+	conf.Start = time.Now()
+	var children []*child
+	for range processes - 1 {
+		children = append(children, spawn(t, "after", conf))
+	}
+	var times []time.Time
+	var refusedFirst int
+	for _, c := range children {
+		r := c.result(t)
+		times = append(times, r.Times...)
+		refusedFirst += r.Local
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	st := emu.Stats()
+	if len(times) != rooms || st.RoomsPeak != rooms {
+		t.Fatalf("after the kill: %d rooms created (emulator peak %d), want exactly %d", len(times), st.RoomsPeak, rooms)
+	}
+	last := times[len(times)-1].Sub(killed)
+	t.Logf("holder killed holding %d reservations (lease %v); the others were refused locally %d times, then created all %d rooms %v after the kill",
+		rooms, ttl, refusedFirst, rooms, last.Round(time.Millisecond))
+	if last > ttl+time.Second {
+		t.Errorf("the killed process's capacity came back %v after the kill, want within the lease (%v) plus 1s", last, ttl)
+	}
+	if st.Requests[400] != 0 {
+		t.Errorf("the emulator refused %d creates (53119)", st.Requests[400])
+	}
+}
