@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
 )
 
@@ -57,6 +60,9 @@ type Client struct {
 	authToken    string
 	apiKeySID    string
 	apiKeySecret string
+	// credentials are what REST requests authenticate with: the API key when
+	// set, else the Account SID and auth token.
+	credentials client.Credentials
 
 	// baseURL is the origin every Twilio host is sent to ("" = Twilio itself);
 	// base is its parsed form.
@@ -74,12 +80,17 @@ type Client struct {
 
 	transport       http.RoundTripper // the base transport every attempt goes through
 	timeout         time.Duration     // per attempt; 0 = none
-	retry           retryPolicy
+	retry           backoff.Policy
 	waitForCapacity bool
 	inFlight        chan struct{} // nil when WithMaxInFlight is off
 	concurrencyHint int
 	reservationTTL  time.Duration
 	fullFor         time.Duration
+
+	// lastThrottle is when Twilio last throttled each class (unix ns), see succeeded.
+	lastThrottle [2]atomic.Int64
+	// lastDecrease is when this Client last saw the class slowed down (unix ns), see throttled.
+	lastDecrease [2]atomic.Int64
 
 	parts   participantIndex
 	stats   stats
@@ -106,7 +117,7 @@ type settings struct {
 	thresholdsSet           bool
 	httpClient              *http.Client
 	logger                  *slog.Logger
-	retry                   *retryPolicy
+	retry                   *backoff.Policy
 	store                   quota.Store
 	now                     func() time.Time
 	waitForCapacity         bool
@@ -194,6 +205,20 @@ func WithHTTPClient(hc *http.Client) Option {
 			return errors.New("video: WithHTTPClient: nil *http.Client")
 		}
 		s.httpClient = hc
+		return nil
+	}
+}
+
+// WithRetry sets the policy for retrying 20429s, and 5xx and network
+// errors where repeating is safe (default [backoff.DefaultPolicy], with a
+// retry budget shared by the Client's requests; [backoff.NoRetry] switches
+// retries off).
+func WithRetry(p backoff.Policy) Option {
+	return func(s *settings) error {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("video: WithRetry: %w", err)
+		}
+		s.retry = &p
 		return nil
 	}
 }
@@ -349,7 +374,11 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if s.retry != nil {
 		c.retry = *s.retry
 	} else {
-		c.retry = defaultRetryPolicy()
+		c.retry = backoff.DefaultPolicy()
+	}
+	c.credentials = client.Credentials{Username: accountSID, Password: authToken}
+	if c.apiKeySID != "" {
+		c.credentials = client.Credentials{Username: c.apiKeySID, Password: c.apiKeySecret}
 	}
 	c.idEpoch = fmt.Sprintf("%x", c.now().UnixNano())
 	c.limiter = quota.NewLimiter(c.store, accountSID, c.limits)

@@ -1,0 +1,416 @@
+package video
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"github.com/videoquota/videoquota/backoff"
+	"github.com/videoquota/videoquota/quota"
+)
+
+// maxErrorBody bounds how much of an error response is kept for decoding.
+const maxErrorBody = 64 << 10
+
+// call is the state of one Client method call: a twilio-go stack whose HTTP
+// client sends through callTransport bound to the call's context, and what
+// the transport saw that twilio-go does not report (Retry-After,
+// Twilio-Concurrent-Requests, the last status, why retries stopped).
+//
+// twilio-go keeps its own encoding (client.Client.SendRequest) and decoding
+// (doWithErr into *client.TwilioRestError); the transport only paces,
+// retries and observes. calls are pooled: a call must not be used after end.
+type call struct {
+	c   *Client
+	ctx context.Context
+
+	tw  client.Client
+	hc  http.Client
+	rh  client.RequestHandler
+	svc *openapi.ApiService
+	tr  callTransport
+
+	// Set by the transport, read by finish (same goroutine, or after the
+	// stream's goroutine ended).
+	class      quota.Class
+	attempts   int           // HTTP attempts of the last request
+	retryAfter time.Duration // Retry-After of the last 429, 0 if none
+	concurrent int           // Twilio-Concurrent-Requests of the last response, 0 if absent
+	status     int           // HTTP status of the last response, 0 if none
+	code       int           // Twilio error code of the last error response, 0 if none
+	body       []byte        // the last error response's body
+	giveUp     error         // the retrier's error when it stopped a retryable failure
+	localErr   error         // an error raised before a response: a token refused, ctx ended
+	netErr     error         // the last transport error
+}
+
+var callPool = sync.Pool{New: func() any {
+	cl := &call{}
+	cl.tr.cl = cl
+	cl.hc.Transport = &cl.tr
+	cl.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cl.tw.HTTPClient = &cl.hc
+	cl.rh.Client = &cl.tw
+	return cl
+}}
+
+// begin returns a call bound to ctx. Release it with end once twilio-go is
+// done with it (for a stream: once its goroutine ended).
+func (c *Client) begin(ctx context.Context) *call {
+	cl := callPool.Get().(*call)
+	cl.c, cl.ctx = c, ctx
+	cl.tw.Credentials = &c.credentials
+	cl.tw.SetAccountSid(c.accountSID)
+	cl.rh.Edge, cl.rh.Region = c.edge, c.region
+	if cl.svc == nil {
+		cl.svc = openapi.NewApiService(&cl.rh)
+	}
+	return cl
+}
+
+// end returns cl to the pool.
+func (c *Client) end(cl *call) {
+	cl.reset()
+	callPool.Put(cl)
+}
+
+func (cl *call) reset() {
+	cl.c, cl.ctx = nil, nil
+	cl.resetRequest()
+}
+
+// resetRequest clears what the transport recorded for the previous request.
+func (cl *call) resetRequest() {
+	cl.attempts, cl.retryAfter, cl.concurrent, cl.status, cl.code = 0, 0, 0, 0, 0
+	cl.body = cl.body[:0]
+	cl.giveUp, cl.localErr, cl.netErr = nil, nil, nil
+}
+
+// callTransport is the http.RoundTripper of a call's twilio-go client.
+type callTransport struct{ cl *call }
+
+// RoundTrip binds req to the call's context, points it at the base URL,
+// takes a rate token per attempt, retries what the retry policy allows and
+// records what twilio-go would drop. When retries end on an error response,
+// that response is returned so twilio-go decodes it as usual.
+func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl := t.cl
+	c := cl.c
+	ctx := cl.ctx
+	cl.resetRequest()
+	if c.closed.Load() {
+		cl.localErr = ErrClosed
+		return nil, ErrClosed
+	}
+	req = req.WithContext(ctx) // shallow copy: req's URL and headers stay twilio-go's
+	if c.base != nil {
+		u := *req.URL
+		u.Scheme, u.Host = c.base.Scheme, c.base.Host
+		req.URL, req.Host = &u, ""
+	}
+	class := quota.ClassOf(req.Method)
+	cl.class = class
+	cs := &c.stats.class[class]
+	retrier := c.retry.Start()
+	for attempt := 0; ; attempt++ {
+		if err := c.acquire(ctx, class); err != nil {
+			cl.localErr = err
+			return nil, err
+		}
+		r := req
+		if attempt > 0 {
+			cs.retries.Add(1)
+			if req.GetBody != nil {
+				body, err := req.GetBody()
+				if err != nil {
+					c.releaseSlot()
+					cl.localErr = err
+					return nil, err
+				}
+				r = req.Clone(ctx)
+				r.Body = body
+			}
+		}
+		cs.requests.Add(1)
+		cl.attempts = attempt + 1
+		resp, err := c.send(r)
+		c.releaseSlot()
+		out := backoff.Outcome{Method: req.Method, Err: err}
+		if err != nil {
+			cl.netErr, cl.status = err, 0
+			if ctx.Err() != nil {
+				cl.localErr = ctx.Err()
+				return nil, err
+			}
+		} else {
+			cl.status = resp.StatusCode
+			cl.concurrent = 0
+			if v := resp.Header.Get("Twilio-Concurrent-Requests"); v != "" {
+				cl.concurrent, _ = strconv.Atoi(v)
+			}
+			if resp.StatusCode < 400 {
+				if resp.StatusCode < 300 {
+					c.succeeded(class)
+				}
+				retrier.Succeeded()
+				return resp, nil
+			}
+			// An error: keep the body so that the Twilio code can be read
+			// here and twilio-go can still decode it.
+			cl.body = readBody(cl.body[:0], resp.Body)
+			resp.Body = io.NopCloser(bytes.NewReader(cl.body))
+			cl.code = twilioCode(cl.body)
+			out.StatusCode, out.Code = resp.StatusCode, cl.code
+			if ra := resp.Header.Get("Retry-After"); ra != "" {
+				out.RetryAfter, _ = backoff.ParseRetryAfter(ra, time.Now())
+			}
+			if resp.StatusCode == http.StatusTooManyRequests || cl.code == quota.CodeTooManyRequests {
+				cl.retryAfter = out.RetryAfter
+				cs.throttled.Add(1)
+				if cl.cause() == quota.CauseVideoRate {
+					c.throttled(class)
+				}
+			}
+		}
+		wait, retry, gerr := retrier.Next(out)
+		if !retry {
+			cl.giveUp = gerr
+			if err != nil {
+				return nil, err
+			}
+			return resp, nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			// The retry could not happen before the deadline: report the
+			// last answer now instead of sleeping into a cancelled context.
+			if err != nil {
+				return nil, err
+			}
+			return resp, nil
+		}
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "videoquota: retrying",
+			slog.String("method", req.Method), slog.String("path", req.URL.Path),
+			slog.Int("status", out.StatusCode), slog.Int("code", out.Code),
+			slog.Int("attempt", attempt+1), slog.Duration("wait", wait))
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			cl.localErr = err
+			return nil, err
+		}
+	}
+}
+
+// succeeded reports a success to the adaptive rate, unless Twilio throttled
+// the class within the last recovery interval: the rate grows back only
+// after a quiet interval, so that increases do not outpace the decreases
+// while 429s still arrive (additive increase, multiplicative decrease).
+func (c *Client) succeeded(class quota.Class) {
+	if last := c.lastThrottle[class].Load(); last != 0 && time.Now().UnixNano()-last < int64(quota.RecoveryInterval) {
+		return
+	}
+	c.limiter.Succeeded(class)
+}
+
+// throttled reports a 20429 the bucket allowed (Video rate) to the adaptive
+// rate. quota.Limiter ignores a 20429 that comes within a recovery interval of
+// its last change, recoveries included, so a 429 right after a recovery step
+// would go unheeded for a whole interval while the account keeps being
+// throttled. When that happens and this Client has not slowed the class down
+// within the interval, the decrease is applied through the store, which
+// every Limiter of the account reads.
+func (c *Client) throttled(class quota.Class) {
+	now := time.Now().UnixNano()
+	c.lastThrottle[class].Store(now)
+	before := c.limiter.Factor(class)
+	c.limiter.Throttled(class)
+	if c.limiter.Factor(class) < before {
+		c.lastDecrease[class].Store(now)
+		return
+	}
+	last := c.lastDecrease[class].Load()
+	if now-last < int64(quota.RecoveryInterval) || !c.lastDecrease[class].CompareAndSwap(last, now) {
+		return
+	}
+	ctx := context.Background()
+	f, err := c.store.RateFactor(ctx, c.accountSID, class)
+	if err != nil {
+		return
+	}
+	_ = c.store.SetRateFactor(ctx, c.accountSID, class, max(f*quota.DecreaseFactor, quota.MinFactor))
+}
+
+// send makes one attempt through the base transport, bounded by the
+// per-attempt timeout. The timeout's cancel runs when the body is closed.
+func (c *Client) send(r *http.Request) (*http.Response, error) {
+	if c.timeout <= 0 {
+		return c.transport.RoundTrip(r)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), c.timeout)
+	resp, err := c.transport.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody releases an attempt's timeout when the body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// acquire takes a slot of the in-flight cap (if any) and a rate token.
+func (c *Client) acquire(ctx context.Context, class quota.Class) error {
+	if c.inFlight != nil {
+		select {
+		case c.inFlight <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := c.limiter.Wait(ctx, class); err != nil {
+		c.releaseSlot()
+		var rl *quota.RateLimitError
+		if errors.As(err, &rl) {
+			c.stats.class[class].refused.Add(1)
+		}
+		return err
+	}
+	return nil
+}
+
+func (c *Client) releaseSlot() {
+	if c.inFlight != nil {
+		<-c.inFlight
+	}
+}
+
+// readBody reads at most maxErrorBody bytes of body into buf and closes body.
+func readBody(buf []byte, body io.ReadCloser) []byte {
+	defer body.Close()
+	b := bytes.NewBuffer(buf)
+	_, _ = io.Copy(b, io.LimitReader(body, maxErrorBody))
+	return b.Bytes()
+}
+
+// twilioCode returns the "code" of a Twilio error body, 0 if there is none.
+func twilioCode(body []byte) int {
+	var e struct {
+		Code int `json:"code"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return 0
+	}
+	return e.Code
+}
+
+// cause says which limit the last 20429 most likely met.
+func (cl *call) cause() quota.RateCause {
+	if cl.concurrent >= cl.c.concurrencyHint {
+		return quota.CauseConcurrency
+	}
+	return quota.CauseVideoRate
+}
+
+// finish turns the error twilio-go returned for the call into the Client's
+// typed errors:
+//
+//   - a local refusal (token not in time, ctx ended, client closed) is
+//     returned as raised, not wrapped in twilio-go's *url.Error;
+//   - a 20429 becomes a *quota.RateLimitError wrapping Twilio's error,
+//     itself wrapped in the *backoff.MaxAttemptsError when retries ran out;
+//   - a 53119/53206 becomes a *quota.ExceededError (SourceTwilio) and marks
+//     the resource full in the ledger;
+//   - any other failure the retrier gave up on is wrapped in its
+//     *backoff.MaxAttemptsError; everything else is twilio-go's error as is.
+//
+// errors.As(err, &*client.TwilioRestError) finds Twilio's error in each case.
+func (cl *call) finish(err error) error {
+	if err == nil {
+		return nil
+	}
+	if cl.localErr != nil {
+		return cl.localErr
+	}
+	c := cl.c
+	var tw *client.TwilioRestError
+	if !errors.As(err, &tw) {
+		if cl.giveUp != nil && cl.netErr != nil {
+			return cl.wrapGiveUp(cl.netErr)
+		}
+		return err
+	}
+	code := tw.Code
+	if code == 0 {
+		code = cl.code
+	}
+	switch {
+	case cl.status == http.StatusTooManyRequests || code == quota.CodeTooManyRequests:
+		rl := &quota.RateLimitError{Class: cl.class, Cause: cl.cause(), Wait: cl.retryAfter,
+			ConcurrentRequests: cl.concurrent, Err: tw}
+		c.logger.LogAttrs(cl.ctx, slog.LevelWarn, "videoquota: rate limited by Twilio",
+			slog.String("class", cl.class.String()), slog.String("cause", rl.Cause.String()),
+			slog.Int("attempts", cl.attempts))
+		return cl.wrapGiveUp(rl)
+	case code == quota.CodeRoomsExceeded || code == quota.CodeParticipantsExceeded:
+		res := quota.Rooms
+		if code == quota.CodeParticipantsExceeded {
+			res = quota.Participants
+		}
+		return c.twilioExceeded(cl.ctx, res, tw)
+	}
+	if cl.giveUp != nil {
+		return cl.wrapGiveUp(tw)
+	}
+	return tw
+}
+
+// wrapGiveUp wraps cause the way the retrier stopped: in a
+// *backoff.MaxAttemptsError when retries ran out, with
+// backoff.ErrBudgetExhausted when the budget refused one, or not at all.
+func (cl *call) wrapGiveUp(cause error) error {
+	var ma *backoff.MaxAttemptsError
+	switch {
+	case cl.giveUp == nil:
+		return cause
+	case errors.As(cl.giveUp, &ma):
+		return &backoff.MaxAttemptsError{Attempts: ma.Attempts, Err: cause}
+	case errors.Is(cl.giveUp, backoff.ErrBudgetExhausted):
+		return fmt.Errorf("video: %w after %d attempts: %w", backoff.ErrBudgetExhausted, cl.attempts, cause)
+	}
+	return cause
+}
+
+// twilioExceeded records Twilio's refusal for res: the ledger was behind
+// (ad-hoc Rooms, other applications), so res is marked full until corrected.
+func (c *Client) twilioExceeded(ctx context.Context, res quota.Resource, tw error) error {
+	c.stats.res[res].twilioRefused.Add(1)
+	bg := context.WithoutCancel(ctx)
+	if err := c.ledger.MarkFull(bg, res, c.fullFor); err != nil {
+		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: marking quota full failed",
+			slog.String("resource", res.String()), slog.String("error", err.Error()))
+	}
+	used, _, _ := c.ledger.Used(bg, res)
+	c.ledger.Notify(quota.Event{Resource: res, Used: used, Limit: c.ledger.Limit(res), Level: 1,
+		Rising: true, Code: res.ExceededCode(), Source: quota.SourceTwilio, At: c.now()})
+	return &quota.ExceededError{Resource: res, Used: used, Limit: c.ledger.Limit(res),
+		Code: res.ExceededCode(), Source: quota.SourceTwilio, Err: tw}
+}

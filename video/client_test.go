@@ -1,0 +1,905 @@
+package video_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"reflect"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"github.com/videoquota/videoquota/backoff"
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// setup starts an emulator with opts and returns it with a Client wired to it.
+func setup(t testing.TB, opts videotest.Options, copts ...video.Option) (*videotest.Server, *video.Client) {
+	t.Helper()
+	srv := videotest.NewServer(opts)
+	t.Cleanup(srv.Close)
+	return srv, newClient(t, srv, copts...)
+}
+
+func newClient(t testing.TB, srv *videotest.Server, copts ...video.Option) *video.Client {
+	t.Helper()
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), append([]video.Option{video.WithBaseURL(srv.URL())}, copts...)...)
+	if err != nil {
+		t.Fatalf("video.New: %v", err)
+	}
+	t.Cleanup(func() { vq.Close() })
+	return vq
+}
+
+// fastRetry retries quickly so that tests do not sleep long.
+func fastRetry(max int) video.Option {
+	return video.WithRetry(backoff.Policy{Base: time.Millisecond, Cap: 5 * time.Millisecond, MaxRetries: max,
+		MaxRetryAfter: 5 * time.Millisecond})
+}
+
+func room(name string) *openapi.CreateRoomParams {
+	p := &openapi.CreateRoomParams{}
+	if name != "" {
+		p.SetUniqueName(name)
+	}
+	return p
+}
+
+func completed() *openapi.UpdateRoomParams {
+	return (&openapi.UpdateRoomParams{}).SetStatus("completed")
+}
+
+// TestDropIn walks twilio-go's Video v1 *ApiService and requires a method of
+// the same name on *video.Client taking ctx first and then the same
+// parameters and results.
+func TestDropIn(t *testing.T) {
+	api := reflect.TypeOf((*openapi.ApiService)(nil))
+	vq := reflect.TypeOf((*video.Client)(nil))
+	ctxType := reflect.TypeOf((*context.Context)(nil)).Elem()
+	if api.NumMethod() < 100 {
+		t.Fatalf("ApiService has %d methods; expected the full Video v1 surface", api.NumMethod())
+	}
+	for i := 0; i < api.NumMethod(); i++ {
+		want := api.Method(i)
+		got, ok := vq.MethodByName(want.Name)
+		if !ok {
+			t.Errorf("*video.Client lacks %s", want.Name)
+			continue
+		}
+		wt, gt := want.Type, got.Type
+		if gt.NumIn() != wt.NumIn()+1 || gt.In(1) != ctxType {
+			t.Errorf("%s: got %v, want ctx first then the parameters of %v", want.Name, gt, wt)
+			continue
+		}
+		for j := 1; j < wt.NumIn(); j++ {
+			if gt.In(j+1) != wt.In(j) {
+				t.Errorf("%s: parameter %d is %v, want %v", want.Name, j, gt.In(j+1), wt.In(j))
+			}
+		}
+		if gt.IsVariadic() != wt.IsVariadic() || gt.NumOut() != wt.NumOut() {
+			t.Errorf("%s: got %v, want results of %v", want.Name, gt, wt)
+			continue
+		}
+		for j := 0; j < wt.NumOut(); j++ {
+			if gt.Out(j) != wt.Out(j) {
+				t.Errorf("%s: result %d is %v, want %v", want.Name, j, gt.Out(j), wt.Out(j))
+			}
+		}
+	}
+}
+
+// TestLedgerRace: 100 goroutines create rooms against a limit of 10: exactly
+// 10 rooms, 90 local refusals, and no request past the limit reaches Twilio.
+func TestLedgerRace(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1},
+		video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited}))
+	ctx := context.Background()
+	var ok, refused, other atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := vq.CreateRoom(ctx, room(fmt.Sprintf("race-%d", i)))
+			var ex *quota.ExceededError
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.As(err, &ex) && errors.Is(err, quota.ErrExceeded) && ex.Source == quota.SourceLocal &&
+				ex.Resource == quota.Rooms && ex.Code == quota.CodeRoomsExceeded && ex.Limit == 10:
+				refused.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	st := srv.Stats()
+	if ok.Load() != 10 || refused.Load() != 90 || other.Load() != 0 {
+		t.Fatalf("created %d, refused %d, other %d; want 10, 90, 0", ok.Load(), refused.Load(), other.Load())
+	}
+	if st.Writes != 10 || st.RoomsCreated != 10 || st.RoomsNow != 10 {
+		t.Fatalf("emulator saw %d writes, created %d rooms, %d in progress; want 10 each", st.Writes, st.RoomsCreated, st.RoomsNow)
+	}
+	u := vq.Usage()
+	if u.Rooms.Used != 10 || u.Rooms.Limit != 10 || u.LocalRefusals != 90 {
+		t.Fatalf("usage %+v; want 10 of 10 rooms used and 90 local refusals", u)
+	}
+}
+
+// TestFlood floods the emulator, which enforces Twilio's 80 reads/s and 20
+// writes/s, with three times the quota from 50 goroutines: no 20429 reaches
+// the application and at most 1% of the requests are answered 429.
+func TestFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a few seconds of paced traffic")
+	}
+	srv, vq := setup(t, videotest.Options{})
+	ctx := context.Background()
+	const writes, reads = 3 * quota.DefaultWritesPerSecond * 2, 3 * quota.DefaultReadsPerSecond * 2
+	var next atomic.Int64
+	var sids sync.Map
+	var wg sync.WaitGroup
+	errs := make(chan error, writes+reads)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1) - 1
+				if n >= writes+reads {
+					return
+				}
+				if n%5 == 0 && n/5 < writes { // interleave: one write for four reads
+					r, err := vq.CreateRoom(ctx, room(fmt.Sprintf("flood-%d", n)))
+					if err != nil {
+						errs <- err
+						continue
+					}
+					sids.Store(n, *r.Sid)
+					continue
+				}
+				if _, err := vq.ListRoomWithMetadata(ctx, (&openapi.ListRoomParams{}).SetPageSize(1).SetLimit(1)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		var rl *quota.RateLimitError
+		var tw *client.TwilioRestError
+		if errors.As(err, &rl) || (errors.As(err, &tw) && tw.Code == 20429) {
+			t.Errorf("20429 reached the application: %v", err)
+		} else {
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	st := srv.Stats()
+	total := st.Reads + st.Writes
+	if total < writes {
+		t.Fatalf("emulator saw %d requests; the flood did not run", total)
+	}
+	if float64(st.Throttled) > 0.01*float64(total) {
+		t.Fatalf("emulator sent %d 429s for %d requests (> 1%%)", st.Throttled, total)
+	}
+	t.Logf("emulator: %d reads, %d writes, %d throttled; client usage %+v", st.Reads, st.Writes, st.Throttled, vq.Usage())
+}
+
+// TestThresholds: quota 10 rooms, levels 0.7 and 0.9: one rising event at the
+// 7th room, one at the 9th, falling events as rooms complete.
+func TestThresholds(t *testing.T) {
+	events := make(chan quota.Event, 16)
+	_, vq := setup(t, videotest.Options{WritesPerSecond: -1},
+		video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited}),
+		video.WithThresholds(func(e quota.Event) { events <- e }, 0.7, 0.9))
+	ctx := context.Background()
+	expect := func(what string, want int, check func(quota.Event)) {
+		t.Helper()
+		for range want {
+			select {
+			case e := <-events:
+				check(e)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: event not delivered", what)
+			}
+		}
+		select {
+		case e := <-events:
+			t.Fatalf("%s: unexpected extra event %+v", what, e)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	var sids []string
+	for i := 1; i <= 10; i++ {
+		r, err := vq.CreateRoom(ctx, room(fmt.Sprintf("thr-%d", i)))
+		if err != nil {
+			t.Fatalf("room %d: %v", i, err)
+		}
+		sids = append(sids, *r.Sid)
+		switch i {
+		case 7, 9:
+			level := map[int]float64{7: 0.7, 9: 0.9}[i]
+			expect(fmt.Sprintf("room %d", i), 1, func(e quota.Event) {
+				if !e.Rising || e.Level != level || e.Used != i || e.Limit != 10 || e.Resource != quota.Rooms ||
+					e.Code != quota.CodeApproachingQuota || e.Source != quota.SourceLocal {
+					t.Fatalf("room %d: got %+v, want rising %.1f at %d of 10 (53121, local)", i, e, level, i)
+				}
+			})
+		default:
+			expect(fmt.Sprintf("room %d", i), 0, nil)
+		}
+	}
+	var falling []quota.Event
+	for i, sid := range sids {
+		if _, err := vq.UpdateRoom(ctx, sid, completed()); err != nil {
+			t.Fatalf("completing room %d: %v", i, err)
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for len(falling) < 2 {
+		select {
+		case e := <-events:
+			falling = append(falling, e)
+		case <-deadline:
+			t.Fatalf("falling events: got %d (%+v), want 2", len(falling), falling)
+		}
+	}
+	if f := falling; f[0].Rising || f[0].Level != 0.9 || f[0].Used >= 9 || f[1].Rising || f[1].Level != 0.7 || f[1].Used >= 7 {
+		t.Fatalf("falling events %+v; want 0.9 then 0.7, each below its rising point", f)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 0 {
+		t.Fatalf("rooms used after completing all: %d", u.Rooms.Used)
+	}
+}
+
+// TestTwilioRefusal: when Twilio answers 53119 (its count is ahead of the
+// ledger, e.g. ad-hoc rooms), the error is typed and not retried, and the
+// ledger refuses locally until corrected.
+func TestTwilioRefusal(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{ConcurrentRooms: 2, WritesPerSecond: -1},
+		video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited}))
+	ctx := context.Background()
+	var sids []string
+	for i := range 2 {
+		r, err := vq.CreateRoom(ctx, room(fmt.Sprintf("tw-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, *r.Sid)
+	}
+	before := srv.Stats().Writes
+	_, err := vq.CreateRoom(ctx, room("tw-2"))
+	var ex *quota.ExceededError
+	var tw *client.TwilioRestError
+	if !errors.As(err, &ex) || ex.Source != quota.SourceTwilio || ex.Code != quota.CodeRoomsExceeded ||
+		!errors.As(err, &tw) || tw.Code != quota.CodeRoomsExceeded {
+		t.Fatalf("got %v; want *quota.ExceededError from Twilio wrapping its 53119", err)
+	}
+	if n := srv.Stats().Writes - before; n != 1 {
+		t.Fatalf("the 53119 was sent %d times; want once (no retry)", n)
+	}
+	u := vq.Usage()
+	if !u.Rooms.Full || u.Rooms.Used != 2 || u.TwilioRefusals != 1 {
+		t.Fatalf("usage %+v; want rooms marked full, 2 used, 1 Twilio refusal", u.Rooms)
+	}
+	before = srv.Stats().Writes
+	_, err = vq.CreateRoom(ctx, room("tw-3"))
+	if !errors.As(err, &ex) || ex.Source != quota.SourceLocal {
+		t.Fatalf("while marked full got %v; want a local refusal", err)
+	}
+	if n := srv.Stats().Writes - before; n != 0 {
+		t.Fatalf("a local refusal sent %d requests", n)
+	}
+	// Completing a room corrects the ledger: creating works again.
+	if _, err := vq.UpdateRoom(ctx, sids[0], completed()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.CreateRoom(ctx, room("tw-4")); err != nil {
+		t.Fatalf("after a room completed: %v", err)
+	}
+}
+
+// TestRetry429 checks the 20429 retrier with injected 429s: retries succeed,
+// Retry-After is captured, and when retries run out the error carries the
+// attempts, the cause and Twilio's error.
+func TestRetry429(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{RetryAfter: time.Second, Faults: videotest.Faults{Force429: 2}},
+		fastRetry(3))
+	ctx := context.Background()
+	r, err := vq.CreateRoom(ctx, room("retry-ok"))
+	if err != nil {
+		t.Fatalf("after two 429s: %v", err)
+	}
+	u := vq.Usage()
+	if u.Throttled != 2 || u.Retries != 2 || u.Rooms.Used != 1 {
+		t.Fatalf("usage %+v; want 2 throttled, 2 retries, 1 room", u)
+	}
+	if st := srv.Stats(); st.Throttled != 2 || st.RoomsCreated != 1 {
+		t.Fatalf("emulator: %d throttled, %d rooms; want 2, 1", st.Throttled, st.RoomsCreated)
+	}
+
+	srv.SetFaults(videotest.Faults{Force429: 100})
+	_, err = vq.FetchRoom(ctx, *r.Sid)
+	var ma *backoff.MaxAttemptsError
+	var rl *quota.RateLimitError
+	var tw *client.TwilioRestError
+	if !errors.As(err, &ma) || ma.Attempts != 4 {
+		t.Fatalf("got %v; want *backoff.MaxAttemptsError after 4 attempts", err)
+	}
+	if !errors.As(err, &rl) || rl.Class != quota.Read || rl.Cause != quota.CauseVideoRate || rl.Wait != time.Second ||
+		rl.ConcurrentRequests < 1 || !errors.Is(err, quota.ErrRateLimited) {
+		t.Fatalf("got %#v; want a read *quota.RateLimitError (video rate, Retry-After 1s, concurrency recorded)", rl)
+	}
+	if !errors.As(err, &tw) || tw.Code != 20429 || tw.Status != http.StatusTooManyRequests {
+		t.Fatalf("got %v; want Twilio's 20429 inside", err)
+	}
+
+	// A create that runs out of retries gives its room slot back.
+	_, err = vq.CreateRoom(ctx, room("retry-fail"))
+	if !errors.As(err, &rl) || rl.Class != quota.Write {
+		t.Fatalf("got %v; want a write *quota.RateLimitError", err)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 1 {
+		t.Fatalf("rooms used %d after a failed create; want 1", u.Rooms.Used)
+	}
+}
+
+// TestNoRetry: with retries off a 20429 comes back at once, still typed.
+func TestNoRetry(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{Faults: videotest.Faults{Force429: 1}}, video.WithRetry(backoff.NoRetry()))
+	_, err := vq.ListRoom(context.Background(), nil)
+	var rl *quota.RateLimitError
+	var ma *backoff.MaxAttemptsError
+	if !errors.As(err, &rl) || errors.As(err, &ma) {
+		t.Fatalf("got %v; want a bare *quota.RateLimitError", err)
+	}
+	if st := srv.Stats(); st.TotalRequests != 1 {
+		t.Fatalf("emulator saw %d requests; want 1", st.TotalRequests)
+	}
+}
+
+// TestServerErrors: 5xx are retried for reads, never blindly for a create
+// without UniqueName, and a create with UniqueName looks the room up first.
+func TestServerErrors(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3))
+	ctx := context.Background()
+	r, err := vq.CreateRoom(ctx, room("srv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetFaults(videotest.Faults{Rate503: 1, Match: func(m, _ string) bool { return m == http.MethodGet }})
+	_, err = vq.FetchRoom(ctx, *r.Sid)
+	var ma *backoff.MaxAttemptsError
+	var tw *client.TwilioRestError
+	if !errors.As(err, &ma) || ma.Attempts != 4 || !errors.As(err, &tw) || tw.Status != 503 {
+		t.Fatalf("got %v; want 4 attempts ending in Twilio's 503", err)
+	}
+
+	// A create without UniqueName is not retried after a 500.
+	srv.SetFaults(videotest.Faults{Rate500: 1, Match: func(m, _ string) bool { return m == http.MethodPost }})
+	srv.ResetStats()
+	_, err = vq.CreateRoom(ctx, room(""))
+	if !errors.As(err, &tw) || tw.Status != 500 || errors.As(err, &ma) {
+		t.Fatalf("got %v; want Twilio's 500, not retried", err)
+	}
+	if st := srv.Stats(); st.TotalRequests != 1 {
+		t.Fatalf("emulator saw %d requests; want 1", st.TotalRequests)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 1 {
+		t.Fatalf("rooms used %d; want 1 (the failed create's slot given back)", u.Rooms.Used)
+	}
+
+	// With a UniqueName the create is retried after checking the name is free.
+	var posts atomic.Int64
+	srv.SetFaults(videotest.Faults{Rate500: 1, Match: func(m, _ string) bool {
+		return m == http.MethodPost && posts.Add(1) == 1 // only the first POST fails
+	}})
+	srv.ResetStats()
+	r2, err := vq.CreateRoom(ctx, room("srv-named"))
+	if err != nil {
+		t.Fatalf("named create after a 500: %v", err)
+	}
+	st := srv.Stats()
+	if st.RoomsCreated != 1 || st.Reads != 1 || st.TotalRequests != 3 {
+		t.Fatalf("emulator: %d rooms, %d reads, %d requests; want 1 room, a lookup, 3 requests", st.RoomsCreated, st.Reads, st.TotalRequests)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 2 || r2.Sid == nil {
+		t.Fatalf("rooms used %d; want 2", u.Rooms.Used)
+	}
+}
+
+// TestCancel: cancelling ctx aborts a rate wait, a backoff sleep and an
+// in-flight request.
+func TestCancel(t *testing.T) {
+	cancelSoon := func() (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		return ctx, cancel
+	}
+	t.Run("limiter wait", func(t *testing.T) {
+		srv, vq := setup(t, videotest.Options{}, video.WithLimits(quota.Limits{WritesPerSecond: 0.01}))
+		if _, err := vq.CreateRoom(context.Background(), room("")); err != nil { // takes the only token
+			t.Fatal(err)
+		}
+		ctx, cancel := cancelSoon()
+		defer cancel()
+		_, err := vq.CreateRoom(ctx, room(""))
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v; want context.Canceled", err)
+		}
+		if st := srv.Stats(); st.Writes != 1 {
+			t.Fatalf("emulator saw %d writes; want 1", st.Writes)
+		}
+	})
+	t.Run("backoff sleep", func(t *testing.T) {
+		srv, vq := setup(t, videotest.Options{RetryAfter: time.Hour, Faults: videotest.Faults{Force429: 10}},
+			video.WithRetry(backoff.Policy{MaxRetryAfter: time.Hour}))
+		ctx, cancel := cancelSoon()
+		defer cancel()
+		_, err := vq.ListRoom(ctx, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v; want context.Canceled", err)
+		}
+		if st := srv.Stats(); st.TotalRequests != 1 {
+			t.Fatalf("emulator saw %d requests; want 1", st.TotalRequests)
+		}
+	})
+	t.Run("in-flight request", func(t *testing.T) {
+		_, vq := setup(t, videotest.Options{Faults: videotest.Faults{Latency: time.Hour}})
+		ctx, cancel := cancelSoon()
+		defer cancel()
+		_, err := vq.FetchRoom(ctx, "RM00000000000000000000000000000000")
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v; want context.Canceled", err)
+		}
+	})
+}
+
+// TestDeadline: a deadline the bucket cannot meet fails at once with
+// CauseLocalDeadline and sends nothing.
+func TestDeadline(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{}, video.WithLimits(quota.Limits{ReadsPerSecond: 0.01}))
+	if _, err := vq.ListRoom(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := vq.ListRoom(ctx, nil)
+	var rl *quota.RateLimitError
+	if !errors.As(err, &rl) || rl.Cause != quota.CauseLocalDeadline || rl.Wait <= 10*time.Second {
+		t.Fatalf("got %v; want *quota.RateLimitError{CauseLocalDeadline} with the wait needed", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the call waited until the deadline instead of failing at once")
+	}
+	if st := srv.Stats(); st.Reads != 1 {
+		t.Fatalf("emulator saw %d reads; want 1", st.Reads)
+	}
+	if u := vq.Usage(); u.LocalRefusals != 1 {
+		t.Fatalf("local refusals %d; want 1", u.LocalRefusals)
+	}
+}
+
+// TestAdaptive: the emulator allows 10 writes/s while the client is set for
+// 20: the client slows down and the 429s fade to AIMD's occasional probe.
+func TestAdaptive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several seconds of paced traffic")
+	}
+	srv, vq := setup(t, videotest.Options{WritesPerSecond: 10, ConcurrentRooms: -1},
+		video.WithLimits(quota.Limits{WritesPerSecond: 20, ConcurrentRooms: quota.Unlimited}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if _, err := vq.CreateRoom(ctx, room("")); err != nil && ctx.Err() == nil {
+					failed.Add(1)
+					t.Errorf("create: %v", err)
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second) // the client learns the real rate
+	first := srv.Stats()
+	srv.ResetStats()
+	time.Sleep(5 * time.Second) // converged
+	second := srv.Stats()
+	cancel()
+	wg.Wait()
+	t.Logf("first 3 s: %d writes, %d throttled; next 5 s: %d writes, %d throttled; factor %.2f",
+		first.Writes, first.Throttled, second.Writes, second.Throttled, vq.Usage().Writes.Factor)
+	if first.Throttled == 0 {
+		t.Fatal("no 429 in the first seconds: the test did not exercise the adaptive rate")
+	}
+	if f := vq.Usage().Writes.Factor; !(f < 0.75) {
+		t.Fatalf("adaptive factor %.2f; want the 20/s bucket slowed toward 10/s", f)
+	}
+	// AIMD keeps probing for more rate, so a converged client still meets
+	// an occasional 429 (one probe per cycle of a few seconds); it must be
+	// well below the share before it learned the real rate, and under 10%.
+	share1 := float64(first.Throttled) / float64(first.Writes)
+	share2 := float64(second.Throttled) / float64(second.Writes)
+	if share2 >= 0.10 || share2 >= share1/2 {
+		t.Fatalf("after converging: %d 429s for %d writes (%.1f%%); before: %.1f%%", second.Throttled, second.Writes,
+			100*share2, 100*share1)
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d calls failed", failed.Load())
+	}
+}
+
+// TestMaxInFlight: with the platform concurrency limit at 2 and a client cap
+// of 2, concurrent calls never meet a 429.
+func TestMaxInFlight(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{MaxConcurrentRequests: 2, ReadsPerSecond: -1,
+		Faults: videotest.Faults{Latency: 20 * time.Millisecond}},
+		video.WithMaxInFlight(2), video.WithLimits(quota.Limits{ReadsPerSecond: quota.Unlimited}))
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := vq.ListRoom(context.Background(), nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := srv.Stats(); st.Throttled != 0 || st.InFlightPeak > 2 {
+		t.Fatalf("emulator: %d throttled, peak %d in flight; want 0 and at most 2", st.Throttled, st.InFlightPeak)
+	}
+}
+
+// TestConcurrencyCause: a 20429 while Twilio reports many concurrent
+// requests is attributed to the platform's concurrency limit.
+func TestConcurrencyCause(t *testing.T) {
+	_, vq := setup(t, videotest.Options{MaxConcurrentRequests: 1, ReadsPerSecond: -1,
+		Faults: videotest.Faults{Latency: 100 * time.Millisecond}},
+		video.WithConcurrencyHint(2), video.WithRetry(backoff.NoRetry()),
+		video.WithLimits(quota.Limits{ReadsPerSecond: quota.Unlimited}))
+	var wg sync.WaitGroup
+	var conc atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := vq.ListRoom(context.Background(), nil)
+			var rl *quota.RateLimitError
+			if errors.As(err, &rl) && rl.Cause == quota.CauseConcurrency && rl.ConcurrentRequests >= 2 {
+				conc.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if conc.Load() == 0 {
+		t.Fatal("no 20429 was attributed to the concurrency limit")
+	}
+	if f := vq.Limiter().Factor(quota.Read); f != 1 {
+		t.Fatalf("read factor %.2f: a concurrency 429 must not slow the rate bucket", f)
+	}
+}
+
+// TestTwilioErrorStillFound: errors.As to *client.TwilioRestError works as
+// with twilio-go.
+func TestTwilioErrorStillFound(t *testing.T) {
+	_, vq := setup(t, videotest.Options{})
+	_, err := vq.FetchRoom(context.Background(), "RM0123456789abcdef0123456789abcdef")
+	var tw *client.TwilioRestError
+	if !errors.As(err, &tw) || tw.Status != http.StatusNotFound {
+		t.Fatalf("got %v; want Twilio's 404", err)
+	}
+}
+
+// TestValidation: parameters Twilio would reject fail locally, typed, and
+// cost no request.
+func TestValidation(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{})
+	ctx := context.Background()
+	long := strings.Repeat("x", 129)
+	call := func(f func() error) func() error { return f }
+	cases := []struct {
+		name  string
+		param string
+		do    func() error
+	}{
+		{"long UniqueName", "UniqueName", call(func() error { _, err := vq.CreateRoom(ctx, room(long)); return err })},
+		{"MaxParticipants group", "MaxParticipants", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetMaxParticipants(51))
+			return err
+		})},
+		{"MaxParticipants go", "MaxParticipants", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetType("go").SetMaxParticipants(3))
+			return err
+		})},
+		{"MaxParticipants group-small", "MaxParticipants", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetType("group-small").SetMaxParticipants(5))
+			return err
+		})},
+		{"MaxParticipants peer-to-peer", "MaxParticipants", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetType("peer-to-peer").SetMaxParticipants(11))
+			return err
+		})},
+		{"MaxParticipants zero", "MaxParticipants", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetMaxParticipants(0))
+			return err
+		})},
+		{"bad type", "Type", call(func() error { _, err := vq.CreateRoom(ctx, room("").SetType("huge")); return err })},
+		{"EmptyRoomTimeout", "EmptyRoomTimeout", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetEmptyRoomTimeout(61))
+			return err
+		})},
+		{"UnusedRoomTimeout", "UnusedRoomTimeout", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetUnusedRoomTimeout(0))
+			return err
+		})},
+		{"MaxParticipantDuration", "MaxParticipantDuration", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetMaxParticipantDuration(599))
+			return err
+		})},
+		{"StatusCallbackMethod", "StatusCallbackMethod", call(func() error {
+			_, err := vq.CreateRoom(ctx, room("").SetStatusCallbackMethod("PUT"))
+			return err
+		})},
+		{"malformed room SID", "Sid", call(func() error { _, err := vq.FetchRoom(ctx, "RM123"+strings.Repeat("z", 29)); return err })},
+		{"empty room", "Sid", call(func() error { _, err := vq.FetchRoom(ctx, ""); return err })},
+		{"room name with slash", "RoomSid", call(func() error {
+			_, err := vq.ListRoomParticipant(ctx, "a/b", nil)
+			return err
+		})},
+		{"malformed composition SID", "Sid", call(func() error { _, err := vq.FetchComposition(ctx, "CJ1"); return err })},
+		{"recording of a room by name", "RoomSid", call(func() error {
+			_, err := vq.ListRoomRecording(ctx, "my-room", nil)
+			return err
+		})},
+		{"update room status", "Status", call(func() error {
+			_, err := vq.UpdateRoom(ctx, "my-room", (&openapi.UpdateRoomParams{}).SetStatus("paused"))
+			return err
+		})},
+		{"update participant status", "Status", call(func() error {
+			_, err := vq.UpdateRoomParticipant(ctx, "my-room", "alice",
+				(&openapi.UpdateRoomParticipantParams{}).SetStatus("connected"))
+			return err
+		})},
+		{"long identity filter", "Identity", call(func() error {
+			_, err := vq.ListRoomParticipant(ctx, "my-room", (&openapi.ListRoomParticipantParams{}).SetIdentity(long))
+			return err
+		})},
+		{"page size", "PageSize", call(func() error {
+			_, err := vq.ListRoom(ctx, (&openapi.ListRoomParams{}).SetPageSize(1001))
+			return err
+		})},
+		{"stream with malformed participant SID", "ParticipantSid", call(func() error {
+			recs, errs := vq.StreamRoomParticipantSubscribedTrack(ctx, "my-room", "PA"+strings.Repeat("g", 32), nil)
+			for range recs {
+			}
+			return <-errs
+		})},
+		{"participant reservation key", "key", call(func() error { return vq.ReserveParticipant(ctx, "") })},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			var ve *video.ValidationError
+			if !errors.As(err, &ve) || ve.Param != tc.param {
+				t.Fatalf("got %v; want a *video.ValidationError for %s", err, tc.param)
+			}
+		})
+	}
+	if st := srv.Stats(); st.TotalRequests != 0 {
+		t.Fatalf("validation failures sent %d requests", st.TotalRequests)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 0 {
+		t.Fatalf("validation failures hold %d room slots", u.Rooms.Used)
+	}
+}
+
+// TestStreamCancel: ending ctx mid-stream closes the caller's channel with
+// ctx's error, and twilio-go's paging goroutine and ours exit.
+func TestStreamCancel(t *testing.T) {
+	_, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1},
+		video.WithLimits(quota.Limits{WritesPerSecond: quota.Unlimited, ReadsPerSecond: quota.Unlimited}))
+	for i := range 6 {
+		if _, err := vq.CreateRoom(context.Background(), room(fmt.Sprintf("s-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A full stream first: all records, no error.
+	recs, errs := vq.StreamRoom(context.Background(), (&openapi.ListRoomParams{}).SetPageSize(2))
+	n := 0
+	for range recs {
+		n++
+	}
+	if err := <-errs; err != nil || n != 6 {
+		t.Fatalf("full stream: %d records, err %v; want 6, nil", n, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	recs, errs = vq.StreamRoom(ctx, (&openapi.ListRoomParams{}).SetPageSize(1))
+	<-recs
+	cancel()
+	for range recs { // the channel must close
+	}
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v; want context.Canceled", err)
+	}
+	waitNoGoroutine(t, "rest/video/v1.(*ApiService).streamRoom", "video.forward")
+}
+
+// waitNoGoroutine waits until no goroutine's stack mentions any of fns.
+func waitNoGoroutine(t *testing.T, fns ...string) {
+	t.Helper()
+	var dump string
+	for range 200 {
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+		dump = b.String()
+		leak := false
+		for _, fn := range fns {
+			leak = leak || strings.Contains(dump, fn)
+		}
+		if !leak {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("goroutines still running:\n%s", dump)
+}
+
+// TestParticipants: participant slots through the seam for callbacks and
+// tokens, and their release when the application reads them disconnected or
+// completes their room.
+func TestParticipants(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{}, video.WithLimits(quota.Limits{ConcurrentParticipants: 2}))
+	ctx := context.Background()
+	r, err := vq.CreateRoom(ctx, room("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pas []string
+	for _, id := range []string{"alice", "bob"} {
+		key := video.ParticipantReservationKey("p", id)
+		if err := vq.ReserveParticipant(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		pa, err := srv.Connect("p", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vq.CommitParticipant(ctx, key, *r.Sid, pa); err != nil {
+			t.Fatal(err)
+		}
+		pas = append(pas, pa)
+	}
+	var ex *quota.ExceededError
+	if err := vq.ReserveParticipant(ctx, video.ParticipantReservationKey("p", "carol")); !errors.As(err, &ex) ||
+		ex.Resource != quota.Participants || ex.Code != quota.CodeParticipantsExceeded {
+		t.Fatalf("third participant: got %v; want a local 53206 refusal", err)
+	}
+	// Kicking alice through REST gives her slot back.
+	if _, err := vq.UpdateRoomParticipant(ctx, *r.Sid, pas[0],
+		(&openapi.UpdateRoomParticipantParams{}).SetStatus("disconnected")); err != nil {
+		t.Fatal(err)
+	}
+	if u := vq.Usage(); u.Participants.Used != 1 {
+		t.Fatalf("participants used %d after a kick; want 1", u.Participants.Used)
+	}
+	// bob leaves on his own; reading him disconnected corrects the ledger.
+	if err := srv.Disconnect(*r.Sid, pas[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.FetchRoomParticipant(ctx, *r.Sid, pas[1]); err != nil {
+		t.Fatal(err)
+	}
+	if u := vq.Usage(); u.Participants.Used != 0 {
+		t.Fatalf("participants used %d after reading bob disconnected; want 0", u.Participants.Used)
+	}
+	// Completing a room releases the participants the client knew in it.
+	key := video.ParticipantReservationKey("p", "dave")
+	if err := vq.ReserveParticipant(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	pa, err := srv.Connect("p", "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vq.CommitParticipant(ctx, key, *r.Sid, pa); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.UpdateRoom(ctx, "p", completed()); err != nil {
+		t.Fatal(err)
+	}
+	if u := vq.Usage(); u.Participants.Used != 0 || u.Rooms.Used != 0 {
+		t.Fatalf("usage after completing the room: %+v", u)
+	}
+}
+
+// TestWaitForCapacity: a create waits for a slot instead of failing, bounded
+// by ctx.
+func TestWaitForCapacity(t *testing.T) {
+	_, vq := setup(t, videotest.Options{}, video.WithLimits(quota.Limits{ConcurrentRooms: 1}))
+	ctx := context.Background()
+	r, err := vq.CreateRoom(ctx, room("w1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	var ex *quota.ExceededError
+	if _, err := vq.CreateRoom(video.WaitForCapacity(short), room("w2")); !errors.As(err, &ex) {
+		t.Fatalf("waiting past ctx: got %v; want *quota.ExceededError", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := vq.CreateRoom(video.WaitForCapacity(ctx), room("w3"))
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := vq.UpdateRoom(ctx, *r.Sid, completed()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("waiting create: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting create did not get the freed slot")
+	}
+}
+
+// TestAPIKeyAndOptions: API-key auth works, and invalid options fail with an
+// error naming them.
+func TestAPIKeyAndOptions(t *testing.T) {
+	srv := videotest.NewServer(videotest.Options{})
+	t.Cleanup(srv.Close)
+	sid, secret := srv.APIKey()
+	vq := newClient(t, srv, video.WithAPIKey(sid, secret))
+	if _, err := vq.ListRoom(context.Background(), nil); err != nil {
+		t.Fatalf("with an API key: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		opt  video.Option
+	}{
+		{"WithAPIKey", video.WithAPIKey("SK1", "x")},
+		{"WithBaseURL", video.WithBaseURL("ftp://x")},
+		{"WithLimits", video.WithLimits(quota.Limits{WritesPerSecond: math.NaN()})},
+		{"WithThresholds", video.WithThresholds(nil)},
+		{"WithHTTPClient", video.WithHTTPClient(nil)},
+		{"WithStore", video.WithStore(nil)},
+		{"WithMaxInFlight", video.WithMaxInFlight(0)},
+		{"WithRetry", video.WithRetry(backoff.Policy{Base: -1})},
+	} {
+		_, err := video.New(srv.AccountSID(), srv.AuthToken(), tc.opt)
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s: got %v; want an error naming the option", tc.name, err)
+		}
+	}
+	if _, err := video.New("AC123", "token"); err == nil {
+		t.Error("a malformed account SID was accepted")
+	}
+	if err := vq.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.ListRoom(context.Background(), nil); !errors.Is(err, video.ErrClosed) {
+		t.Fatalf("after Close: got %v; want video.ErrClosed", err)
+	}
+}

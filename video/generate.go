@@ -1,0 +1,3 @@
+package video
+
+//go:generate go run ./internal/gen -o api_gen.go
