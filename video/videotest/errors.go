@@ -1,7 +1,6 @@
 package videotest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -109,6 +108,6 @@ type errorBody struct {
 }
 
 func (e *Error) body() []byte {
-	b, _ := json.Marshal(errorBody{Code: e.Code, Message: e.Message, MoreInfo: moreInfo(e.Code), Status: e.Status()})
+	b, _ := marshal(errorBody{Code: e.Code, Message: e.Message, MoreInfo: moreInfo(e.Code), Status: e.Status()})
 	return b
 }

@@ -1,6 +1,7 @@
 package videotest
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -190,8 +191,19 @@ func (s *Server) writeErr(w http.ResponseWriter, e *Error) {
 	s.writeRaw(w, e.Status(), e.body())
 }
 
+// marshal encodes v as Twilio does: no HTML escaping (URLs keep their &).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		s.writeErr(w, errf(20500, "encoding response: %v", err))
 		return

@@ -287,7 +287,7 @@ func (s *Server) raiseAlertLocked(code int, level, resource string, more map[str
 	q.Set("ErrorCode", a.code)
 	q.Set("LogLevel", strings.ToUpper(level))
 	a.text = q.Encode()
-	payload, _ := json.Marshal(map[string]any{
+	payload, _ := marshal(map[string]any{
 		"resource_sid": resource, "service_sid": nil, "error_code": a.code, "more_info": more,
 	})
 	a.vars = string(payload)

@@ -33,6 +33,15 @@ type room struct {
 
 	transcriptions []*transcription
 	recordings     []*recording
+
+	cache jsonCache // last JSON encoding, see Server.roomJSON
+}
+
+// jsonCache memoizes a room's JSON for one base URL and state.
+type jsonCache struct {
+	b              []byte
+	base, status   string
+	updated, ended time.Time
 }
 
 // participant is one connection to a room. Guarded by Server.mu.

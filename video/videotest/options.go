@@ -78,8 +78,9 @@ type Options struct {
 	// recorded and served by GET /v1/Alerts).
 	DebuggerWebhook string
 
-	// AccountSID and AuthToken are the accepted credentials; generated when empty.
-	// Both must be alphanumeric (twilio-go rejects anything else).
+	// AccountSID and AuthToken are the accepted credentials; generated when
+	// empty (the SID from Seed, the token from crypto/rand). Both must be
+	// alphanumeric (twilio-go rejects anything else).
 	AccountSID string
 	AuthToken  string
 

@@ -9,30 +9,50 @@ import (
 )
 
 type roomOut struct {
-	Sid                          string            `json:"sid"`
-	Status                       string            `json:"status"`
-	DateCreated                  string            `json:"date_created"`
-	DateUpdated                  string            `json:"date_updated"`
-	AccountSid                   string            `json:"account_sid"`
-	EnableTurn                   bool              `json:"enable_turn"`
-	UniqueName                   string            `json:"unique_name"`
-	StatusCallback               *string           `json:"status_callback"`
-	StatusCallbackMethod         string            `json:"status_callback_method"`
-	EndTime                      *string           `json:"end_time"`
-	Duration                     *int              `json:"duration"`
-	Type                         string            `json:"type"`
-	MaxParticipants              int               `json:"max_participants"`
-	MaxParticipantDuration       int               `json:"max_participant_duration"`
-	MaxConcurrentPublishedTracks *int              `json:"max_concurrent_published_tracks"`
-	RecordParticipantsOnConnect  bool              `json:"record_participants_on_connect"`
-	VideoCodecs                  []string          `json:"video_codecs"`
-	MediaRegion                  *string           `json:"media_region"`
-	AudioOnly                    bool              `json:"audio_only"`
-	EmptyRoomTimeout             int               `json:"empty_room_timeout"`
-	UnusedRoomTimeout            int               `json:"unused_room_timeout"`
-	LargeRoom                    bool              `json:"large_room"`
-	URL                          string            `json:"url"`
-	Links                        map[string]string `json:"links"`
+	Sid                          string    `json:"sid"`
+	Status                       string    `json:"status"`
+	DateCreated                  string    `json:"date_created"`
+	DateUpdated                  string    `json:"date_updated"`
+	AccountSid                   string    `json:"account_sid"`
+	EnableTurn                   bool      `json:"enable_turn"`
+	UniqueName                   string    `json:"unique_name"`
+	StatusCallback               *string   `json:"status_callback"`
+	StatusCallbackMethod         string    `json:"status_callback_method"`
+	EndTime                      *string   `json:"end_time"`
+	Duration                     *int      `json:"duration"`
+	Type                         string    `json:"type"`
+	MaxParticipants              int       `json:"max_participants"`
+	MaxParticipantDuration       int       `json:"max_participant_duration"`
+	MaxConcurrentPublishedTracks *int      `json:"max_concurrent_published_tracks"`
+	RecordParticipantsOnConnect  bool      `json:"record_participants_on_connect"`
+	VideoCodecs                  []string  `json:"video_codecs"`
+	MediaRegion                  *string   `json:"media_region"`
+	AudioOnly                    bool      `json:"audio_only"`
+	EmptyRoomTimeout             int       `json:"empty_room_timeout"`
+	UnusedRoomTimeout            int       `json:"unused_room_timeout"`
+	LargeRoom                    bool      `json:"large_room"`
+	URL                          string    `json:"url"`
+	Links                        roomLinks `json:"links"`
+}
+
+type roomLinks struct {
+	Participants   string `json:"participants"`
+	Recordings     string `json:"recordings"`
+	RecordingRules string `json:"recording_rules"`
+	Transcriptions string `json:"transcriptions"`
+}
+
+// roomJSON returns the room's JSON for base, reusing the last encoding while
+// nothing visible changed (status, date_updated and end_time are the only
+// fields that change after creation). Requires s.mu held.
+func (s *Server) roomJSON(base string, r *room) json.RawMessage {
+	c := &r.cache
+	if c.b != nil && c.base == base && c.status == r.status && c.updated.Equal(r.updated) && c.ended.Equal(r.ended) {
+		return c.b
+	}
+	b, _ := marshal(s.renderRoom(base, r))
+	*c = jsonCache{b: b, base: base, status: r.status, updated: r.updated, ended: r.ended}
+	return b
 }
 
 func (s *Server) renderRoom(base string, r *room) any {
@@ -46,11 +66,11 @@ func (s *Server) renderRoom(base string, r *room) any {
 		VideoCodecs: r.codecs, MediaRegion: strPtr(r.mediaRegion), AudioOnly: r.audioOnly,
 		EmptyRoomTimeout: r.emptyTimeout, UnusedRoomTimeout: r.unusedTimeout, LargeRoom: r.largeRoom,
 		URL: u,
-		Links: map[string]string{
-			"participants":    u + "/Participants",
-			"recordings":      u + "/Recordings",
-			"recording_rules": u + "/RecordingRules",
-			"transcriptions":  u + "/Transcriptions",
+		Links: roomLinks{
+			Participants:   u + "/Participants",
+			Recordings:     u + "/Recordings",
+			RecordingRules: u + "/RecordingRules",
+			Transcriptions: u + "/Transcriptions",
 		},
 	}
 	zero := 0
@@ -175,16 +195,16 @@ func parseRoomSpec(q url.Values) (roomSpec, *Error) {
 func (s *Server) fetchRoom(w http.ResponseWriter, r *http.Request, ref string) {
 	s.mu.Lock()
 	rm := s.findRoomLocked(ref)
-	var out any
+	var out json.RawMessage
 	if rm != nil {
-		out = s.renderRoom(baseURL(r), rm)
+		out = s.roomJSON(baseURL(r), rm)
 	}
 	s.mu.Unlock()
 	if rm == nil {
 		s.writeErr(w, notFound(r))
 		return
 	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.writeRaw(w, http.StatusOK, out)
 }
 
 func (s *Server) updateRoom(w http.ResponseWriter, r *http.Request, ref string) {
@@ -256,7 +276,7 @@ func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
 			items = append(items, rm)
 		}
 	}
-	writePageLocked(s, w, r, "rooms", pg, filters, items, func(x *room) any { return s.renderRoom(base, x) })
+	writePageLocked(s, w, r, "rooms", pg, filters, items, func(x *room) any { return s.roomJSON(base, x) })
 }
 
 // writePageLocked renders a page while s.mu is held and writes it after

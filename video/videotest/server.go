@@ -2,6 +2,7 @@ package videotest
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -191,10 +192,10 @@ func newServer(opts Options) (*Server, error) {
 	}
 	s.authToken = opts.AuthToken
 	if s.authToken == "" {
-		s.authToken = s.hex(16)
+		s.authToken = secretHex()
 	}
 	s.keySID = s.newSID("SK")
-	s.keySecret = s.hex(16)
+	s.keySecret = secretHex()
 	s.authAccount = basicHeader(s.accountSID, s.authToken)
 	s.authKey = basicHeader(s.keySID, s.keySecret)
 	s.readLim = newLimiter(opts.ReadsPerSecond, opts.ReadBurst, s.clock.Now())
@@ -283,6 +284,14 @@ func (s *Server) hex(n int) string {
 	}
 	s.sidMu.Unlock()
 	return hex.EncodeToString(b)
+}
+
+// secretHex returns 32 hex digits from crypto/rand: secrets are never derived
+// from the (public, repeatable) seed.
+func secretHex() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // newSID returns prefix + 32 lowercase hex digits.
