@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -304,5 +305,46 @@ func TestCallbackFaults(t *testing.T) {
 	flush(t, srv)
 	if st := srv.Stats(); st.CallbacksFailed != 1 {
 		t.Fatalf("CallbacksFailed = %d", st.CallbacksFailed)
+	}
+}
+
+func TestTrackAndRecordingCallbacks(t *testing.T) {
+	h := newHook(t)
+	srv, v, _, fc := newTest(t, videotest.Options{})
+	r := must(v.CreateRoom(&openapi.CreateRoomParams{StatusCallback: ptr(h.URL), RecordParticipantsOnConnect: ptr(true)}))
+	must(srv.Connect(*r.Sid, "a"))
+	mic := must(srv.PublishTrack(*r.Sid, "a", "audio", "mic"))
+	data := must(srv.PublishTrack(*r.Sid, "a", "data", "chat")) // data tracks are not recorded
+	if err := srv.SetTrackEnabled(*r.Sid, "a", mic, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetTrackEnabled(*r.Sid, "a", mic, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.UnpublishTrack(*r.Sid, "a", data); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, srv.UnpublishTrack(*r.Sid, "a", data), 20404)
+	fc.Advance(10 * time.Second)
+	must(v.UpdateRoom(*r.Sid, &openapi.UpdateRoomParams{Status: ptr("completed")}))
+	flush(t, srv)
+	var events []string
+	var done url.Values
+	for _, c := range h.all() {
+		ev := c.params.Get("StatusCallbackEvent")
+		events = append(events, ev)
+		if ev == "recording-completed" {
+			done = c.params
+		}
+	}
+	want := "room-created participant-connected track-added recording-started track-added track-disabled track-enabled " +
+		"track-removed track-removed participant-disconnected recording-completed room-ended"
+	if got := strings.Join(events, " "); got != want {
+		t.Fatalf("events:\n got %s\nwant %s", got, want)
+	}
+	if done.Get("SourceSid") != mic || done.Get("Duration") != "10" || done.Get("Container") != "mka" ||
+		done.Get("Codec") != "OPUS" || done.Get("TrackName") != "mic" || done.Get("Type") != "audio" ||
+		!strings.HasPrefix(done.Get("RecordingSid"), "RT") || done.Get("MediaUri") == "" {
+		t.Fatalf("recording-completed = %v", done)
 	}
 }

@@ -103,8 +103,10 @@
 //
 // Rooms with a StatusCallback (or [Options.AdHocStatusCallback]) receive
 // room-created, room-ended, participant-connected, participant-disconnected,
-// track-added, track-removed and recording-started, with the documented
-// fields, as a POST form or a GET query per StatusCallbackMethod, signed with
+// track-added, track-removed, track-enabled, track-disabled,
+// recording-started and recording-completed (tracks are simulated with
+// [Server.PublishTrack], [Server.SetTrackEnabled] and [Server.UnpublishTrack]),
+// with the documented fields, as a POST form or a GET query per StatusCallbackMethod, signed with
 // X-Twilio-Signature ([Signature]) exactly as Twilio signs, so twilio-go's
 // client.RequestValidator accepts them. Delivery is asynchronous: an
 // unbounded queue served by worker goroutines, so API requests never wait.

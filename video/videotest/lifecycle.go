@@ -3,6 +3,7 @@ package videotest
 import (
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -116,6 +117,7 @@ func (s *Server) completeRoomLocked(r *room) {
 	for _, rec := range r.recordings {
 		if rec.status == "processing" {
 			rec.status, rec.completed = "completed", now
+			s.recordingEventLocked(r, "recording-completed", rec)
 		}
 	}
 	s.roomEventLocked(r, "room-ended", nil, nil)
@@ -309,6 +311,11 @@ func (s *Server) raiseAlertLocked(code int, level, resource string, more map[str
 
 // roomEventLocked queues a status callback for the room, if it has one.
 func (s *Server) roomEventLocked(r *room, event string, p *participant, t *track) {
+	s.roomEventLockedWith(r, event, p, t, nil)
+}
+
+// roomEventLockedWith is roomEventLocked with extra fields added by extra.
+func (s *Server) roomEventLockedWith(r *room, event string, p *participant, t *track, extra func(url.Values)) {
 	seq := r.seq
 	r.seq++
 	if r.callback == "" {
@@ -340,7 +347,43 @@ func (s *Server) roomEventLocked(r *room, event string, p *participant, t *track
 	if event == "room-ended" {
 		v.Set("RoomDuration", itoa(seconds(r.created, r.ended)))
 	}
+	if extra != nil {
+		extra(v)
+	}
 	s.disp.enqueue(delivery{url: r.callback, method: r.cbMethod, params: v, key: r.callback})
+}
+
+// recordingEventLocked queues recording-started/-completed with the
+// documented recording fields.
+func (s *Server) recordingEventLocked(r *room, event string, rec *recording) {
+	p := r.partBySID[rec.participantSid]
+	var t *track
+	if p != nil {
+		for _, x := range p.published {
+			if x.sid == rec.sourceSid {
+				t = x
+			}
+		}
+		if t == nil {
+			t = &track{sid: rec.sourceSid, name: rec.trackName, kind: rec.typ}
+		}
+	}
+	s.roomEventLockedWith(r, event, p, t, func(v url.Values) {
+		v.Set("RecordingSid", rec.sid)
+		v.Set("SourceSid", rec.sourceSid)
+		v.Set("RecordingUri", "/v1/Recordings/"+rec.sid)
+		v.Set("Container", rec.container)
+		v.Set("Codec", rec.codec)
+		v.Set("TrackName", rec.trackName)
+		v.Set("Type", rec.typ)
+		v.Set("OffsetFromTwilioVideoEpoch", strconv.FormatInt(rec.offset, 10))
+		if event == "recording-completed" {
+			d := seconds(rec.created, rec.completed)
+			v.Set("Duration", itoa(d))
+			v.Set("Size", strconv.FormatInt(int64(d)*16000, 10))
+			v.Set("MediaUri", "/v1/Recordings/"+rec.sid+"/Media")
+		}
+	})
 }
 
 // findRoomLocked resolves a room SID (any status) or the UniqueName of an
@@ -454,9 +497,65 @@ func (s *Server) PublishTrack(roomSIDOrName, participantSIDOrIdentity, kind, nam
 		r.recordings = append(r.recordings, rec)
 		s.recordings[rec.sid] = rec
 		s.recOrder = append(s.recOrder, rec)
-		s.roomEventLocked(r, "recording-started", p, t)
+		s.recordingEventLocked(r, "recording-started", rec)
 	}
 	return t.sid, nil
+}
+
+// findTrackLocked resolves a connected participant's published track.
+func (s *Server) findTrackLocked(roomRef, partRef, trackSID string) (*room, *participant, int, error) {
+	r := s.findRoomLocked(roomRef)
+	if r == nil {
+		return nil, nil, 0, newErr(53106, "")
+	}
+	p := findParticipantLocked(r, partRef)
+	if p == nil || p.status != "connected" {
+		return nil, nil, 0, newErr(53204, "")
+	}
+	for i, t := range p.published {
+		if t.sid == trackSID {
+			return r, p, i, nil
+		}
+	}
+	return nil, nil, 0, errf(20404, "Track %s not found", trackSID)
+}
+
+// SetTrackEnabled pauses (false) or resumes (true) a published track, as a
+// client SDK's track.disable()/enable() would, sending track-disabled or
+// track-enabled. Errors: 53106, 53204, 20404 (no such track).
+func (s *Server) SetTrackEnabled(roomSIDOrName, participantSIDOrIdentity, trackSID string, enabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, p, i, err := s.findTrackLocked(roomSIDOrName, participantSIDOrIdentity, trackSID)
+	if err != nil {
+		return err
+	}
+	t := p.published[i]
+	if t.enabled == enabled {
+		return nil
+	}
+	t.enabled, t.updated = enabled, s.clock.Now()
+	ev := "track-disabled"
+	if enabled {
+		ev = "track-enabled"
+	}
+	s.roomEventLocked(r, ev, p, t)
+	return nil
+}
+
+// UnpublishTrack removes a published track, sending track-removed.
+// Errors: 53106, 53204, 20404 (no such track).
+func (s *Server) UnpublishTrack(roomSIDOrName, participantSIDOrIdentity, trackSID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, p, i, err := s.findTrackLocked(roomSIDOrName, participantSIDOrIdentity, trackSID)
+	if err != nil {
+		return err
+	}
+	t := p.published[i]
+	p.published = append(p.published[:i:i], p.published[i+1:]...)
+	s.roomEventLocked(r, "track-removed", p, t)
+	return nil
 }
 
 // rule is one recording or subscribe rule as Twilio's JSON spells it.
