@@ -275,10 +275,20 @@ type meta struct {
 	Key             string  `json:"key"`
 }
 
-// writePage answers a list request with items[offset:offset+size] rendered by
-// render, under key, with Twilio's meta block. filters are the request's
-// filter parameters, repeated in every page URL.
-func writePage[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, pg page, filters url.Values, items []T, render func(T) any) {
+// writePageLocked answers a list request with the page of items selected by
+// pg, each rendered by render, under key, with Twilio's meta block. It
+// requires s.mu held, renders only the page's items, and releases s.mu
+// before writing. filters are the request's filter parameters, repeated in
+// every page URL.
+func writePageLocked[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, pg page, filters url.Values, items []T, render func(T) any) {
+	total := len(items)
+	end := min(total, pg.offset+pg.size)
+	out := make([]any, 0, max(0, end-pg.offset))
+	for i := pg.offset; i < end; i++ {
+		out = append(out, render(items[i]))
+	}
+	s.mu.Unlock()
+
 	base := baseURL(r) + r.URL.Path
 	mk := func(num, off int, token bool) string {
 		q := url.Values{}
@@ -292,13 +302,9 @@ func writePage[T any](s *Server, w http.ResponseWriter, r *http.Request, key str
 		}
 		return base + "?" + q.Encode()
 	}
-	out := make([]any, 0, min(pg.size, max(0, len(items)-pg.offset)))
-	for i := pg.offset; i < len(items) && i < pg.offset+pg.size; i++ {
-		out = append(out, render(items[i]))
-	}
 	m := meta{Page: pg.num, PageSize: pg.size, FirstPageURL: mk(0, 0, false), Key: key,
 		URL: mk(pg.num, pg.offset, pg.offset != pg.num*pg.size)}
-	if pg.offset+pg.size < len(items) {
+	if pg.offset+pg.size < total {
 		u := mk(pg.num+1, pg.offset+pg.size, true)
 		m.NextPageURL = &u
 	}

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"slices"
-	"time"
 )
 
 type roomOut struct {
@@ -277,23 +275,6 @@ func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writePageLocked(s, w, r, "rooms", pg, filters, items, func(x *room) any { return s.roomJSON(base, x) })
-}
-
-// writePageLocked renders a page while s.mu is held and writes it after
-// releasing the lock.
-func writePageLocked[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, pg page, filters url.Values, items []T, render func(T) any) {
-	end := min(len(items), pg.offset+pg.size)
-	rendered := make([]any, 0, max(0, end-pg.offset))
-	for i := pg.offset; i < end; i++ {
-		rendered = append(rendered, render(items[i]))
-	}
-	total := len(items)
-	s.mu.Unlock()
-	// Build a slice with the same length as items so writePage's paging
-	// arithmetic holds, without rendering entries outside the page.
-	all := make([]any, total)
-	copy(all[min(pg.offset, total):], rendered)
-	writePage(s, w, r, key, pg, filters, all, func(x any) any { return x })
 }
 
 type participantOut struct {
@@ -672,12 +653,3 @@ func (s *Server) updateRecordingRules(w http.ResponseWriter, r *http.Request, ro
 	}
 	s.writeJSON(w, http.StatusOK, out)
 }
-
-// sortedCopy returns a newest-first copy.
-func newestFirst[T any](xs []T) []T {
-	out := slices.Clone(xs)
-	slices.Reverse(out)
-	return out
-}
-
-var _ = time.Second
