@@ -68,6 +68,7 @@ type childReport struct {
 	Rec      loadtest.Data
 	Write    []int64 // accepted write requests per second
 	Read     []int64 // accepted read requests per second
+	Throttle []int64 // 429 responses per second
 	Accepted int64
 	Shed     int64
 }
@@ -117,6 +118,7 @@ func runDistributed(cfg config, stderr io.Writer) ([]*result, error) {
 			res.rec.Merge(r.Rec)
 			res.cnt.Timeline(quota.Write).AddBuckets(r.Write)
 			res.cnt.Timeline(quota.Read).AddBuckets(r.Read)
+			res.cnt.Throttled().AddBuckets(r.Throttle)
 			res.accepted += r.Accepted
 			res.shed += r.Shed
 		}
@@ -204,6 +206,7 @@ func runChild(cfg config, stdout io.Writer) error {
 	rep.Rec = rec.Data(n)
 	rep.Write = cnt.Timeline(quota.Write).Buckets(n)
 	rep.Read = cnt.Timeline(quota.Read).Buckets(n)
+	rep.Throttle = cnt.Throttled().Buckets(n)
 	return json.NewEncoder(stdout).Encode(rep)
 }
 

@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rooms, "rooms", 0, "concurrent rooms quota (0: 10,000; 20 in the wall scenario)")
 	fs.IntVar(&c.participants, "participants", quota.DefaultConcurrentParticipants, "concurrent participants quota")
 	fs.IntVar(&c.batch, "batch", 200, "fixed batch timed against its physical minimum (batch / quota rate): room creations, or fetches in the read scenario; 0 skips it")
-	fs.DurationVar(&c.hold, "hold", 4*time.Second, "wall scenario: how long each room is held before it is completed")
+	fs.DurationVar(&c.hold, "hold", 4*time.Second, "wall scenario: how long each room is held, on average (uniform in [hold/2, 3*hold/2]), before it is completed")
 	fs.IntVar(&c.seedRooms, "seed-rooms", 60, "read scenario: rooms in progress before the run (created without REST requests)")
 	fs.IntVar(&c.pageSize, "page-size", 10, "read scenario: ListRoom page size (each list reads 3 pages)")
 	fs.IntVar(&c.procs, "procs", 4, "distributed scenario: OS processes per client")

@@ -138,7 +138,9 @@ func createHoldComplete(ctx context.Context, e *env, api loadtest.API, rec *load
 		return
 	}
 	if hold > 0 {
-		t := time.NewTimer(hold)
+		// Rooms last between half and one and a half times hold, so that
+		// they do not all end in the same second.
+		t := time.NewTimer(hold/2 + rand.N(hold))
 		select {
 		case <-ctx.Done():
 		case <-t.C:

@@ -23,14 +23,21 @@ type Series struct {
 	Values []float64
 }
 
-// Chart describes a line chart.
-type Chart struct {
-	Title, XLabel, YLabel string
+// Panel is one plot of a chart: its own y axis over the shared x axis.
+type Panel struct {
+	YLabel string
 	// RefValue, when positive, draws a dashed horizontal line labelled RefLabel (the quota).
 	RefValue float64
 	RefLabel string
 	Series   []Series
-	// Width and Height in pixels; zero means 960 x 540.
+}
+
+// Chart describes a line chart of one or more panels stacked vertically,
+// sharing the x axis (seconds) and the legend (taken from the first panel).
+type Chart struct {
+	Title, XLabel string
+	Panels        []Panel
+	// Width and Height in pixels; zero means the default of [WriteChart].
 	Width, Height int
 }
 
@@ -49,100 +56,51 @@ var (
 	white = color.RGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
 )
 
-// WriteChart draws c as a PNG to w.
+// WriteChart draws c as a PNG to w. A zero size means 960 pixels wide and
+// 540 high for one panel, 300 more per further panel.
 func WriteChart(w io.Writer, c Chart) error {
-	if len(c.Series) == 0 {
+	if len(c.Panels) == 0 || len(c.Panels[0].Series) == 0 {
 		return errors.New("loadtest: chart has no series")
 	}
 	width, height := c.Width, c.Height
 	if width == 0 && height == 0 {
-		width, height = 960, 540
+		width, height = 960, 540+300*(len(c.Panels)-1)
 	}
-	if width < 320 || height < 200 {
-		return fmt.Errorf("loadtest: chart size %dx%d: want at least 320x200", width, height)
+	if width < 320 || height < 200*len(c.Panels) {
+		return fmt.Errorf("loadtest: chart size %dx%d: want at least 320 wide and 200 high per panel", width, height)
 	}
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), image.NewUniform(white), image.Point{}, draw.Src)
 
-	// Plot area.
-	left, right, top, bottom := 80, width-20, 40, height-60
-	n := 0
-	ymax := c.RefValue
-	for _, s := range c.Series {
-		n = max(n, len(s.Values))
-		for _, v := range s.Values {
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
-				ymax = max(ymax, v)
-			}
+	n := 1
+	for _, p := range c.Panels {
+		for _, s := range p.Series {
+			n = max(n, len(s.Values))
 		}
 	}
-	n = max(n, 1)
-	step := niceStep(ymax * 1.1 / 5)
-	ytop := step * math.Ceil(ymax*1.1/step)
-	if ytop <= 0 {
-		ytop, step = 1, 0.2
-	}
+	left, right := 80, width-20
+	top0, bottom0 := 40, height-60
+	gap := 30
+	ph := (bottom0 - top0 - gap*(len(c.Panels)-1)) / len(c.Panels)
 	px := func(x float64) int { return left + int(math.Round(x/float64(n)*float64(right-left))) }
-	py := func(y float64) int { return bottom - int(math.Round(y/ytop*float64(bottom-top))) }
-
-	// Grid, ticks and tick labels.
-	for y := 0.0; y <= ytop+step/2; y += step {
-		yy := py(y)
-		hline(img, left, right, yy, light)
-		label := trimFloat(y)
-		text(img, left-8-textWidth(label), yy+4, label, black)
+	for i, p := range c.Panels {
+		top := top0 + i*(ph+gap)
+		drawPanel(img, p, left, right, top, top+ph, n, px, i == len(c.Panels)-1)
 	}
-	xstep := int(niceStep(float64(n) / 10))
-	xstep = max(xstep, 1)
-	for x := 0; x <= n; x += xstep {
-		xx := px(float64(x))
-		vline(img, xx, bottom, bottom+5, black)
-		label := fmt.Sprint(x)
-		text(img, xx-textWidth(label)/2, bottom+18, label, black)
-	}
-	// Axes.
-	hline(img, left, right, bottom, black)
-	vline(img, left, top, bottom, black)
-
-	// Reference line.
-	if c.RefValue > 0 {
-		yy := py(c.RefValue)
-		for x := left; x < right; x += 10 {
-			hline(img, x, min(x+5, right), yy, grey)
-		}
-		if c.RefLabel != "" {
-			text(img, left+6, yy-4, c.RefLabel, grey)
-		}
-	}
-
-	// Lines.
-	for _, s := range c.Series {
-		var prev image.Point
-		for i, v := range s.Values {
-			p := image.Pt(px(float64(i)+0.5), py(v))
-			if i > 0 {
-				line(img, prev, p, s.Color)
-			}
-			dot(img, p, s.Color)
-			prev = p
-		}
-	}
-
-	// Title and axis labels.
 	text(img, (width-textWidth(c.Title))/2, 24, c.Title, black)
 	text(img, left+(right-left-textWidth(c.XLabel))/2, height-16, c.XLabel, black)
-	vtext(img, 14, top+(bottom-top+textWidth(c.YLabel))/2, c.YLabel, black)
 
-	// Legend, top right of the plot.
+	// Legend, top right of the first panel.
+	series := c.Panels[0].Series
 	lw := 0
-	for _, s := range c.Series {
+	for _, s := range series {
 		lw = max(lw, textWidth(s.Name))
 	}
-	lx, ly := right-lw-50, top+8
-	lh := 18*len(c.Series) + 8
+	lx, ly := right-lw-50, top0+8
+	lh := 18*len(series) + 8
 	fill(img, image.Rect(lx-8, ly-4, right-8, ly+lh-4), white)
 	rect(img, image.Rect(lx-8, ly-4, right-8, ly+lh-4), grey)
-	for i, s := range c.Series {
+	for i, s := range series {
 		y := ly + 10 + 18*i
 		for d := -1; d <= 1; d++ {
 			hline(img, lx, lx+24, y+d, s.Color)
@@ -150,6 +108,64 @@ func WriteChart(w io.Writer, c Chart) error {
 		text(img, lx+32, y+5, s.Name, black)
 	}
 	return png.Encode(w, img)
+}
+
+// drawPanel draws one panel in the box [left, right] x [top, bottom].
+func drawPanel(img *image.RGBA, p Panel, left, right, top, bottom, n int, px func(float64) int, xLabels bool) {
+	ymax := p.RefValue
+	for _, s := range p.Series {
+		for _, v := range s.Values {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				ymax = max(ymax, v)
+			}
+		}
+	}
+	step := niceStep(ymax * 1.1 / 5)
+	ytop := step * math.Ceil(ymax*1.1/step)
+	if ytop <= 0 {
+		ytop, step = 1, 0.2
+	}
+	py := func(y float64) int { return bottom - int(math.Round(y/ytop*float64(bottom-top))) }
+
+	for y := 0.0; y <= ytop+step/2; y += step {
+		yy := py(y)
+		hline(img, left, right, yy, light)
+		label := trimFloat(y)
+		text(img, left-8-textWidth(label), yy+4, label, black)
+	}
+	xstep := max(int(niceStep(float64(n)/10)), 1)
+	for x := 0; x <= n; x += xstep {
+		xx := px(float64(x))
+		vline(img, xx, bottom, bottom+5, black)
+		if xLabels {
+			label := fmt.Sprint(x)
+			text(img, xx-textWidth(label)/2, bottom+18, label, black)
+		}
+	}
+	hline(img, left, right, bottom, black)
+	vline(img, left, top, bottom, black)
+
+	if p.RefValue > 0 {
+		yy := py(p.RefValue)
+		for x := left; x < right; x += 10 {
+			hline(img, x, min(x+5, right), yy, grey)
+		}
+		if p.RefLabel != "" {
+			text(img, left+6, yy-4, p.RefLabel, grey)
+		}
+	}
+	for _, s := range p.Series {
+		var prev image.Point
+		for i, v := range s.Values {
+			pt := image.Pt(px(float64(i)+0.5), py(v))
+			if i > 0 {
+				line(img, prev, pt, s.Color)
+			}
+			dot(img, pt, s.Color)
+			prev = pt
+		}
+	}
+	vtext(img, 14, top+(bottom-top+textWidth(p.YLabel))/2, p.YLabel, black)
 }
 
 // niceStep rounds raw up to 1, 2 or 5 times a power of ten.

@@ -104,11 +104,13 @@ func TestClassify(t *testing.T) {
 
 func TestWriteChart(t *testing.T) {
 	var buf bytes.Buffer
-	c := Chart{Title: "t", XLabel: "seconds", YLabel: "ops/s", RefValue: 20, RefLabel: "quota",
-		Series: []Series{
-			{Name: "a", Color: Palette[0], Values: []float64{0, 40, 5, 0}},
-			{Name: "b", Color: Palette[2], Values: []float64{20, 20, 20, 19}},
-		}, Width: 400, Height: 300}
+	series := []Series{
+		{Name: "a", Color: Palette[0], Values: []float64{0, 40, 5, 0}},
+		{Name: "b", Color: Palette[2], Values: []float64{20, 20, 20, 19}},
+	}
+	c := Chart{Title: "t", XLabel: "seconds", Width: 400, Height: 300, Panels: []Panel{
+		{YLabel: "ops/s", RefValue: 20, RefLabel: "quota", Series: series},
+	}}
 	if err := WriteChart(&buf, c); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestWriteChart(t *testing.T) {
 		t.Fatalf("size %v, want 400x300", b)
 	}
 	// Each series colour must appear in the image.
-	for _, s := range c.Series {
+	for _, s := range series {
 		found := false
 		for y := 0; y < 300 && !found; y++ {
 			for x := 0; x < 400 && !found; x++ {
@@ -135,8 +137,19 @@ func TestWriteChart(t *testing.T) {
 	if err := WriteChart(&buf, Chart{}); err == nil {
 		t.Error("WriteChart with no series: want an error")
 	}
-	if err := WriteChart(&buf, Chart{Series: c.Series, Width: 10, Height: 10}); err == nil {
+	if err := WriteChart(&buf, Chart{Panels: c.Panels, Width: 10, Height: 10}); err == nil {
 		t.Error("WriteChart 10x10: want an error")
+	}
+	// Two panels at the default size.
+	buf.Reset()
+	c.Width, c.Height = 0, 0
+	c.Panels = append(c.Panels, Panel{YLabel: "429s/s", Series: []Series{{Name: "a", Color: Palette[0], Values: []float64{3, 0}}}})
+	if err := WriteChart(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	img, err = png.Decode(&buf)
+	if err != nil || img.Bounds().Dy() != 840 {
+		t.Fatalf("two panels: %v, %v; want a valid 960x840 PNG", img.Bounds(), err)
 	}
 }
 

@@ -36,11 +36,13 @@ type Counter struct {
 
 	sent, ok, throttled, failed [2]atomic.Int64
 	timelines                   [2]*Timeline
+	throttledTL                 *Timeline
 }
 
 // NewCounter returns a Counter in front of next whose timelines start at start.
 func NewCounter(next http.RoundTripper, start time.Time) *Counter {
-	return &Counter{Next: next, timelines: [2]*Timeline{NewTimeline(start), NewTimeline(start)}}
+	return &Counter{Next: next, timelines: [2]*Timeline{NewTimeline(start), NewTimeline(start)},
+		throttledTL: NewTimeline(start)}
 }
 
 // RoundTrip counts req and its outcome.
@@ -53,6 +55,7 @@ func (c *Counter) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.failed[cl].Add(1)
 	case resp.StatusCode == http.StatusTooManyRequests:
 		c.throttled[cl].Add(1)
+		c.throttledTL.Add(time.Now(), 1)
 	case resp.StatusCode < 400:
 		c.ok[cl].Add(1)
 		c.timelines[cl].Add(time.Now(), 1)
@@ -75,3 +78,6 @@ func (c *Counter) Stats(class quota.Class) WireStats {
 
 // Timeline returns the timeline of successful requests of class.
 func (c *Counter) Timeline(class quota.Class) *Timeline { return c.timelines[class] }
+
+// Throttled returns the timeline of 429 responses, both classes together.
+func (c *Counter) Throttled() *Timeline { return c.throttledTL }

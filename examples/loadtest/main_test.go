@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{}, ""},
+		{[]string{"-scenario", "nope"}, "-scenario"},
+		{[]string{"-duration", "1500ms"}, "-duration"},
+		{[]string{"-duration", "1s"}, "-duration"},
+		{[]string{"-workers", "0"}, "-workers"},
+		{[]string{"-offered", "0"}, "-offered"},
+		{[]string{"-writes", "-1"}, "-writes"},
+		{[]string{"-batch", "-1"}, "-batch"},
+		{[]string{"-clients", "raw,bogus"}, "bogus"},
+		{[]string{"-clients", "videoquota-redis"}, "videoquota-redis"},
+		{[]string{"-scenario", "distributed", "-clients", "videoquota-redis"}, ""},
+		{[]string{"-procs", "0"}, "-procs"},
+	} {
+		_, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("parseFlags(%q) = %v, want no error", tc.args, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("parseFlags(%q) = %v, want an error naming %s", tc.args, err, tc.wantErr)
+		}
+	}
+	cfg, err := parseFlags([]string{"-scenario", "wall", "-quick"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.rooms != 20 || cfg.duration.Seconds() != 3 || cfg.batch != 30 {
+		t.Errorf("wall -quick: rooms %d, duration %v, batch %d; want 20, 3s, 30", cfg.rooms, cfg.duration, cfg.batch)
+	}
+}
+
+// TestRunSmoke runs the write scenario for two seconds with videoquota alone
+// against the emulator and checks that the report and the chart are made.
+func TestRunSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the emulator for 2 s")
+	}
+	chart := filepath.Join(t.TempDir(), "chart.png")
+	var out bytes.Buffer
+	err := run([]string{"-scenario", "write", "-duration", "2s", "-clients", "videoquota", "-batch", "5",
+		"-workers", "10", "-chart", chart}, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| videoquota |", "| videoquota | CreateRoom |", "Batch: 5 room creations", "chart: " + chart} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	f, err := os.Open(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("chart is not a valid PNG: %v", err)
+	}
+}
