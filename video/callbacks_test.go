@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,8 +62,10 @@ func newCBEnv(t testing.TB, mod func(o *videotest.Options, e *cbEnv), hopts []vi
 	}
 	e.srv = videotest.NewServer(o)
 	t.Cleanup(e.srv.Close)
+	keySID, keySecret := e.srv.APIKey()
 	all := append([]video.Option{
 		video.WithBaseURL(e.srv.URL()),
+		video.WithAPIKey(keySID, keySecret),
 		video.WithLimits(quota.Limits{ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}),
 	}, copts...)
 	vq, err := video.New(e.srv.AccountSID(), e.srv.AuthToken(), all...)
@@ -704,4 +708,129 @@ func FuzzStatusCallbackHandler(f *testing.F) {
 	})
 }
 
-var _ = errors.New
+// TestReconcileFindsUnseen: Rooms and Participants the ledger never heard
+// of (no status callback configured) are added by one reconcile, and ones
+// it holds that Twilio no longer has are removed; OnDrift and the log line
+// report it.
+func TestReconcileFindsUnseen(t *testing.T) {
+	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) { o.AdHocRooms = true }, nil)
+	ctx := context.Background()
+	for i := range 3 {
+		for j := range 2 {
+			if _, err := e.srv.Connect(fmt.Sprintf("quiet-%d", i), fmt.Sprintf("p%d", j)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A Participant the ledger holds that Twilio does not have.
+	if err := e.vq.HoldParticipant(ctx, testRoom, testPart); err != nil {
+		t.Fatal(err)
+	}
+	var drifts []video.Drift
+	d, err := e.vq.Reconcile(ctx, video.OnDrift(func(d video.Drift) { drifts = append(drifts, d) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := video.Drift{Rooms: video.ResourceDrift{Twilio: 3, Added: 3}, Participants: video.ResourceDrift{Twilio: 6, Added: 6, Removed: 1}, Requests: 4}
+	d.At = time.Time{}
+	if d != want {
+		t.Fatalf("drift %+v, want %+v", d, want)
+	}
+	if len(drifts) != 1 {
+		t.Fatalf("OnDrift called %d times", len(drifts))
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatal(m)
+	}
+	// The callback memory follows: a Participant leaving now is released.
+	if err := e.srv.Disconnect("quiet-0", "p0"); err != nil {
+		t.Fatal(err)
+	}
+	d, err = e.vq.Reconcile(ctx)
+	if err != nil || d.Participants.Removed != 1 || d.Rooms.Added+d.Rooms.Removed != 0 {
+		t.Fatalf("second reconcile: %+v, %v", d, err)
+	}
+}
+
+// TestRunReconcilerStops: the loop reconciles every interval and returns
+// when ctx ends.
+func TestRunReconcilerStops(t *testing.T) {
+	e := newCBEnv(t, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	runs := make(chan video.Drift, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- e.vq.RunReconciler(ctx, 10*time.Millisecond, video.OnDrift(func(d video.Drift) { runs <- d }))
+	}()
+	for range 2 {
+		select {
+		case <-runs:
+		case <-time.After(10 * time.Second):
+			t.Fatal("reconciler did not run")
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("RunReconciler returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunReconciler did not stop")
+	}
+	if err := e.vq.RunReconciler(context.Background(), 0); err == nil {
+		t.Fatal("interval 0 accepted")
+	}
+}
+
+// TestReconcileKeepsCallbacksDuringListing: a Participant whose
+// participant-connected is applied after Twilio listed the Room's
+// Participants but before the ledger is corrected stays held.
+func TestReconcileKeepsCallbacksDuringListing(t *testing.T) {
+	var (
+		target atomic.Pointer[url.URL]
+		hook   atomic.Pointer[func()]
+	)
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
+		ModifyResponse: func(resp *http.Response) error {
+			if strings.HasSuffix(resp.Request.URL.Path, "/Participants") {
+				if f := hook.Swap(nil); f != nil {
+					(*f)() // after Twilio answered the listing, before the Client sees it
+				}
+			}
+			return nil
+		},
+	})
+	t.Cleanup(proxy.Close)
+	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {
+		o.AdHocRooms = true
+		o.AdHocStatusCallback = e.statusURL()
+	}, nil, video.WithBaseURL(proxy.URL))
+	u, _ := url.Parse(e.srv.URL())
+	target.Store(u)
+	if _, err := e.srv.Connect("busy", "first"); err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	join := func() {
+		if _, err := e.srv.Connect("busy", "late"); err != nil {
+			t.Error(err)
+		}
+		e.flush(t)
+	}
+	hook.Store(&join)
+	d, err := e.vq.Reconcile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hook.Load() != nil {
+		t.Fatal("the listing hook did not run")
+	}
+	if d.Participants.Twilio != 2 || !d.Zero() {
+		t.Errorf("drift %v, want 2 participants and nothing corrected", d)
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatal(m)
+	}
+}
