@@ -94,6 +94,8 @@ func TestHTTPErrors(t *testing.T) {
 		{"alert level", "GET", "/v1/Alerts?LogLevel=loud", nil, false, 20001, 400},
 		{"malformed form", "POST", "/v1/Rooms", strings.NewReader("UniqueName=%zz"), false, 20001, 400},
 		{"body too large", "POST", "/v1/Rooms", big, false, 20413, 413},
+		{"chunked body too large", "POST", "/v1/Rooms", io.MultiReader(strings.NewReader("UniqueName="),
+			strings.NewReader(strings.Repeat("b", videotest.MaxBodyBytes+10))), false, 20413, 413},
 		{"composition room", "POST", "/v1/Compositions", form(url.Values{"RoomSid": {"bad"}, "AudioSources": {"*"}}), false, 20001, 400},
 		{"composition missing", "POST", "/v1/Compositions", form(url.Values{}), false, 20001, 400},
 		{"composition in progress", "POST", "/v1/Compositions", form(url.Values{"RoomSid": {*room.Sid}, "AudioSources": {"*"}}), false, 53112, 400},

@@ -61,6 +61,7 @@ func (s *Server) createRoomLocked(sp roomSpec) (*room, *Error) {
 		s.roomsPeak = s.roomsNow
 	}
 	s.st.roomsCreated.Add(1)
+	s.log.Debug("videotest: room created", "room", r.sid, "name", r.name, "type", r.typ, "adhoc", r.adHoc, "rooms", s.roomsNow)
 	s.checkWarnLocked(0, r.sid)
 	if !r.adHoc {
 		s.armRoomTimerLocked(r, time.Duration(r.unusedTimeout)*time.Minute)
@@ -108,6 +109,7 @@ func (s *Server) completeRoomLocked(r *room) {
 	}
 	s.roomsNow--
 	s.st.roomsEnded.Add(1)
+	s.log.Debug("videotest: room ended", "room", r.sid, "rooms", s.roomsNow)
 	s.rearmWarnLocked(0)
 	for _, t := range r.transcriptions {
 		if t.status == "started" {
@@ -293,6 +295,7 @@ func (s *Server) raiseAlertLocked(code int, level, resource string, more map[str
 		"resource_sid": resource, "service_sid": nil, "error_code": a.code, "more_info": more,
 	})
 	a.vars = string(payload)
+	s.log.Debug("videotest: alert", "code", code, "level", level, "resource", resource)
 	s.alerts = append(s.alerts, a)
 	s.alertBySID[a.sid] = a
 	if s.opts.DebuggerWebhook == "" {

@@ -169,7 +169,7 @@ func newServer(opts Options) (*Server, error) {
 	}
 	log := opts.Logger
 	if log == nil {
-		log = slog.New(discardHandler{})
+		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
 		opts:         opts,
@@ -223,13 +223,6 @@ func newLimiter(r float64, b int, now time.Time) *rate.Limiter {
 	l.AllowN(now, 0) // anchor the bucket's time at the injected clock
 	return l
 }
-
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }
 
 // Close stops the listener, waits briefly for in-flight requests, stops every
 // room and participant timer and the callback workers. Pending callbacks are

@@ -1,8 +1,13 @@
 package videotest_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,3 +109,33 @@ func TestRoomsAndParticipantsThroughTwilioGo(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestLogsCarryNoSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	h := newHook(t)
+	srv, v, _, _ := newTest(t, videotest.Options{ConcurrentRooms: 1, DebuggerWebhook: "http://127.0.0.1:1/unreachable",
+		Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	r := must(v.CreateRoom(&openapi.CreateRoomParams{StatusCallback: ptr(h.URL)}))
+	_, _ = v.CreateRoom(nil)
+	must(v.UpdateRoom(*r.Sid, &openapi.UpdateRoomParams{Status: ptr("completed")}))
+	flush(t, srv)
+	_, secret := srv.APIKey()
+	logs := buf.String()
+	if !strings.Contains(logs, "room created") || !strings.Contains(logs, "callback delivery failed") {
+		t.Fatalf("expected debug logs, got:\n%s", logs)
+	}
+	if strings.Contains(logs, srv.AuthToken()) || strings.Contains(logs, secret) {
+		t.Fatal("a secret reached the logs")
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
