@@ -58,7 +58,7 @@ type childResult struct {
 	Times                                           []time.Time // of the successful creates
 }
 
-const resultPrefix, readyLine = "VQRESULT ", "VQREADY"
+const resultPrefix, readyLine, refusedLine = "VQRESULT ", "VQREADY", "VQREFUSED"
 
 func runChild(mode string) int {
 	var conf childConf
@@ -155,12 +155,17 @@ func runChild(mode string) int {
 		tick.Stop()
 	case "after": // keep trying until Attempts rooms are created or Duration ends
 		deadline := time.Now().Add(conf.Duration)
+		announced := false
 		for got := 0; got < conf.Attempts && time.Now().Before(deadline); {
 			if create(2 * time.Second) {
 				got++
-			} else {
-				time.Sleep(25 * time.Millisecond)
+				continue
 			}
+			if !announced {
+				announced = true
+				fmt.Println(refusedLine) // refused while the holder's leases last
+			}
+			time.Sleep(25 * time.Millisecond)
 		}
 	default:
 		fmt.Fprintln(os.Stderr, "child: unknown mode", mode)
@@ -366,24 +371,29 @@ func TestMultiProcessKilledHolder(t *testing.T) {
 	conf.TTL = ttl
 	holder := spawn(t, "holder", conf)
 	holder.waitLine(t, readyLine)
+	reserved := time.Now()
 
 	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(conf.Prefix))
 	if used, _, err := observer.Used(context.Background(), conf.Account, quota.Rooms); err != nil || used != rooms {
 		t.Fatalf("Used after the holder reserved = %d, %v; want %d", used, err, rooms)
+	}
+	// The others start and are refused while the holder's leases last.
+	conf.Attempts = 2 // 3 processes want 6 rooms; 4 fit
+	conf.Duration = ttl + 4*time.Second
+	conf.Start = time.Now()
+	var children []*child
+	for range processes - 1 {
+		c := spawn(t, "after", conf)
+		c.waitLine(t, refusedLine)
+		children = append(children, c)
 	}
 	if err := holder.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	<-holder.done
 	killed := time.Now()
+	t.Logf("killed the holder %v after its reservations", killed.Sub(reserved).Round(time.Millisecond))
 
-	conf.Attempts = 2 // 3 processes want 6 rooms; 4 fit
-	conf.Duration = ttl + 3*time.Second
-	conf.Start = time.Now()
-	var children []*child
-	for range processes - 1 {
-		children = append(children, spawn(t, "after", conf))
-	}
 	var times []time.Time
 	var refusedFirst int
 	for _, c := range children {
@@ -396,11 +406,15 @@ func TestMultiProcessKilledHolder(t *testing.T) {
 	if len(times) != rooms || st.RoomsPeak != rooms {
 		t.Fatalf("after the kill: %d rooms created (emulator peak %d), want exactly %d", len(times), st.RoomsPeak, rooms)
 	}
+	t.Logf("first room %v after the kill", times[0].Sub(killed).Round(time.Millisecond))
 	last := times[len(times)-1].Sub(killed)
 	t.Logf("holder killed holding %d reservations (lease %v); the others were refused locally %d times, then created all %d rooms %v after the kill",
 		rooms, ttl, refusedFirst, rooms, last.Round(time.Millisecond))
 	if last > ttl+time.Second {
 		t.Errorf("the killed process's capacity came back %v after the kill, want within the lease (%v) plus 1s", last, ttl)
+	}
+	if first := times[0].Sub(killed); first < 0 {
+		t.Errorf("a room was created %v before the holder's leases could lapse", -first)
 	}
 	if st.Requests[400] != 0 {
 		t.Errorf("the emulator refused %d creates (53119)", st.Requests[400])
