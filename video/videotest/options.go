@@ -37,7 +37,8 @@ var maxParticipantsByType = map[string]int{
 // one-second burst, no platform concurrency limit, real time, and client-side
 // (ad-hoc) room creation off.
 type Options struct {
-	// Addr is the loopback address to listen on; "" means 127.0.0.1:0 (a free port).
+	// Addr is the loopback address to listen on; "" means 127.0.0.1:0 (a free
+	// port). Non-loopback addresses are refused.
 	Addr string
 
 	// ConcurrentRooms is the in-progress room quota: 0 means 10,000, negative means no limit.

@@ -96,6 +96,11 @@ func Start(opts Options) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+		s.disp.close()
+		return nil, fmt.Errorf("Options.Addr %q: want a loopback host:port such as 127.0.0.1:0", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.disp.close()

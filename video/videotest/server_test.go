@@ -139,3 +139,28 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func TestStartRejectsBadOptions(t *testing.T) {
+	for name, o := range map[string]videotest.Options{
+		"sid not AC":    {AccountSID: "XX00000000000000000000000000000000"},
+		"sid symbols":   {AccountSID: "AC-0"},
+		"token symbols": {AuthToken: "s3cr3t!"},
+		"adhoc type":    {AdHocRoomType: "huge"},
+		"adhoc method":  {AdHocStatusCallbackMethod: "PUT"},
+		"bad address":   {Addr: "256.0.0.1:0"},
+	} {
+		srv, err := videotest.Start(o)
+		if err == nil {
+			srv.Close()
+			t.Fatalf("%s: Start accepted %+v", name, o)
+		}
+	}
+	srv, err := videotest.Start(videotest.Options{AccountSID: "AC0123456789abcdef0123456789abcdef", AuthToken: "tok3n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if srv.AccountSID() != "AC0123456789abcdef0123456789abcdef" || srv.AuthToken() != "tok3n" || !strings.HasPrefix(srv.URL(), "http://127.0.0.1:") {
+		t.Fatalf("server = %s %s %s", srv.AccountSID(), srv.AuthToken(), srv.URL())
+	}
+}
