@@ -82,7 +82,8 @@
 // (ReadBurst/WriteBurst override it). Every authenticated Video request counts
 // once, each page of a list and each retry included: GET is a read, POST and
 // DELETE are writes. A throttled request still counts in [Stats] Reads or
-// Writes. Monitor /v1/Alerts requests are counted apart ([Stats].MonitorReads)
+// Writes. Unauthenticated requests and those refused by the concurrency limit
+// or an injected fault are not charged to the buckets. Monitor /v1/Alerts requests are counted apart ([Stats.MonitorReads])
 // and not charged to the Video buckets. With a [FakeClock] the buckets only
 // refill when the clock advances. [Options.MaxConcurrentRequests] models the
 // platform concurrency limit: more requests in flight gives 20429 too. Every
