@@ -903,3 +903,56 @@ func TestAPIKeyAndOptions(t *testing.T) {
 		t.Fatalf("after Close: got %v; want video.ErrClosed", err)
 	}
 }
+
+// TestStreamWithMetadata: the metadata stream relays records and headers, and
+// a failing first page (on which twilio-go's own StreamRoomWithMetadata
+// dereferences a nil page) comes back as an error on the channel.
+func TestStreamWithMetadata(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{}, video.WithRetry(backoff.NoRetry()))
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := vq.CreateRoom(ctx, room(fmt.Sprintf("m-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, errs := vq.StreamRoomWithMetadata(ctx, (&openapi.ListRoomParams{}).SetPageSize(2))
+	n := 0
+	for range res.GetResource() {
+		n++
+	}
+	if err := <-errs; err != nil || n != 3 || res.GetStatusCode() != http.StatusOK ||
+		res.GetHeader("Twilio-Request-Id") == "" {
+		t.Fatalf("got %d records, status %d, err %v; want 3, 200, nil and Twilio's headers", n, res.GetStatusCode(), err)
+	}
+
+	srv.SetFaults(videotest.Faults{Force429: 1})
+	res, errs = vq.StreamRoomWithMetadata(ctx, nil)
+	for range res.GetResource() {
+		t.Fatal("a record from a failed stream")
+	}
+	var rl *quota.RateLimitError
+	if err := <-errs; !errors.As(err, &rl) {
+		t.Fatalf("got %v; want the first page's *quota.RateLimitError", err)
+	}
+	waitNoGoroutine(t, "video.forward")
+}
+
+// TestRequestHandler: the handler returned for twilio-go's RequestHandler is
+// bound to ctx and paced.
+func TestRequestHandler(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{})
+	rh := vq.RequestHandler(context.Background())
+	resp, err := rh.Get("https://video.twilio.com/v1/Rooms", nil, map[string]interface{}{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if st := srv.Stats(); st.Reads != 1 || vq.Usage().Reads.Requests != 1 {
+		t.Fatalf("emulator saw %d reads, client counted %d; want 1 each", st.Reads, vq.Usage().Reads.Requests)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := vq.RequestHandler(ctx).Get("https://video.twilio.com/v1/Rooms", nil, nil, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("with a cancelled ctx: got %v; want context.Canceled", err)
+	}
+}
