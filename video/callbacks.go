@@ -322,7 +322,8 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 			return
 		}
 		st := c.eventState()
-		apply, err := st.applyRoomEvent(r.Context(), c, &ev, h)
+		// Not cancelled when Twilio hangs up: an update is applied whole.
+		apply, err := st.applyRoomEvent(context.WithoutCancel(r.Context()), c, &ev, h)
 		if err != nil {
 			// The store failed (a shared store that is down): ask Twilio to
 			// send it again; nothing was remembered as seen.
