@@ -1646,7 +1646,7 @@ func (c *Client) UpdateRoom(ctx context.Context, Sid string, params *openapi.Upd
 	err = cl.finish(err)
 	c.end(cl)
 	if err == nil {
-		c.observeRoom(ctx, r0)
+		c.afterUpdateRoom(ctx, params, r0)
 	}
 	return r0, err
 }
@@ -1673,7 +1673,7 @@ func (c *Client) UpdateRoomParticipant(ctx context.Context, RoomSid string, Sid 
 	err = cl.finish(err)
 	c.end(cl)
 	if err == nil {
-		c.observeParticipant(ctx, r0)
+		c.afterUpdateRoomParticipant(ctx, params, r0)
 	}
 	return r0, err
 }
@@ -1780,9 +1780,7 @@ func (c *Client) UpdateRoomParticipantWithMetadata(ctx context.Context, RoomSid 
 	err = cl.finish(err)
 	c.end(cl)
 	if err == nil {
-		if r0 != nil {
-			c.observeParticipant(ctx, &r0.Resource)
-		}
+		c.afterUpdateRoomParticipant(ctx, params, &r0.Resource)
 	}
 	return r0, err
 }
@@ -1877,9 +1875,7 @@ func (c *Client) UpdateRoomWithMetadata(ctx context.Context, Sid string, params 
 	err = cl.finish(err)
 	c.end(cl)
 	if err == nil {
-		if r0 != nil {
-			c.observeRoom(ctx, &r0.Resource)
-		}
+		c.afterUpdateRoom(ctx, params, &r0.Resource)
 	}
 	return r0, err
 }

@@ -50,6 +50,7 @@ type call struct {
 	status     int           // HTTP status of the last response, 0 if none
 	code       int           // Twilio error code of the last error response, 0 if none
 	body       []byte        // the last error response's body
+	sent       bool          // an attempt of the last request went to the server
 	giveUp     error         // the retrier's error when it stopped a retryable failure
 	localErr   error         // an error raised before a response: a token refused, ctx ended
 	netErr     error         // the last transport error
@@ -94,7 +95,7 @@ func (cl *call) reset() {
 func (cl *call) resetRequest() {
 	cl.attempts, cl.retryAfter, cl.concurrent, cl.status, cl.code = 0, 0, 0, 0, 0
 	cl.body = cl.body[:0]
-	cl.giveUp, cl.localErr, cl.netErr = nil, nil, nil
+	cl.giveUp, cl.localErr, cl.netErr, cl.sent = nil, nil, nil, false
 }
 
 // callTransport is the http.RoundTripper of a call's twilio-go client.
@@ -143,7 +144,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		cs.requests.Add(1)
-		cl.attempts = attempt + 1
+		cl.attempts, cl.sent = attempt+1, true
 		resp, err := c.send(r)
 		c.releaseSlot()
 		out := backoff.Outcome{Method: req.Method, Err: err}

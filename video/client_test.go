@@ -956,3 +956,36 @@ func TestRequestHandler(t *testing.T) {
 		t.Fatalf("with a cancelled ctx: got %v; want context.Canceled", err)
 	}
 }
+
+// TestEachPageTakesAToken: a listing of three one-record pages is three reads
+// on both sides.
+func TestEachPageTakesAToken(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{})
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := vq.CreateRoom(ctx, room(fmt.Sprintf("pg-%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rooms, err := vq.ListRoom(ctx, (&openapi.ListRoomParams{}).SetPageSize(1))
+	if err != nil || len(rooms) != 3 {
+		t.Fatalf("got %d rooms, %v", len(rooms), err)
+	}
+	if st, u := srv.Stats(), vq.Usage(); st.Reads < 3 || st.Reads != u.Reads.Requests {
+		t.Fatalf("emulator saw %d reads, client took %d read tokens; want one per page, at least 3", st.Reads, u.Reads.Requests)
+	}
+}
+
+// TestCreateOutcomeUnknown: when the connection drops after a create was
+// sent, the Room may exist, so its slot stays reserved.
+func TestCreateOutcomeUnknown(t *testing.T) {
+	_, vq := setup(t, videotest.Options{Faults: videotest.Faults{DropRate: 1}}, fastRetry(2))
+	_, err := vq.CreateRoom(context.Background(), room(""))
+	var tw *client.TwilioRestError
+	if err == nil || errors.As(err, &tw) {
+		t.Fatalf("got %v; want a network error", err)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 1 {
+		t.Fatalf("rooms used %d; want the slot kept pending", u.Rooms.Used)
+	}
+}

@@ -39,7 +39,11 @@ const (
 //
 // The request waits for a write token and is retried on 20429. A 5xx or
 // network failure is retried only when params has a UniqueName: the Room is
-// then first looked up by name, and returned if it exists.
+// then first looked up by name, and returned if it exists. When the outcome
+// is unknown (the connection failed or ctx ended after the request was
+// sent), the slot stays reserved until [DefaultReservationTTL] passes or a
+// status callback or reconcile settles it, so that the ledger never
+// undercounts.
 func (c *Client) CreateRoom(ctx context.Context, params *openapi.CreateRoomParams) (*openapi.VideoV1Room, error) {
 	var room *openapi.VideoV1Room
 	err := c.createRoom(ctx, "CreateRoom", params,
@@ -121,7 +125,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		cl := c.begin(ctx)
 		room, err := create(cl)
 		err = cl.finish(err)
-		status, netErr, local := cl.status, cl.netErr, cl.localErr
+		status, netErr, local, sent := cl.status, cl.netErr, cl.localErr, cl.sent
 		c.end(cl)
 		if err == nil {
 			kept = c.commitRoom(ctx, key, room)
@@ -145,6 +149,13 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		}
 		retryable := status >= 500 || (status == 0 && netErr != nil)
 		if name == "" || local != nil || !retryable {
+			if sent && status == 0 && (netErr != nil || local != nil) {
+				// The request may have reached Twilio and created the Room:
+				// keep the slot pending until it lapses (or a status
+				// callback or a reconcile settles it) rather than
+				// undercount.
+				kept = true
+			}
 			return err
 		}
 		// The Room may have been created: look for it before trying again.
@@ -226,6 +237,37 @@ func (c *Client) observeRoom(ctx context.Context, r *openapi.VideoV1Room) {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: releasing a completed room failed",
 			slog.String("room", *r.Sid), slog.String("error", err.Error()))
 	}
+}
+
+// afterUpdateRoom releases a Room completed through UpdateRoom (and the
+// Participants the Client knew in it), whatever status the answer shows:
+// Twilio accepted the completion (202).
+func (c *Client) afterUpdateRoom(ctx context.Context, p *openapi.UpdateRoomParams, r *openapi.VideoV1Room) {
+	if r == nil || r.Sid == nil {
+		return
+	}
+	if p != nil && p.Status != nil && *p.Status == statusCompleted {
+		done := statusCompleted
+		r2 := *r
+		r2.Status = &done
+		r = &r2
+	}
+	c.observeRoom(ctx, r)
+}
+
+// afterUpdateRoomParticipant releases a Participant disconnected through
+// UpdateRoomParticipant.
+func (c *Client) afterUpdateRoomParticipant(ctx context.Context, p *openapi.UpdateRoomParticipantParams, r *openapi.VideoV1RoomParticipant) {
+	if r == nil || r.Sid == nil {
+		return
+	}
+	if p != nil && p.Status != nil && *p.Status == statusDisconnected {
+		done := statusDisconnected
+		r2 := *r
+		r2.Status = &done
+		r = &r2
+	}
+	c.observeParticipant(ctx, r)
 }
 
 // observeParticipant gives back the slot of a Participant the application

@@ -50,6 +50,15 @@ var validators = map[string]string{
 	"*openapi.ListRoomParticipantParams":   "validateListRoomParticipant",
 }
 
+// afterHooks replace the observation of a successful result with a call
+// that also knows the request's parameters.
+var afterHooks = map[string]string{
+	"UpdateRoom":                        "c.afterUpdateRoom(ctx, params, r0)",
+	"UpdateRoomWithMetadata":            "c.afterUpdateRoom(ctx, params, &r0.Resource)",
+	"UpdateRoomParticipant":             "c.afterUpdateRoomParticipant(ctx, params, r0)",
+	"UpdateRoomParticipantWithMetadata": "c.afterUpdateRoomParticipant(ctx, params, &r0.Resource)",
+}
+
 var pkgAlias = map[string]string{
 	"github.com/twilio/twilio-go/rest/video/v1":   "openapi",
 	"github.com/twilio/twilio-go/client":          "client",
@@ -334,7 +343,11 @@ func emit(b *bytes.Buffer, m reflect.Method, names []string) error {
 			b.WriteString("cl := c.begin(ctx)\n")
 			fmt.Fprintf(b, "r0, err := cl.svc.%s(%s)\n", m.Name, strings.Join(args, ", "))
 			b.WriteString("err = cl.finish(err)\nc.end(cl)\n")
-			if obs := observation(ft.Out(0), "r0"); obs != "" {
+			obs := observation(ft.Out(0), "r0")
+			if hook, ok := afterHooks[m.Name]; ok {
+				obs = hook + "\n"
+			}
+			if obs != "" {
 				b.WriteString("if err == nil {\n" + obs + "}\n")
 			}
 			b.WriteString("return r0, err\n")
