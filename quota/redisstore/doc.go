@@ -60,15 +60,29 @@
 //     back by itself.
 //
 // No slot is counted twice across the switch: each lives in one place at a
-// time. Slots taken while degraded live only in the local store; releases of
-// keys that may live in Redis are recorded. On recovery no local operation
-// runs until one script per ledger has removed the released keys from Redis
-// and added the local leases with their remaining time. Leases are sets keyed
-// by the slot's key (reservation id or SID), so a key already in Redis, for
-// instance from an operation that timed out after Redis applied it, is still
-// counted once. A Redis that restarted empty gets back the slots taken while
-// degraded; slots it held from before are lost with its data until the next
-// reconciliation (Sync) restores them from Twilio's list.
+// time, and leases are sets keyed by the slot's key (reservation id or SID),
+// so a key is counted once however often it is written.
+//
+//   - Switching to the local share, the local store starts with the slots
+//     this process took in Redis and has not given back, so they count against
+//     its share: n processes with share 1/n stay within the quota as long as
+//     none held more than its share when Redis went away.
+//   - While degraded, new slots are taken in the local store only; releases of
+//     keys that may live in Redis are recorded.
+//   - On recovery no local operation runs until one script per ledger has
+//     removed the released keys from Redis and added the local leases with
+//     their remaining time (ZADD NX: a key already there, for instance from an
+//     operation that timed out after Redis applied it, stays counted once).
+//     The slots from before the outage are added back only if Redis lost its
+//     data meanwhile, which a per-ledger epoch key shows; otherwise they are
+//     there already, or were given back through another process and must not
+//     return. Then the local store is dropped and operations go to Redis again.
+//
+// A Redis that restarted empty thus gets back the slots of every process that
+// degraded and recovered; the slots of processes that did not notice the
+// outage are missing until the next reconciliation (Sync) restores them from
+// Twilio's list. A slot this process took and another process gave back
+// counts against the local share until its lease ends: that errs on the safe side.
 //
 // While degraded, Used and Holds answer for the local share, and the
 // threshold crossings are those of the local share. The adaptive factor set

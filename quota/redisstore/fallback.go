@@ -90,6 +90,12 @@ type fallback struct {
 	jmu      sync.Mutex // guards leases and released
 	leases   map[ledgerID]map[string]lease
 	released map[ledgerID]map[string]struct{}
+
+	// own are the slots this process took in Redis and has not given back,
+	// so that a switch to the local share starts from them.
+	omu    sync.Mutex // guards own and epochs
+	own    map[ledgerID]map[string]lease
+	epochs map[ledgerID]int64 // each ledger's epoch at the last reply from Redis
 }
 
 type ledgerID struct {
@@ -100,6 +106,9 @@ type ledgerID struct {
 type lease struct {
 	held  bool
 	until time.Time // zero: no expiry
+	// seeded marks a slot taken in Redis before the outage, which the
+	// write-back restores only if Redis lost its data meanwhile.
+	seeded bool
 }
 
 func newFallback(share float64, probe time.Duration) *fallback {
@@ -110,17 +119,106 @@ func newFallback(share float64, probe time.Duration) *fallback {
 		local:    quota.NewMemoryStore(),
 		leases:   make(map[ledgerID]map[string]lease),
 		released: make(map[ledgerID]map[string]struct{}),
+		own:      make(map[ledgerID]map[string]lease),
+		epochs:   make(map[ledgerID]int64),
+	}
+}
+
+// sawEpoch records the epoch of a ledger Redis replied with.
+func (fb *fallback) sawEpoch(account string, res quota.Resource, epoch int64) {
+	fb.omu.Lock()
+	fb.epochs[ledgerID{account, res}] = epoch
+	fb.omu.Unlock()
+}
+
+// until returns the expiry of a lease of ttl taken now (zero: none).
+func (fb *fallback) until(ttl time.Duration) time.Time {
+	if ttl <= 0 {
+		return time.Time{}
+	}
+	return fb.now().Add(ttl)
+}
+
+// owned records that this process took key in Redis (held or pending).
+func (fb *fallback) owned(account string, res quota.Resource, key string, held bool, ttl time.Duration) {
+	id := ledgerID{account, res}
+	fb.omu.Lock()
+	defer fb.omu.Unlock()
+	m := fb.own[id]
+	if m == nil {
+		m = make(map[string]lease)
+		fb.own[id] = m
+	}
+	m[key] = lease{held: held, until: fb.until(ttl)}
+}
+
+// disowned records that key was given back in Redis.
+func (fb *fallback) disowned(account string, res quota.Resource, keys ...string) {
+	id := ledgerID{account, res}
+	fb.omu.Lock()
+	defer fb.omu.Unlock()
+	for _, k := range keys {
+		delete(fb.own[id], k)
+	}
+}
+
+// synced keeps, of the holdings this process took, those in keys.
+func (fb *fallback) synced(account string, res quota.Resource, keys []string) {
+	id := ledgerID{account, res}
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	fb.omu.Lock()
+	defer fb.omu.Unlock()
+	for k, l := range fb.own[id] {
+		if l.held && !want[k] {
+			delete(fb.own[id], k)
+		}
 	}
 }
 
 // degrade switches to the local share; it reports whether this call did.
+// The local store starts with the slots this process holds in Redis, so its
+// share counts them, and they are written back on recovery like the others
+// (a Redis that restarted empty gets them back).
 func (fb *fallback) degrade() bool {
-	if !fb.degraded.CompareAndSwap(false, true) {
+	fb.sw.Lock()
+	defer fb.sw.Unlock()
+	if fb.degraded.Load() {
 		return false
 	}
+	fb.omu.Lock()
+	now := fb.now()
+	ctx := context.Background()
+	for id, m := range fb.own {
+		for k, l := range m {
+			ttl := time.Duration(0)
+			if !l.until.IsZero() {
+				if ttl = l.until.Sub(now); ttl <= 0 {
+					delete(m, k)
+					continue
+				}
+			}
+			// Unbounded: the slots are held already, whatever the share.
+			if l.held {
+				fb.local.Hold(ctx, id.account, id.res, k, nil, ttl)
+			} else {
+				fb.local.Reserve(ctx, id.account, id.res, k, nil, ttl)
+			}
+			fb.jmu.Lock()
+			if fb.leases[id] == nil {
+				fb.leases[id] = make(map[string]lease)
+			}
+			fb.leases[id][k] = lease{held: l.held, until: l.until, seeded: true}
+			fb.jmu.Unlock()
+		}
+	}
+	fb.omu.Unlock()
 	fb.probeMu.Lock()
-	fb.nextProbe = fb.now().Add(fb.probe)
+	fb.nextProbe = now.Add(fb.probe)
 	fb.probeMu.Unlock()
+	fb.degraded.Store(true)
 	return true
 }
 
@@ -159,10 +257,7 @@ func (fb *fallback) rate(r quota.Rate) quota.Rate {
 
 // journal records a slot taken locally; requires sw held for reading.
 func (fb *fallback) journal(account string, res quota.Resource, key string, held bool, ttl time.Duration) {
-	var until time.Time
-	if ttl > 0 {
-		until = fb.now().Add(ttl)
-	}
+	until := fb.until(ttl)
 	id := ledgerID{account, res}
 	fb.jmu.Lock()
 	defer fb.jmu.Unlock()
@@ -242,7 +337,10 @@ func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
 	written := 0
 	for id := range ids {
 		rel := fb.released[id]
-		extra := []any{len(rel)}
+		fb.omu.Lock()
+		known := fb.epochs[id]
+		fb.omu.Unlock()
+		extra := []any{known, len(rel)}
 		for k := range rel {
 			extra = append(extra, k)
 		}
@@ -257,13 +355,35 @@ func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
 			if l.held {
 				kind = "h"
 			}
+			if l.seeded {
+				kind = "o" + kind
+			}
 			extra = append(extra, kind, k, ms)
 			written++
 		}
-		if err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("restore", nil, extra...)...).Err(); err != nil {
+		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("restore", nil, extra...)...).Int64Slice()
+		if err != nil {
 			return 0, err
 		}
+		if len(vals) == 3 {
+			fb.sawEpoch(id.account, id.res, vals[2])
+		}
 	}
+	// What was written back is this process's own in Redis now.
+	fb.omu.Lock()
+	clear(fb.own)
+	for id, m := range fb.leases {
+		for k, l := range m {
+			if l.until.IsZero() || l.until.After(now) {
+				if fb.own[id] == nil {
+					fb.own[id] = make(map[string]lease)
+				}
+				l.seeded = false
+				fb.own[id][k] = l
+			}
+		}
+	}
+	fb.omu.Unlock()
 	clear(fb.leases)
 	clear(fb.released)
 	return written, nil

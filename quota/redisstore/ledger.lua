@@ -3,17 +3,19 @@
 -- KEYS[2]: holdings, a sorted set of keys scored by expiry time (ms)
 -- KEYS[3]: the full mark (a key with a PX expiry)
 -- KEYS[4]: threshold state, a hash of level -> "1" for the levels that are up
+-- KEYS[5]: the ledger's epoch, set when the ledger is first written and
+--          never expiring, so that a Redis that lost its data shows a new one
 -- ARGV[1]: the operation
 -- ARGV[2]: the limit (negative: unlimited), ARGV[3]: hysteresis (>= 1)
 -- ARGV[4]: n, the number of levels, then n pairs: level name, rising point
 -- then the operation's own arguments from ARGV[5 + 2n] on.
 --
--- Replies {status, used, changed, added, removed, level index, rising, ...}:
+-- Replies {status, used, changed, added, removed, epoch, level index, rising, ...}:
 -- status 0 is a refusal (quota used up or marked full), 1 success; the
 -- trailing pairs are the threshold crossings the operation caused, decided
 -- here so that exactly one caller sees each. For "used" the reply is
 -- {1, used, full}; for "holds" {1, held}.
-local pending, held, fullk, levk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local pending, held, fullk, levk, epochk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op = ARGV[1]
 local limit = tonumber(ARGV[2])
 local hyst = tonumber(ARGV[3])
@@ -24,6 +26,15 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local FOREVER = 1e15 -- ms, for a ttl <= 0
 local LEVELS_TTL = 90000000 -- ms (25 h): threshold state outlives any holding
+
+-- epoch returns the ledger's epoch, creating it (from server time) if absent.
+local function epoch()
+  local e = redis.call('GET', epochk)
+  if e then return tonumber(e) end
+  local id = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  redis.call('SET', epochk, string.format('%.0f', id))
+  return id
+end
 
 local function expiry(ttl)
   ttl = tonumber(ttl)
@@ -57,7 +68,7 @@ local function keepalive(z)
 end
 
 local function reply(status, u, changed, added, removed, withCrossings)
-  local out = {status, u, changed, added, removed}
+  local out = {status, u, changed, added, removed, epoch()}
   if not withCrossings or limit < 0 or nlev == 0 then return out end
   for i = 1, nlev do
     local name = ARGV[3 + 2 * i]
@@ -173,29 +184,36 @@ elseif op == 'holds' then
 
 elseif op == 'restore' then
   -- Writes back what a process did while it could not reach Redis: first
-  -- the keys it released (ARGV[base] of them), then its leases as triples
-  -- (kind "p" or "h", key, remaining ttl in ms). Idempotent: a key already
-  -- here is counted once. Crossings are left to the next operation.
+  -- the keys it released (ARGV[base + 1] of them), then its leases as
+  -- triples (kind, key, remaining ttl in ms). Kind "p" is a pending
+  -- reservation, "h" a holding; "op" and "oh" are those the process had
+  -- taken here before the outage: restored only if Redis lost its data
+  -- meanwhile (the epoch differs from ARGV[base]), since otherwise it is
+  -- here already or was given back through another process. Idempotent: a
+  -- key already here is counted once. Crossings are left to the next operation.
   purge()
-  local nrel = tonumber(ARGV[base])
+  local known = tonumber(ARGV[base])
+  local lost = tonumber(redis.call('GET', epochk) or '-1') ~= known
+  epoch()
+  local nrel = tonumber(ARGV[base + 1])
   local released = 0
-  for i = base + 1, base + nrel do
+  for i = base + 2, base + 1 + nrel do
     released = released + redis.call('ZREM', pending, ARGV[i]) + redis.call('ZREM', held, ARGV[i])
   end
   if released > 0 then redis.call('DEL', fullk) end
-  local i = base + nrel + 1
+  local i = base + 2 + nrel
   while i + 2 <= #ARGV do
     local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    if kind == 'h' then
+    if kind == 'h' or (kind == 'oh' and lost) then
       redis.call('ZREM', pending, key)
       redis.call('ZADD', held, 'NX', expiry(ttl), key)
-    elseif not has(held, key) then
+    elseif (kind == 'p' or (kind == 'op' and lost)) and not has(held, key) then
       redis.call('ZADD', pending, 'NX', expiry(ttl), key)
     end
     i = i + 3
   end
   keepalive(pending)
   keepalive(held)
-  return {1, used()}
+  return {1, used(), epoch()}
 end
 return redis.error_reply('videoquota ledger: unknown operation ' .. tostring(op))

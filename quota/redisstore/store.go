@@ -177,6 +177,7 @@ func (s *Store) ledgerKeys(account string, res quota.Resource) []string {
 		s.key(account, r, "held"),
 		s.key(account, r, "full"),
 		s.key(account, r, "levels"),
+		s.key(account, r, "epoch"),
 	}
 }
 
@@ -348,8 +349,11 @@ func (s *Store) runLedger(ctx context.Context, account string, res quota.Resourc
 	if err != nil {
 		return ledgerReply{}, err
 	}
-	if len(vals) < 5 || (len(vals)-5)%2 != 0 {
+	if len(vals) < 6 || (len(vals)-6)%2 != 0 {
 		return ledgerReply{}, fmt.Errorf("ledger script replied %v", vals)
+	}
+	if s.fb != nil {
+		s.fb.sawEpoch(account, res, vals[5])
 	}
 	r := ledgerReply{
 		ok:      vals[0] == 1,
@@ -357,7 +361,7 @@ func (s *Store) runLedger(ctx context.Context, account string, res quota.Resourc
 		added:   int(vals[3]),
 		removed: int(vals[4]),
 	}
-	for i := 5; i+1 < len(vals); i += 2 {
+	for i := 6; i+1 < len(vals); i += 2 {
 		idx := int(vals[i]) - 1
 		if b == nil || idx < 0 || idx >= len(b.Levels) {
 			return ledgerReply{}, fmt.Errorf("ledger script replied crossing of level %d", idx+1)
@@ -378,7 +382,11 @@ func exceeded(res quota.Resource, used int, b *quota.Bounds) *quota.ExceededErro
 // Reserve implements [quota.Store]: the check and the add are one script.
 func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
 	r, err := do(s, ctx, "Reserve", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, ledgerArgs("reserve", b, key, millis(ttl)))
+		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("reserve", b, key, millis(ttl)))
+		if err == nil && r.change.Changed && s.fb != nil {
+			s.fb.owned(account, res, key, false, ttl)
+		}
+		return r, err
 	}, func(fb *fallback) (ledgerReply, error) {
 		// A refusal here is the local share's *quota.ExceededError.
 		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(b), ttl)
@@ -399,7 +407,12 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 // Commit implements [quota.Store].
 func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, ledgerArgs("commit", b, key, holdKey, millis(ttl)))
+		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("commit", b, key, holdKey, millis(ttl)))
+		if err == nil && s.fb != nil {
+			s.fb.disowned(account, res, key)
+			s.fb.owned(account, res, holdKey, true, ttl)
+		}
+		return r, err
 	}, func(fb *fallback) (ledgerReply, error) {
 		c, err := fb.local.Commit(ctx, account, res, key, holdKey, fb.bounds(b), ttl)
 		if err == nil {
@@ -416,7 +429,11 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 // Hold implements [quota.Store].
 func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, ledgerArgs("hold", b, key, millis(ttl)))
+		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("hold", b, key, millis(ttl)))
+		if err == nil && r.change.Changed && s.fb != nil {
+			s.fb.owned(account, res, key, true, ttl)
+		}
+		return r, err
 	}, func(fb *fallback) (ledgerReply, error) {
 		c, err := fb.local.Hold(ctx, account, res, key, fb.bounds(b), ttl)
 		if err == nil && c.Changed {
@@ -430,7 +447,11 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 // Release implements [quota.Store].
 func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds) (quota.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, ledgerArgs("release", b, key))
+		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("release", b, key))
+		if err == nil && s.fb != nil {
+			s.fb.disowned(account, res, key)
+		}
+		return r, err
 	}, func(fb *fallback) (ledgerReply, error) {
 		c, err := fb.local.Release(ctx, account, res, key, fb.bounds(b))
 		if err == nil {
@@ -451,7 +472,11 @@ func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, ke
 		extra = append(extra, k)
 	}
 	r, err := do(s, ctx, "Sync", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, ledgerArgs("sync", b, extra...))
+		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("sync", b, extra...))
+		if err == nil && s.fb != nil {
+			s.fb.synced(account, res, keys)
+		}
+		return r, err
 	}, nil)
 	return r.change, r.added, r.removed, err
 }

@@ -84,13 +84,15 @@ func TestKeys(t *testing.T) {
 		prefix + ":{AC0123}:rooms:levels":        true,
 		prefix + ":{AC0123}:participants:held":   true,
 		prefix + ":{AC0123}:participants:levels": true,
+		prefix + ":{AC0123}:rooms:epoch":         true,
+		prefix + ":{AC0123}:participants:epoch":  true,
 	}
 	for _, k := range keys {
 		if !want[k] {
 			t.Errorf("unexpected key %q", k)
 		}
 		delete(want, k)
-		if ttl := rdb.PTTL(ctx, k).Val(); k != prefix+":{AC0123}:factor:write" && ttl <= 0 {
+		if ttl := rdb.PTTL(ctx, k).Val(); !strings.HasSuffix(k, ":factor:write") && !strings.HasSuffix(k, ":epoch") && ttl <= 0 {
 			t.Errorf("key %q has no expiry (PTTL %v)", k, ttl)
 		}
 	}
@@ -303,24 +305,24 @@ func TestFailLocalRestart(t *testing.T) {
 		t.Skip("needs a redis-server of its own to stop")
 	}
 	s, observer := failLocal(t, srv)
-	b := &quota.Bounds{Limit: 4, Hysteresis: 1} // the local share is 2
+	b := &quota.Bounds{Limit: 8, Hysteresis: 1} // the local share is 4
 	c := ledgerCheck{t, s, "AC1", b}
 	c.reserve("r1", false)
 	c.hold("RM1")
 
 	srv.Stop(t)
-	c.reserve("r2", false) // fails over to the local share
+	c.reserve("r2", false) // fails over to the local share, which starts with r1 and RM1
 	if !s.Degraded() {
 		t.Fatal("not degraded after Redis stopped")
 	}
+	c.expect("r1", "RM1", "r2")
 	c.hold("RM2")
-	c.reserve("r3", true) // the local share (2) is used up
 	var ee *quota.ExceededError
-	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r3", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 2 {
-		t.Errorf("refusal while degraded: %v, want *quota.ExceededError with the local Limit 2", err)
+	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r3", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 4 || ee.Used != 4 {
+		t.Errorf("refusal while degraded: %v, want *quota.ExceededError with the local Limit 4, Used 4", err)
 	}
-	c.release("RM1") // lives in Redis: written back as a release
-	c.expect("r2", "RM2")
+	c.release("RM1") // taken in Redis before: given back there on recovery
+	c.expect("r1", "r2", "RM2")
 	var ue *redisstore.UnavailableError
 	if _, _, _, err := s.Sync(context.Background(), "AC1", quota.Rooms, []string{"RM2"}, b, time.Minute); !errors.As(err, &ue) || ue.Op != "Sync" {
 		t.Errorf("Sync while degraded: %v, want *UnavailableError", err)
@@ -328,18 +330,20 @@ func TestFailLocalRestart(t *testing.T) {
 
 	srv.Restart(t) // empty: no persistence
 	waitRecovered(t, s, "AC1")
-	// Redis now holds what the process did while degraded, each slot once.
-	ledgerCheck{t, observer, "AC1", b}.expect("r2", "RM2")
-	c.expect("r2", "RM2")
-	c.reserve("r3", false)
-	c.reserve("r4", false)
-	c.reserve("r5", true) // the whole quota (4) again
+	// Redis now holds this process's slots, those from before the outage
+	// included, each once.
+	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2")
+	c.expect("r1", "r2", "RM2")
+	for _, k := range []string{"r3", "r4", "r5", "r6", "r7"} {
+		c.reserve(k, false)
+	}
+	c.reserve("r8", true) // the whole quota (8) again
 }
 
 func TestFailLocalHang(t *testing.T) {
-	// A hung Redis (SIGSTOP) keeps its data and, once it goes on, runs the
-	// command that timed out: that slot then exists in Redis and locally,
-	// and must still be counted once.
+	// A hung Redis (SIGSTOP) keeps its data and, once it goes on, may run the
+	// command that timed out: that slot then exists in Redis and locally, and
+	// must still be counted once.
 	srv := redistest.Start(t)
 	if !srv.Own() {
 		t.Skip("needs a redis-server of its own to pause")
@@ -353,24 +357,58 @@ func TestFailLocalHang(t *testing.T) {
 	srv.Pause(t)
 	t.Cleanup(func() { srv.Resume(t) })
 	start := time.Now()
-	c.reserve("r2", false) // times out after 100ms, Redis will run it later
+	c.reserve("r2", false) // times out after 100ms; Redis may run it later
 	if !s.Degraded() {
 		t.Fatal("not degraded after Redis hung")
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("the failing-over Reserve took %v with WithTimeout(100ms)", d)
 	}
-	c.hold("RM2")
+	c.hold("RM2") // past the local share: Twilio holds it
 	c.release("RM1")
-	c.reserve("r3", false)
-	c.reserve("r4", true) // the local share (3) is used up: r2, RM2, r3
+	c.expect("r1", "r2", "RM2")
+	c.reserve("r3", true) // the local share (3) is used up
 
 	srv.Resume(t)
 	waitRecovered(t, s, "AC1")
-	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2", "r3")
+	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2")
+	c.reserve("r3", false)
+	c.reserve("r4", false)
 	c.reserve("r5", false)
-	c.reserve("r6", false)
-	c.reserve("r7", true)
+	c.reserve("r6", true)
+}
+
+func TestFailLocalPartition(t *testing.T) {
+	// Only this process loses Redis; Redis keeps its data and another
+	// process gives back a slot this one had taken. The write-back must not
+	// bring that slot back.
+	srv := redistest.Start(t)
+	proxy := srv.NewProxy(t)
+	prefix := redistest.Prefix(t)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	s := newStore(t, rdb, redisstore.WithPrefix(prefix), redisstore.WithFailurePolicy(redisstore.FailLocal),
+		redisstore.WithLocalShare(0.5), redisstore.WithProbeInterval(50*time.Millisecond))
+	other := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	b := &quota.Bounds{Limit: 8, Hysteresis: 1}
+	c := ledgerCheck{t, s, "AC1", b}
+	o := ledgerCheck{t, other, "AC1", b}
+	c.reserve("r1", false)
+	c.hold("RM1")
+
+	proxy.Cut()
+	c.reserve("r2", false)
+	if !s.Degraded() {
+		t.Fatal("not degraded after the partition")
+	}
+	o.release("RM1") // the room ended; another process heard of it
+	o.hold("RM9")    // and another room started there
+	c.expect("r1", "RM1", "r2")
+
+	proxy.Heal()
+	waitRecovered(t, s, "AC1")
+	o.expect("r1", "r2", "RM9")
+	c.expect("r1", "r2", "RM9")
 }
 
 func TestFailLocalRate(t *testing.T) {
