@@ -31,7 +31,7 @@ var maxParticipantsByType = map[string]int{
 type ValidationError struct {
 	Method string // the Client method, e.g. "CreateRoom"
 	Param  string // the parameter, e.g. "UniqueName" or "MaxParticipants"
-	Value  string // the offending value, shortened; empty for secrets
+	Value  string // the offending value, shortened; empty when it may hold a secret (a callback URL)
 	Reason string
 }
 
@@ -162,8 +162,8 @@ func validateCreateRoom(p *openapi.CreateRoomParams) error {
 		return err
 	}
 	if p.StatusCallback != nil && len(*p.StatusCallback) >= 1024 {
-		return &ValidationError{Param: "StatusCallback", Value: shorten(*p.StatusCallback),
-			Reason: "URL must be shorter than 1024 characters"}
+		// The URL is not echoed: it may carry credentials (https://user:pass@host/).
+		return &ValidationError{Param: "StatusCallback", Reason: "URL must be shorter than 1024 characters"}
 	}
 	return checkMethod("StatusCallbackMethod", p.StatusCallbackMethod)
 }
