@@ -3,6 +3,8 @@ package video_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -308,4 +310,39 @@ func FuzzAlertHandler(f *testing.F) {
 			t.Fatalf("unsigned request changed state")
 		}
 	})
+}
+
+// ExampleClient_AlertHandler receives the Console Debugger webhook: Twilio's
+// warning 53121 (70% of a concurrency quota) reaches the threshold func.
+func ExampleClient_AlertHandler() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	srv := videotest.NewServer(videotest.Options{ConcurrentRooms: 10,
+		DebuggerWebhook: "http://" + ln.Addr().String() + "/twilio/debugger"})
+	defer srv.Close()
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()),
+		video.WithThresholds(func(e quota.Event) {
+			if e.Source == quota.SourceTwilio {
+				fmt.Printf("Twilio says: %s at %.0f%% (code %d)\n", e.Resource, e.Level*100, e.Code)
+			}
+		}))
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/twilio/debugger", vq.AlertHandler())
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	ctx := context.Background()
+	for range 7 {
+		vq.CreateRoom(ctx, &openapi.CreateRoomParams{})
+	}
+	srv.FlushCallbacks(ctx)
+	vq.Close() // delivers the queued threshold events
+	// Output:
+	// Twilio says: rooms at 70% (code 53121)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -830,5 +831,100 @@ func TestReconcileKeepsCallbacksDuringListing(t *testing.T) {
 	}
 	if m := e.ledgerMismatch(t); m != "" {
 		t.Fatal(m)
+	}
+}
+
+// ExampleClient_StatusCallbackHandler serves the handler where Twilio's
+// status callbacks arrive (here the emulator's ad-hoc Rooms report there) and
+// watches the ledger follow the Participants.
+func ExampleClient_StatusCallbackHandler() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	public := "http://" + ln.Addr().String() + "/twilio/status" // the URL Twilio calls
+	srv := videotest.NewServer(videotest.Options{AdHocRooms: true, AdHocStatusCallback: public, CallbackWorkers: 1})
+	defer srv.Close()
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()))
+	if err != nil {
+		panic(err)
+	}
+	defer vq.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/twilio/status", vq.StatusCallbackHandler(video.OnRoomEvent(func(e video.RoomEvent) {
+		fmt.Println(strings.TrimSpace(e.Event + " " + e.RoomName + " " + e.ParticipantIdentity))
+	})))
+	hs := &http.Server{Handler: mux}
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	ctx := context.Background()
+	srv.Connect("standup", "alice") // client SDKs joining: no REST request
+	srv.Connect("standup", "bob")
+	srv.FlushCallbacks(ctx)
+	used, _, _ := vq.Ledger().Used(ctx, quota.Participants)
+	fmt.Println("participants held:", used)
+	srv.Disconnect("standup", "bob")
+	srv.FlushCallbacks(ctx)
+	used, _, _ = vq.Ledger().Used(ctx, quota.Participants)
+	fmt.Println("participants held:", used)
+	// Output:
+	// room-created standup
+	// participant-connected standup alice
+	// participant-connected standup bob
+	// participants held: 2
+	// participant-disconnected standup bob
+	// participants held: 1
+}
+
+// ExampleClient_Reconcile corrects the ledger for Rooms and Participants it
+// never heard of (no status callback configured).
+func ExampleClient_Reconcile() {
+	srv := videotest.NewServer(videotest.Options{AdHocRooms: true})
+	defer srv.Close()
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()))
+	if err != nil {
+		panic(err)
+	}
+	defer vq.Close()
+	srv.Connect("standup", "alice")
+	srv.Connect("standup", "bob")
+
+	drift, err := vq.Reconcile(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(drift)
+	// Output:
+	// rooms 1 (+1 -0), participants 2 (+2 -0), 2 requests
+}
+
+// BenchmarkStatusCallbackHandler measures one signed participant-connected
+// callback through the handler: body read, signature check, parse, ledger
+// hold (in-memory store).
+func BenchmarkStatusCallbackHandler(b *testing.B) {
+	vq, token := offline(b, video.WithLimits(quota.Limits{ConcurrentParticipants: quota.Unlimited}))
+	h := vq.StatusCallbackHandler()
+	const target = "http://example.test/status"
+	reqs := make([]struct {
+		body, sig string
+	}, b.N)
+	for i := range reqs {
+		part := fmt.Sprintf("PA%032x", i)
+		form := roomForm(vq.AccountSID(), video.EventParticipantConnected, testRoom, part, "2026-11-26T10:00:00Z")
+		reqs[i].body, reqs[i].sig = form.Encode(), videotest.Signature(token, target, form)
+	}
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(reqs[i].body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Twilio-Signature", reqs[i].sig)
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
 	}
 }
