@@ -989,3 +989,19 @@ func TestCreateOutcomeUnknown(t *testing.T) {
 		t.Fatalf("rooms used %d; want the slot kept pending", u.Rooms.Used)
 	}
 }
+
+// TestRetryBudget: when the retry budget is spent (the whole account is
+// throttled), calls stop retrying and say so.
+func TestRetryBudget(t *testing.T) {
+	srv, vq := setup(t, videotest.Options{Faults: videotest.Faults{Force429: 1000}},
+		video.WithRetry(backoff.Policy{Base: time.Millisecond, Cap: time.Millisecond, MaxRetries: 100,
+			Budget: backoff.NewBudget(2 * backoff.ThrottleRetryCost)}))
+	_, err := vq.ListRoom(context.Background(), nil)
+	var rl *quota.RateLimitError
+	if !errors.Is(err, backoff.ErrBudgetExhausted) || !errors.As(err, &rl) {
+		t.Fatalf("got %v; want the budget error wrapping a *quota.RateLimitError", err)
+	}
+	if st := srv.Stats(); st.TotalRequests != 3 {
+		t.Fatalf("emulator saw %d requests; want 3 (two retries paid by the budget)", st.TotalRequests)
+	}
+}
