@@ -1005,3 +1005,35 @@ func TestRetryBudget(t *testing.T) {
 		t.Fatalf("emulator saw %d requests; want 3 (two retries paid by the budget)", st.TotalRequests)
 	}
 }
+
+// TestSharedStore: two clients of one account sharing a store share its
+// Rooms quota.
+func TestSharedStore(t *testing.T) {
+	srv := videotest.NewServer(videotest.Options{WritesPerSecond: -1})
+	t.Cleanup(srv.Close)
+	store := quota.NewMemoryStore()
+	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited})
+	a := newClient(t, srv, video.WithStore(store), limits)
+	b := newClient(t, srv, video.WithStore(store), limits)
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vq := a
+			if i%2 == 1 {
+				vq = b
+			}
+			if _, err := vq.CreateRoom(context.Background(), room("")); err == nil {
+				ok.Add(1)
+			} else if !errors.Is(err, quota.ErrExceeded) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := srv.Stats(); ok.Load() != 10 || st.Writes != 10 {
+		t.Fatalf("created %d rooms with %d writes; want 10 and 10", ok.Load(), st.Writes)
+	}
+}
