@@ -31,8 +31,9 @@ const alertPollPageSize = 100
 // Sid or I-Twilio-Idempotency-Token is answered 200 and ignored.
 //
 //   - 53121 (70% of a concurrency quota) fires the threshold funcs of the
-//     Client ([WithThresholds]) with a [quota.Event] of Code 53121, Level
-//     0.7, Rising, Source [quota.SourceTwilio]. Its Resource is the one the
+//     Client registered for level 0.7, the default ([WithThresholds]), with
+//     a [quota.Event] of Code 53121, Level 0.7, Rising, Source
+//     [quota.SourceTwilio], At the event's Timestamp. Its Resource is the one the
 //     payload's more_info names, else the one the ledger has at 70% or more
 //     (both if both), else the one with the higher usage share.
 //   - 53119 and 53206 (a concurrency quota exceeded) mark Rooms or

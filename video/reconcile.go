@@ -276,6 +276,7 @@ func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[s
 	}
 	for sid, name := range rooms {
 		r, _ := s.roomLocked(sid, name)
+		r.ended = false // Twilio lists it in progress (SIDs are never reused)
 		clear(r.conn)
 		if name != "" {
 			s.names[name] = sid
@@ -284,6 +285,8 @@ func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[s
 	for sid, p := range parts {
 		if t := s.parts[sid]; t == nil {
 			s.parts[sid] = &partTrack{room: p.room, identity: p.identity}
+		} else {
+			t.gone = false // Twilio lists it connected
 		}
 		if r := s.rooms[p.room]; r != nil {
 			r.conn[sid] = struct{}{}

@@ -101,13 +101,15 @@ func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...T
 	now := c.now()
 	exp := now.Add(cfg.ttl)
 
+	// The event lock is not held while reserving: a reservation may wait for
+	// capacity, which the status callbacks free under that lock.
 	st := c.eventState()
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	roomKey := ""
 	if !validSID("RM", room) && !st.roomInProgressLocked(room) {
 		roomKey = roomResKey(room)
 	}
+	st.mu.Unlock()
 	partKey := ParticipantReservationKey(room, identity)
 	var tookRoom bool
 	if roomKey != "" {
@@ -154,6 +156,8 @@ func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...T
 		undo()
 		return "", fmt.Errorf("video: JoinToken: signing the token: %w", err)
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if old, ok := st.tokens[partKey]; !ok || exp.After(old) {
 		st.tokens[partKey] = exp
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -268,4 +270,38 @@ func ExampleClient_JoinToken() {
 	// Output:
 	// alice joined; rooms in progress: 1
 	// bob refused: true - requests sent: 0
+}
+
+// TestJoinTokenWaitsForCapacity: asked to wait, JoinToken gets the slot a
+// participant-disconnected callback frees while it waits.
+func TestJoinTokenWaitsForCapacity(t *testing.T) {
+	vq, token := offline(t, video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
+		video.WithLimits(quota.Limits{ConcurrentParticipants: 1}))
+	h := vq.StatusCallbackHandler()
+	post := func(event string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(token, "http://x.test/s", roomForm(vq.AccountSID(), event, testRoom, testPart, "2026-11-26T10:00:00Z")))
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: status %d", event, w.Code)
+		}
+	}
+	post(video.EventParticipantConnected)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := vq.JoinToken(ctx, "unit", "next"); !errors.Is(err, quota.ErrExceeded) {
+		t.Fatalf("without waiting: %v, want refused", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := vq.JoinToken(video.WaitForCapacity(ctx), "unit", "next")
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let it start waiting (the result does not depend on it)
+	post(video.EventParticipantDisconnected)
+	if err := <-done; err != nil {
+		t.Fatalf("waiting JoinToken: %v", err)
+	}
+	if p := mustUsed(t, vq, quota.Participants); p != 1 {
+		t.Fatalf("participants %d, want the one reservation", p)
+	}
 }
