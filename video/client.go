@@ -79,6 +79,7 @@ type Client struct {
 	now     func() time.Time
 
 	transport       http.RoundTripper // the base transport every attempt goes through
+	ownTransport    bool              // transport was made by New: Close closes its idle connections
 	timeout         time.Duration     // per attempt; 0 = none
 	retry           backoff.Policy
 	waitForCapacity bool
@@ -367,6 +368,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	}
 	if c.transport == nil {
 		c.transport = defaultTransport()
+		c.ownTransport = true
 	}
 	if c.store == nil {
 		c.store = quota.NewMemoryStore()
@@ -411,12 +413,17 @@ func defaultTransport() http.RoundTripper {
 }
 
 // Close stops the ledger's event goroutine after delivering the events already
-// queued. Calls made after Close fail. Close is idempotent and returns nil.
+// queued and closes the idle connections of the Client's own HTTP transport
+// (not those of a [WithHTTPClient] transport). Calls made after Close fail
+// with [ErrClosed]. Close is idempotent and returns nil.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
 	c.ledger.Close()
+	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok && c.ownTransport {
+		t.CloseIdleConnections()
+	}
 	return nil
 }
 

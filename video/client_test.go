@@ -1037,3 +1037,36 @@ func TestSharedStore(t *testing.T) {
 		t.Fatalf("created %d rooms with %d writes; want 10 and 10", ok.Load(), st.Writes)
 	}
 }
+
+// TestCloseLeavesNoGoroutine: Close stops the ledger's goroutine and closes
+// the Client's idle connections.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	srv := videotest.NewServer(videotest.Options{})
+	t.Cleanup(srv.Close)
+	count := func() (ledgers, conns int) {
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+		dump := b.String()
+		return strings.Count(dump, "quota.(*Ledger).run"), strings.Count(dump, "net/http.(*persistConn).readLoop")
+	}
+	l0, c0 := count()
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.ListRoom(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, c := count(); l <= l0 || c <= c0 {
+		t.Fatalf("while open: %d ledger and %d connection goroutines, had %d and %d", l, c, l0, c0)
+	}
+	vq.Close()
+	for range 200 {
+		if l, c := count(); l <= l0 && c <= c0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l, c := count()
+	t.Fatalf("after Close: %d ledger and %d connection goroutines; had %d and %d before", l, c, l0, c0)
+}
