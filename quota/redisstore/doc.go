@@ -79,9 +79,12 @@
 //     return. Then the local store is dropped and operations go to Redis again.
 //
 // A Redis that restarted empty thus gets back the slots of every process that
-// degraded and recovered; the slots of processes that did not notice the
-// outage are missing until the next reconciliation (Sync) restores them from
-// Twilio's list. A slot this process took and another process gave back
+// degraded and recovered. A process that finds the data lost marks the ledger
+// full for two probe intervals, so that the other processes, which probe as
+// often, write theirs back before new slots are given out. The slots of
+// processes that did not notice the outage (idle, or under FailClosed) are
+// missing until the next reconciliation (Sync) restores them from Twilio's
+// list. A slot this process took and another process gave back
 // counts against the local share until its lease ends: that errs on the safe side.
 //
 // While degraded, Used and Holds answer for the local share, and the

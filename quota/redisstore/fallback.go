@@ -340,7 +340,7 @@ func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
 		fb.omu.Lock()
 		known := fb.epochs[id]
 		fb.omu.Unlock()
-		extra := []any{known, len(rel)}
+		extra := []any{known, millis(2 * fb.probe), len(rel)}
 		for k := range rel {
 			extra = append(extra, k)
 		}

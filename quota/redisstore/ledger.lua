@@ -183,25 +183,31 @@ elseif op == 'holds' then
   return {1, 0}
 
 elseif op == 'restore' then
-  -- Writes back what a process did while it could not reach Redis: first
-  -- the keys it released (ARGV[base + 1] of them), then its leases as
-  -- triples (kind, key, remaining ttl in ms). Kind "p" is a pending
-  -- reservation, "h" a holding; "op" and "oh" are those the process had
-  -- taken here before the outage: restored only if Redis lost its data
-  -- meanwhile (the epoch differs from ARGV[base]), since otherwise it is
-  -- here already or was given back through another process. Idempotent: a
-  -- key already here is counted once. Crossings are left to the next operation.
+  -- Writes back what a process did while it could not reach Redis. ARGV[base]
+  -- is the ledger's epoch the process last saw (0: never), ARGV[base + 1] a
+  -- grace in ms, ARGV[base + 2] the number of keys it released, then those
+  -- keys, then its leases as triples (kind, key, remaining ttl in ms). Kind
+  -- "p" is a pending reservation, "h" a holding; "op" and "oh" are those the
+  -- process had taken here before the outage: restored only if Redis lost
+  -- its data meanwhile (the epoch changed), since otherwise they are here
+  -- already or were given back through another process. After such a loss
+  -- the ledger is marked full for the grace, so that the other processes
+  -- can write theirs back before new slots are given out. Idempotent: a key
+  -- already here is counted once. Crossings are left to the next operation.
   purge()
   local known = tonumber(ARGV[base])
-  local lost = tonumber(redis.call('GET', epochk) or '-1') ~= known
+  local cur = redis.call('GET', epochk)
+  local lost = known ~= 0 and (not cur or tonumber(cur) ~= known)
   epoch()
-  local nrel = tonumber(ARGV[base + 1])
+  local grace = tonumber(ARGV[base + 1])
+  local nrel = tonumber(ARGV[base + 2])
   local released = 0
-  for i = base + 2, base + 1 + nrel do
+  for i = base + 3, base + 2 + nrel do
     released = released + redis.call('ZREM', pending, ARGV[i]) + redis.call('ZREM', held, ARGV[i])
   end
   if released > 0 then redis.call('DEL', fullk) end
-  local i = base + 2 + nrel
+  if lost and grace > 0 then redis.call('SET', fullk, '1', 'PX', grace) end
+  local i = base + 3 + nrel
   while i + 2 <= #ARGV do
     local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if kind == 'h' or (kind == 'oh' and lost) then

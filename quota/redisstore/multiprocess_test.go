@@ -47,15 +47,19 @@ type childConf struct {
 	Duration                 time.Duration // how long to offer load
 	Offered                  float64       // requests/s this child offers
 	TTL                      time.Duration // lease of the holder's reservations
+	FailLocal                bool          // the store's policy: FailLocal with share 1/Processes, else FailClosed
+	Processes                int
 }
 
 const envConf = "VIDEOQUOTA_MP_CONF"
 
 // childResult is what a child reports on its last line of output.
 type childResult struct {
-	OK, Local, Twilio, RateLimited, TimedOut, Other int
-	OtherErr                                        string
-	Times                                           []time.Time // of the successful creates
+	OK, Local, Twilio, RateLimited, TimedOut, Unavailable, Other int
+	OtherErr                                                     string
+	Times                                                        []time.Time // of the successful creates
+	SIDs                                                         []string    // of the rooms created
+	Degraded                                                     bool        // the store's state after the step
 }
 
 const resultPrefix, readyLine, refusedLine = "VQRESULT ", "VQREADY", "VQREFUSED"
@@ -71,9 +75,19 @@ func runChild(mode string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
+	storeOpts := []redisstore.Option{redisstore.WithPrefix(conf.Prefix)}
+	if mode == "steps" {
+		// Fail fast when Redis is gone, as a service would configure it.
+		opts.MaxRetries, opts.DialTimeout = -1, 200*time.Millisecond
+		opts.ReadTimeout, opts.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond
+		if conf.FailLocal {
+			storeOpts = append(storeOpts, redisstore.WithFailurePolicy(redisstore.FailLocal),
+				redisstore.WithLocalShare(1/float64(conf.Processes)), redisstore.WithProbeInterval(50*time.Millisecond))
+		}
+	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	store, err := redisstore.New(rdb, redisstore.WithPrefix(conf.Prefix))
+	store, err := redisstore.New(rdb, storeOpts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
@@ -109,7 +123,7 @@ func runChild(mode string) int {
 	create := func(timeout time.Duration) bool {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		_, err := client.CreateRoom(ctx, &openapi.CreateRoomParams{})
+		room, err := client.CreateRoom(ctx, &openapi.CreateRoomParams{})
 		mu.Lock()
 		defer mu.Unlock()
 		var ee *quota.ExceededError
@@ -117,7 +131,12 @@ func runChild(mode string) int {
 		case err == nil:
 			res.OK++
 			res.Times = append(res.Times, time.Now())
+			if room.Sid != nil {
+				res.SIDs = append(res.SIDs, *room.Sid)
+			}
 			return true
+		case errors.Is(err, redisstore.ErrUnavailable):
+			res.Unavailable++
 		case errors.As(err, &ee) && ee.Source == quota.SourceLocal:
 			res.Local++
 		case errors.As(err, &ee):
@@ -133,6 +152,25 @@ func runChild(mode string) int {
 			res.OtherErr = err.Error()
 		}
 		return false
+	}
+	if mode == "steps" {
+		// Each line "create K" creates K rooms at once and reports.
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			var k int
+			if _, err := fmt.Sscanf(sc.Text(), "create %d", &k); err != nil {
+				break
+			}
+			res = childResult{}
+			for range k {
+				wg.Go(func() { create(5 * time.Second) })
+			}
+			wg.Wait()
+			res.Degraded = store.Degraded()
+			out, _ := json.Marshal(res)
+			fmt.Println(resultPrefix + string(out))
+		}
+		return 0
 	}
 	time.Sleep(time.Until(conf.Start))
 	switch mode {
@@ -178,6 +216,7 @@ func runChild(mode string) int {
 }
 
 type child struct {
+	stdin  io.WriteCloser
 	cmd    *exec.Cmd
 	lines  chan string
 	stderr strings.Builder
@@ -194,6 +233,9 @@ func spawn(t *testing.T, mode string, conf childConf) *child {
 	cmd.Env = append(os.Environ(), envChild+"="+mode, envConf+"="+string(b))
 	c := &child{cmd: cmd, lines: make(chan string, 16), done: make(chan struct{})}
 	cmd.Stderr = &c.stderr
+	if c.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +259,15 @@ func spawn(t *testing.T, mode string, conf childConf) *child {
 		<-c.done
 	})
 	return c
+}
+
+// step tells an interactive child to create k rooms and returns its report.
+func (c *child) step(t *testing.T, k int) childResult {
+	t.Helper()
+	if _, err := fmt.Fprintf(c.stdin, "create %d\n", k); err != nil {
+		t.Fatal(err)
+	}
+	return c.result(t)
 }
 
 // result waits for the child's report.
@@ -418,5 +469,103 @@ func TestMultiProcessKilledHolder(t *testing.T) {
 	}
 	if st.Requests[400] != 0 {
 		t.Errorf("the emulator refused %d creates (53119)", st.Requests[400])
+	}
+}
+
+func TestMultiProcessRedisRestart(t *testing.T) {
+	const rooms = 8 // a share of 2 per process while Redis is away
+	for _, failLocal := range []bool{true, false} {
+		name := "FailClosed"
+		if failLocal {
+			name = "FailLocal"
+		}
+		t.Run(name, func(t *testing.T) {
+			emu, srv, conf := multiSetup(t, videotest.Options{ConcurrentRooms: rooms})
+			if !srv.Own() {
+				t.Skip("needs a redis-server of its own to restart")
+			}
+			conf.FailLocal, conf.Processes = failLocal, processes
+			var children []*child
+			for range processes {
+				children = append(children, spawn(t, "steps", conf))
+			}
+			step := func(k int) (total childResult) {
+				t.Helper()
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				for _, c := range children {
+					wg.Go(func() {
+						r := c.step(t, k)
+						mu.Lock()
+						defer mu.Unlock()
+						total.OK += r.OK
+						total.Local += r.Local
+						total.Twilio += r.Twilio
+						total.Unavailable += r.Unavailable
+						total.SIDs = append(total.SIDs, r.SIDs...)
+						total.Degraded = total.Degraded || r.Degraded
+					})
+				}
+				wg.Wait()
+				return total
+			}
+			var sids []string
+			r := step(1) // Redis up: one room each
+			if r.OK != processes {
+				t.Fatalf("with Redis up: %d rooms, want %d", r.OK, processes)
+			}
+			sids = append(sids, r.SIDs...)
+
+			srv.Stop(t)
+			before := emu.Stats().Writes
+			r = step(2)
+			sids = append(sids, r.SIDs...)
+			if failLocal {
+				// Each process counts its own room against its share of 2: one more each.
+				if r.OK != processes || r.Local != processes || !r.Degraded {
+					t.Errorf("with Redis down: created %d, refused locally %d, degraded %v; want %d, %d, true", r.OK, r.Local, r.Degraded, processes, processes)
+				}
+			} else {
+				if r.OK != 0 || r.Unavailable != 2*processes {
+					t.Errorf("with Redis down: created %d, unavailable %d; want 0 and %d", r.OK, r.Unavailable, 2*processes)
+				}
+				if after := emu.Stats().Writes; after != before {
+					t.Errorf("fail-closed processes sent %d writes with Redis down", after-before)
+				}
+			}
+
+			srv.Restart(t)                     // empty: no persistence
+			time.Sleep(100 * time.Millisecond) // past the probe interval
+			r = step(1)
+			sids = append(sids, r.SIDs...)
+			observer := newStore(t, srv.Client(t), redisstore.WithPrefix(conf.Prefix))
+			used, _, err := observer.Used(context.Background(), conf.Account, quota.Rooms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := emu.Stats()
+			t.Logf("after the restart: created %d more, refused locally %d; Redis counts %d rooms, the emulator has %d (peak %d)",
+				r.OK, r.Local, used, st.RoomsNow, st.RoomsPeak)
+			if st.RoomsPeak > rooms || st.Requests[400] != 0 {
+				t.Errorf("emulator peak %d rooms and %d 53119s, want at most %d and none", st.RoomsPeak, st.Requests[400], rooms)
+			}
+			if failLocal {
+				// Every room is counted in Redis again, each once: the quota is full.
+				if r.OK != 0 || r.Degraded || used != rooms || len(sids) != rooms {
+					t.Errorf("after recovery: created %d, degraded %v, Redis counts %d of %d rooms created; want 0, false, %d, %d", r.OK, r.Degraded, used, len(sids), rooms, rooms)
+				}
+				for _, sid := range sids {
+					if h, err := observer.Holds(context.Background(), conf.Account, quota.Rooms, sid); err != nil || !h {
+						t.Errorf("Redis does not hold room %s after recovery (%v)", sid, err)
+					}
+				}
+			} else if r.OK != processes {
+				// Redis came back empty: the rooms from before are missing until a reconcile.
+				t.Errorf("after the restart: created %d, want %d", r.OK, processes)
+			}
+			for _, c := range children {
+				c.stdin.Close()
+			}
+		})
 	}
 }

@@ -334,6 +334,13 @@ func TestFailLocalRestart(t *testing.T) {
 	// included, each once.
 	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2")
 	c.expect("r1", "r2", "RM2")
+	// Redis lost its data: new slots wait for a grace of two probe
+	// intervals, while the other processes write theirs back.
+	if _, full, err := observer.Used(context.Background(), "AC1", quota.Rooms); err != nil || !full {
+		t.Errorf("Used after recovery from a data loss: full %v, %v; want the grace mark", full, err)
+	}
+	c.reserve("r3", true)
+	time.Sleep(150 * time.Millisecond)
 	for _, k := range []string{"r3", "r4", "r5", "r6", "r7"} {
 		c.reserve(k, false)
 	}
