@@ -299,9 +299,11 @@ func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind stri
 // disconnected) and Twilio never reuses their SIDs, so an event older by
 // Timestamp than the last one applied for its SID, or arriving after the
 // SID's end, is stale: it changes nothing (SequenceNumber is not an order).
-// Ended Rooms and Participants are remembered for [DefaultCallbackRetention];
-// what arrives later, and callbacks Twilio never delivered, are corrected by
-// [Client.Reconcile].
+// Ended Rooms and Participants are remembered for [DefaultCallbackRetention].
+// An event whose Timestamp is older than that (a replayed request: Twilio's
+// signature does not cover time; or a very late delivery) changes nothing
+// and is passed on with Stale set. Such events, and callbacks Twilio never
+// delivered, are corrected by [Client.Reconcile].
 //
 // Ledger updates are serialised across the Client's handlers. The handler
 // is safe for simultaneous use; several handlers of one Client share state.
@@ -442,7 +444,15 @@ func (s *eventState) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent
 	if s.seen.has(key) {
 		return false, nil
 	}
-	s.pruneLocked(c.now())
+	now := c.now()
+	s.pruneLocked(now)
+	if e.ledgerEvent() && e.Timestamp.Before(now.Add(-s.retention)) {
+		// A replay, or a delivery so late that its SID may be forgotten:
+		// applying it could resurrect a Participant long gone.
+		e.Stale = true
+		s.seen.add(key)
+		return true, nil
+	}
 	var err error
 	switch e.Event {
 	case EventRoomCreated:

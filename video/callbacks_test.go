@@ -263,7 +263,8 @@ func TestCallbacksKeepLedgerTrue(t *testing.T) {
 // deliveries; one reconcile makes the ledger equal to the emulator, and the
 // drift it reports is what it corrected.
 func TestCallbacksDroppedThenReconcile(t *testing.T) {
-	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDropRate: 0.1, CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), nil)
+	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDropRate: 0.1, CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2,
+		CallbackDelayRate: 0.05, CallbackDelay: 20 * time.Millisecond}), nil)
 	churn(t, e)
 	e.flush(t)
 	st := e.srv.Stats()
@@ -331,13 +332,17 @@ func roomForm(account, event, roomSID, partSID, ts string) url.Values {
 	return v
 }
 
+// offlineNow is the clock of offline Clients: a minute after the
+// Timestamps of the callbacks the tests forge.
+var offlineNow = time.Date(2026, 11, 26, 10, 1, 0, 0, time.UTC)
+
 // offline returns a Client that never reaches a server (the handlers under
 // test send nothing) and its auth token.
 func offline(t testing.TB, opts ...video.Option) (*video.Client, string) {
 	t.Helper()
 	const token = "0123456789abcdef0123456789abcdef"
 	vq, err := video.New("AC0123456789abcdef0123456789abcdef", token,
-		append([]video.Option{video.WithBaseURL("http://127.0.0.1:1")}, opts...)...)
+		append([]video.Option{video.WithBaseURL("http://127.0.0.1:1"), video.WithClock(func() time.Time { return offlineNow })}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +453,9 @@ func TestStatusCallbackRejects(t *testing.T) {
 // every interleaving that matters.
 func TestStatusCallbackOrderAndDuplicates(t *testing.T) {
 	const target = "http://example.test/status"
-	ts := func(s int) string { return time.Date(2026, 11, 26, 10, 0, s, 0, time.UTC).Format(time.RFC3339) }
+	ts := func(s int) string {
+		return time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second).Format(time.RFC3339)
+	}
 	type step struct {
 		event, part string
 		at          int
@@ -472,6 +479,7 @@ func TestStatusCallbackOrderAndDuplicates(t *testing.T) {
 		{"ended releases everyone", []step{created, conn1, conn2, ended, disc1}, 0, 0, 5},
 		{"room never seen", []step{disc1}, 0, 0, 1},
 		{"unknown event", []step{{"room-renamed", "", 5}, created}, 1, 0, 2},
+		{"replayed long after", []step{{video.EventParticipantConnected, testPart, -3600}}, 0, 0, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
