@@ -789,6 +789,14 @@ func (c *Client) closeIfEmpty(sid string) {
 		log("videoquota: completing an empty room failed", err)
 		return
 	}
+	// Remember it ended now, in case its room-ended callback is lost: a
+	// JoinToken for its name must then reserve a Room again.
+	st.mu.Lock()
+	err = st.roomEndedLocked(ctx, c, &RoomEvent{Event: EventRoomEnded, RoomSID: sid, Timestamp: c.now()})
+	st.mu.Unlock()
+	if err != nil {
+		log("videoquota: recording a completed room failed", err)
+	}
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "videoquota: completed an empty room", slog.String("room", sid))
 }
 
