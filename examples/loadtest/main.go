@@ -152,8 +152,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if cfg.child != "" {
 		return runChild(cfg, stdout)
 	}
-	fmt.Fprintf(stdout, "loadtest: scenario %s, %v per client, %d workers, offered %gx quota, quotas %g reads/s, %g writes/s, %d rooms\n\n",
-		cfg.scenario, cfg.duration, cfg.workers, cfg.offered, cfg.reads, cfg.writes, cfg.rooms)
+	procs := ""
+	if cfg.scenario == "distributed" {
+		procs = fmt.Sprintf(" (%d processes per client, %d workers each)", cfg.procs, max(1, cfg.workers/cfg.procs))
+	}
+	fmt.Fprintf(stdout, "loadtest: scenario %s, %v per client, %d workers%s, offered %gx quota, quotas %g reads/s, %g writes/s, %d rooms\n\n",
+		cfg.scenario, cfg.duration, cfg.workers, procs, cfg.offered, cfg.reads, cfg.writes, cfg.rooms)
 	var results []*result
 	if cfg.scenario == "distributed" {
 		results, err = runDistributed(cfg, stderr)

@@ -151,7 +151,9 @@ func drawPanel(img *image.RGBA, p Panel, left, right, top, bottom, n int, px fun
 			hline(img, x, min(x+5, right), yy, grey)
 		}
 		if p.RefLabel != "" {
-			text(img, left+6, yy-4, p.RefLabel, grey)
+			// Under the line at the right, where the legend is not; the
+			// lines are drawn over it.
+			text(img, right-8-textWidth(p.RefLabel), yy+15, p.RefLabel, grey)
 		}
 	}
 	for _, s := range p.Series {
