@@ -352,21 +352,26 @@ func (cl *call) finish(err error) error {
 		return cl.localErr
 	}
 	c := cl.c
+	// twilio-go's error: a *client.TwilioRestError, or a decoding error
+	// when the body was not Twilio's JSON (a proxy's 429 page, say).
+	var twErr error = err
+	code := cl.code
 	var tw *client.TwilioRestError
-	if !errors.As(err, &tw) {
+	if errors.As(err, &tw) {
+		twErr = tw
+		if tw.Code != 0 {
+			code = tw.Code
+		}
+	} else if cl.status == 0 {
 		if cl.giveUp != nil && cl.netErr != nil {
 			return cl.wrapGiveUp(cl.netErr)
 		}
 		return err
 	}
-	code := tw.Code
-	if code == 0 {
-		code = cl.code
-	}
 	switch {
 	case cl.status == http.StatusTooManyRequests || code == quota.CodeTooManyRequests:
 		rl := &quota.RateLimitError{Class: cl.class, Cause: cl.cause(), Wait: cl.retryAfter,
-			ConcurrentRequests: cl.concurrent, Err: tw}
+			ConcurrentRequests: cl.concurrent, Err: twErr}
 		c.logger.LogAttrs(cl.ctx, slog.LevelWarn, "videoquota: rate limited by Twilio",
 			slog.String("class", cl.class.String()), slog.String("cause", rl.Cause.String()),
 			slog.Int("attempts", cl.attempts))
@@ -376,12 +381,12 @@ func (cl *call) finish(err error) error {
 		if code == quota.CodeParticipantsExceeded {
 			res = quota.Participants
 		}
-		return c.twilioExceeded(cl.ctx, res, tw)
+		return c.twilioExceeded(cl.ctx, res, twErr)
 	}
 	if cl.giveUp != nil {
-		return cl.wrapGiveUp(tw)
+		return cl.wrapGiveUp(twErr)
 	}
-	return tw
+	return twErr
 }
 
 // wrapGiveUp wraps cause the way the retrier stopped: in a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime/pprof"
 	"strings"
@@ -1069,4 +1070,31 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	}
 	l, c := count()
 	t.Fatalf("after Close: %d ledger and %d connection goroutines; had %d and %d before", l, c, l0, c0)
+}
+
+// TestNonJSON429: a 429 whose body is not Twilio's JSON (a proxy's page) is
+// still a typed rate error.
+func TestNonJSON429(t *testing.T) {
+	var hits atomic.Int64
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte("<html>slow down</html>"))
+	}))
+	t.Cleanup(hs.Close)
+	vq, err := video.New("AC0123456789abcdef0123456789abcdef", "token", video.WithBaseURL(hs.URL),
+		video.WithRetry(backoff.NoRetry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vq.Close() })
+	_, err = vq.FetchRoom(context.Background(), "my-room")
+	var rl *quota.RateLimitError
+	if !errors.As(err, &rl) || rl.Wait != 2*time.Second || rl.Err == nil {
+		t.Fatalf("got %v; want a *quota.RateLimitError with Retry-After 2s and the decoding error", err)
+	}
+	if hits.Load() != 1 {
+		t.Fatalf("server saw %d requests; want 1", hits.Load())
+	}
 }
