@@ -214,14 +214,30 @@ func (c *Client) reservationID() string {
 // RequestHandler returns twilio-go's request handler bound to ctx, as
 // [openapi.ApiService.RequestHandler] does: requests made through it wait for
 // rate tokens, are retried on 20429 and are aborted when ctx ends. Errors come
-// back as twilio-go returns them.
+// back as twilio-go returns them. The handler is safe for simultaneous use.
 func (c *Client) RequestHandler(ctx context.Context) *client.RequestHandler {
-	cl := callPool.New().(*call) // not pooled: the handler outlives this call
-	cl.c, cl.ctx = c, ctx
-	cl.tw.Credentials = &c.credentials
-	cl.tw.SetAccountSid(c.accountSID)
-	cl.rh.Edge, cl.rh.Region = c.edge, c.region
-	return &cl.rh
+	tw := &client.Client{
+		Credentials: &c.credentials,
+		HTTPClient: &http.Client{
+			Transport:     handlerTransport{c: c, ctx: ctx},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	tw.SetAccountSid(c.accountSID)
+	return &client.RequestHandler{Client: tw, Edge: c.edge, Region: c.region}
+}
+
+// handlerTransport gives each request of a [Client.RequestHandler] its own
+// call state, so that the handler may be shared between goroutines.
+type handlerTransport struct {
+	c   *Client
+	ctx context.Context
+}
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl := &call{c: t.c, ctx: t.ctx}
+	cl.tr.cl = cl
+	return cl.tr.RoundTrip(req)
 }
 
 // observeRoom corrects the ledger from a Room the application read: a Room
