@@ -139,7 +139,7 @@ func take(t *testing.T, s quota.Store, account string, class quota.Class, r quot
 
 // The suite reads waits of whole seconds so the real time that passes
 // between calls (milliseconds, more under -race) does not matter.
-const tol = 250 * time.Millisecond
+const tol = 400 * time.Millisecond
 
 func testTokenBurst(t *testing.T, s quota.Store, account string) {
 	r := quota.Rate{PerSecond: 1, Burst: 2}
@@ -157,8 +157,8 @@ func testTokenMaxWait(t *testing.T, s quota.Store, account string) {
 	if w, ok := take(t, s, account, quota.Write, r, 0); !ok || w != 0 {
 		t.Fatalf("first token: wait %v ok %v, want 0 true", w, ok)
 	}
-	// The next token needs about 1s: refused with maxWait 0 and 500ms, taking nothing.
-	for _, maxWait := range []time.Duration{0, 500 * time.Millisecond, 500 * time.Millisecond} {
+	// The next token needs about 1s: refused with maxWait 0 and 300ms, taking nothing.
+	for _, maxWait := range []time.Duration{0, 300 * time.Millisecond, 300 * time.Millisecond} {
 		w, ok := take(t, s, account, quota.Write, r, maxWait)
 		if ok {
 			t.Fatalf("maxWait %v: took a token needing %v", maxWait, w)
