@@ -404,6 +404,7 @@ func (c *Client) FetchRecordingWithMetadata(ctx context.Context, Sid string) (*m
 // FetchRoom is twilio-go's [openapi.ApiService.FetchRoom] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoom(ctx context.Context, Sid string) (*openapi.VideoV1Room, error) {
 	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
@@ -423,6 +424,7 @@ func (c *Client) FetchRoom(ctx context.Context, Sid string) (*openapi.VideoV1Roo
 // FetchRoomParticipant is twilio-go's [openapi.ApiService.FetchRoomParticipant] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipant(ctx context.Context, RoomSid string, Sid string) (*openapi.VideoV1RoomParticipant, error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -582,6 +584,7 @@ func (c *Client) FetchRoomParticipantSubscribedTrackWithMetadata(ctx context.Con
 // FetchRoomParticipantWithMetadata is twilio-go's [openapi.ApiService.FetchRoomParticipantWithMetadata] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantWithMetadata(ctx context.Context, RoomSid string, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipant], error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -719,6 +722,7 @@ func (c *Client) FetchRoomTranscriptionsWithMetadata(ctx context.Context, RoomSi
 // FetchRoomWithMetadata is twilio-go's [openapi.ApiService.FetchRoomWithMetadata] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1Room], error) {
 	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
@@ -806,6 +810,7 @@ func (c *Client) ListRecordingWithMetadata(ctx context.Context, params *openapi.
 // ListRoom is twilio-go's [openapi.ApiService.ListRoom] bound to ctx.
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoom(ctx context.Context, params *openapi.ListRoomParams) ([]openapi.VideoV1Room, error) {
 	if err := validateListRoom(params); err != nil {
@@ -827,6 +832,7 @@ func (c *Client) ListRoom(ctx context.Context, params *openapi.ListRoomParams) (
 // ListRoomParticipant is twilio-go's [openapi.ApiService.ListRoomParticipant] bound to ctx.
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipant(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) ([]openapi.VideoV1RoomParticipant, error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -932,6 +938,7 @@ func (c *Client) ListRoomParticipantSubscribedTrackWithMetadata(ctx context.Cont
 // ListRoomParticipantWithMetadata is twilio-go's [openapi.ApiService.ListRoomParticipantWithMetadata] bound to ctx.
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipantWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) (*metadata.ResourceMetadata[[]openapi.VideoV1RoomParticipant], error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1023,6 +1030,7 @@ func (c *Client) ListRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid
 // ListRoomWithMetadata is twilio-go's [openapi.ApiService.ListRoomWithMetadata] bound to ctx.
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomWithMetadata(ctx context.Context, params *openapi.ListRoomParams) (*metadata.ResourceMetadata[[]openapi.VideoV1Room], error) {
 	if err := validateListRoom(params); err != nil {
@@ -1112,6 +1120,7 @@ func (c *Client) PageRecordingWithMetadata(ctx context.Context, params *openapi.
 // PageRoom is twilio-go's [openapi.ApiService.PageRoom] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoom(ctx context.Context, params *openapi.ListRoomParams, pageToken string, pageNumber string) (*openapi.ListRoomResponse, error) {
 	if err := validateListRoom(params); err != nil {
@@ -1131,6 +1140,7 @@ func (c *Client) PageRoom(ctx context.Context, params *openapi.ListRoomParams, p
 // PageRoomParticipant is twilio-go's [openapi.ApiService.PageRoomParticipant] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipant(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams, pageToken string, pageNumber string) (*openapi.ListRoomParticipantResponse, error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1234,6 +1244,7 @@ func (c *Client) PageRoomParticipantSubscribedTrackWithMetadata(ctx context.Cont
 // PageRoomParticipantWithMetadata is twilio-go's [openapi.ApiService.PageRoomParticipantWithMetadata] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipantWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomParticipantResponse], error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1323,6 +1334,7 @@ func (c *Client) PageRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid
 // PageRoomWithMetadata is twilio-go's [openapi.ApiService.PageRoomWithMetadata] bound to ctx.
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomWithMetadata(ctx context.Context, params *openapi.ListRoomParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomResponse], error) {
 	if err := validateListRoom(params); err != nil {
@@ -1408,6 +1420,7 @@ func (c *Client) StreamRecordingWithMetadata(ctx context.Context, params *openap
 // Each HTTP request (one per page) waits for a read token and is retried on
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoom(ctx context.Context, params *openapi.ListRoomParams) (chan openapi.VideoV1Room, chan error) {
 	if err := validateListRoom(params); err != nil {
@@ -1422,6 +1435,7 @@ func (c *Client) StreamRoom(ctx context.Context, params *openapi.ListRoomParams)
 // Each HTTP request (one per page) waits for a read token and is retried on
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipant(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) (chan openapi.VideoV1RoomParticipant, chan error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1509,6 +1523,7 @@ func (c *Client) StreamRoomParticipantSubscribedTrackWithMetadata(ctx context.Co
 // Each HTTP request (one per page) waits for a read token and is retried on
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
+// A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipantWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipant], chan error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1585,6 +1600,7 @@ func (c *Client) StreamRoomTranscriptionsWithMetadata(ctx context.Context, RoomS
 // Each HTTP request (one per page) waits for a read token and is retried on
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
+// A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomWithMetadata(ctx context.Context, params *openapi.ListRoomParams) (*metadata.ResourceMetadata[chan openapi.VideoV1Room], chan error) {
 	if err := validateListRoom(params); err != nil {
@@ -1631,6 +1647,8 @@ func (c *Client) UpdateCompositionHookWithMetadata(ctx context.Context, Sid stri
 // UpdateRoom is twilio-go's [openapi.ApiService.UpdateRoom] bound to ctx.
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
+// When Twilio accepts Status=completed, the Room's slot and those of the
+// Participants the Client knew in it are released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoom(ctx context.Context, Sid string, params *openapi.UpdateRoomParams) (*openapi.VideoV1Room, error) {
 	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
@@ -1654,6 +1672,7 @@ func (c *Client) UpdateRoom(ctx context.Context, Sid string, params *openapi.Upd
 // UpdateRoomParticipant is twilio-go's [openapi.ApiService.UpdateRoomParticipant] bound to ctx.
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
+// When Twilio accepts Status=disconnected, the Participant's slot is released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipant(ctx context.Context, RoomSid string, Sid string, params *openapi.UpdateRoomParticipantParams) (*openapi.VideoV1RoomParticipant, error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1761,6 +1780,7 @@ func (c *Client) UpdateRoomParticipantSubscribeRuleWithMetadata(ctx context.Cont
 // UpdateRoomParticipantWithMetadata is twilio-go's [openapi.ApiService.UpdateRoomParticipantWithMetadata] bound to ctx.
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
+// When Twilio accepts Status=disconnected, the Participant's slot is released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipantWithMetadata(ctx context.Context, RoomSid string, Sid string, params *openapi.UpdateRoomParticipantParams) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipant], error) {
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
@@ -1860,6 +1880,8 @@ func (c *Client) UpdateRoomTranscriptionsWithMetadata(ctx context.Context, RoomS
 // UpdateRoomWithMetadata is twilio-go's [openapi.ApiService.UpdateRoomWithMetadata] bound to ctx.
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
+// When Twilio accepts Status=completed, the Room's slot and those of the
+// Participants the Client knew in it are released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomWithMetadata(ctx context.Context, Sid string, params *openapi.UpdateRoomParams) (*metadata.ResourceMetadata[openapi.VideoV1Room], error) {
 	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {

@@ -59,6 +59,35 @@ var afterHooks = map[string]string{
 	"UpdateRoomParticipantWithMetadata": "c.afterUpdateRoomParticipant(ctx, params, &r0.Resource)",
 }
 
+// ledgerNotes document what a method does to the ledger.
+var ledgerNotes = map[string]string{
+	"UpdateRoom": "When Twilio accepts Status=completed, the Room's slot and those of the\n" +
+		"// Participants the Client knew in it are released.",
+	"UpdateRoomParticipant": "When Twilio accepts Status=disconnected, the Participant's slot is released.",
+}
+
+// observedNotes document the free ledger corrections from results.
+var observedNotes = map[string]string{
+	"observeRoom":            "A Room it shows completed or failed is released from the ledger.",
+	"observeParticipant":     "A Participant it shows disconnected is released from the ledger.",
+	"observeRoomPage":        "A Room it shows completed or failed is released from the ledger.",
+	"observeParticipantPage": "A Participant it shows disconnected is released from the ledger.",
+}
+
+// observedElem returns the observer that applies to a method's first result, "" for none.
+func observedElem(ft reflect.Type) string {
+	if ft.NumOut() == 0 {
+		return ""
+	}
+	ts := typeString(ft.Out(0))
+	for elem, fn := range observers {
+		if strings.HasSuffix(ts, elem) || strings.HasSuffix(ts, elem+"]") {
+			return fn
+		}
+	}
+	return ""
+}
+
 var pkgAlias = map[string]string{
 	"github.com/twilio/twilio-go/rest/video/v1":   "openapi",
 	"github.com/twilio/twilio-go/client":          "client",
@@ -289,6 +318,11 @@ func emit(b *bytes.Buffer, m reflect.Method, names []string) error {
 		fmt.Fprintf(b, "// Each HTTP request (one per page) waits for a %s token, is retried on\n// 20429 and is aborted when ctx ends.\n", class)
 	default:
 		fmt.Fprintf(b, "// The request waits for a %s token, is retried on 20429 and is aborted\n// when ctx ends.\n", class)
+	}
+	if note, ok := ledgerNotes[strings.TrimSuffix(m.Name, "WithMetadata")]; ok {
+		fmt.Fprintf(b, "// %s\n", note)
+	} else if obs := observedElem(ft); obs != "" {
+		fmt.Fprintf(b, "// %s\n", observedNotes[obs])
 	}
 	if len(checks) > 0 {
 		fmt.Fprintf(b, "// Malformed arguments fail with a *ValidationError before anything is sent.\n")
