@@ -246,10 +246,10 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 // TakeToken implements [quota.Store] with a GCRA bucket in Redis, on Redis
 // server time: one EVALSHA per call.
 func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
-	if r.PerSecond < 0 {
-		return 0, true, nil
+	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) {
+		return 0, true, nil // unlimited
 	}
-	if !(r.PerSecond > 0) || math.IsInf(r.PerSecond, 1) {
+	if !(r.PerSecond > 0) {
 		return 0, false, fmt.Errorf("redisstore: TakeToken: Rate.PerSecond %v: want a positive rate, or negative for unlimited", r.PerSecond)
 	}
 	type result struct {

@@ -137,8 +137,10 @@ func TestOptions(t *testing.T) {
 		t.Error("New(nil) succeeded")
 	}
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
-	if _, _, err := s.TakeToken(context.Background(), "AC1", quota.Read, quota.Rate{PerSecond: 0, Burst: 1}, 0); err == nil {
-		t.Error("TakeToken with PerSecond 0 succeeded")
+	for _, ps := range []float64{0, math.NaN()} {
+		if _, _, err := s.TakeToken(context.Background(), "AC1", quota.Read, quota.Rate{PerSecond: ps, Burst: 1}, 0); err == nil {
+			t.Errorf("TakeToken with PerSecond %v succeeded", ps)
+		}
 	}
 	var fe *quota.FactorError
 	if err := s.SetRateFactor(context.Background(), "AC1", quota.Read, 2); !errors.As(err, &fe) {
