@@ -128,3 +128,31 @@ func ExampleClient_FetchRoom_twilioError() {
 	// Twilio answered 404
 	// refused before sending: Sid
 }
+
+// A call can wait for a free slot instead of failing, bounded by its context.
+func ExampleWaitForCapacity() {
+	srv := videotest.NewServer(videotest.Options{})
+	defer srv.Close()
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()),
+		video.WithLimits(quota.Limits{ConcurrentRooms: 1}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer vq.Close()
+	ctx := context.Background()
+	first, err := vq.CreateRoom(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := vq.CreateRoom(video.WaitForCapacity(ctx), nil) // waits for the first Room to end
+		done <- err
+	}()
+	if _, err := vq.UpdateRoom(ctx, *first.Sid, (&openapi.UpdateRoomParams{}).SetStatus("completed")); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("second room:", <-done)
+	// Output:
+	// second room: <nil>
+}
