@@ -70,6 +70,7 @@ func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fn
 	st.mu.Lock()
 	if st.alerts.has("sid:"+ev.SID) || (idem != "" && st.alerts.has("idem:"+idem)) {
 		st.mu.Unlock()
+		c.metrics.alert(ctx, &ev, false)
 		return false
 	}
 	st.alerts.add("sid:" + ev.SID)
@@ -107,6 +108,7 @@ func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fn
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: Twilio reported 20429 (too many requests)",
 			slog.String("alert", ev.SID), slog.String("resource", ev.ResourceSID))
 	}
+	c.metrics.alert(ctx, &ev, true)
 	for _, fn := range fns {
 		fn(ev)
 	}

@@ -147,6 +147,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		cl.attempts, cl.sent = attempt+1, true
 		resp, err := c.send(r)
 		c.releaseSlot()
+		c.metrics.attempt(class, resp, err)
 		out := backoff.Outcome{Method: req.Method, Err: err}
 		if err != nil {
 			cl.netErr, cl.status = err, 0
@@ -179,6 +180,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if resp.StatusCode == http.StatusTooManyRequests || cl.code == quota.CodeTooManyRequests {
 				cl.retryAfter = out.RetryAfter
 				cs.throttled.Add(1)
+				c.throttleSeen(ctx, class, cl)
 				if cl.cause() == quota.CauseVideoRate {
 					c.throttled(class)
 				}
@@ -200,6 +202,7 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return resp, nil
 		}
+		c.metrics.retried(ctx, class, out)
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "videoquota: retrying",
 			slog.String("method", req.Method), slog.String("path", req.URL.Path),
 			slog.Int("status", out.StatusCode), slog.Int("code", out.Code),
@@ -220,6 +223,7 @@ func (c *Client) succeeded(class quota.Class) {
 		return
 	}
 	c.limiter.Succeeded(class)
+	c.throttleEnded(class)
 }
 
 // throttled reports a 20429 the bucket allowed (Video rate) to the adaptive
@@ -372,7 +376,7 @@ func (cl *call) finish(err error) error {
 	case cl.status == http.StatusTooManyRequests || code == quota.CodeTooManyRequests:
 		rl := &quota.RateLimitError{Class: cl.class, Cause: cl.cause(), Wait: cl.retryAfter,
 			ConcurrentRequests: cl.concurrent, Err: twErr}
-		c.logger.LogAttrs(cl.ctx, slog.LevelWarn, "videoquota: rate limited by Twilio",
+		c.logger.LogAttrs(cl.ctx, slog.LevelDebug, "videoquota: rate limited by Twilio",
 			slog.String("class", cl.class.String()), slog.String("cause", rl.Cause.String()),
 			slog.Int("attempts", cl.attempts))
 		return cl.wrapGiveUp(rl)
@@ -409,6 +413,8 @@ func (cl *call) wrapGiveUp(cause error) error {
 // (ad-hoc Rooms, other applications), so res is marked full until corrected.
 func (c *Client) twilioExceeded(ctx context.Context, res quota.Resource, tw error) error {
 	c.stats.res[res].twilioRefused.Add(1)
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: Twilio refused for its concurrency quota; the ledger was behind, marking it full",
+		slog.String("resource", res.String()), slog.Int("code", res.ExceededCode()), slog.Duration("full_for", c.fullFor))
 	bg := context.WithoutCancel(ctx)
 	if err := c.ledger.MarkFull(bg, res, c.fullFor); err != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: marking quota full failed",

@@ -262,6 +262,7 @@ func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerCo
 }
 
 func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind string, e *webhookError) {
+	c.metrics.rejected(r.Context(), kind)
 	c.logger.LogAttrs(r.Context(), slog.LevelWarn, "videoquota: rejected "+kind,
 		slog.Int("status", e.status), slog.String("reason", e.err.Error()))
 	http.Error(w, http.StatusText(e.status), e.status)
@@ -331,9 +332,11 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 			// send it again; nothing was remembered as seen.
 			c.logger.LogAttrs(r.Context(), slog.LevelError, "videoquota: applying a status callback failed",
 				slog.String("event", ev.Event), slog.String("error", err.Error()))
+			c.metrics.callback(r.Context(), deliveryStatus, cbFailed)
 			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 			return
 		}
+		c.metrics.statusCallback(r.Context(), apply, ev.Stale)
 		if apply {
 			for _, fn := range h.onRoom {
 				fn(ev)

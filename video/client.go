@@ -103,6 +103,8 @@ type Client struct {
 	// Reconcile know (callbacks.go, owned by the callbacks/tokens work);
 	// its zero value is ready.
 	events eventState
+
+	metrics *clientMetrics // nil unless WithMeterProvider (metrics.go)
 }
 
 // Option configures a [Client] in [New]. An invalid option makes New fail
@@ -124,6 +126,7 @@ type settings struct {
 	waitForCapacity         bool
 	maxInFlight             int
 	concurrencyHint         int
+	metrics                 metricsSettings
 }
 
 // WithAPIKey authenticates REST requests with an API key instead of the
@@ -193,6 +196,7 @@ func WithThresholds(fn quota.ThresholdFunc, levels ...float64) Option {
 		}
 		s.ledgerOpts = append(s.ledgerOpts, quota.WithThreshold(fn, levels...))
 		s.thresholdsSet = true
+		s.metrics.addLevels(levels)
 		return nil
 	}
 }
@@ -383,13 +387,23 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		c.credentials = client.Credentials{Username: c.apiKeySID, Password: c.apiKeySecret}
 	}
 	c.idEpoch = fmt.Sprintf("%x", c.now().UnixNano())
-	c.limiter = quota.NewLimiter(c.store, accountSID, c.limits)
+	metrics, err := newClientMetrics(&s.metrics)
+	if err != nil {
+		return nil, err
+	}
+	c.metrics = metrics
+	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits)
 	ledgerOpts := append([]quota.LedgerOption{quota.WithClock(c.now)}, s.ledgerOpts...)
+	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
 	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("video: New: %w", err)
 	}
 	c.ledger = led
+	if err := c.metrics.register(c); err != nil {
+		led.Close()
+		return nil, err
+	}
 	c.parts.init()
 	return c, nil
 }
@@ -420,6 +434,7 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.metrics.close()
 	c.ledger.Close()
 	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok && c.ownTransport {
 		t.CloseIdleConnections()

@@ -243,6 +243,7 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 	d.Participants = ResourceDrift{Twilio: len(partKeys), Added: added, Removed: removed}
 	st.adoptLocked(c, roomSet, partSet)
 	d.At = c.now()
+	c.metrics.reconciled(ctx, d)
 	if !d.Zero() {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "videoquota: reconciled the ledger with Twilio",
 			slog.Int("rooms", d.Rooms.Twilio), slog.Int("rooms_added", d.Rooms.Added),

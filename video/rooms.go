@@ -162,11 +162,12 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		if !started {
 			retrier, started = c.retry.Start(), true
 		}
-		wait, retry, _ := retrier.Next(backoff.Outcome{Method: http.MethodPost, StatusCode: status,
-			Err: netErr, Idempotent: true})
+		out := backoff.Outcome{Method: http.MethodPost, StatusCode: status, Err: netErr, Idempotent: true}
+		wait, retry, _ := retrier.Next(out)
 		if !retry {
 			return err
 		}
+		c.metrics.retried(ctx, quota.Write, out)
 		if serr := backoff.Sleep(ctx, wait); serr != nil {
 			return serr
 		}

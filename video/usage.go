@@ -16,6 +16,7 @@ type stats struct {
 
 type classStats struct {
 	requests, retries, throttled, refused atomic.Int64
+	episode                               throttleEpisode // metrics.go
 }
 
 type resStats struct {

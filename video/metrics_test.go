@@ -1,0 +1,391 @@
+package video_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// metricsReader collects a ManualReader and looks series up by name and attributes.
+type metricsReader struct {
+	t  *testing.T
+	r  *sdkmetric.ManualReader
+	rm metricdata.ResourceMetrics
+}
+
+func (m *metricsReader) collect() {
+	m.t.Helper()
+	if err := m.r.Collect(context.Background(), &m.rm); err != nil {
+		m.t.Fatalf("Collect: %v", err)
+	}
+}
+
+func (m *metricsReader) find(name string) (metricdata.Metrics, bool) {
+	for _, sm := range m.rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			if mt.Name == name {
+				return mt, true
+			}
+		}
+	}
+	return metricdata.Metrics{}, false
+}
+
+// attrString renders an attribute set as "k=v,k=v", sorted by key.
+func attrString(s attribute.Set) string {
+	var parts []string
+	for _, kv := range s.ToSlice() {
+		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+	}
+	return strings.Join(parts, ",")
+}
+
+// ints returns the int64 points of a Sum or Gauge by attributes.
+func (m *metricsReader) ints(name string) map[string]int64 {
+	m.t.Helper()
+	mt, ok := m.find(name)
+	if !ok {
+		return nil
+	}
+	out := map[string]int64{}
+	switch d := mt.Data.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
+			out[attrString(p.Attributes)] = p.Value
+		}
+	case metricdata.Gauge[int64]:
+		for _, p := range d.DataPoints {
+			out[attrString(p.Attributes)] = p.Value
+		}
+	default:
+		m.t.Fatalf("%s: unexpected data %T", name, mt.Data)
+	}
+	return out
+}
+
+// floats returns the float64 points of a Gauge by attributes.
+func (m *metricsReader) floats(name string) map[string]float64 {
+	m.t.Helper()
+	mt, ok := m.find(name)
+	if !ok {
+		return nil
+	}
+	d, ok := mt.Data.(metricdata.Gauge[float64])
+	if !ok {
+		m.t.Fatalf("%s: unexpected data %T", name, mt.Data)
+	}
+	out := map[string]float64{}
+	for _, p := range d.DataPoints {
+		out[attrString(p.Attributes)] = p.Value
+	}
+	return out
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// sidLike matches the Twilio SIDs and the emulator's credentials' shape.
+var sidLike = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
+
+// TestMetrics runs a scripted scenario against the emulator and reads the
+// Client's metrics through a ManualReader: every series matches what
+// happened, counted independently (the emulator's own statistics, the
+// threshold func, the Drift).
+func TestMetrics(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	m := &metricsReader{t: t, r: reader}
+
+	var log eventLog
+	// The emulator holds 10 Rooms; the Client believes in 12, so the 11th
+	// create meets Twilio's 53119. Writes are paced at 50/s, reads unlimited.
+	srv, vq := setup(t, videotest.Options{ConcurrentRooms: 10, ReadsPerSecond: -1, WritesPerSecond: -1, Seed: 7},
+		video.WithMeterProvider(mp), video.WithThresholds(log.add), fastRetry(3),
+		video.WithLimits(quota.Limits{ConcurrentRooms: 12, WritesPerSecond: 50, ReadsPerSecond: quota.Unlimited}))
+	ctx := context.Background()
+
+	// 1. The first create meets two 429s, then succeeds: 2 write retries, one throttle onset.
+	srv.SetFaults(videotest.Faults{Force429: 2})
+	var sids []string
+	for i := range 10 {
+		r, err := vq.CreateRoom(ctx, room(fmt.Sprintf("m-%d", i)))
+		if err != nil {
+			t.Fatalf("CreateRoom %d: %v", i, err)
+		}
+		sids = append(sids, *r.Sid)
+	}
+	// 2. Twilio refuses the 11th (53119): Rooms marked full, so the 12th is refused locally.
+	if _, err := vq.CreateRoom(ctx, room("m-twilio-refuses")); err == nil {
+		t.Fatal("11th room: want Twilio's 53119")
+	}
+	if _, err := vq.CreateRoom(ctx, room("m-local-refuses")); err == nil {
+		t.Fatal("12th room: want a local refusal")
+	}
+	// 3. Three Rooms complete: 10 -> 7, under the 0.7 level of 12 (9) minus the hysteresis.
+	for _, sid := range sids[:3] {
+		if _, err := vq.UpdateRoom(ctx, sid, completed()); err != nil {
+			t.Fatalf("UpdateRoom: %v", err)
+		}
+	}
+	// 4. Callbacks: one status callback applied, delivered again, and forged; a
+	// Debugger 53121 event delivered twice.
+	token := srv.AuthToken()
+	sh, ah := vq.StatusCallbackHandler(), vq.AlertHandler()
+	const statusURL, alertURL = "http://example.test/status", "http://example.test/alerts"
+	form := roomForm(srv.AccountSID(), video.EventParticipantConnected, sids[5], testPart, time.Now().UTC().Format(time.RFC3339))
+	for i, want := range []int{200, 200, 403} {
+		req := signedPost(token, statusURL, form)
+		if i == 2 {
+			req.Header.Set("X-Twilio-Signature", "forged")
+		}
+		w := httptest.NewRecorder()
+		sh.ServeHTTP(w, req)
+		if w.Code != want {
+			t.Fatalf("status callback %d: %d, want %d", i, w.Code, want)
+		}
+	}
+	alert := alertForm(srv.AccountSID(), "NO0123456789abcdef0123456789abcdef",
+		`{"resource_sid":"`+sids[4]+`","error_code":"53121","more_info":{"resource":"rooms"}}`)
+	for i := range 2 {
+		w := httptest.NewRecorder()
+		ah.ServeHTTP(w, signedPost(token, alertURL, alert))
+		if w.Code != http.StatusOK {
+			t.Fatalf("debugger event %d: %d", i, w.Code)
+		}
+	}
+	// 5. A Room created behind the Client's back, then a reconcile: +1 Room,
+	// -1 Participant (the callback's, which never connected to the emulator).
+	if _, err := openapi.NewApiServiceWithClient(srv.Client()).CreateRoom(&openapi.CreateRoomParams{}); err != nil {
+		t.Fatalf("direct CreateRoom: %v", err)
+	}
+	drift, err := vq.Reconcile(ctx)
+	if err != nil {
+		t.Fatalf("Reconcile: %v", err)
+	}
+	if drift.Rooms.Added != 1 || drift.Participants.Removed != 1 {
+		t.Fatalf("drift %v; want +1 room, -1 participant", drift)
+	}
+	// 6. A read meets one 429.
+	srv.SetFaults(videotest.Faults{Force429: 1})
+	if _, err := vq.FetchRoom(ctx, sids[4]); err != nil {
+		t.Fatalf("FetchRoom: %v", err)
+	}
+
+	// Threshold events are counted on the ledger's goroutine: wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.collect()
+		if sum(m.ints("videoquota.threshold.events")) >= 4 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := srv.Stats()
+
+	check := func(name string, got map[string]int64, want map[string]int64) {
+		t.Helper()
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s{%s} = %d, want %d (all: %v)", name, k, got[k], v, got)
+			}
+		}
+	}
+
+	// Usage and limits.
+	check("videoquota.concurrency.usage", m.ints("videoquota.concurrency.usage"), map[string]int64{
+		"videoquota.resource=rooms": 8, "videoquota.resource=participants": 0})
+	check("videoquota.concurrency.limit", m.ints("videoquota.concurrency.limit"), map[string]int64{
+		"videoquota.resource=rooms": 12, "videoquota.resource=participants": quota.DefaultConcurrentParticipants})
+	check("videoquota.concurrency.full", m.ints("videoquota.concurrency.full"), map[string]int64{
+		"videoquota.resource=rooms": 0, "videoquota.resource=participants": 0})
+	if u := m.floats("videoquota.concurrency.utilization")["videoquota.resource=rooms"]; u != 8.0/12 {
+		t.Errorf("rooms utilization %v, want 8/12", u)
+	}
+	if u := vq.Usage(); u.Rooms.Used != 8 || st.RoomsNow != 8 {
+		t.Errorf("Usage rooms %d, emulator %d; the metrics say 8", u.Rooms.Used, st.RoomsNow)
+	}
+
+	// Requests by outcome, against the emulator's own count of responses.
+	req := m.ints("videoquota.requests")
+	var em2xx, em429, em4xx int64
+	for code, n := range st.Requests {
+		switch {
+		case code < 400:
+			em2xx += n
+		case code == 429:
+			em429 += n
+		default:
+			em4xx += n
+		}
+	}
+	check("videoquota.requests", req, map[string]int64{
+		"videoquota.outcome=throttled,videoquota.request.class=write":    2,
+		"videoquota.outcome=throttled,videoquota.request.class=read":     1,
+		"videoquota.outcome=error,videoquota.request.class=write":        1, // the 53119
+		"videoquota.outcome=refused,videoquota.request.class=write":      0,
+		"videoquota.outcome=network_error,videoquota.request.class=read": 0,
+	})
+	success := req["videoquota.outcome=success,videoquota.request.class=read"] + req["videoquota.outcome=success,videoquota.request.class=write"]
+	if success != em2xx-1 || em429 != 3 || em4xx != 1 { // -1: the direct create
+		t.Errorf("successful requests %d; the emulator answered %d 2xx (one not the Client's), %d 429, %d 4xx", success, em2xx, em429, em4xx)
+	}
+	// 10 creates + 3 completes succeeded as writes; the reads are the fetch and the reconcile's.
+	check("videoquota.requests", req, map[string]int64{
+		"videoquota.outcome=success,videoquota.request.class=write": 13,
+		"videoquota.outcome=success,videoquota.request.class=read":  int64(1 + drift.Requests),
+	})
+
+	// Retries, throttle onsets, refusals.
+	check("videoquota.retries", m.ints("videoquota.retries"), map[string]int64{
+		"videoquota.request.class=write,videoquota.retry.cause=throttled": 2,
+		"videoquota.request.class=read,videoquota.retry.cause=throttled":  1,
+	})
+	if n := sum(m.ints("videoquota.retries")); n != 3 || vq.Usage().Retries != 3 {
+		t.Errorf("retries: metrics %d, Usage %d; want 3", n, vq.Usage().Retries)
+	}
+	check("videoquota.throttles", m.ints("videoquota.throttles"), map[string]int64{
+		"videoquota.request.class=write": 1, "videoquota.request.class=read": 1})
+	check("videoquota.concurrency.refusals", m.ints("videoquota.concurrency.refusals"), map[string]int64{
+		"videoquota.resource=rooms,videoquota.source=local":         1,
+		"videoquota.resource=rooms,videoquota.source=twilio":        1,
+		"videoquota.resource=participants,videoquota.source=local":  0,
+		"videoquota.resource=participants,videoquota.source=twilio": 0,
+	})
+
+	// Threshold events, matching what the application's func received.
+	th := m.ints("videoquota.threshold.events")
+	check("videoquota.threshold.events", th, map[string]int64{
+		"videoquota.direction=rising,videoquota.resource=rooms,videoquota.source=local,videoquota.threshold.level=0.7,videoquota.twilio.code=53121":  1,
+		"videoquota.direction=falling,videoquota.resource=rooms,videoquota.source=local,videoquota.threshold.level=0.7,videoquota.twilio.code=53121": 1,
+		"videoquota.direction=rising,videoquota.resource=rooms,videoquota.source=twilio,videoquota.threshold.level=1,videoquota.twilio.code=53119":   1,
+		"videoquota.direction=rising,videoquota.resource=rooms,videoquota.source=twilio,videoquota.threshold.level=0.7,videoquota.twilio.code=53121": 1,
+	})
+	log.mu.Lock()
+	if n := len(log.ev); int64(n) != sum(th) || n != 4 {
+		t.Errorf("threshold func got %d events, metrics counted %d: %+v", n, sum(th), log.ev)
+	}
+	log.mu.Unlock()
+
+	// Rates: the write bucket was slowed down by the 429s; reads are unlimited.
+	rl := m.floats("videoquota.rate.limit")
+	if rl["videoquota.request.class=write"] != 50 || len(rl) != 1 {
+		t.Errorf("rate.limit %v; want write 50 only (reads unlimited)", rl)
+	}
+	f := m.floats("videoquota.rate.factor")
+	if w := f["videoquota.request.class=write"]; !(w >= quota.DecreaseFactor && w < 1) {
+		t.Errorf("write factor %v; want slowed down by the 429s", w)
+	}
+	if r := f["videoquota.request.class=read"]; r != quota.DecreaseFactor {
+		t.Errorf("read factor %v; want %v after one 429", r, quota.DecreaseFactor)
+	}
+	mt, ok := m.find("videoquota.limiter.wait")
+	if !ok {
+		t.Fatal("no videoquota.limiter.wait")
+	}
+	h := mt.Data.(metricdata.Histogram[float64])
+	if len(h.DataPoints) != 1 || attrString(h.DataPoints[0].Attributes) != "videoquota.request.class=write" {
+		t.Fatalf("limiter.wait points %+v; want writes only (reads are unlimited)", h.DataPoints)
+	}
+	// 13 successful writes, 1 refused by Twilio, 2 throttled: 16 tokens at
+	// 50/s (35/s once slowed) in a burst of 1 cannot all come at once.
+	if p := h.DataPoints[0]; p.Count < 1 || p.Count > 16 || p.Sum <= 0 || mt.Unit != "s" {
+		t.Errorf("limiter.wait: %d waits, %v s (unit %q); want 1..16 waits of positive time", p.Count, p.Sum, mt.Unit)
+	}
+
+	// Callbacks and reconciliation.
+	check("videoquota.callbacks", m.ints("videoquota.callbacks"), map[string]int64{
+		"videoquota.delivery=status_callback,videoquota.outcome=accepted":   1,
+		"videoquota.delivery=status_callback,videoquota.outcome=duplicate":  1,
+		"videoquota.delivery=status_callback,videoquota.outcome=rejected":   1,
+		"videoquota.delivery=debugger_webhook,videoquota.outcome=accepted":  1,
+		"videoquota.delivery=debugger_webhook,videoquota.outcome=duplicate": 1,
+	})
+	if n := sum(m.ints("videoquota.callbacks")); n != 5 {
+		t.Errorf("%d callbacks counted, want 5", n)
+	}
+	check("videoquota.reconcile.runs", m.ints("videoquota.reconcile.runs"), map[string]int64{"": 1})
+	check("videoquota.reconcile.drift", m.ints("videoquota.reconcile.drift"), map[string]int64{
+		"videoquota.direction=added,videoquota.resource=rooms":          1,
+		"videoquota.direction=removed,videoquota.resource=participants": 1,
+	})
+	if n := sum(m.ints("videoquota.reconcile.drift")); n != 2 {
+		t.Errorf("drift total %d, want 2", n)
+	}
+
+	// No attribute carries a SID, an identity or a credential.
+	keySID, keySecret := srv.APIKey()
+	for _, sm := range m.rm.ScopeMetrics {
+		if sm.Scope.Name != video.MeterName {
+			t.Errorf("scope %q, want %q", sm.Scope.Name, video.MeterName)
+		}
+		for _, mt := range sm.Metrics {
+			for _, s := range pointAttrs(mt.Data) {
+				for _, kv := range s.ToSlice() {
+					v := kv.Value.Emit()
+					if sidLike.MatchString(v) || v == token || v == keySID || v == keySecret || strings.Contains(v, "id-") {
+						t.Errorf("%s: attribute %s=%q leaks an identifier", mt.Name, kv.Key, v)
+					}
+				}
+			}
+		}
+	}
+
+	// After Close the Client is no longer observed.
+	vq.Close()
+	m.collect()
+	if got := m.ints("videoquota.concurrency.usage"); len(got) != 0 {
+		t.Errorf("usage observed after Close: %v", got)
+	}
+}
+
+func pointAttrs(d metricdata.Aggregation) []attribute.Set {
+	var out []attribute.Set
+	switch d := d.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
+			out = append(out, p.Attributes)
+		}
+	case metricdata.Gauge[int64]:
+		for _, p := range d.DataPoints {
+			out = append(out, p.Attributes)
+		}
+	case metricdata.Gauge[float64]:
+		for _, p := range d.DataPoints {
+			out = append(out, p.Attributes)
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			out = append(out, p.Attributes)
+		}
+	}
+	return out
+}
+
+// TestMetricsOff: without a MeterProvider nothing is instrumented, and a nil
+// provider is refused.
+func TestMetricsOff(t *testing.T) {
+	if _, err := video.New("AC0123456789abcdef0123456789abcdef", "token", video.WithMeterProvider(nil)); err == nil ||
+		!strings.Contains(err.Error(), "WithMeterProvider") {
+		t.Fatalf("nil MeterProvider: %v; want an error naming the option", err)
+	}
+}
