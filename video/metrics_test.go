@@ -1,12 +1,15 @@
 package video_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -387,5 +390,74 @@ func TestMetricsOff(t *testing.T) {
 	if _, err := video.New("AC0123456789abcdef0123456789abcdef", "token", video.WithMeterProvider(nil)); err == nil ||
 		!strings.Contains(err.Error(), "WithMeterProvider") {
 		t.Fatalf("nil MeterProvider: %v; want an error naming the option", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(substr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), substr)
+}
+
+// TestThrottleLogOnce: a run of 429s logs one line when throttling starts
+// and one when it is over, not one per request.
+func TestThrottleLogOnce(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Every 429 is attributed to the platform's concurrency limit (hint 1), so
+	// the adaptive rate stays at 1 and recovery needs only a quiet interval.
+	srv, vq := setup(t, videotest.Options{Seed: 3}, video.WithLogger(logger), video.WithConcurrencyHint(1), fastRetry(10))
+	ctx := context.Background()
+	const onset, recovery = "Twilio is throttling requests", "Twilio stopped throttling requests"
+
+	srv.SetFaults(videotest.Faults{Force429: 6})
+	r, err := vq.CreateRoom(ctx, room("log-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.CreateRoom(ctx, room("log-2")); err != nil {
+		t.Fatal(err)
+	}
+	if st := srv.Stats(); st.Throttled != 6 {
+		t.Fatalf("emulator sent %d 429s, want 6", st.Throttled)
+	}
+	if n, m := buf.count(onset), buf.count(recovery); n != 1 || m != 0 {
+		t.Fatalf("after 6 429s: %d onset and %d recovery lines, want 1 and 0:\n%s", n, m, buf.b.String())
+	}
+	time.Sleep(quota.RecoveryInterval + 100*time.Millisecond)
+	if _, err := vq.UpdateRoom(ctx, *r.Sid, completed()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vq.CreateRoom(ctx, room("log-3")); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := buf.count(onset), buf.count(recovery); n != 1 || m != 1 {
+		t.Fatalf("after a quiet interval: %d onset and %d recovery lines, want 1 and 1:\n%s", n, m, buf.b.String())
+	}
+	if !strings.Contains(buf.b.String(), "throttled=6") || !strings.Contains(buf.b.String(), "cause=\"api concurrency limit\"") {
+		t.Errorf("log lines lack the episode's 429 count or cause:\n%s", buf.b.String())
+	}
+	// A new run is a new episode.
+	srv.SetFaults(videotest.Faults{Force429: 1})
+	if _, err := vq.CreateRoom(ctx, room("log-4")); err != nil {
+		t.Fatal(err)
+	}
+	if n := buf.count(onset); n != 2 {
+		t.Fatalf("%d onset lines after a second run, want 2", n)
+	}
+	if n := buf.count("level=WARN"); n != 2 {
+		t.Errorf("%d Warn lines, want the 2 onsets only:\n%s", n, buf.b.String())
 	}
 }
