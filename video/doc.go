@@ -121,10 +121,118 @@
 // hysteresis), on the ledger's own goroutine, outside every lock and in the
 // order of the crossings, so it never blocks a request.
 //
-// # Observability
+// # Twilio's events keep the ledger true
 //
-// [Client.Usage] returns the slots used per resource, the rate and adaptive
-// factor per class, and counters of requests, retries, 429s and refusals.
-// [WithLogger] logs retries and ledger corrections; secrets never appear in
-// logs or errors.
+// Participants join through the client SDKs and ad-hoc Rooms appear without
+// a REST call, so the Client also listens to what Twilio reports:
+//
+//	mux.Handle("/twilio/status", vq.StatusCallbackHandler(video.WithCloseEmptyRooms(video.DefaultCloseGrace)))
+//	mux.Handle("/twilio/debugger", vq.AlertHandler())
+//	go vq.RunReconciler(ctx, time.Minute)
+//
+// Each of these does one job:
+//
+//   - [Client.StatusCallbackHandler] is the Room StatusCallback (REST Rooms)
+//     and the ad-hoc Rooms' callback: it checks X-Twilio-Signature (403
+//     otherwise, see [WithPublicURL] behind a proxy) and applies room-created,
+//     room-ended, participant-connected and participant-disconnected to the
+//     ledger once each, whatever the duplicates and the order of delivery.
+//     [WithCloseEmptyRooms] completes a REST Room as soon as its last
+//     Participant left, instead of holding the slot for Twilio's 5-minute
+//     EmptyRoomTimeout; [OnRoomEvent] passes the events on.
+//   - [Client.AlertHandler] is the Console Debugger webhook: Twilio's own
+//     53121 (70% of a quota) reaches the threshold funcs with
+//     quota.SourceTwilio, and 53119/53206 mark the resource full. Without a
+//     public URL, [Client.PollAlerts] reads the Monitor Alerts API instead,
+//     on a small read budget of its own.
+//   - [Client.JoinToken] mints an access token for ad-hoc Rooms (or REST
+//     ones) after reserving the Participant slot, and the Room slot when the
+//     Room is not known in progress: past the quota it returns the typed
+//     error and no token. The reservation is confirmed by the
+//     participant-connected callback and lapses with the token otherwise.
+//   - [Client.Reconcile] lists the in-progress Rooms (1,000 a page) and their
+//     connected Participants within a share of the read quota
+//     ([WithReadShare], 10% by default) and corrects the ledger, reporting the
+//     [Drift] ([OnDrift]); [Client.RunReconciler] runs it periodically. A lost
+//     callback is thus corrected within one interval.
+//
+// # Sharing a quota between processes
+//
+// The buckets and the ledger live in a [quota.Store]: a memory store per
+// Client by default. Replicas of an application share one account's quotas
+// through the Redis store of package
+// [github.com/videoquota/videoquota/quota/redisstore], given to each Client
+// with [WithStore]:
+//
+//	store, err := redisstore.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}),
+//		redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(1.0/4))
+//	vq, err := video.New(accountSID, authToken, video.WithStore(store))
+//
+// Every store operation is one atomic script, so the quota holds across
+// processes and each threshold crossing fires in exactly one of them. While
+// Redis is down, the store's failure policy either refuses (FailClosed) or
+// serves each process's share of the quota locally (FailLocal).
+//
+// # Testing with the emulator
+//
+// Package [github.com/videoquota/videoquota/video/videotest] is an
+// in-process emulator of Twilio's Video and Monitor APIs on loopback that
+// enforces the quotas as Twilio does (20429, 53119, 53206), delivers signed
+// status callbacks and Debugger events, connects Participants as an SDK
+// would, and injects faults (forced 429s, 5xx, dropped connections, dropped,
+// duplicated or reordered callbacks). Point a Client at it with
+// [WithBaseURL]:
+//
+//	srv := videotest.NewServer(videotest.Options{ConcurrentRooms: 10})
+//	defer srv.Close()
+//	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()))
+//
+// # Metrics
+//
+// [WithMeterProvider] records the Client's metrics through an OpenTelemetry
+// MeterProvider (the application picks the exporter: Prometheus, OTLP...);
+// without it nothing is recorded. The library depends only on the
+// go.opentelemetry.io/otel/metric API. Instruments (scope [MeterName]):
+//
+//	videoquota.concurrency.usage        {slot}        Rooms/Participants held plus reserved    resource
+//	videoquota.concurrency.limit        {slot}        the concurrency quota                    resource
+//	videoquota.concurrency.utilization  1             usage / limit (Twilio warns at 0.7)      resource
+//	videoquota.concurrency.full         1             1 while marked full after a 53119/53206  resource
+//	videoquota.concurrency.refusals     {refusal}     calls refused for a concurrency quota    resource, source
+//	videoquota.requests                 {request}     HTTP requests by outcome                 class, outcome
+//	videoquota.rate.limit               {request}/s   configured rate quota                    class
+//	videoquota.rate.factor              1             adaptive factor (1 = not slowed down)    class
+//	videoquota.limiter.wait             s             wait for a rate token (histogram)        class
+//	videoquota.retries                  {retry}       requests sent again                      class, retry.cause
+//	videoquota.throttles                {episode}     onsets of throttling by Twilio           class
+//	videoquota.threshold.events         {event}       threshold crossings, 53121, 53119/53206  resource, threshold.level, direction, source, twilio.code
+//	videoquota.reconcile.runs           {run}         reconciliations completed                -
+//	videoquota.reconcile.drift          {slot}        holdings added/removed by reconcile      resource, direction
+//	videoquota.callbacks                {callback}    Twilio events received                   delivery, outcome
+//
+// Attribute keys carry the videoquota. prefix ([AttrResource], [AttrClass],
+// [AttrOutcome], ...). Request outcomes are success, throttled (429), error,
+// network_error and refused (no rate token before the deadline; not sent);
+// callback outcomes are accepted, duplicate, stale, rejected and failed.
+// Every value comes from a small fixed set or the configured threshold
+// levels: no SID, identity, URL or secret is ever an attribute. The gauges
+// and request counts are read at collection time from counters the Client
+// keeps anyway, so requests do no extra work; only waits that actually
+// happened and rare events are recorded as they occur. Threshold events are
+// counted at the levels given to [WithThresholds] (0.7 when none). Several
+// Clients recording into one MeterProvider produce the same series: give each
+// its own provider, or separate them in the exporter. examples/metrics
+// serves them to Prometheus.
+//
+// # Logging and usage
+//
+// [WithLogger] takes a *slog.Logger (nil, the default, is silent). Twilio
+// throttling logs one Warn line when it starts (with the likely cause) and
+// one Info line when it is over (no 429 for a recovery interval and the
+// adaptive rate back to the configured one), never a line per request; a
+// 53119/53206 from Twilio, failed ledger updates and rejected webhooks log
+// at Warn, reconciliations that corrected something at Info, retries and
+// per-call details at Debug. Secrets never appear in logs or errors.
+// [Client.Usage] returns a snapshot of the slots used, the rates and the
+// counters, for code that wants them without a metrics pipeline.
 package video
