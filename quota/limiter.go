@@ -37,10 +37,12 @@ type Limiter struct {
 }
 
 type adaptState struct {
-	mu        sync.Mutex // serialises adjustments
-	slowed    atomic.Bool
-	lastEvent atomic.Int64 // unix nanos of the last decrease or increase
-	factor    atomic.Uint64
+	mu           sync.Mutex // serialises adjustments
+	slowed       atomic.Bool
+	lastThrottle atomic.Int64 // unix nanos of the last 20429 reported
+	lastDecrease atomic.Int64 // unix nanos of the last decrease
+	lastIncrease atomic.Int64 // unix nanos of the last increase
+	factor       atomic.Uint64
 }
 
 // LimiterOption configures a Limiter.
@@ -111,13 +113,16 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 }
 
 // Throttled reports a 20429 for a request of class that the bucket allowed.
-// It lowers the shared rate factor, at most once per [RecoveryInterval].
+// It lowers the shared rate factor at most once per [RecoveryInterval], so a
+// burst of 429s answered to requests already in flight counts once; a 429
+// that comes after a recovery step is heeded at once.
 func (l *Limiter) Throttled(class Class) {
 	a := &l.adapt[class&1]
-	now := l.now()
+	now := l.now().UnixNano()
+	a.lastThrottle.Store(now)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.slowed.Load() && now.UnixNano()-a.lastEvent.Load() < int64(RecoveryInterval) {
+	if a.slowed.Load() && now-a.lastDecrease.Load() < int64(RecoveryInterval) {
 		return
 	}
 	ctx := context.Background()
@@ -131,20 +136,23 @@ func (l *Limiter) Throttled(class Class) {
 	}
 	a.factor.Store(math.Float64bits(f))
 	a.slowed.Store(true)
-	a.lastEvent.Store(now.UnixNano())
+	a.lastDecrease.Store(now)
 }
 
 // Succeeded reports a request of class that Twilio accepted. It is cheap: it
-// returns at once unless the rate is slowed down, and then raises it at most
-// once per [RecoveryInterval].
+// returns at once unless the rate is slowed down, and then raises it by
+// [IncreaseStep] once per [RecoveryInterval] without a 20429.
 func (l *Limiter) Succeeded(class Class) {
 	a := &l.adapt[class&1]
 	if !a.slowed.Load() {
 		return
 	}
 	now := l.now().UnixNano()
-	last := a.lastEvent.Load()
-	if now-last < int64(RecoveryInterval) || !a.lastEvent.CompareAndSwap(last, now) {
+	if now-a.lastThrottle.Load() < int64(RecoveryInterval) {
+		return
+	}
+	last := a.lastIncrease.Load()
+	if now-last < int64(RecoveryInterval) || !a.lastIncrease.CompareAndSwap(last, now) {
 		return
 	}
 	a.mu.Lock()

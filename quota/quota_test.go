@@ -181,6 +181,29 @@ func TestLimiterAdaptive(t *testing.T) {
 	if want := 6; steps != want { // 0.7 + 6*0.05 = 1.0
 		t.Fatalf("recovered in %d intervals, want %d", steps, want)
 	}
+
+	// A 429 right after a recovery step is heeded at once, and a 429 holds
+	// recovery back for a whole interval.
+	advance(time.Hour)
+	a.Throttled(quota.Write)
+	advance(quota.RecoveryInterval)
+	a.Succeeded(quota.Write)
+	f1 := a.Factor(quota.Write)
+	if f1 <= quota.DecreaseFactor {
+		t.Fatalf("no recovery step: %v", f1)
+	}
+	a.Throttled(quota.Write)
+	if f := a.Factor(quota.Write); f >= f1 {
+		t.Fatalf("429 after a recovery step ignored: factor %v, was %v", f, f1)
+	}
+	f2 := a.Factor(quota.Write)
+	advance(quota.RecoveryInterval / 2)
+	a.Throttled(quota.Write) // same burst: not counted again
+	advance(quota.RecoveryInterval / 2)
+	a.Succeeded(quota.Write) // only half an interval since the last 429
+	if f := a.Factor(quota.Write); f != f2 {
+		t.Fatalf("factor %v, want %v: a second decrease within the interval or a rise too early", f, f2)
+	}
 }
 
 func TestLedgerRace(t *testing.T) {
