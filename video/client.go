@@ -228,8 +228,10 @@ func WithRetry(p backoff.Policy) Option {
 	}
 }
 
-// WithLogger logs retries, throttling and ledger corrections to l at Debug
-// and Warn levels. nil (the default) is silent. Secrets are never logged.
+// WithLogger logs to l: one Warn line when Twilio starts throttling and one
+// Info line when it stops, Twilio's quota refusals and failed ledger updates
+// at Warn, reconcile corrections at Info, retries at Debug (see the package
+// documentation). nil (the default) is silent. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *settings) error {
 		s.logger = l

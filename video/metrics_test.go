@@ -461,3 +461,58 @@ func TestThrottleLogOnce(t *testing.T) {
 		t.Errorf("%d Warn lines, want the 2 onsets only:\n%s", n, buf.b.String())
 	}
 }
+
+// Record the Client's metrics through an OpenTelemetry MeterProvider; here
+// the SDK's with an in-memory reader, in production one with a Prometheus or
+// OTLP exporter (see examples/metrics).
+func ExampleWithMeterProvider() {
+	srv := videotest.NewServer(videotest.Options{ConcurrentRooms: 10})
+	defer srv.Close()
+
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+
+	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()),
+		video.WithLimits(quota.Limits{ConcurrentRooms: 10}),
+		video.WithMeterProvider(mp))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer vq.Close()
+	for range 7 {
+		if _, err := vq.CreateRoom(context.Background(), &openapi.CreateRoomParams{}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		switch m.Name {
+		case "videoquota.concurrency.usage", "videoquota.concurrency.limit":
+			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				if r, _ := p.Attributes.Value(video.AttrResource); r.AsString() == "rooms" {
+					fmt.Printf("%s{rooms} = %d %s\n", m.Name, p.Value, m.Unit)
+				}
+			}
+		case "videoquota.requests":
+			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				o, _ := p.Attributes.Value(video.AttrOutcome)
+				c, _ := p.Attributes.Value(video.AttrClass)
+				if p.Value > 0 {
+					fmt.Printf("%s{%s, %s} = %d\n", m.Name, c.AsString(), o.AsString(), p.Value)
+				}
+			}
+		}
+	}
+	// Unordered output:
+	// videoquota.concurrency.usage{rooms} = 7 {slot}
+	// videoquota.concurrency.limit{rooms} = 10 {slot}
+	// videoquota.requests{write, success} = 7
+}
