@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -447,4 +448,42 @@ func BenchmarkLedgerReserveRelease(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLedgerMemory reports the heap a MemoryStore ledger keeps per
+// tracked slot at 10,000 Rooms and 10,000 Participants (the SID strings
+// themselves excluded: they belong to the caller).
+func BenchmarkLedgerMemory(b *testing.B) {
+	const n = 10000
+	rooms := make([]string, n)
+	parts := make([]string, n)
+	for i := range rooms {
+		rooms[i] = fmt.Sprintf("RM%032x", i)
+		parts[i] = fmt.Sprintf("PA%032x", i)
+	}
+	ctx := context.Background()
+	var perSlot float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		store := quota.NewMemoryStore()
+		l, err := quota.NewLedger(store, acct, quota.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range rooms {
+			_ = l.Hold(ctx, quota.Rooms, rooms[i])
+			_ = l.Hold(ctx, quota.Participants, parts[i])
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perSlot = float64(after.HeapAlloc-before.HeapAlloc) / (2 * n)
+		if used, _, _ := l.Used(ctx, quota.Participants); used != n {
+			b.Fatalf("participants used = %d", used)
+		}
+		l.Close()
+		runtime.KeepAlive(store)
+	}
+	b.ReportMetric(perSlot, "B/slot")
 }
