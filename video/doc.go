@@ -199,6 +199,7 @@
 //	videoquota.concurrency.utilization  1             usage / limit (Twilio warns at 0.7)      resource
 //	videoquota.concurrency.full         1             1 while marked full after a 53119/53206  resource
 //	videoquota.concurrency.refusals     {refusal}     calls refused for a concurrency quota    resource, source
+//	videoquota.reservations.pending     {reservation} JoinToken slots awaiting their callback  resource
 //	videoquota.requests                 {request}     HTTP requests by outcome                 class, outcome
 //	videoquota.rate.limit               {request}/s   configured rate quota                    class
 //	videoquota.rate.factor              1             adaptive factor (1 = not slowed down)    class
@@ -220,9 +221,12 @@
 // keeps anyway, so requests do no extra work; only waits that actually
 // happened and rare events are recorded as they occur. Threshold events are
 // counted at the levels given to [WithThresholds] (0.7 when none). Several
-// Clients recording into one MeterProvider produce the same series: give each
-// its own provider, or separate them in the exporter. examples/metrics
-// serves them to Prometheus.
+// Clients recording into one MeterProvider are told apart with
+// [WithMetricAttributes]. examples/metrics serves them all to Prometheus.
+//
+// The quota.Store contract has no read of the tokens left in a bucket or of
+// the pending reservations of other processes, so neither is reported; the
+// rate factor and the limiter's waits show the buckets' state.
 //
 // # Logging and usage
 //

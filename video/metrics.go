@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -98,7 +100,8 @@ var waitBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 // metricsSettings is what the options say about metrics.
 type metricsSettings struct {
 	provider metric.MeterProvider
-	levels   []float64 // the threshold levels given to WithThresholds
+	levels   []float64            // the threshold levels given to WithThresholds
+	extra    []attribute.KeyValue // WithMetricAttributes
 }
 
 // addLevels records the levels of one WithThresholds, so that threshold
@@ -129,11 +132,32 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	}
 }
 
+// WithMetricAttributes adds attrs to every measurement of the Client's
+// metrics, to tell apart several Clients recording into one MeterProvider
+// (one per account, say: use a name, not the Account SID). Keep the values
+// few and free of secrets. Keys must be valid and must not start with
+// "videoquota.", which the library's own attributes use.
+func WithMetricAttributes(attrs ...attribute.KeyValue) Option {
+	return func(s *settings) error {
+		for _, kv := range attrs {
+			if !kv.Valid() {
+				return fmt.Errorf("video: WithMetricAttributes: invalid attribute %q", string(kv.Key))
+			}
+			if strings.HasPrefix(string(kv.Key), "videoquota.") {
+				return fmt.Errorf("video: WithMetricAttributes: key %q uses the library's prefix", string(kv.Key))
+			}
+		}
+		s.metrics.extra = append(s.metrics.extra, attrs...)
+		return nil
+	}
+}
+
 // clientMetrics are a Client's instruments. A nil *clientMetrics records
 // nothing: every method checks.
 type clientMetrics struct {
 	c     *Client // set by register
 	meter metric.Meter
+	extra []attribute.KeyValue // WithMetricAttributes, on every measurement
 
 	// attempts counts HTTP attempts by class and outcome; read by observe.
 	attempts [2][numOutcomes]atomic.Int64
@@ -156,10 +180,12 @@ type clientMetrics struct {
 	rateFactor  metric.Float64ObservableGauge
 	requests    metric.Int64ObservableCounter
 	refusals    metric.Int64ObservableCounter
+	pending     metric.Int64ObservableUpDownCounter
 
 	reg metric.Registration
 
 	// Attribute sets, built once.
+	baseAttr     metric.MeasurementOption // the extra attributes alone
 	resAttr      [2]metric.MeasurementOption
 	classAttr    [2]metric.MeasurementOption
 	outcomeAttr  [2][numOutcomes + 1]metric.MeasurementOption // + "refused"
@@ -169,8 +195,9 @@ type clientMetrics struct {
 	driftAttr    [2][2]metric.MeasurementOption // resource, added/removed
 }
 
-func attrs(kv ...attribute.KeyValue) metric.MeasurementOption {
-	return metric.WithAttributeSet(attribute.NewSet(kv...))
+// attrs returns the option for the attribute set kv plus the extra attributes.
+func (m *clientMetrics) attrs(kv ...attribute.KeyValue) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(append(slices.Clip(m.extra), kv...)...))
 }
 
 // newClientMetrics makes the instruments of s.provider, or returns nil
@@ -180,7 +207,7 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 		return nil, nil
 	}
 	mt := s.provider.Meter(MeterName)
-	m := &clientMetrics{meter: mt}
+	m := &clientMetrics{meter: mt, extra: slices.Clone(s.extra)}
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -232,6 +259,9 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 	m.requests, err = mt.Int64ObservableCounter("videoquota.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("HTTP requests by class and outcome (each page and retry counts; refused = not sent, no token in time)."))
 	add(err)
+	m.pending, err = mt.Int64ObservableUpDownCounter("videoquota.reservations.pending", metric.WithUnit("{reservation}"),
+		metric.WithDescription("Slots reserved by JoinToken and not yet confirmed by a status callback; they lapse with the token."))
+	add(err)
 	m.refusals, err = mt.Int64ObservableCounter("videoquota.concurrency.refusals", metric.WithUnit("{refusal}"),
 		metric.WithDescription("Calls refused for a concurrency quota: locally without a request, or by Twilio (53119, 53206)."))
 	add(err)
@@ -239,31 +269,32 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 		return nil, fmt.Errorf("video: WithMeterProvider: %w", errors.Join(errs...))
 	}
 
+	m.baseAttr = m.attrs()
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
-		m.resAttr[r] = attrs(AttrResource.String(r.String()))
+		m.resAttr[r] = m.attrs(AttrResource.String(r.String()))
 		for i, src := range [...]quota.Source{quota.SourceLocal, quota.SourceTwilio} {
-			m.refusalAttr[r][i] = attrs(AttrResource.String(r.String()), AttrSource.String(src.String()))
+			m.refusalAttr[r][i] = m.attrs(AttrResource.String(r.String()), AttrSource.String(src.String()))
 		}
 		for i, dir := range [...]string{"added", "removed"} {
-			m.driftAttr[r][i] = attrs(AttrResource.String(r.String()), AttrDirection.String(dir))
+			m.driftAttr[r][i] = m.attrs(AttrResource.String(r.String()), AttrDirection.String(dir))
 		}
 	}
 	for _, cl := range [...]quota.Class{quota.Read, quota.Write} {
-		m.classAttr[cl] = attrs(AttrClass.String(cl.String()))
+		m.classAttr[cl] = m.attrs(AttrClass.String(cl.String()))
 		for o := range numOutcomes + 1 {
 			name := "refused"
 			if o < numOutcomes {
 				name = outcomeNames[o]
 			}
-			m.outcomeAttr[cl][o] = attrs(AttrClass.String(cl.String()), AttrOutcome.String(name))
+			m.outcomeAttr[cl][o] = m.attrs(AttrClass.String(cl.String()), AttrOutcome.String(name))
 		}
 		for k := range numCauses {
-			m.causeAttr[cl][k] = attrs(AttrClass.String(cl.String()), AttrRetryCause.String(causeNames[k]))
+			m.causeAttr[cl][k] = m.attrs(AttrClass.String(cl.String()), AttrRetryCause.String(causeNames[k]))
 		}
 	}
 	for d := range numDeliveries {
 		for o := range numCallbackOutcomes {
-			m.callbackAttr[d][o] = attrs(AttrDelivery.String(deliveryNames[d]), AttrOutcome.String(callbackOutcomeNames[o]))
+			m.callbackAttr[d][o] = m.attrs(AttrDelivery.String(deliveryNames[d]), AttrOutcome.String(callbackOutcomeNames[o]))
 		}
 	}
 	return m, nil
@@ -309,7 +340,7 @@ func (m *clientMetrics) register(c *Client) error {
 	}
 	m.c = c
 	reg, err := m.meter.RegisterCallback(m.observe, m.usage, m.limit, m.utilization, m.full,
-		m.rateLimit, m.rateFactor, m.requests, m.refusals)
+		m.rateLimit, m.rateFactor, m.requests, m.refusals, m.pending)
 	if err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
@@ -366,6 +397,24 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 		}
 		o.ObserveInt64(m.requests, c.stats.class[cl].refused.Load(), m.outcomeAttr[cl][numOutcomes])
 	}
+	var pending [2]int64
+	st := c.eventState()
+	now := c.now()
+	st.mu.Lock()
+	for _, exp := range st.roomRes {
+		if now.Before(exp) {
+			pending[quota.Rooms]++
+		}
+	}
+	for _, exp := range st.tokens {
+		if now.Before(exp) {
+			pending[quota.Participants]++
+		}
+	}
+	st.mu.Unlock()
+	for r, n := range pending {
+		o.ObserveInt64(m.pending, n, m.resAttr[r])
+	}
 	return nil
 }
 
@@ -409,7 +458,7 @@ func (m *clientMetrics) threshold(e quota.Event) {
 	if e.Rising {
 		dir = "rising"
 	}
-	m.thresholds.Add(context.Background(), 1, metric.WithAttributes(
+	m.thresholds.Add(context.Background(), 1, m.attrs(
 		AttrResource.String(e.Resource.String()), AttrLevel.Float64(e.Level), AttrDirection.String(dir),
 		AttrSource.String(e.Source.String()), AttrCode.Int(e.Code)))
 }
@@ -419,7 +468,7 @@ func (m *clientMetrics) reconciled(ctx context.Context, d Drift) {
 	if m == nil {
 		return
 	}
-	m.reconciles.Add(ctx, 1)
+	m.reconciles.Add(ctx, 1, m.baseAttr)
 	for r, rd := range [...]ResourceDrift{d.Rooms, d.Participants} {
 		if rd.Added > 0 {
 			m.drift.Add(ctx, int64(rd.Added), m.driftAttr[r][0])

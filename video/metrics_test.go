@@ -562,3 +562,49 @@ func BenchmarkMetrics(b *testing.B) {
 	b.ReportMetric(float64(tOn.Nanoseconds())/float64(n), "ns/call-on")
 	b.ReportMetric(float64(tOn)/float64(tOff), "on/off")
 }
+
+// TestMetricsPendingAndAttributes: JoinToken reservations are reported
+// pending, and WithMetricAttributes labels every series.
+func TestMetricsPendingAndAttributes(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	m := &metricsReader{t: t, r: reader}
+	srv := videotest.NewServer(videotest.Options{})
+	t.Cleanup(srv.Close)
+	keySID, keySecret := srv.APIKey()
+	vq := newClient(t, srv, video.WithAPIKey(keySID, keySecret), video.WithMeterProvider(mp),
+		video.WithMetricAttributes(attribute.String("app", "lobby-service")))
+	ctx := context.Background()
+	for _, id := range []string{"alice", "alice", "bob"} {
+		if _, err := vq.JoinToken(ctx, "lobby", id); err != nil {
+			t.Fatalf("JoinToken(%s): %v", id, err)
+		}
+	}
+	m.collect()
+	want := map[string]int64{
+		"app=lobby-service,videoquota.resource=rooms":        1,
+		"app=lobby-service,videoquota.resource=participants": 2,
+	}
+	if got := m.ints("videoquota.reservations.pending"); len(got) != len(want) ||
+		got["app=lobby-service,videoquota.resource=rooms"] != 1 ||
+		got["app=lobby-service,videoquota.resource=participants"] != 2 {
+		t.Errorf("reservations.pending %v, want %v", got, want)
+	}
+	if got := m.ints("videoquota.concurrency.usage"); got["app=lobby-service,videoquota.resource=participants"] != 2 {
+		t.Errorf("usage %v; want the 2 reserved participants", got)
+	}
+	for _, sm := range m.rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			for _, s := range pointAttrs(mt.Data) {
+				if v, ok := s.Value("app"); !ok || v.AsString() != "lobby-service" {
+					t.Errorf("%s{%s} lacks app=lobby-service", mt.Name, attrString(s))
+				}
+			}
+		}
+	}
+	if _, err := video.New(srv.AccountSID(), srv.AuthToken(),
+		video.WithMetricAttributes(attribute.String("videoquota.resource", "x"))); err == nil {
+		t.Error("WithMetricAttributes accepted a videoquota. key")
+	}
+}
