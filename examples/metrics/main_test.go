@@ -49,6 +49,7 @@ func TestFlood(t *testing.T) {
 		`videoquota_threshold_events_total{videoquota_direction="rising",videoquota_resource="rooms",videoquota_source="local",videoquota_threshold_level="0.7",videoquota_twilio_code="53121"}`,
 		`videoquota_callbacks_total{videoquota_delivery="status_callback",videoquota_outcome="accepted"}`,
 		`videoquota_reconcile_runs_total 1`,
+		`videoquota_reservations_pending{videoquota_resource="participants"} 0`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %s", want)
