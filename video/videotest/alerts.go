@@ -2,7 +2,6 @@ package videotest
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -46,38 +45,17 @@ func monitorBase(r *http.Request) string {
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	q := r.Form
-	pg, e := parsePage(q)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	filters := url.Values{}
-	level := q.Get("LogLevel")
-	switch level {
-	case "", "error", "warning", "notice", "debug":
-		if level != "" {
-			filters.Set("LogLevel", level)
-		}
-	default:
-		s.writeErr(w, errf(20001, "Invalid LogLevel %q: use error, warning, notice or debug", level))
-		return
-	}
-	df, e := parseDateRange(q, filters, "StartDate", "EndDate", true)
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	level := l.oneOf("LogLevel", ": use error, warning, notice or debug", "error", "warning", "notice", "debug")
+	df := l.dates("StartDate", "EndDate", true)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := monitorBase(r)
 	s.mu.Lock()
-	var items []*alert
-	for i := len(s.alerts) - 1; i >= 0; i-- {
-		a := s.alerts[i]
-		if (level == "" || a.level == level) && df.ok(a.created) {
-			items = append(items, a)
-		}
-	}
-	writePageLocked(s, w, r, "alerts", pg, filters, items, func(a *alert) any { return s.renderAlert(base, a, false) })
+	items := newestFirst(s.alerts, func(a *alert) bool { return (level == "" || a.level == level) && df.ok(a.created) })
+	writePageLocked(s, w, r, "alerts", l, items, func(a *alert) any { return s.renderAlert(base, a, false) })
 }
 
 func (s *Server) fetchAlert(w http.ResponseWriter, r *http.Request, sid string) {

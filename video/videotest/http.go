@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -275,12 +276,98 @@ type meta struct {
 	Key             string  `json:"key"`
 }
 
+// listReq is a list request's paging and filter parameters. Its methods read
+// one filter each and keep the first error in err; once err is set they read
+// nothing more, so a handler parses every filter and then checks err once.
+type listReq struct {
+	q       url.Values
+	pg      page
+	filters url.Values // the filters given, repeated in every page URL
+	err     *Error
+}
+
+// parseList reads r's paging parameters.
+func parseList(r *http.Request) *listReq {
+	l := &listReq{q: r.Form, filters: url.Values{}}
+	l.pg, l.err = parsePage(r.Form)
+	return l
+}
+
+// oneOf returns key's value, which must be empty or one of allowed; an
+// invalid value fails with "Invalid key "value"" followed by hint.
+func (l *listReq) oneOf(key, hint string, allowed ...string) string {
+	v := l.q.Get(key)
+	if l.err != nil || v == "" {
+		return ""
+	}
+	if !slices.Contains(allowed, v) {
+		l.err = errf(20001, "Invalid %s %q%s", key, v, hint)
+		return ""
+	}
+	l.filters.Set(key, v)
+	return v
+}
+
+// text returns key's value, any string; empty means no filter.
+func (l *listReq) text(key string) string {
+	v := l.q.Get(key)
+	if l.err != nil || v == "" {
+		return ""
+	}
+	l.filters.Set(key, v)
+	return v
+}
+
+// boolean reads an optional true/false filter.
+func (l *listReq) boolean(key string) (val, set bool) {
+	if l.err != nil {
+		return false, false
+	}
+	if val, set, l.err = parseBool(l.q, key); set {
+		l.filters.Set(key, l.q.Get(key))
+	}
+	return val, set
+}
+
+// dates reads an after/before pair of date filters (see parseDateRange).
+func (l *listReq) dates(afterKey, beforeKey string, inclusive bool) dateFilter {
+	if l.err != nil {
+		return dateFilter{}
+	}
+	var d dateFilter
+	d, l.err = parseDateRange(l.q, l.filters, afterKey, beforeKey, inclusive)
+	return d
+}
+
+// newestFirst returns the items of xs (kept oldest first) that keep accepts,
+// newest first.
+func newestFirst[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for i := len(xs) - 1; i >= 0; i-- {
+		if keep(xs[i]) {
+			out = append(out, xs[i])
+		}
+	}
+	return out
+}
+
+// inOrder returns the items of xs that keep accepts, in order.
+func inOrder[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // writePageLocked answers a list request with the page of items selected by
-// pg, each rendered by render, under key, with Twilio's meta block. It
+// l.pg, each rendered by render, under key, with Twilio's meta block. It
 // requires s.mu held, renders only the page's items, and releases s.mu
-// before writing. filters are the request's filter parameters, repeated in
-// every page URL.
-func writePageLocked[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, pg page, filters url.Values, items []T, render func(T) any) {
+// before writing. l.filters are repeated in every page URL.
+func writePageLocked[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, l *listReq, items []T, render func(T) any) {
+	pg, filters := l.pg, l.filters
 	total := len(items)
 	end := min(total, pg.offset+pg.size)
 	out := make([]any, 0, max(0, end-pg.offset))
@@ -340,10 +427,6 @@ func (d dateFilter) ok(t time.Time) bool {
 		return false
 	}
 	return true
-}
-
-func parseDates(q url.Values, filters url.Values, afterKey, beforeKey string) (dateFilter, *Error) {
-	return parseDateRange(q, filters, afterKey, beforeKey, false)
 }
 
 // parseDateRange reads an after/before pair; with inclusive the end bound is

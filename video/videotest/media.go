@@ -60,35 +60,21 @@ type recordingFilter struct {
 	dates                 dateFilter
 }
 
-func parseRecordingFilter(q url.Values, filters url.Values, account bool) (recordingFilter, *Error) {
+// parseRecordingFilter reads the filters of the account-wide list, or (not
+// account) of a room's list, which has no GroupingSid or MediaType.
+func parseRecordingFilter(l *listReq, account bool) recordingFilter {
 	var f recordingFilter
-	f.status = q.Get("Status")
-	switch f.status {
-	case "", "processing", "completed", "deleted", "failed":
-	default:
-		return f, errf(20001, "Invalid Status %q", f.status)
-	}
-	f.source = q.Get("SourceSid")
+	f.status = l.oneOf("Status", "", "processing", "completed", "deleted", "failed")
+	f.source = l.text("SourceSid")
 	if account {
-		f.grouping = q["GroupingSid"]
+		f.grouping = l.q["GroupingSid"]
 		for _, g := range f.grouping {
-			filters.Add("GroupingSid", g)
+			l.filters.Add("GroupingSid", g)
 		}
-		f.media = q.Get("MediaType")
-		switch f.media {
-		case "", "audio", "video", "data":
-		default:
-			return f, errf(20001, "Invalid MediaType %q", f.media)
-		}
+		f.media = l.oneOf("MediaType", "", "audio", "video", "data")
 	}
-	for k, v := range map[string]string{"Status": f.status, "SourceSid": f.source, "MediaType": f.media} {
-		if v != "" {
-			filters.Set(k, v)
-		}
-	}
-	var e *Error
-	f.dates, e = parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
-	return f, e
+	f.dates = l.dates("DateCreatedAfter", "DateCreatedBefore", false)
+	return f
 }
 
 func (f recordingFilter) ok(rec *recording) bool {
@@ -98,55 +84,32 @@ func (f recordingFilter) ok(rec *recording) bool {
 }
 
 func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request) {
-	pg, e := parsePage(r.Form)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	filters := url.Values{}
-	f, e := parseRecordingFilter(r.Form, filters, true)
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	f := parseRecordingFilter(l, true)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := baseURL(r)
 	s.mu.Lock()
-	var items []*recording
-	for i := len(s.recOrder) - 1; i >= 0; i-- {
-		if f.ok(s.recOrder[i]) {
-			items = append(items, s.recOrder[i])
-		}
-	}
-	writePageLocked(s, w, r, "recordings", pg, filters, items, func(x *recording) any { return s.renderRecording(base, x, false) })
+	items := newestFirst(s.recOrder, f.ok)
+	writePageLocked(s, w, r, "recordings", l, items, func(x *recording) any { return s.renderRecording(base, x, false) })
 }
 
 func (s *Server) listRoomRecordings(w http.ResponseWriter, r *http.Request, roomRef string) {
-	pg, e := parsePage(r.Form)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	filters := url.Values{}
-	f, e := parseRecordingFilter(r.Form, filters, false)
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	f := parseRecordingFilter(l, false)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := baseURL(r)
-	s.mu.Lock()
-	rm, _, e := s.lookupLocked(r, roomRef, "")
-	if e != nil {
-		s.mu.Unlock()
-		s.writeErr(w, e)
+	rm, _, ok := s.lockLookup(w, r, roomRef, "")
+	if !ok {
 		return
 	}
-	var items []*recording
-	for _, rec := range rm.recordings {
-		if f.ok(rec) {
-			items = append(items, rec)
-		}
-	}
-	writePageLocked(s, w, r, "recordings", pg, filters, items, func(x *recording) any { return s.renderRecording(base, x, true) })
+	items := inOrder(rm.recordings, f.ok)
+	writePageLocked(s, w, r, "recordings", l, items, func(x *recording) any { return s.renderRecording(base, x, true) })
 }
 
 // findRecordingLocked returns a live recording, optionally scoped to a room.
@@ -248,20 +211,17 @@ func (s *Server) renderTranscription(base string, t *transcription) transcriptio
 }
 
 func (s *Server) listTranscriptions(w http.ResponseWriter, r *http.Request, roomRef string) {
-	pg, e := parsePage(r.Form)
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := baseURL(r)
-	s.mu.Lock()
-	rm, _, e := s.lookupLocked(r, roomRef, "")
-	if e != nil {
-		s.mu.Unlock()
-		s.writeErr(w, e)
+	rm, _, ok := s.lockLookup(w, r, roomRef, "")
+	if !ok {
 		return
 	}
-	writePageLocked(s, w, r, "transcriptions", pg, url.Values{}, rm.transcriptions, func(t *transcription) any { return s.renderTranscription(base, t) })
+	writePageLocked(s, w, r, "transcriptions", l, rm.transcriptions, func(t *transcription) any { return s.renderTranscription(base, t) })
 }
 
 func (s *Server) createTranscription(w http.ResponseWriter, r *http.Request, roomRef string) {
@@ -480,41 +440,20 @@ func (s *Server) createComposition(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listCompositions(w http.ResponseWriter, r *http.Request) {
-	q := r.Form
-	pg, e := parsePage(q)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	filters := url.Values{}
-	status, roomSid := q.Get("Status"), q.Get("RoomSid")
-	switch status {
-	case "", "enqueued", "processing", "completed", "deleted", "failed":
-	default:
-		s.writeErr(w, errf(20001, "Invalid Status %q", status))
-		return
-	}
-	if status != "" {
-		filters.Set("Status", status)
-	}
-	if roomSid != "" {
-		filters.Set("RoomSid", roomSid)
-	}
-	df, e := parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	status := l.oneOf("Status", "", "enqueued", "processing", "completed", "deleted", "failed")
+	roomSid := l.text("RoomSid")
+	df := l.dates("DateCreatedAfter", "DateCreatedBefore", false)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := baseURL(r)
 	s.mu.Lock()
-	var items []*composition
-	for i := len(s.compOrder) - 1; i >= 0; i-- {
-		c := s.compOrder[i]
-		if c.deleted.IsZero() && (status == "" || c.status == status) && (roomSid == "" || c.roomSid == roomSid) && df.ok(c.created) {
-			items = append(items, c)
-		}
-	}
-	writePageLocked(s, w, r, "compositions", pg, filters, items, func(c *composition) any { return s.renderComposition(base, c) })
+	items := newestFirst(s.compOrder, func(c *composition) bool {
+		return c.deleted.IsZero() && (status == "" || c.status == status) && (roomSid == "" || c.roomSid == roomSid) && df.ok(c.created)
+	})
+	writePageLocked(s, w, r, "compositions", l, items, func(c *composition) any { return s.renderComposition(base, c) })
 }
 
 func (s *Server) fetchComposition(w http.ResponseWriter, r *http.Request, sid string) {
@@ -642,40 +581,20 @@ func (s *Server) updateHook(w http.ResponseWriter, r *http.Request, sid string) 
 }
 
 func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
-	q := r.Form
-	pg, e := parsePage(q)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	filters := url.Values{}
-	en, enSet, e := parseBool(q, "Enabled")
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	if enSet {
-		filters.Set("Enabled", q.Get("Enabled"))
-	}
-	fn := q.Get("FriendlyName")
-	if fn != "" {
-		filters.Set("FriendlyName", fn)
-	}
-	df, e := parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	en, enSet := l.boolean("Enabled")
+	fn := l.text("FriendlyName")
+	df := l.dates("DateCreatedAfter", "DateCreatedBefore", false)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := baseURL(r)
 	s.mu.Lock()
-	var items []*compositionHook
-	for i := len(s.hookOrder) - 1; i >= 0; i-- {
-		h := s.hookOrder[i]
-		if (!enSet || h.enabled == en) && (fn == "" || nameMatch(fn, h.friendlyName)) && df.ok(h.created) {
-			items = append(items, h)
-		}
-	}
-	writePageLocked(s, w, r, "composition_hooks", pg, filters, items, func(h *compositionHook) any { return s.renderHook(base, h) })
+	items := newestFirst(s.hookOrder, func(h *compositionHook) bool {
+		return (!enSet || h.enabled == en) && (fn == "" || nameMatch(fn, h.friendlyName)) && df.ok(h.created)
+	})
+	writePageLocked(s, w, r, "composition_hooks", l, items, func(h *compositionHook) any { return s.renderHook(base, h) })
 }
 
 func (s *Server) fetchHook(w http.ResponseWriter, r *http.Request, sid string) {

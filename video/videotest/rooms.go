@@ -239,42 +239,23 @@ func (s *Server) updateRoom(w http.ResponseWriter, r *http.Request, ref string) 
 }
 
 func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
-	q := r.Form
-	pg, e := parsePage(q)
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	status := l.oneOf("Status", "", "in-progress", "completed", "failed")
+	name := l.text("UniqueName")
+	df := l.dates("DateCreatedAfter", "DateCreatedBefore", false)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
-	filters := url.Values{}
-	status := q.Get("Status")
-	switch status {
-	case "":
+	if status == "" {
 		status = "in-progress"
-	case "in-progress", "completed", "failed":
-		filters.Set("Status", status)
-	default:
-		s.writeErr(w, errf(20001, "Invalid Status %q", status))
-		return
-	}
-	name := q.Get("UniqueName")
-	if name != "" {
-		filters.Set("UniqueName", name)
-	}
-	df, e := parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
-	if e != nil {
-		s.writeErr(w, e)
-		return
 	}
 	base := baseURL(r)
 	s.mu.Lock()
-	var items []*room
-	for i := len(s.roomOrder) - 1; i >= 0; i-- { // newest first
-		rm := s.roomOrder[i]
-		if rm.status == status && (name == "" || rm.name == name) && df.ok(rm.created) {
-			items = append(items, rm)
-		}
-	}
-	writePageLocked(s, w, r, "rooms", pg, filters, items, func(x *room) any { return s.roomJSON(base, x) })
+	items := newestFirst(s.roomOrder, func(rm *room) bool {
+		return rm.status == status && (name == "" || rm.name == name) && df.ok(rm.created)
+	})
+	writePageLocked(s, w, r, "rooms", l, items, func(x *room) any { return s.roomJSON(base, x) })
 }
 
 type participantOut struct {
@@ -329,39 +310,32 @@ func (s *Server) lookupLocked(r *http.Request, roomRef, pref string) (*room, *pa
 	return rm, p, nil
 }
 
-func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request, roomRef string) {
-	q := r.Form
-	pg, e := parsePage(q)
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	filters := url.Values{}
-	status := q.Get("Status")
-	switch status {
-	case "", "connected", "disconnected", "reconnecting":
-		if status != "" {
-			filters.Set("Status", status)
-		}
-	default:
-		s.writeErr(w, errf(20001, "Invalid Status %q", status))
-		return
-	}
-	ident := q.Get("Identity")
-	if ident != "" {
-		filters.Set("Identity", ident)
-	}
-	df, e := parseDates(q, filters, "DateCreatedAfter", "DateCreatedBefore")
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	base := baseURL(r)
+// lockLookup locks s.mu and resolves the room and participant as lookupLocked
+// does. On failure it unlocks, writes the error and returns ok false; on
+// success s.mu stays held.
+func (s *Server) lockLookup(w http.ResponseWriter, r *http.Request, roomRef, pref string) (rm *room, p *participant, ok bool) {
 	s.mu.Lock()
-	rm, _, e := s.lookupLocked(r, roomRef, "")
+	rm, p, e := s.lookupLocked(r, roomRef, pref)
 	if e != nil {
 		s.mu.Unlock()
 		s.writeErr(w, e)
+		return nil, nil, false
+	}
+	return rm, p, true
+}
+
+func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request, roomRef string) {
+	l := parseList(r)
+	status := l.oneOf("Status", "", "connected", "disconnected", "reconnecting")
+	ident := l.text("Identity")
+	df := l.dates("DateCreatedAfter", "DateCreatedBefore", false)
+	if l.err != nil {
+		s.writeErr(w, l.err)
+		return
+	}
+	base := baseURL(r)
+	rm, _, ok := s.lockLookup(w, r, roomRef, "")
+	if !ok {
 		return
 	}
 	if status == "" {
@@ -370,13 +344,10 @@ func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request, roomRe
 			status = "disconnected"
 		}
 	}
-	var items []*participant
-	for _, p := range rm.parts {
-		if p.status == status && (ident == "" || p.identity == ident) && df.ok(p.created) {
-			items = append(items, p)
-		}
-	}
-	writePageLocked(s, w, r, "participants", pg, filters, items, func(p *participant) any { return s.renderParticipant(base, p, true) })
+	items := inOrder(rm.parts, func(p *participant) bool {
+		return p.status == status && (ident == "" || p.identity == ident) && df.ok(p.created)
+	})
+	writePageLocked(s, w, r, "participants", l, items, func(p *participant) any { return s.renderParticipant(base, p, true) })
 }
 
 func (s *Server) fetchParticipant(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
@@ -491,17 +462,14 @@ func renderTrack(base string, rm *room, p *participant, t *track, subscribed boo
 }
 
 func (s *Server) listTracks(w http.ResponseWriter, r *http.Request, roomRef, pref string, subscribed bool) {
-	pg, e := parsePage(r.Form)
-	if e != nil {
-		s.writeErr(w, e)
+	l := parseList(r)
+	if l.err != nil {
+		s.writeErr(w, l.err)
 		return
 	}
 	base := baseURL(r)
-	s.mu.Lock()
-	rm, p, e := s.lookupLocked(r, roomRef, pref)
-	if e != nil {
-		s.mu.Unlock()
-		s.writeErr(w, e)
+	rm, p, ok := s.lockLookup(w, r, roomRef, pref)
+	if !ok {
 		return
 	}
 	key := "published_tracks"
@@ -509,7 +477,7 @@ func (s *Server) listTracks(w http.ResponseWriter, r *http.Request, roomRef, pre
 		key = "subscribed_tracks"
 	}
 	items := tracksLocked(rm, p, subscribed)
-	writePageLocked(s, w, r, key, pg, url.Values{}, items, func(t *track) any { return renderTrack(base, rm, p, t, subscribed) })
+	writePageLocked(s, w, r, key, l, items, func(t *track) any { return renderTrack(base, rm, p, t, subscribed) })
 }
 
 func (s *Server) fetchTrack(w http.ResponseWriter, r *http.Request, roomRef, pref, sid string, subscribed bool) {
