@@ -10,12 +10,17 @@ import (
 
 // Adaptive rate constants: on a 20429 the bucket allowed, the rate is cut to
 // DecreaseFactor of its value (at most once per RecoveryInterval, so one burst
-// of 429s counts once); after each RecoveryInterval without one it grows back
-// by IncreaseStep of the configured rate, up to the configured rate. This is
+// of 429s counts once) and the rate it was throttled at is remembered as the
+// ceiling; after each RecoveryInterval without a 429 it grows back by
+// IncreaseStep of the configured rate while under ProbeShare of the ceiling,
+// then by ProbeStep, so it approaches the rate Twilio refused slowly instead
+// of running into it again at full speed. This is
 // additive-increase/multiplicative-decrease, as in AWS's adaptive retry mode.
 const (
 	DecreaseFactor   = 0.7
 	IncreaseStep     = 0.05
+	ProbeStep        = 0.01
+	ProbeShare       = 0.9
 	MinFactor        = 0.05
 	RecoveryInterval = time.Second
 )
@@ -43,6 +48,7 @@ type adaptState struct {
 	lastDecrease atomic.Int64 // unix nanos of the last decrease
 	lastIncrease atomic.Int64 // unix nanos of the last increase
 	factor       atomic.Uint64
+	ceiling      float64 // the factor last throttled at; guarded by mu
 }
 
 // LimiterOption configures a Limiter.
@@ -130,6 +136,7 @@ func (l *Limiter) Throttled(class Class) {
 	if err != nil {
 		return
 	}
+	a.ceiling = f
 	f = max(f*DecreaseFactor, MinFactor)
 	if l.store.SetRateFactor(ctx, l.account, class, f) != nil {
 		return
@@ -140,8 +147,9 @@ func (l *Limiter) Throttled(class Class) {
 }
 
 // Succeeded reports a request of class that Twilio accepted. It is cheap: it
-// returns at once unless the rate is slowed down, and then raises it by
-// [IncreaseStep] once per [RecoveryInterval] without a 20429.
+// returns at once unless the rate is slowed down, and then raises it once per
+// [RecoveryInterval] without a 20429: by [IncreaseStep], or by [ProbeStep]
+// near the rate last throttled at.
 func (l *Limiter) Succeeded(class Class) {
 	a := &l.adapt[class&1]
 	if !a.slowed.Load() {
@@ -162,7 +170,11 @@ func (l *Limiter) Succeeded(class Class) {
 	if err != nil {
 		return
 	}
-	f = min(f+IncreaseStep, 1)
+	step := IncreaseStep
+	if f+step > ProbeShare*a.ceiling+1e-9 {
+		step = ProbeStep
+	}
+	f = min(f+step, 1)
 	if l.store.SetRateFactor(ctx, l.account, class, f) != nil {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -166,21 +167,31 @@ func TestLimiterAdaptive(t *testing.T) {
 	if want := time.Duration(float64(14) / (20 * quota.DecreaseFactor) * float64(time.Second)); last < want-time.Millisecond {
 		t.Fatalf("15th token due after %v, want %v at the slowed rate", last, want)
 	}
-	// Recovery: additive, once per interval.
-	steps := 0
+	// Recovery: additive, once per interval, fast far under the rate last
+	// throttled at (1.0 here) and slow near it.
+	var rises []float64
+	prev := a.Factor(quota.Write)
 	for a.Factor(quota.Write) < 1 {
-		if steps > 0 {
+		if len(rises) > 0 {
 			advance(quota.RecoveryInterval)
 		}
 		a.Succeeded(quota.Write)
-		a.Succeeded(quota.Write)
-		steps++
-		if steps > 100 {
+		a.Succeeded(quota.Write) // at most one step per interval
+		f := a.Factor(quota.Write)
+		rises = append(rises, f-prev)
+		prev = f
+		if len(rises) > 100 {
 			t.Fatal("never recovered")
 		}
 	}
-	if want := 6; steps != want { // 0.7 + 6*0.05 = 1.0
-		t.Fatalf("recovered in %d intervals, want %d", steps, want)
+	for i, r := range rises {
+		near := 0.7+float64(i+1)*quota.IncreaseStep > quota.ProbeShare+1e-9
+		if !near && math.Abs(r-quota.IncreaseStep) > 1e-9 {
+			t.Fatalf("step %d rose by %v, want %v far under the ceiling (steps %v)", i, r, quota.IncreaseStep, rises)
+		}
+	}
+	if last := rises[len(rises)-1]; last > quota.ProbeStep+1e-9 {
+		t.Fatalf("last step %v, want at most %v near the ceiling", last, quota.ProbeStep)
 	}
 
 	// A 429 right after a recovery step is heeded at once, and a 429 holds

@@ -214,44 +214,17 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// succeeded reports a success to the adaptive rate, unless Twilio throttled
-// the class within the last recovery interval: the rate grows back only
-// after a quiet interval, so that increases do not outpace the decreases
-// while 429s still arrive (additive increase, multiplicative decrease).
+// succeeded reports a success to the adaptive rate (which grows back only
+// after a recovery interval without a 429) and ends a throttling episode.
 func (c *Client) succeeded(class quota.Class) {
-	if last := c.lastThrottle[class].Load(); last != 0 && time.Now().UnixNano()-last < int64(quota.RecoveryInterval) {
-		return
-	}
 	c.limiter.Succeeded(class)
 	c.throttleEnded(class)
 }
 
 // throttled reports a 20429 the bucket allowed (Video rate) to the adaptive
-// rate. quota.Limiter ignores a 20429 that comes within a recovery interval of
-// its last change, recoveries included, so a 429 right after a recovery step
-// would go unheeded for a whole interval while the account keeps being
-// throttled. When that happens and this Client has not slowed the class down
-// within the interval, the decrease is applied through the store, which
-// every Limiter of the account reads.
+// rate, which every Limiter of the account's store shares.
 func (c *Client) throttled(class quota.Class) {
-	now := time.Now().UnixNano()
-	c.lastThrottle[class].Store(now)
-	before := c.limiter.Factor(class)
 	c.limiter.Throttled(class)
-	if c.limiter.Factor(class) < before {
-		c.lastDecrease[class].Store(now)
-		return
-	}
-	last := c.lastDecrease[class].Load()
-	if now-last < int64(quota.RecoveryInterval) || !c.lastDecrease[class].CompareAndSwap(last, now) {
-		return
-	}
-	ctx := context.Background()
-	f, err := c.store.RateFactor(ctx, c.accountSID, class)
-	if err != nil {
-		return
-	}
-	_ = c.store.SetRateFactor(ctx, c.accountSID, class, max(f*quota.DecreaseFactor, quota.MinFactor))
 }
 
 // send makes one attempt through the base transport, bounded by the

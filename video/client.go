@@ -88,10 +88,6 @@ type Client struct {
 	reservationTTL  time.Duration
 	fullFor         time.Duration
 
-	// lastThrottle is when Twilio last throttled each class (unix ns), see succeeded.
-	lastThrottle [2]atomic.Int64
-	// lastDecrease is when this Client last saw the class slowed down (unix ns), see throttled.
-	lastDecrease [2]atomic.Int64
 
 	parts   participantIndex
 	stats   stats
