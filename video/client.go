@@ -88,7 +88,6 @@ type Client struct {
 	reservationTTL  time.Duration
 	fullFor         time.Duration
 
-
 	parts   participantIndex
 	stats   stats
 	closed  atomic.Bool
