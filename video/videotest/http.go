@@ -212,6 +212,15 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	s.writeRaw(w, status, b)
 }
 
+// reply writes out with status, or e if not nil.
+func (s *Server) reply(w http.ResponseWriter, status int, out any, e *Error) {
+	if e != nil {
+		s.writeErr(w, e)
+		return
+	}
+	s.writeJSON(w, status, out)
+}
+
 func (s *Server) writeNoContent(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusNoContent)
 	s.st.byStatus[http.StatusNoContent].Add(1)

@@ -128,22 +128,17 @@ func (s *Server) findRecordingLocked(r *http.Request, roomRef, sid string) (*rec
 }
 
 func (s *Server) fetchRecording(w http.ResponseWriter, r *http.Request, sid string) {
-	s.mu.Lock()
-	rec, e := s.findRecordingLocked(r, "", sid)
-	var out any
-	if e == nil {
-		out = s.renderRecording(baseURL(r), rec, false)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.fetchRoomRecording(w, r, "", sid)
 }
 
+// fetchRoomRecording answers both fetches: under a room (roomRef set, as the
+// router always sets it there) or account-wide (roomRef empty).
 func (s *Server) fetchRoomRecording(w http.ResponseWriter, r *http.Request, roomRef, sid string) {
 	s.mu.Lock()
 	rec, e := s.findRecordingLocked(r, roomRef, sid)
 	var out any
 	if e == nil {
-		out = s.renderRecording(baseURL(r), rec, true)
+		out = s.renderRecording(baseURL(r), rec, roomRef != "")
 	}
 	s.mu.Unlock()
 	s.reply(w, http.StatusOK, out, e)
@@ -169,15 +164,6 @@ func (s *Server) deleteRoomRecording(w http.ResponseWriter, r *http.Request, roo
 		return
 	}
 	s.writeNoContent(w)
-}
-
-// reply writes out with status, or e if not nil.
-func (s *Server) reply(w http.ResponseWriter, status int, out any, e *Error) {
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, status, out)
 }
 
 type transcriptionOut struct {

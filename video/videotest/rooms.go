@@ -96,11 +96,7 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 		out = s.renderRoom(baseURL(r), rm)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusCreated, out)
+	s.reply(w, http.StatusCreated, out, e)
 }
 
 // parseRoomSpec validates the CreateRoom form.
@@ -231,11 +227,7 @@ func (s *Server) updateRoom(w http.ResponseWriter, r *http.Request, ref string) 
 		out = s.renderRoom(baseURL(r), rm)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusAccepted, out)
+	s.reply(w, http.StatusAccepted, out, e)
 }
 
 func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
@@ -358,11 +350,7 @@ func (s *Server) fetchParticipant(w http.ResponseWriter, r *http.Request, roomRe
 		out = s.renderParticipant(baseURL(r), p, true)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
 
 func (s *Server) updateParticipant(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
@@ -386,11 +374,7 @@ func (s *Server) updateParticipant(w http.ResponseWriter, r *http.Request, roomR
 		out = s.renderParticipant(baseURL(r), p, true)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusAccepted, out)
+	s.reply(w, http.StatusAccepted, out, e)
 }
 
 func (s *Server) anonymize(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
@@ -408,11 +392,7 @@ func (s *Server) anonymize(w http.ResponseWriter, r *http.Request, roomRef, pref
 		}
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
 
 type trackOut struct {
@@ -494,11 +474,7 @@ func (s *Server) fetchTrack(w http.ResponseWriter, r *http.Request, roomRef, pre
 		}
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
 
 type rulesOut struct {
@@ -529,11 +505,7 @@ func (s *Server) fetchSubscribeRules(w http.ResponseWriter, r *http.Request, roo
 		out = s.subscribeRulesOut(rm, p)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
 
 func (s *Server) updateSubscribeRules(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
@@ -559,11 +531,7 @@ func (s *Server) updateSubscribeRules(w http.ResponseWriter, r *http.Request, ro
 		out = s.subscribeRulesOut(rm, p)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
 
 func (s *Server) recordingRulesOut(rm *room) rulesOut {
@@ -586,11 +554,7 @@ func (s *Server) fetchRecordingRules(w http.ResponseWriter, r *http.Request, roo
 		out = s.recordingRulesOut(rm)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
 
 func (s *Server) updateRecordingRules(w http.ResponseWriter, r *http.Request, roomRef string) {
@@ -615,9 +579,5 @@ func (s *Server) updateRecordingRules(w http.ResponseWriter, r *http.Request, ro
 		out = s.recordingRulesOut(rm)
 	}
 	s.mu.Unlock()
-	if e != nil {
-		s.writeErr(w, e)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, out)
+	s.reply(w, http.StatusOK, out, e)
 }
