@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -935,4 +936,59 @@ func BenchmarkStatusCallbackHandler(b *testing.B) {
 			b.Fatalf("status %d", w.Code)
 		}
 	}
+}
+
+// BenchmarkTrackingMemory reports the heap the Client keeps per tracked
+// Participant at 10,000 Rooms and 10,000 Participants, each learnt from a
+// signed room-created or participant-connected callback: the quota ledger,
+// the Client's Room -> Participant index and the callback handler's
+// per-SID ordering state together, SID strings included (the Rooms' share
+// counted against the Participants).
+func BenchmarkTrackingMemory(b *testing.B) {
+	const n = 10000
+	const target = "http://example.test/status"
+	var perParticipant float64
+	for b.Loop() {
+		b.StopTimer()
+		vq, token := offline(b, video.WithLimits(quota.Limits{ConcurrentRooms: quota.Unlimited, ConcurrentParticipants: quota.Unlimited}))
+		h := vq.StatusCallbackHandler()
+		forms := make([]url.Values, 0, 2*n)
+		for i := 0; i < n; i++ {
+			room, part := fmt.Sprintf("RM%032x", i), fmt.Sprintf("PA%032x", i)
+			forms = append(forms,
+				roomForm(vq.AccountSID(), video.EventRoomCreated, room, "", "2026-11-26T10:00:00Z"),
+				roomForm(vq.AccountSID(), video.EventParticipantConnected, room, part, "2026-11-26T10:00:01Z"))
+		}
+		sigs := make([]string, len(forms))
+		for i, f := range forms {
+			sigs[i] = videotest.Signature(token, target, f)
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		w := httptest.NewRecorder()
+		for i, f := range forms {
+			r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(f.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.Header.Set("X-Twilio-Signature", sigs[i])
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(forms) // measured before too: not the Client's
+		runtime.KeepAlive(sigs)
+		perParticipant = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+		if u := vq.Usage(); u.Participants.Used != n || u.Rooms.Used != n {
+			b.Fatalf("usage %+v, want %d rooms and %d participants", u, n, n)
+		}
+		runtime.KeepAlive(h)
+		vq.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(perParticipant, "B/participant")
 }

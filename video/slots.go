@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/videoquota/videoquota/quota"
@@ -114,12 +115,12 @@ func (c *Client) reserve(ctx context.Context, res quota.Resource, key string) er
 // process saw; other processes sharing the store learn it from callbacks.
 type participantIndex struct {
 	mu     sync.Mutex
-	byRoom map[string]map[string]struct{} // room SID -> participant SIDs
-	room   map[string]string              // participant SID -> room SID
+	byRoom map[string][]string // room SID -> participant SIDs (a Room holds at most 50)
+	room   map[string]string   // participant SID -> room SID
 }
 
 func (p *participantIndex) init() {
-	p.byRoom = make(map[string]map[string]struct{})
+	p.byRoom = make(map[string][]string)
 	p.room = make(map[string]string)
 }
 
@@ -129,43 +130,51 @@ func (p *participantIndex) add(roomSID, participantSID string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	set := p.byRoom[roomSID]
-	if set == nil {
-		set = make(map[string]struct{})
-		p.byRoom[roomSID] = set
+	if r, ok := p.room[participantSID]; ok {
+		if r == roomSID {
+			return
+		}
+		p.removeLocked(participantSID)
 	}
-	set[participantSID] = struct{}{}
+	p.byRoom[roomSID] = append(p.byRoom[roomSID], participantSID)
 	p.room[participantSID] = roomSID
 }
 
 func (p *participantIndex) remove(participantSID string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.removeLocked(participantSID)
+}
+
+// removeLocked drops participantSID from the index; requires p.mu held.
+func (p *participantIndex) removeLocked(participantSID string) {
 	r, ok := p.room[participantSID]
 	if !ok {
 		return
 	}
 	delete(p.room, participantSID)
-	if set := p.byRoom[r]; set != nil {
-		delete(set, participantSID)
-		if len(set) == 0 {
-			delete(p.byRoom, r)
-		}
+	sids := p.byRoom[r]
+	if i := slices.Index(sids, participantSID); i >= 0 {
+		sids[i] = sids[len(sids)-1]
+		sids = sids[:len(sids)-1]
+	}
+	if len(sids) == 0 {
+		delete(p.byRoom, r)
+	} else {
+		p.byRoom[r] = sids
 	}
 }
 
 func (p *participantIndex) takeRoom(roomSID string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	set := p.byRoom[roomSID]
-	if len(set) == 0 {
+	sids := p.byRoom[roomSID]
+	if len(sids) == 0 {
 		return nil
 	}
-	out := make([]string, 0, len(set))
-	for sid := range set {
-		out = append(out, sid)
+	for _, sid := range sids {
 		delete(p.room, sid)
 	}
 	delete(p.byRoom, roomSID)
-	return out
+	return sids
 }
