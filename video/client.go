@@ -120,6 +120,7 @@ type settings struct {
 	now                     func() time.Time
 	waitForCapacity         bool
 	maxInFlight             int
+	reservationTTL          time.Duration
 	concurrencyHint         int
 	metrics                 metricsSettings
 }
@@ -295,6 +296,21 @@ func WithConcurrencyHint(n int) Option {
 	}
 }
 
+// WithReservationTTL sets how long a slot reserved before a request
+// (CreateRoom, a Participant slot) stays pending when the process dies before
+// committing or releasing it (default [DefaultReservationTTL]). With a shared
+// store, it is how soon the other processes get a dead process's slots back.
+// It must cover a request's attempts and retries.
+func WithReservationTTL(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < time.Second {
+			return fmt.Errorf("video: WithReservationTTL(%s): want at least 1s", d)
+		}
+		s.reservationTTL = d
+		return nil
+	}
+}
+
 type waitKey struct{}
 
 // WaitForCapacity returns a context that makes a call wait, bounded by ctx,
@@ -356,6 +372,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if s.reservationTTL > 0 {
+		c.reservationTTL = s.reservationTTL
 	}
 	if c.concurrencyHint == 0 {
 		c.concurrencyHint = DefaultConcurrencyHint
