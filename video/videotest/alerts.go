@@ -59,17 +59,13 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fetchAlert(w http.ResponseWriter, r *http.Request, sid string) {
-	s.mu.Lock()
-	a := s.alertBySID[sid]
-	var out any
-	var e *Error
-	if a == nil {
-		e = notFound(r)
-	} else {
-		out = s.renderAlert(monitorBase(r), a, true)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respond(w, http.StatusOK, func() (any, *Error) {
+		a := s.alertBySID[sid]
+		if a == nil {
+			return nil, notFound(r)
+		}
+		return s.renderAlert(monitorBase(r), a, true), nil
+	})
 }
 
 // Alert is a Monitor alert the emulator raised (53121 warnings, 53119 and

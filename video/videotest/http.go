@@ -212,8 +212,12 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	s.writeRaw(w, status, b)
 }
 
-// reply writes out with status, or e if not nil.
-func (s *Server) reply(w http.ResponseWriter, status int, out any, e *Error) {
+// respond runs f with s.mu held, then replies with status and f's result, or
+// with its error.
+func (s *Server) respond(w http.ResponseWriter, status int, f func() (any, *Error)) {
+	s.mu.Lock()
+	out, e := f()
+	s.mu.Unlock()
 	if e != nil {
 		s.writeErr(w, e)
 		return

@@ -134,14 +134,13 @@ func (s *Server) fetchRecording(w http.ResponseWriter, r *http.Request, sid stri
 // fetchRoomRecording answers both fetches: under a room (roomRef set, as the
 // router always sets it there) or account-wide (roomRef empty).
 func (s *Server) fetchRoomRecording(w http.ResponseWriter, r *http.Request, roomRef, sid string) {
-	s.mu.Lock()
-	rec, e := s.findRecordingLocked(r, roomRef, sid)
-	var out any
-	if e == nil {
-		out = s.renderRecording(baseURL(r), rec, roomRef != "")
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respond(w, http.StatusOK, func() (any, *Error) {
+		rec, e := s.findRecordingLocked(r, roomRef, sid)
+		if e != nil {
+			return nil, e
+		}
+		return s.renderRecording(baseURL(r), rec, roomRef != ""), nil
+	})
 }
 
 func (s *Server) deleteRecording(w http.ResponseWriter, r *http.Request, sid string) {
@@ -216,21 +215,16 @@ func (s *Server) createTranscription(w http.ResponseWriter, r *http.Request, roo
 		s.writeErr(w, e)
 		return
 	}
-	s.mu.Lock()
-	rm, _, e := s.lookupLocked(r, roomRef, "")
-	var out any
-	if e == nil && rm.status != "in-progress" {
-		e = errf(53112, "Transcriptions can only be started while the Room is in-progress")
-	}
-	if e == nil {
+	s.respondIn(w, r, roomRef, "", http.StatusAccepted, func(rm *room, _ *participant) (any, *Error) {
+		if rm.status != "in-progress" {
+			return nil, errf(53112, "Transcriptions can only be started while the Room is in-progress")
+		}
 		now := s.clock.Now()
 		t := &transcription{ttid: s.newSID("GT"), status: "started", roomSid: rm.sid, created: now, updated: now,
 			start: now, config: cfg}
 		rm.transcriptions = append(rm.transcriptions, t)
-		out = s.renderTranscription(baseURL(r), t)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusAccepted, out, e)
+		return s.renderTranscription(baseURL(r), t), nil
+	})
 }
 
 func (s *Server) findTranscriptionLocked(r *http.Request, roomRef, ttid string) (*transcription, *Error) {
@@ -247,14 +241,13 @@ func (s *Server) findTranscriptionLocked(r *http.Request, roomRef, ttid string) 
 }
 
 func (s *Server) fetchTranscription(w http.ResponseWriter, r *http.Request, roomRef, ttid string) {
-	s.mu.Lock()
-	t, e := s.findTranscriptionLocked(r, roomRef, ttid)
-	var out any
-	if e == nil {
-		out = s.renderTranscription(baseURL(r), t)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respond(w, http.StatusOK, func() (any, *Error) {
+		t, e := s.findTranscriptionLocked(r, roomRef, ttid)
+		if e != nil {
+			return nil, e
+		}
+		return s.renderTranscription(baseURL(r), t), nil
+	})
 }
 
 func (s *Server) updateTranscription(w http.ResponseWriter, r *http.Request, roomRef, ttid string) {
@@ -270,29 +263,25 @@ func (s *Server) updateTranscription(w http.ResponseWriter, r *http.Request, roo
 		s.writeErr(w, e)
 		return
 	}
-	s.mu.Lock()
-	t, e := s.findTranscriptionLocked(r, roomRef, ttid)
-	var out any
-	if e == nil {
+	s.respond(w, http.StatusAccepted, func() (any, *Error) {
+		t, e := s.findTranscriptionLocked(r, roomRef, ttid)
+		if e != nil {
+			return nil, e
+		}
 		now := s.clock.Now()
 		if st == "started" && t.status != "started" {
 			if rm := s.rooms[t.roomSid]; rm == nil || rm.status != "in-progress" {
-				e = errf(53112, "Transcriptions can only be started while the Room is in-progress")
-			} else {
-				t.status, t.end, t.updated = "started", timeZero, now
+				return nil, errf(53112, "Transcriptions can only be started while the Room is in-progress")
 			}
+			t.status, t.end, t.updated = "started", timeZero, now
 		} else if st == "stopped" && t.status == "started" {
 			t.status, t.end, t.updated = "stopped", now, now
 		}
-		if e == nil {
-			if cfg != nil {
-				t.config, t.updated = cfg, now
-			}
-			out = s.renderTranscription(baseURL(r), t)
+		if cfg != nil {
+			t.config, t.updated = cfg, now
 		}
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusAccepted, out, e)
+		return s.renderTranscription(baseURL(r), t), nil
+	})
 }
 
 type compositionOut struct {
@@ -404,25 +393,21 @@ func (s *Server) createComposition(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, e)
 		return
 	}
-	s.mu.Lock()
-	rm := s.rooms[roomSid]
-	var out any
-	switch {
-	case rm == nil:
-		e = errf(20404, "The requested resource Room %s was not found", roomSid)
-	case rm.status == "in-progress":
-		e = errf(53112, "Compositions can only be created for completed Rooms")
-	default:
+	s.respond(w, http.StatusCreated, func() (any, *Error) {
+		switch rm := s.rooms[roomSid]; {
+		case rm == nil:
+			return nil, errf(20404, "The requested resource Room %s was not found", roomSid)
+		case rm.status == "in-progress":
+			return nil, errf(53112, "Compositions can only be created for completed Rooms")
+		}
 		now := s.clock.Now()
 		c := &composition{sid: s.newSID("CJ"), roomSid: roomSid, status: "completed", resolution: res, format: format,
 			created: now, completed: now, audio: audio, audioExcluded: excl, layout: layout, trim: trim,
 			callback: cb, cbMethod: m}
 		s.compositions[c.sid] = c
 		s.compOrder = append(s.compOrder, c)
-		out = s.renderComposition(baseURL(r), c)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusCreated, out, e)
+		return s.renderComposition(baseURL(r), c), nil
+	})
 }
 
 func (s *Server) listCompositions(w http.ResponseWriter, r *http.Request) {
@@ -443,17 +428,13 @@ func (s *Server) listCompositions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fetchComposition(w http.ResponseWriter, r *http.Request, sid string) {
-	s.mu.Lock()
-	c := s.compositions[sid]
-	var out any
-	var e *Error
-	if c == nil || !c.deleted.IsZero() {
-		e = notFound(r)
-	} else {
-		out = s.renderComposition(baseURL(r), c)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respond(w, http.StatusOK, func() (any, *Error) {
+		c := s.compositions[sid]
+		if c == nil || !c.deleted.IsZero() {
+			return nil, notFound(r)
+		}
+		return s.renderComposition(baseURL(r), c), nil
+	})
 }
 
 func (s *Server) deleteComposition(w http.ResponseWriter, r *http.Request, sid string) {
@@ -526,23 +507,18 @@ func (s *Server) createHook(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, e)
 		return
 	}
-	s.mu.Lock()
-	var e *Error
-	var out any
-	for _, o := range s.hookOrder {
-		if o.friendlyName == h.friendlyName {
-			e = errf(20001, "A CompositionHook named %q already exists", h.friendlyName)
+	s.respond(w, http.StatusCreated, func() (any, *Error) {
+		for _, o := range s.hookOrder {
+			if o.friendlyName == h.friendlyName {
+				return nil, errf(20001, "A CompositionHook named %q already exists", h.friendlyName)
+			}
 		}
-	}
-	if e == nil {
 		h.sid, h.created = s.newSID("HK"), s.clock.Now()
 		hp := &h
 		s.hooks[h.sid] = hp
 		s.hookOrder = append(s.hookOrder, hp)
-		out = s.renderHook(baseURL(r), hp)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusCreated, out, e)
+		return s.renderHook(baseURL(r), hp), nil
+	})
 }
 
 func (s *Server) updateHook(w http.ResponseWriter, r *http.Request, sid string) {
@@ -551,19 +527,15 @@ func (s *Server) updateHook(w http.ResponseWriter, r *http.Request, sid string) 
 		s.writeErr(w, e)
 		return
 	}
-	s.mu.Lock()
-	old := s.hooks[sid]
-	var e *Error
-	var out any
-	if old == nil {
-		e = notFound(r)
-	} else {
+	s.respond(w, http.StatusOK, func() (any, *Error) {
+		old := s.hooks[sid]
+		if old == nil {
+			return nil, notFound(r)
+		}
 		h.sid, h.created, h.updated = old.sid, old.created, s.clock.Now()
 		*old = h
-		out = s.renderHook(baseURL(r), old)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+		return s.renderHook(baseURL(r), old), nil
+	})
 }
 
 func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
@@ -584,17 +556,13 @@ func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fetchHook(w http.ResponseWriter, r *http.Request, sid string) {
-	s.mu.Lock()
-	h := s.hooks[sid]
-	var out any
-	var e *Error
-	if h == nil {
-		e = notFound(r)
-	} else {
-		out = s.renderHook(baseURL(r), h)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respond(w, http.StatusOK, func() (any, *Error) {
+		h := s.hooks[sid]
+		if h == nil {
+			return nil, notFound(r)
+		}
+		return s.renderHook(baseURL(r), h), nil
+	})
 }
 
 func (s *Server) deleteHook(w http.ResponseWriter, r *http.Request, sid string) {

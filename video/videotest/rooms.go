@@ -89,14 +89,13 @@ func (s *Server) createRoom(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, e)
 		return
 	}
-	s.mu.Lock()
-	rm, e := s.createRoomLocked(sp)
-	var out any
-	if e == nil {
-		out = s.renderRoom(baseURL(r), rm)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusCreated, out, e)
+	s.respond(w, http.StatusCreated, func() (any, *Error) {
+		rm, e := s.createRoomLocked(sp)
+		if e != nil {
+			return nil, e
+		}
+		return s.renderRoom(baseURL(r), rm), nil
+	})
 }
 
 // parseRoomSpec validates the CreateRoom form.
@@ -211,23 +210,16 @@ func (s *Server) updateRoom(w http.ResponseWriter, r *http.Request, ref string) 
 		s.writeErr(w, errf(20001, "Invalid Status %q", st))
 		return
 	}
-	s.mu.Lock()
-	rm := s.findRoomLocked(ref)
-	var e *Error
-	var out any
-	switch {
-	case rm == nil:
-		e = notFound(r)
-	case st != "completed":
-		e = errf(53112, "Status is invalid: only completed can be set")
-	case rm.status != "in-progress":
-		e = errf(53112, "Status is invalid: the Room is %s, not in-progress", rm.status)
-	default:
+	s.respondIn(w, r, ref, "", http.StatusAccepted, func(rm *room, _ *participant) (any, *Error) {
+		switch {
+		case st != "completed":
+			return nil, errf(53112, "Status is invalid: only completed can be set")
+		case rm.status != "in-progress":
+			return nil, errf(53112, "Status is invalid: the Room is %s, not in-progress", rm.status)
+		}
 		s.completeRoomLocked(rm)
-		out = s.renderRoom(baseURL(r), rm)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusAccepted, out, e)
+		return s.renderRoom(baseURL(r), rm), nil
+	})
 }
 
 func (s *Server) listRooms(w http.ResponseWriter, r *http.Request) {
@@ -302,6 +294,20 @@ func (s *Server) lookupLocked(r *http.Request, roomRef, pref string) (*room, *pa
 	return rm, p, nil
 }
 
+// respondIn answers a request on a room and, when pref is set, one of its
+// participants: with s.mu held it resolves them as lookupLocked does (an
+// unknown one is a 404) and calls f, then replies with status and f's result,
+// or with the error.
+func (s *Server) respondIn(w http.ResponseWriter, r *http.Request, roomRef, pref string, status int, f func(*room, *participant) (any, *Error)) {
+	s.respond(w, status, func() (any, *Error) {
+		rm, p, e := s.lookupLocked(r, roomRef, pref)
+		if e != nil {
+			return nil, e
+		}
+		return f(rm, p)
+	})
+}
+
 // lockLookup locks s.mu and resolves the room and participant as lookupLocked
 // does. On failure it unlocks, writes the error and returns ok false; on
 // success s.mu stays held.
@@ -343,14 +349,9 @@ func (s *Server) listParticipants(w http.ResponseWriter, r *http.Request, roomRe
 }
 
 func (s *Server) fetchParticipant(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
-	s.mu.Lock()
-	_, p, e := s.lookupLocked(r, roomRef, pref)
-	var out any
-	if e == nil {
-		out = s.renderParticipant(baseURL(r), p, true)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respondIn(w, r, roomRef, pref, http.StatusOK, func(_ *room, p *participant) (any, *Error) {
+		return s.renderParticipant(baseURL(r), p, true), nil
+	})
 }
 
 func (s *Server) updateParticipant(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
@@ -364,35 +365,23 @@ func (s *Server) updateParticipant(w http.ResponseWriter, r *http.Request, roomR
 		s.writeErr(w, errf(20001, "Invalid Status %q", st))
 		return
 	}
-	s.mu.Lock()
-	_, p, e := s.lookupLocked(r, roomRef, pref)
-	var out any
-	if e == nil {
+	s.respondIn(w, r, roomRef, pref, http.StatusAccepted, func(_ *room, p *participant) (any, *Error) {
 		if st == "disconnected" {
 			s.disconnectLocked(p, true)
 		}
-		out = s.renderParticipant(baseURL(r), p, true)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusAccepted, out, e)
+		return s.renderParticipant(baseURL(r), p, true), nil
+	})
 }
 
 func (s *Server) anonymize(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
-	s.mu.Lock()
-	_, p, e := s.lookupLocked(r, roomRef, pref)
-	var out any
-	if e == nil {
+	s.respondIn(w, r, roomRef, pref, http.StatusOK, func(_ *room, p *participant) (any, *Error) {
 		if p.status == "connected" {
-			e = errf(20001, "Participant %s is connected: only disconnected Participants can be anonymized", p.sid)
-		} else {
-			p.identity = p.sid
-			p.updated = s.clock.Now()
-			o := s.renderParticipant(baseURL(r), p, false)
-			out = o
+			return nil, errf(20001, "Participant %s is connected: only disconnected Participants can be anonymized", p.sid)
 		}
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+		p.identity = p.sid
+		p.updated = s.clock.Now()
+		return s.renderParticipant(baseURL(r), p, false), nil
+	})
 }
 
 type trackOut struct {
@@ -461,20 +450,14 @@ func (s *Server) listTracks(w http.ResponseWriter, r *http.Request, roomRef, pre
 }
 
 func (s *Server) fetchTrack(w http.ResponseWriter, r *http.Request, roomRef, pref, sid string, subscribed bool) {
-	s.mu.Lock()
-	rm, p, e := s.lookupLocked(r, roomRef, pref)
-	var out any
-	if e == nil {
-		e = notFound(r)
+	s.respondIn(w, r, roomRef, pref, http.StatusOK, func(rm *room, p *participant) (any, *Error) {
 		for _, t := range tracksLocked(rm, p, subscribed) {
 			if t.sid == sid {
-				out, e = renderTrack(baseURL(r), rm, p, t, subscribed), nil
-				break
+				return renderTrack(baseURL(r), rm, p, t, subscribed), nil
 			}
 		}
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+		return nil, notFound(r)
+	})
 }
 
 type rulesOut struct {
@@ -498,14 +481,9 @@ func (s *Server) subscribeRulesOut(rm *room, p *participant) rulesOut {
 }
 
 func (s *Server) fetchSubscribeRules(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
-	s.mu.Lock()
-	rm, p, e := s.lookupLocked(r, roomRef, pref)
-	var out rulesOut
-	if e == nil {
-		out = s.subscribeRulesOut(rm, p)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respondIn(w, r, roomRef, pref, http.StatusOK, func(rm *room, p *participant) (any, *Error) {
+		return s.subscribeRulesOut(rm, p), nil
+	})
 }
 
 func (s *Server) updateSubscribeRules(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
@@ -517,10 +495,7 @@ func (s *Server) updateSubscribeRules(w http.ResponseWriter, r *http.Request, ro
 			return
 		}
 	}
-	s.mu.Lock()
-	rm, p, e := s.lookupLocked(r, roomRef, pref)
-	var out rulesOut
-	if e == nil {
+	s.respondIn(w, r, roomRef, pref, http.StatusOK, func(rm *room, p *participant) (any, *Error) {
 		now := s.clock.Now()
 		if rules != nil {
 			if p.subRulesCreated.IsZero() {
@@ -528,10 +503,8 @@ func (s *Server) updateSubscribeRules(w http.ResponseWriter, r *http.Request, ro
 			}
 			p.subRules, p.subRulesUpdated = rules, now
 		}
-		out = s.subscribeRulesOut(rm, p)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+		return s.subscribeRulesOut(rm, p), nil
+	})
 }
 
 func (s *Server) recordingRulesOut(rm *room) rulesOut {
@@ -547,14 +520,9 @@ func (s *Server) recordingRulesOut(rm *room) rulesOut {
 }
 
 func (s *Server) fetchRecordingRules(w http.ResponseWriter, r *http.Request, roomRef string) {
-	s.mu.Lock()
-	rm, _, e := s.lookupLocked(r, roomRef, "")
-	var out rulesOut
-	if e == nil {
-		out = s.recordingRulesOut(rm)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+	s.respondIn(w, r, roomRef, "", http.StatusOK, func(rm *room, _ *participant) (any, *Error) {
+		return s.recordingRulesOut(rm), nil
+	})
 }
 
 func (s *Server) updateRecordingRules(w http.ResponseWriter, r *http.Request, roomRef string) {
@@ -566,18 +534,13 @@ func (s *Server) updateRecordingRules(w http.ResponseWriter, r *http.Request, ro
 			return
 		}
 	}
-	s.mu.Lock()
-	rm, _, e := s.lookupLocked(r, roomRef, "")
-	var out rulesOut
-	if e == nil && rm.status != "in-progress" {
-		e = errf(53112, "Recording rules can only be changed while the Room is in-progress")
-	}
-	if e == nil {
+	s.respondIn(w, r, roomRef, "", http.StatusOK, func(rm *room, _ *participant) (any, *Error) {
+		if rm.status != "in-progress" {
+			return nil, errf(53112, "Recording rules can only be changed while the Room is in-progress")
+		}
 		if rules != nil {
 			rm.recRules, rm.recRulesUpdated = rules, s.clock.Now()
 		}
-		out = s.recordingRulesOut(rm)
-	}
-	s.mu.Unlock()
-	s.reply(w, http.StatusOK, out, e)
+		return s.recordingRulesOut(rm), nil
+	})
 }
