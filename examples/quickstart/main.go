@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -38,14 +39,22 @@ type plan struct {
 	creates    int // CreateRoom attempts, more than roomQuota
 }
 
+// summary is what the quickstart observed.
+type summary struct {
+	Created, Refused, RateErrors int64
+	Usage                        quota.Usage
+	Emulator                     *videotest.Stats // nil against real Twilio
+}
+
 func main() {
-	if err := run(); err != nil {
+	if _, err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(out io.Writer) (summary, error) {
+	w := &lockedWriter{w: out} // the threshold lines come from the ledger's goroutine
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -58,10 +67,10 @@ func run() error {
 		defer srv.Close()
 		sid, token = srv.AccountSID(), srv.AuthToken()
 		opts = append(opts, video.WithBaseURL(srv.URL()))
-		fmt.Println("Using the embedded emulator (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for real Twilio).")
+		fmt.Fprintln(w, "Using the embedded emulator (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN for real Twilio).")
 	} else {
 		p = plan{goroutines: 5, reads: 10, roomQuota: 3, creates: 5}
-		fmt.Println("Using real Twilio, gently: at most 3 Rooms, completed before exit.")
+		fmt.Fprintln(w, "Using real Twilio, gently: at most 3 Rooms, completed before exit.")
 	}
 
 	events := make(chan quota.Event, 16)
@@ -71,9 +80,10 @@ func run() error {
 		video.WithLimits(quota.Limits{ConcurrentRooms: p.roomQuota}),
 		video.WithThresholds(func(e quota.Event) { events <- e }), // default level 0.7, like warning 53121
 	)
+	defer close(events) // after vq.Close: no threshold func runs any more
 	vq, err := video.New(sid, token, opts...)
 	if err != nil {
-		return err
+		return summary{}, err
 	}
 	defer vq.Close()
 	go func() {
@@ -82,7 +92,7 @@ func run() error {
 			if e.Rising {
 				dir = "reached"
 			}
-			fmt.Printf("  threshold: %s %s %.0f%% of the quota (%d of %d, code %d)\n",
+			fmt.Fprintf(w, "  threshold: %s %s %.0f%% of the quota (%d of %d, code %d)\n",
 				e.Resource, dir, 100*e.Level, e.Used, e.Limit, e.Code)
 		}
 	}()
@@ -97,7 +107,7 @@ func run() error {
 	}
 
 	// 1. A read flood: three seconds' worth of reads from many goroutines at once.
-	fmt.Printf("\n1. %d goroutines send %d ListRoom calls at once (quota: %d reads/s)\n",
+	fmt.Fprintf(w, "\n1. %d goroutines send %d ListRoom calls at once (quota: %d reads/s)\n",
 		p.goroutines, p.reads, quota.DefaultReadsPerSecond)
 	start := time.Now()
 	var next atomic.Int64
@@ -110,10 +120,10 @@ func run() error {
 		return true
 	})
 	took := time.Since(start)
-	fmt.Printf("  the limiter paced them: %d reads in %.1fs = %.0f/s\n", p.reads, took.Seconds(), float64(p.reads)/took.Seconds())
+	fmt.Fprintf(w, "  the limiter paced them: %d reads in %.1fs = %.0f/s\n", p.reads, took.Seconds(), float64(p.reads)/took.Seconds())
 
 	// 2. A create flood past the Rooms quota.
-	fmt.Printf("\n2. %d goroutines try to create %d Rooms (quota: %d concurrent Rooms)\n", p.goroutines, p.creates, p.roomQuota)
+	fmt.Fprintf(w, "\n2. %d goroutines try to create %d Rooms (quota: %d concurrent Rooms)\n", p.goroutines, p.creates, p.roomQuota)
 	var created sync.Map
 	var refused atomic.Int64
 	next.Store(0)
@@ -134,7 +144,7 @@ func run() error {
 			refused.Add(1)
 		default:
 			note(err)
-			fmt.Println("  create failed:", err)
+			fmt.Fprintln(w, "  create failed:", err)
 		}
 		return true
 	})
@@ -142,11 +152,11 @@ func run() error {
 	created.Range(func(any, any) bool { nCreated++; return true })
 	took = time.Since(start)
 	time.Sleep(50 * time.Millisecond) // let the threshold line print first
-	fmt.Printf("  %d created (paced: %.1fs at up to %d writes/s), %d refused locally without a request\n",
+	fmt.Fprintf(w, "  %d created (paced: %.1fs at up to %d writes/s), %d refused locally without a request\n",
 		nCreated, took.Seconds(), quota.DefaultWritesPerSecond, refused.Load())
 
 	// 3. Complete the Rooms: the ledger gives their slots back.
-	fmt.Printf("\n3. Completing the %d Rooms\n", nCreated)
+	fmt.Fprintf(w, "\n3. Completing the %d Rooms\n", nCreated)
 	var sids []string
 	created.Range(func(k, _ any) bool { sids = append(sids, k.(string)); return true })
 	next.Store(0)
@@ -158,23 +168,25 @@ func run() error {
 		_, err := vq.UpdateRoom(context.WithoutCancel(ctx), sids[i], (&openapi.UpdateRoomParams{}).SetStatus("completed"))
 		if err != nil {
 			note(err)
-			fmt.Println("  complete failed:", err)
+			fmt.Fprintln(w, "  complete failed:", err)
 		}
 		return true
 	})
 	time.Sleep(50 * time.Millisecond)
 
 	u := vq.Usage()
-	fmt.Printf("\nSummary\n")
-	fmt.Printf("  requests sent: %d reads, %d writes; retries %d\n", u.Reads.Requests, u.Writes.Requests, u.Retries)
-	fmt.Printf("  429s answered by Twilio: %d; 20429 errors returned to the application: %d\n", u.Throttled, rateErrors.Load())
-	fmt.Printf("  refused locally by the ledger: %d; Rooms in use now: %d of %d\n", u.LocalRefusals, u.Rooms.Used, u.Rooms.Limit)
+	fmt.Fprintf(w, "\nSummary\n")
+	fmt.Fprintf(w, "  requests sent: %d reads, %d writes; retries %d\n", u.Reads.Requests, u.Writes.Requests, u.Retries)
+	fmt.Fprintf(w, "  429s answered by Twilio: %d; 20429 errors returned to the application: %d\n", u.Throttled, rateErrors.Load())
+	fmt.Fprintf(w, "  refused locally by the ledger: %d; Rooms in use now: %d of %d\n", u.LocalRefusals, u.Rooms.Used, u.Rooms.Limit)
+	sum := summary{Created: int64(nCreated), Refused: refused.Load(), RateErrors: rateErrors.Load(), Usage: u}
 	if srv != nil {
 		st := srv.Stats()
-		fmt.Printf("  the emulator saw %d requests and sent %d 429s; %d Rooms created, peak %d at once\n",
+		sum.Emulator = &st
+		fmt.Fprintf(w, "  the emulator saw %d requests and sent %d 429s; %d Rooms created, peak %d at once\n",
 			st.TotalRequests, st.Throttled, st.RoomsCreated, st.RoomsPeak)
 	}
-	return nil
+	return sum, nil
 }
 
 // flood runs work on n goroutines until it returns false on each.
@@ -189,4 +201,17 @@ func flood(n int, work func() bool) {
 		}()
 	}
 	wg.Wait()
+}
+
+// lockedWriter serialises the writes of the main goroutine and of the
+// threshold func.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
