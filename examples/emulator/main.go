@@ -4,10 +4,10 @@
 //
 //	go run ./examples/emulator -addr 127.0.0.1:8089
 //
-// It prints the URL and the credentials it accepts. The auth token it prints
-// is a throwaway local test credential generated at start (or taken from
-// $VIDEOTEST_AUTH_TOKEN); it is printed because curl needs it, and it opens
-// nothing but this process on the loopback interface.
+// It prints the URL and the account SID it accepts. The auth token is yours
+// to choose through $VIDEOTEST_AUTH_TOKEN (alphanumeric, as twilio-go
+// requires) and is never printed; without it a random one is generated, and
+// shown only with -show-token.
 package main
 
 import (
@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	adhoc := fs.Bool("adhoc", false, "enable client-side (ad-hoc) room creation")
 	debugger := fs.String("debugger-webhook", "", "Debugger webhook URL for 53121/53119/53206 events")
 	verbose := fs.Bool("v", false, "log debug messages to stderr")
+	showToken := fs.Bool("show-token", false, "print a generated auth token (never one taken from $VIDEOTEST_AUTH_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,9 +68,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	keySID, _ := srv.APIKey()
 	fmt.Fprintf(stdout, "videotest emulator listening on %s\n", srv.URL())
 	fmt.Fprintf(stdout, "account SID: %s\n", srv.AccountSID())
-	fmt.Fprintf(stdout, "auth token:  %s  (local test credential, valid only for this process)\n", srv.AuthToken())
-	fmt.Fprintf(stdout, "API key SID: %s  (secret available through videotest.Server.APIKey)\n", keySID)
-	fmt.Fprintf(stdout, "try: curl -u %s:%s -d UniqueName=demo %s/v1/Rooms\n", srv.AccountSID(), srv.AuthToken(), srv.URL())
+	token := "$VIDEOTEST_AUTH_TOKEN"
+	switch {
+	case opts.AuthToken != "":
+		fmt.Fprintln(stdout, "auth token:  the value of $VIDEOTEST_AUTH_TOKEN")
+	case *showToken:
+		token = srv.AuthToken()
+		fmt.Fprintf(stdout, "auth token:  %s  (generated, valid only for this process)\n", token)
+	default:
+		token = "TOKEN"
+		fmt.Fprintln(stdout, "auth token:  generated and not shown; set $VIDEOTEST_AUTH_TOKEN to choose it, or pass -show-token")
+	}
+	fmt.Fprintf(stdout, "API key SID: %s  (its secret: videotest.Server.APIKey, in process)\n", keySID)
+	fmt.Fprintf(stdout, "try: curl -u %s:%s -d UniqueName=demo %s/v1/Rooms\n", srv.AccountSID(), token, srv.URL())
 
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "shutting down")

@@ -69,3 +69,61 @@ func TestRunRejectsNonLoopback(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRunHidesTokens: a token from the environment is never printed, and a
+// generated one only with -show-token.
+func TestRunHidesTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   string
+		args  []string
+		shown bool
+	}{
+		{"from the environment", "localtoken2", nil, false},
+		{"from the environment, -show-token", "localtoken2", []string{"-show-token"}, false},
+		{"generated", "", nil, false},
+		{"generated, -show-token", "", []string{"-show-token"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, tc.args...), pw, io.Discard,
+					func(k string) string {
+						if k == "VIDEOTEST_AUTH_TOKEN" {
+							return tc.env
+						}
+						return ""
+					})
+				pw.Close()
+			}()
+			var out strings.Builder
+			sc := bufio.NewScanner(pr)
+			for sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+				if strings.HasPrefix(sc.Text(), "try: ") {
+					break
+				}
+			}
+			cancel()
+			go func() { _, _ = io.Copy(io.Discard, pr) }()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out.String(), "localtoken2") {
+				t.Fatalf("the environment's token was printed:\n%s", out.String())
+			}
+			// A generated token is 32 alphanumerics after "auth token:  ".
+			shown := false
+			for _, line := range strings.Split(out.String(), "\n") {
+				if rest, ok := strings.CutPrefix(line, "auth token:  "); ok && len(rest) > 32 && !strings.Contains(rest[:32], " ") {
+					shown = true
+				}
+			}
+			if shown != tc.shown {
+				t.Fatalf("token shown = %v, want %v:\n%s", shown, tc.shown, out.String())
+			}
+		})
+	}
+}
