@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -346,31 +348,42 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 	})
 }
 
-// roomTrack is what the callbacks told of one Room.
+// roomTrack is what the callbacks told of one Room. It is kept by value and
+// holds no Participants: the Client's participantIndex is the one record of
+// who is connected where. Times are Unix microseconds (see stamp).
 type roomTrack struct {
-	name    string
+	sid     string // the map key, kept to share it (interned) with the ledger and the index
+	at      int64  // Timestamp of the last event applied
+	endedAt int64  // local time it ended, for pruning
 	ended   bool
-	at      time.Time           // Timestamp of the last event applied
-	endedAt time.Time           // local time it ended, for pruning
-	conn    map[string]struct{} // Participant SIDs connected
 }
 
-// partTrack is what the callbacks told of one Participant.
+// partTrack is what the callbacks told of one Participant, by value. Its
+// Room is in the Client's participantIndex while it is connected.
 type partTrack struct {
-	room, identity string
-	gone           bool
-	at             time.Time
-	goneAt         time.Time
+	at     int64 // Timestamp of the last event applied
+	goneAt int64 // local time it left, for pruning
+	gone   bool
 }
+
+// stamp returns t in Unix microseconds, which int64 holds for every year
+// time.Parse reads (RFC 3339 years are 0000-9999). Events are ordered to the
+// microsecond: Twilio's Timestamps carry seconds (FACTS §3, e.g. 2020-01-01T23:28:54Z).
+func stamp(t time.Time) int64 { return t.UnixMicro() }
 
 // eventState is a Client's memory of status callbacks, Debugger events,
 // JoinToken reservations and reconciliations. Its zero value is ready; it is
 // created on first use.
+//
+// It is sized for many tracked SIDs: tracks are stored by value with int64
+// times, SID strings are copied out of the request body once (so a body is
+// never kept alive by a SID) and shared by the ledger, the index and these
+// maps, and deliveries are remembered as 64-bit hashes.
 type eventState struct {
 	mu        sync.Mutex // serialises ledger updates driven by events; guards the fields below
-	rooms     map[string]*roomTrack
-	names     map[string]string // UniqueName of an in-progress Room -> its SID
-	parts     map[string]*partTrack
+	rooms     map[string]roomTrack
+	names     map[string]string // UniqueName -> SID of the Room last seen in progress under it; see roomInProgressLocked
+	parts     map[string]partTrack
 	seen      dedupe               // status callback deliveries
 	alerts    dedupe               // Debugger event SIDs and idempotency tokens
 	tokens    map[string]time.Time // JoinToken Participant reservation key -> expiry
@@ -386,9 +399,9 @@ type eventState struct {
 }
 
 func (s *eventState) init() {
-	s.rooms = make(map[string]*roomTrack)
+	s.rooms = make(map[string]roomTrack)
 	s.names = make(map[string]string)
-	s.parts = make(map[string]*partTrack)
+	s.parts = make(map[string]partTrack)
 	s.tokens = make(map[string]time.Time)
 	s.roomRes = make(map[string]time.Time)
 	s.seen.init(dedupeSize)
@@ -397,34 +410,54 @@ func (s *eventState) init() {
 	s.closer.init()
 }
 
-// dedupe is a bounded set that forgets its oldest keys first.
+// dedupe is a bounded set of keys that forgets its oldest first. It stores
+// 64-bit hashes (hash/maphash, seeded per set), not the keys: two different
+// keys colliding (about 2^-51 for a set of 8192) would make the second look
+// like a duplicate and be dropped, which costs one ignored delivery, the
+// same as a lost one, and is corrected by [Client.Reconcile].
 type dedupe struct {
-	set  map[string]struct{}
-	ring []string
+	seed maphash.Seed
+	set  map[uint64]struct{}
+	ring []uint64 // made on first add
+	size int      // capacity of ring
+	n    int      // hashes in ring
 	next int
 }
 
 func (d *dedupe) init(n int) {
-	d.set = make(map[string]struct{}, n)
-	d.ring = make([]string, n)
+	d.seed = maphash.MakeSeed()
+	d.set = make(map[uint64]struct{})
+	d.size = n
 }
 
+func (d *dedupe) hash(key string) uint64 { return maphash.String(d.seed, key) }
+
 // add records key and reports whether it was new.
-func (d *dedupe) add(key string) bool {
-	if _, ok := d.set[key]; ok {
+func (d *dedupe) add(key string) bool { return d.addHash(d.hash(key)) }
+
+func (d *dedupe) has(key string) bool { return d.hasHash(d.hash(key)) }
+
+// addHash records h and reports whether it was new.
+func (d *dedupe) addHash(h uint64) bool {
+	if _, ok := d.set[h]; ok {
 		return false
 	}
-	if old := d.ring[d.next]; old != "" {
-		delete(d.set, old)
+	if d.ring == nil {
+		d.ring = make([]uint64, d.size)
 	}
-	d.ring[d.next] = key
+	if d.n == len(d.ring) {
+		delete(d.set, d.ring[d.next])
+	} else {
+		d.n++
+	}
+	d.ring[d.next] = h
 	d.next = (d.next + 1) % len(d.ring)
-	d.set[key] = struct{}{}
+	d.set[h] = struct{}{}
 	return true
 }
 
-func (d *dedupe) has(key string) bool {
-	_, ok := d.set[key]
+func (d *dedupe) hasHash(h uint64) bool {
+	_, ok := d.set[h]
 	return ok
 }
 
@@ -432,10 +465,33 @@ func (d *dedupe) has(key string) bool {
 // Room name not known to be in progress.
 func roomResKey(name string) string { return "pending-room:" + name }
 
-// deliveryKey identifies one delivery of an event: a duplicate has the same.
-func deliveryKey(e *RoomEvent) string {
-	return e.Event + "|" + e.RoomSID + "|" + e.ParticipantSID + "|" + e.TrackSID + "|" + e.RecordingSID +
-		"|" + e.Params.Get("Timestamp") + "|" + e.Params.Get("SequenceNumber")
+// deliveryHash identifies one delivery of an event in d: a duplicate has
+// the same. It hashes the fields, separated, without building a key.
+func (d *dedupe) deliveryHash(e *RoomEvent) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	for _, f := range [...]string{e.Event, e.RoomSID, e.ParticipantSID, e.TrackSID, e.RecordingSID,
+		e.Params.Get("Timestamp"), e.Params.Get("SequenceNumber")} {
+		h.WriteString(f)
+		h.WriteByte('|')
+	}
+	return h.Sum64()
+}
+
+// internLocked points e's RoomSID and ParticipantSID at the strings already
+// kept for them, or at copies: the parsed values share the request body's
+// memory, which a kept SID would otherwise keep alive.
+func (s *eventState) internLocked(e *RoomEvent) {
+	if e.RoomSID != "" {
+		if r, ok := s.rooms[e.RoomSID]; ok {
+			e.RoomSID = r.sid
+		} else {
+			e.RoomSID = strings.Clone(e.RoomSID)
+		}
+	}
+	if e.ParticipantSID != "" {
+		e.ParticipantSID = strings.Clone(e.ParticipantSID)
+	}
 }
 
 // applyRoomEvent updates the ledger from e and reports whether e is new (not
@@ -443,8 +499,8 @@ func deliveryKey(e *RoomEvent) string {
 func (s *eventState) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *handlerConfig) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := deliveryKey(e)
-	if s.seen.has(key) {
+	key := s.seen.deliveryHash(e)
+	if s.seen.hasHash(key) {
 		return false, nil
 	}
 	now := c.now()
@@ -453,8 +509,11 @@ func (s *eventState) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent
 		// A replay, or a delivery so late that its SID may be forgotten:
 		// applying it could resurrect a Participant long gone.
 		e.Stale = true
-		s.seen.add(key)
+		s.seen.addHash(key)
 		return true, nil
+	}
+	if e.ledgerEvent() {
+		s.internLocked(e)
 	}
 	var err error
 	switch e.Event {
@@ -474,22 +533,28 @@ func (s *eventState) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent
 	if err != nil {
 		return false, err
 	}
-	s.seen.add(key)
+	s.seen.addHash(key)
 	return true, nil
 }
 
-// roomLocked returns the track of room sid, creating it in progress.
-func (s *eventState) roomLocked(sid, name string) (*roomTrack, bool) {
-	r := s.rooms[sid]
-	if r != nil {
-		if r.name == "" {
-			r.name = name
-		}
+// roomLocked returns the track of Room sid and whether it is new: a new
+// track is in progress and not stored yet (the caller stores it once the
+// ledger agreed).
+func (s *eventState) roomLocked(sid string) (roomTrack, bool) {
+	if r, ok := s.rooms[sid]; ok {
 		return r, false
 	}
-	r = &roomTrack{name: name, conn: make(map[string]struct{})}
-	s.rooms[sid] = r
-	return r, true
+	return roomTrack{sid: sid}, true
+}
+
+// nameLocked records sid as the Room in progress under name.
+func (s *eventState) nameLocked(name, sid string) {
+	if name == "" {
+		return
+	}
+	if cur, ok := s.names[name]; !ok || cur != sid {
+		s.names[strings.Clone(name)] = sid
+	}
 }
 
 // holdRoomLocked holds a Room slot for sid, committing a JoinToken
@@ -501,93 +566,87 @@ func (s *eventState) holdRoomLocked(ctx context.Context, c *Client, sid, name st
 				return err
 			}
 			delete(s.roomRes, name)
-			s.names[name] = sid
+			s.nameLocked(name, sid)
 			return nil
 		}
-		s.names[name] = sid
+		s.nameLocked(name, sid)
 	}
 	return c.HoldRoom(ctx, sid)
 }
 
 func (s *eventState) roomCreatedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
-	r, isNew := s.roomLocked(e.RoomSID, e.RoomName)
+	r, isNew := s.roomLocked(e.RoomSID)
 	if !isNew {
-		if r.ended || e.Timestamp.Before(r.at) {
+		if r.ended || stamp(e.Timestamp) < r.at {
 			e.Stale = true
 		}
 		return nil // already in progress (a participant event came first) or ended
 	}
-	if err := s.holdRoomLocked(ctx, c, e.RoomSID, e.RoomName); err != nil {
-		delete(s.rooms, e.RoomSID)
+	if err := s.holdRoomLocked(ctx, c, r.sid, e.RoomName); err != nil {
 		return err
 	}
-	r.at = e.Timestamp
-	s.recon.room(e.RoomSID, true)
+	r.at = stamp(e.Timestamp)
+	s.rooms[r.sid] = r
+	s.recon.room(r.sid, true)
 	return nil
 }
 
 func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
-	r, _ := s.roomLocked(e.RoomSID, e.RoomName)
+	r, _ := s.roomLocked(e.RoomSID)
 	if r.ended {
 		e.Stale = true
 		return nil
 	}
-	if err := c.ReleaseRoom(ctx, e.RoomSID); err != nil {
+	gone, err := c.releaseRoom(ctx, r.sid)
+	if err != nil {
 		return err
 	}
-	now := c.now()
-	for p := range r.conn {
-		if err := c.ReleaseParticipant(ctx, p); err != nil {
-			return err
-		}
-		if pt := s.parts[p]; pt != nil {
+	now := stamp(c.now())
+	for _, p := range gone {
+		if pt, ok := s.parts[p]; ok {
 			pt.gone, pt.goneAt = true, now
+			s.parts[p] = pt
 		}
 		s.recon.part(p, false)
 	}
-	clear(r.conn)
 	r.ended, r.endedAt = true, now
-	if e.Timestamp.After(r.at) {
-		r.at = e.Timestamp
+	if ts := stamp(e.Timestamp); ts > r.at {
+		r.at = ts
 	}
-	if r.name != "" && s.names[r.name] == e.RoomSID {
-		delete(s.names, r.name)
-	}
-	s.recon.room(e.RoomSID, false)
+	s.rooms[r.sid] = r
+	s.recon.room(r.sid, false)
 	return nil
 }
 
 func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
-	if p := s.parts[e.ParticipantSID]; p != nil {
-		if p.gone || e.Timestamp.Before(p.at) {
+	ts := stamp(e.Timestamp)
+	if p, ok := s.parts[e.ParticipantSID]; ok {
+		if p.gone || ts < p.at {
 			e.Stale = true
 		}
 		return nil
 	}
-	r, isNew := s.roomLocked(e.RoomSID, e.RoomName)
-	now := c.now()
+	r, isNew := s.roomLocked(e.RoomSID)
 	if r.ended {
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
-		s.parts[e.ParticipantSID] = &partTrack{room: e.RoomSID, identity: e.ParticipantIdentity,
-			gone: true, at: e.Timestamp, goneAt: now}
+		s.parts[e.ParticipantSID] = partTrack{gone: true, at: ts, goneAt: stamp(c.now())}
 		s.releaseTokenLocked(ctx, c, e)
 		return nil
 	}
 	if isNew {
 		// room-created not seen (yet): the Room is in progress all the same.
-		if err := s.holdRoomLocked(ctx, c, e.RoomSID, e.RoomName); err != nil {
-			delete(s.rooms, e.RoomSID)
+		if err := s.holdRoomLocked(ctx, c, r.sid, e.RoomName); err != nil {
 			return err
 		}
-		r.at = e.Timestamp
-		s.recon.room(e.RoomSID, true)
+		r.at = ts
+		s.rooms[r.sid] = r
+		s.recon.room(r.sid, true)
 	}
 	if err := s.holdParticipantLocked(ctx, c, e); err != nil {
 		return err
 	}
-	s.parts[e.ParticipantSID] = &partTrack{room: e.RoomSID, identity: e.ParticipantIdentity, at: e.Timestamp}
-	r.conn[e.ParticipantSID] = struct{}{}
+	s.parts[e.ParticipantSID] = partTrack{at: ts}
 	s.recon.part(e.ParticipantSID, true)
 	return nil
 }
@@ -630,51 +689,53 @@ func (s *eventState) releaseTokenLocked(ctx context.Context, c *Client, e *RoomE
 // participantDisconnectedLocked releases the Participant and reports whether
 // its Room, known in progress, is now empty.
 func (s *eventState) participantDisconnectedLocked(ctx context.Context, c *Client, e *RoomEvent) (bool, error) {
-	p := s.parts[e.ParticipantSID]
-	if p != nil && p.gone {
+	p, known := s.parts[e.ParticipantSID]
+	if known && p.gone {
 		e.Stale = true
 		return false, nil
 	}
 	if err := c.ReleaseParticipant(ctx, e.ParticipantSID); err != nil {
 		return false, err
 	}
-	if p == nil {
+	if !known {
 		// participant-connected lost or not yet delivered: remember the end
 		// so that a late one changes nothing.
-		p = &partTrack{room: e.RoomSID, identity: e.ParticipantIdentity}
-		s.parts[e.ParticipantSID] = p
 		s.releaseTokenLocked(ctx, c, e)
 	}
-	p.gone, p.goneAt = true, c.now()
-	if e.Timestamp.After(p.at) {
-		p.at = e.Timestamp
+	p.gone, p.goneAt = true, stamp(c.now())
+	if ts := stamp(e.Timestamp); !known || ts > p.at {
+		p.at = ts
 	}
+	s.parts[e.ParticipantSID] = p
 	s.recon.part(e.ParticipantSID, false)
-	r := s.rooms[e.RoomSID]
-	if r == nil || r.ended {
+	r, ok := s.rooms[e.RoomSID]
+	if !ok || r.ended {
 		return false, nil
 	}
-	delete(r.conn, e.ParticipantSID)
-	return len(r.conn) == 0, nil
+	return c.parts.count(e.RoomSID) == 0, nil
 }
 
 // pruneLocked forgets Rooms and Participants that ended more than the
-// retention ago, and expired JoinToken reservations, at most once a minute.
+// retention ago, names of Rooms no longer in progress, and expired
+// JoinToken reservations, at most once a minute.
 func (s *eventState) pruneLocked(now time.Time) {
 	if now.Sub(s.lastPrune) < time.Minute {
 		return
 	}
 	s.lastPrune = now
-	cut := now.Add(-s.retention)
+	cut := stamp(now.Add(-s.retention))
 	for sid, p := range s.parts {
-		if p.gone && p.goneAt.Before(cut) {
+		if p.gone && p.goneAt < cut {
 			delete(s.parts, sid)
 		}
 	}
 	for sid, r := range s.rooms {
-		if r.ended && r.endedAt.Before(cut) {
+		if r.ended && r.endedAt < cut {
 			delete(s.rooms, sid)
 		}
+	}
+	for name := range s.names {
+		s.roomInProgressLocked(name)
 	}
 	for k, exp := range s.tokens {
 		if !now.Before(exp) {
@@ -688,10 +749,19 @@ func (s *eventState) pruneLocked(now time.Time) {
 	}
 }
 
-// roomInProgress reports whether the callbacks show Room name in progress.
+// roomInProgressLocked reports whether the callbacks show Room name in
+// progress. A name whose Room ended (or was forgotten) is dropped here
+// rather than when the Room ends, so that tracks need not keep names.
 func (s *eventState) roomInProgressLocked(name string) bool {
-	_, ok := s.names[name]
-	return ok
+	sid, ok := s.names[name]
+	if !ok {
+		return false
+	}
+	if r, ok := s.rooms[sid]; ok && !r.ended {
+		return true
+	}
+	delete(s.names, name)
+	return false
 }
 
 // closer completes empty Rooms on a few goroutines that exit when idle.
@@ -763,8 +833,8 @@ func (q *closer) wait() { q.wg.Wait() }
 func (c *Client) closeIfEmpty(sid string) {
 	st := c.eventState()
 	st.mu.Lock()
-	r := st.rooms[sid]
-	empty := r != nil && !r.ended && len(r.conn) == 0
+	r, ok := st.rooms[sid]
+	empty := ok && !r.ended && c.parts.count(sid) == 0
 	st.mu.Unlock()
 	if !empty {
 		return

@@ -129,7 +129,7 @@ func (w *reconWindow) part(sid string, connected bool) {
 type twilioRoom struct{ sid, name string }
 
 // twilioPart is a connected Participant as listed.
-type twilioPart struct{ sid, room, identity string }
+type twilioPart struct{ sid, room string }
 
 // Reconcile lists the account's in-progress Rooms (page size 1000) and the
 // connected Participants of each, and makes the ledger's holdings exactly
@@ -192,14 +192,17 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 			roomSet[r.sid] = r.name
 		}
 	}
+	var nameOf map[string]string // Room SID -> UniqueName, made when needed
 	for sid, in := range win.rooms {
 		if in {
 			if _, ok := roomSet[sid]; !ok {
-				name := ""
-				if t := st.rooms[sid]; t != nil {
-					name = t.name
+				if nameOf == nil {
+					nameOf = make(map[string]string, len(st.names))
+					for name, sid := range st.names {
+						nameOf[sid] = name
+					}
 				}
-				roomSet[sid] = name
+				roomSet[sid] = nameOf[sid]
 			}
 		}
 	}
@@ -216,8 +219,8 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 	for sid, on := range win.parts {
 		if on {
 			if _, ok := partSet[sid]; !ok {
-				if t := st.parts[sid]; t != nil {
-					partSet[sid] = twilioPart{sid: sid, room: t.room, identity: t.identity}
+				if _, ok := st.parts[sid]; ok {
+					partSet[sid] = twilioPart{sid: sid, room: c.parts.roomOf(sid)}
 				}
 			}
 		}
@@ -258,41 +261,41 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 }
 
 // adoptLocked makes the callback memory agree with Twilio's lists: Rooms
-// and Participants no longer listed are ended, listed ones in progress.
+// and Participants no longer listed are ended, listed ones in progress, and
+// the Client's index holds exactly the listed Participants.
 func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
-	now := c.now()
+	now := stamp(c.now())
 	for sid, r := range s.rooms {
 		if _, ok := rooms[sid]; !ok && !r.ended {
-			r.ended, r.endedAt = true, now
-			if s.names[r.name] == sid {
-				delete(s.names, r.name)
-			}
+			r.ended, r.endedAt = true, now // its name is dropped by roomInProgressLocked
+			s.rooms[sid] = r
 		}
 	}
 	for sid, p := range s.parts {
 		if _, ok := parts[sid]; !ok && !p.gone {
 			p.gone, p.goneAt = true, now
-			c.parts.remove(sid)
+			s.parts[sid] = p
 		}
 	}
+	c.parts.retain(func(sid string) bool {
+		_, ok := parts[sid]
+		return ok
+	})
 	for sid, name := range rooms {
-		r, _ := s.roomLocked(sid, name)
+		r, _ := s.roomLocked(sid)
 		r.ended = false // Twilio lists it in progress (SIDs are never reused)
-		clear(r.conn)
-		if name != "" {
-			s.names[name] = sid
-		}
+		s.rooms[r.sid] = r
+		s.nameLocked(name, r.sid)
 	}
 	for sid, p := range parts {
-		if t := s.parts[sid]; t == nil {
-			s.parts[sid] = &partTrack{room: p.room, identity: p.identity}
-		} else {
-			t.gone = false // Twilio lists it connected
+		t := s.parts[sid]
+		t.gone = false // Twilio lists it connected
+		s.parts[sid] = t
+		room := p.room
+		if r, ok := s.rooms[room]; ok {
+			room = r.sid
 		}
-		if r := s.rooms[p.room]; r != nil {
-			r.conn[sid] = struct{}{}
-		}
-		c.parts.add(p.room, sid)
+		c.parts.add(room, sid)
 	}
 }
 
@@ -360,7 +363,7 @@ func (c *Client) listConnected(ctx context.Context, lim *rate.Limiter, roomSID s
 			if p.Sid == nil || (p.Status != nil && *p.Status == statusDisconnected) {
 				continue
 			}
-			out = append(out, twilioPart{sid: *p.Sid, room: roomSID, identity: strOr(p.Identity)})
+			out = append(out, twilioPart{sid: *p.Sid, room: roomSID})
 		}
 		var ok bool
 		if token, page, ok = nextPage(resp.Meta.NextPageUrl); !ok {

@@ -81,8 +81,16 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 // ReleaseRoom gives back the Room slot of roomSID (the Room ended) and the
 // slots of the Participants this Client knew in it.
 func (c *Client) ReleaseRoom(ctx context.Context, roomSID string) error {
+	_, err := c.releaseRoom(ctx, roomSID)
+	return err
+}
+
+// releaseRoom is ReleaseRoom returning the Participants it released. On an
+// error they stay in the index, so that releasing again releases them.
+func (c *Client) releaseRoom(ctx context.Context, roomSID string) ([]string, error) {
 	var errs []error
-	for _, p := range c.parts.takeRoom(roomSID) {
+	sids := c.parts.takeRoom(roomSID)
+	for _, p := range sids {
 		if err := c.ledger.Release(ctx, quota.Participants, p); err != nil {
 			errs = append(errs, err)
 		}
@@ -90,7 +98,13 @@ func (c *Client) ReleaseRoom(ctx context.Context, roomSID string) error {
 	if err := c.ledger.Release(ctx, quota.Rooms, roomSID); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		for _, p := range sids {
+			c.parts.add(roomSID, p)
+		}
+		return nil, err
+	}
+	return sids, nil
 }
 
 // reserve takes a slot of res under key, waiting for one if asked to.
@@ -113,6 +127,9 @@ func (c *Client) reserve(ctx context.Context, res quota.Resource, key string) er
 // participantIndex remembers which Participants this Client holds in which
 // Room, so that completing a Room releases them. It only knows what this
 // process saw; other processes sharing the store learn it from callbacks.
+// It is the one record of the Room -> Participant relation: the status
+// callback handler asks it whether a Room is empty. SID strings are shared
+// with the ledger, not copied.
 type participantIndex struct {
 	mu     sync.Mutex
 	byRoom map[string][]string // room SID -> participant SIDs (a Room holds at most 50)
@@ -177,4 +194,29 @@ func (p *participantIndex) takeRoom(roomSID string) []string {
 	}
 	delete(p.byRoom, roomSID)
 	return sids
+}
+
+// count returns how many Participants the index holds in roomSID.
+func (p *participantIndex) count(roomSID string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.byRoom[roomSID])
+}
+
+// roomOf returns the Room the index holds participantSID in, or "".
+func (p *participantIndex) roomOf(participantSID string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.room[participantSID]
+}
+
+// retain drops the Participants for which keep reports false.
+func (p *participantIndex) retain(keep func(participantSID string) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for sid := range p.room {
+		if !keep(sid) {
+			p.removeLocked(sid)
+		}
+	}
 }
