@@ -407,6 +407,21 @@ func findParticipantLocked(r *room, ref string) *participant {
 	return r.connected[ref]
 }
 
+// connectedLocked resolves a room (SID or UniqueName) and one of its
+// connected participants (SID or identity) for the SDK-side methods.
+// Errors: 53106 (room not found), 53204 (no such connected participant).
+func (s *Server) connectedLocked(roomRef, partRef string) (*room, *participant, error) {
+	r := s.findRoomLocked(roomRef)
+	if r == nil {
+		return nil, nil, newErr(53106, "")
+	}
+	p := findParticipantLocked(r, partRef)
+	if p == nil || p.status != "connected" {
+		return nil, nil, newErr(53204, "")
+	}
+	return r, p, nil
+}
+
 // Connect joins identity to a room as a client SDK would and returns the new
 // participant SID. roomNameOrSID is the UniqueName of an in-progress room or a
 // room SID; with [Options.AdHocRooms] an unknown name creates an ad-hoc room.
@@ -433,13 +448,9 @@ func (s *Server) Connect(roomNameOrSID, identity string) (string, error) {
 func (s *Server) Disconnect(roomSIDOrName, participantSIDOrIdentity string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.findRoomLocked(roomSIDOrName)
-	if r == nil {
-		return newErr(53106, "")
-	}
-	p := findParticipantLocked(r, participantSIDOrIdentity)
-	if p == nil || p.status != "connected" {
-		return newErr(53204, "")
+	_, p, err := s.connectedLocked(roomSIDOrName, participantSIDOrIdentity)
+	if err != nil {
+		return err
 	}
 	s.disconnectLocked(p, true)
 	return nil
@@ -476,13 +487,9 @@ func (s *Server) PublishTrack(roomSIDOrName, participantSIDOrIdentity, kind, nam
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.findRoomLocked(roomSIDOrName)
-	if r == nil {
-		return "", newErr(53106, "")
-	}
-	p := findParticipantLocked(r, participantSIDOrIdentity)
-	if p == nil || p.status != "connected" {
-		return "", newErr(53204, "")
+	r, p, err := s.connectedLocked(roomSIDOrName, participantSIDOrIdentity)
+	if err != nil {
+		return "", err
 	}
 	now := s.clock.Now()
 	t := &track{sid: s.newSID("MT"), name: name, kind: kind, enabled: true, created: now, updated: now, p: p}
@@ -507,13 +514,9 @@ func (s *Server) PublishTrack(roomSIDOrName, participantSIDOrIdentity, kind, nam
 
 // findTrackLocked resolves a connected participant's published track.
 func (s *Server) findTrackLocked(roomRef, partRef, trackSID string) (*room, *participant, int, error) {
-	r := s.findRoomLocked(roomRef)
-	if r == nil {
-		return nil, nil, 0, newErr(53106, "")
-	}
-	p := findParticipantLocked(r, partRef)
-	if p == nil || p.status != "connected" {
-		return nil, nil, 0, newErr(53204, "")
+	r, p, err := s.connectedLocked(roomRef, partRef)
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	for i, t := range p.published {
 		if t.sid == trackSID {
