@@ -352,18 +352,19 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 // holds no Participants: the Client's participantIndex is the one record of
 // who is connected where. Times are Unix microseconds (see stamp).
 type roomTrack struct {
-	sid     string // the map key, kept to share it (interned) with the ledger and the index
-	at      int64  // Timestamp of the last event applied
-	endedAt int64  // local time it ended, for pruning
-	ended   bool
+	sid string // the map key, kept to share it (interned) with the ledger and the index
+	// at is the Timestamp of the last event applied while in progress, and
+	// the local time it ended once ended (for pruning): nothing is ordered
+	// against an ended Room, every later event for it is stale.
+	at    int64
+	ended bool
 }
 
 // partTrack is what the callbacks told of one Participant, by value. Its
 // Room is in the Client's participantIndex while it is connected.
 type partTrack struct {
-	at     int64 // Timestamp of the last event applied
-	goneAt int64 // local time it left, for pruning
-	gone   bool
+	at   int64 // as roomTrack.at: last Timestamp applied, or the local time it left
+	gone bool
 }
 
 // stamp returns t in Unix microseconds, which int64 holds for every year
@@ -597,22 +598,25 @@ func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEven
 		e.Stale = true
 		return nil
 	}
-	gone, err := c.releaseRoom(ctx, r.sid)
+	// The Participants this Client holds there, and those the callbacks
+	// showed connected (held by another process, or already released by
+	// completing the Room through REST): all end with the Room.
+	taken, err := c.releaseRoom(ctx, r.sid, idxHeld|idxConn)
 	if err != nil {
 		return err
 	}
 	now := stamp(c.now())
-	for _, p := range gone {
-		if pt, ok := s.parts[p]; ok {
-			pt.gone, pt.goneAt = true, now
-			s.parts[p] = pt
+	for _, p := range taken {
+		if p.bits&idxConn == 0 {
+			continue
 		}
-		s.recon.part(p, false)
+		if pt, ok := s.parts[p.sid]; ok {
+			pt.gone, pt.at = true, now
+			s.parts[p.sid] = pt
+		}
+		s.recon.part(p.sid, false)
 	}
-	r.ended, r.endedAt = true, now
-	if ts := stamp(e.Timestamp); ts > r.at {
-		r.at = ts
-	}
+	r.ended, r.at = true, now
 	s.rooms[r.sid] = r
 	s.recon.room(r.sid, false)
 	return nil
@@ -630,7 +634,7 @@ func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, 
 	if r.ended {
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
-		s.parts[e.ParticipantSID] = partTrack{gone: true, at: ts, goneAt: stamp(c.now())}
+		s.parts[e.ParticipantSID] = partTrack{gone: true, at: stamp(c.now())}
 		s.releaseTokenLocked(ctx, c, e)
 		return nil
 	}
@@ -647,6 +651,7 @@ func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, 
 		return err
 	}
 	s.parts[e.ParticipantSID] = partTrack{at: ts}
+	c.parts.set(e.RoomSID, e.ParticipantSID, idxConn)
 	s.recon.part(e.ParticipantSID, true)
 	return nil
 }
@@ -697,22 +702,20 @@ func (s *eventState) participantDisconnectedLocked(ctx context.Context, c *Clien
 	if err := c.ReleaseParticipant(ctx, e.ParticipantSID); err != nil {
 		return false, err
 	}
+	c.parts.clear(e.ParticipantSID, idxConn)
 	if !known {
 		// participant-connected lost or not yet delivered: remember the end
 		// so that a late one changes nothing.
 		s.releaseTokenLocked(ctx, c, e)
 	}
-	p.gone, p.goneAt = true, stamp(c.now())
-	if ts := stamp(e.Timestamp); !known || ts > p.at {
-		p.at = ts
-	}
+	p.gone, p.at = true, stamp(c.now())
 	s.parts[e.ParticipantSID] = p
 	s.recon.part(e.ParticipantSID, false)
 	r, ok := s.rooms[e.RoomSID]
 	if !ok || r.ended {
 		return false, nil
 	}
-	return c.parts.count(e.RoomSID) == 0, nil
+	return !c.parts.connected(e.RoomSID), nil
 }
 
 // pruneLocked forgets Rooms and Participants that ended more than the
@@ -725,12 +728,12 @@ func (s *eventState) pruneLocked(now time.Time) {
 	s.lastPrune = now
 	cut := stamp(now.Add(-s.retention))
 	for sid, p := range s.parts {
-		if p.gone && p.goneAt < cut {
+		if p.gone && p.at < cut {
 			delete(s.parts, sid)
 		}
 	}
 	for sid, r := range s.rooms {
-		if r.ended && r.endedAt < cut {
+		if r.ended && r.at < cut {
 			delete(s.rooms, sid)
 		}
 	}
@@ -834,7 +837,7 @@ func (c *Client) closeIfEmpty(sid string) {
 	st := c.eventState()
 	st.mu.Lock()
 	r, ok := st.rooms[sid]
-	empty := ok && !r.ended && c.parts.count(sid) == 0
+	empty := ok && !r.ended && !c.parts.connected(sid)
 	st.mu.Unlock()
 	if !empty {
 		return

@@ -504,6 +504,45 @@ func TestStatusCallbackOrderAndDuplicates(t *testing.T) {
 	}
 }
 
+// TestStatusCallbackAfterRESTRelease: a Room completed through REST (its
+// slots released at once, as UpdateRoom does) still ends its Participants
+// when room-ended arrives: a later participant-disconnected is stale, and
+// nothing is held.
+func TestStatusCallbackAfterRESTRelease(t *testing.T) {
+	const target = "http://example.test/status"
+	vq, token := offline(t)
+	var stale []string
+	h := vq.StatusCallbackHandler(video.OnRoomEvent(func(e video.RoomEvent) {
+		if e.Stale {
+			stale = append(stale, e.Event)
+		}
+	}))
+	post := func(event, part, ts string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(token, target, roomForm(vq.AccountSID(), event, testRoom, part, ts)))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", event, w.Code)
+		}
+	}
+	post(video.EventRoomCreated, "", "2026-11-26T10:00:00Z")
+	post(video.EventParticipantConnected, testPart, "2026-11-26T10:00:01Z")
+	if err := vq.ReleaseRoom(context.Background(), testRoom); err != nil {
+		t.Fatal(err)
+	}
+	if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != 0 || p != 0 {
+		t.Fatalf("after ReleaseRoom: rooms %d participants %d, want 0 and 0", r, p)
+	}
+	post(video.EventRoomEnded, "", "2026-11-26T10:00:03Z")
+	post(video.EventParticipantDisconnected, testPart, "2026-11-26T10:00:02Z")
+	if len(stale) != 1 || stale[0] != video.EventParticipantDisconnected {
+		t.Errorf("stale events %v, want the participant-disconnected after room-ended only", stale)
+	}
+	if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != 0 || p != 0 {
+		t.Errorf("rooms %d participants %d, want 0 and 0", r, p)
+	}
+}
+
 // TestStatusCallbackGET: GET callbacks (StatusCallbackMethod=GET) are signed
 // over the URL with its query, and WithPublicURL validates behind a proxy.
 func TestStatusCallbackGET(t *testing.T) {

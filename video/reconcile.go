@@ -261,31 +261,28 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 }
 
 // adoptLocked makes the callback memory agree with Twilio's lists: Rooms
-// and Participants no longer listed are ended, listed ones in progress, and
-// the Client's index holds exactly the listed Participants.
+// and Participants no longer listed are ended, listed ones in progress.
 func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
 	now := stamp(c.now())
 	for sid, r := range s.rooms {
 		if _, ok := rooms[sid]; !ok && !r.ended {
-			r.ended, r.endedAt = true, now // its name is dropped by roomInProgressLocked
+			r.ended, r.at = true, now // its name is dropped by roomInProgressLocked
 			s.rooms[sid] = r
 		}
 	}
 	for sid, p := range s.parts {
 		if _, ok := parts[sid]; !ok && !p.gone {
-			p.gone, p.goneAt = true, now
+			p.gone, p.at = true, now
 			s.parts[sid] = p
+			c.parts.clear(sid, idxHeld|idxConn)
 		}
 	}
-	c.parts.retain(func(sid string) bool {
-		_, ok := parts[sid]
-		return ok
-	})
 	for sid, name := range rooms {
 		r, _ := s.roomLocked(sid)
 		r.ended = false // Twilio lists it in progress (SIDs are never reused)
 		s.rooms[r.sid] = r
 		s.nameLocked(name, r.sid)
+		c.parts.takeRoom(r.sid, idxConn) // set again below for those listed
 	}
 	for sid, p := range parts {
 		t := s.parts[sid]
@@ -295,7 +292,7 @@ func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[s
 		if r, ok := s.rooms[room]; ok {
 			room = r.sid
 		}
-		c.parts.add(room, sid)
+		c.parts.set(room, sid, idxHeld|idxConn)
 	}
 }
 

@@ -79,10 +79,10 @@ func TestPruneForgetsEnded(t *testing.T) {
 	var s eventState
 	s.init()
 	now := s.lastPrune.Add(2 * DefaultCallbackRetention)
-	s.rooms["old"] = roomTrack{sid: "old", ended: true, endedAt: stamp(now.Add(-DefaultCallbackRetention - 1))}
+	s.rooms["old"] = roomTrack{sid: "old", ended: true, at: stamp(now.Add(-DefaultCallbackRetention - 1))}
 	s.rooms["live"] = roomTrack{sid: "live"}
-	s.parts["gone"] = partTrack{gone: true, goneAt: stamp(now.Add(-DefaultCallbackRetention - 1))}
-	s.parts["recent"] = partTrack{gone: true, goneAt: stamp(now.Add(-1))}
+	s.parts["gone"] = partTrack{gone: true, at: stamp(now.Add(-DefaultCallbackRetention - 1))}
+	s.parts["recent"] = partTrack{gone: true, at: stamp(now.Add(-1))}
 	s.tokens["expired"] = now
 	s.pruneLocked(now)
 	if _, ok := s.rooms["old"]; ok {

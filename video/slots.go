@@ -81,17 +81,18 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 // ReleaseRoom gives back the Room slot of roomSID (the Room ended) and the
 // slots of the Participants this Client knew in it.
 func (c *Client) ReleaseRoom(ctx context.Context, roomSID string) error {
-	_, err := c.releaseRoom(ctx, roomSID)
+	_, err := c.releaseRoom(ctx, roomSID, idxHeld)
 	return err
 }
 
-// releaseRoom is ReleaseRoom returning the Participants it released. On an
-// error they stay in the index, so that releasing again releases them.
-func (c *Client) releaseRoom(ctx context.Context, roomSID string) ([]string, error) {
+// releaseRoom gives back the Room slot of roomSID and the slots of its
+// Participants indexed with any of bits, and returns those, with their bits.
+// On an error they stay indexed, so that releasing again releases them.
+func (c *Client) releaseRoom(ctx context.Context, roomSID string, bits uint8) ([]indexed, error) {
 	var errs []error
-	sids := c.parts.takeRoom(roomSID)
-	for _, p := range sids {
-		if err := c.ledger.Release(ctx, quota.Participants, p); err != nil {
+	taken := c.parts.takeRoom(roomSID, bits)
+	for _, p := range taken {
+		if err := c.ledger.Release(ctx, quota.Participants, p.sid); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -99,12 +100,12 @@ func (c *Client) releaseRoom(ctx context.Context, roomSID string) ([]string, err
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		for _, p := range sids {
-			c.parts.add(roomSID, p)
+		for _, p := range taken {
+			c.parts.set(roomSID, p.sid, p.bits)
 		}
 		return nil, err
 	}
-	return sids, nil
+	return taken, nil
 }
 
 // reserve takes a slot of res under key, waiting for one if asked to.
@@ -127,96 +128,143 @@ func (c *Client) reserve(ctx context.Context, res quota.Resource, key string) er
 // participantIndex remembers which Participants this Client holds in which
 // Room, so that completing a Room releases them. It only knows what this
 // process saw; other processes sharing the store learn it from callbacks.
-// It is the one record of the Room -> Participant relation: the status
-// callback handler asks it whether a Room is empty. SID strings are shared
-// with the ledger, not copied.
+//
+// It is also the status callback handler's record of which Participants the
+// callbacks show connected in each Room (idxConn), so that the Room ->
+// Participant relation is kept once. A Participant is indexed while it has
+// a bit; SID strings are shared with the ledger, not copied.
 type participantIndex struct {
 	mu     sync.Mutex
 	byRoom map[string][]string // room SID -> participant SIDs (a Room holds at most 50)
-	room   map[string]string   // participant SID -> room SID
+	part   map[string]idxEntry // participant SID -> its Room and bits
+}
+
+// Bits of an indexed Participant.
+const (
+	idxHeld uint8 = 1 << iota // this Client holds its slot (HoldParticipant, CommitParticipant)
+	idxConn                   // the callbacks or a reconciliation show it connected
+)
+
+type idxEntry struct {
+	room string
+	bits uint8
+}
+
+// indexed is a Participant taken out of the index, with the bits it had.
+type indexed struct {
+	sid  string
+	bits uint8
 }
 
 func (p *participantIndex) init() {
 	p.byRoom = make(map[string][]string)
-	p.room = make(map[string]string)
+	p.part = make(map[string]idxEntry)
 }
 
+// add indexes participantSID in roomSID as held.
 func (p *participantIndex) add(roomSID, participantSID string) {
+	p.set(roomSID, participantSID, idxHeld)
+}
+
+// set adds bits to participantSID, indexed in roomSID. A Participant
+// indexed in another Room is moved, with bits only.
+func (p *participantIndex) set(roomSID, participantSID string, bits uint8) {
 	if roomSID == "" {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if r, ok := p.room[participantSID]; ok {
-		if r == roomSID {
+	if e, ok := p.part[participantSID]; ok {
+		if e.room == roomSID {
+			e.bits |= bits
+			p.part[participantSID] = e
 			return
 		}
-		p.removeLocked(participantSID)
+		p.clearLocked(participantSID, e.bits)
 	}
 	p.byRoom[roomSID] = append(p.byRoom[roomSID], participantSID)
-	p.room[participantSID] = roomSID
+	p.part[participantSID] = idxEntry{room: roomSID, bits: bits}
 }
 
+// remove drops participantSID's held bit.
 func (p *participantIndex) remove(participantSID string) {
+	p.clear(participantSID, idxHeld)
+}
+
+// clear drops bits from participantSID.
+func (p *participantIndex) clear(participantSID string, bits uint8) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.removeLocked(participantSID)
+	p.clearLocked(participantSID, bits)
 }
 
-// removeLocked drops participantSID from the index; requires p.mu held.
-func (p *participantIndex) removeLocked(participantSID string) {
-	r, ok := p.room[participantSID]
+// clearLocked drops bits from participantSID, and the Participant from the
+// index when it has none left; requires p.mu held.
+func (p *participantIndex) clearLocked(participantSID string, bits uint8) {
+	e, ok := p.part[participantSID]
 	if !ok {
 		return
 	}
-	delete(p.room, participantSID)
-	sids := p.byRoom[r]
+	if e.bits &^= bits; e.bits != 0 {
+		p.part[participantSID] = e
+		return
+	}
+	delete(p.part, participantSID)
+	sids := p.byRoom[e.room]
 	if i := slices.Index(sids, participantSID); i >= 0 {
 		sids[i] = sids[len(sids)-1]
 		sids = sids[:len(sids)-1]
 	}
 	if len(sids) == 0 {
-		delete(p.byRoom, r)
+		delete(p.byRoom, e.room)
 	} else {
-		p.byRoom[r] = sids
+		p.byRoom[e.room] = sids
 	}
 }
 
-func (p *participantIndex) takeRoom(roomSID string) []string {
+// takeRoom drops bits from every Participant of roomSID and returns those
+// that had any of them, with the bits they had.
+func (p *participantIndex) takeRoom(roomSID string, bits uint8) []indexed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sids := p.byRoom[roomSID]
-	if len(sids) == 0 {
-		return nil
-	}
+	var out []indexed
+	kept := sids[:0]
 	for _, sid := range sids {
-		delete(p.room, sid)
+		e := p.part[sid]
+		if e.bits&bits != 0 {
+			out = append(out, indexed{sid: sid, bits: e.bits & bits})
+		}
+		if e.bits &^= bits; e.bits == 0 {
+			delete(p.part, sid)
+		} else {
+			p.part[sid] = e
+			kept = append(kept, sid)
+		}
 	}
-	delete(p.byRoom, roomSID)
-	return sids
+	if len(kept) == 0 {
+		delete(p.byRoom, roomSID)
+	} else {
+		p.byRoom[roomSID] = kept
+	}
+	return out
 }
 
-// count returns how many Participants the index holds in roomSID.
-func (p *participantIndex) count(roomSID string) int {
+// connected reports whether any Participant of roomSID has idxConn.
+func (p *participantIndex) connected(roomSID string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.byRoom[roomSID])
+	for _, sid := range p.byRoom[roomSID] {
+		if p.part[sid].bits&idxConn != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // roomOf returns the Room the index holds participantSID in, or "".
 func (p *participantIndex) roomOf(participantSID string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.room[participantSID]
-}
-
-// retain drops the Participants for which keep reports false.
-func (p *participantIndex) retain(keep func(participantSID string) bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for sid := range p.room {
-		if !keep(sid) {
-			p.removeLocked(sid)
-		}
-	}
+	return p.part[participantSID].room
 }
