@@ -350,22 +350,33 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 
 // roomTrack is what the callbacks told of one Room. It is kept by value and
 // holds no Participants: the Client's participantIndex is the one record of
-// who is connected where. Times are Unix microseconds (see stamp).
+// who is connected where.
 type roomTrack struct {
 	sid string // the map key, kept to share it (interned) with the ledger and the index
-	// at is the Timestamp of the last event applied while in progress, and
-	// the local time it ended once ended (for pruning): nothing is ordered
-	// against an ended Room, every later event for it is stale.
-	at    int64
-	ended bool
+	mark
 }
 
 // partTrack is what the callbacks told of one Participant, by value. Its
 // Room is in the Client's participantIndex while it is connected.
-type partTrack struct {
-	at   int64 // as roomTrack.at: last Timestamp applied, or the local time it left
-	gone bool
-}
+type partTrack struct{ mark }
+
+// mark is a track's state in 8 bytes: a time in Unix microseconds (see
+// stamp) shifted left by one, with whether the SID ended in the low bit.
+// The shift keeps times exact and ordered (int64 still holds +-146,000
+// years). The time is the Timestamp of the last event applied while the SID
+// is live, and the local time it ended once ended (for pruning): nothing is
+// ordered against an ended SID, every later event for it is stale.
+type mark int64
+
+// inProgress is the mark of a live SID whose last event was at.
+func inProgress(at int64) mark { return mark(at << 1) }
+
+// endedAt is the mark of a SID that ended at local time at.
+func endedAt(at int64) mark { return mark(at<<1 | 1) }
+
+func (m mark) at() int64 { return int64(m) >> 1 }
+
+func (m mark) ended() bool { return m&1 != 0 }
 
 // stamp returns t in Unix microseconds, which int64 holds for every year
 // time.Parse reads (RFC 3339 years are 0000-9999). Events are ordered to the
@@ -578,7 +589,7 @@ func (s *eventState) holdRoomLocked(ctx context.Context, c *Client, sid, name st
 func (s *eventState) roomCreatedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
 	r, isNew := s.roomLocked(e.RoomSID)
 	if !isNew {
-		if r.ended || stamp(e.Timestamp) < r.at {
+		if r.ended() || stamp(e.Timestamp) < r.at() {
 			e.Stale = true
 		}
 		return nil // already in progress (a participant event came first) or ended
@@ -586,7 +597,7 @@ func (s *eventState) roomCreatedLocked(ctx context.Context, c *Client, e *RoomEv
 	if err := s.holdRoomLocked(ctx, c, r.sid, e.RoomName); err != nil {
 		return err
 	}
-	r.at = stamp(e.Timestamp)
+	r.mark = inProgress(stamp(e.Timestamp))
 	s.rooms[r.sid] = r
 	s.recon.room(r.sid, true)
 	return nil
@@ -594,7 +605,7 @@ func (s *eventState) roomCreatedLocked(ctx context.Context, c *Client, e *RoomEv
 
 func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
 	r, _ := s.roomLocked(e.RoomSID)
-	if r.ended {
+	if r.ended() {
 		e.Stale = true
 		return nil
 	}
@@ -610,13 +621,12 @@ func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEven
 		if p.bits&idxConn == 0 {
 			continue
 		}
-		if pt, ok := s.parts[p.sid]; ok {
-			pt.gone, pt.at = true, now
-			s.parts[p.sid] = pt
+		if _, ok := s.parts[p.sid]; ok {
+			s.parts[p.sid] = partTrack{endedAt(now)}
 		}
 		s.recon.part(p.sid, false)
 	}
-	r.ended, r.at = true, now
+	r.mark = endedAt(now)
 	s.rooms[r.sid] = r
 	s.recon.room(r.sid, false)
 	return nil
@@ -625,16 +635,16 @@ func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEven
 func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
 	ts := stamp(e.Timestamp)
 	if p, ok := s.parts[e.ParticipantSID]; ok {
-		if p.gone || ts < p.at {
+		if p.ended() || ts < p.at() {
 			e.Stale = true
 		}
 		return nil
 	}
 	r, isNew := s.roomLocked(e.RoomSID)
-	if r.ended {
+	if r.ended() {
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
-		s.parts[e.ParticipantSID] = partTrack{gone: true, at: stamp(c.now())}
+		s.parts[e.ParticipantSID] = partTrack{endedAt(stamp(c.now()))}
 		s.releaseTokenLocked(ctx, c, e)
 		return nil
 	}
@@ -643,14 +653,14 @@ func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, 
 		if err := s.holdRoomLocked(ctx, c, r.sid, e.RoomName); err != nil {
 			return err
 		}
-		r.at = ts
+		r.mark = inProgress(ts)
 		s.rooms[r.sid] = r
 		s.recon.room(r.sid, true)
 	}
 	if err := s.holdParticipantLocked(ctx, c, e); err != nil {
 		return err
 	}
-	s.parts[e.ParticipantSID] = partTrack{at: ts}
+	s.parts[e.ParticipantSID] = partTrack{inProgress(ts)}
 	c.parts.set(e.RoomSID, e.ParticipantSID, idxConn)
 	s.recon.part(e.ParticipantSID, true)
 	return nil
@@ -695,7 +705,7 @@ func (s *eventState) releaseTokenLocked(ctx context.Context, c *Client, e *RoomE
 // its Room, known in progress, is now empty.
 func (s *eventState) participantDisconnectedLocked(ctx context.Context, c *Client, e *RoomEvent) (bool, error) {
 	p, known := s.parts[e.ParticipantSID]
-	if known && p.gone {
+	if known && p.ended() {
 		e.Stale = true
 		return false, nil
 	}
@@ -708,11 +718,11 @@ func (s *eventState) participantDisconnectedLocked(ctx context.Context, c *Clien
 		// so that a late one changes nothing.
 		s.releaseTokenLocked(ctx, c, e)
 	}
-	p.gone, p.at = true, stamp(c.now())
+	p.mark = endedAt(stamp(c.now()))
 	s.parts[e.ParticipantSID] = p
 	s.recon.part(e.ParticipantSID, false)
 	r, ok := s.rooms[e.RoomSID]
-	if !ok || r.ended {
+	if !ok || r.ended() {
 		return false, nil
 	}
 	return !c.parts.connected(e.RoomSID), nil
@@ -728,12 +738,12 @@ func (s *eventState) pruneLocked(now time.Time) {
 	s.lastPrune = now
 	cut := stamp(now.Add(-s.retention))
 	for sid, p := range s.parts {
-		if p.gone && p.at < cut {
+		if p.ended() && p.at() < cut {
 			delete(s.parts, sid)
 		}
 	}
 	for sid, r := range s.rooms {
-		if r.ended && r.at < cut {
+		if r.ended() && r.at() < cut {
 			delete(s.rooms, sid)
 		}
 	}
@@ -760,7 +770,7 @@ func (s *eventState) roomInProgressLocked(name string) bool {
 	if !ok {
 		return false
 	}
-	if r, ok := s.rooms[sid]; ok && !r.ended {
+	if r, ok := s.rooms[sid]; ok && !r.ended() {
 		return true
 	}
 	delete(s.names, name)
@@ -837,7 +847,7 @@ func (c *Client) closeIfEmpty(sid string) {
 	st := c.eventState()
 	st.mu.Lock()
 	r, ok := st.rooms[sid]
-	empty := ok && !r.ended && !c.parts.connected(sid)
+	empty := ok && !r.ended() && !c.parts.connected(sid)
 	st.mu.Unlock()
 	if !empty {
 		return

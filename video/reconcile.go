@@ -265,28 +265,28 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
 	now := stamp(c.now())
 	for sid, r := range s.rooms {
-		if _, ok := rooms[sid]; !ok && !r.ended {
-			r.ended, r.at = true, now // its name is dropped by roomInProgressLocked
+		if _, ok := rooms[sid]; !ok && !r.ended() {
+			r.mark = endedAt(now) // its name is dropped by roomInProgressLocked
 			s.rooms[sid] = r
 		}
 	}
 	for sid, p := range s.parts {
-		if _, ok := parts[sid]; !ok && !p.gone {
-			p.gone, p.at = true, now
+		if _, ok := parts[sid]; !ok && !p.ended() {
+			p.mark = endedAt(now)
 			s.parts[sid] = p
 			c.parts.clear(sid, idxHeld|idxConn)
 		}
 	}
 	for sid, name := range rooms {
 		r, _ := s.roomLocked(sid)
-		r.ended = false // Twilio lists it in progress (SIDs are never reused)
+		r.mark = inProgress(r.at()) // Twilio lists it in progress (SIDs are never reused)
 		s.rooms[r.sid] = r
 		s.nameLocked(name, r.sid)
 		c.parts.takeRoom(r.sid, idxConn) // set again below for those listed
 	}
 	for sid, p := range parts {
 		t := s.parts[sid]
-		t.gone = false // Twilio lists it connected
+		t.mark = inProgress(t.at()) // Twilio lists it connected
 		s.parts[sid] = t
 		room := p.room
 		if r, ok := s.rooms[room]; ok {

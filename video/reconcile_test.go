@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"testing"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -79,10 +80,10 @@ func TestPruneForgetsEnded(t *testing.T) {
 	var s eventState
 	s.init()
 	now := s.lastPrune.Add(2 * DefaultCallbackRetention)
-	s.rooms["old"] = roomTrack{sid: "old", ended: true, at: stamp(now.Add(-DefaultCallbackRetention - 1))}
+	s.rooms["old"] = roomTrack{sid: "old", mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
 	s.rooms["live"] = roomTrack{sid: "live"}
-	s.parts["gone"] = partTrack{gone: true, at: stamp(now.Add(-DefaultCallbackRetention - 1))}
-	s.parts["recent"] = partTrack{gone: true, at: stamp(now.Add(-1))}
+	s.parts["gone"] = partTrack{endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
+	s.parts["recent"] = partTrack{endedAt(stamp(now.Add(-1)))}
 	s.tokens["expired"] = now
 	s.pruneLocked(now)
 	if _, ok := s.rooms["old"]; ok {
@@ -99,5 +100,39 @@ func TestPruneForgetsEnded(t *testing.T) {
 	}
 	if len(s.tokens) != 0 {
 		t.Error("expired token reservation kept")
+	}
+}
+
+// TestMarkKeepsTimes: a track's mark keeps its time exact, in order, and
+// apart from whether the SID ended, for the years RFC 3339 can write and
+// for fake clocks starting at the zero time.
+func TestMarkKeepsTimes(t *testing.T) {
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		{}, // year 1
+		time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Unix(0, 0),
+		time.Date(2026, 11, 26, 10, 0, 0, 1000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC),
+	}
+	for i, tm := range times {
+		at := stamp(tm)
+		if !time.UnixMicro(at).Equal(tm) {
+			t.Errorf("stamp(%s) = %d, which is %s", tm, at, time.UnixMicro(at))
+		}
+		for _, m := range []mark{inProgress(at), endedAt(at)} {
+			if m.at() != at {
+				t.Errorf("%s: mark %d keeps %d, want %d", tm, m, m.at(), at)
+			}
+		}
+		if inProgress(at).ended() || !endedAt(at).ended() {
+			t.Errorf("%s: ended bit wrong", tm)
+		}
+		if i > 0 {
+			prev := stamp(times[i-1])
+			if !(prev < at && inProgress(prev).at() < endedAt(at).at() && endedAt(prev).at() < inProgress(at).at()) {
+				t.Errorf("%s and %s: order lost", times[i-1], tm)
+			}
+		}
 	}
 }
