@@ -348,17 +348,24 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 	})
 }
 
-// roomTrack is what the callbacks told of one Room. It is kept by value and
-// holds no Participants: the Client's participantIndex is the one record of
-// who is connected where.
+// roomTrack is what the callbacks told of one Room, by value, and the
+// Participants indexed in it (see indexLocked): the Room -> Participant
+// relation is kept once, here. A roomTrack whose mark is untracked exists
+// only for the index.
 type roomTrack struct {
 	sid string // the map key, kept to share it (interned) with the ledger and the index
 	mark
+	parts []string // Participants indexed in it (at most 50 in a Room)
 }
 
-// partTrack is what the callbacks told of one Participant, by value. Its
-// Room is in the Client's participantIndex while it is connected.
-type partTrack struct{ mark }
+// partTrack is what the callbacks told of one Participant, by value, and
+// its place in the index: the Room it is indexed in and its idx bits. One
+// with idxOnly exists only for the index.
+type partTrack struct {
+	mark
+	room string // "" when not indexed
+	bits uint8
+}
 
 // mark is a track's state in 8 bytes: a time in Unix microseconds (see
 // stamp) shifted left by one, with whether the SID ended in the low bit.
@@ -549,14 +556,43 @@ func (s *eventState) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent
 	return true, nil
 }
 
-// roomLocked returns the track of Room sid and whether it is new: a new
-// track is in progress and not stored yet (the caller stores it once the
-// ledger agreed).
+// roomLocked returns the track of Room sid and whether it is new to the
+// callbacks: a new track is in progress and not stored yet (the caller
+// stores it once the ledger agreed). It keeps the Room's index.
 func (s *eventState) roomLocked(sid string) (roomTrack, bool) {
-	if r, ok := s.rooms[sid]; ok {
-		return r, false
+	r, ok := s.rooms[sid]
+	if !ok {
+		return roomTrack{sid: sid}, true
 	}
-	return roomTrack{sid: sid}, true
+	if r.mark == untracked {
+		r.mark = 0
+		return r, true
+	}
+	return r, false
+}
+
+// partLocked returns the track of Participant sid and whether the
+// callbacks know it; the track keeps its place in the index.
+func (s *eventState) partLocked(sid string) (partTrack, bool) {
+	p, ok := s.parts[sid]
+	if !ok || p.bits&idxOnly != 0 {
+		p.mark = 0
+		return p, false
+	}
+	return p, true
+}
+
+// trackPartLocked stores m as what the callbacks know of Participant sid.
+func (s *eventState) trackPartLocked(sid string, m mark) {
+	p := s.parts[sid]
+	p.mark, p.bits = m, p.bits&^idxOnly
+	s.parts[sid] = p
+}
+
+// trackedRoomLocked returns the track of Room sid if the callbacks know it.
+func (s *eventState) trackedRoomLocked(sid string) (roomTrack, bool) {
+	r, ok := s.rooms[sid]
+	return r, ok && r.mark != untracked
 }
 
 // nameLocked records sid as the Room in progress under name.
@@ -612,7 +648,7 @@ func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEven
 	// The Participants this Client holds there, and those the callbacks
 	// showed connected (held by another process, or already released by
 	// completing the Room through REST): all end with the Room.
-	taken, err := c.releaseRoom(ctx, r.sid, idxHeld|idxConn)
+	taken, err := s.releaseRoomLocked(ctx, c, r.sid, idxHeld|idxConn)
 	if err != nil {
 		return err
 	}
@@ -621,20 +657,20 @@ func (s *eventState) roomEndedLocked(ctx context.Context, c *Client, e *RoomEven
 		if p.bits&idxConn == 0 {
 			continue
 		}
-		if _, ok := s.parts[p.sid]; ok {
-			s.parts[p.sid] = partTrack{endedAt(now)}
+		if _, known := s.partLocked(p.sid); known {
+			s.trackPartLocked(p.sid, endedAt(now))
 		}
 		s.recon.part(p.sid, false)
 	}
-	r.mark = endedAt(now)
-	s.rooms[r.sid] = r
+	r.mark, r.parts = endedAt(now), s.rooms[r.sid].parts
+	s.storeRoomLocked(r)
 	s.recon.room(r.sid, false)
 	return nil
 }
 
 func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, e *RoomEvent) error {
 	ts := stamp(e.Timestamp)
-	if p, ok := s.parts[e.ParticipantSID]; ok {
+	if p, known := s.partLocked(e.ParticipantSID); known {
 		if p.ended() || ts < p.at() {
 			e.Stale = true
 		}
@@ -644,7 +680,7 @@ func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, 
 	if r.ended() {
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
-		s.parts[e.ParticipantSID] = partTrack{endedAt(stamp(c.now()))}
+		s.trackPartLocked(e.ParticipantSID, endedAt(stamp(c.now())))
 		s.releaseTokenLocked(ctx, c, e)
 		return nil
 	}
@@ -660,14 +696,15 @@ func (s *eventState) participantConnectedLocked(ctx context.Context, c *Client, 
 	if err := s.holdParticipantLocked(ctx, c, e); err != nil {
 		return err
 	}
-	s.parts[e.ParticipantSID] = partTrack{inProgress(ts)}
-	c.parts.set(e.RoomSID, e.ParticipantSID, idxConn)
+	s.indexLocked(e.RoomSID, e.ParticipantSID, idxHeld|idxConn)
+	s.trackPartLocked(e.ParticipantSID, inProgress(ts))
 	s.recon.part(e.ParticipantSID, true)
 	return nil
 }
 
 // holdParticipantLocked holds the Participant's slot, committing the
 // JoinToken reservation of its Room (by name or SID) and identity if any.
+// The caller indexes it.
 func (s *eventState) holdParticipantLocked(ctx context.Context, c *Client, e *RoomEvent) error {
 	for _, room := range [...]string{e.RoomName, e.RoomSID} {
 		if room == "" {
@@ -675,14 +712,14 @@ func (s *eventState) holdParticipantLocked(ctx context.Context, c *Client, e *Ro
 		}
 		key := ParticipantReservationKey(room, e.ParticipantIdentity)
 		if _, ok := s.tokens[key]; ok {
-			if err := c.CommitParticipant(ctx, key, e.RoomSID, e.ParticipantSID); err != nil {
+			if err := c.commitParticipantSlot(ctx, key, e.ParticipantSID); err != nil {
 				return err
 			}
 			delete(s.tokens, key)
 			return nil
 		}
 	}
-	return c.HoldParticipant(ctx, e.RoomSID, e.ParticipantSID)
+	return c.holdParticipantSlot(ctx, e.ParticipantSID)
 }
 
 // releaseTokenLocked gives back a JoinToken reservation that an event shows
@@ -704,33 +741,33 @@ func (s *eventState) releaseTokenLocked(ctx context.Context, c *Client, e *RoomE
 // participantDisconnectedLocked releases the Participant and reports whether
 // its Room, known in progress, is now empty.
 func (s *eventState) participantDisconnectedLocked(ctx context.Context, c *Client, e *RoomEvent) (bool, error) {
-	p, known := s.parts[e.ParticipantSID]
+	p, known := s.partLocked(e.ParticipantSID)
 	if known && p.ended() {
 		e.Stale = true
 		return false, nil
 	}
-	if err := c.ReleaseParticipant(ctx, e.ParticipantSID); err != nil {
+	if err := c.ledger.Release(ctx, quota.Participants, e.ParticipantSID); err != nil {
 		return false, err
 	}
-	c.parts.clear(e.ParticipantSID, idxConn)
+	s.unindexLocked(e.ParticipantSID, idxHeld|idxConn)
 	if !known {
 		// participant-connected lost or not yet delivered: remember the end
 		// so that a late one changes nothing.
 		s.releaseTokenLocked(ctx, c, e)
 	}
-	p.mark = endedAt(stamp(c.now()))
-	s.parts[e.ParticipantSID] = p
+	s.trackPartLocked(e.ParticipantSID, endedAt(stamp(c.now())))
 	s.recon.part(e.ParticipantSID, false)
-	r, ok := s.rooms[e.RoomSID]
+	r, ok := s.trackedRoomLocked(e.RoomSID)
 	if !ok || r.ended() {
 		return false, nil
 	}
-	return !c.parts.connected(e.RoomSID), nil
+	return !s.connectedLocked(e.RoomSID), nil
 }
 
 // pruneLocked forgets Rooms and Participants that ended more than the
-// retention ago, names of Rooms no longer in progress, and expired
-// JoinToken reservations, at most once a minute.
+// retention ago (keeping those still indexed for the index only), names of
+// Rooms no longer in progress, and expired JoinToken reservations, at most
+// once a minute.
 func (s *eventState) pruneLocked(now time.Time) {
 	if now.Sub(s.lastPrune) < time.Minute {
 		return
@@ -738,13 +775,19 @@ func (s *eventState) pruneLocked(now time.Time) {
 	s.lastPrune = now
 	cut := stamp(now.Add(-s.retention))
 	for sid, p := range s.parts {
-		if p.ended() && p.at() < cut {
-			delete(s.parts, sid)
+		if p.bits&idxOnly == 0 && p.ended() && p.at() < cut {
+			if p.room == "" {
+				delete(s.parts, sid)
+			} else {
+				p.mark, p.bits = 0, p.bits|idxOnly
+				s.parts[sid] = p
+			}
 		}
 	}
-	for sid, r := range s.rooms {
-		if r.ended() && r.at() < cut {
-			delete(s.rooms, sid)
+	for _, r := range s.rooms {
+		if r.mark != untracked && r.ended() && r.at() < cut {
+			r.mark = untracked
+			s.storeRoomLocked(r)
 		}
 	}
 	for name := range s.names {
@@ -770,7 +813,7 @@ func (s *eventState) roomInProgressLocked(name string) bool {
 	if !ok {
 		return false
 	}
-	if r, ok := s.rooms[sid]; ok && !r.ended() {
+	if r, ok := s.trackedRoomLocked(sid); ok && !r.ended() {
 		return true
 	}
 	delete(s.names, name)
@@ -846,8 +889,8 @@ func (q *closer) wait() { q.wg.Wait() }
 func (c *Client) closeIfEmpty(sid string) {
 	st := c.eventState()
 	st.mu.Lock()
-	r, ok := st.rooms[sid]
-	empty := ok && !r.ended() && !c.parts.connected(sid)
+	r, ok := st.trackedRoomLocked(sid)
+	empty := ok && !r.ended() && !st.connectedLocked(sid)
 	st.mu.Unlock()
 	if !empty {
 		return

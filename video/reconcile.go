@@ -219,8 +219,8 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 	for sid, on := range win.parts {
 		if on {
 			if _, ok := partSet[sid]; !ok {
-				if _, ok := st.parts[sid]; ok {
-					partSet[sid] = twilioPart{sid: sid, room: c.parts.roomOf(sid)}
+				if t, known := st.partLocked(sid); known {
+					partSet[sid] = twilioPart{sid: sid, room: t.room}
 				}
 			}
 		}
@@ -265,16 +265,17 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
 	now := stamp(c.now())
 	for sid, r := range s.rooms {
-		if _, ok := rooms[sid]; !ok && !r.ended() {
+		if _, ok := rooms[sid]; !ok && r.mark != untracked && !r.ended() {
 			r.mark = endedAt(now) // its name is dropped by roomInProgressLocked
 			s.rooms[sid] = r
 		}
 	}
-	for sid, p := range s.parts {
-		if _, ok := parts[sid]; !ok && !p.ended() {
-			p.mark = endedAt(now)
-			s.parts[sid] = p
-			c.parts.clear(sid, idxHeld|idxConn)
+	for sid := range s.parts {
+		if p, known := s.partLocked(sid); known && !p.ended() {
+			if _, ok := parts[sid]; !ok {
+				s.trackPartLocked(sid, endedAt(now))
+				s.unindexLocked(sid, idxHeld|idxConn)
+			}
 		}
 	}
 	for sid, name := range rooms {
@@ -282,17 +283,16 @@ func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[s
 		r.mark = inProgress(r.at()) // Twilio lists it in progress (SIDs are never reused)
 		s.rooms[r.sid] = r
 		s.nameLocked(name, r.sid)
-		c.parts.takeRoom(r.sid, idxConn) // set again below for those listed
+		s.takeRoomLocked(r.sid, idxConn) // set again below for those listed
 	}
 	for sid, p := range parts {
-		t := s.parts[sid]
-		t.mark = inProgress(t.at()) // Twilio lists it connected
-		s.parts[sid] = t
+		t, _ := s.partLocked(sid)
+		s.trackPartLocked(sid, inProgress(t.at())) // Twilio lists it connected
 		room := p.room
 		if r, ok := s.rooms[room]; ok {
 			room = r.sid
 		}
-		c.parts.set(room, sid, idxHeld|idxConn)
+		s.indexLocked(room, sid, idxHeld|idxConn)
 	}
 }
 

@@ -82,8 +82,8 @@ func TestPruneForgetsEnded(t *testing.T) {
 	now := s.lastPrune.Add(2 * DefaultCallbackRetention)
 	s.rooms["old"] = roomTrack{sid: "old", mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
 	s.rooms["live"] = roomTrack{sid: "live"}
-	s.parts["gone"] = partTrack{endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
-	s.parts["recent"] = partTrack{endedAt(stamp(now.Add(-1)))}
+	s.parts["gone"] = partTrack{mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
+	s.parts["recent"] = partTrack{mark: endedAt(stamp(now.Add(-1)))}
 	s.tokens["expired"] = now
 	s.pruneLocked(now)
 	if _, ok := s.rooms["old"]; ok {
@@ -134,5 +134,47 @@ func TestMarkKeepsTimes(t *testing.T) {
 				t.Errorf("%s and %s: order lost", times[i-1], tm)
 			}
 		}
+	}
+}
+
+// TestIndexForgetsWhatOnlyItKnew: Participants held through the public
+// methods, which the callbacks never told of, leave no entry behind once
+// released, by Participant or by Room.
+func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
+	c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	const room, p1, p2 = "RM0123456789abcdef0123456789abcdef", "PA0123456789abcdef0123456789abcdef", "PAfedcba9876543210fedcba9876543210"
+	st := c.eventState()
+	sizes := func() (int, int) {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return len(st.rooms), len(st.parts)
+	}
+	for _, p := range []string{p1, p2} {
+		if err := c.HoldParticipant(ctx, room, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, p := sizes(); r != 1 || p != 2 {
+		t.Fatalf("after two holds: %d rooms, %d participants indexed, want 1 and 2", r, p)
+	}
+	if err := c.ReleaseParticipant(ctx, p1); err != nil {
+		t.Fatal(err)
+	}
+	if r, p := sizes(); r != 1 || p != 1 {
+		t.Fatalf("after one release: %d rooms, %d participants indexed, want 1 and 1", r, p)
+	}
+	if err := c.ReleaseRoom(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	if r, p := sizes(); r != 0 || p != 0 {
+		t.Fatalf("after ReleaseRoom: %d rooms, %d participants left, want none", r, p)
+	}
+	if used, _, err := c.ledger.Used(ctx, quota.Participants); err != nil || used != 0 {
+		t.Fatalf("participants used %d (%v), want 0", used, err)
 	}
 }

@@ -3,8 +3,8 @@ package video
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
-	"sync"
 
 	"github.com/videoquota/videoquota/quota"
 )
@@ -38,34 +38,53 @@ func (c *Client) ReserveParticipant(ctx context.Context, key string) error {
 // participantSID in roomSID (a participant-connected callback). An unknown or
 // lapsed reservation still records the holding.
 func (c *Client) CommitParticipant(ctx context.Context, key, roomSID, participantSID string) error {
-	if err := checkSID("ParticipantSid", "PA", participantSID); err != nil {
+	if err := c.commitParticipantSlot(ctx, key, participantSID); err != nil {
 		return err
 	}
-	if err := c.ledger.Commit(ctx, quota.Participants, key, participantSID); err != nil {
-		return err
-	}
-	c.parts.add(roomSID, participantSID)
+	c.index(roomSID, participantSID)
 	return nil
 }
 
 // HoldParticipant records participantSID in roomSID as connected, even past
 // the quota (Twilio reports it connected, so it counts).
 func (c *Client) HoldParticipant(ctx context.Context, roomSID, participantSID string) error {
+	if err := c.holdParticipantSlot(ctx, participantSID); err != nil {
+		return err
+	}
+	c.index(roomSID, participantSID)
+	return nil
+}
+
+func (c *Client) commitParticipantSlot(ctx context.Context, key, participantSID string) error {
 	if err := checkSID("ParticipantSid", "PA", participantSID); err != nil {
 		return err
 	}
-	if err := c.ledger.Hold(ctx, quota.Participants, participantSID); err != nil {
+	return c.ledger.Commit(ctx, quota.Participants, key, participantSID)
+}
+
+func (c *Client) holdParticipantSlot(ctx context.Context, participantSID string) error {
+	if err := checkSID("ParticipantSid", "PA", participantSID); err != nil {
 		return err
 	}
-	c.parts.add(roomSID, participantSID)
-	return nil
+	return c.ledger.Hold(ctx, quota.Participants, participantSID)
+}
+
+// index records participantSID in roomSID as held by this Client.
+func (c *Client) index(roomSID, participantSID string) {
+	st := c.eventState()
+	st.mu.Lock()
+	st.indexLocked(roomSID, participantSID, idxHeld)
+	st.mu.Unlock()
 }
 
 // ReleaseParticipant gives back the Participant slot under key: a Participant
 // SID (disconnected) or a reservation key (the token was never used).
 // Releasing an unknown key changes nothing.
 func (c *Client) ReleaseParticipant(ctx context.Context, key string) error {
-	c.parts.remove(key)
+	st := c.eventState()
+	st.mu.Lock()
+	st.unindexLocked(key, idxHeld)
+	st.mu.Unlock()
 	return c.ledger.Release(ctx, quota.Participants, key)
 }
 
@@ -81,16 +100,20 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 // ReleaseRoom gives back the Room slot of roomSID (the Room ended) and the
 // slots of the Participants this Client knew in it.
 func (c *Client) ReleaseRoom(ctx context.Context, roomSID string) error {
-	_, err := c.releaseRoom(ctx, roomSID, idxHeld)
+	st := c.eventState()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, err := st.releaseRoomLocked(ctx, c, roomSID, idxHeld)
 	return err
 }
 
-// releaseRoom gives back the Room slot of roomSID and the slots of its
+// releaseRoomLocked gives back the Room slot of roomSID and the slots of its
 // Participants indexed with any of bits, and returns those, with their bits.
 // On an error they stay indexed, so that releasing again releases them.
-func (c *Client) releaseRoom(ctx context.Context, roomSID string, bits uint8) ([]indexed, error) {
+// Requires s.mu held.
+func (s *eventState) releaseRoomLocked(ctx context.Context, c *Client, roomSID string, bits uint8) ([]indexed, error) {
 	var errs []error
-	taken := c.parts.takeRoom(roomSID, bits)
+	taken := s.takeRoomLocked(roomSID, bits)
 	for _, p := range taken {
 		if err := c.ledger.Release(ctx, quota.Participants, p.sid); err != nil {
 			errs = append(errs, err)
@@ -101,7 +124,7 @@ func (c *Client) releaseRoom(ctx context.Context, roomSID string, bits uint8) ([
 	}
 	if err := errors.Join(errs...); err != nil {
 		for _, p := range taken {
-			c.parts.set(roomSID, p.sid, p.bits)
+			s.indexLocked(roomSID, p.sid, p.bits)
 		}
 		return nil, err
 	}
@@ -125,30 +148,31 @@ func (c *Client) reserve(ctx context.Context, res quota.Resource, key string) er
 	return err
 }
 
-// participantIndex remembers which Participants this Client holds in which
-// Room, so that completing a Room releases them. It only knows what this
-// process saw; other processes sharing the store learn it from callbacks.
-//
-// It is also the status callback handler's record of which Participants the
-// callbacks show connected in each Room (idxConn), so that the Room ->
-// Participant relation is kept once. A Participant is indexed while it has
-// a bit; SID strings are shared with the ledger, not copied.
-type participantIndex struct {
-	mu     sync.Mutex
-	byRoom map[string][]string // room SID -> participant SIDs (a Room holds at most 50)
-	part   map[string]idxEntry // participant SID -> its Room and bits
-}
+// participantIndex was the Client's Room -> Participant index; the index
+// now lives in the Client's eventState (see indexLocked), beside what the
+// status callbacks told of the same SIDs, so that each SID has one map
+// entry. The type is kept for Client's field; it holds nothing.
+type participantIndex struct{}
 
-// Bits of an indexed Participant.
+func (participantIndex) init() {}
+
+// The Room -> Participant index: which Participants this Client holds in
+// which Room, so that completing a Room releases them (idxHeld), and which
+// ones the status callbacks or a reconciliation show connected (idxConn).
+// It only knows what this process saw; other processes sharing the store
+// learn it from callbacks. It is kept in eventState's maps, under its mutex:
+// a roomTrack lists its indexed Participants, a partTrack names its Room.
+// Entries the callbacks do not track (untracked Rooms, idxOnly
+// Participants) exist only while indexed. SID strings are shared with the
+// ledger, not copied.
 const (
 	idxHeld uint8 = 1 << iota // this Client holds its slot (HoldParticipant, CommitParticipant)
 	idxConn                   // the callbacks or a reconciliation show it connected
+	idxOnly                   // in the index only: the callbacks do not track it
 )
 
-type idxEntry struct {
-	room string
-	bits uint8
-}
+// untracked marks a roomTrack that exists only for the index.
+const untracked mark = math.MinInt64
 
 // indexed is a Participant taken out of the index, with the bits it had.
 type indexed struct {
@@ -156,115 +180,119 @@ type indexed struct {
 	bits uint8
 }
 
-func (p *participantIndex) init() {
-	p.byRoom = make(map[string][]string)
-	p.part = make(map[string]idxEntry)
-}
-
-// add indexes participantSID in roomSID as held.
-func (p *participantIndex) add(roomSID, participantSID string) {
-	p.set(roomSID, participantSID, idxHeld)
-}
-
-// set adds bits to participantSID, indexed in roomSID. A Participant
-// indexed in another Room is moved, with bits only.
-func (p *participantIndex) set(roomSID, participantSID string, bits uint8) {
+// indexLocked adds bits to participantSID, indexed in roomSID. A Participant
+// indexed in another Room is moved, with bits only. Requires s.mu held.
+func (s *eventState) indexLocked(roomSID, participantSID string, bits uint8) {
 	if roomSID == "" {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e, ok := p.part[participantSID]; ok {
-		if e.room == roomSID {
-			e.bits |= bits
-			p.part[participantSID] = e
-			return
-		}
-		p.clearLocked(participantSID, e.bits)
+	p, ok := s.parts[participantSID]
+	if !ok {
+		p.bits = idxOnly
 	}
-	p.byRoom[roomSID] = append(p.byRoom[roomSID], participantSID)
-	p.part[participantSID] = idxEntry{room: roomSID, bits: bits}
+	if p.room == roomSID {
+		p.bits |= bits
+		s.parts[participantSID] = p
+		return
+	}
+	if p.room != "" {
+		s.dropFromRoomLocked(p.room, participantSID)
+		p.bits &^= idxHeld | idxConn
+	}
+	r, ok := s.rooms[roomSID]
+	if !ok {
+		r = roomTrack{sid: roomSID, mark: untracked}
+	}
+	r.parts = append(r.parts, participantSID)
+	s.rooms[r.sid] = r
+	p.room, p.bits = r.sid, p.bits|bits
+	s.parts[participantSID] = p
 }
 
-// remove drops participantSID's held bit.
-func (p *participantIndex) remove(participantSID string) {
-	p.clear(participantSID, idxHeld)
+// unindexLocked drops bits from participantSID, and it from its Room when
+// it has neither idxHeld nor idxConn left. Requires s.mu held.
+func (s *eventState) unindexLocked(participantSID string, bits uint8) {
+	p, ok := s.parts[participantSID]
+	if !ok || p.room == "" {
+		return
+	}
+	if p.bits &^= bits; p.bits&(idxHeld|idxConn) != 0 {
+		s.parts[participantSID] = p
+		return
+	}
+	s.dropFromRoomLocked(p.room, participantSID)
+	s.unroomLocked(participantSID, p)
 }
 
-// clear drops bits from participantSID.
-func (p *participantIndex) clear(participantSID string, bits uint8) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.clearLocked(participantSID, bits)
+// unroomLocked stores p, out of any Room, or forgets it if only the index
+// knew it.
+func (s *eventState) unroomLocked(participantSID string, p partTrack) {
+	if p.bits&idxOnly != 0 {
+		delete(s.parts, participantSID)
+		return
+	}
+	p.room, p.bits = "", 0
+	s.parts[participantSID] = p
 }
 
-// clearLocked drops bits from participantSID, and the Participant from the
-// index when it has none left; requires p.mu held.
-func (p *participantIndex) clearLocked(participantSID string, bits uint8) {
-	e, ok := p.part[participantSID]
+// dropFromRoomLocked removes participantSID from the list of roomSID.
+func (s *eventState) dropFromRoomLocked(roomSID, participantSID string) {
+	r, ok := s.rooms[roomSID]
 	if !ok {
 		return
 	}
-	if e.bits &^= bits; e.bits != 0 {
-		p.part[participantSID] = e
-		return
+	if i := slices.Index(r.parts, participantSID); i >= 0 {
+		r.parts[i] = r.parts[len(r.parts)-1]
+		r.parts = r.parts[:len(r.parts)-1]
 	}
-	delete(p.part, participantSID)
-	sids := p.byRoom[e.room]
-	if i := slices.Index(sids, participantSID); i >= 0 {
-		sids[i] = sids[len(sids)-1]
-		sids = sids[:len(sids)-1]
-	}
-	if len(sids) == 0 {
-		delete(p.byRoom, e.room)
-	} else {
-		p.byRoom[e.room] = sids
-	}
+	s.storeRoomLocked(r)
 }
 
-// takeRoom drops bits from every Participant of roomSID and returns those
-// that had any of them, with the bits they had.
-func (p *participantIndex) takeRoom(roomSID string, bits uint8) []indexed {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	sids := p.byRoom[roomSID]
+// storeRoomLocked stores r, or forgets it if only the index knew it and it
+// lists nobody.
+func (s *eventState) storeRoomLocked(r roomTrack) {
+	if len(r.parts) == 0 {
+		r.parts = nil
+		if r.mark == untracked {
+			delete(s.rooms, r.sid)
+			return
+		}
+	}
+	s.rooms[r.sid] = r
+}
+
+// takeRoomLocked drops bits from every Participant of roomSID and returns
+// those that had any of them, with the bits they had. Requires s.mu held.
+func (s *eventState) takeRoomLocked(roomSID string, bits uint8) []indexed {
+	r, ok := s.rooms[roomSID]
+	if !ok {
+		return nil
+	}
 	var out []indexed
-	kept := sids[:0]
-	for _, sid := range sids {
-		e := p.part[sid]
-		if e.bits&bits != 0 {
-			out = append(out, indexed{sid: sid, bits: e.bits & bits})
+	kept := r.parts[:0]
+	for _, sid := range r.parts {
+		p := s.parts[sid]
+		if p.bits&bits != 0 {
+			out = append(out, indexed{sid: sid, bits: p.bits & bits})
 		}
-		if e.bits &^= bits; e.bits == 0 {
-			delete(p.part, sid)
-		} else {
-			p.part[sid] = e
+		if p.bits &^= bits; p.bits&(idxHeld|idxConn) != 0 {
+			s.parts[sid] = p
 			kept = append(kept, sid)
+			continue
 		}
+		s.unroomLocked(sid, p)
 	}
-	if len(kept) == 0 {
-		delete(p.byRoom, roomSID)
-	} else {
-		p.byRoom[roomSID] = kept
-	}
+	r.parts = kept
+	s.storeRoomLocked(r)
 	return out
 }
 
-// connected reports whether any Participant of roomSID has idxConn.
-func (p *participantIndex) connected(roomSID string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, sid := range p.byRoom[roomSID] {
-		if p.part[sid].bits&idxConn != 0 {
+// connectedLocked reports whether any Participant of roomSID has idxConn.
+func (s *eventState) connectedLocked(roomSID string) bool {
+	for _, sid := range s.rooms[roomSID].parts {
+		if s.parts[sid].bits&idxConn != 0 {
 			return true
 		}
 	}
 	return false
-}
-
-// roomOf returns the Room the index holds participantSID in, or "".
-func (p *participantIndex) roomOf(participantSID string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.part[participantSID].room
 }
