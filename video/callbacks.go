@@ -308,6 +308,12 @@ func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind stri
 // and is passed on with Stale set. Such events, and callbacks Twilio never
 // delivered, are corrected by [Client.Reconcile].
 //
+// Duplicates are recognised among the last 8192 deliveries, remembered as
+// 64-bit hashes of their fields (seeded per Client): two different
+// deliveries hashing alike (about 2^-51 per delivery) would make the second
+// look like a duplicate, which costs it as a lost callback would, until the
+// next [Client.Reconcile].
+//
 // Ledger updates are serialised across the Client's handlers. The handler
 // is safe for simultaneous use; several handlers of one Client share state.
 func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
