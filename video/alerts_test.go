@@ -103,8 +103,11 @@ func TestAlert53121ReachesThresholdOnce(t *testing.T) {
 		t.Fatalf("threshold func got %d Twilio 53121 events, want 1: %+v", len(got), got)
 	}
 	ev := got[0]
-	if ev.Resource != quota.Rooms || !ev.Rising || ev.Level != 0.7 || ev.Used != 8 || ev.Limit != 100 {
-		t.Errorf("event %+v: want rooms, rising, level 0.7, used 8 of 100", ev)
+	// The emulator raises 53121 when its 7th Room is created and delivers it
+	// while the Client goes on: the local usage the event carries is read when
+	// it arrives, after the 6th to the 8th commit.
+	if ev.Resource != quota.Rooms || !ev.Rising || ev.Level != 0.7 || ev.Used < 6 || ev.Used > 8 || ev.Limit != 100 {
+		t.Errorf("event %+v: want rooms, rising, level 0.7, used 6 to 8 of 100", ev)
 	}
 	if n := len(log.count(quota.SourceLocal, quota.CodeApproachingQuota)); n != 0 {
 		t.Errorf("%d local crossings at 8 of 100", n)
