@@ -88,14 +88,13 @@ type Client struct {
 	reservationTTL  time.Duration
 	fullFor         time.Duration
 
-	parts   participantIndex
 	stats   stats
 	closed  atomic.Bool
 	seq     atomic.Uint64 // reservation ids
 	idEpoch string        // distinguishes this client's reservation ids across processes
 
 	// events is what status callbacks, Debugger events, JoinToken and
-	// Reconcile know (callbacks.go, owned by the callbacks/tokens work);
+	// Reconcile know (see callbacks.go);
 	// its zero value is ready.
 	events eventState
 
@@ -420,7 +419,6 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		led.Close()
 		return nil, err
 	}
-	c.parts.init()
 	return c, nil
 }
 

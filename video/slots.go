@@ -148,14 +148,6 @@ func (c *Client) reserve(ctx context.Context, res quota.Resource, key string) er
 	return err
 }
 
-// participantIndex was the Client's Room -> Participant index; the index
-// now lives in the Client's eventState (see indexLocked), beside what the
-// status callbacks told of the same SIDs, so that each SID has one map
-// entry. The type is kept for Client's field; it holds nothing.
-type participantIndex struct{}
-
-func (participantIndex) init() {}
-
 // The Room -> Participant index: which Participants this Client holds in
 // which Room, so that completing a Room releases them (idxHeld), and which
 // ones the status callbacks or a reconciliation show connected (idxConn).
