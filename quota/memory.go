@@ -18,8 +18,8 @@ import (
 // call [NewMemoryStore].
 type MemoryStore struct {
 	now      func() time.Time
-	mu       sync.Mutex // guards accounts writes
-	accounts sync.Map   // account string -> *memAccount
+	mu       sync.Mutex                             // serialises adding accounts
+	accounts atomic.Pointer[map[string]*memAccount] // copied on write, read without a lock
 }
 
 // MemoryOption configures a MemoryStore.
@@ -69,31 +69,44 @@ type memLevel struct {
 
 type memLedger struct {
 	mu         sync.Mutex
-	pending    map[string]time.Time // reservation key -> lapse time
-	held       map[string]time.Time // holding key -> expiry
+	pending    map[string]int64 // reservation key -> lapse time (unix ns)
+	held       map[string]int64 // holding key -> expiry (unix ns)
 	levels     []memLevel
 	fullUntil  time.Time
-	nextExpiry time.Time // earliest lapse or expiry among pending and held; zero when none
+	nextExpiry int64 // earliest lapse or expiry among pending and held (unix ns); 0 when none
 }
 
 func (s *MemoryStore) account(account string) *memAccount {
-	if a, ok := s.accounts.Load(account); ok {
-		return a.(*memAccount)
+	if m := s.accounts.Load(); m != nil {
+		if a, ok := (*m)[account]; ok {
+			return a
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.accounts.Load(account); ok {
-		return a.(*memAccount)
+	old := s.accounts.Load()
+	if old != nil {
+		if a, ok := (*old)[account]; ok {
+			return a
+		}
 	}
 	a := &memAccount{}
 	for i := range a.buckets {
 		a.buckets[i].factor = 1
 	}
 	for i := range a.ledgers {
-		a.ledgers[i].pending = make(map[string]time.Time)
-		a.ledgers[i].held = make(map[string]time.Time)
+		a.ledgers[i].pending = make(map[string]int64)
+		a.ledgers[i].held = make(map[string]int64)
 	}
-	s.accounts.Store(account, a)
+	m := make(map[string]*memAccount, 1)
+	if old != nil {
+		m = make(map[string]*memAccount, len(*old)+1)
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[account] = a
+	s.accounts.Store(&m)
 	return a
 }
 
@@ -177,13 +190,13 @@ func (s *MemoryStore) ledger(account string, res Resource) *memLedger {
 
 // used returns held plus pending after dropping lapsed entries; requires l.mu held.
 func (l *memLedger) used(now time.Time) int {
-	if !l.nextExpiry.IsZero() && !now.Before(l.nextExpiry) {
-		var next time.Time
-		for _, m := range [2]map[string]time.Time{l.pending, l.held} {
+	if n := now.UnixNano(); l.nextExpiry != 0 && n >= l.nextExpiry {
+		var next int64
+		for _, m := range [2]map[string]int64{l.pending, l.held} {
 			for k, t := range m {
-				if !now.Before(t) {
+				if n >= t {
 					delete(m, k)
-				} else if next.IsZero() || t.Before(next) {
+				} else if next == 0 || t < next {
 					next = t
 				}
 			}
@@ -194,25 +207,26 @@ func (l *memLedger) used(now time.Time) int {
 }
 
 // add records key in m until now+ttl (no expiry for ttl <= 0); requires l.mu held.
-func (l *memLedger) add(m map[string]time.Time, key string, now time.Time, ttl time.Duration) {
-	t := farFuture
+func (l *memLedger) add(m map[string]int64, key string, now time.Time, ttl time.Duration) {
+	t := int64(math.MaxInt64)
 	if ttl > 0 {
-		t = now.Add(ttl)
-		if l.nextExpiry.IsZero() || t.Before(l.nextExpiry) {
+		t = now.Add(ttl).UnixNano()
+		if l.nextExpiry == 0 || t < l.nextExpiry {
 			l.nextExpiry = t
 		}
 	}
 	m[key] = t
 }
 
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // change completes a ledger operation: it computes the threshold crossings of
 // the new usage; requires l.mu held.
 func (l *memLedger) change(now time.Time, b *Bounds, changed bool) Change {
-	c := Change{Used: l.used(now), Changed: changed}
-	c.Crossings = l.crossings(c.Used, b)
-	return c
+	return l.result(l.used(now), b, changed)
+}
+
+// result is the Change for usage used; requires l.mu held.
+func (l *memLedger) result(used int, b *Bounds, changed bool) Change {
+	return Change{Used: used, Changed: changed, Crossings: l.crossings(used, b)}
 }
 
 // crossings updates the per-level state for usage used; requires l.mu held.
@@ -307,21 +321,23 @@ func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, ke
 }
 
 // Release implements [Store].
+//
+// Release reads no clock: lapsed entries are dropped by the next operation
+// that does (Reserve, Used, ...), so the usage it reports may still count
+// them.
 func (s *MemoryStore) Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error) {
 	l := s.ledger(account, res)
-	now := s.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.used(now)
-	_, p := l.pending[key]
-	_, h := l.held[key]
-	if !p && !h {
-		return l.change(now, b, false), nil
+	if _, ok := l.pending[key]; ok {
+		delete(l.pending, key)
+	} else if _, ok := l.held[key]; ok {
+		delete(l.held, key)
+	} else {
+		return l.result(len(l.pending)+len(l.held), b, false), nil
 	}
-	delete(l.pending, key)
-	delete(l.held, key)
 	l.fullUntil = time.Time{}
-	return l.change(now, b, true), nil
+	return l.result(len(l.pending)+len(l.held), b, true), nil
 }
 
 // Sync implements [Store].
