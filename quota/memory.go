@@ -10,7 +10,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// MemoryStore is the in-process [Store], the default: every client that
+// MemoryStore is the in-process [Store] (and [Inspector]), the default: every client that
 // shares one MemoryStore shares its accounts' buckets and ledgers. The
 // buckets are golang.org/x/time/rate limiters.
 //
@@ -397,6 +397,28 @@ func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, k
 	_, p := l.pending[key]
 	_, h := l.held[key]
 	return p || h, nil
+}
+
+// Tokens implements [Inspector]: the bucket's golang.org/x/time/rate
+// limiter read at the store's clock. A bucket never used is created with r,
+// as TakeToken would create it.
+func (s *MemoryStore) Tokens(ctx context.Context, account string, class Class, r Rate) (float64, error) {
+	if r.PerSecond < 0 {
+		return math.Inf(1), nil
+	}
+	lim := s.account(account).buckets[class&1].limiter(r)
+	return lim.TokensAt(s.now()), nil
+}
+
+// Pending implements [Inspector]: the reservations left after dropping the
+// lapsed ones.
+func (s *MemoryStore) Pending(ctx context.Context, account string, res Resource) (int, error) {
+	l := s.ledger(account, res)
+	now := s.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.used(now)
+	return len(l.pending), nil
 }
 
 // FactorError is returned for an adaptive rate factor outside (0, 1].

@@ -49,6 +49,41 @@ func TestShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T) (quota.Store, quota.Store) { return a, b })
 }
 
+func TestInspector(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := redistest.Prefix(t)
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	storetest.RunInspector(t, func(t *testing.T) quota.Store { return s })
+	t.Run("FailLocal", func(t *testing.T) {
+		fl := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix),
+			redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5))
+		storetest.RunInspector(t, func(t *testing.T) quota.Store { return fl })
+	})
+	t.Run("Shared", func(t *testing.T) {
+		// Another handle on the same Redis sees this one's bucket and reservations.
+		other := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+		ctx := context.Background()
+		acct := storetest.Account(t)
+		r := quota.Rate{PerSecond: 0.01, Burst: 4}
+		for range 3 {
+			if _, ok, err := s.TakeToken(ctx, acct, quota.Write, r, 0); err != nil || !ok {
+				t.Fatalf("TakeToken: %v %v", ok, err)
+			}
+		}
+		for _, k := range []string{"a", "b"} {
+			if _, err := s.Reserve(ctx, acct, quota.Participants, k, nil, time.Minute); err != nil {
+				t.Fatalf("Reserve: %v", err)
+			}
+		}
+		if n, err := other.Tokens(ctx, acct, quota.Write, r); err != nil || n < 1 || n > 1.05 {
+			t.Errorf("other handle: Tokens = %v, %v; want 1 of 4 left", n, err)
+		}
+		if n, err := other.Pending(ctx, acct, quota.Participants); err != nil || n != 2 {
+			t.Errorf("other handle: Pending = %d, %v; want 2", n, err)
+		}
+	})
+}
+
 func TestKeys(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
@@ -318,6 +353,9 @@ func TestFailLocalRestart(t *testing.T) {
 		t.Fatal("not degraded after Redis stopped")
 	}
 	c.expect("r1", "RM1", "r2")
+	if n, err := s.Pending(context.Background(), "AC1", quota.Rooms); err != nil || n != 2 {
+		t.Errorf("Pending while degraded = %d, %v; want the local share's 2 (r1, r2)", n, err)
+	}
 	c.hold("RM2")
 	var ee *quota.ExceededError
 	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r3", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 4 || ee.Used != 4 {
@@ -445,5 +483,9 @@ func TestFailLocalRate(t *testing.T) {
 	w, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
 	if err != nil || !ok || w < 1500*time.Millisecond || w > 2*time.Second {
 		t.Errorf("next degraded token: wait %v ok %v err %v, want about 2s (0.5/s)", w, ok, err)
+	}
+	// The local bucket owes the token it granted with a wait.
+	if n, err := s.Tokens(ctx, "AC1", quota.Write, r); err != nil || n < -1 || n > -0.75 {
+		t.Errorf("degraded Tokens = %v, %v; want about -1 (one token owed)", n, err)
 	}
 }

@@ -11,7 +11,8 @@
 //	}
 //
 // A store shared by several processes should also pass [RunShared], given
-// two handles on one shared state.
+// two handles on one shared state. A store that implements the optional
+// [quota.Inspector] should pass [RunInspector] too.
 //
 // # What it checks
 //

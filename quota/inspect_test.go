@@ -1,0 +1,12 @@
+package quota_test
+
+import (
+	"testing"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/storetest"
+)
+
+func TestMemoryStoreInspector(t *testing.T) {
+	storetest.RunInspector(t, func(t *testing.T) quota.Store { return quota.NewMemoryStore() })
+}

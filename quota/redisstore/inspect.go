@@ -1,0 +1,61 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+var (
+	//go:embed inspect.lua
+	inspectSource string
+	inspectScript = redis.NewScript(inspectSource)
+)
+
+// Tokens implements [quota.Inspector]: it reads the GCRA bucket that
+// TakeToken keeps, on Redis server time, in one read-only script. While
+// degraded under [FailLocal] it reports the local share's bucket.
+func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r quota.Rate) (float64, error) {
+	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) {
+		return math.Inf(1), nil // unlimited
+	}
+	if !(r.PerSecond > 0) {
+		return 0, fmt.Errorf("redisstore: Tokens: Rate.PerSecond %v: want a positive rate, or negative for unlimited", r.PerSecond)
+	}
+	return do(s, ctx, "Tokens", func(ctx context.Context) (float64, error) {
+		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String())}
+		v, err := inspectScript.Run(ctx, s.rdb, keys, "tokens",
+			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1)).Text()
+		if err != nil {
+			return 0, err
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("inspect script replied %q", v)
+		}
+		return f, nil
+	}, func(fb *fallback) (float64, error) {
+		return fb.local.Tokens(ctx, account, class, fb.rate(r))
+	})
+}
+
+// Pending implements [quota.Inspector]: the reservations of every process
+// sharing the ledger that have not lapsed by Redis server time, read without
+// changing the ledger. While degraded under [FailLocal] it reports the local
+// share's.
+func (s *Store) Pending(ctx context.Context, account string, res quota.Resource) (int, error) {
+	return do(s, ctx, "Pending", func(ctx context.Context) (int, error) {
+		n, err := inspectScript.Run(ctx, s.rdb, []string{s.key(account, res.String(), "pending")}, "pending").Int64()
+		return int(n), err
+	}, func(fb *fallback) (int, error) {
+		return fb.local.Pending(ctx, account, res)
+	})
+}
+
+var _ quota.Inspector = (*Store)(nil)
