@@ -21,6 +21,10 @@ type ResourceUsage struct {
 	Used  int  // held plus reserved slots
 	Limit int  // the quota; negative when unlimited
 	Full  bool // marked full after Twilio refused for this quota
+	// Pending is how many of the Used slots are reservations not yet
+	// committed, released or lapsed (every client's, for a shared store).
+	// It is zero when the store does not implement [Inspector].
+	Pending int
 }
 
 // Share returns Used as a share of Limit (0 when unlimited).
@@ -36,4 +40,9 @@ type ClassUsage struct {
 	Rate     Rate    // the configured ceiling
 	Factor   float64 // the adaptive factor: the bucket runs at Rate.PerSecond*Factor
 	Requests int64   // HTTP requests sent, each page and each retry included
+	// Tokens is how many tokens the bucket holds now (see [Inspector.Tokens]):
+	// at most Rate.Burst, negative while tokens granted with a wait are owed.
+	// It is zero when the rate is unlimited or the store does not implement
+	// [Inspector].
+	Tokens float64
 }

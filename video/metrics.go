@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -178,6 +179,7 @@ type clientMetrics struct {
 	full        metric.Int64ObservableGauge
 	rateLimit   metric.Float64ObservableGauge
 	rateFactor  metric.Float64ObservableGauge
+	rateTokens  metric.Float64ObservableGauge
 	requests    metric.Int64ObservableCounter
 	refusals    metric.Int64ObservableCounter
 	pending     metric.Int64ObservableUpDownCounter
@@ -256,11 +258,14 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 	m.rateFactor, err = mt.Float64ObservableGauge("videoquota.rate.factor", metric.WithUnit("1"),
 		metric.WithDescription("Adaptive rate factor: the bucket runs at rate.limit times this (1 = not slowed down)."))
 	add(err)
+	m.rateTokens, err = mt.Float64ObservableGauge("videoquota.rate.tokens", metric.WithUnit("{request}"),
+		metric.WithDescription("Tokens available now in the request bucket per class, for the whole account when the store is shared; negative while tokens granted with a wait are owed (absent when unlimited, or when the store does not implement quota.Inspector)."))
+	add(err)
 	m.requests, err = mt.Int64ObservableCounter("videoquota.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("HTTP requests by class and outcome (each page and retry counts; refused = not sent, no token in time)."))
 	add(err)
 	m.pending, err = mt.Int64ObservableUpDownCounter("videoquota.reservations.pending", metric.WithUnit("{reservation}"),
-		metric.WithDescription("Slots reserved by JoinToken and not yet confirmed by a status callback; they lapse with the token."))
+		metric.WithDescription("Reservations pending in the store: reserved and neither committed, released nor lapsed, by every client of a shared store. With a store that does not implement quota.Inspector, the slots this Client reserved by JoinToken and no status callback confirmed yet."))
 	add(err)
 	m.refusals, err = mt.Int64ObservableCounter("videoquota.concurrency.refusals", metric.WithUnit("{refusal}"),
 		metric.WithDescription("Calls refused for a concurrency quota: locally without a request, or by Twilio (53119, 53206)."))
@@ -340,7 +345,7 @@ func (m *clientMetrics) register(c *Client) error {
 	}
 	m.c = c
 	reg, err := m.meter.RegisterCallback(m.observe, m.usage, m.limit, m.utilization, m.full,
-		m.rateLimit, m.rateFactor, m.requests, m.refusals, m.pending)
+		m.rateLimit, m.rateFactor, m.rateTokens, m.requests, m.refusals, m.pending)
 	if err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
@@ -357,12 +362,14 @@ func (m *clientMetrics) close() {
 }
 
 // observe reports the asynchronous instruments. Store reads (usage, the
-// shared adaptive factor) are bounded like [Client.Usage]; a resource the
-// store cannot report is left out of this collection.
+// shared adaptive factor, tokens and pending reservations) are bounded like
+// [Client.Usage]; a figure the store cannot report is left out of this
+// collection.
 func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 	c := m.c
 	ctx, cancel := context.WithTimeout(ctx, usageTimeout)
 	defer cancel()
+	in, _ := c.store.(quota.Inspector)
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
 		limit := c.ledger.Limit(r)
 		if limit >= 0 {
@@ -386,6 +393,11 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 	for _, cl := range [...]quota.Class{quota.Read, quota.Write} {
 		if rt := c.limiter.Rate(cl); rt.PerSecond >= 0 {
 			o.ObserveFloat64(m.rateLimit, rt.PerSecond, m.classAttr[cl])
+			if in != nil {
+				if n, err := in.Tokens(ctx, c.accountSID, cl, rt); err == nil && !math.IsInf(n, 0) {
+					o.ObserveFloat64(m.rateTokens, n, m.classAttr[cl])
+				}
+			}
 		}
 		f := c.limiter.Factor(cl)
 		if sf, err := c.store.RateFactor(ctx, c.accountSID, cl); err == nil {
@@ -396,6 +408,14 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 			o.ObserveInt64(m.requests, m.attempts[cl][k].Load(), m.outcomeAttr[cl][k])
 		}
 		o.ObserveInt64(m.requests, c.stats.class[cl].refused.Load(), m.outcomeAttr[cl][numOutcomes])
+	}
+	if in != nil {
+		for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
+			if n, err := in.Pending(ctx, c.accountSID, r); err == nil {
+				o.ObserveInt64(m.pending, int64(n), m.resAttr[r])
+			}
+		}
+		return nil
 	}
 	var pending [2]int64
 	st := c.eventState()

@@ -608,3 +608,114 @@ func TestMetricsPendingAndAttributes(t *testing.T) {
 		t.Error("WithMetricAttributes accepted a videoquota. key")
 	}
 }
+
+// opaqueStore hides the store's quota.Inspector methods.
+type opaqueStore struct{ quota.Store }
+
+// TestMetricsTokensAndPending: with a store that implements quota.Inspector,
+// videoquota.rate.tokens and videoquota.reservations.pending (and Usage)
+// report the store's bucket and pending reservations; without one, tokens
+// are absent and pending falls back to this Client's JoinToken reservations.
+func TestMetricsTokensAndPending(t *testing.T) {
+	ctx := context.Background()
+	// The store's clock stands still: no token comes back, no reservation lapses.
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	store := quota.NewMemoryStore(quota.MemoryClock(func() time.Time { return at }))
+	limits := quota.Limits{WritesPerSecond: 1, WriteBurst: 5, ReadsPerSecond: quota.Unlimited}
+	srv := videotest.NewServer(videotest.Options{})
+	t.Cleanup(srv.Close)
+
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	m := &metricsReader{t: t, r: reader}
+	vq := newClient(t, srv, video.WithMeterProvider(mp), video.WithStore(store), video.WithLimits(limits))
+
+	var rooms []string
+	for i := range 2 {
+		r, err := vq.CreateRoom(ctx, room(fmt.Sprintf("tokens-%d", i)))
+		if err != nil {
+			t.Fatalf("CreateRoom %d: %v", i, err)
+		}
+		rooms = append(rooms, *r.Sid)
+	}
+	for _, k := range []string{"k1", "k2"} {
+		if err := vq.ReserveParticipant(ctx, k); err != nil {
+			t.Fatalf("ReserveParticipant(%s): %v", k, err)
+		}
+	}
+	m.collect()
+	// Two creates took 2 of the 5 write tokens; reads are unlimited: no series.
+	if got := m.floats("videoquota.rate.tokens"); len(got) != 1 || got["videoquota.request.class=write"] != 3 {
+		t.Errorf("rate.tokens %v; want write 3 only", got)
+	}
+	if mt, _ := m.find("videoquota.rate.tokens"); mt.Unit != "{request}" {
+		t.Errorf("rate.tokens unit %q, want {request}", mt.Unit)
+	}
+	pendingWant := func(when string, participants int64) {
+		t.Helper()
+		got := m.ints("videoquota.reservations.pending")
+		if len(got) != 2 || got["videoquota.resource=rooms"] != 0 || got["videoquota.resource=participants"] != participants {
+			t.Errorf("%s: reservations.pending %v; want rooms 0 (committed), participants %d", when, got, participants)
+		}
+	}
+	pendingWant("2 reserved", 2)
+	u := vq.Usage()
+	if u.Writes.Tokens != 3 || u.Reads.Tokens != 0 || u.Participants.Pending != 2 || u.Participants.Used != 2 ||
+		u.Rooms.Pending != 0 || u.Rooms.Used != 2 {
+		t.Errorf("Usage: write tokens %v, read tokens %v, participants %d pending of %d used, rooms %d of %d; want 3, 0 (unlimited), 2 of 2, 0 of 2",
+			u.Writes.Tokens, u.Reads.Tokens, u.Participants.Pending, u.Participants.Used, u.Rooms.Pending, u.Rooms.Used)
+	}
+
+	// Committing one reservation leaves one pending, two used.
+	if err := vq.CommitParticipant(ctx, "k1", rooms[0], "PA0123456789abcdef0123456789abcdef"); err != nil {
+		t.Fatalf("CommitParticipant: %v", err)
+	}
+	m.collect()
+	pendingWant("1 committed", 1)
+	if u := vq.Usage(); u.Participants.Pending != 1 || u.Participants.Used != 2 {
+		t.Errorf("Usage after a commit: participants %d pending of %d used; want 1 of 2", u.Participants.Pending, u.Participants.Used)
+	}
+
+	// Another Client on the same store sees the bucket and the reservation:
+	// pending is the store's, not only this Client's.
+	reader2 := sdkmetric.NewManualReader()
+	mp2 := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader2))
+	t.Cleanup(func() { _ = mp2.Shutdown(context.Background()) })
+	m2 := &metricsReader{t: t, r: reader2}
+	newClient(t, srv, video.WithMeterProvider(mp2), video.WithStore(store), video.WithLimits(limits))
+	m2.collect()
+	if got := m2.ints("videoquota.reservations.pending")["videoquota.resource=participants"]; got != 1 {
+		t.Errorf("second Client on the store: participants pending %d, want 1", got)
+	}
+	if got := m2.floats("videoquota.rate.tokens")["videoquota.request.class=write"]; got != 3 {
+		t.Errorf("second Client on the store: write tokens %v, want 3", got)
+	}
+
+	// A store without quota.Inspector: no tokens series, zero in Usage, and
+	// pending counts this Client's JoinToken reservations.
+	reader3 := sdkmetric.NewManualReader()
+	mp3 := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader3))
+	t.Cleanup(func() { _ = mp3.Shutdown(context.Background()) })
+	m3 := &metricsReader{t: t, r: reader3}
+	keySID, keySecret := srv.APIKey()
+	opaque := newClient(t, srv, video.WithAPIKey(keySID, keySecret), video.WithMeterProvider(mp3),
+		video.WithStore(opaqueStore{quota.NewMemoryStore()}), video.WithLimits(limits))
+	if err := opaque.ReserveParticipant(ctx, "k3"); err != nil {
+		t.Fatalf("ReserveParticipant: %v", err)
+	}
+	if _, err := opaque.JoinToken(ctx, "lobby", "carol"); err != nil {
+		t.Fatalf("JoinToken: %v", err)
+	}
+	m3.collect()
+	if got := m3.floats("videoquota.rate.tokens"); len(got) != 0 {
+		t.Errorf("rate.tokens without an Inspector: %v; want none", got)
+	}
+	if got := m3.ints("videoquota.reservations.pending"); got["videoquota.resource=participants"] != 1 || got["videoquota.resource=rooms"] != 1 {
+		t.Errorf("reservations.pending without an Inspector: %v; want the JoinToken's 1 room and 1 participant", got)
+	}
+	if u := opaque.Usage(); u.Writes.Tokens != 0 || u.Participants.Pending != 0 || u.Participants.Used != 2 {
+		t.Errorf("Usage without an Inspector: write tokens %v, participants %d pending of %d used; want 0, 0 of 2",
+			u.Writes.Tokens, u.Participants.Pending, u.Participants.Used)
+	}
+}

@@ -2,6 +2,7 @@ package video
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -26,18 +27,26 @@ type resStats struct {
 // usageTimeout bounds the store reads of [Client.Usage].
 const usageTimeout = time.Second
 
-// Usage returns a snapshot of the Client's quota: slots used per resource
-// (from the store, so shared with the store's other clients), the rate and
-// adaptive factor per class, and this Client's counters of requests, retries,
-// 429s and refusals. The store is read with a one-second bound; a resource
-// the store could not report reads as zero used.
+// Usage returns a snapshot of the Client's quota: slots used and pending per
+// resource (from the store, so shared with the store's other clients), the
+// rate, adaptive factor and tokens available per class, and this Client's
+// counters of requests, retries, 429s and refusals. The store is read with a
+// one-second bound; a figure the store could not report reads as zero, and so
+// do pending slots and tokens when the store does not implement
+// [quota.Inspector].
 func (c *Client) Usage() quota.Usage {
 	ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
 	defer cancel()
+	in, _ := c.store.(quota.Inspector)
 	var u quota.Usage
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
 		ru := quota.ResourceUsage{Limit: c.ledger.Limit(r)}
 		ru.Used, ru.Full, _ = c.ledger.Used(ctx, r)
+		if in != nil {
+			if n, err := in.Pending(ctx, c.accountSID, r); err == nil {
+				ru.Pending = n
+			}
+		}
 		if r == quota.Rooms {
 			u.Rooms = ru
 		} else {
@@ -51,6 +60,11 @@ func (c *Client) Usage() quota.Usage {
 		cu := quota.ClassUsage{Rate: c.limiter.Rate(cl), Factor: c.limiter.Factor(cl), Requests: cs.requests.Load()}
 		if f, err := c.store.RateFactor(ctx, c.accountSID, cl); err == nil {
 			cu.Factor = f // the shared factor, which other clients of the store may have changed
+		}
+		if in != nil && cu.Rate.PerSecond >= 0 {
+			if n, err := in.Tokens(ctx, c.accountSID, cl, cu.Rate); err == nil && !math.IsInf(n, 0) {
+				cu.Tokens = n
+			}
 		}
 		if cl == quota.Read {
 			u.Reads = cu
