@@ -199,10 +199,11 @@
 //	videoquota.concurrency.utilization  1             usage / limit (Twilio warns at 0.7)      resource
 //	videoquota.concurrency.full         1             1 while marked full after a 53119/53206  resource
 //	videoquota.concurrency.refusals     {refusal}     calls refused for a concurrency quota    resource, source
-//	videoquota.reservations.pending     {reservation} JoinToken slots awaiting their callback  resource
+//	videoquota.reservations.pending     {reservation} reservations pending in the store        resource
 //	videoquota.requests                 {request}     HTTP requests by outcome                 class, outcome
 //	videoquota.rate.limit               {request}/s   configured rate quota                    class
 //	videoquota.rate.factor              1             adaptive factor (1 = not slowed down)    class
+//	videoquota.rate.tokens              {request}     tokens left in the bucket                class
 //	videoquota.limiter.wait             s             wait for a rate token (histogram)        class
 //	videoquota.retries                  {retry}       requests sent again                      class, retry.cause
 //	videoquota.throttles                {episode}     onsets of throttling by Twilio           class
@@ -224,9 +225,10 @@
 // Clients recording into one MeterProvider are told apart with
 // [WithMetricAttributes]. examples/metrics serves them all to Prometheus.
 //
-// The quota.Store contract has no read of the tokens left in a bucket or of
-// the pending reservations of other processes, so neither is reported; the
-// rate factor and the limiter's waits show the buckets' state.
+// Tokens left and pending reservations come from stores that implement
+// quota.Inspector (quota.MemoryStore and quota/redisstore do); with another
+// store there is no tokens series and the pending gauge counts this Client's
+// JoinToken reservations only.
 //
 // # Logging and usage
 //
