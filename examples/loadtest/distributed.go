@@ -190,18 +190,7 @@ func runChild(cfg config, stdout io.Writer) error {
 	stop := time.AfterFunc(time.Until(start.Add(cfg.duration)), cancel)
 	defer stop.Stop()
 	var rep childReport
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, s := range sc.streams(e) {
-		wg.Go(func() {
-			acc, shed := loadtest.Pace(ctx, s.rate, cfg.workers, func(ctx context.Context) { s.job(ctx, api, rec) })
-			mu.Lock()
-			rep.Accepted += acc
-			rep.Shed += shed
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	rep.Accepted, rep.Shed = drive(ctx, sc.streams(e), cfg.workers, api, rec)
 	n := int(cfg.duration / time.Second)
 	rep.Rec = rec.Data(n)
 	rep.Write = cnt.Timeline(quota.Write).Buckets(n)

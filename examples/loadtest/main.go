@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/videoquota/videoquota/internal/loadtest"
@@ -302,18 +301,7 @@ func runClient(cfg config, sc *scenario, spec *clientSpec) (*result, error) {
 	stop := time.AfterFunc(cfg.duration, cancel)
 	defer stop.Stop()
 	res := &result{spec: spec, rec: rec, cnt: cnt, seconds: int(cfg.duration / time.Second)}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, s := range sc.streams(env) {
-		wg.Go(func() {
-			acc, shed := loadtest.Pace(ctx, s.rate, cfg.workers, func(ctx context.Context) { s.job(ctx, api, rec) })
-			mu.Lock()
-			res.accepted += acc
-			res.shed += shed
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	res.accepted, res.shed = drive(ctx, sc.streams(env), cfg.workers, api, rec)
 	res.st = srv.Stats()
 	return res, nil
 }

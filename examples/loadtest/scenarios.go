@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,24 @@ func (e *env) name() string { return fmt.Sprintf("lt-%d-%d", os.Getpid(), e.seq.
 type stream struct {
 	rate float64 // arrivals per second
 	job  func(ctx context.Context, api loadtest.API, rec *loadtest.Recorder)
+}
+
+// drive paces each of streams until ctx ends, with cfg.workers workers per
+// stream, and returns the jobs accepted and the arrivals shed (all busy).
+func drive(ctx context.Context, streams []stream, workers int, api loadtest.API, rec *loadtest.Recorder) (accepted, shed int64) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, s := range streams {
+		wg.Go(func() {
+			acc, sh := loadtest.Pace(ctx, s.rate, workers, func(ctx context.Context) { s.job(ctx, api, rec) })
+			mu.Lock()
+			accepted += acc
+			shed += sh
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return accepted, shed
 }
 
 // scenario is one kind of work.
