@@ -22,7 +22,7 @@ func ExampleLedger() {
 			fmt.Println("refused:", key)
 		}
 	}
-	_ = ledger.Commit(ctx, quota.Rooms, "r1", "RM0001")
+	_ = ledger.Commit(ctx, quota.Rooms, "r1", "RM0001", quota.SourceLocal)
 	used, _, _ := ledger.Used(ctx, quota.Rooms)
 	fmt.Println("rooms in use:", used)
 	ledger.Close() // delivers queued events, then stops

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // MaxHold is how long a holding lasts at the latest: Twilio ends Rooms and
-// Participants after 24 hours (maximum Room and Participant duration).
+// Participants after 24 hours (maximum Room and Participant duration,
+// https://www.twilio.com/docs/video/api/rooms-resource).
 const MaxHold = 24 * time.Hour
 
 // ReserveWaitPoll is how often [Ledger.ReserveWait] looks again for capacity
@@ -22,11 +25,25 @@ const MaxHold = 24 * time.Hour
 // wake it at once.
 const ReserveWaitPoll = 100 * time.Millisecond
 
+// ErrClosed is returned by the operations of a closed [Ledger], and by a
+// [Ledger.ReserveWait] that Close woke.
+var ErrClosed = errors.New("quota: ledger closed")
+
 // Ledger accounts for one account's concurrent Rooms and Participants in a
 // [Store]: a slot is reserved before a request that would take one, committed
 // under the Twilio SID on success and released when the Room completes or the
 // Participant disconnects. It fires the registered [ThresholdFunc]s on its own
 // goroutine when usage crosses their levels.
+//
+// # Threshold events
+//
+// Each crossing of a level is delivered once rising and once falling: the
+// store decides the crossings of its operations atomically, the Ledger
+// delivers them in the order the store decided them (even when operations
+// finish out of that order), and Twilio's own report of a crossing (a 53121
+// passed to [Ledger.Notify]) is delivered only when the level was not
+// already reported rising; a rising crossing the store decides after Twilio
+// reported it is then not delivered again.
 //
 // A Ledger is safe for simultaneous use. Close it to stop its event goroutine.
 type Ledger struct {
@@ -37,14 +54,18 @@ type Ledger struct {
 	now     func() time.Time
 
 	waiters atomic.Int32 // ReserveWait calls waiting for a release
+	closing atomic.Bool
 
 	mu      sync.Mutex
+	ops     opOrder
 	queue   []Event
 	wake    chan struct{} // signals the event goroutine
-	freed   chan struct{} // closed and replaced on every release
+	freed   chan struct{} // closed and replaced on every release, and on Close
 	closed  bool
 	done    chan struct{}
 	stopped chan struct{}
+	gid     atomic.Uint64      // the event goroutine's id, for Close from a ThresholdFunc
+	up      [2]map[float64]int // per resource and level: levelDown, levelUp or levelTwilio
 }
 
 type subscription struct {
@@ -104,6 +125,7 @@ func NewLedger(store Store, account string, limits Limits, opts ...LedgerOption)
 		freed:   make(chan struct{}),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		up:      [2]map[float64]int{{}, {}},
 	}
 	for _, o := range opts {
 		if err := o(l); err != nil {
@@ -140,19 +162,32 @@ func NewKey() string {
 	return "rsv-" + hex.EncodeToString(b[:])
 }
 
-// Reserve takes a pending slot of res under key, lapsing after ttl, or
-// returns an *ExceededError (SourceLocal) at once when the quota is used up.
-func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time.Duration) error {
-	c, err := l.store.Reserve(ctx, l.account, res, key, &l.bounds[res&1], ttl)
-	if err != nil {
-		return err
+// check refuses an operation on a closed Ledger or with a nil or ended ctx.
+func (l *Ledger) check(ctx context.Context) error {
+	if ctx == nil {
+		return errors.New("quota: nil Context")
 	}
-	l.crossed(res, c, SourceLocal)
-	return nil
+	if l.closing.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
 }
 
-// ReserveWait is Reserve that waits for capacity until ctx ends instead of
-// refusing; it then returns the last *ExceededError.
+// Reserve takes a pending slot of res under key, lapsing after ttl, or
+// returns an *ExceededError (SourceLocal) at once when the quota is used up.
+// It returns [ErrClosed] after Close and ctx's error when ctx has ended.
+func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time.Duration) error {
+	_, err := l.apply(ctx, res, SourceLocal, func(b *Bounds) (Change, error) {
+		return l.store.Reserve(ctx, l.account, res, key, b, ttl)
+	})
+	return err
+}
+
+// ReserveWait is Reserve that waits for capacity until ctx ends (it then
+// returns the last *ExceededError) or the Ledger is closed ([ErrClosed])
+// instead of refusing. A release through this Ledger wakes it at once; a
+// release by another client of a shared store is seen within
+// [ReserveWaitPoll].
 func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl time.Duration) error {
 	l.waiters.Add(1)
 	defer l.waiters.Add(-1)
@@ -173,68 +208,90 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 			return err
 		}
 		t.Stop()
+		if l.closing.Load() {
+			return ErrClosed
+		}
 	}
 }
 
-// Commit turns the reservation under key into a holding under holdKey.
-func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string) error {
-	c, err := l.store.Commit(ctx, l.account, res, key, holdKey, &l.bounds[res&1], MaxHold)
-	if err != nil {
-		return err
-	}
-	l.crossed(res, c, SourceLocal)
-	return nil
+// Commit turns the reservation under key into a holding under holdKey;
+// src says how the Room or Participant was learnt to exist (the Client's own
+// call, a callback). Committing a reservation that is gone (lapsed, or
+// settled by another source) holds holdKey all the same.
+func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, src Source) error {
+	_, err := l.apply(ctx, res, src, func(b *Bounds) (Change, error) {
+		return l.store.Commit(ctx, l.account, res, key, holdKey, b, MaxHold)
+	})
+	return err
 }
 
-// Hold records a slot Twilio reports held, even past the limit.
-func (l *Ledger) Hold(ctx context.Context, res Resource, key string) error {
-	c, err := l.store.Hold(ctx, l.account, res, key, &l.bounds[res&1], MaxHold)
-	if err != nil {
-		return err
-	}
-	l.crossed(res, c, SourceTwilio)
-	return nil
+// Hold records a slot known to be held (src says how it was learnt), even
+// past the limit.
+func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source) error {
+	_, err := l.apply(ctx, res, src, func(b *Bounds) (Change, error) {
+		return l.store.Hold(ctx, l.account, res, key, b, MaxHold)
+	})
+	return err
 }
 
-// Release gives back the slot under key; an unknown key changes nothing.
-func (l *Ledger) Release(ctx context.Context, res Resource, key string) error {
-	c, err := l.store.Release(ctx, l.account, res, key, &l.bounds[res&1])
-	if err != nil {
-		return err
+// Release gives back the slot under key (src says how its end was learnt);
+// an unknown key changes nothing. It wakes the ReserveWait calls of this
+// Ledger when it freed a slot.
+func (l *Ledger) Release(ctx context.Context, res Resource, key string, src Source) error {
+	c, err := l.apply(ctx, res, src, func(b *Bounds) (Change, error) {
+		return l.store.Release(ctx, l.account, res, key, b)
+	})
+	if err == nil && c.Changed && l.waiters.Load() > 0 {
+		l.signalFreed()
 	}
-	if c.Changed && l.waiters.Load() > 0 {
-		l.mu.Lock()
-		close(l.freed)
-		l.freed = make(chan struct{})
-		l.mu.Unlock()
-	}
-	l.crossed(res, c, SourceLocal)
-	return nil
+	return err
+}
+
+// signalFreed wakes every ReserveWait of this Ledger.
+func (l *Ledger) signalFreed() {
+	l.mu.Lock()
+	close(l.freed)
+	l.freed = make(chan struct{})
+	l.mu.Unlock()
 }
 
 // Sync makes the holdings of res exactly keys (pending reservations stay)
-// and returns the drift it corrected.
+// and returns the drift it corrected. Crossings it causes are reported with
+// [SourceReconcile].
 func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string) (added, removed int, err error) {
-	c, added, removed, err := l.store.Sync(ctx, l.account, res, keys, &l.bounds[res&1], MaxHold)
-	if err != nil {
-		return 0, 0, err
+	var a, r int
+	_, err = l.apply(ctx, res, SourceReconcile, func(b *Bounds) (Change, error) {
+		c, added, removed, err := l.store.Sync(ctx, l.account, res, keys, b, MaxHold)
+		a, r = added, removed
+		return c, err
+	})
+	if err == nil && r > 0 && l.waiters.Load() > 0 {
+		l.signalFreed()
 	}
-	l.crossed(res, c, SourceReconcile)
-	return added, removed, nil
+	return a, r, err
 }
 
 // MarkFull refuses reservations of res for d or until corrected, after Twilio answered 53119/53206.
 func (l *Ledger) MarkFull(ctx context.Context, res Resource, d time.Duration) error {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
 	return l.store.MarkFull(ctx, l.account, res, d)
 }
 
 // Holds reports whether key is pending or held.
 func (l *Ledger) Holds(ctx context.Context, res Resource, key string) (bool, error) {
+	if err := l.check(ctx); err != nil {
+		return false, err
+	}
 	return l.store.Holds(ctx, l.account, res, key)
 }
 
 // Used returns held plus pending slots of res, and whether it is marked full.
 func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
+	if err := l.check(ctx); err != nil {
+		return 0, false, err
+	}
 	return l.store.Used(ctx, l.account, res)
 }
 
@@ -244,24 +301,47 @@ func (l *Ledger) Limit(res Resource) int { return l.bounds[res&1].Limit }
 // Account returns the account SID the Ledger accounts for.
 func (l *Ledger) Account() string { return l.account }
 
-// crossed queues the events of c's crossings.
-func (l *Ledger) crossed(res Resource, c Change, src Source) {
-	if len(c.Crossings) == 0 {
-		return
+// apply runs one store operation and queues the crossings it caused, in the
+// store's order (see opOrder).
+func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*Bounds) (Change, error)) (Change, error) {
+	if err := l.check(ctx); err != nil {
+		return Change{}, err
 	}
-	at := l.now()
-	for _, x := range c.Crossings {
-		l.Notify(Event{
-			Resource: res, Used: c.Used, Limit: l.bounds[res&1].Limit, Level: x.Level,
-			Rising: x.Rising, Code: CodeApproachingQuota, Source: src, At: at,
-		})
+	b := &l.bounds[res&1]
+	if len(l.subs) == 0 {
+		return op(b)
 	}
+	l.mu.Lock()
+	t := l.ops.begin()
+	l.mu.Unlock()
+	c, err := op(b)
+	var at time.Time
+	if len(c.Crossings) > 0 {
+		at = l.now()
+	}
+	l.mu.Lock()
+	if !l.closed {
+		for _, x := range c.Crossings {
+			l.ops.hold(Event{Resource: res, Used: c.Used, Limit: b.Limit, Level: x.Level,
+				Rising: x.Rising, Code: CodeApproachingQuota, Source: src, At: at}, c.Seq)
+		}
+	}
+	ready := l.ops.end(t, l.queue)
+	woke := len(ready) > len(l.queue)
+	l.queue = ready
+	l.mu.Unlock()
+	if woke {
+		l.poke()
+	}
+	return c, err
 }
 
 // Notify delivers an event reported by Twilio (a 53121 Debugger event, a
 // 53119 refusal) to the threshold funcs registered for its level, on the
-// ledger's event goroutine. An event whose Level is 0 or whose Code is not
-// 53121 goes to every registered func. After Close it does nothing.
+// ledger's event goroutine, after the crossings already decided. A 53121 for
+// a level already reported rising is dropped (see the type's doc). An event
+// whose Level is 0 or whose Code is not 53121 goes to every registered func.
+// After Close it does nothing.
 func (l *Ledger) Notify(e Event) {
 	if len(l.subs) == 0 {
 		return
@@ -271,8 +351,13 @@ func (l *Ledger) Notify(e Event) {
 		l.mu.Unlock()
 		return
 	}
-	l.queue = append(l.queue, e)
+	l.ops.hold(e, math.MaxUint64)
+	l.queue = l.ops.release(l.queue)
 	l.mu.Unlock()
+	l.poke()
+}
+
+func (l *Ledger) poke() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -281,6 +366,7 @@ func (l *Ledger) Notify(e Event) {
 
 // run delivers queued events in order until Close.
 func (l *Ledger) run() {
+	l.gid.Store(goid())
 	defer close(l.stopped)
 	var batch []Event
 	for {
@@ -297,7 +383,8 @@ func (l *Ledger) run() {
 		}
 		if closed {
 			l.mu.Lock()
-			rest := l.queue
+			rest := append(l.queue, l.ops.drain()...)
+			l.queue = nil
 			l.mu.Unlock()
 			for _, e := range rest {
 				l.deliver(e)
@@ -307,7 +394,38 @@ func (l *Ledger) run() {
 	}
 }
 
+// Per-level state of what the Ledger delivered, for dropping repeats.
+const (
+	levelDown   = iota // last delivered falling, or nothing yet
+	levelUp            // last delivered rising, decided by the store
+	levelTwilio        // reported rising by Twilio (53121) only
+)
+
+// deliver passes e to the funcs registered for it, unless it repeats what
+// was delivered for its resource and level: Twilio's 53121 for a level
+// already up, or the store's rising crossing for a level Twilio already
+// reported up. The store decides each of its crossings once for all its
+// clients, so a falling crossing is always delivered (another process may
+// have received the rising one). Only the event goroutine calls it.
 func (l *Ledger) deliver(e Event) {
+	if e.Code == CodeApproachingQuota && e.Level > 0 {
+		up := l.up[e.Resource&1]
+		st := up[e.Level]
+		switch {
+		case e.Source == SourceTwilio:
+			if st != levelDown {
+				return
+			}
+			up[e.Level] = levelTwilio
+		case e.Rising:
+			up[e.Level] = levelUp
+			if st == levelTwilio {
+				return
+			}
+		default:
+			up[e.Level] = levelDown
+		}
+	}
 	for _, s := range l.subs {
 		if e.Level == 0 || e.Code != CodeApproachingQuota || slices.Contains(s.levels, e.Level) {
 			s.fn(e)
@@ -315,17 +433,117 @@ func (l *Ledger) deliver(e Event) {
 	}
 }
 
-// Close delivers the events already queued and stops the event goroutine.
-// It is safe to call more than once.
+// Close delivers the events already decided and stops the event goroutine;
+// operations after it return [ErrClosed] and ReserveWait calls waiting for
+// capacity wake with ErrClosed. It waits for the event goroutine to end,
+// except when called from a ThresholdFunc (on that goroutine), where it
+// returns at once and the goroutine ends after the func returns. It is safe
+// to call more than once.
 func (l *Ledger) Close() {
+	l.closing.Store(true)
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		<-l.stopped
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+		close(l.freed)
+		l.freed = make(chan struct{})
+	}
+	l.mu.Unlock()
+	if goid() == l.gid.Load() {
 		return
 	}
-	l.closed = true
-	l.mu.Unlock()
-	close(l.done)
 	<-l.stopped
+}
+
+// goid returns the current goroutine's id, read from its stack header
+// ("goroutine 123 [running]:"), only so that Close can tell that it was
+// called from a ThresholdFunc and must not wait for itself.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	const prefix = "goroutine "
+	if len(b) < len(prefix) {
+		return 0
+	}
+	b = b[len(prefix):]
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
+	return id
+}
+
+// opOrder delivers the crossings of concurrent store operations in the
+// order the store decided them (Change.Seq), although the operations may
+// return in another order. Each operation takes a ticket when it starts;
+// a crossing that comes back is held until every operation that was
+// running when it came back has ended (one of them might carry an earlier
+// crossing), then released in Seq order. Events without a store order
+// (Notify) are released after the crossings before them. It is guarded by
+// the Ledger's mutex.
+type opOrder struct {
+	next    uint64              // the last ticket given
+	running map[uint64]struct{} // tickets of operations not yet ended
+	held    []heldEvent         // sorted by seq, then arrival
+}
+
+type heldEvent struct {
+	e       Event
+	seq     uint64
+	barrier uint64 // the last ticket given when the event came back
+}
+
+func (o *opOrder) begin() uint64 {
+	if o.running == nil {
+		o.running = make(map[uint64]struct{})
+	}
+	o.next++
+	o.running[o.next] = struct{}{}
+	return o.next
+}
+
+// hold keeps e until it can be released in order.
+func (o *opOrder) hold(e Event, seq uint64) {
+	h := heldEvent{e: e, seq: seq, barrier: o.next}
+	i := len(o.held)
+	for i > 0 && o.held[i-1].seq > seq {
+		i--
+	}
+	o.held = slices.Insert(o.held, i, h)
+}
+
+// end retires ticket t and appends what can now be released to q.
+func (o *opOrder) end(t uint64, q []Event) []Event {
+	delete(o.running, t)
+	return o.release(q)
+}
+
+// release appends to q the held events, in order, that no running
+// operation can precede any more.
+func (o *opOrder) release(q []Event) []Event {
+	if len(o.held) == 0 {
+		return q
+	}
+	oldest := uint64(math.MaxUint64)
+	for t := range o.running {
+		oldest = min(oldest, t)
+	}
+	n := 0
+	for n < len(o.held) && o.held[n].barrier < oldest {
+		q = append(q, o.held[n].e)
+		n++
+	}
+	o.held = slices.Delete(o.held, 0, n)
+	return q
+}
+
+// drain returns every held event, in order (Close).
+func (o *opOrder) drain() []Event {
+	out := make([]Event, len(o.held))
+	for i, h := range o.held {
+		out[i] = h.e
+	}
+	o.held = nil
+	return out
 }

@@ -47,6 +47,7 @@ func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 type memAccount struct {
 	buckets [2]memBucket
 	ledgers [2]memLedger
+	seq     atomic.Uint64 // numbers the ledger operations that cross a level
 }
 
 type memBucket struct {
@@ -68,6 +69,7 @@ type memLevel struct {
 }
 
 type memLedger struct {
+	seq        *atomic.Uint64 // the account's crossing counter
 	mu         sync.Mutex
 	pending    map[string]int64 // reservation key -> lapse time (unix ns)
 	held       map[string]int64 // holding key -> expiry (unix ns)
@@ -95,6 +97,7 @@ func (s *MemoryStore) account(account string) *memAccount {
 		a.buckets[i].factor = 1
 	}
 	for i := range a.ledgers {
+		a.ledgers[i].seq = &a.seq
 		a.ledgers[i].pending = make(map[string]int64)
 		a.ledgers[i].held = make(map[string]int64)
 	}
@@ -224,9 +227,14 @@ func (l *memLedger) change(now time.Time, b *Bounds, changed bool) Change {
 	return l.result(l.used(now), b, changed)
 }
 
-// result is the Change for usage used; requires l.mu held.
+// result is the Change for usage used, numbered when it crosses a level;
+// requires l.mu held, so that the numbers follow the order of decisions.
 func (l *memLedger) result(used int, b *Bounds, changed bool) Change {
-	return Change{Used: used, Changed: changed, Crossings: l.crossings(used, b)}
+	c := Change{Used: used, Changed: changed, Crossings: l.crossings(used, b)}
+	if len(c.Crossings) > 0 {
+		c.Seq = l.seq.Add(1)
+	}
+	return c
 }
 
 // crossings updates the per-level state for usage used; requires l.mu held.
@@ -260,9 +268,14 @@ func (l *memLedger) level(level float64) *memLevel {
 	return &l.levels[len(l.levels)-1]
 }
 
-// RisePoint is the usage at which a level rises: ceil(level*limit), at least 1.
+// RisePoint is the usage at which a level rises: ceil(level*limit), at least
+// 1 and at most limit (so no limit, however large, overflows it).
 func RisePoint(level float64, limit int) int {
-	return max(int(math.Ceil(level*float64(limit)-1e-9)), 1)
+	f := math.Ceil(level*float64(limit) - 1e-9)
+	if f >= float64(limit) {
+		return max(limit, 1)
+	}
+	return max(int(f), 1)
 }
 
 // Reserve implements [Store].
@@ -333,10 +346,10 @@ func (s *MemoryStore) Release(ctx context.Context, account string, res Resource,
 		delete(l.pending, key)
 	} else if _, ok := l.held[key]; ok {
 		delete(l.held, key)
+		l.fullUntil = time.Time{}
 	} else {
 		return l.result(len(l.pending)+len(l.held), b, false), nil
 	}
-	l.fullUntil = time.Time{}
 	return l.result(len(l.pending)+len(l.held), b, true), nil
 }
 

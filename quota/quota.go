@@ -187,7 +187,10 @@ func ClassOf(method string) Class {
 	return Write
 }
 
-// Source says who reported a threshold crossing or a quota refusal.
+// Source says where a threshold crossing or a quota refusal was learnt: the
+// Client's own call ([SourceLocal]), a status callback ([SourceCallback]), a
+// reconciliation ([SourceReconcile]) or Twilio's own report of the quota, a
+// 53119/53206 answer or a 53121 Debugger event or Monitor alert ([SourceTwilio]).
 type Source uint8
 
 const (
@@ -197,9 +200,12 @@ const (
 	SourceTwilio
 	// SourceReconcile is a correction found by listing what Twilio holds.
 	SourceReconcile
+	// SourceCallback is a Room status callback
+	// (https://www.twilio.com/docs/video/api/status-callbacks).
+	SourceCallback
 )
 
-// String returns "local", "twilio" or "reconcile".
+// String returns "local", "twilio", "reconcile" or "callback".
 func (s Source) String() string {
 	switch s {
 	case SourceLocal:
@@ -208,6 +214,8 @@ func (s Source) String() string {
 		return "twilio"
 	case SourceReconcile:
 		return "reconcile"
+	case SourceCallback:
+		return "callback"
 	}
 	return fmt.Sprintf("Source(%d)", uint8(s))
 }

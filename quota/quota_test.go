@@ -275,18 +275,18 @@ func TestLedgerThresholds(t *testing.T) {
 		if err := l.Reserve(ctx, quota.Rooms, k, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.Commit(ctx, quota.Rooms, k, fmt.Sprintf("RM%d", i)); err != nil {
+		if err := l.Commit(ctx, quota.Rooms, k, fmt.Sprintf("RM%d", i), quota.SourceLocal); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Flapping around 9 does not repeat the 0.9 event (hysteresis of one slot).
 	for i := 0; i < 3; i++ {
-		_ = l.Release(ctx, quota.Rooms, "RM10")
-		_ = l.Release(ctx, quota.Rooms, "RM9")
-		_ = l.Hold(ctx, quota.Rooms, "RM9")
+		_ = l.Release(ctx, quota.Rooms, "RM10", quota.SourceLocal)
+		_ = l.Release(ctx, quota.Rooms, "RM9", quota.SourceLocal)
+		_ = l.Hold(ctx, quota.Rooms, "RM9", quota.SourceLocal)
 	}
 	for i := 1; i <= 9; i++ {
-		_ = l.Release(ctx, quota.Rooms, fmt.Sprintf("RM%d", i))
+		_ = l.Release(ctx, quota.Rooms, fmt.Sprintf("RM%d", i), quota.SourceLocal)
 	}
 	l.Close()
 	want := []string{
@@ -358,7 +358,7 @@ func TestReserveWait(t *testing.T) {
 		t.Fatalf("ReserveWait returned %v while full", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if err := l.Release(ctx, quota.Rooms, "a"); err != nil {
+	if err := l.Release(ctx, quota.Rooms, "a", quota.SourceLocal); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -455,7 +455,7 @@ func BenchmarkLedgerReserveRelease(b *testing.B) {
 		if err := l.Reserve(ctx, quota.Rooms, k, time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		if err := l.Release(ctx, quota.Rooms, k); err != nil {
+		if err := l.Release(ctx, quota.Rooms, k, quota.SourceLocal); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -484,8 +484,8 @@ func BenchmarkLedgerMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i := range rooms {
-			_ = l.Hold(ctx, quota.Rooms, rooms[i])
-			_ = l.Hold(ctx, quota.Participants, parts[i])
+			_ = l.Hold(ctx, quota.Rooms, rooms[i], quota.SourceLocal)
+			_ = l.Hold(ctx, quota.Participants, parts[i], quota.SourceLocal)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -35,6 +35,10 @@ type Change struct {
 	Used      int        // held plus reserved, after the operation
 	Changed   bool       // whether the operation changed anything (false for a duplicate)
 	Crossings []Crossing // threshold crossings this operation caused, nil when none
+	// Seq orders the operations that crossed a level: the store numbers them
+	// in the order it decided them, increasing per account (0 when
+	// Crossings is empty, or when the store does not number them).
+	Seq uint64
 }
 
 // Store keeps an account's quota state: the request buckets and the
@@ -67,8 +71,10 @@ type Store interface {
 	// Hold records a slot that Twilio reports held (a callback, a response),
 	// even past the limit. Holding a key already held changes nothing.
 	Hold(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error)
-	// Release gives back the pending or held slot under key and clears a full
-	// mark. Releasing an unknown key changes nothing.
+	// Release gives back the pending or held slot under key. Giving back a
+	// held slot clears a full mark (capacity was freed at Twilio); giving
+	// back a pending reservation does not (it never took capacity there).
+	// Releasing an unknown key changes nothing.
 	Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error)
 	// Sync replaces the holdings of res with exactly keys, keeping pending
 	// reservations, and returns how many holdings it added and removed.

@@ -127,12 +127,13 @@ elseif op == 'hold' then
 elseif op == 'release' then
   local key = ARGV[base]
   purge()
-  local n = redis.call('ZREM', pending, key) + redis.call('ZREM', held, key)
+  -- Only a held slot freed capacity at Twilio: releasing a reservation
+  -- keeps a full mark.
+  local p = redis.call('ZREM', pending, key)
+  local h = redis.call('ZREM', held, key)
   local changed = 0
-  if n > 0 then
-    redis.call('DEL', fullk)
-    changed = 1
-  end
+  if h > 0 then redis.call('DEL', fullk) end
+  if p + h > 0 then changed = 1 end
   return reply(1, used(), changed, 0, 0, true)
 
 elseif op == 'sync' then

@@ -596,7 +596,18 @@ func testFullRelease(t *testing.T, s quota.Store, account string) {
 	_, err := s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)
 	refused(t, "reserve while marked full", err, quota.Rooms, 1, 5)
 	reserve(t, s, account, quota.Participants, "b", b, longTTL)
+	// Giving back a reservation frees no capacity at Twilio: the mark stays.
 	if _, err := s.Release(ctx, account, quota.Rooms, "a", b); err != nil {
+		t.Fatal(err)
+	}
+	expectUsed(t, s, account, quota.Rooms, 0, true)
+	_, err = s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)
+	refused(t, "reserve after a reservation was given back while full", err, quota.Rooms, 0, 5)
+	// Giving back a held slot does clear it.
+	if _, err := s.Hold(ctx, account, quota.Rooms, "RMa", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Release(ctx, account, quota.Rooms, "RMa", b); err != nil {
 		t.Fatal(err)
 	}
 	expectUsed(t, s, account, quota.Rooms, 0, false)
