@@ -211,6 +211,9 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 		if l.closing.Load() {
 			return ErrClosed
 		}
+		if ctx.Err() != nil {
+			return err
+		}
 	}
 }
 

@@ -66,7 +66,7 @@ func (c *Client) AlertHandler(opts ...HandlerOption) http.Handler {
 // handleAlert acts on ev unless its Sid or idempotency token was seen, and
 // reports whether it did.
 func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fns []AlertFunc) bool {
-	st := c.eventState()
+	st := c.model()
 	st.mu.Lock()
 	if st.alerts.has("sid:"+ev.SID) || (idem != "" && st.alerts.has("idem:"+idem)) {
 		st.mu.Unlock()
@@ -174,7 +174,7 @@ func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...Ha
 			return err
 		}
 	}
-	st := c.eventState()
+	st := c.model()
 	lim := st.readBudget(&st.pollLim, DefaultAlertPollRate)
 	since := c.now().Add(-every)
 	t := time.NewTicker(every)

@@ -162,14 +162,18 @@ func alertForm(account, sid, payload string) url.Values {
 }
 
 // TestAlertResourceFromLedger: without more_info, a 53121 is attributed to
-// the quota the ledger has at 70% or more.
+// the quota the shared ledger has at 70% or more. The Participants were
+// held by another Client of the store, which received the store's crossing;
+// this Client's ledger reports Twilio's.
 func TestAlertResourceFromLedger(t *testing.T) {
-	var log eventLog
-	vq, token := offline(t, video.WithThresholds(log.add),
-		video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10}))
+	var log, other eventLog
+	st := quota.NewMemoryStore()
+	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
+	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
+	peer, _ := offline(t, video.WithThresholds(other.add), limits, video.WithStore(st))
 	ctx := context.Background()
 	for i := range 7 {
-		if err := vq.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
+		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,17 +184,17 @@ func TestAlertResourceFromLedger(t *testing.T) {
 		t.Fatalf("status %d", w.Code)
 	}
 	vq.Close()
-	// Holding the 7th Participant crossed 70% locally too (reported with
-	// Source twilio, as Hold records what Twilio reports); the Debugger
-	// event's is the one stamped with its Timestamp.
-	var got []quota.Event
-	for _, ev := range log.count(quota.SourceTwilio, quota.CodeApproachingQuota) {
-		if ev.At.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
-			got = append(got, ev)
-		}
+	peer.Close()
+	got := log.count(quota.SourceTwilio, quota.CodeApproachingQuota)
+	if len(got) != 1 || got[0].Resource != quota.Participants || got[0].Used != 7 ||
+		!got[0].At.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
+		t.Fatalf("events %+v, want one for participants at 7, stamped with the alert's Timestamp", got)
 	}
-	if len(got) != 1 || got[0].Resource != quota.Participants || got[0].Used != 7 {
-		t.Fatalf("events %+v, want one for participants at 7", got)
+	if mine := log.count(quota.SourceLocal, quota.CodeApproachingQuota); len(mine) != 0 {
+		t.Fatalf("this Client reported the peer's crossing: %+v", mine)
+	}
+	if theirs := other.count(quota.SourceLocal, quota.CodeApproachingQuota); len(theirs) != 1 || !theirs[0].Rising {
+		t.Fatalf("peer's events %+v, want its own rising crossing once", theirs)
 	}
 }
 

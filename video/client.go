@@ -96,7 +96,7 @@ type Client struct {
 	// events is what status callbacks, Debugger events, JoinToken and
 	// Reconcile know (see callbacks.go);
 	// its zero value is ready.
-	events eventState
+	events model
 
 	metrics *clientMetrics // nil unless WithMeterProvider (metrics.go)
 }
@@ -401,7 +401,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if c.apiKeySID != "" {
 		c.credentials = client.Credentials{Username: c.apiKeySID, Password: c.apiKeySecret}
 	}
-	c.idEpoch = fmt.Sprintf("%x", c.now().UnixNano())
+	c.idEpoch = strings.TrimPrefix(quota.NewKey(), "rsv-") // random: Clients with one fake clock still differ
 	metrics, err := newClientMetrics(&s.metrics)
 	if err != nil {
 		return nil, err
@@ -449,6 +449,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.metrics.close()
+	c.model().closer.shutdown()
 	c.ledger.Close()
 	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok && c.ownTransport {
 		t.CloseIdleConnections()

@@ -418,16 +418,17 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 		return nil
 	}
 	var pending [2]int64
-	st := c.eventState()
+	st := c.model()
 	now := c.now()
 	st.mu.Lock()
-	for _, exp := range st.roomRes {
-		if now.Before(exp) {
+	for _, t := range st.roomToks {
+		if now.Before(t.exp) {
 			pending[quota.Rooms]++
 		}
 	}
-	for _, exp := range st.tokens {
-		if now.Before(exp) {
+	pending[quota.Rooms] += int64(len(st.creates))
+	for _, t := range st.partToks {
+		if now.Before(t.exp) {
 			pending[quota.Participants]++
 		}
 	}

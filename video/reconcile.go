@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
@@ -40,11 +41,15 @@ type ResourceDrift struct {
 	// callbacks, other applications); Removed those it held that Twilio no
 	// longer reports.
 	Added, Removed int
+	// Settled counts this Client's pending reservations that the listing
+	// accounted for and that were given back (see [Client.Reconcile]).
+	Settled int
 }
 
 // Zero reports whether the ledger was already right.
 func (d Drift) Zero() bool {
-	return d.Rooms.Added == 0 && d.Rooms.Removed == 0 && d.Participants.Added == 0 && d.Participants.Removed == 0
+	return d.Rooms.Added == 0 && d.Rooms.Removed == 0 && d.Rooms.Settled == 0 &&
+		d.Participants.Added == 0 && d.Participants.Removed == 0 && d.Participants.Settled == 0
 }
 
 // String summarises the drift.
@@ -104,24 +109,40 @@ func buildReconcileConfig(opts []ReconcileOption) (*reconcileConfig, error) {
 	return cfg, nil
 }
 
-// reconWindow records what callbacks changed while a reconciliation was
-// listing, so that its result does not undo them.
+// reconWindow records what the model learnt while a reconciliation was
+// listing and applying, so that its result does not undo it. Entries are
+// recorded when a source decides (before its store operation), numbered,
+// so that those decided after the reconciliation computed its sets can be
+// applied again once its Sync has run.
 type reconWindow struct {
-	rooms map[string]bool // Room SID -> in progress
-	parts map[string]bool // Participant SID -> connected
+	rooms map[string]winEntry // Room SID ->
+	parts map[string]winEntry // Participant SID ->
+	gen   int
+}
+
+type winEntry struct {
+	room string // the Participant's Room SID
+	on   bool   // in progress, connected
+	gen  int
+}
+
+func newReconWindow() *reconWindow {
+	return &reconWindow{rooms: make(map[string]winEntry), parts: make(map[string]winEntry)}
 }
 
 // room records a Room event; a nil window records nothing.
 func (w *reconWindow) room(sid string, inProgress bool) {
 	if w != nil {
-		w.rooms[sid] = inProgress
+		w.gen++
+		w.rooms[sid] = winEntry{on: inProgress, gen: w.gen}
 	}
 }
 
 // part records a Participant event; a nil window records nothing.
-func (w *reconWindow) part(sid string, connected bool) {
+func (w *reconWindow) part(sid, room string, connected bool) {
 	if w != nil {
-		w.parts[sid] = connected
+		w.gen++
+		w.parts[sid] = winEntry{room: room, on: connected, gen: w.gen}
 	}
 }
 
@@ -129,13 +150,26 @@ func (w *reconWindow) part(sid string, connected bool) {
 type twilioRoom struct{ sid, name string }
 
 // twilioPart is a connected Participant as listed.
-type twilioPart struct{ sid, room string }
+type twilioPart struct{ sid, room, identity string }
+
+// DefaultRequestWindow bounds how long after a request was last on the
+// wire Twilio may still act on it. A Room create whose outcome is unknown
+// (see [Client.CreateRoom]) and older than this when a [Client.Reconcile]
+// starts listing is settled by that listing: if the Room exists, the
+// listing shows it. It is twice [DefaultTimeout], the longest a Client
+// waits for one answer.
+const DefaultRequestWindow = 2 * DefaultTimeout
 
 // Reconcile lists the account's in-progress Rooms (page size 1000) and the
 // connected Participants of each, and makes the ledger's holdings exactly
-// those ([quota.Ledger.Sync]); pending reservations (Rooms being created,
-// unused JoinToken slots) stay. Callbacks that arrive while it lists are not
-// undone. Completed Rooms are never listed.
+// those ([quota.Ledger.Sync]). It settles the pending reservations the
+// listing accounts for: Room creates of this Client whose outcome was
+// unknown and that were last on the wire more than [DefaultRequestWindow]
+// before the listing started (given back: a Room they created is listed and
+// now held), and [Client.JoinToken] reservations whose Room or Participant
+// is listed (their callbacks were lost). Other reservations (requests in
+// flight, tokens not used yet, other processes' reservations) stay.
+// Callbacks that arrive while it lists are not undone.
 //
 // Its reads go through the Client's read bucket and, in addition, a local
 // limiter holding them to [WithReadShare] of the read quota. It returns the
@@ -144,6 +178,9 @@ type twilioPart struct{ sid, room string }
 // [quota.SourceReconcile]. One Reconcile runs at a time per Client; on an
 // error (ctx ended, a request failed) the ledger is left unchanged.
 func (c *Client) Reconcile(ctx context.Context, opts ...ReconcileOption) (Drift, error) {
+	if err := c.check(ctx); err != nil {
+		return Drift{}, err
+	}
 	cfg, err := buildReconcileConfig(opts)
 	if err != nil {
 		return Drift{}, err
@@ -152,25 +189,26 @@ func (c *Client) Reconcile(ctx context.Context, opts ...ReconcileOption) (Drift,
 }
 
 func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, error) {
-	if c.closed.Load() {
-		return Drift{}, ErrClosed
+	if err := c.check(ctx); err != nil {
+		return Drift{}, err
 	}
-	st := c.eventState()
-	st.reconMu.Lock()
-	defer st.reconMu.Unlock()
-	lim := st.readBudget(&st.reconLim, c.limits.ReadsPerSecond*cfg.share)
+	m := c.model()
+	m.reconMu.Lock()
+	defer m.reconMu.Unlock()
+	lim := m.readBudget(&m.reconLim, c.limits.ReadsPerSecond*cfg.share)
 
-	win := &reconWindow{rooms: make(map[string]bool), parts: make(map[string]bool)}
-	st.mu.Lock()
-	st.recon = win
-	st.mu.Unlock()
+	win := newReconWindow()
+	m.mu.Lock()
+	m.recon = win
+	m.mu.Unlock()
 	defer func() {
-		st.mu.Lock()
-		st.recon = nil
-		st.mu.Unlock()
+		m.mu.Lock()
+		m.recon = nil
+		m.mu.Unlock()
 	}()
 
 	var d Drift
+	started := c.now()
 	rooms, err := c.listInProgress(ctx, lim, &d.Requests)
 	if err != nil {
 		return d, err
@@ -184,47 +222,12 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 		parts = append(parts, ps...)
 	}
 
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	roomSet := make(map[string]string, len(rooms)) // SID -> name
-	for _, r := range rooms {
-		if in, ok := win.rooms[r.sid]; !ok || in {
-			roomSet[r.sid] = r.name
-		}
-	}
-	var nameOf map[string]string // Room SID -> UniqueName, made when needed
-	for sid, in := range win.rooms {
-		if in {
-			if _, ok := roomSet[sid]; !ok {
-				if nameOf == nil {
-					nameOf = make(map[string]string, len(st.names))
-					for name, sid := range st.names {
-						nameOf[sid] = name
-					}
-				}
-				roomSet[sid] = nameOf[sid]
-			}
-		}
-	}
-	partSet := make(map[string]twilioPart, len(parts))
-	for _, p := range parts {
-		if _, ok := roomSet[p.room]; !ok {
-			continue // the Room ended while listing
-		}
-		if on, ok := win.parts[p.sid]; ok && !on {
-			continue // disconnected while listing
-		}
-		partSet[p.sid] = p
-	}
-	for sid, on := range win.parts {
-		if on {
-			if _, ok := partSet[sid]; !ok {
-				if t, known := st.partLocked(sid); known {
-					partSet[sid] = twilioPart{sid: sid, room: t.room}
-				}
-			}
-		}
-	}
+	m.mu.Lock()
+	roomSet, partSet := m.reconSetsLocked(win, rooms, parts)
+	snap := win.gen
+	settle := m.settleLocked(c, stamp(started.Add(-DefaultRequestWindow)), roomSet, partSet)
+	m.mu.Unlock()
+
 	roomKeys := make([]string, 0, len(roomSet))
 	for sid := range roomSet {
 		roomKeys = append(roomKeys, sid)
@@ -244,15 +247,34 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 		return d, err
 	}
 	d.Participants = ResourceDrift{Twilio: len(partKeys), Added: added, Removed: removed}
-	st.adoptLocked(c, roomSet, partSet)
+	for res, keys := range settle {
+		for _, k := range keys {
+			if err := c.ledger.Release(bg, quota.Resource(res), k, quota.SourceReconcile); err != nil {
+				return d, err
+			}
+		}
+	}
+	d.Rooms.Settled, d.Participants.Settled = len(settle[quota.Rooms]), len(settle[quota.Participants])
+
+	m.mu.Lock()
+	m.adoptLocked(c, roomSet, partSet)
+	againRooms, againParts := win.after(snap)
+	m.recon = nil
+	m.mu.Unlock()
+	if err := c.replay(bg, againRooms, againParts); err != nil {
+		return d, err
+	}
+
 	d.At = c.now()
 	c.metrics.reconciled(ctx, d)
 	if !d.Zero() {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "videoquota: reconciled the ledger with Twilio",
 			slog.Int("rooms", d.Rooms.Twilio), slog.Int("rooms_added", d.Rooms.Added),
-			slog.Int("rooms_removed", d.Rooms.Removed), slog.Int("participants", d.Participants.Twilio),
+			slog.Int("rooms_removed", d.Rooms.Removed), slog.Int("rooms_settled", d.Rooms.Settled),
+			slog.Int("participants", d.Participants.Twilio),
 			slog.Int("participants_added", d.Participants.Added),
-			slog.Int("participants_removed", d.Participants.Removed), slog.Int("requests", d.Requests))
+			slog.Int("participants_removed", d.Participants.Removed),
+			slog.Int("participants_settled", d.Participants.Settled), slog.Int("requests", d.Requests))
 	}
 	for _, fn := range cfg.onDrift {
 		fn(d)
@@ -260,57 +282,179 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 	return d, nil
 }
 
-// adoptLocked makes the callback memory agree with Twilio's lists: Rooms
-// and Participants no longer listed are ended, listed ones in progress.
-func (s *eventState) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
-	now := stamp(c.now())
-	for sid, r := range s.rooms {
-		if _, ok := rooms[sid]; !ok && r.mark != untracked && !r.ended() {
-			r.mark = endedAt(now) // its name is dropped by roomInProgressLocked
-			s.rooms[sid] = r
+// reconSetsLocked is what Twilio listed, corrected by what the window
+// recorded while it listed. Requires mu held.
+func (m *model) reconSetsLocked(win *reconWindow, rooms []twilioRoom, parts []twilioPart) (map[string]string, map[string]twilioPart) {
+	roomSet := make(map[string]string, len(rooms)) // SID -> name
+	for _, r := range rooms {
+		if e, ok := win.rooms[r.sid]; !ok || e.on {
+			roomSet[r.sid] = r.name
 		}
 	}
-	for sid := range s.parts {
-		if p, known := s.partLocked(sid); known && !p.ended() {
+	for sid, e := range win.rooms {
+		if _, ok := roomSet[sid]; e.on && !ok {
+			roomSet[sid] = m.nameOfLocked(sid)
+		}
+	}
+	partSet := make(map[string]twilioPart, len(parts))
+	for _, p := range parts {
+		if _, ok := roomSet[p.room]; !ok {
+			continue // the Room ended while listing
+		}
+		if e, ok := win.parts[p.sid]; ok && !e.on {
+			continue // disconnected while listing
+		}
+		partSet[p.sid] = p
+	}
+	for sid, e := range win.parts {
+		if _, ok := partSet[sid]; e.on && !ok {
+			partSet[sid] = twilioPart{sid: sid, room: e.room}
+		}
+	}
+	return roomSet, partSet
+}
+
+// nameOfLocked returns the UniqueName the model knows for Room sid.
+func (m *model) nameOfLocked(sid string) string {
+	for name, s := range m.names {
+		if s == sid {
+			return name
+		}
+	}
+	return ""
+}
+
+// settleLocked takes out the pending reservations a listing accounts for
+// and returns their ledger keys, per resource: creates of this Client whose
+// outcome was unknown since before cut (µs), and JoinToken reservations of
+// listed Rooms and Participants. Requires mu held.
+func (m *model) settleLocked(c *Client, cut int64, rooms map[string]string, parts map[string]twilioPart) [2][]string {
+	var out [2][]string
+	for k, rec := range m.creates {
+		if rec.unknown && rec.settled == "" && rec.sent < cut {
+			delete(m.creates, k)
+			out[quota.Rooms] = append(out[quota.Rooms], k)
+		}
+	}
+	for _, name := range rooms {
+		if t, ok := m.roomToks[name]; ok && name != "" && t.made && t.isReady() && t.err == nil {
+			delete(m.roomToks, name)
+			out[quota.Rooms] = append(out[quota.Rooms], t.key)
+		}
+	}
+	for _, p := range parts {
+		if p.identity == "" {
+			continue
+		}
+		for _, room := range [...]string{rooms[p.room], p.room} {
+			if room == "" {
+				continue
+			}
+			k := ParticipantReservationKey(room, p.identity)
+			if t, ok := m.partToks[k]; ok && t.made && t.isReady() && t.err == nil {
+				m.dropTokLocked(k, t)
+				out[quota.Participants] = append(out[quota.Participants], t.key)
+			}
+		}
+	}
+	return out
+}
+
+// after returns the window's entries recorded after gen.
+func (w *reconWindow) after(gen int) (rooms, parts map[string]winEntry) {
+	rooms, parts = make(map[string]winEntry), make(map[string]winEntry)
+	for sid, e := range w.rooms {
+		if e.gen > gen {
+			rooms[sid] = e
+		}
+	}
+	for sid, e := range w.parts {
+		if e.gen > gen {
+			parts[sid] = e
+		}
+	}
+	return rooms, parts
+}
+
+// replay applies again, after a Sync, what sources decided while the
+// reconciliation was applying (the Sync may have undone their store
+// operations): each SID is set to what the model says now, under its Room's
+// stripe, so that nothing newer is overwritten.
+func (c *Client) replay(ctx context.Context, rooms, parts map[string]winEntry) error {
+	m := c.model()
+	var errs []error
+	for sid := range rooms {
+		st := m.stripe(sid)
+		st.Lock()
+		m.mu.Lock()
+		r, ok := m.trackedRoomLocked(sid)
+		live := ok && !r.ended()
+		m.mu.Unlock()
+		var err error
+		if live {
+			err = c.ledger.Hold(ctx, quota.Rooms, sid, quota.SourceReconcile)
+		} else {
+			err = c.ledger.Release(ctx, quota.Rooms, sid, quota.SourceReconcile)
+		}
+		st.Unlock()
+		errs = append(errs, err)
+	}
+	for sid, e := range parts {
+		st := m.stripe(e.room)
+		st.Lock()
+		m.mu.Lock()
+		p, ok := m.parts[sid]
+		live := ok && p.bits&(idxHeld|idxConn) != 0 && !p.ended()
+		m.mu.Unlock()
+		var err error
+		if live {
+			err = c.ledger.Hold(ctx, quota.Participants, sid, quota.SourceReconcile)
+		} else {
+			err = c.ledger.Release(ctx, quota.Participants, sid, quota.SourceReconcile)
+		}
+		st.Unlock()
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// adoptLocked makes the model agree with Twilio's lists: Rooms and
+// Participants no longer listed are ended, listed ones in progress.
+func (m *model) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
+	now := m.nowLocked(c)
+	for sid, r := range m.rooms {
+		if _, ok := rooms[sid]; !ok && r.mark != untracked && !r.ended() {
+			r.mark = endedAt(now) // its name is dropped by inProgressLocked
+			m.rooms[sid] = r
+		}
+	}
+	for sid := range m.parts {
+		if p, known := m.partLocked(sid); known && !p.ended() {
 			if _, ok := parts[sid]; !ok {
-				s.trackPartLocked(sid, endedAt(now))
-				s.unindexLocked(sid, idxHeld|idxConn)
+				m.trackPartLocked(sid, endedAt(now), 0)
+				m.unindexLocked(sid, idxHeld|idxConn)
 			}
 		}
 	}
 	for sid, name := range rooms {
-		r, _ := s.roomLocked(sid)
+		r, _ := m.roomLocked(sid)
+		if r.sid == "" {
+			r.sid = strings.Clone(sid)
+		}
 		r.mark = inProgress(r.at()) // Twilio lists it in progress (SIDs are never reused)
-		s.rooms[r.sid] = r
-		s.nameLocked(name, r.sid)
-		s.takeRoomLocked(r.sid, idxConn) // set again below for those listed
+		m.rooms[r.sid] = r
+		m.nameLocked(name, r.sid)
+		m.takeRoomLocked(r.sid, idxConn) // set again below for those listed
 	}
 	for sid, p := range parts {
-		t, _ := s.partLocked(sid)
-		s.trackPartLocked(sid, inProgress(t.at())) // Twilio lists it connected
+		t, _ := m.partLocked(sid)
+		m.trackPartLocked(strings.Clone(sid), inProgress(t.at()), m.identHash(p.identity))
 		room := p.room
-		if r, ok := s.rooms[room]; ok {
+		if r, ok := m.rooms[room]; ok {
 			room = r.sid
 		}
-		s.indexLocked(room, sid, idxHeld|idxConn)
+		m.indexLocked(room, sid, idxHeld|idxConn)
 	}
-}
-
-// readBudget returns the limiter in *slot, made or re-rated to perSecond
-// (unlimited when perSecond is not positive: the Client's bucket still applies).
-func (s *eventState) readBudget(slot **rate.Limiter, perSecond float64) *rate.Limiter {
-	lim := rate.Inf
-	if perSecond > 0 {
-		lim = rate.Limit(perSecond)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if *slot == nil {
-		*slot = rate.NewLimiter(lim, 1)
-	} else if (*slot).Limit() != lim {
-		(*slot).SetLimit(lim)
-	}
-	return *slot
 }
 
 // listInProgress pages through the in-progress Rooms, one local token per page.
@@ -360,7 +504,7 @@ func (c *Client) listConnected(ctx context.Context, lim *rate.Limiter, roomSID s
 			if p.Sid == nil || (p.Status != nil && *p.Status == statusDisconnected) {
 				continue
 			}
-			out = append(out, twilioPart{sid: *p.Sid, room: roomSID})
+			out = append(out, twilioPart{sid: *p.Sid, room: roomSID, identity: strOr(p.Identity)})
 		}
 		var ok bool
 		if token, page, ok = nextPage(resp.Meta.NextPageUrl); !ok {

@@ -12,7 +12,7 @@ import (
 
 // WaitBackground waits until the goroutines completing empty Rooms
 // ([WithCloseEmptyRooms]) are idle. It exists for the package's tests.
-func WaitBackground(c *Client) { c.eventState().closer.wait() }
+func WaitBackground(c *Client) { c.model().closer.wait() }
 
 func TestNextPage(t *testing.T) {
 	s := func(v string) *string { return &v }
@@ -61,12 +61,12 @@ func TestReconcileReadShare(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	st := c.eventState()
-	lim := st.readBudget(&st.reconLim, c.limits.ReadsPerSecond*DefaultReconcileShare)
+	m := c.model()
+	lim := m.readBudget(&m.reconLim, c.limits.ReadsPerSecond*DefaultReconcileShare)
 	if lim.Limit() != rate.Limit(8) || lim.Burst() != 1 {
 		t.Fatalf("default budget %v/%d, want 8/s burst 1", lim.Limit(), lim.Burst())
 	}
-	if again := st.readBudget(&st.reconLim, 80*0.25); again != lim || again.Limit() != 20 {
+	if again := m.readBudget(&m.reconLim, 80*0.25); again != lim || again.Limit() != 20 {
 		t.Fatalf("re-rated budget %v (same limiter %v), want 20/s", again.Limit(), again == lim)
 	}
 	if _, err := c.Reconcile(context.Background(), WithReadShare(0)); err == nil {
@@ -77,15 +77,17 @@ func TestReconcileReadShare(t *testing.T) {
 // TestPruneForgetsEnded: ended Rooms and Participants are forgotten after
 // the retention, live ones never.
 func TestPruneForgetsEnded(t *testing.T) {
-	var s eventState
+	var s model
 	s.init()
-	now := s.lastPrune.Add(2 * DefaultCallbackRetention)
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	s.newest = stamp(now) // the callbacks' clock
 	s.rooms["old"] = roomTrack{sid: "old", mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
 	s.rooms["live"] = roomTrack{sid: "live"}
 	s.parts["gone"] = partTrack{mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
 	s.parts["recent"] = partTrack{mark: endedAt(stamp(now.Add(-1)))}
-	s.tokens["expired"] = now
-	s.pruneLocked(now)
+	s.partToks["expired"] = &tokRes{id: "expired", room: "r", exp: now}
+	s.toksOf["r"] = 1
+	s.pruneLocked()
 	if _, ok := s.rooms["old"]; ok {
 		t.Error("old ended room kept")
 	}
@@ -98,7 +100,7 @@ func TestPruneForgetsEnded(t *testing.T) {
 	if _, ok := s.parts["recent"]; !ok {
 		t.Error("recent participant forgotten")
 	}
-	if len(s.tokens) != 0 {
+	if len(s.partToks) != 0 || len(s.toksOf) != 0 {
 		t.Error("expired token reservation kept")
 	}
 }
@@ -148,7 +150,7 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	const room, p1, p2 = "RM0123456789abcdef0123456789abcdef", "PA0123456789abcdef0123456789abcdef", "PAfedcba9876543210fedcba9876543210"
-	st := c.eventState()
+	st := c.model()
 	sizes := func() (int, int) {
 		st.mu.Lock()
 		defer st.mu.Unlock()

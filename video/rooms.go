@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -92,32 +93,30 @@ func (c *Client) CreateRoomWithMetadata(ctx context.Context, params *openapi.Cre
 }
 
 // createRoom runs create behind a Room reservation; fetch looks a Room up by
-// UniqueName to make retrying a failed create safe.
+// UniqueName to make retrying a failed create safe. The reservation is
+// settled by the one rule of the model (model.go): committed when the Room
+// is known to exist, given back when Twilio is known not to have created
+// it, and kept pending, for the other truth sources to settle, when the
+// outcome is unknown.
 func (c *Client) createRoom(ctx context.Context, method string, params *openapi.CreateRoomParams,
 	create func(*call) (*openapi.VideoV1Room, error),
 	fetch func(cl *call, name string) (*openapi.VideoV1Room, error)) error {
+	if err := c.check(ctx); err != nil {
+		return err
+	}
 	if err := validateCreateRoom(params); err != nil {
 		return withMethod(err, method)
 	}
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	key := c.reservationID()
-	if err := c.reserve(ctx, quota.Rooms, key); err != nil {
-		return err
-	}
-	kept := false
-	defer func() {
-		if !kept {
-			if err := c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key); err != nil {
-				c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: releasing a room reservation failed",
-					slog.String("error", err.Error()))
-			}
-		}
-	}()
 	var name string
 	if params != nil && params.UniqueName != nil {
 		name = *params.UniqueName
+	}
+	m := c.model()
+	key := c.reservationID()
+	m.createStarted(key, name)
+	if err := c.reserve(ctx, quota.Rooms, key, c.reservationTTL); err != nil {
+		m.createFailed(ctx, c, key) // nothing was sent
+		return err
 	}
 	var retrier backoff.Retrier
 	started := false
@@ -125,91 +124,104 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		cl := c.begin(ctx)
 		room, err := create(cl)
 		err = cl.finish(err)
-		status, netErr, local, sent := cl.status, cl.netErr, cl.localErr, cl.sent
+		status, netErr, local, sent, giveUp := cl.status, cl.netErr, cl.localErr, cl.sent, cl.giveUp
 		c.end(cl)
 		if err == nil {
-			kept = c.commitRoom(ctx, key, room)
+			if room != nil && room.Sid != nil {
+				if m.createDone(ctx, c, key, *room.Sid, strOr(room.UniqueName)) {
+					c.observeRoom(ctx, room) // a Room that completed at once
+				}
+			} else {
+				m.createUnknown(c, key)
+			}
+			if started {
+				retrier.Succeeded()
+			}
 			return nil
 		}
-		var ex *quota.ExceededError
-		if errors.As(err, &ex) && ex.Source == quota.SourceTwilio {
-			// Twilio is full: give the reservation back first, since a
-			// release clears the full mark that finish has just set.
-			kept = true
-			bg := context.WithoutCancel(ctx)
-			if rerr := c.ledger.Release(bg, quota.Rooms, key); rerr != nil {
-				c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: releasing a room reservation failed",
-					slog.String("error", rerr.Error()))
+		switch createOutcome(status, sent) {
+		case outcomeNotCreated:
+			// After Twilio's 53119, finish has marked Rooms full; giving back
+			// a reservation keeps the mark, so no other reservation slips
+			// into the slot in between.
+			m.createFailed(ctx, c, key)
+			return err
+		case outcomeUnknown:
+			if name == "" || local != nil {
+				m.createUnknown(c, key)
+				return err
 			}
-			if merr := c.ledger.MarkFull(bg, quota.Rooms, c.fullFor); merr != nil {
-				c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: marking rooms full failed",
-					slog.String("error", merr.Error()))
-			}
+		}
+		// A named create whose outcome is unknown (a 5xx, a failed
+		// connection): look the Room up by name before trying again.
+		if giveUp != nil {
+			m.createUnknown(c, key)
 			return err
 		}
-		retryable := status >= 500 || (status == 0 && netErr != nil)
-		if name == "" || local != nil || !retryable {
-			if sent && status == 0 && (netErr != nil || local != nil) {
-				// The request may have reached Twilio and created the Room:
-				// keep the slot pending until it lapses (or a status
-				// callback or a reconcile settles it) rather than
-				// undercount.
-				kept = true
-			}
-			return err
-		}
-		// The Room may have been created: look for it before trying again.
 		if !started {
 			retrier, started = c.retry.Start(), true
 		}
 		out := backoff.Outcome{Method: http.MethodPost, StatusCode: status, Err: netErr, Idempotent: true}
-		wait, retry, _ := retrier.Next(out)
+		wait, retry, gerr := retrier.Next(out)
 		if !retry {
+			m.createUnknown(c, key)
+			if gerr != nil {
+				return fmt.Errorf("%w (%w)", err, gerr)
+			}
 			return err
 		}
 		c.metrics.retried(ctx, quota.Write, out)
 		if serr := backoff.Sleep(ctx, wait); serr != nil {
+			m.createUnknown(c, key)
 			return serr
 		}
 		cl = c.begin(ctx)
 		found, ferr := fetch(cl, name)
 		ferr = cl.finish(ferr)
 		c.end(cl)
-		if ferr == nil && found != nil && found.Status != nil && *found.Status == statusInProgress {
+		if ferr == nil && found != nil && found.Sid != nil && found.Status != nil && *found.Status == statusInProgress {
 			c.logger.LogAttrs(ctx, slog.LevelDebug, "videoquota: room found after a failed create",
-				slog.String("room", strOr(found.Sid)))
-			kept = c.commitRoom(ctx, key, found)
+				slog.String("room", *found.Sid))
+			m.createDone(ctx, c, key, *found.Sid, name)
+			retrier.Succeeded()
 			return nil
 		}
 		var tw *client.TwilioRestError
 		if ferr != nil && !(errors.As(ferr, &tw) && tw.Status == http.StatusNotFound) {
-			return err // cannot tell whether the Room exists: do not risk a second one
+			// Cannot tell whether the Room exists: do not risk a second
+			// one; the reservation stays for the truth sources.
+			m.createUnknown(c, key)
+			return err
 		}
 	}
 }
 
-// commitRoom turns the reservation key into a holding of room's SID and
-// reports whether the slot is now held.
-func (c *Client) commitRoom(ctx context.Context, key string, room *openapi.VideoV1Room) bool {
-	if room == nil || room.Sid == nil {
-		return false
+// Outcomes of a request that may create a Room or a Participant.
+const (
+	outcomeNotCreated = iota // Twilio did not process it: never sent, 4xx (including 429 and 53119)
+	outcomeUnknown           // it may have been processed: no answer after sending, or a 5xx
+)
+
+// createOutcome classifies a failed create: the one rule for "we don't know
+// whether the Room exists". A request never sent, or answered with a 4xx
+// (Twilio validated and refused it; a 429 is never processed), created
+// nothing. A request sent without an answer (the connection failed, ctx
+// ended or the Client closed while it was on the wire), or answered with a
+// 5xx (the Room may exist and the answer be lost), may have.
+func createOutcome(status int, sent bool) int {
+	if !sent || (status >= 400 && status < 500) {
+		return outcomeNotCreated
 	}
-	bg := context.WithoutCancel(ctx)
-	if err := c.ledger.Commit(bg, quota.Rooms, key, *room.Sid); err != nil {
-		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: committing a room failed",
-			slog.String("room", *room.Sid), slog.String("error", err.Error()))
-		return true // the reservation stays until it lapses
-	}
-	if room.Status != nil && (*room.Status == statusCompleted || *room.Status == statusFailed) {
-		c.observeRoom(ctx, room)
-	}
-	return true
+	return outcomeUnknown
 }
 
 // reservationID returns a key for a pending Room slot, unique across the
-// processes sharing a store.
-func (c *Client) reservationID() string {
-	return "room-reservation:" + c.idEpoch + ":" + strconv.FormatUint(c.seq.Add(1), 36)
+// Clients sharing a store whatever their clocks (idEpoch is random).
+func (c *Client) reservationID() string { return c.uniqueKey("room-reservation") }
+
+// uniqueKey returns prefix made unique to this Client and call.
+func (c *Client) uniqueKey(prefix string) string {
+	return prefix + ":" + c.idEpoch + ":" + strconv.FormatUint(c.seq.Add(1), 36)
 }
 
 // RequestHandler returns twilio-go's request handler bound to ctx, as
@@ -250,7 +262,7 @@ func (c *Client) observeRoom(ctx context.Context, r *openapi.VideoV1Room) {
 	if s := *r.Status; s != statusCompleted && s != statusFailed {
 		return
 	}
-	if err := c.ReleaseRoom(context.WithoutCancel(ctx), *r.Sid); err != nil {
+	if err := c.endRoom(context.WithoutCancel(ctx), *r.Sid, quota.SourceLocal); err != nil && !errors.Is(err, quota.ErrClosed) {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: releasing a completed room failed",
 			slog.String("room", *r.Sid), slog.String("error", err.Error()))
 	}
@@ -293,7 +305,7 @@ func (c *Client) observeParticipant(ctx context.Context, p *openapi.VideoV1RoomP
 	if p == nil || p.Status == nil || p.Sid == nil || *p.Status != statusDisconnected {
 		return
 	}
-	if err := c.ReleaseParticipant(context.WithoutCancel(ctx), *p.Sid); err != nil {
+	if err := c.releaseParticipant(context.WithoutCancel(ctx), *p.Sid, quota.SourceLocal); err != nil && !errors.Is(err, quota.ErrClosed) {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: releasing a disconnected participant failed",
 			slog.String("participant", *p.Sid), slog.String("error", err.Error()))
 	}

@@ -64,19 +64,36 @@ func WithTokenRegion(region string) TokenOption {
 // (a Room UniqueName, or SID), for ad-hoc Rooms created by the first
 // client-side connect, or for REST Rooms.
 //
-// Before minting, it reserves a Participant slot for room and identity, and
-// a Room slot for room unless the status callbacks show it in progress; the
-// reservations lapse when the token expires, unless the participant-connected
-// (and room-created) callbacks seen by [Client.StatusCallbackHandler] turn
-// them into holdings first. Asking again for the same room and identity
-// while a reservation is pending takes no further slot. When a quota is used
-// up, JoinToken returns the *quota.ExceededError (SourceLocal) and no token,
-// unless the Client or ctx asked to wait for capacity ([WithWaitForCapacity],
+// Before minting, it reserves the slots the token may take, as the Client
+// knows the account:
+//
+//   - a Room slot only for a name with no Room in progress and none being
+//     created that the Client knows of (through its own CreateRoom, status
+//     callbacks or a reconciliation): a token for a Room in progress takes
+//     no Room slot;
+//   - a Participant slot unless identity is already connected in that Room
+//     (Twilio replaces a Participant that connects again with the same
+//     identity, error 53205, so the count does not grow) or a token for the
+//     same room and identity is already pending: asking again takes no
+//     further slot.
+//
+// The reservations lapse when the token expires, unless the
+// participant-connected (and room-created) callbacks seen by
+// [Client.StatusCallbackHandler] turn them into holdings first. Concurrent
+// calls for the same room share one reservation; one that fails gives back
+// only what no other call relies on. When a quota is used up, JoinToken
+// returns the *quota.ExceededError (SourceLocal) and no token, unless the
+// Client or ctx asked to wait for capacity ([WithWaitForCapacity],
 // [WaitForCapacity]). It never sends a request.
 //
 // The token is signed with the API key ([WithAPIKey], else [ErrNoAPIKey]);
 // identity and room must be 1 to 128 characters (else a *ValidationError).
+// It returns ctx's error, taking nothing, when ctx has ended, and
+// [ErrClosed] after Close.
 func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...TokenOption) (string, error) {
+	if err := c.check(ctx); err != nil {
+		return "", err
+	}
 	cfg := tokenConfig{ttl: DefaultTokenTTL}
 	for i, o := range opts {
 		if o == nil {
@@ -85,9 +102,6 @@ func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...T
 		if err := o(&cfg); err != nil {
 			return "", err
 		}
-	}
-	if c.closed.Load() {
-		return "", ErrClosed
 	}
 	if c.apiKeySID == "" {
 		return "", ErrNoAPIKey
@@ -101,39 +115,19 @@ func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...T
 	now := c.now()
 	exp := now.Add(cfg.ttl)
 
-	// The event lock is not held while reserving: a reservation may wait for
-	// capacity, which the status callbacks free under that lock.
-	st := c.eventState()
-	st.mu.Lock()
-	roomKey := ""
-	if !validSID("RM", room) && !st.roomInProgressLocked(room) {
-		roomKey = roomResKey(room)
-	}
-	st.mu.Unlock()
-	partKey := ParticipantReservationKey(room, identity)
-	var tookRoom bool
-	if roomKey != "" {
-		had, err := c.ledger.Holds(ctx, quota.Rooms, roomKey)
-		if err != nil {
-			return "", err
-		}
-		if err := c.reserveFor(ctx, quota.Rooms, roomKey, cfg.ttl); err != nil {
-			return "", err
-		}
-		tookRoom = !had
-	}
-	undo := func() {
-		if tookRoom {
-			_ = c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, roomKey)
-		}
-	}
-	hadPart, err := c.ledger.Holds(ctx, quota.Participants, partKey)
-	if err != nil {
-		undo()
+	m := c.model()
+	roomTok, partTok, mineRoom, minePart := m.tokenSlots(c, room, identity)
+	ok := false
+	defer func() {
+		m.tokenDone(ctx, c, partTok, quota.Participants, ok, exp)
+		m.tokenDone(ctx, c, roomTok, quota.Rooms, ok, exp)
+	}()
+	// No model lock is held while reserving: a reservation may wait for
+	// capacity, which the status callbacks free.
+	if err := c.settleTok(ctx, roomTok, mineRoom, quota.Rooms, cfg.ttl); err != nil {
 		return "", err
 	}
-	if err := c.reserveFor(ctx, quota.Participants, partKey, cfg.ttl); err != nil {
-		undo()
+	if err := c.settleTok(ctx, partTok, minePart, quota.Participants, cfg.ttl); err != nil {
 		return "", err
 	}
 	tok := jwt.CreateAccessToken(jwt.AccessTokenParams{
@@ -148,41 +142,59 @@ func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...T
 		ValidUntil: float64(exp.Unix()),
 	})
 	tok.AddGrant(&jwt.VideoGrant{Room: room})
-	s, err := tok.ToJwt()
+	signed, err := tok.ToJwt()
 	if err != nil {
-		if !hadPart {
-			_ = c.ledger.Release(context.WithoutCancel(ctx), quota.Participants, partKey)
-		}
-		undo()
 		return "", fmt.Errorf("video: JoinToken: signing the token: %w", err)
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if old, ok := st.tokens[partKey]; !ok || exp.After(old) {
-		st.tokens[partKey] = exp
-	}
-	if roomKey != "" {
-		if old, ok := st.roomRes[room]; !ok || exp.After(old) {
-			st.roomRes[room] = exp
-		}
-	}
-	return s, nil
+	ok = true
+	return signed, nil
 }
 
-// reserveFor reserves a slot of res under key for ttl, waiting for one if
-// the Client or ctx asked to, and counts local refusals in Usage.
-func (c *Client) reserveFor(ctx context.Context, res quota.Resource, key string, ttl time.Duration) error {
-	var err error
-	if c.waits(ctx) {
-		err = c.ledger.ReserveWait(ctx, res, key, ttl)
-	} else {
-		err = c.ledger.Reserve(ctx, res, key, ttl)
+// settleTok makes the reservation t stands for: this call's own (mine), or
+// another call's, waited for; when that one failed, this call tries itself.
+func (c *Client) settleTok(ctx context.Context, t *tokRes, mine bool, res quota.Resource, ttl time.Duration) error {
+	if t == nil {
+		return nil
 	}
-	var ex *quota.ExceededError
-	if errors.As(err, &ex) {
-		c.stats.res[res].refused.Add(1)
+	m := c.model()
+	for !mine {
+		m.mu.Lock()
+		ready := t.ready
+		m.mu.Unlock()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		m.mu.Lock()
+		err := t.err
+		if err != nil && t.retry() {
+			mine = true // the first call failed: this one reserves in its place
+		}
+		m.mu.Unlock()
+		if !mine {
+			return err
+		}
 	}
+	err := c.reserve(ctx, res, t.key, ttl)
+	m.mu.Lock()
+	t.err = err
+	if !t.isReady() {
+		close(t.ready)
+	}
+	m.mu.Unlock()
 	return err
+}
+
+// retry makes a failed reservation ready to be made again by the caller.
+// Requires the model's mu held.
+func (t *tokRes) retry() bool {
+	if t.err == nil {
+		return false
+	}
+	t.err = nil
+	t.ready = make(chan struct{})
+	return true
 }
 
 // checkIdentity validates a Participant identity: 1 to 128 characters.

@@ -1,0 +1,895 @@
+package video
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// The model: what a Client knows of its account's Rooms and Participants,
+// and the one place that decides what to reserve, commit and release in the
+// ledger. Every source feeds it through its methods: the Client's own calls
+// (createStarted/createDone, observeRoomEnded, the public slot methods), the
+// status callbacks (roomCreated, roomEnded, participantConnected,
+// participantDisconnected), JoinToken (tokenFor) and Reconcile (settle).
+//
+// # Unknown outcomes
+//
+// A request that may have reached Twilio and whose answer was not seen (the
+// connection failed after sending, ctx ended while it was on the wire, a 5xx)
+// keeps its slot pending, never released on a guess, and leaves behind what
+// the other sources need to settle it: the reservation key, the UniqueName
+// if any, and when the request was last on the wire. It is settled by the
+// first of:
+//
+//   - the create's own retry finding the Room by UniqueName (named creates);
+//   - a room-created (or participant-connected) callback for a Room of that
+//     UniqueName, which commits the reservation under the Room's SID;
+//   - for an unnamed create, a room-created callback for a Room the Client
+//     knows nothing of, which takes the oldest such reservation (Twilio's
+//     callback does not say who created the Room; the count is right either
+//     way, and a Room of the create that arrives later is held on its own);
+//   - a Reconcile started after the request window ([Client.Reconcile]):
+//     the listing then shows every Room that exists, so the reservation is
+//     given back;
+//   - the reservation's TTL ([WithReservationTTL]), when nothing else runs.
+//
+// # Locks
+//
+// mu guards the maps and is never held across a store operation: a
+// decision is taken under mu (taking the reservation it settles out of the
+// maps), the store operation runs outside, and the result is recorded under
+// mu again (or the decision undone). Events of one Room are serialised by
+// that Room's stripe lock, held across their store operations, so that a
+// connect and a disconnect of one Participant reach the store in order
+// while other Rooms proceed.
+type model struct {
+	mu        sync.Mutex
+	rooms     map[string]roomTrack // Room SID ->
+	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
+	parts     map[string]partTrack // Participant SID ->
+	creates   map[string]*createRec
+	roomToks  map[string]*tokRes // Room name -> JoinToken's Room reservation
+	partToks  map[string]*tokRes // ParticipantReservationKey(room, identity) -> JoinToken's reservation
+	toksOf    map[string]int     // room (name or SID) -> JoinToken Participant reservations outstanding
+	seen      dedupe             // status callback deliveries
+	alerts    dedupe             // Debugger event SIDs and idempotency tokens
+	recon     *reconWindow       // non-nil while a Reconcile runs
+	newest    int64              // newest Timestamp of a status callback applied (µs): the callbacks' clock
+	lastPrune int64              // on the callbacks' clock
+	retention time.Duration      // how long ended SIDs are remembered
+	seed      maphash.Seed       // identity hashes
+	closer    closer             // WithCloseEmptyRooms
+	reconLim  *rate.Limiter      // Reconcile's share of the read quota, made on first use
+	pollLim   *rate.Limiter      // PollAlerts' read budget, made on first use
+	reconMu   sync.Mutex         // one Reconcile at a time
+	stripes   [64]sync.Mutex     // per-Room serialisation of events
+	once      sync.Once
+}
+
+func (m *model) init() {
+	m.rooms = make(map[string]roomTrack)
+	m.names = make(map[string]string)
+	m.parts = make(map[string]partTrack)
+	m.creates = make(map[string]*createRec)
+	m.roomToks = make(map[string]*tokRes)
+	m.partToks = make(map[string]*tokRes)
+	m.toksOf = make(map[string]int)
+	m.seen.init(dedupeSize)
+	m.alerts.init(dedupeSize)
+	m.retention = DefaultCallbackRetention
+	m.seed = maphash.MakeSeed()
+	m.closer.init()
+}
+
+// model returns the Client's model, made on first use.
+func (c *Client) model() *model {
+	c.events.once.Do(c.events.init)
+	return &c.events
+}
+
+// stripe returns the lock that serialises the events of Room sid.
+func (m *model) stripe(sid string) *sync.Mutex {
+	return &m.stripes[maphash.String(m.seed, sid)%uint64(len(m.stripes))]
+}
+
+// createRec is a Room reservation of this Client's CreateRoom, from the
+// reservation to its settlement.
+type createRec struct {
+	name    string // UniqueName; "" for an unnamed create
+	unknown bool   // the call returned without knowing whether the Room was created
+	sent    int64  // local time (µs) the outcome became unknown
+	settled string // the Room SID another source committed the reservation under
+}
+
+// tokRes is a JoinToken reservation: a Room slot for a name not known in
+// progress, or a Participant slot for a (room, identity).
+type tokRes struct {
+	id    string    // its key in the model: the room name, or ParticipantReservationKey(room, identity)
+	key   string    // the ledger key: id made unique, so that a reservation given back never takes a newer one with it
+	room  string    // the room as given to JoinToken (Participant reservations)
+	exp   time.Time // the latest expiry of the tokens relying on it
+	ready chan struct{}
+	err   error // the reservation's error, once ready is closed
+	users int   // JoinToken calls relying on it that have not returned
+	made  bool  // a token relying on it was returned
+}
+
+// now is the model's clock for ends and pruning: the callbacks' clock once
+// a callback was seen (a local clock that jumps then makes no current
+// callback stale), else local time. Requires mu held.
+func (m *model) nowLocked(c *Client) int64 {
+	if m.newest != 0 {
+		return m.newest
+	}
+	return stamp(c.now())
+}
+
+// identHash identifies a Participant identity without keeping it.
+func (m *model) identHash(identity string) uint64 {
+	if identity == "" {
+		return 0
+	}
+	return maphash.String(m.seed, identity) | 1
+}
+
+// ---- the Client's own calls ----
+
+// createStarted records the reservation key of a create of Room name.
+func (m *model) createStarted(key, name string) {
+	m.mu.Lock()
+	m.creates[key] = &createRec{name: name}
+	m.mu.Unlock()
+}
+
+// createDone settles the reservation of a create whose Room is room. It
+// reports whether the slot is now held.
+func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name string) bool {
+	m.mu.Lock()
+	rec, ok := m.creates[key]
+	delete(m.creates, key)
+	if ok && rec.settled != "" {
+		m.mu.Unlock()
+		return true // a callback committed it under the SID already
+	}
+	if r, known := m.rooms[sid]; known && r.ended() {
+		m.mu.Unlock()
+		_ = c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key, quota.SourceLocal)
+		return false // ended (callbacks) before its answer arrived
+	}
+	m.mu.Unlock()
+	st := m.stripe(sid)
+	st.Lock()
+	defer st.Unlock()
+	if err := c.ledger.Commit(context.WithoutCancel(ctx), quota.Rooms, key, sid, quota.SourceLocal); err != nil {
+		c.logWarn(ctx, "committing a room failed", err, "room", sid)
+		return true // the reservation stays until it lapses
+	}
+	m.mu.Lock()
+	m.trackOwnRoomLocked(c, sid, name)
+	m.mu.Unlock()
+	return true
+}
+
+// trackOwnRoomLocked records Room sid, created by the Client, as in
+// progress under name. Requires mu held.
+func (m *model) trackOwnRoomLocked(c *Client, sid, name string) {
+	r, isNew := m.roomLocked(sid)
+	if isNew {
+		r.sid = strings.Clone(sid)
+		r.mark = inProgress(m.nowLocked(c))
+		m.rooms[r.sid] = r
+	}
+	m.nameLocked(name, r.sid)
+	m.recon.room(r.sid, true)
+}
+
+// createFailed gives back the reservation of a create that Twilio did not
+// process (refused, never sent).
+func (m *model) createFailed(ctx context.Context, c *Client, key string) {
+	m.mu.Lock()
+	rec, ok := m.creates[key]
+	delete(m.creates, key)
+	m.mu.Unlock()
+	if ok && rec.settled != "" {
+		return // a callback showed the Room exists after all
+	}
+	if err := c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key, quota.SourceLocal); err != nil {
+		c.logWarn(ctx, "releasing a room reservation failed", err)
+	}
+}
+
+// createUnknown keeps the reservation of a create whose outcome is unknown
+// pending, for the truth sources to settle (see the type's doc).
+func (m *model) createUnknown(c *Client, key string) {
+	m.mu.Lock()
+	if rec, ok := m.creates[key]; ok {
+		if rec.settled != "" {
+			delete(m.creates, key)
+		} else {
+			rec.unknown, rec.sent = true, stamp(c.now())
+		}
+	}
+	m.mu.Unlock()
+}
+
+// claimRoomLocked takes the reservation that a Room sid named name
+// settles: a create of that name, else a JoinToken reservation for that
+// name, else (for a Room the Client knows nothing of) the oldest unnamed
+// create whose outcome is unknown. It returns the key to commit ("" to hold
+// the SID) and an undo. Requires mu held.
+func (m *model) claimRoomLocked(sid, name string) (key string, undo func()) {
+	if name != "" {
+		for k, rec := range m.creates {
+			if rec.name == name && rec.settled == "" {
+				rec.settled = sid
+				return k, func() { rec.settled = "" }
+			}
+		}
+		if t, ok := m.roomToks[name]; ok && t.isReady() && t.err == nil && t.made {
+			delete(m.roomToks, name)
+			return t.key, func() { m.roomToks[name] = t }
+		}
+	}
+	var oldest string
+	for k, rec := range m.creates {
+		if rec.name == "" && rec.unknown && rec.settled == "" &&
+			(oldest == "" || rec.sent < m.creates[oldest].sent) {
+			oldest = k
+		}
+	}
+	if oldest != "" {
+		rec := m.creates[oldest]
+		delete(m.creates, oldest)
+		return oldest, func() { m.creates[oldest] = rec }
+	}
+	return "", func() {}
+}
+
+func (t *tokRes) isReady() bool {
+	select {
+	case <-t.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// ---- Room ends learnt from the Client's own calls ----
+
+// roomEnded releases Room sid and the Participants known in it (the Room
+// completed: a REST answer, a callback, the close-empty worker). src says
+// how it was learnt; at is when it ended on the model's clock (0: now).
+// Already ended Rooms change nothing. The caller holds sid's stripe.
+func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, src quota.Source) (stale bool, err error) {
+	m.mu.Lock()
+	r, isNew := m.roomLocked(sid)
+	if r.ended() {
+		m.mu.Unlock()
+		// Twilio's room-ended after the Client saw the Room end (a REST
+		// completion) confirms it; a second one from Twilio is a repeat.
+		return src == quota.SourceCallback && r.mark.at() == at, nil
+	}
+	taken := m.takeRoomLocked(sid, idxHeld|idxConn)
+	m.recon.room(sid, false)
+	for _, p := range taken {
+		m.recon.part(p.sid, sid, false)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, p := range taken {
+		if p.bits&idxHeld != 0 || src != quota.SourceLocal {
+			if err := c.ledger.Release(ctx, quota.Participants, p.sid, src); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := c.ledger.Release(ctx, quota.Rooms, sid, src); err != nil {
+		errs = append(errs, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		for _, p := range taken {
+			m.indexLocked(sid, p.sid, p.bits)
+		}
+		return false, err
+	}
+	if at == 0 {
+		at = m.nowLocked(c)
+	}
+	for _, p := range taken {
+		if _, known := m.partLocked(p.sid); known {
+			m.trackPartLocked(p.sid, endedAt(at), 0)
+		}
+	}
+	if !isNew || src != quota.SourceLocal {
+		// Remembered ended, so that late events for it are stale; a Room
+		// only the index knew (public slot methods) is forgotten.
+		r = m.rooms[sid]
+		if r.sid == "" {
+			r.sid = strings.Clone(sid)
+		}
+		r.mark = endedAt(at)
+		m.storeRoomLocked(r)
+	}
+	return false, nil
+}
+
+// ---- status callbacks ----
+
+// applyRoomEvent updates the model and the ledger from e and reports whether
+// e is new (not a duplicate delivery). It sets e.Stale when e arrived after
+// a later event, or is older than the retention on the callbacks' clock.
+func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *handlerConfig) (bool, error) {
+	key := m.seen.deliveryHash(e)
+	m.mu.Lock()
+	if m.seen.hasHash(key) {
+		m.mu.Unlock()
+		return false, nil
+	}
+	ts := stamp(e.Timestamp)
+	ref := m.newest // the callbacks' clock; local time until a callback was applied
+	if ref == 0 {
+		ref = stamp(c.now())
+	}
+	if !e.ledgerEvent() || ts < ref-int64(m.retention/time.Microsecond) {
+		// Not a ledger event; or a replay, or a delivery so late that its
+		// SID may be forgotten: applying it could resurrect a Participant
+		// long gone.
+		e.Stale = e.ledgerEvent()
+		m.seen.addHash(key)
+		m.mu.Unlock()
+		return true, nil
+	}
+	m.internLocked(e)
+	m.mu.Unlock()
+
+	st := m.stripe(e.RoomSID)
+	st.Lock()
+	m.mu.Lock()
+	dup := m.seen.hasHash(key) // a copy applied while this one waited
+	m.mu.Unlock()
+	if dup {
+		st.Unlock()
+		return false, nil
+	}
+	var err error
+	var empty bool
+	switch e.Event {
+	case EventRoomCreated:
+		err = m.roomCreated(ctx, c, e, ts)
+	case EventRoomEnded:
+		e.Stale, err = m.endRoom(ctx, c, e.RoomSID, max(ts, 1), quota.SourceCallback)
+	case EventParticipantConnected:
+		err = m.participantConnected(ctx, c, e, ts)
+	case EventParticipantDisconnected:
+		empty, err = m.participantDisconnected(ctx, c, e, ts)
+	}
+	st.Unlock()
+	if err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	m.seen.addHash(key)
+	m.newest = max(m.newest, ts)
+	m.pruneLocked()
+	m.mu.Unlock()
+	if empty && h.closeEmpty {
+		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
+	}
+	return true, nil
+}
+
+// roomPlan is what learning of a Room in progress does to the ledger.
+type roomPlan struct {
+	sid, name string
+	key       string // reservation to commit under sid; "" to hold sid
+	undo      func()
+}
+
+// learnRoomLocked decides how Room sid (name), new to the model, is
+// counted and records it optimistically. Requires mu held and sid's stripe.
+func (m *model) learnRoomLocked(sid, name string) roomPlan {
+	key, undo := m.claimRoomLocked(sid, name)
+	prev, had := m.names[name]
+	m.nameLocked(name, sid)
+	m.recon.room(sid, true)
+	return roomPlan{sid: sid, name: name, key: key, undo: func() {
+		undo()
+		if name != "" {
+			if had {
+				m.names[name] = prev
+			} else {
+				delete(m.names, name)
+			}
+		}
+	}}
+}
+
+func (p *roomPlan) exec(ctx context.Context, c *Client, src quota.Source) error {
+	if p.key != "" {
+		return c.ledger.Commit(ctx, quota.Rooms, p.key, p.sid, src)
+	}
+	return c.ledger.Hold(ctx, quota.Rooms, p.sid, src)
+}
+
+func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int64) error {
+	m.mu.Lock()
+	r, isNew := m.roomLocked(e.RoomSID)
+	if !isNew {
+		if r.ended() || ts < r.at() {
+			e.Stale = true
+		}
+		m.nameLocked(e.RoomName, r.sid)
+		m.mu.Unlock()
+		return nil // already in progress (own call, a participant event came first) or ended
+	}
+	plan := m.learnRoomLocked(r.sid, e.RoomName)
+	m.mu.Unlock()
+	err := plan.exec(ctx, c, quota.SourceCallback)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		plan.undo()
+		return err
+	}
+	r.mark = inProgress(ts)
+	m.rooms[r.sid] = r
+	return nil
+}
+
+// takeTokensLocked takes out the JoinToken Participant reservations that a
+// Participant of e's Room and identity settles, with an undo.
+func (m *model) takeTokensLocked(e *RoomEvent) (keys []string, undo func()) {
+	var taken []*tokRes
+	for _, room := range [...]string{e.RoomName, e.RoomSID} {
+		if room == "" {
+			continue
+		}
+		k := ParticipantReservationKey(room, e.ParticipantIdentity)
+		if t, ok := m.partToks[k]; ok && t.isReady() && t.err == nil && t.made {
+			m.dropTokLocked(k, t)
+			taken = append(taken, t)
+			keys = append(keys, t.key)
+		}
+	}
+	return keys, func() {
+		for _, t := range taken {
+			m.partToks[t.id] = t
+			m.toksOf[t.room]++
+		}
+	}
+}
+
+func (m *model) dropTokLocked(k string, t *tokRes) {
+	delete(m.partToks, k)
+	if m.toksOf[t.room]--; m.toksOf[t.room] <= 0 {
+		delete(m.toksOf, t.room)
+	}
+}
+
+func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEvent, ts int64) error {
+	m.mu.Lock()
+	if p, known := m.partLocked(e.ParticipantSID); known {
+		if p.ended() || ts < p.at() {
+			e.Stale = true
+		}
+		m.mu.Unlock()
+		return nil
+	}
+	r, roomNew := m.roomLocked(e.RoomSID)
+	if r.ended() {
+		// Connected before the Room ended, delivered after: already gone.
+		e.Stale = true
+		m.trackPartLocked(e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
+		keys, _ := m.takeTokensLocked(e)
+		m.mu.Unlock()
+		m.releaseKeys(ctx, c, keys)
+		return nil
+	}
+	var rp roomPlan
+	if roomNew {
+		// room-created not seen (yet): the Room is in progress all the same.
+		rp = m.learnRoomLocked(r.sid, e.RoomName)
+	}
+	keys, undoToks := m.takeTokensLocked(e)
+	m.recon.part(e.ParticipantSID, r.sid, true)
+	m.mu.Unlock()
+
+	var err error
+	if roomNew {
+		err = rp.exec(ctx, c, quota.SourceCallback)
+	}
+	if err == nil {
+		if len(keys) > 0 {
+			err = c.ledger.Commit(ctx, quota.Participants, keys[0], e.ParticipantSID, quota.SourceCallback)
+		} else {
+			err = c.ledger.Hold(ctx, quota.Participants, e.ParticipantSID, quota.SourceCallback)
+		}
+	}
+	if err == nil && len(keys) > 1 {
+		m.releaseKeys(ctx, c, keys[1:])
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		undoToks()
+		if roomNew {
+			rp.undo()
+		}
+		return err
+	}
+	if roomNew {
+		r.mark = inProgress(ts)
+		m.rooms[r.sid] = r
+	}
+	m.indexLocked(r.sid, e.ParticipantSID, idxHeld|idxConn)
+	m.trackPartLocked(e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
+	return nil
+}
+
+// releaseKeys gives back Participant reservations an event showed used.
+// Errors are logged: the reservations lapse at the tokens' expiry anyway.
+func (m *model) releaseKeys(ctx context.Context, c *Client, keys []string) {
+	for _, k := range keys {
+		if err := c.ledger.Release(ctx, quota.Participants, k, quota.SourceCallback); err != nil {
+			c.logWarn(ctx, "releasing a token reservation failed", err)
+		}
+	}
+}
+
+// participantDisconnected releases the Participant and reports whether its
+// Room, known in progress, is now empty (nobody connected, no token
+// outstanding).
+func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomEvent, ts int64) (bool, error) {
+	m.mu.Lock()
+	p, known := m.partLocked(e.ParticipantSID)
+	if known && p.ended() {
+		e.Stale = true
+		m.mu.Unlock()
+		return false, nil
+	}
+	var keys []string
+	undo := func() {}
+	if !known {
+		// participant-connected lost or not yet delivered: its token's
+		// reservation is used up all the same.
+		keys, undo = m.takeTokensLocked(e)
+	}
+	m.recon.part(e.ParticipantSID, e.RoomSID, false)
+	m.mu.Unlock()
+	if err := c.ledger.Release(ctx, quota.Participants, e.ParticipantSID, quota.SourceCallback); err != nil {
+		m.mu.Lock()
+		undo()
+		m.mu.Unlock()
+		return false, err
+	}
+	m.releaseKeys(ctx, c, keys)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unindexLocked(e.ParticipantSID, idxHeld|idxConn)
+	// Remember the end, so that a late participant-connected changes nothing.
+	m.trackPartLocked(e.ParticipantSID, endedAt(max(ts, 1)), 0)
+	return m.emptyLocked(e.RoomSID), nil
+}
+
+// emptyLocked reports whether Room sid is in progress with nobody connected
+// and no JoinToken reservation outstanding for it (by SID or name).
+func (m *model) emptyLocked(sid string) bool {
+	r, ok := m.trackedRoomLocked(sid)
+	if !ok || r.ended() || m.connectedLocked(sid) || m.toksOf[sid] > 0 {
+		return false
+	}
+	for name, s := range m.names {
+		if s == sid && m.toksOf[name] > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- JoinToken ----
+
+// tokenSlots says which slots a token for (room, identity) needs, taking
+// or sharing the JoinToken reservations in the model. It returns the
+// reservations this call must make (nil when shared or not needed) and the
+// ones it shares (to wait for).
+func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *tokRes, mineRoom, mineTok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sid := room
+	if !validSID("RM", room) {
+		sid = m.inProgressLocked(room)
+	}
+	if !validSID("RM", room) && sid == "" && !m.creatingLocked(room) {
+		// No Room in progress or being created under that name: the token's
+		// first connect creates one (ad hoc).
+		if t, ok := m.roomToks[room]; ok {
+			t.users++
+			roomTok = t
+		} else {
+			roomTok = &tokRes{id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
+			m.roomToks[room] = roomTok
+			mineRoom = true
+		}
+	}
+	if sid != "" && m.connectedAsLocked(sid, m.identHash(identity)) {
+		// Twilio replaces a Participant that connects again with the same
+		// identity (error 53205): the count does not grow.
+		return roomTok, nil, mineRoom, false
+	}
+	k := ParticipantReservationKey(room, identity)
+	if t, ok := m.partToks[k]; ok {
+		t.users++
+		return roomTok, t, mineRoom, false
+	}
+	partTok = &tokRes{id: k, key: c.uniqueKey(k), room: room, ready: make(chan struct{}), users: 1}
+	m.partToks[k] = partTok
+	m.toksOf[room]++
+	return roomTok, partTok, mineRoom, true
+}
+
+// inProgressLocked returns the SID of the Room in progress under name, ""
+// if none is known. A name whose Room ended is dropped here rather than
+// when the Room ends, so that Rooms need not keep their names.
+func (m *model) inProgressLocked(name string) string {
+	sid, ok := m.names[name]
+	if !ok {
+		return ""
+	}
+	if r, ok := m.rooms[sid]; ok && !r.ended() && r.mark != untracked {
+		return sid
+	}
+	delete(m.names, name)
+	return ""
+}
+
+// creatingLocked reports whether a create of Room name is pending.
+func (m *model) creatingLocked(name string) bool {
+	for _, rec := range m.creates {
+		if rec.name == name && rec.settled == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// connectedAsLocked reports whether a Participant with identity hash id is
+// known connected in Room sid.
+func (m *model) connectedAsLocked(sid string, id uint64) bool {
+	if id == 0 {
+		return false
+	}
+	for _, p := range m.rooms[sid].parts {
+		if t := m.parts[p]; t.bits&idxConn != 0 && t.ident == id && !t.ended() {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenDone ends one JoinToken call's use of t: ok when the token was
+// returned (t's expiry is raised to exp). A reservation no returned token
+// relies on, once no call uses it, is removed and given back.
+func (m *model) tokenDone(ctx context.Context, c *Client, t *tokRes, res quota.Resource, ok bool, exp time.Time) {
+	if t == nil {
+		return
+	}
+	m.mu.Lock()
+	t.users--
+	if ok {
+		t.made = true
+		if exp.After(t.exp) {
+			t.exp = exp
+		}
+	}
+	drop := false
+	if t.users == 0 && !t.made {
+		if res == quota.Rooms && m.roomToks[t.id] == t {
+			delete(m.roomToks, t.id)
+			drop = true
+		} else if res == quota.Participants && m.partToks[t.id] == t {
+			m.dropTokLocked(t.id, t)
+			drop = true
+		}
+	}
+	m.mu.Unlock()
+	if drop && t.err == nil {
+		if err := c.ledger.Release(context.WithoutCancel(ctx), res, t.key, quota.SourceLocal); err != nil {
+			c.logWarn(ctx, "releasing a token reservation failed", err)
+		}
+	}
+}
+
+// ---- pruning ----
+
+// pruneLocked forgets Rooms and Participants that ended more than the
+// retention ago on the callbacks' clock (keeping those still indexed for
+// the index only), and expired JoinToken reservations, at most once a
+// minute of that clock.
+func (m *model) pruneLocked() {
+	now := m.newest
+	if now-m.lastPrune < int64(time.Minute/time.Microsecond) {
+		return
+	}
+	m.lastPrune = now
+	cut := now - int64(m.retention/time.Microsecond)
+	for sid, p := range m.parts {
+		if p.bits&idxOnly == 0 && p.ended() && p.at() < cut {
+			if p.room == "" {
+				delete(m.parts, sid)
+			} else {
+				p.mark, p.bits = 0, p.bits|idxOnly
+				m.parts[sid] = p
+			}
+		}
+	}
+	for _, r := range m.rooms {
+		if r.mark != untracked && r.ended() && r.at() < cut {
+			r.mark = untracked
+			m.storeRoomLocked(r)
+		}
+	}
+	for name := range m.names {
+		m.inProgressLocked(name)
+	}
+	wall := time.UnixMicro(now)
+	for k, t := range m.partToks {
+		if t.users == 0 && !wall.Before(t.exp) {
+			m.dropTokLocked(k, t)
+		}
+	}
+	for k, t := range m.roomToks {
+		if t.users == 0 && !wall.Before(t.exp) {
+			delete(m.roomToks, k)
+		}
+	}
+}
+
+// ---- tracks ----
+
+// roomTrack is what the model knows of one Room, by value, and the
+// Participants indexed in it (see indexLocked): the Room -> Participant
+// relation is kept once, here. A roomTrack whose mark is untracked exists
+// only for the index.
+type roomTrack struct {
+	sid string // the map key, kept to share it (interned) with the ledger and the index
+	mark
+	parts []string // Participants indexed in it (at most 50 in a Room)
+}
+
+// partTrack is what the model knows of one Participant, by value, and its
+// place in the index: the Room it is indexed in and its idx bits. One with
+// idxOnly exists only for the index.
+type partTrack struct {
+	mark
+	room  string // "" when not indexed
+	ident uint64 // identity hash (identHash), 0 when not known
+	bits  uint8
+}
+
+// mark is a track's state in 8 bytes: a time in Unix microseconds (see
+// stamp) shifted left by one, with whether the SID ended in the low bit.
+// The shift keeps times exact and ordered (int64 still holds +-146,000
+// years). The time is the Timestamp of the last event applied while the SID
+// is live, and when it ended once ended (for pruning): nothing is ordered
+// against an ended SID, every later event for it is stale.
+type mark int64
+
+// inProgress is the mark of a live SID whose last event was at.
+func inProgress(at int64) mark { return mark(at << 1) }
+
+// endedAt is the mark of a SID that ended at at.
+func endedAt(at int64) mark { return mark(at<<1 | 1) }
+
+func (m mark) at() int64 { return int64(m) >> 1 }
+
+func (m mark) ended() bool { return m&1 != 0 }
+
+// stamp returns t in Unix microseconds, which int64 holds for every year
+// time.Parse reads (RFC 3339 years are 0000-9999). Events are ordered to the
+// microsecond: Twilio's Timestamps carry seconds
+// (https://www.twilio.com/docs/video/api/status-callbacks).
+func stamp(t time.Time) int64 { return t.UnixMicro() }
+
+// untracked marks a roomTrack that exists only for the index.
+const untracked mark = math.MinInt64
+
+// internLocked points e's RoomSID and ParticipantSID at the strings already
+// kept for them, or at copies: the parsed values share the request body's
+// memory, which a kept SID would otherwise keep alive.
+func (m *model) internLocked(e *RoomEvent) {
+	if e.RoomSID != "" {
+		if r, ok := m.rooms[e.RoomSID]; ok {
+			e.RoomSID = r.sid
+		} else {
+			e.RoomSID = strings.Clone(e.RoomSID)
+		}
+	}
+	if e.ParticipantSID != "" {
+		e.ParticipantSID = strings.Clone(e.ParticipantSID)
+	}
+}
+
+// roomLocked returns the track of Room sid and whether it is new to the
+// model (a new track is in progress and not stored yet). It keeps the
+// Room's index.
+func (m *model) roomLocked(sid string) (roomTrack, bool) {
+	r, ok := m.rooms[sid]
+	if !ok {
+		return roomTrack{sid: sid}, true
+	}
+	if r.mark == untracked {
+		r.mark = 0
+		return r, true
+	}
+	return r, false
+}
+
+// partLocked returns the track of Participant sid and whether the model
+// knows it; the track keeps its place in the index.
+func (m *model) partLocked(sid string) (partTrack, bool) {
+	p, ok := m.parts[sid]
+	if !ok || p.bits&idxOnly != 0 {
+		p.mark = 0
+		return p, false
+	}
+	return p, true
+}
+
+// trackPartLocked stores mk (and the identity hash, when not 0) as what the
+// model knows of Participant sid.
+func (m *model) trackPartLocked(sid string, mk mark, ident uint64) {
+	p := m.parts[sid]
+	p.mark, p.bits = mk, p.bits&^idxOnly
+	if ident != 0 {
+		p.ident = ident
+	}
+	m.parts[sid] = p
+}
+
+// trackedRoomLocked returns the track of Room sid if the model knows it.
+func (m *model) trackedRoomLocked(sid string) (roomTrack, bool) {
+	r, ok := m.rooms[sid]
+	return r, ok && r.mark != untracked
+}
+
+// nameLocked records sid as the Room in progress under name.
+func (m *model) nameLocked(name, sid string) {
+	if name == "" {
+		return
+	}
+	if cur, ok := m.names[name]; !ok || cur != sid {
+		m.names[strings.Clone(name)] = sid
+	}
+}
+
+// roomResKey is the ledger key of a Room slot reserved by JoinToken for a
+// Room name not known to be in progress.
+func roomResKey(name string) string { return "pending-room:" + name }
+
+// readBudget returns the limiter in *slot, made or re-rated to perSecond
+// (unlimited when perSecond is not positive: the Client's bucket still applies).
+func (m *model) readBudget(slot **rate.Limiter, perSecond float64) *rate.Limiter {
+	lim := rate.Inf
+	if perSecond > 0 {
+		lim = rate.Limit(perSecond)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if *slot == nil {
+		*slot = rate.NewLimiter(lim, 1)
+	} else if (*slot).Limit() != lim {
+		(*slot).SetLimit(lim)
+	}
+	return *slot
+}

@@ -1,0 +1,262 @@
+package video
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+)
+
+// Defaults of the webhook handlers, each with where its number comes from.
+const (
+	// DefaultMaxCallbackBody bounds a status callback or Debugger webhook
+	// body. Twilio's Room callbacks are a few hundred bytes and a Debugger
+	// event with its webhook excerpt a few KiB; larger bodies get 413.
+	DefaultMaxCallbackBody = 64 << 10
+	// DefaultCallbackRetention is how long the handler remembers an ended Room
+	// or a disconnected Participant, to recognise late duplicates and
+	// reordered deliveries. Twilio does not document callback retries
+	// (FACTS §3.4); deliveries later than this are corrected by [Client.Reconcile].
+	DefaultCallbackRetention = 15 * time.Minute
+	// DefaultCloseGrace is how long [WithCloseEmptyRooms] waits after a Room's
+	// last Participant left before completing it: long enough for a
+	// reconnecting client or a late participant-connected, and for the
+	// room-ended of an ad-hoc Room (which Twilio ends itself) to arrive.
+	DefaultCloseGrace = 2 * time.Second
+	// maxCloseQueue bounds the Rooms waiting to be completed; more are left
+	// to Twilio's EmptyRoomTimeout.
+	maxCloseQueue = 1024
+	// closeWorkers bounds the goroutines completing empty Rooms.
+	closeWorkers = 4
+	// closeTimeout bounds the read and the write that complete one Room.
+	closeTimeout = 30 * time.Second
+	// dedupeSize bounds the remembered deliveries (events and alerts).
+	dedupeSize = 8192
+)
+
+// RoomEventFunc receives Room status callback events; see [OnRoomEvent].
+type RoomEventFunc func(RoomEvent)
+
+// AlertFunc receives Debugger events and Monitor alerts; see [OnAlert].
+type AlertFunc func(AlertEvent)
+
+// HandlerOption configures [Client.StatusCallbackHandler],
+// [Client.AlertHandler] and [Client.PollAlerts]. The handler constructors
+// panic on an invalid option (a nil func, a malformed URL), as http.Handle
+// does on a programming error; the message names the option.
+type HandlerOption func(*handlerConfig) error
+
+type handlerConfig struct {
+	urlFunc    func(*http.Request) string
+	maxBody    int64
+	onRoom     []RoomEventFunc
+	onAlert    []AlertFunc
+	closeEmpty bool
+	closeGrace time.Duration
+}
+
+// WithPublicURL validates signatures against rawURL, the address Twilio
+// calls (as configured in StatusCallback or the Console), instead of the URL
+// the request arrived at: use it behind a proxy or load balancer that
+// rewrites the scheme, host or path. The request's query string, if any, is
+// appended when rawURL has none (GET callbacks carry their parameters there).
+func WithPublicURL(rawURL string) HandlerOption {
+	return func(h *handlerConfig) error {
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("video: WithPublicURL(%q): want an absolute http or https URL", rawURL)
+		}
+		h.urlFunc = func(r *http.Request) string {
+			if u.RawQuery == "" && r.URL.RawQuery != "" {
+				return rawURL + "?" + r.URL.RawQuery
+			}
+			return rawURL
+		}
+		return nil
+	}
+}
+
+// WithURLFunc validates signatures against the URL fn returns for each
+// request, with its query string: for deployments where the public URL
+// depends on the request (several hosts, trusted forwarding headers).
+func WithURLFunc(fn func(*http.Request) string) HandlerOption {
+	return func(h *handlerConfig) error {
+		if fn == nil {
+			return errors.New("video: WithURLFunc: nil func")
+		}
+		h.urlFunc = fn
+		return nil
+	}
+}
+
+// WithMaxBody sets the largest accepted body (default
+// [DefaultMaxCallbackBody]); larger requests get 413 and change nothing.
+func WithMaxBody(n int64) HandlerOption {
+	return func(h *handlerConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("video: WithMaxBody(%d): want n > 0", n)
+		}
+		h.maxBody = n
+		return nil
+	}
+}
+
+// OnRoomEvent calls fn with each Room status callback accepted by the
+// handler, once per event (duplicate deliveries are not passed on), after
+// the ledger was updated and before the response is written, on the
+// request's goroutine. Events that arrived out of order are passed on with
+// Stale set. Keep fn fast: Twilio waits for the response. It may be given
+// several times.
+func OnRoomEvent(fn RoomEventFunc) HandlerOption {
+	return func(h *handlerConfig) error {
+		if fn == nil {
+			return errors.New("video: OnRoomEvent: nil func")
+		}
+		h.onRoom = append(h.onRoom, fn)
+		return nil
+	}
+}
+
+// OnAlert calls fn with each Debugger event or polled Monitor alert, once
+// per alert, after the ledger and threshold funcs were told, on the
+// request's (or the poller's) goroutine. It may be given several times.
+func OnAlert(fn AlertFunc) HandlerOption {
+	return func(h *handlerConfig) error {
+		if fn == nil {
+			return errors.New("video: OnAlert: nil func")
+		}
+		h.onAlert = append(h.onAlert, fn)
+		return nil
+	}
+}
+
+// WithCloseEmptyRooms makes the status callback handler complete a Room as
+// soon as its last Participant left, instead of letting it hold a Room slot
+// for Twilio's EmptyRoomTimeout (5 minutes by default). After grace
+// ([DefaultCloseGrace] is a good value; 0 means at once) the Room is
+// completed, if it is still empty by the callbacks seen: one read
+// (ListRoomParticipant, connected, page size 1) confirms that nobody is
+// connected, so that a dropped participant-connected never ends a Room with
+// people in it, then UpdateRoom(Status=completed) goes through the write
+// bucket. This runs on at most 4 goroutines that exit when idle; it never
+// delays the callback's response. A Room that ended meanwhile (ad-hoc Rooms
+// end by themselves) is skipped.
+func WithCloseEmptyRooms(grace time.Duration) HandlerOption {
+	return func(h *handlerConfig) error {
+		if grace < 0 {
+			return fmt.Errorf("video: WithCloseEmptyRooms(%s): want a grace >= 0", grace)
+		}
+		h.closeEmpty, h.closeGrace = true, grace
+		return nil
+	}
+}
+
+func buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
+	h := &handlerConfig{maxBody: DefaultMaxCallbackBody}
+	for i, o := range opts {
+		if o == nil {
+			panic(fmt.Sprintf("video: %s: option %d is nil", method, i))
+		}
+		if err := o(h); err != nil {
+			panic(err.Error())
+		}
+	}
+	return h
+}
+
+// requestURL is the URL Twilio signed: the configured public URL, or the
+// one the request arrived at.
+func (h *handlerConfig) requestURL(r *http.Request) string {
+	if h.urlFunc != nil {
+		return h.urlFunc(r)
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+// errSignature is answered with 403.
+var errSignature = errors.New("video: missing or invalid X-Twilio-Signature")
+
+// webhookError is a rejected webhook request with its HTTP status.
+type webhookError struct {
+	status int
+	err    error
+}
+
+// readSigned reads and authenticates a Twilio webhook: POST with a form body
+// (signed over URL + sorted parameters) or GET (signed over the URL with its
+// query). It returns the parameters, or the status to answer and why.
+func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerConfig) (url.Values, *webhookError) {
+	sig := r.Header.Get("X-Twilio-Signature")
+	fullURL := h.requestURL(r)
+	rv := client.NewRequestValidator(c.authToken)
+	switch r.Method {
+	case http.MethodGet:
+		if len(r.URL.RawQuery) > int(h.maxBody) {
+			return nil, &webhookError{http.StatusRequestURITooLong, errors.New("query too long")}
+		}
+		if sig == "" || !rv.Validate(fullURL, nil, sig) {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed query: %w", err)}
+		}
+		return q, nil
+	case http.MethodPost:
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || mt != "application/x-www-form-urlencoded" {
+				return nil, &webhookError{http.StatusUnsupportedMediaType,
+					errors.New("want Content-Type application/x-www-form-urlencoded")}
+			}
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, &webhookError{http.StatusRequestEntityTooLarge, errors.New("body too large")}
+			}
+			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("reading body: %w", err)}
+		}
+		if sig == "" {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed form body: %w", err)}
+		}
+		// Twilio signs every parameter it sends; a repeated name cannot be
+		// expressed in twilio-go's validator, so refuse it rather than
+		// accept a value that was never signed.
+		params := make(map[string]string, len(form))
+		for k, v := range form {
+			if len(v) != 1 {
+				return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("parameter %q repeated", shorten(k))}
+			}
+			params[k] = v[0]
+		}
+		if !rv.Validate(fullURL, params, sig) {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
+		return form, nil
+	}
+	w.Header().Set("Allow", "GET, POST")
+	return nil, &webhookError{http.StatusMethodNotAllowed, errors.New("want GET or POST")}
+}
+
+func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind string, e *webhookError) {
+	c.metrics.rejected(r.Context(), kind)
+	c.logger.LogAttrs(r.Context(), slog.LevelWarn, "videoquota: rejected "+kind,
+		slog.Int("status", e.status), slog.String("reason", e.err.Error()))
+	http.Error(w, http.StatusText(e.status), e.status)
+}
