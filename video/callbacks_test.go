@@ -26,11 +26,23 @@ import (
 // cbEnv is an emulator, a Client wired to it, and an HTTP server running the
 // Client's webhook handlers at /status and /alerts, as Twilio would call them.
 type cbEnv struct {
-	srv  *videotest.Server
-	vq   *video.Client
-	hs   *httptest.Server
-	mux  *http.ServeMux
-	opts []video.HandlerOption
+	srv      *videotest.Server
+	vq       *video.Client
+	hs       *httptest.Server
+	mux      *http.ServeMux
+	opts     []video.HandlerOption
+	handlers struct {
+		sync.RWMutex
+		status, alerts http.Handler
+	}
+}
+
+// setHandlers serves vq's handlers (with e's options) from now on.
+func (e *cbEnv) setHandlers(vq *video.Client) {
+	e.handlers.Lock()
+	e.handlers.status = vq.StatusCallbackHandler(e.opts...)
+	e.handlers.alerts = vq.AlertHandler(e.opts...)
+	e.handlers.Unlock()
 }
 
 func (e *cbEnv) statusURL() string { return e.hs.URL + "/status" }
@@ -42,10 +54,7 @@ func (e *cbEnv) alertURL() string  { return e.hs.URL + "/alerts" }
 func newCBEnv(t testing.TB, mod func(o *videotest.Options, e *cbEnv), hopts []video.HandlerOption, copts ...video.Option) *cbEnv {
 	t.Helper()
 	e := &cbEnv{mux: http.NewServeMux(), opts: hopts}
-	var h struct {
-		sync.RWMutex
-		status, alerts http.Handler
-	}
+	h := &e.handlers
 	e.mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
 		h.RLock()
 		defer h.RUnlock()
@@ -76,10 +85,7 @@ func newCBEnv(t testing.TB, mod func(o *videotest.Options, e *cbEnv), hopts []vi
 	}
 	t.Cleanup(func() { vq.Close() })
 	e.vq = vq
-	h.Lock()
-	h.status = vq.StatusCallbackHandler(hopts...)
-	h.alerts = vq.AlertHandler(hopts...)
-	h.Unlock()
+	e.setHandlers(vq)
 	return e
 }
 

@@ -57,6 +57,7 @@ type model struct {
 	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
 	parts     map[string]partTrack // Participant SID ->
 	creates   map[string]*createRec
+	orphans   []orphan // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes // Room name -> JoinToken's Room reservation
 	partToks  map[string]*tokRes // ParticipantReservationKey(room, identity) -> JoinToken's reservation
 	toksOf    map[string]int     // room (name or SID) -> JoinToken Participant reservations outstanding
@@ -105,9 +106,17 @@ func (m *model) stripe(sid string) *sync.Mutex {
 // reservation to its settlement.
 type createRec struct {
 	name    string // UniqueName; "" for an unnamed create
+	started int64  // local time (µs) the create began
 	unknown bool   // the call returned without knowing whether the Room was created
 	sent    int64  // local time (µs) the outcome became unknown
 	settled string // the Room SID another source committed the reservation under
+}
+
+// orphan is a Room a callback showed, held under its SID, while an unnamed
+// create of this Client was in flight: it may be that create's Room.
+type orphan struct {
+	sid string
+	at  int64 // local time (µs) it was learnt
 }
 
 // tokRes is a JoinToken reservation: a Room slot for a name not known in
@@ -144,9 +153,9 @@ func (m *model) identHash(identity string) uint64 {
 // ---- the Client's own calls ----
 
 // createStarted records the reservation key of a create of Room name.
-func (m *model) createStarted(key, name string) {
+func (m *model) createStarted(c *Client, key, name string) {
 	m.mu.Lock()
-	m.creates[key] = &createRec{name: name}
+	m.creates[key] = &createRec{name: name, started: stamp(c.now())}
 	m.mu.Unlock()
 }
 
@@ -156,6 +165,7 @@ func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name
 	m.mu.Lock()
 	rec, ok := m.creates[key]
 	delete(m.creates, key)
+	m.dropOrphanLocked(sid)
 	if ok && rec.settled != "" {
 		m.mu.Unlock()
 		return true // a callback committed it under the SID already
@@ -208,17 +218,69 @@ func (m *model) createFailed(ctx context.Context, c *Client, key string) {
 }
 
 // createUnknown keeps the reservation of a create whose outcome is unknown
-// pending, for the truth sources to settle (see the type's doc).
-func (m *model) createUnknown(c *Client, key string) {
+// pending, for the truth sources to settle (see the type's doc). An unnamed
+// create whose Room a callback already showed while it was in flight (an
+// orphan learnt since it started) is settled at once: that Room is held.
+func (m *model) createUnknown(ctx context.Context, c *Client, key string) {
 	m.mu.Lock()
-	if rec, ok := m.creates[key]; ok {
-		if rec.settled != "" {
-			delete(m.creates, key)
-		} else {
-			rec.unknown, rec.sent = true, stamp(c.now())
+	rec, ok := m.creates[key]
+	if !ok {
+		m.mu.Unlock()
+		return
+	}
+	if rec.settled != "" {
+		delete(m.creates, key)
+		m.mu.Unlock()
+		return
+	}
+	if rec.name == "" {
+		for i, o := range m.orphans {
+			if o.at >= rec.started {
+				m.orphans = append(m.orphans[:i], m.orphans[i+1:]...)
+				delete(m.creates, key)
+				m.mu.Unlock()
+				if err := c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key, quota.SourceLocal); err != nil {
+					c.logWarn(ctx, "releasing a room reservation failed", err)
+				}
+				return
+			}
 		}
 	}
+	rec.unknown, rec.sent = true, stamp(c.now())
 	m.mu.Unlock()
+}
+
+// noteOrphanLocked records Room sid, held from a callback with no
+// reservation to settle, if an unnamed create is in flight: its answer may
+// be lost (createUnknown), or name sid (createDone drops it). Requires mu.
+func (m *model) noteOrphanLocked(c *Client, sid string) {
+	for _, rec := range m.creates {
+		if rec.name == "" && !rec.unknown && rec.settled == "" {
+			m.orphans = append(m.orphans, orphan{sid: sid, at: stamp(c.now())})
+			return
+		}
+	}
+}
+
+// dropOrphanLocked forgets orphan sid, and orphans no unnamed create in
+// flight could claim any more. Requires mu.
+func (m *model) dropOrphanLocked(sid string) {
+	if len(m.orphans) == 0 {
+		return
+	}
+	oldest := int64(math.MaxInt64)
+	for _, rec := range m.creates {
+		if rec.name == "" && !rec.unknown && rec.settled == "" {
+			oldest = min(oldest, rec.started)
+		}
+	}
+	kept := m.orphans[:0]
+	for _, o := range m.orphans {
+		if o.sid != sid && o.at >= oldest {
+			kept = append(kept, o)
+		}
+	}
+	m.orphans = kept
 }
 
 // claimRoomLocked takes the reservation that a Room sid named name
@@ -398,8 +460,11 @@ type roomPlan struct {
 
 // learnRoomLocked decides how Room sid (name), new to the model, is
 // counted and records it optimistically. Requires mu held and sid's stripe.
-func (m *model) learnRoomLocked(sid, name string) roomPlan {
+func (m *model) learnRoomLocked(c *Client, sid, name string) roomPlan {
 	key, undo := m.claimRoomLocked(sid, name)
+	if key == "" {
+		m.noteOrphanLocked(c, sid)
+	}
 	prev, had := m.names[name]
 	m.nameLocked(name, sid)
 	m.recon.room(sid, true)
@@ -433,7 +498,7 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 		m.mu.Unlock()
 		return nil // already in progress (own call, a participant event came first) or ended
 	}
-	plan := m.learnRoomLocked(r.sid, e.RoomName)
+	plan := m.learnRoomLocked(c, r.sid, e.RoomName)
 	m.mu.Unlock()
 	err := plan.exec(ctx, c, quota.SourceCallback)
 	m.mu.Lock()
@@ -499,7 +564,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	var rp roomPlan
 	if roomNew {
 		// room-created not seen (yet): the Room is in progress all the same.
-		rp = m.learnRoomLocked(r.sid, e.RoomName)
+		rp = m.learnRoomLocked(c, r.sid, e.RoomName)
 	}
 	keys, undoToks := m.takeTokensLocked(e)
 	m.recon.part(e.ParticipantSID, r.sid, true)

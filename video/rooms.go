@@ -113,7 +113,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 	}
 	m := c.model()
 	key := c.reservationID()
-	m.createStarted(key, name)
+	m.createStarted(c, key, name)
 	if err := c.reserve(ctx, quota.Rooms, key, c.reservationTTL); err != nil {
 		m.createFailed(ctx, c, key) // nothing was sent
 		return err
@@ -132,7 +132,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 					c.observeRoom(ctx, room) // a Room that completed at once
 				}
 			} else {
-				m.createUnknown(c, key)
+				m.createUnknown(ctx, c, key)
 			}
 			if started {
 				retrier.Succeeded()
@@ -148,14 +148,14 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 			return err
 		case outcomeUnknown:
 			if name == "" || local != nil {
-				m.createUnknown(c, key)
+				m.createUnknown(ctx, c, key)
 				return err
 			}
 		}
 		// A named create whose outcome is unknown (a 5xx, a failed
 		// connection): look the Room up by name before trying again.
 		if giveUp != nil {
-			m.createUnknown(c, key)
+			m.createUnknown(ctx, c, key)
 			return err
 		}
 		if !started {
@@ -164,7 +164,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		out := backoff.Outcome{Method: http.MethodPost, StatusCode: status, Err: netErr, Idempotent: true}
 		wait, retry, gerr := retrier.Next(out)
 		if !retry {
-			m.createUnknown(c, key)
+			m.createUnknown(ctx, c, key)
 			if gerr != nil {
 				return fmt.Errorf("%w (%w)", err, gerr)
 			}
@@ -172,7 +172,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		}
 		c.metrics.retried(ctx, quota.Write, out)
 		if serr := backoff.Sleep(ctx, wait); serr != nil {
-			m.createUnknown(c, key)
+			m.createUnknown(ctx, c, key)
 			return serr
 		}
 		cl = c.begin(ctx)
@@ -190,7 +190,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		if ferr != nil && !(errors.As(ferr, &tw) && tw.Status == http.StatusNotFound) {
 			// Cannot tell whether the Room exists: do not risk a second
 			// one; the reservation stays for the truth sources.
-			m.createUnknown(c, key)
+			m.createUnknown(ctx, c, key)
 			return err
 		}
 	}
