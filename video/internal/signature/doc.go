@@ -1,0 +1,77 @@
+// Package signature checks Twilio's X-Twilio-Signature on webhook requests
+// (Room status callbacks, Debugger webhooks) in time linear in the request
+// and with work bounded before any HMAC is computed.
+//
+// # The signed string
+//
+// Twilio signs "the exact URL your application supplied" followed by every
+// POST parameter, sorted by name, as name+value with no separators; the
+// signature is base64(HMAC-SHA1(auth token, string))
+// (https://www.twilio.com/docs/usage/webhooks/webhooks-security). A GET
+// webhook carries its parameters in the URL's query and is signed over the
+// URL alone. A JSON body is signed over the URL, whose bodySHA256 query
+// parameter holds the hex SHA-256 of the body.
+//
+// A [Validator] writes that string straight into a reused HMAC state: no
+// string is built per parameter, parameters are sorted once (O(n log n)),
+// and a successful check of a form body allocates only the returned
+// [net/url.Values].
+//
+// # Bounded work
+//
+// Before any HMAC a [Validator] rejects, in constant or linear time:
+//   - a header that is not the base64 of a 20-byte HMAC-SHA1
+//     ([ErrNoSignature], [ErrMalformedSignature]);
+//   - more parameters than [DefaultMaxParams] or more bytes than
+//     [DefaultMaxBytes] (a [*LimitError]; both adjustable with
+//     [WithMaxParams] and [WithMaxBytes]);
+//   - a form body that is not valid application/x-www-form-urlencoded
+//     (a [*FormError]).
+//
+// # URL variants
+//
+// Twilio does not always sign the URL byte for byte as it arrives, so a
+// signature is accepted if it matches any of these forms of the URL, tried
+// in this order and each at most once:
+//
+//  1. the URL as given;
+//  2. the URL with its port removed if it has one, or with the scheme's
+//     default port (:443 for https, :80 otherwise) added if it has none,
+//     changing only the authority: Twilio signs with or without the port
+//     inconsistently, and Twilio's helper libraries (twilio-go's
+//     client.RequestValidator, twilio-node's validateRequest) accept both;
+//  3. the form twilio-go's RequestValidator tries for (2), which re-encodes
+//     the URL through net/url, so that every request twilio-go accepts is
+//     accepted here too;
+//  4. with [WithSchemeVariants], the URL with the other of http and https,
+//     with and without that scheme's default port;
+//  5. each form above with %3A and %40 in its query decoded to ":" and
+//     "@": Twilio signs those characters unescaped in the parameters it
+//     adds to a GET query but sends them escaped (twilio/twilio-node#621).
+//
+// Forms (2) to (5) are built only if (1) does not match. Other
+// re-encodings of the query that twilio-node tries (a WHATWG URL or
+// Node's querystring round trip) undo its own parsing of the URL, not
+// Twilio's, and are not tried: Twilio signs the query as it sends it
+// (twilio/twilio-node#1059, #1183).
+//
+// HMAC-SHA1 hashes its input in order and the URL comes first, so the
+// parameters are hashed again for each form tried; they are written once
+// into a reused buffer, so each further form costs one HMAC over the
+// request and no allocation. A forged request pays for every form.
+//
+// # Repeated parameters
+//
+// A parameter given several times is signed as Twilio's helper libraries for
+// Node.js and Python sign it: its distinct values in sorted order, each as
+// name+value. twilio-go's RequestValidator instead signs the first value
+// only and ignores the others, which accepts values nobody signed; this
+// package does not follow it there.
+//
+// # Errors
+//
+// Every error is one of the sentinels below (test with [errors.Is]) or a
+// [*LimitError] or [*FormError] (test with [errors.As]; they also match
+// [ErrLimit] and [ErrMalformedForm]). No error ever contains the auth token,
+// the signature, or a parameter's value.
+package signature
