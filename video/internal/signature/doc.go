@@ -40,20 +40,25 @@
 //     changing only the authority: Twilio signs with or without the port
 //     inconsistently, and Twilio's helper libraries (twilio-go's
 //     client.RequestValidator, twilio-node's validateRequest) accept both;
-//  3. the form twilio-go's RequestValidator tries for (2), which re-encodes
+//  3. with [WithSchemeVariants], the URL with the other of http and https,
+//     with and without that scheme's default port;
+//  4. the form twilio-go's RequestValidator tries for (2), which re-encodes
 //     the URL through net/url, so that every request twilio-go accepts is
 //     accepted here too;
-//  4. with [WithSchemeVariants], the URL with the other of http and https,
-//     with and without that scheme's default port;
-//  5. each form above with %3A and %40 in its query decoded to ":" and
-//     "@": Twilio signs those characters unescaped in the parameters it
-//     adds to a GET query but sends them escaped (twilio/twilio-node#621).
+//  5. forms (1) to (3) with only their query re-encoded, in the three ways
+//     twilio-node tries or Twilio is known to sign: %3A and %40 decoded to
+//     ":" and "@" (Twilio signs those unescaped in the parameters it adds
+//     to a GET query but sends them escaped, twilio/twilio-node#621); as a
+//     WHATWG URL parser serialises it ("'", '"', "<", ">", space, controls
+//     and non-ASCII escaped); and round-tripped through Node's querystring
+//     (decoded, then all but A-Z a-z 0-9 - _ . ! ~ * ' ( ) escaped), for
+//     back ends that signed an escaped form (twilio/twilio-node#1059).
 //
-// Forms (2) to (5) are built only if (1) does not match. Other
-// re-encodings of the query that twilio-node tries (a WHATWG URL or
-// Node's querystring round trip) undo its own parsing of the URL, not
-// Twilio's, and are not tried: Twilio signs the query as it sends it
-// (twilio/twilio-node#1059, #1183).
+// Forms (2) to (5) are built only if (1) does not match. Every form differs
+// from the URL as given only in its port, its scheme (3), or the encoding
+// of its query, never in the decoded names and values of the query: a
+// signature over one form vouches for what the handler reads from another.
+// The path and host are never re-encoded except in (4).
 //
 // HMAC-SHA1 hashes its input in order and the URL comes first, so the
 // parameters are hashed again for each form tried; they are written once

@@ -39,6 +39,7 @@ type LimitError struct {
 	Max, Got int
 }
 
+// Error names the limit and both counts.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("signature: %d %s, over the limit of %d", e.Got, e.Limit, e.Max)
 }
@@ -56,6 +57,7 @@ type FormError struct {
 	Reason string
 }
 
+// Error gives the offset and the reason.
 func (e *FormError) Error() string {
 	return fmt.Sprintf("signature: malformed form body at byte %d: %s", e.Offset, e.Reason)
 }

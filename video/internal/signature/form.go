@@ -1,67 +1,55 @@
 package signature
 
 import (
-	"bytes"
 	"net/url"
+	"slices"
 )
 
 // parseForm decodes body into st.dec and st.fields with the rules of
 // net/url.ParseQuery: fields separated by "&", empty fields skipped, a ";"
 // in a field an error, name and value split at the first "=", "+" a space
-// and %XX a byte. It stops at the first error, where ParseQuery would go on
-// and still return it.
+// and %XX a byte. It reads body once, and stops at the first error where
+// ParseQuery would go on and still return it.
 func (st *state) parseForm(body []byte) error {
-	st.dec = st.dec[:0]
 	st.fields = st.fields[:0]
-	for off := 0; off < len(body); {
-		seg := body[off:]
-		if i := bytes.IndexByte(seg, '&'); i >= 0 {
-			seg = seg[:i]
-		}
-		start := off
-		off += len(seg) + 1
-		if len(seg) == 0 {
+	dec := slices.Grow(st.dec[:0], len(body))[:len(body)] // decoding never grows
+	n := 0
+	start, k0, k1 := 0, 0, -1 // field offset in body; name start and end in dec
+	for i := 0; i <= len(body); i++ {
+		if i == len(body) || body[i] == '&' {
+			if i > start {
+				if k1 < 0 {
+					k1 = n
+				}
+				st.fields = append(st.fields, field{k0, k1, n})
+			}
+			start, k0, k1 = i+1, n, -1
 			continue
 		}
-		if bytes.IndexByte(seg, ';') >= 0 {
+		switch c := body[i]; c {
+		case ';':
 			return &FormError{Offset: start, Reason: "invalid semicolon separator"}
+		case '=':
+			if k1 < 0 {
+				k1 = n
+				continue
+			}
+			dec[n] = c
+		case '+':
+			dec[n] = ' '
+		case '%':
+			if i+2 >= len(body) || !isHex(body[i+1]) || !isHex(body[i+2]) {
+				return &FormError{Offset: start, Reason: "invalid %-escape"}
+			}
+			dec[n] = unhex(body[i+1])<<4 | unhex(body[i+2])
+			i += 2
+		default:
+			dec[n] = c
 		}
-		name, value, _ := bytes.Cut(seg, []byte{'='})
-		var ok bool
-		k0 := len(st.dec)
-		if st.dec, ok = appendUnescaped(st.dec, name); !ok {
-			return &FormError{Offset: start, Reason: "invalid %-escape in name"}
-		}
-		k1 := len(st.dec)
-		if st.dec, ok = appendUnescaped(st.dec, value); !ok {
-			return &FormError{Offset: start, Reason: "invalid %-escape in value"}
-		}
-		st.fields = append(st.fields, field{k0, k1, len(st.dec)})
+		n++
 	}
+	st.dec = dec[:n]
 	return nil
-}
-
-// appendUnescaped appends s decoded as a query component ("+" is a space)
-// to dst, or reports false if s holds a malformed %-escape.
-func appendUnescaped(dst, s []byte) ([]byte, bool) {
-	for len(s) > 0 {
-		i := bytes.IndexAny(s, "%+")
-		if i < 0 {
-			return append(dst, s...), true
-		}
-		dst = append(dst, s[:i]...)
-		if s[i] == '+' {
-			dst = append(dst, ' ')
-			s = s[i+1:]
-			continue
-		}
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-			return dst, false
-		}
-		dst = append(dst, unhex(s[i+1])<<4|unhex(s[i+2]))
-		s = s[i+3:]
-	}
-	return dst, true
 }
 
 func isHex(c byte) bool {

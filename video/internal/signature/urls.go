@@ -74,12 +74,8 @@ func (st *state) variants(raw string, schemes bool) {
 			st.add(raw[:p.hostEnd], defaultPort(raw[:p.schemeEnd]), raw[p.hostEnd:])
 		}
 	}
-	// (3) twilio-go's form of the same.
-	if g, ok := twilioGoPortForm(raw); ok {
-		st.add(g, "", "")
-	}
 	if schemes && p.schemeEnd > 0 {
-		// (4) the other scheme, with and without its default port.
+		// (3) the other scheme, with and without its default port.
 		other := ""
 		switch {
 		case strings.EqualFold(raw[:p.schemeEnd], "http"):
@@ -97,10 +93,17 @@ func (st *state) variants(raw string, schemes bool) {
 			st.add(other+hostNoPort, defaultPort(other), raw[p.hostEnd:])
 		}
 	}
-	// (5) %3A and %40 decoded in the query of each form.
+	bases := len(st.ends)
+	// (4) twilio-go's form of (2).
+	if g, ok := twilioGoPortForm(raw); ok {
+		st.add(g, "", "")
+	}
+	// (5) the query of each form (1) to (3) re-encoded.
 	prev := 0
-	for _, end := range st.ends[:len(st.ends):len(st.ends)] {
-		st.addDecoded(prev, end)
+	for _, end := range st.ends[:bases:bases] {
+		st.addQueryForm(prev, end, appendReservedDecoded)
+		st.addQueryForm(prev, end, appendWHATWGQuery)
+		st.addQueryForm(prev, end, appendLegacyQuery)
 		prev = end
 	}
 }
@@ -127,34 +130,123 @@ func (st *state) commit(start int) {
 	st.ends = append(st.ends, len(st.urls))
 }
 
-// addDecoded adds the form st.urls[start:end] with every %3A (or %3a) and
-// %40 in its query decoded to ":" and "@", if it has any.
-func (st *state) addDecoded(start, end int) {
-	u := st.urls[start:end]
-	q0, q1 := queryBounds(u)
-	if q0 < 0 || !hasReservedEscape(u[q0:q1]) {
+// addQueryForm adds the form st.urls[start:end] with its query replaced by
+// recode(query), if it has a query and that changes it.
+func (st *state) addQueryForm(start, end int, recode func(dst, q []byte) []byte) {
+	q0, q1 := queryBounds(st.urls[start:end])
+	if q0 < 0 {
 		return
 	}
 	begin := len(st.urls)
 	st.urls = append(st.urls, st.urls[start:start+q0]...)
-	for i := start + q0; i < start+q1; i++ {
-		c := st.urls[i]
-		if c == '%' && i+2 < start+q1 {
+	// recode may grow st.urls while reading q: q keeps the old array,
+	// whose bytes before begin are never written.
+	st.urls = recode(st.urls, st.urls[start+q0:start+q1])
+	st.urls = append(st.urls, st.urls[start+q1:end]...)
+	st.commit(begin)
+}
+
+// appendReservedDecoded appends q with every %3A (or %3a) and %40 decoded
+// to ":" and "@", the form in which Twilio signs the parameters it adds to
+// a GET query while sending them escaped (twilio/twilio-node#621).
+func appendReservedDecoded(dst, q []byte) []byte {
+	for i := 0; i < len(q); i++ {
+		if q[i] == '%' && i+2 < len(q) {
 			switch {
-			case st.urls[i+1] == '3' && (st.urls[i+2] == 'A' || st.urls[i+2] == 'a'):
-				st.urls = append(st.urls, ':')
+			case q[i+1] == '3' && (q[i+2] == 'A' || q[i+2] == 'a'):
+				dst = append(dst, ':')
 				i += 2
 				continue
-			case st.urls[i+1] == '4' && st.urls[i+2] == '0':
-				st.urls = append(st.urls, '@')
+			case q[i+1] == '4' && q[i+2] == '0':
+				dst = append(dst, '@')
 				i += 2
 				continue
 			}
 		}
-		st.urls = append(st.urls, c)
+		dst = append(dst, q[i])
 	}
-	st.urls = append(st.urls, st.urls[start+q1:end]...)
-	st.commit(begin)
+	return dst
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func appendEscaped(dst []byte, c byte) []byte {
+	return append(dst, '%', upperHex[c>>4], upperHex[c&15])
+}
+
+// appendWHATWGQuery appends q as a WHATWG URL parser serialises the query
+// of an http or https URL (https://url.spec.whatwg.org/#special-query-percent-encode-set):
+// controls, space, '"', "'", "<", ">" and non-ASCII bytes percent-encoded,
+// the rest (existing escapes included) kept. twilio-node checks this form of
+// the URL it is given.
+func appendWHATWGQuery(dst, q []byte) []byte {
+	for _, c := range q {
+		if c <= ' ' || c == '"' || c == '\'' || c == '<' || c == '>' || c >= 0x7f {
+			dst = appendEscaped(dst, c)
+		} else {
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// appendLegacyQuery appends q round-tripped through Node's querystring
+// parse and stringify, as twilio-node's legacy check does, for back ends
+// that signed an escaped form of a query value: each non-empty field
+// decoded ("+" is a space, a malformed %-escape kept as is) and
+// re-encoded as name=value with all but A-Z a-z 0-9 - _ . ! ~ * ' ( )
+// percent-encoded. Node also groups repeated names and moves integer
+// names first; Twilio's parameter names are distinct and not integers, and
+// fields are kept in order here.
+func appendLegacyQuery(dst, q []byte) []byte {
+	first := true
+	for len(q) > 0 {
+		seg := q
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			seg, q = q[:i], q[i+1:]
+		} else {
+			q = nil
+		}
+		if len(seg) == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, '&')
+		}
+		first = false
+		name, value, _ := bytes.Cut(seg, []byte{'='})
+		dst = appendLegacyComponent(dst, name)
+		dst = append(dst, '=')
+		dst = appendLegacyComponent(dst, value)
+	}
+	return dst
+}
+
+func appendLegacyComponent(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '+':
+			c = ' '
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		if legacyUnescaped(c) {
+			dst = append(dst, c)
+		} else {
+			dst = appendEscaped(dst, c)
+		}
+	}
+	return dst
+}
+
+func legacyUnescaped(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-_.!~*'()", c) >= 0
 }
 
 // queryBounds returns the query of u as u[q0:q1] (without "?" or the
@@ -169,15 +261,6 @@ func queryBounds(u []byte) (q0, q1 int) {
 		return -1, -1
 	}
 	return i + 1, q1
-}
-
-func hasReservedEscape(q []byte) bool {
-	for i := 0; i+2 < len(q); i++ {
-		if q[i] == '%' && (q[i+1] == '3' && (q[i+2] == 'A' || q[i+2] == 'a') || q[i+1] == '4' && q[i+2] == '0') {
-			return true
-		}
-	}
-	return false
 }
 
 // twilioGoPortForm returns the second URL twilio-go v1.31.0's

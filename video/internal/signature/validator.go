@@ -145,12 +145,16 @@ type field struct{ k0, k1, v1 int }
 
 // maxKeep bounds the buffers a state keeps when returned to the pool, so
 // that one large request does not pin memory.
-const maxKeep = 64 << 10
+const (
+	maxKeep       = 64 << 10
+	maxKeepFields = 4 * DefaultMaxParams
+)
 
 func (v *Validator) get() *state { return v.pool.Get().(*state) }
 
 func (v *Validator) put(st *state) {
-	if cap(st.suffix) > maxKeep || cap(st.dec) > maxKeep || cap(st.urls) > maxKeep {
+	if cap(st.suffix) > maxKeep || cap(st.dec) > maxKeep || cap(st.urls) > maxKeep ||
+		cap(st.fields) > maxKeepFields || cap(st.sorted) > maxKeepFields || cap(st.keys) > maxKeepFields {
 		return
 	}
 	clear(st.keys[:cap(st.keys)]) // drop references to callers' strings

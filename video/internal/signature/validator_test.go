@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -140,7 +142,12 @@ func TestValidate(t *testing.T) {
 		{"ipv6 port", "https://[::1]:8443/cb", form, sign(testToken, "https://[::1]/cb", form), nil, nil},
 		{"GET %3A %40 decoded", getEscaped, nil, sign(testToken, getURL, nil), nil, nil},
 		{"GET %3A decoded with port", strings.Replace(getEscaped, ".com/", ".com:443/", 1), nil, sign(testToken, getURL, nil), nil, nil},
-		{"GET not re-encoded", getURL, nil, sign(testToken, getEscaped, nil), nil, ErrMismatch},
+		{"GET signed escaped, arrives literal (legacy query)", getURL, nil, sign(testToken, getEscaped, nil), nil, nil},
+		{"GET apostrophe escaped on arrival (legacy query)", cbURL + "?n=O%27hara", nil, sign(testToken, cbURL+"?n=O'hara", nil), nil, nil},
+		{"GET apostrophe signed escaped (WHATWG query)", cbURL + "?n=O'hara", nil, sign(testToken, cbURL+"?n=O%27hara", nil), nil, nil},
+		{"GET plus signed as %20 (legacy query)", cbURL + "?n=a+b", nil, sign(testToken, cbURL+"?n=a%20b", nil), nil, nil},
+		{"GET re-encoded value differs", cbURL + "?n=a+b", nil, sign(testToken, cbURL+"?n=a%2Bb", nil), nil, ErrMismatch},
+		{"GET field order kept", cbURL + "?a=1&b=2", nil, sign(testToken, cbURL+"?b=2&a=1", nil), nil, ErrMismatch},
 		{"%3A in path not decoded", "https://h.example.com/a%3Ab", nil, sign(testToken, "https://h.example.com/a:b", nil), nil, ErrMismatch},
 		{"scheme: off by default", "http://h.example.com/cb", form, sign(testToken, "https://h.example.com/cb", form), nil, ErrMismatch},
 		{"scheme: https behind proxy", "http://h.example.com/cb", form, sign(testToken, "https://h.example.com/cb", form),
@@ -383,8 +390,13 @@ func TestVariants(t *testing.T) {
 		{"http://h.example.com/a b", false, []string{"http://h.example.com/a b", "http://h.example.com:80/a b", "http://h.example.com:80/a%20b"}},
 		{"https://h.example.com/cb?c=sip%3a1%402", false, []string{
 			"https://h.example.com/cb?c=sip%3a1%402", "https://h.example.com:443/cb?c=sip%3a1%402",
-			"https://h.example.com/cb?c=sip:1@2", "https://h.example.com:443/cb?c=sip:1@2"}},
-		{"https://h.example.com/a%3A?q#f%40", false, []string{"https://h.example.com/a%3A?q#f%40", "https://h.example.com:443/a%3A?q#f%40"}},
+			"https://h.example.com/cb?c=sip:1@2", "https://h.example.com/cb?c=sip%3A1%402",
+			"https://h.example.com:443/cb?c=sip:1@2", "https://h.example.com:443/cb?c=sip%3A1%402"}},
+		{"https://h.example.com/a%3A?q#f%40", false, []string{"https://h.example.com/a%3A?q#f%40", "https://h.example.com:443/a%3A?q#f%40",
+			"https://h.example.com/a%3A?q=#f%40", "https://h.example.com:443/a%3A?q=#f%40"}},
+		{"https://h.example.com/cb?n=O'h+ü&&x", false, []string{"https://h.example.com/cb?n=O'h+ü&&x", "https://h.example.com:443/cb?n=O'h+ü&&x",
+			"https://h.example.com/cb?n=O%27h+%C3%BC&&x", "https://h.example.com/cb?n=O'h%20%C3%BC&x=",
+			"https://h.example.com:443/cb?n=O%27h+%C3%BC&&x", "https://h.example.com:443/cb?n=O'h%20%C3%BC&x="}},
 		{"http://h.example.com:8080/cb", true, []string{"http://h.example.com:8080/cb", "http://h.example.com/cb",
 			"https://h.example.com/cb", "https://h.example.com:443/cb"}},
 		{"/relative", false, []string{"/relative", "//:80/relative"}}, // twilio-go's form
@@ -404,5 +416,67 @@ func TestVariants(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("variants(%q) =\n %q\nwant\n %q", tt.raw, got, tt.want)
 		}
+	}
+}
+
+// TestTwilioNodeVectors checks signatures made by Twilio's official Node.js
+// helper library (testdata/twilio_node_vectors.js, run with the npm package
+// "twilio"): this package computes the same signature over the URL signed,
+// and accepts the URL that arrives exactly when twilio-node's
+// validateRequest does, but where it knows better.
+func TestTwilioNodeVectors(t *testing.T) {
+	raw, err := os.ReadFile("testdata/twilio_node_vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Library string
+		Token   string
+		Vectors []struct {
+			Name, Signed, URL, Signature string
+			Params                       map[string]json.RawMessage
+			NodeValid                    bool
+		}
+	}
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatal(err)
+	}
+	// Where this package differs from twilio-node's validateRequest, and why.
+	differs := map[string]string{
+		"GET colon and at escaped on arrival": "Twilio signs ':' and '@' unescaped and sends them escaped " +
+			"(twilio/twilio-node#621; twilio-node handles it in validateExpressRequest only)",
+	}
+	v := newValidator(t)
+	for _, vec := range file.Vectors {
+		t.Run(vec.Name, func(t *testing.T) {
+			params := url.Values{}
+			for k, m := range vec.Params {
+				var one string
+				if err := json.Unmarshal(m, &one); err == nil {
+					params[k] = []string{one}
+					continue
+				}
+				var many []string
+				if err := json.Unmarshal(m, &many); err != nil {
+					t.Fatalf("param %s: %v", k, err)
+				}
+				params[k] = many
+			}
+			if err := v.Validate(vec.Signed, params, vec.Signature); err != nil {
+				t.Fatalf("%s signed %q; ours rejects that URL: %v", file.Library, vec.Signed, err)
+			}
+			want := vec.NodeValid
+			if why, ok := differs[vec.Name]; ok {
+				want = !want
+				t.Logf("differs from %s: %s", file.Library, why)
+			}
+			if err := v.Validate(vec.URL, params, vec.Signature); (err == nil) != want {
+				t.Fatalf("signed %q, arrived %q: ours %v, want accepted=%v (%s: %v)",
+					vec.Signed, vec.URL, err, want, file.Library, vec.NodeValid)
+			}
+		})
+	}
+	if len(file.Vectors) < 10 {
+		t.Fatalf("only %d vectors", len(file.Vectors))
 	}
 }
