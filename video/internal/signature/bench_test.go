@@ -33,6 +33,8 @@ var forgedSig = base64.StdEncoding.EncodeToString([]byte("0123456789abcdefghij")
 // RequestValidator.ValidateBody (what the webhook handlers use today) on
 // the same raw bodies:
 //   - signed: a participant-connected status callback (20 parameters);
+//   - forged: the same with a well-formed wrong signature (every URL form
+//     is tried);
 //   - forged9000: 9,000 parameters (62 KiB) and a well-formed wrong
 //     signature, with the default limits and with the parameter limit
 //     lifted (so that the whole body is parsed, sorted and hashed);
@@ -50,6 +52,7 @@ func BenchmarkValidate(b *testing.B) {
 		ok   bool
 	}{
 		{"signed", smallBody, sign(testToken, cbURL, small), nil, true},
+		{"forged", smallBody, forgedSig, nil, false},
 		{"forged9000", body9k, forgedSig, nil, false},
 		{"forged9000-nolimit", body9k, forgedSig, []Option{WithMaxParams(1 << 20), WithMaxBytes(1 << 20)}, false},
 		{"signed10k-nolimit", body10k, sign(testToken, cbURL, big10k), []Option{WithMaxParams(1 << 20), WithMaxBytes(1 << 20)}, true},

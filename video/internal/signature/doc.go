@@ -54,7 +54,8 @@
 //     (decoded, then all but A-Z a-z 0-9 - _ . ! ~ * ' ( ) escaped), for
 //     back ends that signed an escaped form (twilio/twilio-node#1059).
 //
-// Forms (2) to (5) are built only if (1) does not match. Every form differs
+// A form is built only if the forms before it did not match, and forms
+// (1) to (3) are built without allocating. Every form differs
 // from the URL as given only in its port, its scheme (3), or the encoding
 // of its query, never in the decoded names and values of the query: a
 // signature over one form vouches for what the handler reads from another.

@@ -62,37 +62,45 @@ func defaultPort(scheme string) string {
 	return ":80"
 }
 
-// variants appends to st.urls (after the URL as given, already there) the
-// other forms of raw described in the package doc, each once.
-func (st *state) variants(raw string, schemes bool) {
+// nearForms appends to st.urls (after the URL as given, already there)
+// forms (2) and (3) of raw described in the package doc, each once. They
+// are built by slicing raw, without allocating.
+func (st *state) nearForms(raw string, schemes bool) {
 	p := splitURL(raw)
-	if p.schemeEnd > 0 {
-		// (2) the port toggled, only the authority changed.
-		if p.portColon >= 0 {
-			st.add(raw[:p.portColon], "", raw[p.hostEnd:])
-		} else {
-			st.add(raw[:p.hostEnd], defaultPort(raw[:p.schemeEnd]), raw[p.hostEnd:])
-		}
+	if p.schemeEnd <= 0 {
+		return
 	}
-	if schemes && p.schemeEnd > 0 {
-		// (3) the other scheme, with and without its default port.
-		other := ""
-		switch {
-		case strings.EqualFold(raw[:p.schemeEnd], "http"):
-			other = "https"
-		case strings.EqualFold(raw[:p.schemeEnd], "https"):
-			other = "http"
-		}
-		if other != "" {
-			end := p.hostEnd
-			if p.portColon >= 0 {
-				end = p.portColon
-			}
-			hostNoPort := raw[p.schemeEnd:end] // "://userinfo@host"
-			st.add(other+hostNoPort, "", raw[p.hostEnd:])
-			st.add(other+hostNoPort, defaultPort(other), raw[p.hostEnd:])
-		}
+	// (2) the port toggled, only the authority changed.
+	if p.portColon >= 0 {
+		st.add(raw[:p.portColon], "", raw[p.hostEnd:])
+	} else {
+		st.add(raw[:p.hostEnd], defaultPort(raw[:p.schemeEnd]), raw[p.hostEnd:])
 	}
+	if !schemes {
+		return
+	}
+	// (3) the other scheme, with and without its default port.
+	other := ""
+	switch {
+	case strings.EqualFold(raw[:p.schemeEnd], "http"):
+		other = "https"
+	case strings.EqualFold(raw[:p.schemeEnd], "https"):
+		other = "http"
+	default:
+		return
+	}
+	end := p.hostEnd
+	if p.portColon >= 0 {
+		end = p.portColon
+	}
+	hostNoPort := raw[p.schemeEnd:end] // "://userinfo@host"
+	st.add(other+hostNoPort, "", raw[p.hostEnd:])
+	st.add(other+hostNoPort, defaultPort(other), raw[p.hostEnd:])
+}
+
+// farForms appends forms (4) and (5) of raw, each once, after forms (1)
+// to (3).
+func (st *state) farForms(raw string) {
 	bases := len(st.ends)
 	// (4) twilio-go's form of (2).
 	if g, ok := twilioGoPortForm(raw); ok {

@@ -28,11 +28,12 @@ const (
 	// so 256 leaves ten times the room while keeping the sort of a forged
 	// request short.
 	DefaultMaxParams = 256
-	// DefaultMaxBytes bounds the bytes hashed for one URL form: the URL plus
-	// the parameters' names and values, or plus the raw body. Room
-	// callbacks are a few hundred bytes and a Debugger event with its
-	// webhook excerpt a few KiB; 64 KiB matches the webhook handlers'
-	// default body limit.
+	// DefaultMaxBytes bounds the size of a request: the URL plus the
+	// parameters' names and values, or plus the raw body. Each URL form
+	// hashed is at most three times the URL (a re-encoded query) plus the
+	// parameters. Room callbacks are a few hundred bytes and a Debugger
+	// event with its webhook excerpt a few KiB; 64 KiB matches the webhook
+	// handlers' default body limit.
 	DefaultMaxBytes = 64 << 10
 )
 
@@ -76,9 +77,9 @@ func WithMaxParams(n int) Option {
 	}
 }
 
-// WithMaxBytes sets the most bytes hashed for one URL form (default
-// [DefaultMaxBytes]): the URL plus the parameters' names and values, or plus
-// the raw body. n must be positive.
+// WithMaxBytes sets the largest request accepted (default
+// [DefaultMaxBytes]): the bytes of the URL plus the parameters' names and
+// values, or plus the raw body. n must be positive.
 func WithMaxBytes(n int) Option {
 	return func(v *Validator) error {
 		if n <= 0 {
@@ -197,16 +198,19 @@ func (v *Validator) Validate(rawURL string, params url.Values, sig string) error
 	if len(params) > v.maxParams {
 		return &LimitError{Limit: "params", Max: v.maxParams, Got: len(params)}
 	}
-	n, size := 0, len(rawURL)
-	for k, vs := range params {
+	n := 0
+	for _, vs := range params {
 		n += len(vs)
+	}
+	if n > v.maxParams {
+		return &LimitError{Limit: "params", Max: v.maxParams, Got: n}
+	}
+	size := len(rawURL)
+	for k, vs := range params {
 		size += len(vs) * len(k)
 		for _, s := range vs {
 			size += len(s)
 		}
-	}
-	if n > v.maxParams {
-		return &LimitError{Limit: "params", Max: v.maxParams, Got: n}
 	}
 	if size > v.maxBytes {
 		return &LimitError{Limit: "bytes", Max: v.maxBytes, Got: size}
@@ -336,18 +340,27 @@ func bodyHashParam(rawURL string) string {
 }
 
 // match reports whether st.want is the HMAC of one of rawURL's forms
-// followed by st.suffix. The URL as given is tried before the other forms
-// are built.
+// followed by st.suffix. Each form is tried as soon as it is built, the
+// cheap ones first.
 func (v *Validator) match(st *state, rawURL string) error {
 	st.urls = append(st.urls[:0], rawURL...)
 	st.ends = append(st.ends[:0], len(st.urls))
-	if v.try(st, st.urls) {
-		return nil
-	}
-	st.variants(rawURL, v.schemes)
-	for i := 1; i < len(st.ends); i++ {
-		if v.try(st, st.urls[st.ends[i-1]:st.ends[i]]) {
-			return nil
+	tried := 0
+	for stage := range 3 {
+		switch stage {
+		case 1:
+			st.nearForms(rawURL, v.schemes)
+		case 2:
+			st.farForms(rawURL)
+		}
+		for ; tried < len(st.ends); tried++ {
+			start := 0
+			if tried > 0 {
+				start = st.ends[tried-1]
+			}
+			if v.try(st, st.urls[start:st.ends[tried]]) {
+				return nil
+			}
 		}
 	}
 	return ErrMismatch

@@ -406,7 +406,8 @@ func TestVariants(t *testing.T) {
 		st := &state{}
 		st.urls = append(st.urls, tt.raw...)
 		st.ends = append(st.ends, len(st.urls))
-		st.variants(tt.raw, tt.schemes)
+		st.nearForms(tt.raw, tt.schemes)
+		st.farForms(tt.raw)
 		var got []string
 		prev := 0
 		for _, end := range st.ends {
