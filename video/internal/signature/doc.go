@@ -12,10 +12,11 @@
 // URL alone. A JSON body is signed over the URL, whose bodySHA256 query
 // parameter holds the hex SHA-256 of the body.
 //
-// A [Validator] writes that string straight into a reused HMAC state: no
-// string is built per parameter, parameters are sorted once (O(n log n)),
-// and a successful check of a form body allocates only the returned
-// [net/url.Values].
+// A [Validator] never builds that string: it sorts the parameters once
+// (O(n log n)), appends them once into a reused buffer (linear), and
+// writes each URL form and that buffer into a reused HMAC state. A check
+// that matches one of the URL forms (1) to (3) below allocates nothing but
+// the [net/url.Values] that [Validator.ValidateForm] returns.
 //
 // # Bounded work
 //
