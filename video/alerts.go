@@ -43,7 +43,7 @@ const alertPollPageSize = 100
 //
 // Every accepted event is then passed to the [OnAlert] funcs, whatever its code.
 func (c *Client) AlertHandler(opts ...HandlerOption) http.Handler {
-	h := buildHandlerConfig("AlertHandler", opts)
+	h := c.buildHandlerConfig("AlertHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, werr := c.readSigned(w, r, h)
 		if werr != nil {

@@ -21,11 +21,18 @@ import (
 // # Validation
 //
 // Every request must carry a valid X-Twilio-Signature (HMAC-SHA1 with the
-// auth token given to [New], checked by twilio-go's RequestValidator over
-// the URL and the parameters; see [WithPublicURL] behind a proxy): otherwise
-// 403 and nothing changes. POST form bodies and GET queries are accepted;
-// bodies over [WithMaxBody] get 413, other content types 415, other methods
-// 405. A signed callback whose ledger fields are missing or malformed
+// auth token given to [New] over the URL and the sorted parameters,
+// https://www.twilio.com/docs/usage/webhooks/webhooks-security; see
+// [WithPublicURL] behind a proxy): otherwise 403 and nothing changes. The
+// check accepts every request twilio-go's client.RequestValidator accepts
+// (tested against it), plus the URL forms Twilio is known to sign that
+// differ from the URL that arrives (an explicit default port, :443 or :80,
+// and the query encodings twilio-node accepts), and a repeated parameter
+// only if all its values were signed. Its work is linear in the request
+// and bounded before any HMAC (at most 256 parameters): a forged request
+// is rejected in microseconds whatever its size. POST form bodies and GET
+// queries are accepted; bodies over [WithMaxBody] get 413, other content
+// types 415, malformed forms 400, other methods 405. A signed callback whose ledger fields are missing or malformed
 // (RoomSid, ParticipantSid, Timestamp) or whose AccountSid is another
 // account's gets 400 and changes nothing. Event names this library does not
 // act on (track, recording, and any Twilio adds later) get 200 and are
@@ -53,7 +60,7 @@ import (
 // Ledger updates are serialised across the Client's handlers. The handler
 // is safe for simultaneous use; several handlers of one Client share state.
 func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
-	h := buildHandlerConfig("StatusCallbackHandler", opts)
+	h := c.buildHandlerConfig("StatusCallbackHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, werr := c.readSigned(w, r, h)
 		if werr != nil {

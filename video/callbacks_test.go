@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -426,11 +427,23 @@ func TestStatusCallbackRejects(t *testing.T) {
 		{"other account", func() *http.Request {
 			return signedPost(token, target, roomForm("AC"+strings.Repeat("f", 32), video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z"))
 		}, http.StatusBadRequest},
+		// A value appended to a signed body: Twilio's helper libraries
+		// (twilio-node, twilio-python) sign every value of a repeated name,
+		// so the first-value-only signature does not cover it.
 		{"repeated parameter", func() *http.Request {
 			v := roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
 			v.Add("RoomSid", testRoom)
 			return signedPost(token, target, v)
-		}, http.StatusBadRequest},
+		}, http.StatusForbidden},
+		{"forged, 9,000 parameters", func() *http.Request {
+			v := roomForm(acct, video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
+			for i := range 9000 {
+				v.Set(fmt.Sprintf("p%d", i), "x")
+			}
+			r := signedPost(token, target, v)
+			r.Header.Set("X-Twilio-Signature", videotest.Signature(token, target, url.Values{}))
+			return r
+		}, http.StatusRequestEntityTooLarge},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1036,4 +1049,35 @@ func BenchmarkTrackingMemory(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(perParticipant, "B/participant")
+}
+
+// BenchmarkForgedCallback: a forged POST of 9,000 parameters within the
+// default body limit, as an attacker would send it, against the handler;
+// it must be rejected (403 or 413) without the quadratic string building
+// of a naive signature check.
+func BenchmarkForgedCallback(b *testing.B) {
+	vq, _ := offline(b)
+	h := vq.StatusCallbackHandler()
+	const target = "http://example.test/status"
+	form := roomForm(vq.AccountSID(), video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:00Z")
+	for i := range 9000 {
+		form.Set(strconv.Itoa(i), "")
+	}
+	body := form.Encode()
+	if len(body) > video.DefaultMaxCallbackBody {
+		b.Fatalf("body %d bytes, over the default limit", len(body))
+	}
+	sig := videotest.Signature("not-the-token", target, form)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Twilio-Signature", sig)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusForbidden && w.Code != http.StatusRequestEntityTooLarge {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
 }

@@ -57,7 +57,7 @@ type model struct {
 	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
 	parts     map[string]partTrack // Participant SID ->
 	creates   map[string]*createRec
-	orphans   []orphan // Rooms callbacks showed while unnamed creates were in flight, unclaimed
+	orphans   []orphan           // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes // Room name -> JoinToken's Room reservation
 	partToks  map[string]*tokRes // ParticipantReservationKey(room, identity) -> JoinToken's reservation
 	toksOf    map[string]int     // room (name or SID) -> JoinToken Participant reservations outstanding

@@ -519,11 +519,11 @@ func faultMix(t *testing.T, seed uint64) {
 		video.WithLimits(quota.Limits{ConcurrentRooms: quotaRooms, ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}))
 
 	var (
-		mu       sync.Mutex
-		rooms    []string // Room SIDs the workers know of
-		refused  atomic.Int64
-		nameSeq  atomic.Int64
-		phantom  atomic.Int64
+		mu      sync.Mutex
+		rooms   []string // Room SIDs the workers know of
+		refused atomic.Int64
+		nameSeq atomic.Int64
+		phantom atomic.Int64
 	)
 	pick := func(r *rand.Rand) string {
 		mu.Lock()

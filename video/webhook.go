@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/twilio/twilio-go/client"
+	"github.com/videoquota/videoquota/video/internal/signature"
 )
 
 // Defaults of the webhook handlers, each with where its number comes from.
@@ -53,6 +53,7 @@ type AlertFunc func(AlertEvent)
 type HandlerOption func(*handlerConfig) error
 
 type handlerConfig struct {
+	sig        *signature.Validator
 	urlFunc    func(*http.Request) string
 	maxBody    int64
 	onRoom     []RoomEventFunc
@@ -157,7 +158,7 @@ func WithCloseEmptyRooms(grace time.Duration) HandlerOption {
 	}
 }
 
-func buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
+func (c *Client) buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
 	h := &handlerConfig{maxBody: DefaultMaxCallbackBody}
 	for i, o := range opts {
 		if o == nil {
@@ -167,8 +168,17 @@ func buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
 			panic(err.Error())
 		}
 	}
+	// The body and its URL: the URL is not under WithMaxBody.
+	v, err := signature.New(c.authToken, signature.WithMaxBytes(int(h.maxBody)+maxSignedURL))
+	if err != nil {
+		panic(fmt.Sprintf("video: %s: %v", method, err))
+	}
+	h.sig = v
 	return h
 }
+
+// maxSignedURL bounds the URL a webhook is signed over, beside its body.
+const maxSignedURL = 16 << 10
 
 // requestURL is the URL Twilio signed: the configured public URL, or the
 // one the request arrived at.
@@ -194,18 +204,19 @@ type webhookError struct {
 
 // readSigned reads and authenticates a Twilio webhook: POST with a form body
 // (signed over URL + sorted parameters) or GET (signed over the URL with its
-// query). It returns the parameters, or the status to answer and why.
+// query). It returns the parameters, or the status to answer and why. The
+// work done before the signature is known good is bounded and linear in
+// the request (see package video/internal/signature): a forged request
+// costs little whatever its size.
 func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerConfig) (url.Values, *webhookError) {
 	sig := r.Header.Get("X-Twilio-Signature")
-	fullURL := h.requestURL(r)
-	rv := client.NewRequestValidator(c.authToken)
 	switch r.Method {
 	case http.MethodGet:
 		if len(r.URL.RawQuery) > int(h.maxBody) {
 			return nil, &webhookError{http.StatusRequestURITooLong, errors.New("query too long")}
 		}
-		if sig == "" || !rv.Validate(fullURL, nil, sig) {
-			return nil, &webhookError{http.StatusForbidden, errSignature}
+		if err := h.sig.Validate(h.requestURL(r), nil, sig); err != nil {
+			return nil, sigError(err)
 		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
@@ -220,6 +231,9 @@ func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerCo
 					errors.New("want Content-Type application/x-www-form-urlencoded")}
 			}
 		}
+		if sig == "" {
+			return nil, &webhookError{http.StatusForbidden, errSignature}
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 		if err != nil {
 			var mbe *http.MaxBytesError
@@ -228,30 +242,26 @@ func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerCo
 			}
 			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("reading body: %w", err)}
 		}
-		if sig == "" {
-			return nil, &webhookError{http.StatusForbidden, errSignature}
-		}
-		form, err := url.ParseQuery(string(body))
+		form, err := h.sig.ValidateForm(h.requestURL(r), body, sig)
 		if err != nil {
-			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed form body: %w", err)}
-		}
-		// Twilio signs every parameter it sends; a repeated name cannot be
-		// expressed in twilio-go's validator, so refuse it rather than
-		// accept a value that was never signed.
-		params := make(map[string]string, len(form))
-		for k, v := range form {
-			if len(v) != 1 {
-				return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("parameter %q repeated", shorten(k))}
-			}
-			params[k] = v[0]
-		}
-		if !rv.Validate(fullURL, params, sig) {
-			return nil, &webhookError{http.StatusForbidden, errSignature}
+			return nil, sigError(err)
 		}
 		return form, nil
 	}
 	w.Header().Set("Allow", "GET, POST")
 	return nil, &webhookError{http.StatusMethodNotAllowed, errors.New("want GET or POST")}
+}
+
+// sigError maps a signature check's failure to its answer: 413 for a
+// request over the limits, 400 for a malformed form, 403 otherwise.
+func sigError(err error) *webhookError {
+	switch {
+	case errors.Is(err, signature.ErrLimit):
+		return &webhookError{http.StatusRequestEntityTooLarge, err}
+	case errors.Is(err, signature.ErrMalformedForm):
+		return &webhookError{http.StatusBadRequest, err}
+	}
+	return &webhookError{http.StatusForbidden, errSignature}
 }
 
 func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind string, e *webhookError) {
