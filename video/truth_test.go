@@ -618,3 +618,124 @@ func (l *eventLog) all() []quota.Event {
 	defer l.mu.Unlock()
 	return append([]quota.Event(nil), l.ev...)
 }
+
+// slowStore is a MemoryStore whose Reserve and Hold of keys containing
+// match wait for gate to close after announcing themselves on inside: a
+// shared store that is slow for some operations.
+type slowStore struct {
+	*quota.MemoryStore
+	match  string
+	gate   chan struct{}
+	inside chan string
+}
+
+func (s *slowStore) slow(key string) {
+	if strings.Contains(key, s.match) {
+		s.inside <- key
+		<-s.gate
+	}
+}
+
+func (s *slowStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+	s.slow(key)
+	return s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
+}
+
+func (s *slowStore) Hold(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+	s.slow(key)
+	return s.MemoryStore.Hold(ctx, account, res, key, b, ttl)
+}
+
+// TestJoinTokenConcurrentShare: two JoinToken calls for one new Room share
+// its Room reservation; the first fails (the Participants quota is used up
+// by the second meanwhile), and its undo leaves the reservation the
+// second's token relies on.
+func TestJoinTokenConcurrentShare(t *testing.T) {
+	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "/alice", gate: make(chan struct{}), inside: make(chan string, 1)}
+	vq, _ := offline(t, video.WithStore(st), video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
+		video.WithLimits(quota.Limits{ConcurrentParticipants: 1}))
+	ctx := context.Background()
+	aliceErr := make(chan error, 1)
+	go func() {
+		_, err := vq.JoinToken(ctx, "standup", "alice")
+		aliceErr <- err
+	}()
+	<-st.inside // alice holds the Room reservation; her Participant slot waits
+	if _, err := vq.JoinToken(ctx, "standup", "bob"); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	close(st.gate)
+	var ex *quota.ExceededError
+	if err := <-aliceErr; !errors.As(err, &ex) || ex.Resource != quota.Participants {
+		t.Fatalf("alice: %v, want a Participants refusal", err)
+	}
+	if used, pending := usedPending(t, vq, quota.Rooms); used != 1 || pending != 1 {
+		t.Fatalf("rooms %d (pending %d), want bob's Room reservation kept", used, pending)
+	}
+	if used, _ := usedPending(t, vq, quota.Participants); used != 1 {
+		t.Fatalf("participants %d, want bob's 1", used)
+	}
+}
+
+// TestSlowStoreStallsOneRoomOnly: while the store is slow for one Room's
+// callback, a callback for another Room is applied: the model's lock is not
+// held across store operations.
+func TestSlowStoreStallsOneRoomOnly(t *testing.T) {
+	const slowRoom = "RM00000000000000000000000000000001"
+	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: slowRoom, gate: make(chan struct{}), inside: make(chan string, 1)}
+	vq, token := offline(t, video.WithStore(st))
+	h := vq.StatusCallbackHandler()
+	post := func(room string) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(token, "http://example.test/status",
+			roomForm(vq.AccountSID(), video.EventRoomCreated, room, "", "2026-11-26T10:00:00Z")))
+		return w.Code
+	}
+	slowDone := make(chan int, 1)
+	go func() { slowDone <- post(slowRoom) }()
+	<-st.inside
+	if code := post(testRoom); code != http.StatusOK {
+		t.Fatalf("other Room's callback: %d", code)
+	}
+	if ok, _ := vq.Ledger().Holds(context.Background(), quota.Rooms, testRoom); !ok {
+		t.Fatal("other Room not held while the slow one waits")
+	}
+	close(st.gate)
+	if code := <-slowDone; code != http.StatusOK {
+		t.Fatalf("slow Room's callback: %d", code)
+	}
+	if r := mustUsed(t, vq, quota.Rooms); r != 2 {
+		t.Fatalf("rooms %d, want 2", r)
+	}
+}
+
+// TestSlotMethodsAfterClose: the public slot methods and JoinToken fail
+// with ErrClosed after Close and change nothing; JoinToken with an ended
+// ctx takes nothing.
+func TestSlotMethodsAfterClose(t *testing.T) {
+	vq, _ := offline(t, video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"))
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := vq.JoinToken(cancelled, "standup", "alice"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("JoinToken with a cancelled ctx: %v", err)
+	}
+	if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != 0 || p != 0 {
+		t.Fatalf("cancelled JoinToken took rooms %d participants %d", r, p)
+	}
+	vq.Close()
+	for name, op := range map[string]func() error{
+		"ReserveParticipant": func() error { return vq.ReserveParticipant(ctx, "k") },
+		"HoldRoom":           func() error { return vq.HoldRoom(ctx, testRoom) },
+		"HoldParticipant":    func() error { return vq.HoldParticipant(ctx, testRoom, testPart) },
+		"CommitParticipant":  func() error { return vq.CommitParticipant(ctx, "k", testRoom, testPart) },
+		"ReleaseRoom":        func() error { return vq.ReleaseRoom(ctx, testRoom) },
+		"ReleaseParticipant": func() error { return vq.ReleaseParticipant(ctx, testPart) },
+		"JoinToken":          func() error { _, err := vq.JoinToken(ctx, "standup", "alice"); return err },
+		"Ledger().Reserve":   func() error { return vq.Ledger().Reserve(ctx, quota.Rooms, "x", time.Minute) },
+	} {
+		if err := op(); !errors.Is(err, video.ErrClosed) && !errors.Is(err, quota.ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
