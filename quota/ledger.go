@@ -258,13 +258,14 @@ func (l *Ledger) signalFreed() {
 	l.mu.Unlock()
 }
 
-// Sync makes the holdings of res exactly keys (pending reservations stay)
-// and returns the drift it corrected. Crossings it causes are reported with
-// [SourceReconcile].
-func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string) (added, removed int, err error) {
+// Sync makes the holdings of res exactly keys, a listing that began keep
+// ago (pending reservations, and holdings added since the listing began,
+// stay), and returns the drift it corrected. Crossings it causes are
+// reported with [SourceReconcile].
+func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string, keep time.Duration) (added, removed int, err error) {
 	var a, r int
 	_, err = l.apply(ctx, res, SourceReconcile, func(b *Bounds) (Change, error) {
-		c, added, removed, err := l.store.Sync(ctx, l.account, res, keys, b, MaxHold)
+		c, added, removed, err := l.store.Sync(ctx, l.account, res, keys, b, MaxHold, keep)
 		a, r = added, removed
 		return c, err
 	})

@@ -211,7 +211,7 @@ func TestLedgerClosed(t *testing.T) {
 		"Commit":  func() error { return l.Commit(ctx, quota.Rooms, "a", "RM1", quota.SourceLocal) },
 		"Hold":    func() error { return l.Hold(ctx, quota.Rooms, "RM2", quota.SourceLocal) },
 		"Release": func() error { return l.Release(ctx, quota.Rooms, "a", quota.SourceLocal) },
-		"Sync":    func() error { _, _, err := l.Sync(ctx, quota.Rooms, nil); return err },
+		"Sync":    func() error { _, _, err := l.Sync(ctx, quota.Rooms, nil, 0); return err },
 	} {
 		if err := op(); !errors.Is(err, quota.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)

@@ -354,7 +354,7 @@ func (s *MemoryStore) Release(ctx context.Context, account string, res Resource,
 }
 
 // Sync implements [Store].
-func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl time.Duration) (Change, int, int, error) {
+func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl, keep time.Duration) (Change, int, int, error) {
 	l := s.ledger(account, res)
 	now := s.now()
 	l.mu.Lock()
@@ -371,8 +371,12 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, ke
 		}
 	}
 	removed := 0
-	for k := range l.held {
-		if _, ok := want[k]; !ok {
+	young := int64(math.MaxInt64) // expiries above this were added within keep
+	if keep > 0 && ttl > 0 {
+		young = now.Add(ttl - keep).UnixNano()
+	}
+	for k, exp := range l.held {
+		if _, ok := want[k]; !ok && exp <= young {
 			delete(l.held, k)
 			removed++
 		}

@@ -77,8 +77,12 @@ type Store interface {
 	// Releasing an unknown key changes nothing.
 	Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error)
 	// Sync replaces the holdings of res with exactly keys, keeping pending
-	// reservations, and returns how many holdings it added and removed.
-	Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl time.Duration) (c Change, added, removed int, err error)
+	// reservations and the holdings added within the last keep (they were
+	// added after the listing that keys come from began: another client
+	// created them meanwhile), and returns how many holdings it added and
+	// removed. A holding's age is its expiry less ttl: holdings are added
+	// with one ttl ([MaxHold]).
+	Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl, keep time.Duration) (c Change, added, removed int, err error)
 	// MarkFull refuses further reservations of res for d, or until a release
 	// or sync, after Twilio answered 53119 or 53206.
 	MarkFull(ctx context.Context, account string, res Resource, d time.Duration) error

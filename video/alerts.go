@@ -41,7 +41,12 @@ const alertPollPageSize = 100
 //     and fire the threshold funcs with Code 53119/53206 and Level 1.
 //   - 20429 is logged at Warn.
 //
-// Every accepted event is then passed to the [OnAlert] funcs, whatever its code.
+// An event whose Timestamp is older than [DefaultCallbackRetention] on the
+// callbacks' clock (a replayed request: the signature does not cover time)
+// changes nothing and is passed on with Stale set; a 53121 for a level the
+// Client already reported rising is not reported again (see
+// [quota.Ledger]). Every accepted event is then passed to the [OnAlert]
+// funcs, whatever its code.
 func (c *Client) AlertHandler(opts ...HandlerOption) http.Handler {
 	h := c.buildHandlerConfig("AlertHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,9 +87,23 @@ func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fn
 	at := ev.Timestamp
 	if at.IsZero() {
 		at = c.now()
+	} else {
+		// A replay, or an alert so old that what it says is long past: it
+		// is passed on, marked Stale, and changes nothing.
+		st.mu.Lock()
+		ref := time.UnixMicro(st.newest)
+		if st.newest == 0 {
+			ref = c.now()
+		}
+		ev.Stale = at.Before(ref.Add(-st.retention))
+		st.mu.Unlock()
 	}
 	bg := context.WithoutCancel(ctx)
-	switch ev.Code {
+	code := ev.Code
+	if ev.Stale {
+		code = 0
+	}
+	switch code {
 	case quota.CodeApproachingQuota:
 		for _, res := range c.warnedResources(bg, &ev) {
 			used, _, _ := c.ledger.Used(bg, res)

@@ -71,6 +71,11 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 		if err == nil && ev.AccountSID != "" && ev.AccountSID != c.accountSID {
 			err = &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
 		}
+		if err == nil && ev.ledgerEvent() && ev.Timestamp.After(c.now().Add(maxSkew)) {
+			// Twilio's clock is not that far ahead of ours: one such event
+			// would move the callbacks' clock and make current ones stale.
+			err = &FieldError{Field: "Timestamp", Reason: "too far in the future"}
+		}
 		if err != nil {
 			c.rejectWebhook(w, r, "status callback", &webhookError{http.StatusBadRequest, err})
 			return

@@ -208,6 +208,10 @@ type AlertEvent struct {
 	Text string
 	// Polled is true for an alert read from the Monitor Alerts API.
 	Polled bool
+	// Stale is true for an alert whose Timestamp is older than
+	// [DefaultCallbackRetention] (a replayed request: Twilio's signature does
+	// not cover time): it is passed on but changes nothing.
+	Stale bool
 }
 
 // alertPayload is the JSON inside a Debugger event's Payload parameter.

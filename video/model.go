@@ -122,14 +122,16 @@ type orphan struct {
 // tokRes is a JoinToken reservation: a Room slot for a name not known in
 // progress, or a Participant slot for a (room, identity).
 type tokRes struct {
-	id    string    // its key in the model: the room name, or ParticipantReservationKey(room, identity)
-	key   string    // the ledger key: id made unique, so that a reservation given back never takes a newer one with it
-	room  string    // the room as given to JoinToken (Participant reservations)
-	exp   time.Time // the latest expiry of the tokens relying on it
-	ready chan struct{}
-	err   error // the reservation's error, once ready is closed
-	users int   // JoinToken calls relying on it that have not returned
-	made  bool  // a token relying on it was returned
+	created int64     // local time (µs) it was made
+	claimed string    // the Room SID a callback showed while it was being made
+	id      string    // its key in the model: the room name, or ParticipantReservationKey(room, identity)
+	key     string    // the ledger key: id made unique, so that a reservation given back never takes a newer one with it
+	room    string    // the room as given to JoinToken (Participant reservations)
+	exp     time.Time // the latest expiry of the tokens relying on it
+	ready   chan struct{}
+	err     error // the reservation's error, once ready is closed
+	users   int   // JoinToken calls relying on it that have not returned
+	made    bool  // a token relying on it was returned
 }
 
 // now is the model's clock for ends and pruning: the callbacks' clock once
@@ -166,20 +168,33 @@ func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name
 	rec, ok := m.creates[key]
 	delete(m.creates, key)
 	m.dropOrphanLocked(sid)
-	if ok && rec.settled != "" {
+	if ok && rec.settled == sid {
 		m.mu.Unlock()
 		return true // a callback committed it under the SID already
 	}
+	if ok && rec.settled != "" {
+		// A callback took another Room of that name (an older one, created
+		// and ended elsewhere) for this create's: that Room keeps the slot
+		// it took, and this one is held on its own.
+		key = ""
+	}
 	if r, known := m.rooms[sid]; known && r.ended() {
 		m.mu.Unlock()
-		_ = c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key, quota.SourceLocal)
+		c.giveBack(ctx, quota.Rooms, key)
 		return false // ended (callbacks) before its answer arrived
 	}
+	m.recon.room(sid, true)
 	m.mu.Unlock()
 	st := m.stripe(sid)
 	st.Lock()
 	defer st.Unlock()
-	if err := c.ledger.Commit(context.WithoutCancel(ctx), quota.Rooms, key, sid, quota.SourceLocal); err != nil {
+	var err error
+	if key == "" {
+		err = c.ledger.Hold(context.WithoutCancel(ctx), quota.Rooms, sid, quota.SourceLocal)
+	} else {
+		err = c.settle(ctx, quota.Rooms, key, sid)
+	}
+	if err != nil {
 		c.logWarn(ctx, "committing a room failed", err, "room", sid)
 		return true // the reservation stays until it lapses
 	}
@@ -212,9 +227,7 @@ func (m *model) createFailed(ctx context.Context, c *Client, key string) {
 	if ok && rec.settled != "" {
 		return // a callback showed the Room exists after all
 	}
-	if err := c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key, quota.SourceLocal); err != nil {
-		c.logWarn(ctx, "releasing a room reservation failed", err)
-	}
+	c.giveBack(ctx, quota.Rooms, key)
 }
 
 // createUnknown keeps the reservation of a create whose outcome is unknown
@@ -239,9 +252,7 @@ func (m *model) createUnknown(ctx context.Context, c *Client, key string) {
 				m.orphans = append(m.orphans[:i], m.orphans[i+1:]...)
 				delete(m.creates, key)
 				m.mu.Unlock()
-				if err := c.ledger.Release(context.WithoutCancel(ctx), quota.Rooms, key, quota.SourceLocal); err != nil {
-					c.logWarn(ctx, "releasing a room reservation failed", err)
-				}
+				c.giveBack(ctx, quota.Rooms, key)
 				return
 			}
 		}
@@ -283,23 +294,34 @@ func (m *model) dropOrphanLocked(sid string) {
 	m.orphans = kept
 }
 
-// claimRoomLocked takes the reservation that a Room sid named name
-// settles: a create of that name, else a JoinToken reservation for that
-// name, else (for a Room the Client knows nothing of) the oldest unnamed
-// create whose outcome is unknown. It returns the key to commit ("" to hold
-// the SID) and an undo. Requires mu held.
-func (m *model) claimRoomLocked(sid, name string) (key string, undo func()) {
-	if name != "" {
+// claimRoomLocked takes the reservation that a Room sid named name, created
+// at ts (µs, Twilio's clock), settles: a create of that name begun before
+// it, else a JoinToken reservation for that name made before it, else (for
+// a Room without a UniqueName of its own) the oldest unnamed create whose
+// outcome is unknown. It returns the key to commit ("" to hold the SID) and
+// an undo. A JoinToken reservation still being made is marked, so that it
+// is given back once made. Requires mu held.
+func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo func()) {
+	late := ts + int64(maxSkew/time.Microsecond) // the latest local time the Room can have been created at
+	if name != "" && name != sid {
 		for k, rec := range m.creates {
-			if rec.name == name && rec.settled == "" {
+			if rec.name == name && rec.settled == "" && rec.started <= late {
 				rec.settled = sid
 				return k, func() { rec.settled = "" }
 			}
 		}
-		if t, ok := m.roomToks[name]; ok && t.isReady() && t.err == nil && t.made {
+		if t, ok := m.roomToks[name]; ok && t.created <= late {
 			delete(m.roomToks, name)
-			return t.key, func() { m.roomToks[name] = t }
+			if !t.isReady() {
+				t.claimed = sid // settleTok gives the reservation back once made
+				return "", func() { t.claimed = ""; m.roomToks[name] = t }
+			}
+			if t.err == nil {
+				return t.key, func() { m.roomToks[name] = t }
+			}
+			return "", func() { m.roomToks[name] = t }
 		}
+		return "", func() {}
 	}
 	var oldest string
 	for k, rec := range m.creates {
@@ -315,6 +337,11 @@ func (m *model) claimRoomLocked(sid, name string) (key string, undo func()) {
 	}
 	return "", func() {}
 }
+
+// maxSkew is how far Twilio's clock and the local one may disagree when an
+// event is matched with a reservation by time, and how far ahead of the
+// local clock an event's Timestamp may be before it is refused.
+const maxSkew = time.Minute
 
 func (t *tokRes) isReady() bool {
 	select {
@@ -333,7 +360,7 @@ func (t *tokRes) isReady() bool {
 // Already ended Rooms change nothing. The caller holds sid's stripe.
 func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, src quota.Source) (stale bool, err error) {
 	m.mu.Lock()
-	r, isNew := m.roomLocked(sid)
+	r, _ := m.roomLocked(sid)
 	if r.ended() {
 		m.mu.Unlock()
 		// Twilio's room-ended after the Client saw the Room end (a REST
@@ -373,9 +400,9 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 			m.trackPartLocked(p.sid, endedAt(at), 0)
 		}
 	}
-	if !isNew || src != quota.SourceLocal {
-		// Remembered ended, so that late events for it are stale; a Room
-		// only the index knew (public slot methods) is forgotten.
+	{
+		// Remembered ended (until pruned), so that late events for it are
+		// stale.
 		r = m.rooms[sid]
 		if r.sid == "" {
 			r.sid = strings.Clone(sid)
@@ -436,15 +463,16 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 	case EventParticipantDisconnected:
 		empty, err = m.participantDisconnected(ctx, c, e, ts)
 	}
-	st.Unlock()
 	if err != nil {
+		st.Unlock()
 		return false, err
 	}
 	m.mu.Lock()
-	m.seen.addHash(key)
+	m.seen.addHash(key) // before the stripe is let go: a copy waiting on it is then a duplicate
 	m.newest = max(m.newest, ts)
 	m.pruneLocked()
 	m.mu.Unlock()
+	st.Unlock()
 	if empty && h.closeEmpty {
 		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
 	}
@@ -460,9 +488,9 @@ type roomPlan struct {
 
 // learnRoomLocked decides how Room sid (name), new to the model, is
 // counted and records it optimistically. Requires mu held and sid's stripe.
-func (m *model) learnRoomLocked(c *Client, sid, name string) roomPlan {
-	key, undo := m.claimRoomLocked(sid, name)
-	if key == "" {
+func (m *model) learnRoomLocked(c *Client, sid, name string, ts int64) roomPlan {
+	key, undo := m.claimRoomLocked(sid, name, ts)
+	if key == "" && (name == "" || name == sid) {
 		m.noteOrphanLocked(c, sid)
 	}
 	prev, had := m.names[name]
@@ -498,7 +526,7 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 		m.mu.Unlock()
 		return nil // already in progress (own call, a participant event came first) or ended
 	}
-	plan := m.learnRoomLocked(c, r.sid, e.RoomName)
+	plan := m.learnRoomLocked(c, r.sid, e.RoomName, ts)
 	m.mu.Unlock()
 	err := plan.exec(ctx, c, quota.SourceCallback)
 	m.mu.Lock()
@@ -564,7 +592,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	var rp roomPlan
 	if roomNew {
 		// room-created not seen (yet): the Room is in progress all the same.
-		rp = m.learnRoomLocked(c, r.sid, e.RoomName)
+		rp = m.learnRoomLocked(c, r.sid, e.RoomName, ts)
 	}
 	keys, undoToks := m.takeTokensLocked(e)
 	m.recon.part(e.ParticipantSID, r.sid, true)
@@ -682,7 +710,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 			t.users++
 			roomTok = t
 		} else {
-			roomTok = &tokRes{id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
+			roomTok = &tokRes{created: stamp(c.now()), id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
 			m.roomToks[room] = roomTok
 			mineRoom = true
 		}
@@ -769,9 +797,7 @@ func (m *model) tokenDone(ctx context.Context, c *Client, t *tokRes, res quota.R
 	}
 	m.mu.Unlock()
 	if drop && t.err == nil {
-		if err := c.ledger.Release(context.WithoutCancel(ctx), res, t.key, quota.SourceLocal); err != nil {
-			c.logWarn(ctx, "releasing a token reservation failed", err)
-		}
+		c.giveBack(ctx, res, t.key)
 	}
 }
 
@@ -957,4 +983,31 @@ func (m *model) readBudget(slot **rate.Limiter, perSecond float64) *rate.Limiter
 		(*slot).SetLimit(lim)
 	}
 	return *slot
+}
+
+// giveBack releases this Client's reservation key. After Close the Ledger
+// refuses operations, so the reservation is given back to the store
+// directly (no threshold event is delivered after Close): a shared store
+// must not keep a slot for a call that Close ended.
+func (c *Client) giveBack(ctx context.Context, res quota.Resource, key string) {
+	ctx = context.WithoutCancel(ctx)
+	err := c.ledger.Release(ctx, res, key, quota.SourceLocal)
+	if errors.Is(err, quota.ErrClosed) {
+		_, err = c.store.Release(ctx, c.accountSID, res, key, nil)
+	}
+	if err != nil {
+		c.logWarn(ctx, "releasing a reservation failed", err)
+	}
+}
+
+// settle commits this Client's reservation key under the Room or
+// Participant SID it turned out to be, directly in the store after Close
+// (see giveBack).
+func (c *Client) settle(ctx context.Context, res quota.Resource, key, sid string) error {
+	ctx = context.WithoutCancel(ctx)
+	err := c.ledger.Commit(ctx, res, key, sid, quota.SourceLocal)
+	if errors.Is(err, quota.ErrClosed) {
+		_, err = c.store.Commit(ctx, c.accountSID, res, key, sid, nil, quota.MaxHold)
+	}
+	return err
 }

@@ -209,6 +209,7 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 
 	var d Drift
 	started := c.now()
+	listing := time.Now() // the store's holdings are aged in real time
 	rooms, err := c.listInProgress(ctx, lim, &d.Requests)
 	if err != nil {
 		return d, err
@@ -237,12 +238,14 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 		partKeys = append(partKeys, sid)
 	}
 	bg := context.WithoutCancel(ctx)
-	added, removed, err := c.ledger.Sync(bg, quota.Rooms, roomKeys)
+	// Holdings added since the listing began (another Client's Rooms) stay.
+	keep := time.Since(listing)
+	added, removed, err := c.ledger.Sync(bg, quota.Rooms, roomKeys, keep)
 	if err != nil {
 		return d, err
 	}
 	d.Rooms = ResourceDrift{Twilio: len(roomKeys), Added: added, Removed: removed}
-	added, removed, err = c.ledger.Sync(bg, quota.Participants, partKeys)
+	added, removed, err = c.ledger.Sync(bg, quota.Participants, partKeys, keep)
 	if err != nil {
 		return d, err
 	}
@@ -257,8 +260,8 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 	d.Rooms.Settled, d.Participants.Settled = len(settle[quota.Rooms]), len(settle[quota.Participants])
 
 	m.mu.Lock()
-	m.adoptLocked(c, roomSet, partSet)
 	againRooms, againParts := win.after(snap)
+	m.adoptLocked(c, roomSet, partSet, againRooms, againParts)
 	m.recon = nil
 	m.mu.Unlock()
 	if err := c.replay(bg, againRooms, againParts); err != nil {
@@ -420,15 +423,29 @@ func (c *Client) replay(ctx context.Context, rooms, parts map[string]winEntry) e
 
 // adoptLocked makes the model agree with Twilio's lists: Rooms and
 // Participants no longer listed are ended, listed ones in progress.
-func (m *model) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart) {
+// SIDs that sources decided about after the sets were computed (skipRooms,
+// skipParts) keep what those sources said.
+func (m *model) adoptLocked(c *Client, rooms map[string]string, parts map[string]twilioPart, skipRooms, skipParts map[string]winEntry) {
 	now := m.nowLocked(c)
+	for sid := range skipRooms {
+		delete(rooms, sid)
+	}
+	for sid := range skipParts {
+		delete(parts, sid)
+	}
 	for sid, r := range m.rooms {
+		if _, skip := skipRooms[sid]; skip {
+			continue
+		}
 		if _, ok := rooms[sid]; !ok && r.mark != untracked && !r.ended() {
 			r.mark = endedAt(now) // its name is dropped by inProgressLocked
 			m.rooms[sid] = r
 		}
 	}
 	for sid := range m.parts {
+		if _, skip := skipParts[sid]; skip {
+			continue
+		}
 		if p, known := m.partLocked(sid); known && !p.ended() {
 			if _, ok := parts[sid]; !ok {
 				m.trackPartLocked(sid, endedAt(now), 0)

@@ -63,6 +63,9 @@ func (c *Client) holdParticipant(ctx context.Context, key, roomSID, participantS
 	st := m.stripe(roomSID)
 	st.Lock()
 	defer st.Unlock()
+	m.mu.Lock()
+	m.recon.part(participantSID, roomSID, true)
+	m.mu.Unlock()
 	var err error
 	if key != "" {
 		err = c.ledger.Commit(ctx, quota.Participants, key, participantSID, quota.SourceLocal)
@@ -99,6 +102,11 @@ func (c *Client) releaseParticipant(ctx context.Context, key string, src quota.S
 	st := m.stripe(room)
 	st.Lock()
 	defer st.Unlock()
+	m.mu.Lock()
+	if _, ok := m.parts[key]; ok {
+		m.recon.part(key, room, false)
+	}
+	m.mu.Unlock()
 	if err := c.ledger.Release(ctx, quota.Participants, key, src); err != nil {
 		return err
 	}
@@ -121,6 +129,9 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 	st := m.stripe(roomSID)
 	st.Lock()
 	defer st.Unlock()
+	m.mu.Lock()
+	m.recon.room(roomSID, true)
+	m.mu.Unlock()
 	if err := c.ledger.Hold(ctx, quota.Rooms, roomSID, quota.SourceLocal); err != nil {
 		return err
 	}

@@ -182,7 +182,13 @@ func (c *Client) settleTok(ctx context.Context, t *tokRes, mine bool, res quota.
 	if !t.isReady() {
 		close(t.ready)
 	}
+	claimed := t.claimed != ""
 	m.mu.Unlock()
+	if err == nil && claimed {
+		// The Room's room-created came while this was being made: the Room
+		// is held under its SID, the reservation is not needed.
+		c.giveBack(ctx, res, t.key)
+	}
 	return err
 }
 

@@ -137,11 +137,14 @@ elseif op == 'release' then
   return reply(1, used(), changed, 0, 0, true)
 
 elseif op == 'sync' then
-  local ttl = ARGV[base]
+  local ttl, keep = ARGV[base], tonumber(ARGV[base + 1])
   purge()
   local want = {}
   local added, removed = 0, 0
-  for i = base + 1, #ARGV do
+  -- holdings whose expiry is above young were added within keep
+  local young = 1e18
+  if keep > 0 and tonumber(ttl) > 0 then young = now + tonumber(ttl) - keep end
+  for i = base + 2, #ARGV do
     local k = ARGV[i]
     if not want[k] then
       want[k] = true
@@ -152,8 +155,10 @@ elseif op == 'sync' then
       end
     end
   end
-  for _, k in ipairs(redis.call('ZRANGE', held, 0, -1)) do
-    if not want[k] then
+  local hs = redis.call('ZRANGE', held, 0, -1, 'WITHSCORES')
+  for i = 1, #hs, 2 do
+    local k = hs[i]
+    if not want[k] and tonumber(hs[i + 1]) <= young then
       redis.call('ZREM', held, k)
       removed = removed + 1
     end

@@ -465,9 +465,9 @@ func (s *Store) Release(ctx context.Context, account string, res quota.Resource,
 // Sync implements [quota.Store]. It needs Redis: while degraded it returns
 // an *UnavailableError under either policy, since the holdings it would
 // replace are the whole account's.
-func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *quota.Bounds, ttl time.Duration) (quota.Change, int, int, error) {
-	extra := make([]any, 0, 1+len(keys))
-	extra = append(extra, millis(ttl))
+func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *quota.Bounds, ttl, keep time.Duration) (quota.Change, int, int, error) {
+	extra := make([]any, 0, 2+len(keys))
+	extra = append(extra, millis(ttl), millis(keep))
 	for _, k := range keys {
 		extra = append(extra, k)
 	}

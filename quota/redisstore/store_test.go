@@ -364,7 +364,7 @@ func TestFailLocalRestart(t *testing.T) {
 	c.release("RM1") // taken in Redis before: given back there on recovery
 	c.expect("r1", "r2", "RM2")
 	var ue *redisstore.UnavailableError
-	if _, _, _, err := s.Sync(context.Background(), "AC1", quota.Rooms, []string{"RM2"}, b, time.Minute); !errors.As(err, &ue) || ue.Op != "Sync" {
+	if _, _, _, err := s.Sync(context.Background(), "AC1", quota.Rooms, []string{"RM2"}, b, time.Minute, 0); !errors.As(err, &ue) || ue.Op != "Sync" {
 		t.Errorf("Sync while degraded: %v, want *UnavailableError", err)
 	}
 

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 		{"Hold/Lapse", testHoldLapse},
 		{"Release", testRelease},
 		{"Sync", testSync},
+		{"SyncKeepsNewer", testSyncKeepsNewer},
 		{"MarkFull/ClearedByRelease", testFullRelease},
 		{"MarkFull/ClearedBySync", testFullSync},
 		{"MarkFull/Expires", testFullExpires},
@@ -538,6 +539,33 @@ func testRelease(t *testing.T, s quota.Store, account string) {
 	expectHolds(t, s, account, quota.Rooms, "RM1", false)
 }
 
+// testSyncKeepsNewer: a Sync from a listing that began keep ago removes
+// only the holdings added before that: another client's Room created while
+// the listing ran survives.
+func testSyncKeepsNewer(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(10)
+	if _, err := s.Hold(ctx, account, quota.Rooms, "RMold", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	sleep(t, 2*lapseMargin)
+	if _, err := s.Hold(ctx, account, quota.Rooms, "RMnew", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	// The listing began just after RMold was held: RMnew came after it
+	// (with 290 ms to spare for a loaded machine), RMold before.
+	_, added, removed, err := s.Sync(ctx, account, quota.Rooms, []string{"RMlisted"}, b, longTTL, 2*lapseMargin-10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added != 1 || removed != 1 {
+		t.Errorf("Sync drift: added %d removed %d, want 1 and 1", added, removed)
+	}
+	expectHolds(t, s, account, quota.Rooms, "RMold", false)
+	expectHolds(t, s, account, quota.Rooms, "RMnew", true)
+	expectHolds(t, s, account, quota.Rooms, "RMlisted", true)
+}
+
 func testSync(t *testing.T, s quota.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
@@ -547,7 +575,7 @@ func testSync(t *testing.T, s quota.Store, account string) {
 		}
 	}
 	reserve(t, s, account, quota.Rooms, "pending", b, longTTL)
-	c, added, removed, err := s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL)
+	c, added, removed, err := s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +587,7 @@ func testSync(t *testing.T, s quota.Store, account string) {
 	expectHolds(t, s, account, quota.Rooms, "RMd", true)
 	expectHolds(t, s, account, quota.Rooms, "pending", true)
 
-	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL)
+	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +596,7 @@ func testSync(t *testing.T, s quota.Store, account string) {
 	}
 	expectChange(t, "repeated sync", c, 5, false)
 
-	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, nil, b, longTTL)
+	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, nil, b, longTTL, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,7 +648,7 @@ func testFullSync(t *testing.T, s quota.Store, account string) {
 	markFull(t, s, account, quota.Participants, longTTL)
 	_, err := s.Reserve(ctxT(t), account, quota.Participants, "a", b, longTTL)
 	refused(t, "reserve while marked full", err, quota.Participants, 0, 5)
-	if _, _, _, err := s.Sync(ctxT(t), account, quota.Participants, []string{"PA1"}, b, longTTL); err != nil {
+	if _, _, _, err := s.Sync(ctxT(t), account, quota.Participants, []string{"PA1"}, b, longTTL, 0); err != nil {
 		t.Fatal(err)
 	}
 	expectUsed(t, s, account, quota.Participants, 1, false)
@@ -732,7 +760,7 @@ func testThresholdJump(t *testing.T, s quota.Store, account string) {
 		{keys, nil},
 		{keys[:3], []quota.Crossing{fall(0.7), fall(0.9)}},
 	} {
-		c, _, _, err := s.Sync(ctx, account, quota.Participants, tc.keys, b, longTTL)
+		c, _, _, err := s.Sync(ctx, account, quota.Participants, tc.keys, b, longTTL, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

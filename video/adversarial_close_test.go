@@ -1,0 +1,51 @@
+package video_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// clientConnGoroutines counts the goroutines of client-side HTTP
+// connections (net/http persistConn loops) in this process.
+func clientConnGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "net/http.(*persistConn).readLoop")
+}
+
+// TestAdversarialCloseLeavesConnectionGoroutines: Close while a request is on
+// the wire. Close closes only the idle connections of that moment; the
+// request is not cancelled, and its connection goes back to the Client's
+// own transport's idle pool after Close, where its readLoop and writeLoop
+// goroutines stay for IdleConnTimeout (90 s) with nothing left to close
+// them: goroutines left running after Close.
+func TestAdversarialCloseLeavesConnectionGoroutines(t *testing.T) {
+	srv := videotest.NewServer(videotest.Options{ReadsPerSecond: -1, WritesPerSecond: -1,
+		Faults: videotest.Faults{Latency: 300 * time.Millisecond}})
+	t.Cleanup(srv.Close)
+	before := clientConnGoroutines()
+	vq := newClient(t, srv)
+	done := make(chan error, 1)
+	go func() { _, err := vq.CreateRoom(context.Background(), room("")); done <- err }()
+	for deadline := time.Now().Add(5 * time.Second); clientConnGoroutines() == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never went on the wire")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	vq.Close()
+	err := <-done
+	t.Logf("CreateRoom in flight across Close returned %v; emulator rooms %d", err, srv.Stats().RoomsNow)
+	deadline := time.Now().Add(3 * time.Second)
+	for clientConnGoroutines() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := clientConnGoroutines(); n > before {
+		t.Errorf("3 s after Close returned and the last call ended, %d client connection goroutine(s) still run (before the Client: %d)", n, before)
+	}
+}

@@ -1,0 +1,42 @@
+package video_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+)
+
+// TestAdversarialCloseDuringJoinTokenLeaksSharedReservation: replica A's
+// JoinToken has its Room reservation on the way to the shared store when A
+// is closed (a rolling deploy). The Room reservation lands; the Participant
+// reservation is refused with ErrClosed, so no token is returned; the undo
+// (tokenDone -> ledger.Release) is refused too, because the ledger is
+// closed. The Room reservation stays in the shared store for the token's
+// lifetime (an hour): replica B counts a Room that no token can create.
+func TestAdversarialCloseDuringJoinTokenLeaksSharedReservation(t *testing.T) {
+	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "pending-room:", gate: make(chan struct{}), inside: make(chan string, 1)}
+	key := video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret")
+	a, _ := offline(t, video.WithStore(st), key)
+	b, _ := offline(t, video.WithStore(st), key)
+	errc := make(chan error, 1)
+	go func() { _, err := a.JoinToken(context.Background(), "standup", "alice"); errc <- err }()
+	<-st.inside
+	closed := make(chan struct{})
+	go func() { a.Close(); close(closed) }()
+	<-closed
+	close(st.gate)
+	err := <-errc
+	t.Logf("A's JoinToken across Close: %v", err)
+	if err == nil {
+		t.Skip("JoinToken succeeded: its reservation is backed by a token")
+	}
+	if !errors.Is(err, video.ErrClosed) {
+		t.Fatalf("JoinToken: %v", err)
+	}
+	if used, pending := usedPending(t, b, quota.Rooms); used != 0 {
+		t.Errorf("replica B sees %d Rooms (%d pending) after A's JoinToken failed and returned no token", used, pending)
+	}
+}

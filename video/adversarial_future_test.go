@@ -1,0 +1,41 @@
+package video_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+)
+
+// TestAdversarialFutureTimestampPoisonsCallbacks: one signed event whose
+// Timestamp is far in the future (well-formed RFC 3339, year 9999) moves
+// the callbacks' clock (model.newest) there for good: every later, correct
+// event is then older than the retention on that clock and applied as
+// stale, so the ledger stops following Twilio. The bogus event should be
+// refused (or not move the clock) and the later ones applied.
+func TestAdversarialFutureTimestampPoisonsCallbacks(t *testing.T) {
+	vq, token := offline(t)
+	h := vq.StatusCallbackHandler()
+	post := func(event, roomSID, part, ts string) int {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(token, "http://example.test/status", roomForm(vq.AccountSID(), event, roomSID, part, ts)))
+		return w.Code
+	}
+	const bogusRoom = "RMffffffffffffffffffffffffffffffff"
+	code := post(video.EventRoomCreated, bogusRoom, "", "9999-12-31T23:59:59Z")
+	t.Logf("far-future event: HTTP %d", code)
+	// Later, ordinary events for another Room, on today's clock.
+	if c := post(video.EventRoomCreated, testRoom, "", "2026-11-26T10:00:00Z"); c != http.StatusOK {
+		t.Fatalf("room-created: %d", c)
+	}
+	if c := post(video.EventParticipantConnected, testRoom, testPart, "2026-11-26T10:00:01Z"); c != http.StatusOK {
+		t.Fatalf("participant-connected: %d", c)
+	}
+	roomHeld, _ := vq.Ledger().Holds(t.Context(), quota.Rooms, testRoom)
+	partHeld, _ := vq.Ledger().Holds(t.Context(), quota.Participants, testPart)
+	if !roomHeld || !partHeld {
+		t.Errorf("after one far-future event, a current room-created and participant-connected were ignored: room held %v, participant held %v", roomHeld, partHeld)
+	}
+}
