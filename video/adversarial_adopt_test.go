@@ -1,5 +1,10 @@
 package video_test
 
+// The adversarial_*_test.go files are regression tests from an adversarial
+// review of the model: each test's comment describes the failure it caught
+// (in the present tense of the code it was written against); the code now
+// prevents each one, and the test asserts the property that failed.
+
 import (
 	"context"
 	"testing"
