@@ -38,9 +38,10 @@ type Server struct {
 	readLim, writeLim *rate.Limiter
 	inflight          atomic.Int64
 
-	faultMu sync.Mutex
-	faults  Faults
-	rng     *rand.Rand // fault decisions; guarded by faultMu
+	faultMu  sync.Mutex
+	faults   Faults
+	ctlMatch [2]string  // the control API's match method and path prefix, for GET
+	rng      *rand.Rand // fault decisions; guarded by faultMu
 
 	sidMu  sync.Mutex
 	sidRng *rand.Rand // SID generation; guarded by sidMu
@@ -72,6 +73,9 @@ type Server struct {
 	alertBySID   map[string]*alert
 
 	disp *dispatcher
+
+	reqLog *ring[RequestRecord]
+	cbLog  *ring[CallbackRecord]
 }
 
 // NewServer starts an emulator listening on loopback (Options.Addr, default
@@ -130,6 +134,15 @@ func newServer(opts Options) (*Server, error) {
 	if opts.AuthToken != "" && !isAlnum(opts.AuthToken) {
 		return nil, errors.New("Options.AuthToken must be alphanumeric")
 	}
+	if (opts.APIKeySID == "") != (opts.APIKeySecret == "") {
+		return nil, errors.New("Options.APIKeySID and Options.APIKeySecret: set both or neither")
+	}
+	if opts.APIKeySID != "" && (!isAlnum(opts.APIKeySID) || !strings.HasPrefix(opts.APIKeySID, "SK")) {
+		return nil, errors.New("Options.APIKeySID must be alphanumeric and start with SK")
+	}
+	if opts.APIKeySecret != "" && !isAlnum(opts.APIKeySecret) {
+		return nil, errors.New("Options.APIKeySecret must be alphanumeric")
+	}
 	if opts.AdHocRoomType != "" {
 		if _, ok := maxParticipantsByType[opts.AdHocRoomType]; !ok {
 			return nil, fmt.Errorf("Options.AdHocRoomType %q is not a room type", opts.AdHocRoomType)
@@ -172,6 +185,12 @@ func newServer(opts Options) (*Server, error) {
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = 5 * time.Second
 	}
+	if opts.RequestLogSize == 0 {
+		opts.RequestLogSize = DefaultRequestLogSize
+	}
+	if opts.CallbackLogSize == 0 {
+		opts.CallbackLogSize = DefaultCallbackLogSize
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -189,6 +208,8 @@ func newServer(opts Options) (*Server, error) {
 		compositions: make(map[string]*composition),
 		hooks:        make(map[string]*compositionHook),
 		alertBySID:   make(map[string]*alert),
+		reqLog:       newRing[RequestRecord](opts.RequestLogSize),
+		cbLog:        newRing[CallbackRecord](opts.CallbackLogSize),
 	}
 	s.reqPfx = "RQ" + s.hex(8)
 	s.accountSID = opts.AccountSID
@@ -199,8 +220,11 @@ func newServer(opts Options) (*Server, error) {
 	if s.authToken == "" {
 		s.authToken = secretHex()
 	}
-	s.keySID = s.newSID("SK")
-	s.keySecret = secretHex()
+	s.keySID, s.keySecret = opts.APIKeySID, opts.APIKeySecret
+	if s.keySID == "" {
+		s.keySID = s.newSID("SK")
+		s.keySecret = secretHex()
+	}
 	s.authAccount = basicHeader(s.accountSID, s.authToken)
 	s.authKey = basicHeader(s.keySID, s.keySecret)
 	s.readLim = newLimiter(opts.ReadsPerSecond, opts.ReadBurst, s.clock.Now())
@@ -239,12 +263,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	for _, r := range s.rooms {
-		stopTimer(&r.timer)
-		for _, p := range r.parts {
-			stopTimer(&p.timer)
-		}
-	}
+	s.stopTimersLocked()
 	s.mu.Unlock()
 	if s.hs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -254,6 +273,46 @@ func (s *Server) Close() {
 		cancel()
 	}
 	s.disp.close()
+}
+
+// stopTimersLocked stops every room, participant and composition timer.
+// Requires s.mu held.
+func (s *Server) stopTimersLocked() {
+	for _, r := range s.rooms {
+		stopTimer(&r.timer)
+		for _, p := range r.parts {
+			stopTimer(&p.timer)
+		}
+	}
+	for _, c := range s.compositions {
+		stopTimer(&c.timer)
+	}
+}
+
+// Reset returns the server to the state it started in: every room,
+// participant, track, recording, transcription, composition, hook, alert and
+// setting is discarded with its timers, the faults go back to
+// [Options.Faults], the statistics and both logs are cleared and the 53121
+// warnings re-armed. Credentials, options, the clock and the rate buckets are
+// kept, and no callback is sent for what is discarded; callbacks queued
+// before Reset may still be delivered (use [Server.FlushCallbacks] first).
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.stopTimersLocked()
+	now := s.clock.Now()
+	s.rooms, s.roomOrder, s.byName = make(map[string]*room), nil, make(map[string]*room)
+	s.roomsNow, s.partsNow, s.warned = 0, 0, [2]bool{}
+	s.recordings, s.recOrder = make(map[string]*recording), nil
+	s.compositions, s.compOrder = make(map[string]*composition), nil
+	s.hooks, s.hookOrder = make(map[string]*compositionHook), nil
+	s.compSettings = settings{created: now}
+	s.recSettings = settings{created: now}
+	s.alerts, s.alertBySID = nil, make(map[string]*alert)
+	s.mu.Unlock()
+	s.SetFaults(s.opts.Faults)
+	s.ResetStats()
+	s.reqLog.reset()
+	s.cbLog.reset()
 }
 
 // URL returns the base URL, e.g. "http://127.0.0.1:41234" (no trailing slash).
@@ -423,6 +482,7 @@ func (s *Server) ResetStats() {
 func (s *Server) SetFaults(f Faults) {
 	s.faultMu.Lock()
 	s.faults = f
+	s.ctlMatch = [2]string{}
 	s.faultMu.Unlock()
 }
 
