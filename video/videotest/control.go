@@ -3,6 +3,7 @@ package videotest
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	case "openapi.json":
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(ControlOpenAPI)
+		return
+	}
+	if strings.HasPrefix(p, "sink/") || p == "sink" {
+		s.serveSink(w, r)
 		return
 	}
 	if msg := s.authFailure(r); msg != "" {
@@ -91,6 +96,35 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		c.participants(seg[1], seg[3:])
 	}
 	c.finish()
+}
+
+// serveSink is a status callback receiver for scripts that have none (curl):
+// point a StatusCallback at <emulator>/_videotest/sink/<anything>. It
+// verifies X-Twilio-Signature as a Twilio webhook receiver must, answering
+// 204 when it is valid and 401 (code 20003) otherwise, so GET
+// /_videotest/callbacks shows each delivery signed (delivered) or not. It
+// takes no Basic auth: Twilio sends none with callbacks.
+func (s *Server) serveSink(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		s.controlMethod(w, r, "GET", "POST")
+		return
+	}
+	u := "http://" + r.Host + r.URL.RequestURI()
+	var params map[string][]string
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxControlBody)
+		if err := r.ParseForm(); err != nil {
+			ctlErr(w, errf(20001, "Malformed callback body: %v", err))
+			return
+		}
+		params = r.PostForm
+	}
+	want := Signature(s.authToken, u, params)
+	if got := r.Header.Get("X-Twilio-Signature"); subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		ctlErr(w, errf(20003, "Invalid X-Twilio-Signature"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // controlReq collects the handlers of one control path by method.

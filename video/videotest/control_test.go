@@ -509,3 +509,42 @@ func TestControlCallbacks(t *testing.T) {
 		t.Fatalf("receiver got %d callbacks, log shows 2", n)
 	}
 }
+
+// TestControlSink: callbacks pointed at the sink are delivered when signed;
+// a forged one is refused.
+func TestControlSink(t *testing.T) {
+	srv, video, _, _ := newTest(t, videotest.Options{})
+	c := newCtl(t, srv)
+	if _, err := video.CreateRoom((&openapi.CreateRoomParams{}).SetUniqueName("s").SetStatusCallback(srv.URL() + "/_videotest/sink/post")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := video.CreateRoom((&openapi.CreateRoomParams{}).SetUniqueName("g").SetStatusCallbackMethod("GET").
+		SetStatusCallback(srv.URL() + "/_videotest/sink/get?x=1")); err != nil {
+		t.Fatal(err)
+	}
+	c.do("POST", "/_videotest/callbacks/flush", nil, 200)
+	cbs := c.do("GET", "/_videotest/callbacks", nil, 200)["callbacks"].([]any)
+	if len(cbs) != 2 {
+		t.Fatalf("callbacks = %v", cbs)
+	}
+	for _, x := range cbs {
+		if e := x.(map[string]any); e["delivered"] != true || e["status_code"] != 204.0 {
+			t.Fatalf("sink delivery = %v", e)
+		}
+	}
+	anon := &ctl{t: t, base: srv.URL()}
+	if m := anon.do("POST", "/_videotest/sink/post", nil, 401); m["code"] != 20003.0 {
+		t.Fatalf("unsigned = %v", m)
+	}
+	req, _ := http.NewRequest("POST", srv.URL()+"/_videotest/sink/post", strings.NewReader("RoomSid=RM1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", videotest.Signature(srv.AuthToken(), srv.URL()+"/_videotest/sink/post", url.Values{"RoomSid": {"RM2"}}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("tampered body = %d, want 401", resp.StatusCode)
+	}
+}
