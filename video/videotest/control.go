@@ -256,13 +256,23 @@ type trackJSON struct {
 	ParticipantSid string `json:"participant_sid"`
 }
 
-// participantView renders the participant psid of room roomSid.
-func (s *Server) participantView(roomSid, psid string) participantJSON {
+// writeParticipant answers with the participant psid of room roomSid, or
+// 53106 if a concurrent reset discarded it.
+func (c *controlReq) writeParticipant(status int, roomSid, psid string) {
+	s := c.s
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	rm := s.rooms[roomSid]
-	p := rm.partBySID[psid]
-	return participantJSON{Sid: p.sid, Identity: p.identity, Status: p.status, RoomSid: rm.sid, RoomName: rm.name}
+	var out *participantJSON
+	if rm := s.rooms[roomSid]; rm != nil {
+		if p := rm.partBySID[psid]; p != nil {
+			out = &participantJSON{Sid: p.sid, Identity: p.identity, Status: p.status, RoomSid: rm.sid, RoomName: rm.name}
+		}
+	}
+	s.mu.Unlock()
+	if out == nil {
+		c.fail(newErr(53106, ""))
+		return
+	}
+	ctlJSON(c.w, status, out)
 }
 
 // resolveLive returns the SIDs of a room and one of its live participants.
@@ -293,7 +303,7 @@ func (c *controlReq) participants(roomRef string, rest []string) {
 				c.fail(err)
 				return
 			}
-			ctlJSON(c.w, http.StatusOK, s.participantView(roomSid, psid))
+			c.writeParticipant(http.StatusOK, roomSid, psid)
 		})
 		return
 	}
@@ -309,7 +319,7 @@ func (c *controlReq) participants(roomRef string, rest []string) {
 				c.fail(err)
 				return
 			}
-			ctlJSON(c.w, http.StatusOK, s.participantView(roomSid, psid))
+			c.writeParticipant(http.StatusOK, roomSid, psid)
 		})
 	case len(rest) == 2 && rest[1] == "tracks":
 		c.on("POST", func() { c.publish(roomRef, partRef) })
@@ -356,7 +366,7 @@ func (c *controlReq) connect(roomRef string) {
 		}
 	}
 	c.s.mu.Unlock()
-	ctlJSON(c.w, http.StatusCreated, c.s.participantView(roomSid, psid))
+	c.writeParticipant(http.StatusCreated, roomSid, psid)
 }
 
 func (c *controlReq) publish(roomRef, partRef string) {
