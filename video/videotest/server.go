@@ -388,7 +388,8 @@ type counters struct {
 
 // Stats is a snapshot of what the server saw. It is a value copy.
 type Stats struct {
-	// TotalRequests counts every HTTP request received.
+	// TotalRequests counts every HTTP request to the Twilio surface
+	// (control API requests under /_videotest/ are not counted).
 	TotalRequests int64
 	// Reads and Writes count authenticated Video API requests charged to the
 	// read (GET) and write (POST, DELETE) buckets, including the throttled ones.
