@@ -90,7 +90,7 @@ func NewServer(opts Options) *Server {
 }
 
 // Start is [NewServer] returning an error instead of panicking, for programs
-// such as examples/emulator.
+// such as the videotest command (package emulator).
 func Start(opts Options) (*Server, error) {
 	s, err := newServer(opts)
 	if err != nil {
@@ -415,11 +415,13 @@ type Stats struct {
 	ParticipantsNow, ParticipantsPeak int
 	// RoomsCreated, RoomsEnded and ParticipantsJoined are running totals.
 	RoomsCreated, RoomsEnded, ParticipantsJoined int64
-	// CallbacksSent counts status callbacks delivered with a 2xx answer;
-	// CallbacksFailed those that failed or got another status;
+	// CallbacksSent counts status callback delivery attempts answered 2xx;
+	// CallbacksFailed attempts that failed or got another status (a retry
+	// is an attempt of its own);
 	// CallbacksDropped and CallbacksDuplicated those affected by faults.
 	CallbacksSent, CallbacksFailed, CallbacksDropped, CallbacksDuplicated int64
-	// DebuggerEventsSent and DebuggerEventsFailed count Debugger webhook deliveries.
+	// DebuggerEventsSent and DebuggerEventsFailed count Debugger webhook
+	// delivery attempts likewise.
 	DebuggerEventsSent, DebuggerEventsFailed int64
 	// Alerts is the number of Monitor alerts recorded.
 	Alerts int
