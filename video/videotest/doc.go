@@ -134,8 +134,10 @@
 // (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides):
 // by default once, immediately, when no connection could be made; a
 // #rc=N&rp=...&ct=...&rt=...&tt=... fragment on the callback URL changes the
-// count, the failures retried (ct, rt, 4xx, 5xx, all) and the timeouts. The
-// fragment is neither requested nor signed. [Server.Callbacks] lists every
+// count, the failures retried (ct, rt, 4xx, 5xx, all) and the timeouts. That
+// page documents the overrides for Twilio's webhooks in general; no Video
+// page documents callback retries, so the emulator applies the general rule.
+// The fragment is neither requested nor signed. [Server.Callbacks] lists every
 // attempt; [Server.FlushCallbacks] waits for pending deliveries.
 //
 // # Fault injection

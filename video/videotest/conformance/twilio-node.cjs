@@ -221,6 +221,8 @@ async function run(base, hook) {
   eq((await video.rooms(room.sid).participants(alice.sid).publishedTracks(cam.sid).fetch()).enabled, false, 'cam disabled over REST');
   const sub = await video.rooms(room.sid).participants(joined[1]).subscribedTracks.list();
   eq(sub.map((t) => [t.name, t.publisherSid]), [['mic', alice.sid], ['cam', alice.sid]], 'bob subscribes to alice');
+  const subMic = await video.rooms(room.sid).participants(joined[1]).subscribedTracks(mic.sid).fetch();
+  eq([subMic.kind, subMic.participantSid, subMic.enabled], ['audio', joined[1], true], 'subscribed track fetch');
   const sr = await video.rooms(room.sid).participants(alice.sid).subscribeRules.update({ rules: [{ type: 'include', all: true }] });
   eq(plain(sr.rules), [{ type: 'include', all: true }], 'subscribe rules update');
   eq((await video.rooms(room.sid).participants(alice.sid).subscribeRules.fetch()).rules.map(plain), [{ type: 'include', all: true }], 'subscribe rules fetch');
@@ -230,6 +232,7 @@ async function run(base, hook) {
   await expectError(video.rooms(room.sid).recordingRules.update({ rules: [{ type: 'maybe' }] }), 20001, 400, 'bad recording rule');
   const roomRecs = await video.rooms(room.sid).recordings.list();
   eq(roomRecs.map((r) => [r.type, r.status, r.codec, r.containerFormat]), [['audio', 'processing', 'OPUS', 'mka'], ['video', 'processing', 'VP8', 'mkv']], 'room recordings');
+  eq((await video.rooms(room.sid).recordings(roomRecs[0].sid).fetch()).roomSid, room.sid, 'room recording fetch');
   const recs = await video.recordings.list({ groupingSid: [room.sid] });
   eq(recs.length, 2, 'account recordings by GroupingSid');
   const rec = await video.recordings(roomRecs[0].sid).fetch();
@@ -266,6 +269,9 @@ async function run(base, hook) {
   eq([ended.status, ended.duration], ['completed', 120], 'room completed');
   check(isDate(ended.endTime), 'room endTime', ended.endTime);
   eq((await video.rooms(room.sid).participants.list()).every((p) => p.status === 'disconnected'), true, 'everyone disconnected');
+  await expectError(video.rooms(room.sid).participants('erin').fetch(), 20404, 404, 'identity lookup only finds connected participants');
+  const anon = await video.rooms(room.sid).participants(alice.sid).anonymize().update();
+  eq([anon.identity, anon.status], [alice.sid, 'disconnected'], 'anonymized participant');
   const done = await video.recordings(roomRecs[0].sid).fetch();
   check(done.status === 'completed' && done.duration > 0 && done.size > 0, 'recording completed with duration and size', [done.status, done.duration, done.size]);
   const comp = await video.compositions.create({ roomSid: room.sid, audioSources: ['*'], format: 'mp4', statusCallback: hook.url + '/composition' });
