@@ -175,7 +175,7 @@ func parse(name string, args []string, stderr io.Writer, getenv func(string) str
 	}
 	if c.dev {
 		if c.tokenSource != "" || c.keySource != "" || o.AccountSID != "" || o.APIKeySID != "" {
-			return nil, &UsageError{errors.New("-dev sets the fixed development credentials: give no -account-sid, -auth-token, -api-key-sid or -api-key-secret with it")}
+			return nil, &UsageError{errors.New("-dev sets the fixed development credentials: give no -account-sid, -auth-token, -api-key-sid or -api-key-secret (nor their $VIDEOTEST_ variables) with it")}
 		}
 		*o = videotest.DevCredentials(*o)
 	}
