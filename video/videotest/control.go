@@ -18,11 +18,12 @@ import (
 // controlPrefix is the root of the control API, beside the Twilio surface.
 const controlPrefix = "/_videotest/"
 
-// ControlOpenAPI is the OpenAPI 3 description of the control API, served at
-// GET /_videotest/openapi.json.
-//
 //go:embed control.openapi.json
-var ControlOpenAPI []byte
+var controlOpenAPI []byte
+
+// ControlOpenAPI returns the OpenAPI 3 description of the control API (JSON),
+// also served at GET /_videotest/openapi.json. The slice is a copy.
+func ControlOpenAPI() []byte { return bytes.Clone(controlOpenAPI) }
 
 // maxControlBody bounds a control API request body (64 KiB).
 const maxControlBody = 64 << 10
@@ -43,7 +44,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	case "openapi.json":
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(ControlOpenAPI)
+		_, _ = w.Write(controlOpenAPI)
 		return
 	}
 	if strings.HasPrefix(p, "sink/") || p == "sink" {

@@ -24,7 +24,7 @@ import (
 // spec is the control API's OpenAPI document, decoded once.
 var spec = sync.OnceValue(func() map[string]any {
 	var m map[string]any
-	if err := json.Unmarshal(videotest.ControlOpenAPI, &m); err != nil {
+	if err := json.Unmarshal(videotest.ControlOpenAPI(), &m); err != nil {
 		panic(err)
 	}
 	return m

@@ -166,7 +166,7 @@
 // ([ParseFaults] reads their JSON form), read statistics, the request log
 // and the callback deliveries, flush callbacks and reset. It takes the API's
 // Basic auth, is not rate limited, faulted or logged, and is described by
-// [ControlOpenAPI] (served at /_videotest/openapi.json). GET
+// [ControlOpenAPI] (also served at /_videotest/openapi.json). GET
 // /_videotest/health answers without credentials, and /_videotest/sink/...
 // is a status callback receiver that checks X-Twilio-Signature, for scripts
 // that have none. The videotest command (cmd/videotest, built on package

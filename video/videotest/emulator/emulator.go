@@ -67,7 +67,7 @@ type config struct {
 	opts                    videotest.Options
 	dev, showToken, verbose bool
 	fakeClock, faults       string
-	tokenSource, keySource  string // "", "flag" or "environment"
+	tokenSource, keySource  string // where a given secret came from: "", "-auth-token", "$VIDEOTEST_AUTH_TOKEN"…
 }
 
 // Main parses args (without the program name) and the environment through
