@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -147,8 +148,11 @@ func TestCompositionLifecycle(t *testing.T) {
 		t.Fatalf("Status=completed list = %d, %v", len(list), err)
 	}
 	flush(t, srv)
+	// Delivery order is not guaranteed (as with Twilio): order by Timestamp.
+	got := h.all()
+	sort.SliceStable(got, func(i, j int) bool { return got[i].params.Get("Timestamp") < got[j].params.Get("Timestamp") })
 	var events []string
-	for _, r := range h.all() {
+	for _, r := range got {
 		if r.params.Get("CompositionSid") != *c.Sid {
 			t.Fatalf("callback for %s", r.params.Get("CompositionSid"))
 		}
