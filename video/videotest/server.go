@@ -275,6 +275,30 @@ func (s *Server) Close() {
 	s.disp.close()
 }
 
+// Shutdown stops the server gracefully, as net/http's Server.Shutdown does:
+// it stops accepting connections, waits for in-flight requests, then waits
+// for every queued status callback and Debugger webhook to be attempted
+// (retries included), and finally releases everything as [Server.Close]
+// does. If ctx ends first, the wait stops there, Close still runs, and
+// ctx's error is returned. Calls after the first return at once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	var err error
+	if s.hs != nil {
+		err = s.hs.Shutdown(ctx)
+	}
+	if e := s.FlushCallbacks(ctx); err == nil {
+		err = e
+	}
+	s.Close()
+	return err
+}
+
 // stopTimersLocked stops every room, participant and composition timer.
 // Requires s.mu held.
 func (s *Server) stopTimersLocked() {

@@ -33,8 +33,8 @@
 // # Shutdown
 //
 // When ctx ends (SIGINT or SIGTERM in the commands), Main stops accepting
-// requests, waits up to [ShutdownGrace] for queued callbacks and in-flight
-// requests, then returns nil.
+// connections, waits up to [ShutdownGrace] for in-flight requests and then
+// for queued callbacks ([videotest.Server.Shutdown]), and returns nil.
 package emulator
 
 import (
@@ -55,8 +55,8 @@ import (
 // otherwise.
 const DefaultAddr = "127.0.0.1:8089"
 
-// ShutdownGrace bounds how long Main waits for queued callbacks when ctx
-// ends (the HTTP server then gets its own 2 s, see [videotest.Server.Close]).
+// ShutdownGrace bounds how long Main waits, once ctx ends, for in-flight
+// requests and queued callbacks ([videotest.Server.Shutdown]).
 const ShutdownGrace = 3 * time.Second
 
 // EnvPrefix starts the environment variable of every flag.
@@ -70,9 +70,9 @@ type config struct {
 	tokenSource, keySource  string // where a given secret came from: "", "-auth-token", "$VIDEOTEST_AUTH_TOKEN"…
 }
 
-// Main parses args (without the program name) and the environment through
-// getenv, starts the emulator, prints the banner on stdout and serves until
-// ctx ends. Usage and errors go to stderr; logs (-v) go to stderr too. It
+// Main parses args (without the program name; name is used in usage
+// messages) and the environment through getenv, starts the emulator, prints
+// the banner on stdout and serves until ctx ends. Usage and errors go to stderr; logs (-v) go to stderr too. It
 // returns an error for bad flags or variables and when it cannot listen;
 // flag.ErrHelp for -h.
 func Main(ctx context.Context, name string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -91,10 +91,11 @@ func Main(ctx context.Context, name string, args []string, stdout, stderr io.Wri
 	fmt.Fprintln(stdout, "videotest: ready (interrupt to stop)")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "videotest: shutting down")
-	flushCtx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
-	_ = srv.FlushCallbacks(flushCtx)
-	cancel()
-	srv.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "videotest: shutdown: %v (pending callbacks discarded)\n", err)
+	}
 	return nil
 }
 
