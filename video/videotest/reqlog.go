@@ -118,6 +118,7 @@ type logWriter struct {
 	code   int
 }
 
+// WriteHeader records the first status written.
 func (w *logWriter) WriteHeader(status int) {
 	if w.status == 0 {
 		w.status = status
