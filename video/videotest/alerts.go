@@ -1,31 +1,36 @@
 package videotest
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 )
 
 type alertOut struct {
-	AccountSid      string  `json:"account_sid"`
-	AlertText       string  `json:"alert_text"`
-	APIVersion      *string `json:"api_version"`
-	DateCreated     string  `json:"date_created"`
-	DateGenerated   string  `json:"date_generated"`
-	DateUpdated     string  `json:"date_updated"`
-	ErrorCode       string  `json:"error_code"`
-	LogLevel        string  `json:"log_level"`
-	MoreInfo        string  `json:"more_info"`
-	RequestMethod   *string `json:"request_method"`
-	RequestURL      *string `json:"request_url"`
-	ResourceSid     string  `json:"resource_sid"`
-	Sid             string  `json:"sid"`
-	URL             string  `json:"url"`
-	ServiceSid      *string `json:"service_sid"`
-	RequestVars     *string `json:"request_variables,omitempty"`
-	ResponseBody    *string `json:"response_body,omitempty"`
-	ResponseHeaders *string `json:"response_headers,omitempty"`
-	RequestHeaders  *string `json:"request_headers,omitempty"`
+	AccountSid    string  `json:"account_sid"`
+	AlertText     string  `json:"alert_text"`
+	APIVersion    *string `json:"api_version"`
+	DateCreated   string  `json:"date_created"`
+	DateGenerated string  `json:"date_generated"`
+	DateUpdated   string  `json:"date_updated"`
+	ErrorCode     string  `json:"error_code"`
+	LogLevel      string  `json:"log_level"`
+	MoreInfo      string  `json:"more_info"`
+	RequestMethod *string `json:"request_method"`
+	RequestURL    *string `json:"request_url"`
+	ResourceSid   string  `json:"resource_sid"`
+	Sid           string  `json:"sid"`
+	URL           string  `json:"url"`
+	ServiceSid    *string `json:"service_sid"`
+	// The instance (GET /v1/Alerts/{Sid}) adds these four; the list leaves
+	// them out. json.RawMessage so that the instance can send null.
+	RequestVars     json.RawMessage `json:"request_variables,omitempty"`
+	RequestHeaders  json.RawMessage `json:"request_headers,omitempty"`
+	ResponseBody    json.RawMessage `json:"response_body,omitempty"`
+	ResponseHeaders json.RawMessage `json:"response_headers,omitempty"`
 }
+
+var jsonNull = json.RawMessage("null")
 
 func (s *Server) renderAlert(base string, a *alert, instance bool) alertOut {
 	o := alertOut{AccountSid: s.accountSID, AlertText: a.text, DateCreated: ts(a.created),
@@ -33,8 +38,10 @@ func (s *Server) renderAlert(base string, a *alert, instance bool) alertOut {
 		MoreInfo: "https://www.twilio.com/docs/errors/" + a.code, ResourceSid: a.resource, Sid: a.sid,
 		URL: base + "/v1/Alerts/" + a.sid}
 	if instance {
-		v := a.vars
-		o.RequestVars = &v
+		// The quota alerts come from no HTTP exchange with the account's
+		// server, so only request_variables (the event payload) has a value.
+		o.RequestVars, _ = marshal(a.vars)
+		o.RequestHeaders, o.ResponseBody, o.ResponseHeaders = jsonNull, jsonNull, jsonNull
 	}
 	return o
 }

@@ -5,10 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +52,14 @@ func newDispatcher(s *Server) *dispatcher {
 		s: s, notify: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 		held: make(map[string]delivery),
 		client: &http.Client{
-			Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
+			Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second,
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					dl := net.Dialer{}
+					if ct, ok := ctx.Value(dialTimeoutKey{}).(time.Duration); ok {
+						dl.Timeout = ct
+					}
+					return dl.DialContext(ctx, network, addr)
+				}},
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},
@@ -200,41 +210,114 @@ func Signature(authToken, fullURL string, params url.Values) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
+// overrides are the connection overrides Twilio reads from a webhook URL's
+// fragment (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides):
+// rc retries (0..5, default 1) for the failures rp names (ct = the connection
+// failed, rt = no timely response, 4xx, 5xx, all; default ct), each attempt
+// bounded by rt ms and all of them by tt ms (100..15000, default 15000).
+type overrides struct {
+	rc     int
+	rp     map[string]bool
+	ct, rt time.Duration
+	tt     time.Duration
+}
+
+// parseOverrides splits raw into the URL Twilio requests (no fragment) and
+// its connection overrides. Out-of-range or unknown values keep the default.
+func parseOverrides(raw string) (string, overrides) {
+	o := overrides{rc: 1, rp: map[string]bool{"ct": true}, ct: 5 * time.Second,
+		rt: 15 * time.Second, tt: 15 * time.Second}
+	base, frag, ok := strings.Cut(raw, "#")
+	if !ok {
+		return raw, o
+	}
+	q, _ := url.ParseQuery(frag)
+	ms := func(k string, lo, hi int, into *time.Duration) {
+		if n, err := strconv.Atoi(q.Get(k)); err == nil && n >= lo && n <= hi {
+			*into = time.Duration(n) * time.Millisecond
+		}
+	}
+	ms("ct", 100, 10000, &o.ct)
+	ms("rt", 100, 15000, &o.rt)
+	ms("tt", 100, 15000, &o.tt)
+	if n, err := strconv.Atoi(q.Get("rc")); err == nil && n >= 0 && n <= 5 {
+		o.rc = n
+	}
+	if v := q.Get("rp"); v != "" {
+		o.rp = map[string]bool{}
+		for _, p := range strings.Split(v, ",") {
+			o.rp[p] = true
+		}
+	}
+	return base, o
+}
+
+// retries reports whether a failure of kind ("ct", "rt", "4xx", "5xx") is retried.
+func (o overrides) retries(kind string) bool { return o.rp["all"] || o.rp[kind] }
+
+type dialTimeoutKey struct{}
+
 func (d *dispatcher) send(dl delivery) {
-	ctx, cancel := context.WithTimeout(d.ctx, d.s.opts.CallbackTimeout)
+	target, ov := parseOverrides(dl.url)
+	total, cancel := context.WithTimeout(d.ctx, ov.tt)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		kind := d.attempt(total, dl, target, ov, attempt)
+		if kind == "" || attempt > ov.rc || !ov.retries(kind) || total.Err() != nil {
+			return
+		}
+	}
+}
+
+// attempt makes one delivery attempt and records it; it returns "" on a 2xx
+// answer, else the failure kind: "ct" (no connection), "rt" (no timely
+// answer), "3xx", "4xx" or "5xx".
+func (d *dispatcher) attempt(total context.Context, dl delivery, target string, ov overrides, n int) string {
+	limit := min(d.s.opts.CallbackTimeout, ov.rt)
+	ctx, cancel := context.WithTimeout(context.WithValue(total, dialTimeoutKey{}, ov.ct), limit)
 	defer cancel()
 	var req *http.Request
 	var err error
+	var sig string
 	if dl.method == "GET" {
-		u := dl.url
+		u := target
 		if strings.Contains(u, "?") {
 			u += "&" + dl.params.Encode()
 		} else {
 			u += "?" + dl.params.Encode()
 		}
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err == nil {
-			req.Header.Set("X-Twilio-Signature", Signature(d.s.authToken, u, nil))
-		}
+		sig = Signature(d.s.authToken, u, nil)
 	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, dl.url, strings.NewReader(dl.params.Encode()))
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(dl.params.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Twilio-Signature", Signature(d.s.authToken, dl.url, dl.params))
 		}
+		sig = Signature(d.s.authToken, target, dl.params)
 	}
-	ok := false
+	status, kind := 0, "ct"
 	if err == nil {
+		req.Header.Set("X-Twilio-Signature", sig)
 		req.Header.Set("I-Twilio-Idempotency-Token", dl.idem)
 		req.Header.Set("User-Agent", "TwilioProxy/1.1")
 		var resp *http.Response
 		resp, err = d.client.Do(req)
-		if err == nil {
+		switch {
+		case err == nil:
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
-			ok = resp.StatusCode >= 200 && resp.StatusCode < 300
+			status = resp.StatusCode
+			kind = ""
+			if status < 200 || status > 299 {
+				kind = strconv.Itoa(status/100) + "xx"
+			}
+		case isDialError(err):
+			kind = "ct"
+		default:
+			kind = "rt"
 		}
 	}
+	ok := kind == ""
 	switch {
 	case dl.debugger && ok:
 		d.s.st.dbgSent.Add(1)
@@ -246,8 +329,40 @@ func (d *dispatcher) send(dl delivery) {
 		d.s.st.cbFailed.Add(1)
 	}
 	if err != nil {
-		d.s.log.Debug("videotest: callback delivery failed", "url", dl.url, "err", err)
+		d.s.log.Debug("videotest: callback delivery failed", "url", target, "attempt", n, "err", err)
 	}
+	rec := CallbackRecord{Time: time.Now(), URL: dl.url, Method: dl.method, Debugger: dl.debugger,
+		Event: dl.params.Get("StatusCallbackEvent"), Sid: eventSID(dl), Attempt: n, StatusCode: status,
+		Delivered: ok, Signature: sig}
+	switch kind {
+	case "ct":
+		rec.Error = "connect"
+	case "rt":
+		rec.Error = "timeout"
+	default:
+		rec.Error = kind
+	}
+	if dl.debugger {
+		rec.Event = dl.params.Get("Level")
+	}
+	d.s.cbLog.add(rec)
+	return kind
+}
+
+// eventSID names what a delivery is about, most specific first.
+func eventSID(dl delivery) string {
+	for _, k := range []string{"ParticipantSid", "RecordingSid", "CompositionSid", "RoomSid", "Sid"} {
+		if v := dl.params.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// isDialError reports whether err means no connection was made.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func (d *dispatcher) close() {

@@ -45,8 +45,10 @@
 // statuses ([HTTPStatus]):
 //
 //	20001 400  invalid or missing parameter, malformed form
-//	20003 401  missing or wrong Basic auth (with WWW-Authenticate)
-//	20004 405  known path, method not allowed (with Allow)
+//	20003 401  missing or wrong Basic auth (with WWW-Authenticate); the message
+//	           is Twilio's: "Authentication Error - No credentials provided",
+//	           "Authentication Error - invalid username" or "Authenticate"
+//	20004 405  known path, method not allowed (with Allow; HEAD included)
 //	20404 404  unknown path or resource, wrong SID format in a path
 //	20413 413  body over 1 MiB (emulator-specific code)
 //	20429 429  rate or concurrency limit, or an injected 429
@@ -82,9 +84,10 @@
 // (ReadBurst/WriteBurst override it). Every authenticated Video request counts
 // once, each page of a list and each retry included: GET is a read, POST and
 // DELETE are writes. A throttled request still counts in [Stats] Reads or
-// Writes. Unauthenticated requests and those refused by the concurrency limit
-// or an injected fault are not charged to the buckets. Monitor /v1/Alerts requests are counted apart ([Stats.MonitorReads])
-// and not charged to the Video buckets. With a [FakeClock] the buckets only
+// Writes. Unauthenticated requests, methods the path does not allow (405,
+// HEAD included) and requests refused by the concurrency limit or an injected
+// fault are not charged to the buckets. Monitor /v1/Alerts requests are
+// counted apart ([Stats.MonitorReads]) and not charged to the Video buckets. With a [FakeClock] the buckets only
 // refill when the clock advances. [Options.MaxConcurrentRequests] models the
 // platform concurrency limit: more requests in flight gives 20429 too. Every
 // response carries Twilio-Request-Id (RQ…) and Twilio-Concurrent-Requests;
@@ -97,7 +100,14 @@
 // 5). Ad-hoc rooms (Connect to an unknown name with [Options.AdHocRooms]) end
 // when their last participant leaves. Completing a room disconnects its
 // participants, completes its recordings and stops its transcriptions.
-// Participants are disconnected after MaxParticipantDuration seconds. With a
+// Participants are disconnected after MaxParticipantDuration seconds.
+// [Server.Reconnecting] shows a Participant whose SDK is re-establishing its
+// connection as "reconnecting" (it keeps its place and its quota slot) until
+// [Server.Reconnected] or [Server.Disconnect]. A group Room created with
+// LargeRoom=true holds up to [LargeRoomMaxParticipants]. A Composition is
+// enqueued, then processing one second later, then completed five seconds
+// after that, with the Room's duration, a size and a bitrate; Twilio documents
+// the order of these states, the durations are the emulator's. With a
 // [FakeClock], [FakeClock.Advance] fires these timeouts synchronously.
 //
 // # Callbacks and the Debugger webhook
@@ -117,8 +127,18 @@
 // Twilio's Debugger does (Sid NO…, AccountSid, Timestamp, Level, PayloadType,
 // Payload JSON with resource_sid, service_sid, error_code and more_info
 // {resource: rooms|participants, used, limit}), with I-Twilio-Idempotency-Token.
-// 53119 and 53206 raise ERROR events the same way. [Server.FlushCallbacks]
-// waits for pending deliveries.
+// 53119 and 53206 raise ERROR events the same way. Compositions with a
+// StatusCallback receive composition-enqueued, composition-started and
+// composition-available. A failed delivery is retried only as Twilio's
+// webhook connection overrides say
+// (https://www.twilio.com/docs/usage/webhooks/webhooks-connection-overrides):
+// by default once, immediately, when no connection could be made; a
+// #rc=N&rp=...&ct=...&rt=...&tt=... fragment on the callback URL changes the
+// count, the failures retried (ct, rt, 4xx, 5xx, all) and the timeouts. That
+// page documents the overrides for Twilio's webhooks in general; no Video
+// page documents callback retries, so the emulator applies the general rule.
+// The fragment is neither requested nor signed. [Server.Callbacks] lists every
+// attempt; [Server.FlushCallbacks] waits for pending deliveries.
 //
 // # Fault injection
 //
@@ -132,5 +152,25 @@
 //
 // [Server.Stats] returns a copy of the counters: requests by class and by
 // status, 429s, current and peak rooms and participants, callbacks sent.
-// [Server.ResetStats] zeroes them between test phases.
+// [Server.ResetStats] zeroes them between test phases. [Server.Requests] is a
+// bounded log of API requests (method, path, status, code, class,
+// throttled); [Server.Reset] discards every resource and counter.
+//
+// # Control API and the videotest command
+//
+// Beside the Twilio surface, paths under /_videotest/ are a JSON control API
+// over the methods above, for tests in any language: connect a Participant
+// (by identity, or with an access token from any Twilio helper library),
+// disconnect it, put it through reconnection, publish, pause and unpublish
+// tracks, complete a Room, advance a [FakeClock], set and clear faults
+// ([ParseFaults] reads their JSON form), read statistics, the request log
+// and the callback deliveries, flush callbacks and reset. It takes the API's
+// Basic auth, is not rate limited, faulted or logged, and is described by
+// [ControlOpenAPI] (also served at /_videotest/openapi.json). GET
+// /_videotest/health answers without credentials, and /_videotest/sink/...
+// is a status callback receiver that checks X-Twilio-Signature, for scripts
+// that have none. The videotest command (cmd/videotest, built on package
+// emulator) serves all this on a loopback port, with every [Options] field
+// as a flag and an environment variable and, with -dev, the fixed
+// development credentials of [DevCredentials].
 package videotest

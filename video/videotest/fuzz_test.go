@@ -78,3 +78,65 @@ func FuzzRequestDecoding(f *testing.F) {
 		}
 	})
 }
+
+// FuzzControlAPI feeds arbitrary methods, control paths and JSON bodies to
+// the control API: it must never panic, and every answer but 204 must be
+// JSON, a Twilio error body whenever the status is not 2xx.
+func FuzzControlAPI(f *testing.F) {
+	for _, s := range []struct{ method, path, body string }{
+		{"POST", "rooms/fuzz/participants", `{"identity":"b"}`},
+		{"POST", "rooms/fuzz/participants", `{"access_token":"a.b.c"}`},
+		{"POST", "rooms/fuzz/participants", `{"identity":1}`},
+		{"POST", "rooms/fuzz/participants/a/tracks", `{"kind":"audio","name":"m"}`},
+		{"POST", "rooms/fuzz/participants/a/tracks/MT00000000000000000000000000000000", `{"enabled":null}`},
+		{"POST", "rooms/fuzz/participants/a/reconnecting", ``},
+		{"DELETE", "rooms/fuzz/participants/a", ``},
+		{"POST", "rooms/fuzz/complete", `{}`},
+		{"PUT", "faults", `{"rate_429":0.5,"latency_ms":-1}`},
+		{"PUT", "faults", `{"callback_delay_ms":1} {}`},
+		{"POST", "clock/advance", `{"seconds":1e300}`},
+		{"POST", "callbacks/flush", `{"timeout_seconds":0.001}`},
+		{"GET", "requests?limit=99999999999999999999", ``},
+		{"POST", "sink/x", `RoomSid=RM1`},
+		{"GET", "stats", ``},
+	} {
+		f.Add(s.method, s.path, s.body)
+	}
+	srv := videotest.NewServer(videotest.Options{AdHocRooms: true, Clock: videotest.NewFakeClock(epoch)})
+	f.Cleanup(srv.Close)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		switch method {
+		case "GET", "POST", "DELETE", "PUT", "PATCH":
+		default:
+			method = "GET"
+		}
+		if strings.HasPrefix(path, "reset") {
+			path = "stats" // keep the room the seeds use
+		}
+		if _, err := srv.Connect("fuzz", "a"); err != nil && !strings.Contains(err.Error(), "53") {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(method, "http://127.0.0.1/_videotest/"+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.SetBasicAuth(srv.AccountSID(), srv.AuthToken())
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code == http.StatusNoContent {
+			return
+		}
+		if !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%s %s: invalid JSON %q", method, path, rec.Body.String())
+		}
+		if rec.Code >= 300 {
+			var e struct {
+				Code, Status int
+				Message      string
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == 0 || e.Status != rec.Code || e.Message == "" {
+				t.Fatalf("%s %s: HTTP %d body %q", method, path, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}

@@ -20,9 +20,14 @@ func basicHeader(user, pass string) string {
 }
 
 // ServeHTTP implements http.Handler, so the emulator can also be mounted on a
-// caller's own server. Every response carries Twilio-Request-Id and
-// Twilio-Concurrent-Requests.
+// caller's own server. Every Twilio API response carries Twilio-Request-Id
+// and Twilio-Concurrent-Requests. Paths under /_videotest/ are the control
+// API (see control.go), which is neither rate limited nor faulted nor logged.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, controlPrefix) {
+		s.serveControl(w, r)
+		return
+	}
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	for {
@@ -32,14 +37,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.st.total.Add(1)
+	lw := &logWriter{ResponseWriter: w}
+	class := "uncharged"
+	defer func() { s.logRequest(r, lw, class) }()
+	w = lw
 	h := w.Header()
 	h["Twilio-Request-Id"] = []string{s.requestID()}
 	h["Twilio-Concurrent-Requests"] = []string{strconv.FormatInt(n, 10)}
 
-	if !s.authorized(r) {
+	if msg := s.authFailure(r); msg != "" {
+		class = "unauthenticated"
 		s.st.unauthorized.Add(1)
 		h.Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		s.writeErr(w, newErr(20003, "Authentication Error - invalid username"))
+		s.writeErr(w, newErr(20003, msg))
 		return
 	}
 	if m := s.opts.MaxConcurrentRequests; m > 0 && n > int64(m) {
@@ -52,13 +62,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.injectFault(w, r) {
 		return
 	}
+	handler, rerr := s.resolve(w, r)
+	if rerr != nil && rerr.Code == 20004 {
+		// A method the path does not allow (HEAD included) is refused
+		// before any bucket is charged.
+		s.writeErr(w, rerr)
+		return
+	}
 	// Rate buckets: every request counts once, GET = read, anything else = write.
 	if monitor {
+		class = "monitor"
 		s.st.monitor.Add(1)
 	} else {
 		lim := s.writeLim
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		class = "write"
+		if r.Method == http.MethodGet {
 			lim = s.readLim
+			class = "read"
 			s.st.reads.Add(1)
 		} else {
 			s.st.writes.Add(1)
@@ -84,17 +104,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, errf(20001, "Malformed request: %v", err))
 		return
 	}
-	s.route(w, r)
+	if rerr != nil {
+		s.writeErr(w, rerr)
+		return
+	}
+	handler()
 }
 
-// authorized checks Basic auth against the account and the API key.
-func (s *Server) authorized(r *http.Request) bool {
-	a := r.Header.Get("Authorization")
-	if a == "" {
-		return false
+// logRequest appends r's outcome to the request log.
+func (s *Server) logRequest(r *http.Request, lw *logWriter, class string) {
+	if s.reqLog.n <= 0 {
+		return
 	}
-	return subtle.ConstantTimeCompare([]byte(a), []byte(s.authAccount)) == 1 ||
-		subtle.ConstantTimeCompare([]byte(a), []byte(s.authKey)) == 1
+	s.reqLog.add(RequestRecord{Time: s.clock.Now(), Method: r.Method, Path: r.URL.Path, Status: lw.status,
+		Code: lw.code, Class: class, Throttled: lw.status == http.StatusTooManyRequests})
+}
+
+// authFailure checks Basic auth against the account and the API key. It
+// returns "" when r is authorized, else the 20003 message Twilio sends: no
+// credentials, an unknown username, or a wrong password ("Authenticate").
+func (s *Server) authFailure(r *http.Request) string {
+	a := r.Header.Get("Authorization")
+	if subtle.ConstantTimeCompare([]byte(a), []byte(s.authAccount)) == 1 ||
+		subtle.ConstantTimeCompare([]byte(a), []byte(s.authKey)) == 1 {
+		return ""
+	}
+	user, _, ok := r.BasicAuth()
+	switch {
+	case !ok || user == "":
+		return "Authentication Error - No credentials provided"
+	case user != s.accountSID && user != s.keySID:
+		return "Authentication Error - invalid username"
+	}
+	return "Authenticate"
 }
 
 func (s *Server) requestID() string {
@@ -171,6 +213,9 @@ var body429 = []byte(`{"code":20429,"message":"Too Many Requests","more_info":"h
 
 func (s *Server) write429(w http.ResponseWriter) {
 	s.st.throttled.Add(1)
+	if lw, ok := w.(*logWriter); ok {
+		lw.code = 20429
+	}
 	if ra := s.opts.RetryAfter; ra > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ra.Seconds()))))
 	}
@@ -189,6 +234,9 @@ func (s *Server) writeRaw(w http.ResponseWriter, status int, b []byte) {
 }
 
 func (s *Server) writeErr(w http.ResponseWriter, e *Error) {
+	if lw, ok := w.(*logWriter); ok {
+		lw.code = e.Code
+	}
 	s.writeRaw(w, e.Status(), e.body())
 }
 

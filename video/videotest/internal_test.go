@@ -1,6 +1,10 @@
 package videotest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestNameMatch(t *testing.T) {
 	for _, c := range []struct {
@@ -37,4 +41,23 @@ func TestSIDFormat(t *testing.T) {
 	if id := s.requestID(); len(id) != 34 || !isSID(id, "RQ") {
 		t.Fatalf("requestID = %q", id)
 	}
+}
+
+// FuzzParseOverrides: whatever the fragment, the URL requested has none and
+// every override stays within Twilio's documented range.
+func FuzzParseOverrides(f *testing.F) {
+	for _, s := range []string{"http://x/cb", "http://x/cb#rc=3&rp=5xx,ct", "http://x/cb#ct=1&rt=99999&tt=-5&rc=9",
+		"http://x/cb#rp=&rc=", "http://x/a#b#c", "#%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, o := parseOverrides(raw)
+		if strings.Contains(u, "#") {
+			t.Fatalf("%q: requested URL %q keeps a fragment", raw, u)
+		}
+		if o.rc < 0 || o.rc > 5 || o.ct < 100*time.Millisecond || o.ct > 10*time.Second ||
+			o.rt < 100*time.Millisecond || o.rt > 15*time.Second || o.tt < 100*time.Millisecond || o.tt > 15*time.Second {
+			t.Fatalf("%q: overrides out of range: %+v", raw, o)
+		}
+	})
 }

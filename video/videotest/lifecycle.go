@@ -97,7 +97,7 @@ func (s *Server) completeRoomLocked(r *room) {
 	}
 	stopTimer(&r.timer)
 	for _, p := range r.parts {
-		if p.status == "connected" {
+		if p.live() {
 			s.disconnectLocked(p, false)
 		}
 	}
@@ -205,7 +205,7 @@ func (s *Server) connectLocked(ref, identity string) (*participant, *Error) {
 		t = s.clock.AfterFunc(time.Duration(r.maxPartDur)*time.Second, func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			if !s.closed && p.timer == t && p.status == "connected" {
+			if !s.closed && p.timer == t && p.live() {
 				p.timer = nil
 				s.disconnectLocked(p, true)
 			}
@@ -228,7 +228,7 @@ func (s *Server) participantQuotaLocked(resource string) *Error {
 // emptied room follows its end-of-life rule (ad-hoc: ends now; REST: empty
 // room timeout); completeRoomLocked passes false.
 func (s *Server) disconnectLocked(p *participant, settle bool) {
-	if p.status != "connected" {
+	if !p.live() {
 		return
 	}
 	r := p.room
@@ -416,7 +416,7 @@ func (s *Server) connectedLocked(roomRef, partRef string) (*room, *participant, 
 		return nil, nil, newErr(53106, "")
 	}
 	p := findParticipantLocked(r, partRef)
-	if p == nil || p.status != "connected" {
+	if p == nil || !p.live() {
 		return nil, nil, newErr(53204, "")
 	}
 	return r, p, nil
@@ -453,6 +453,40 @@ func (s *Server) Disconnect(roomSIDOrName, participantSIDOrIdentity string) erro
 		return err
 	}
 	s.disconnectLocked(p, true)
+	return nil
+}
+
+// Reconnecting puts a connected participant, given by SID or identity, in
+// the "reconnecting" state, as Twilio shows a Participant whose client SDK
+// lost its signaling connection and is trying to re-establish it
+// (https://www.twilio.com/docs/video/reconnection-states-and-events). It
+// still holds its place in the room and in the concurrent-participant quota
+// until [Server.Reconnected] or [Server.Disconnect]. Room status callbacks
+// have no reconnection event, so none is sent. Errors: 53106, 53204.
+func (s *Server) Reconnecting(roomSIDOrName, participantSIDOrIdentity string) error {
+	return s.setReconnecting(roomSIDOrName, participantSIDOrIdentity, true)
+}
+
+// Reconnected returns a reconnecting participant to "connected", as its
+// SDK's successful reconnection would. Errors: 53106, 53204.
+func (s *Server) Reconnected(roomSIDOrName, participantSIDOrIdentity string) error {
+	return s.setReconnecting(roomSIDOrName, participantSIDOrIdentity, false)
+}
+
+func (s *Server) setReconnecting(roomRef, partRef string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, p, err := s.connectedLocked(roomRef, partRef)
+	if err != nil {
+		return err
+	}
+	st := "connected"
+	if on {
+		st = "reconnecting"
+	}
+	if p.status != st {
+		p.status, p.updated = st, s.clock.Now()
+	}
 	return nil
 }
 

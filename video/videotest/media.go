@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 type recordingOut struct {
@@ -23,7 +25,7 @@ type recordingOut struct {
 	TrackName             string            `json:"track_name"`
 	Offset                int64             `json:"offset"`
 	MediaExternalLocation *string           `json:"media_external_location"`
-	StatusCallback        *string           `json:"status_callback,omitempty"`
+	StatusCallback        json.RawMessage   `json:"status_callback,omitempty"` // null or the URL, account-wide only
 	StatusCallbackMethod  *string           `json:"status_callback_method,omitempty"`
 	RoomSid               *string           `json:"room_sid,omitempty"`
 	Links                 map[string]string `json:"links"`
@@ -48,7 +50,8 @@ func (s *Server) renderRecording(base string, rec *recording, inRoom bool) recor
 		o.RoomSid = &rs
 	} else {
 		m := "POST"
-		o.StatusCallback, o.StatusCallbackMethod = strPtr(rec.callback), &m
+		o.StatusCallback, _ = marshal(strPtr(rec.callback)) // the spec's account-wide Recording has it, null or the URL
+		o.StatusCallbackMethod = &m
 	}
 	return o
 }
@@ -330,11 +333,81 @@ func (s *Server) renderComposition(base string, c *composition) compositionOut {
 		VideoLayout: layoutOrEmpty(c.layout), Resolution: c.resolution, Trim: c.trim, Format: c.format,
 		StatusCallback: strPtr(c.callback), StatusCallbackMethod: c.cbMethod, URL: u,
 		Links: map[string]string{"media": u + "/Media"}}
-	if !c.completed.IsZero() {
-		var sz int64
-		o.Size = &sz
+	if c.status == "completed" || (c.status == "deleted" && !c.completed.IsZero()) {
+		sz := int64(c.duration) * compositionBitrate * 1000 / 8
+		o.Size, o.Duration, o.Bitrate = &sz, c.duration, compositionBitrate
 	}
 	return o
+}
+
+// The emulated composition pipeline: a new Composition is enqueued for
+// compositionQueueTime, then processing for compositionProcessTime, then
+// completed, its media as long as the Room was in progress, at
+// compositionBitrate kb/s. Twilio documents the states and their order (the
+// spec's composition status: "enqueued is the initial state") but not their
+// durations, which are the emulator's choice.
+const (
+	compositionQueueTime   = time.Second
+	compositionProcessTime = 5 * time.Second
+	compositionBitrate     = 1000
+)
+
+// advanceCompositionLocked moves c to its next state and schedules the one
+// after, sending the composition callbacks Twilio documents
+// (https://www.twilio.com/docs/video/api/compositions-resource#composition-status-callbacks).
+// Requires s.mu held.
+func (s *Server) advanceCompositionLocked(c *composition) {
+	if s.closed || !c.deleted.IsZero() {
+		return
+	}
+	var next time.Duration
+	switch c.status {
+	case "":
+		c.status, next = "enqueued", compositionQueueTime
+		s.compositionEventLocked(c, "composition-enqueued")
+	case "enqueued":
+		c.status, next = "processing", compositionProcessTime
+		s.compositionEventLocked(c, "composition-started")
+	case "processing":
+		c.status, c.completed = "completed", s.clock.Now()
+		if rm := s.rooms[c.roomSid]; rm != nil {
+			c.duration = seconds(rm.created, rm.ended)
+		}
+		s.compositionEventLocked(c, "composition-available")
+		return
+	default:
+		return
+	}
+	var t Timer
+	t = s.clock.AfterFunc(next, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if c.timer == t {
+			c.timer = nil
+			s.advanceCompositionLocked(c)
+		}
+	})
+	c.timer = t
+}
+
+// compositionEventLocked queues a composition status callback, if c has one.
+func (s *Server) compositionEventLocked(c *composition, event string) {
+	if c.callback == "" {
+		return
+	}
+	v := url.Values{}
+	v.Set("AccountSid", s.accountSID)
+	v.Set("CompositionSid", c.sid)
+	v.Set("RoomSid", c.roomSid)
+	v.Set("StatusCallbackEvent", event)
+	v.Set("Timestamp", ts(s.clock.Now()))
+	v.Set("CompositionUri", "/v1/Compositions/"+c.sid)
+	if event == "composition-available" {
+		v.Set("MediaUri", "/v1/Compositions/"+c.sid+"/Media")
+		v.Set("Duration", itoa(c.duration))
+		v.Set("Size", strconv.FormatInt(int64(c.duration)*compositionBitrate*1000/8, 10))
+	}
+	s.disp.enqueue(delivery{url: c.callback, method: c.cbMethod, params: v, key: c.callback})
 }
 
 // parseComposition reads the media fields shared by compositions and hooks.
@@ -401,9 +474,10 @@ func (s *Server) createComposition(w http.ResponseWriter, r *http.Request) {
 			return nil, errf(53112, "Compositions can only be created for completed Rooms")
 		}
 		now := s.clock.Now()
-		c := &composition{sid: s.newSID("CJ"), roomSid: roomSid, status: "completed", resolution: res, format: format,
-			created: now, completed: now, audio: audio, audioExcluded: excl, layout: layout, trim: trim,
+		c := &composition{sid: s.newSID("CJ"), roomSid: roomSid, resolution: res, format: format,
+			created: now, audio: audio, audioExcluded: excl, layout: layout, trim: trim,
 			callback: cb, cbMethod: m}
+		s.advanceCompositionLocked(c)
 		s.compositions[c.sid] = c
 		s.compOrder = append(s.compOrder, c)
 		return s.renderComposition(baseURL(r), c), nil
@@ -442,6 +516,7 @@ func (s *Server) deleteComposition(w http.ResponseWriter, r *http.Request, sid s
 	c := s.compositions[sid]
 	ok := c != nil && c.deleted.IsZero()
 	if ok {
+		stopTimer(&c.timer)
 		c.deleted, c.status = s.clock.Now(), "deleted"
 	}
 	s.mu.Unlock()

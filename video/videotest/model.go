@@ -56,6 +56,10 @@ type participant struct {
 	subRulesCreated, subRulesUpdated time.Time
 }
 
+// live reports whether p is in its room: connected or reconnecting. A live
+// participant counts toward the room's and the account's participant limits.
+func (p *participant) live() bool { return p.status == "connected" || p.status == "reconnecting" }
+
 // track is a published track. Guarded by Server.mu.
 type track struct {
 	sid, name, kind  string
@@ -88,6 +92,8 @@ type composition struct {
 	layout                                   json.RawMessage
 	trim                                     bool
 	callback, cbMethod                       string
+	duration                                 int   // seconds of media, set when completed
+	timer                                    Timer // next status step
 }
 
 type compositionHook struct {

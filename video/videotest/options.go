@@ -22,7 +22,39 @@ const (
 	DefaultMaxParticipantDuration = 14400
 	// MaxBodyBytes is the largest request body the emulator accepts (1 MiB).
 	MaxBodyBytes = 1 << 20
+	// LargeRoomMaxParticipants is the participant cap of a group Room created
+	// with LargeRoom=true. Twilio's docs show a Large Room with MaxParticipants
+	// 90, and twilio-video.js 2.12.0 describes Large Rooms of 50 to 100
+	// Participants (https://github.com/twilio/twilio-video.js/releases/tag/2.12.0).
+	LargeRoomMaxParticipants = 100
+	// DefaultRequestLogSize is how many requests [Server.Requests] keeps.
+	DefaultRequestLogSize = 1000
+	// DefaultCallbackLogSize is how many delivery attempts [Server.Callbacks] keeps.
+	DefaultCallbackLogSize = 1000
 )
+
+// Fixed development credentials, for scripts and CI in any language that
+// need no out-of-band secret (as stripe-mock accepts a known test key). They
+// are public: set them with [DevCredentials] only on an emulator.
+const (
+	// DevAccountSID is the fixed development account SID.
+	DevAccountSID = "AC00000000000000000000000000000000"
+	// DevAuthToken is the fixed development auth token.
+	DevAuthToken = "videotestdevelopmentauthtoken000"
+	// DevAPIKeySID is the fixed development API key SID.
+	DevAPIKeySID = "SK00000000000000000000000000000000"
+	// DevAPIKeySecret is the fixed development API key secret.
+	DevAPIKeySecret = "videotestdevelopmentapikeysecret"
+)
+
+// DevCredentials returns opts with the fixed development credentials
+// ([DevAccountSID], [DevAuthToken], [DevAPIKeySID], [DevAPIKeySecret]) in
+// place of any others.
+func DevCredentials(opts Options) Options {
+	opts.AccountSID, opts.AuthToken = DevAccountSID, DevAuthToken
+	opts.APIKeySID, opts.APIKeySecret = DevAPIKeySID, DevAPIKeySecret
+	return opts
+}
 
 // maxParticipantsByType is the per-room participant cap of each room type.
 var maxParticipantsByType = map[string]int{
@@ -84,6 +116,12 @@ type Options struct {
 	// alphanumeric (twilio-go rejects anything else).
 	AccountSID string
 	AuthToken  string
+	// APIKeySID (SK + alphanumerics) and APIKeySecret (alphanumeric) are the
+	// API key accepted for Basic auth and used to verify access tokens;
+	// generated when both are empty (the secret from crypto/rand). Set both
+	// or neither.
+	APIKeySID    string
+	APIKeySecret string
 
 	// Seed makes generated SIDs and fault decisions repeatable. 0 means 1.
 	Seed int64
@@ -93,8 +131,16 @@ type Options struct {
 	// CallbackWorkers is the number of goroutines delivering callbacks and
 	// webhooks (0 means 4).
 	CallbackWorkers int
-	// CallbackTimeout bounds each callback delivery (0 means 5 s).
+	// CallbackTimeout bounds each callback delivery attempt (0 means 5 s).
+	// A #rt connection override on the callback URL shortens it.
 	CallbackTimeout time.Duration
+
+	// RequestLogSize is how many requests [Server.Requests] keeps, newest
+	// last: 0 means [DefaultRequestLogSize], negative means none.
+	RequestLogSize int
+	// CallbackLogSize is how many delivery attempts [Server.Callbacks] keeps:
+	// 0 means [DefaultCallbackLogSize], negative means none.
+	CallbackLogSize int
 
 	// Logger receives debug logs (never credentials); nil means silent.
 	Logger *slog.Logger

@@ -118,13 +118,26 @@ func parseRoomSpec(q url.Values) (roomSpec, *Error) {
 	if sp.callback, sp.cbMethod, e = validCallback(q); e != nil {
 		return sp, e
 	}
+	if sp.largeRoom, _, e = parseBool(q, "LargeRoom"); e != nil {
+		return sp, e
+	}
 	limit := maxParticipantsByType[sp.typ]
+	if sp.largeRoom {
+		if sp.typ != "group" {
+			return sp, errf(20001, "Invalid LargeRoom: only group Rooms can be Large Rooms, not %s", sp.typ)
+		}
+		limit = LargeRoomMaxParticipants
+	}
 	var set bool
 	if sp.maxParts, set, e = parseInt(q, "MaxParticipants", limit); e != nil {
 		return sp, e
 	}
 	if set && (sp.maxParts < 1 || sp.maxParts > limit) {
-		return sp, errf(53107, "MaxParticipants %d is out of range: %s rooms allow 1 to %d", sp.maxParts, sp.typ, limit)
+		kind := sp.typ
+		if sp.largeRoom {
+			kind = "Large"
+		}
+		return sp, errf(53107, "MaxParticipants %d is out of range: %s rooms allow 1 to %d", sp.maxParts, kind, limit)
 	}
 	if sp.maxPartDur, _, e = parseInt(q, "MaxParticipantDuration", DefaultMaxParticipantDuration); e != nil {
 		return sp, e
@@ -146,7 +159,7 @@ func parseRoomSpec(q url.Values) (roomSpec, *Error) {
 			sp.unusedTimeout = n
 		}
 	}
-	for _, k := range []string{"EnableTurn", "RecordParticipantsOnConnect", "TranscribeParticipantsOnConnect", "AudioOnly", "LargeRoom"} {
+	for _, k := range []string{"EnableTurn", "RecordParticipantsOnConnect", "TranscribeParticipantsOnConnect", "AudioOnly"} {
 		v, _, e := parseBool(q, k)
 		if e != nil {
 			return sp, e
@@ -158,8 +171,6 @@ func parseRoomSpec(q url.Values) (roomSpec, *Error) {
 			sp.transcribe = v
 		case "AudioOnly":
 			sp.audioOnly = v
-		case "LargeRoom":
-			sp.largeRoom = v
 		}
 	}
 	for _, c := range q["VideoCodecs"] {
@@ -375,7 +386,7 @@ func (s *Server) updateParticipant(w http.ResponseWriter, r *http.Request, roomR
 
 func (s *Server) anonymize(w http.ResponseWriter, r *http.Request, roomRef, pref string) {
 	s.respondIn(w, r, roomRef, pref, http.StatusOK, func(_ *room, p *participant) (any, *Error) {
-		if p.status == "connected" {
+		if p.live() {
 			return nil, errf(20001, "Participant %s is connected: only disconnected Participants can be anonymized", p.sid)
 		}
 		p.identity = p.sid
@@ -400,7 +411,7 @@ type trackOut struct {
 // tracksLocked returns the participant's published tracks, or (subscribed)
 // the tracks of the room's other connected participants it receives.
 func tracksLocked(rm *room, p *participant, subscribed bool) []*track {
-	if p.status != "connected" {
+	if !p.live() {
 		return nil
 	}
 	if !subscribed {
@@ -408,7 +419,7 @@ func tracksLocked(rm *room, p *participant, subscribed bool) []*track {
 	}
 	var out []*track
 	for _, o := range rm.parts {
-		if o != p && o.status == "connected" {
+		if o != p && o.live() {
 			out = append(out, o.published...)
 		}
 	}

@@ -5,18 +5,20 @@ import (
 	"strings"
 )
 
-// route dispatches by path shape; it runs after auth, faults and rate limits.
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+// resolve finds the handler of r by path shape and method. It runs after
+// auth and faults and before the rate limits, which charge only requests
+// whose method the path allows. It returns the handler, or a 20404 error
+// (unknown path) or a 20004 error (method not allowed; the Allow header is
+// set on w).
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) (func(), *Error) {
 	p := r.URL.Path
 	if !strings.HasPrefix(p, "/v1/") {
-		s.writeErr(w, notFound(r))
-		return
+		return nil, notFound(r)
 	}
 	seg := strings.Split(p[4:], "/")
 	for _, x := range seg {
 		if x == "" {
-			s.writeErr(w, notFound(r))
-			return
+			return nil, notFound(r)
 		}
 	}
 	m := r.Method
@@ -67,8 +69,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if get == nil && post == nil && del == nil {
-		s.writeErr(w, notFound(r))
-		return
+		return nil, notFound(r)
 	}
 	var f h
 	switch m {
@@ -90,10 +91,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeErr(w, errf(20004, "Method %s not allowed on %s", m, r.URL.Path))
-		return
+		return nil, errf(20004, "Method %s not allowed on %s", m, r.URL.Path)
 	}
-	f()
+	return f, nil
 }
 
 func (s *Server) routeRooms(w http.ResponseWriter, r *http.Request, seg []string, get, post, del *func()) {

@@ -38,9 +38,10 @@ type Server struct {
 	readLim, writeLim *rate.Limiter
 	inflight          atomic.Int64
 
-	faultMu sync.Mutex
-	faults  Faults
-	rng     *rand.Rand // fault decisions; guarded by faultMu
+	faultMu  sync.Mutex
+	faults   Faults
+	ctlMatch [2]string  // the control API's match method and path prefix, for GET
+	rng      *rand.Rand // fault decisions; guarded by faultMu
 
 	sidMu  sync.Mutex
 	sidRng *rand.Rand // SID generation; guarded by sidMu
@@ -72,6 +73,9 @@ type Server struct {
 	alertBySID   map[string]*alert
 
 	disp *dispatcher
+
+	reqLog *ring[RequestRecord]
+	cbLog  *ring[CallbackRecord]
 }
 
 // NewServer starts an emulator listening on loopback (Options.Addr, default
@@ -86,7 +90,7 @@ func NewServer(opts Options) *Server {
 }
 
 // Start is [NewServer] returning an error instead of panicking, for programs
-// such as examples/emulator.
+// such as the videotest command (package emulator).
 func Start(opts Options) (*Server, error) {
 	s, err := newServer(opts)
 	if err != nil {
@@ -130,6 +134,15 @@ func newServer(opts Options) (*Server, error) {
 	if opts.AuthToken != "" && !isAlnum(opts.AuthToken) {
 		return nil, errors.New("Options.AuthToken must be alphanumeric")
 	}
+	if (opts.APIKeySID == "") != (opts.APIKeySecret == "") {
+		return nil, errors.New("Options.APIKeySID and Options.APIKeySecret: set both or neither")
+	}
+	if opts.APIKeySID != "" && (!isAlnum(opts.APIKeySID) || !strings.HasPrefix(opts.APIKeySID, "SK")) {
+		return nil, errors.New("Options.APIKeySID must be alphanumeric and start with SK")
+	}
+	if opts.APIKeySecret != "" && !isAlnum(opts.APIKeySecret) {
+		return nil, errors.New("Options.APIKeySecret must be alphanumeric")
+	}
 	if opts.AdHocRoomType != "" {
 		if _, ok := maxParticipantsByType[opts.AdHocRoomType]; !ok {
 			return nil, fmt.Errorf("Options.AdHocRoomType %q is not a room type", opts.AdHocRoomType)
@@ -172,6 +185,12 @@ func newServer(opts Options) (*Server, error) {
 	if opts.CallbackTimeout <= 0 {
 		opts.CallbackTimeout = 5 * time.Second
 	}
+	if opts.RequestLogSize == 0 {
+		opts.RequestLogSize = DefaultRequestLogSize
+	}
+	if opts.CallbackLogSize == 0 {
+		opts.CallbackLogSize = DefaultCallbackLogSize
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -189,6 +208,8 @@ func newServer(opts Options) (*Server, error) {
 		compositions: make(map[string]*composition),
 		hooks:        make(map[string]*compositionHook),
 		alertBySID:   make(map[string]*alert),
+		reqLog:       newRing[RequestRecord](opts.RequestLogSize),
+		cbLog:        newRing[CallbackRecord](opts.CallbackLogSize),
 	}
 	s.reqPfx = "RQ" + s.hex(8)
 	s.accountSID = opts.AccountSID
@@ -199,8 +220,11 @@ func newServer(opts Options) (*Server, error) {
 	if s.authToken == "" {
 		s.authToken = secretHex()
 	}
-	s.keySID = s.newSID("SK")
-	s.keySecret = secretHex()
+	s.keySID, s.keySecret = opts.APIKeySID, opts.APIKeySecret
+	if s.keySID == "" {
+		s.keySID = s.newSID("SK")
+		s.keySecret = secretHex()
+	}
 	s.authAccount = basicHeader(s.accountSID, s.authToken)
 	s.authKey = basicHeader(s.keySID, s.keySecret)
 	s.readLim = newLimiter(opts.ReadsPerSecond, opts.ReadBurst, s.clock.Now())
@@ -239,12 +263,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	for _, r := range s.rooms {
-		stopTimer(&r.timer)
-		for _, p := range r.parts {
-			stopTimer(&p.timer)
-		}
-	}
+	s.stopTimersLocked()
 	s.mu.Unlock()
 	if s.hs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -254,6 +273,70 @@ func (s *Server) Close() {
 		cancel()
 	}
 	s.disp.close()
+}
+
+// Shutdown stops the server gracefully, as net/http's Server.Shutdown does:
+// it stops accepting connections, waits for in-flight requests, then waits
+// for every queued status callback and Debugger webhook to be attempted
+// (retries included), and finally releases everything as [Server.Close]
+// does. If ctx ends first, the wait stops there, Close still runs, and
+// ctx's error is returned. Calls after the first return at once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	var err error
+	if s.hs != nil {
+		err = s.hs.Shutdown(ctx)
+	}
+	if e := s.FlushCallbacks(ctx); err == nil {
+		err = e
+	}
+	s.Close()
+	return err
+}
+
+// stopTimersLocked stops every room, participant and composition timer.
+// Requires s.mu held.
+func (s *Server) stopTimersLocked() {
+	for _, r := range s.rooms {
+		stopTimer(&r.timer)
+		for _, p := range r.parts {
+			stopTimer(&p.timer)
+		}
+	}
+	for _, c := range s.compositions {
+		stopTimer(&c.timer)
+	}
+}
+
+// Reset returns the server to the state it started in: every room,
+// participant, track, recording, transcription, composition, hook, alert and
+// setting is discarded with its timers, the faults go back to
+// [Options.Faults], the statistics and both logs are cleared and the 53121
+// warnings re-armed. Credentials, options, the clock and the rate buckets are
+// kept, and no callback is sent for what is discarded; callbacks queued
+// before Reset may still be delivered (use [Server.FlushCallbacks] first).
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.stopTimersLocked()
+	now := s.clock.Now()
+	s.rooms, s.roomOrder, s.byName = make(map[string]*room), nil, make(map[string]*room)
+	s.roomsNow, s.partsNow, s.warned = 0, 0, [2]bool{}
+	s.recordings, s.recOrder = make(map[string]*recording), nil
+	s.compositions, s.compOrder = make(map[string]*composition), nil
+	s.hooks, s.hookOrder = make(map[string]*compositionHook), nil
+	s.compSettings = settings{created: now}
+	s.recSettings = settings{created: now}
+	s.alerts, s.alertBySID = nil, make(map[string]*alert)
+	s.mu.Unlock()
+	s.SetFaults(s.opts.Faults)
+	s.ResetStats()
+	s.reqLog.reset()
+	s.cbLog.reset()
 }
 
 // URL returns the base URL, e.g. "http://127.0.0.1:41234" (no trailing slash).
@@ -329,7 +412,8 @@ type counters struct {
 
 // Stats is a snapshot of what the server saw. It is a value copy.
 type Stats struct {
-	// TotalRequests counts every HTTP request received.
+	// TotalRequests counts every HTTP request to the Twilio surface
+	// (control API requests under /_videotest/ are not counted).
 	TotalRequests int64
 	// Reads and Writes count authenticated Video API requests charged to the
 	// read (GET) and write (POST, DELETE) buckets, including the throttled ones.
@@ -355,11 +439,13 @@ type Stats struct {
 	ParticipantsNow, ParticipantsPeak int
 	// RoomsCreated, RoomsEnded and ParticipantsJoined are running totals.
 	RoomsCreated, RoomsEnded, ParticipantsJoined int64
-	// CallbacksSent counts status callbacks delivered with a 2xx answer;
-	// CallbacksFailed those that failed or got another status;
+	// CallbacksSent counts status callback delivery attempts answered 2xx;
+	// CallbacksFailed attempts that failed or got another status (a retry
+	// is an attempt of its own);
 	// CallbacksDropped and CallbacksDuplicated those affected by faults.
 	CallbacksSent, CallbacksFailed, CallbacksDropped, CallbacksDuplicated int64
-	// DebuggerEventsSent and DebuggerEventsFailed count Debugger webhook deliveries.
+	// DebuggerEventsSent and DebuggerEventsFailed count Debugger webhook
+	// delivery attempts likewise.
 	DebuggerEventsSent, DebuggerEventsFailed int64
 	// Alerts is the number of Monitor alerts recorded.
 	Alerts int
@@ -423,6 +509,7 @@ func (s *Server) ResetStats() {
 func (s *Server) SetFaults(f Faults) {
 	s.faultMu.Lock()
 	s.faults = f
+	s.ctlMatch = [2]string{}
 	s.faultMu.Unlock()
 }
 

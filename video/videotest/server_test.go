@@ -2,9 +2,11 @@ package videotest_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,5 +164,54 @@ func TestStartRejectsBadOptions(t *testing.T) {
 	defer srv.Close()
 	if srv.AccountSID() != "AC0123456789abcdef0123456789abcdef" || srv.AuthToken() != "tok3n" || !strings.HasPrefix(srv.URL(), "http://127.0.0.1:") {
 		t.Fatalf("server = %s %s %s", srv.AccountSID(), srv.AuthToken(), srv.URL())
+	}
+}
+
+// TestShutdownDeliversQueuedCallbacks: Shutdown refuses new connections,
+// then waits for the callbacks already queued, which Close would discard.
+func TestShutdownDeliversQueuedCallbacks(t *testing.T) {
+	h := newHook(t)
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open) // registered after newHook's Close, so it runs before it
+	inner := h.Config.Handler
+	h.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // hold every delivery until the server is shutting down
+		inner.ServeHTTP(w, r)
+	})
+	srv := videotest.NewServer(videotest.Options{AdHocRooms: true, AdHocStatusCallback: h.URL + "/cb"})
+	if _, err := srv.Connect("r", "a"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(srv.URL() + "/_videotest/health")
+		if err != nil {
+			break // no longer accepting
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("still accepting during Shutdown")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v before the queued callbacks were delivered", err)
+	default:
+	}
+	open()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cbs := srv.Callbacks(0)
+	if len(cbs) != 2 || !cbs[0].Delivered || !cbs[1].Delivered || len(h.all()) != 2 {
+		t.Fatalf("callbacks %+v, want room-created and participant-connected delivered", cbs)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown = %v", err)
 	}
 }
