@@ -97,6 +97,11 @@ func (c *Client) begin(ctx context.Context) *call {
 	if err != nil {
 		cl = callPool.Get().(*call)
 		cl.c, cl.ctx, cl.err = c, context.Background(), err
+		cl.tw.Credentials = &c.credentials // twilio-go checks them before the transport refuses
+		cl.tw.SetAccountSid(c.accountSID)
+		if cl.svc == nil {
+			cl.svc = openapi.NewApiService(&cl.rh)
+		}
 	}
 	return cl
 }

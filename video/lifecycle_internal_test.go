@@ -1,0 +1,64 @@
+package video
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/twilio/twilio-go/client"
+)
+
+// TestRequestHandlerSealed: the request handler's client is twilio-go's
+// BaseClient, not the *client.Client underneath, so twilio-go's own retrying
+// cannot be switched on through it; requests still go through the Client.
+func TestRequestHandlerSealed(t *testing.T) {
+	hits := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		_, _ = w.Write([]byte(`{"rooms":[],"meta":{}}`))
+	}))
+	defer hs.Close()
+	c, err := New("AC0123456789abcdef0123456789abcdef", "token", WithBaseURL(hs.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rh := c.requestHandler(context.Background())
+	if _, ok := rh.Client.(*client.Client); ok {
+		t.Fatal("the handler exposes its *client.Client")
+	}
+	if _, ok := rh.Client.(interface{ SetAutoRetry(bool) }); ok {
+		t.Fatal("the handler's client has SetAutoRetry")
+	}
+	if got := rh.Client.AccountSid(); got != c.AccountSID() {
+		t.Fatalf("AccountSid %q; want %q", got, c.AccountSID())
+	}
+	resp, err := rh.Get("https://video.twilio.com/v1/Rooms", nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if hits != 1 || c.stats.class[0].requests.Load()+c.stats.class[1].requests.Load() != 1 {
+		t.Fatalf("server saw %d requests; want 1, counted by the Client", hits)
+	}
+}
+
+// TestPooledCallForgetsClient: a call returned to the pool keeps no pointer
+// to its Client's credentials or context.
+func TestPooledCallForgetsClient(t *testing.T) {
+	c, err := New("AC0123456789abcdef0123456789abcdef", "secret-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := c.begin(context.Background())
+	if cl.tw.Credentials != &c.credentials {
+		t.Fatal("a call does not use its Client's credentials")
+	}
+	c.end(cl)
+	c.Close()
+	if cl.tw.Credentials != nil || cl.c != nil || cl.ctx != nil || cl.tw.AccountSid() != "" {
+		t.Fatalf("a pooled call keeps its last Client: credentials %v, client %v, ctx %v, account %q",
+			cl.tw.Credentials, cl.c, cl.ctx, cl.tw.AccountSid())
+	}
+}
