@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -60,5 +61,32 @@ func TestPooledCallForgetsClient(t *testing.T) {
 	if cl.tw.Credentials != nil || cl.c != nil || cl.ctx != nil || cl.tw.AccountSid() != "" {
 		t.Fatalf("a pooled call keeps its last Client: credentials %v, client %v, ctx %v, account %q",
 			cl.tw.Credentials, cl.c, cl.ctx, cl.tw.AccountSid())
+	}
+}
+
+// TestAttemptBound: a WithHTTPClient client with a zero Timeout keeps
+// DefaultTimeout per attempt; a positive Timeout replaces it; and
+// WithAttemptTimeout overrides both, 0 meaning no bound.
+func TestAttemptBound(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []Option
+		want time.Duration
+	}{
+		{"default", nil, DefaultTimeout},
+		{"http client without timeout", []Option{WithHTTPClient(&http.Client{})}, DefaultTimeout},
+		{"http client timeout", []Option{WithHTTPClient(&http.Client{Timeout: 3 * time.Second})}, 3 * time.Second},
+		{"attempt timeout wins", []Option{WithAttemptTimeout(time.Second), WithHTTPClient(&http.Client{Timeout: 3 * time.Second})}, time.Second},
+		{"no bound", []Option{WithHTTPClient(&http.Client{}), WithAttemptTimeout(0)}, 0},
+	}
+	for _, tc := range cases {
+		c, err := New("AC0123456789abcdef0123456789abcdef", "token", tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.timeout != tc.want {
+			t.Errorf("%s: per-attempt bound %v; want %v", tc.name, c.timeout, tc.want)
+		}
+		c.Close()
 	}
 }
