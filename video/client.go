@@ -43,9 +43,6 @@ const (
 	DefaultConcurrencyHint = 100
 )
 
-// twilioVideoHost is the host twilio-go's Video v1 client talks to.
-const twilioVideoHost = "https://video.twilio.com"
-
 // Client is a drop-in, quota-aware replacement for twilio-go's Video v1
 // *ApiService: every method of ApiService exists on Client with a
 // context.Context first and the same parameters and results. Each HTTP

@@ -295,7 +295,8 @@ func TestRefusedBeforeAnything(t *testing.T) {
 			t.Errorf("%s(cancelled ctx, ...): got %v; want context.Canceled", name, err)
 		}
 	}
-	if _, err := vq.RequestHandler(nil).Get("https://video.twilio.com/v1/Rooms", nil, nil, ""); err == nil || //nolint:staticcheck // a nil ctx on purpose
+	//lint:ignore SA1012 a nil ctx on purpose
+	if _, err := vq.RequestHandler(nil).Get("https://video.twilio.com/v1/Rooms", nil, nil, ""); err == nil ||
 		!strings.Contains(err.Error(), "nil Context") {
 		t.Errorf("RequestHandler(nil): got %v; want an error saying the Context is nil", err)
 	}

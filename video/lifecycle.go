@@ -85,7 +85,10 @@ func (c *Client) Close() error {
 
 	l.cancel(ErrClosed)
 	close(c.done)
-	l.sending.Lock() // every attempt on the wire has returned; later ones see closed
+	// Taking the lock waits for every attempt on the wire to return; later
+	// ones see closed.
+	l.sending.Lock()
+	//lint:ignore SA2001 the empty section is the wait
 	l.sending.Unlock()
 	if l.callbacks.Load() > 0 {
 		go c.ledger.Close() // ends when the running callback returns

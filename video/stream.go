@@ -51,7 +51,8 @@ func forward[T any](c *Client, cl *call, in chan T, inErr chan error, observe fu
 			close(outErr)
 			for range in {
 			}
-			<-inErr
+			for range inErr { // the caller was given ctx's error instead
+			}
 			return
 		}
 	}()
