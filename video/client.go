@@ -512,12 +512,42 @@ func defaultTransport() http.RoundTripper {
 // AccountSID returns the Account SID the Client works for.
 func (c *Client) AccountSID() string { return c.accountSID }
 
-// Ledger returns the Client's concurrency ledger (Rooms, Participants), for
-// status-callback handlers and reconciliation.
-func (c *Client) Ledger() *quota.Ledger { return c.ledger.Ledger }
+// Ledger returns a read-only view of the Client's concurrency ledger (Rooms,
+// Participants). Slots change only through the Client (its calls,
+// [Client.ReserveParticipant] and the like, the handlers, reconciliation),
+// so that what the Client knows of each Room and Participant stays in step
+// with the ledger.
+func (c *Client) Ledger() LedgerView { return LedgerView{l: c.ledger.Ledger} }
 
-// Limiter returns the Client's request-rate limiter.
-func (c *Client) Limiter() *quota.Limiter { return c.limiter }
+// Limiter returns a read-only view of the Client's request-rate limiter.
+func (c *Client) Limiter() LimiterView { return LimiterView{l: c.limiter} }
+
+// LedgerView reads a Client's concurrency ledger; see [quota.Ledger].
+type LedgerView struct{ l *quota.Ledger }
+
+// Used returns held plus pending slots of res, and whether it is marked full
+// after Twilio refused for it.
+func (v LedgerView) Used(ctx context.Context, res quota.Resource) (used int, full bool, err error) {
+	return v.l.Used(ctx, res)
+}
+
+// Holds reports whether key (a reservation key or a SID) is pending or held.
+func (v LedgerView) Holds(ctx context.Context, res quota.Resource, key string) (bool, error) {
+	return v.l.Holds(ctx, res, key)
+}
+
+// Limit returns the quota of res (negative when unlimited).
+func (v LedgerView) Limit(res quota.Resource) int { return v.l.Limit(res) }
+
+// LimiterView reads a Client's request-rate limiter; see [quota.Limiter].
+type LimiterView struct{ l *quota.Limiter }
+
+// Rate returns the configured ceiling of class.
+func (v LimiterView) Rate(class quota.Class) quota.Rate { return v.l.Rate(class) }
+
+// Factor returns the adaptive factor of class: the bucket runs at
+// Rate(class).PerSecond times it (1 when never slowed by a 20429).
+func (v LimiterView) Factor(class quota.Class) float64 { return v.l.Factor(class) }
 
 // Limits returns the quotas the Client enforces, with defaults filled in.
 func (c *Client) Limits() quota.Limits { return c.limits }

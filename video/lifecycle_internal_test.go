@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -88,5 +89,20 @@ func TestAttemptBound(t *testing.T) {
 			t.Errorf("%s: per-attempt bound %v; want %v", tc.name, c.timeout, tc.want)
 		}
 		c.Close()
+	}
+}
+
+// TestViewsAreReadOnly: what Ledger and Limiter return has no method that
+// changes the Client's state.
+func TestViewsAreReadOnly(t *testing.T) {
+	for _, v := range []any{LedgerView{}, LimiterView{}} {
+		ty := reflect.TypeOf(v)
+		for i := 0; i < ty.NumMethod(); i++ {
+			switch name := ty.Method(i).Name; name {
+			case "Used", "Holds", "Limit", "Rate", "Factor":
+			default:
+				t.Errorf("%s has method %s; want only reads", ty.Name(), name)
+			}
+		}
 	}
 }
