@@ -169,11 +169,13 @@ func videoAlertCode(code int) bool {
 }
 
 // PollAlerts reads Twilio's Monitor Alerts (GET /v1/Alerts) every interval
-// until ctx ends, then returns ctx's error: the fallback for applications
-// the Debugger webhook cannot reach. Alerts with Video codes (53xxx) and
-// 20429 are acted on exactly as [Client.AlertHandler] does (an alert seen by
-// both is acted on once) and passed to the [OnAlert] funcs; others are
-// skipped (the API has no code filter).
+// until ctx ends, then returns ctx's error, or until the Client is closed,
+// then returns [ErrClosed] (Close wakes it at once, aborts its requests and
+// waits for it to return): the fallback for applications the Debugger
+// webhook cannot reach. Alerts with Video codes (53xxx) and 20429 are acted
+// on exactly as [Client.AlertHandler] does (an alert seen by both is acted on
+// once) and passed to the [OnAlert] funcs; others are skipped (the API has no
+// code filter).
 //
 // The first poll looks back one interval. Requests go through the Client's
 // request path (its read bucket, retries and base URL) and, in addition,
@@ -193,6 +195,18 @@ func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...Ha
 			return err
 		}
 	}
+	ctx, release, err := c.bind(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if !c.startWorker() {
+		return ErrClosed
+	}
+	defer c.life.workers.Done()
+	for i, fn := range h.onAlert {
+		h.onAlert[i] = func(e AlertEvent) { callback(c.life.callbacks, fn, e) }
+	}
 	st := c.model()
 	lim := st.readBudget(&st.pollLim, DefaultAlertPollRate)
 	since := c.now().Add(-every)
@@ -202,7 +216,7 @@ func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...Ha
 		next, err := c.pollAlertsOnce(ctx, lim, since, h.onAlert)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return ended(ctx, ctx.Err())
 			}
 			if errors.Is(err, ErrClosed) {
 				return err
@@ -213,7 +227,7 @@ func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...Ha
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return ended(ctx, ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -13,10 +13,13 @@ import (
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateComposition(ctx context.Context, params *openapi.CreateCompositionParams) (*openapi.VideoV1Composition, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateComposition(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -24,10 +27,13 @@ func (c *Client) CreateComposition(ctx context.Context, params *openapi.CreateCo
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateCompositionHook(ctx context.Context, params *openapi.CreateCompositionHookParams) (*openapi.VideoV1CompositionHook, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateCompositionHook(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -35,10 +41,13 @@ func (c *Client) CreateCompositionHook(ctx context.Context, params *openapi.Crea
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateCompositionHookWithMetadata(ctx context.Context, params *openapi.CreateCompositionHookParams) (*metadata.ResourceMetadata[openapi.VideoV1CompositionHook], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateCompositionHookWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -46,10 +55,13 @@ func (c *Client) CreateCompositionHookWithMetadata(ctx context.Context, params *
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateCompositionSettings(ctx context.Context, params *openapi.CreateCompositionSettingsParams) (*openapi.VideoV1CompositionSettings, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateCompositionSettings(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -57,10 +69,13 @@ func (c *Client) CreateCompositionSettings(ctx context.Context, params *openapi.
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateCompositionSettingsWithMetadata(ctx context.Context, params *openapi.CreateCompositionSettingsParams) (*metadata.ResourceMetadata[openapi.VideoV1CompositionSettings], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateCompositionSettingsWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -68,10 +83,13 @@ func (c *Client) CreateCompositionSettingsWithMetadata(ctx context.Context, para
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateCompositionWithMetadata(ctx context.Context, params *openapi.CreateCompositionParams) (*metadata.ResourceMetadata[openapi.VideoV1Composition], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateCompositionWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -79,10 +97,13 @@ func (c *Client) CreateCompositionWithMetadata(ctx context.Context, params *open
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateRecordingSettings(ctx context.Context, params *openapi.CreateRecordingSettingsParams) (*openapi.VideoV1RecordingSettings, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateRecordingSettings(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -90,10 +111,13 @@ func (c *Client) CreateRecordingSettings(ctx context.Context, params *openapi.Cr
 // The request waits for a write token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) CreateRecordingSettingsWithMetadata(ctx context.Context, params *openapi.CreateRecordingSettingsParams) (*metadata.ResourceMetadata[openapi.VideoV1RecordingSettings], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.CreateRecordingSettingsWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -102,14 +126,16 @@ func (c *Client) CreateRecordingSettingsWithMetadata(ctx context.Context, params
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) CreateRoomTranscriptions(ctx context.Context, RoomSid string, params *openapi.CreateRoomTranscriptionsParams) (*openapi.VideoV1RoomTranscriptions, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "CreateRoomTranscriptions")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "CreateRoomTranscriptions")
+	}
 	r0, err := cl.svc.CreateRoomTranscriptions(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -118,14 +144,16 @@ func (c *Client) CreateRoomTranscriptions(ctx context.Context, RoomSid string, p
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) CreateRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid string, params *openapi.CreateRoomTranscriptionsParams) (*metadata.ResourceMetadata[openapi.VideoV1RoomTranscriptions], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "CreateRoomTranscriptionsWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "CreateRoomTranscriptionsWithMetadata")
+	}
 	r0, err := cl.svc.CreateRoomTranscriptionsWithMetadata(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -134,14 +162,15 @@ func (c *Client) CreateRoomTranscriptionsWithMetadata(ctx context.Context, RoomS
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteComposition(ctx context.Context, Sid string) error {
-	if err := checkSID("Sid", "CJ", Sid); err != nil {
-		err = withMethod(err, "DeleteComposition")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return err
 	}
-	cl := c.begin(ctx)
-	err := cl.finish(cl.svc.DeleteComposition(Sid))
-	c.end(cl)
-	return err
+	defer c.end(cl)
+	if err := checkSID("Sid", "CJ", Sid); err != nil {
+		return withMethod(err, "DeleteComposition")
+	}
+	return cl.finish(cl.svc.DeleteComposition(Sid))
 }
 
 // DeleteCompositionHook is twilio-go's [openapi.ApiService.DeleteCompositionHook] bound to ctx.
@@ -149,14 +178,15 @@ func (c *Client) DeleteComposition(ctx context.Context, Sid string) error {
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteCompositionHook(ctx context.Context, Sid string) error {
-	if err := checkSID("Sid", "HK", Sid); err != nil {
-		err = withMethod(err, "DeleteCompositionHook")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return err
 	}
-	cl := c.begin(ctx)
-	err := cl.finish(cl.svc.DeleteCompositionHook(Sid))
-	c.end(cl)
-	return err
+	defer c.end(cl)
+	if err := checkSID("Sid", "HK", Sid); err != nil {
+		return withMethod(err, "DeleteCompositionHook")
+	}
+	return cl.finish(cl.svc.DeleteCompositionHook(Sid))
 }
 
 // DeleteCompositionHookWithMetadata is twilio-go's [openapi.ApiService.DeleteCompositionHookWithMetadata] bound to ctx.
@@ -164,14 +194,16 @@ func (c *Client) DeleteCompositionHook(ctx context.Context, Sid string) error {
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteCompositionHookWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[bool], error) {
-	if err := checkSID("Sid", "HK", Sid); err != nil {
-		err = withMethod(err, "DeleteCompositionHookWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "HK", Sid); err != nil {
+		return nil, withMethod(err, "DeleteCompositionHookWithMetadata")
+	}
 	r0, err := cl.svc.DeleteCompositionHookWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -180,14 +212,16 @@ func (c *Client) DeleteCompositionHookWithMetadata(ctx context.Context, Sid stri
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteCompositionWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[bool], error) {
-	if err := checkSID("Sid", "CJ", Sid); err != nil {
-		err = withMethod(err, "DeleteCompositionWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "CJ", Sid); err != nil {
+		return nil, withMethod(err, "DeleteCompositionWithMetadata")
+	}
 	r0, err := cl.svc.DeleteCompositionWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -196,14 +230,15 @@ func (c *Client) DeleteCompositionWithMetadata(ctx context.Context, Sid string) 
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteRecording(ctx context.Context, Sid string) error {
-	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "DeleteRecording")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return err
 	}
-	cl := c.begin(ctx)
-	err := cl.finish(cl.svc.DeleteRecording(Sid))
-	c.end(cl)
-	return err
+	defer c.end(cl)
+	if err := checkSID("Sid", "RT", Sid); err != nil {
+		return withMethod(err, "DeleteRecording")
+	}
+	return cl.finish(cl.svc.DeleteRecording(Sid))
 }
 
 // DeleteRecordingWithMetadata is twilio-go's [openapi.ApiService.DeleteRecordingWithMetadata] bound to ctx.
@@ -211,14 +246,16 @@ func (c *Client) DeleteRecording(ctx context.Context, Sid string) error {
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteRecordingWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[bool], error) {
-	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "DeleteRecordingWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "RT", Sid); err != nil {
+		return nil, withMethod(err, "DeleteRecordingWithMetadata")
+	}
 	r0, err := cl.svc.DeleteRecordingWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -227,18 +264,18 @@ func (c *Client) DeleteRecordingWithMetadata(ctx context.Context, Sid string) (*
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteRoomRecording(ctx context.Context, RoomSid string, Sid string) error {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "DeleteRoomRecording")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return err
+	}
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return withMethod(err, "DeleteRoomRecording")
 	}
 	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "DeleteRoomRecording")
-		return err
+		return withMethod(err, "DeleteRoomRecording")
 	}
-	cl := c.begin(ctx)
-	err := cl.finish(cl.svc.DeleteRoomRecording(RoomSid, Sid))
-	c.end(cl)
-	return err
+	return cl.finish(cl.svc.DeleteRoomRecording(RoomSid, Sid))
 }
 
 // DeleteRoomRecordingWithMetadata is twilio-go's [openapi.ApiService.DeleteRoomRecordingWithMetadata] bound to ctx.
@@ -246,18 +283,19 @@ func (c *Client) DeleteRoomRecording(ctx context.Context, RoomSid string, Sid st
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) DeleteRoomRecordingWithMetadata(ctx context.Context, RoomSid string, Sid string) (*metadata.ResourceMetadata[bool], error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "DeleteRoomRecordingWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "DeleteRoomRecordingWithMetadata")
 	}
 	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "DeleteRoomRecordingWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "DeleteRoomRecordingWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.DeleteRoomRecordingWithMetadata(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -266,14 +304,16 @@ func (c *Client) DeleteRoomRecordingWithMetadata(ctx context.Context, RoomSid st
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchComposition(ctx context.Context, Sid string) (*openapi.VideoV1Composition, error) {
-	if err := checkSID("Sid", "CJ", Sid); err != nil {
-		err = withMethod(err, "FetchComposition")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "CJ", Sid); err != nil {
+		return nil, withMethod(err, "FetchComposition")
+	}
 	r0, err := cl.svc.FetchComposition(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -282,14 +322,16 @@ func (c *Client) FetchComposition(ctx context.Context, Sid string) (*openapi.Vid
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchCompositionHook(ctx context.Context, Sid string) (*openapi.VideoV1CompositionHook, error) {
-	if err := checkSID("Sid", "HK", Sid); err != nil {
-		err = withMethod(err, "FetchCompositionHook")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "HK", Sid); err != nil {
+		return nil, withMethod(err, "FetchCompositionHook")
+	}
 	r0, err := cl.svc.FetchCompositionHook(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -298,14 +340,16 @@ func (c *Client) FetchCompositionHook(ctx context.Context, Sid string) (*openapi
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchCompositionHookWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1CompositionHook], error) {
-	if err := checkSID("Sid", "HK", Sid); err != nil {
-		err = withMethod(err, "FetchCompositionHookWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "HK", Sid); err != nil {
+		return nil, withMethod(err, "FetchCompositionHookWithMetadata")
+	}
 	r0, err := cl.svc.FetchCompositionHookWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -313,10 +357,13 @@ func (c *Client) FetchCompositionHookWithMetadata(ctx context.Context, Sid strin
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) FetchCompositionSettings(ctx context.Context) (*openapi.VideoV1CompositionSettings, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.FetchCompositionSettings()
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -324,10 +371,13 @@ func (c *Client) FetchCompositionSettings(ctx context.Context) (*openapi.VideoV1
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) FetchCompositionSettingsWithMetadata(ctx context.Context) (*metadata.ResourceMetadata[openapi.VideoV1CompositionSettings], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.FetchCompositionSettingsWithMetadata()
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -336,14 +386,16 @@ func (c *Client) FetchCompositionSettingsWithMetadata(ctx context.Context) (*met
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchCompositionWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1Composition], error) {
-	if err := checkSID("Sid", "CJ", Sid); err != nil {
-		err = withMethod(err, "FetchCompositionWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "CJ", Sid); err != nil {
+		return nil, withMethod(err, "FetchCompositionWithMetadata")
+	}
 	r0, err := cl.svc.FetchCompositionWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -352,14 +404,16 @@ func (c *Client) FetchCompositionWithMetadata(ctx context.Context, Sid string) (
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRecording(ctx context.Context, Sid string) (*openapi.VideoV1Recording, error) {
-	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "FetchRecording")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "RT", Sid); err != nil {
+		return nil, withMethod(err, "FetchRecording")
+	}
 	r0, err := cl.svc.FetchRecording(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -367,10 +421,13 @@ func (c *Client) FetchRecording(ctx context.Context, Sid string) (*openapi.Video
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) FetchRecordingSettings(ctx context.Context) (*openapi.VideoV1RecordingSettings, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.FetchRecordingSettings()
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -378,10 +435,13 @@ func (c *Client) FetchRecordingSettings(ctx context.Context) (*openapi.VideoV1Re
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) FetchRecordingSettingsWithMetadata(ctx context.Context) (*metadata.ResourceMetadata[openapi.VideoV1RecordingSettings], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.FetchRecordingSettingsWithMetadata()
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -390,14 +450,16 @@ func (c *Client) FetchRecordingSettingsWithMetadata(ctx context.Context) (*metad
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRecordingWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1Recording], error) {
-	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "FetchRecordingWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "RT", Sid); err != nil {
+		return nil, withMethod(err, "FetchRecordingWithMetadata")
+	}
 	r0, err := cl.svc.FetchRecordingWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -407,14 +469,16 @@ func (c *Client) FetchRecordingWithMetadata(ctx context.Context, Sid string) (*m
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoom(ctx context.Context, Sid string) (*openapi.VideoV1Room, error) {
-	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
-		err = withMethod(err, "FetchRoom")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
+		return nil, withMethod(err, "FetchRoom")
+	}
 	r0, err := cl.svc.FetchRoom(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.observeRoom(ctx, r0)
 	}
@@ -427,18 +491,19 @@ func (c *Client) FetchRoom(ctx context.Context, Sid string) (*openapi.VideoV1Roo
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipant(ctx context.Context, RoomSid string, Sid string) (*openapi.VideoV1RoomParticipant, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipant")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipant")
 	}
 	if err := checkSIDOrName("Sid", "PA", Sid); err != nil {
-		err = withMethod(err, "FetchRoomParticipant")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipant")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipant(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.observeParticipant(ctx, r0)
 	}
@@ -450,22 +515,22 @@ func (c *Client) FetchRoomParticipant(ctx context.Context, RoomSid string, Sid s
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantPublishedTrack(ctx context.Context, RoomSid string, ParticipantSid string, Sid string) (*openapi.VideoV1RoomParticipantPublishedTrack, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantPublishedTrack")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantPublishedTrack")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantPublishedTrack")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantPublishedTrack")
 	}
 	if err := checkSIDOrName("Sid", "MT", Sid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantPublishedTrack")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantPublishedTrack")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantPublishedTrack(RoomSid, ParticipantSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -474,22 +539,22 @@ func (c *Client) FetchRoomParticipantPublishedTrack(ctx context.Context, RoomSid
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantPublishedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipantPublishedTrack], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantPublishedTrackWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantPublishedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantPublishedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantPublishedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("Sid", "MT", Sid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantPublishedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantPublishedTrackWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantPublishedTrackWithMetadata(RoomSid, ParticipantSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -498,18 +563,19 @@ func (c *Client) FetchRoomParticipantPublishedTrackWithMetadata(ctx context.Cont
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantSubscribeRule(ctx context.Context, RoomSid string, ParticipantSid string) (*openapi.VideoV1RoomParticipantSubscribeRule, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribeRule")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantSubscribeRule")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribeRule")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantSubscribeRule")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantSubscribeRule(RoomSid, ParticipantSid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -518,18 +584,19 @@ func (c *Client) FetchRoomParticipantSubscribeRule(ctx context.Context, RoomSid 
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantSubscribeRuleWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipantSubscribeRule], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribeRuleWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantSubscribeRuleWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribeRuleWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantSubscribeRuleWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantSubscribeRuleWithMetadata(RoomSid, ParticipantSid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -538,22 +605,22 @@ func (c *Client) FetchRoomParticipantSubscribeRuleWithMetadata(ctx context.Conte
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantSubscribedTrack(ctx context.Context, RoomSid string, ParticipantSid string, Sid string) (*openapi.VideoV1RoomParticipantSubscribedTrack, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribedTrack")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantSubscribedTrack")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribedTrack")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantSubscribedTrack")
 	}
 	if err := checkSID("Sid", "MT", Sid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribedTrack")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantSubscribedTrack")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantSubscribedTrack(RoomSid, ParticipantSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -562,22 +629,22 @@ func (c *Client) FetchRoomParticipantSubscribedTrack(ctx context.Context, RoomSi
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantSubscribedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipantSubscribedTrack], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribedTrackWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantSubscribedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantSubscribedTrackWithMetadata")
 	}
 	if err := checkSID("Sid", "MT", Sid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantSubscribedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantSubscribedTrackWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantSubscribedTrackWithMetadata(RoomSid, ParticipantSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -587,18 +654,19 @@ func (c *Client) FetchRoomParticipantSubscribedTrackWithMetadata(ctx context.Con
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomParticipantWithMetadata(ctx context.Context, RoomSid string, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipant], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomParticipantWithMetadata")
 	}
 	if err := checkSIDOrName("Sid", "PA", Sid); err != nil {
-		err = withMethod(err, "FetchRoomParticipantWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomParticipantWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomParticipantWithMetadata(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		if r0 != nil {
 			c.observeParticipant(ctx, &r0.Resource)
@@ -612,18 +680,19 @@ func (c *Client) FetchRoomParticipantWithMetadata(ctx context.Context, RoomSid s
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomRecording(ctx context.Context, RoomSid string, Sid string) (*openapi.VideoV1RoomRecording, error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomRecording")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomRecording")
 	}
 	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "FetchRoomRecording")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomRecording")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomRecording(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -632,14 +701,16 @@ func (c *Client) FetchRoomRecording(ctx context.Context, RoomSid string, Sid str
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomRecordingRule(ctx context.Context, RoomSid string) (*openapi.VideoV1RoomRecordingRule, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomRecordingRule")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomRecordingRule")
+	}
 	r0, err := cl.svc.FetchRoomRecordingRule(RoomSid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -648,14 +719,16 @@ func (c *Client) FetchRoomRecordingRule(ctx context.Context, RoomSid string) (*o
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomRecordingRuleWithMetadata(ctx context.Context, RoomSid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomRecordingRule], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomRecordingRuleWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomRecordingRuleWithMetadata")
+	}
 	r0, err := cl.svc.FetchRoomRecordingRuleWithMetadata(RoomSid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -664,18 +737,19 @@ func (c *Client) FetchRoomRecordingRuleWithMetadata(ctx context.Context, RoomSid
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomRecordingWithMetadata(ctx context.Context, RoomSid string, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomRecording], error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomRecordingWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomRecordingWithMetadata")
 	}
 	if err := checkSID("Sid", "RT", Sid); err != nil {
-		err = withMethod(err, "FetchRoomRecordingWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomRecordingWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomRecordingWithMetadata(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -684,18 +758,19 @@ func (c *Client) FetchRoomRecordingWithMetadata(ctx context.Context, RoomSid str
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomTranscriptions(ctx context.Context, RoomSid string, Ttid string) (*openapi.VideoV1RoomTranscriptions, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomTranscriptions")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomTranscriptions")
 	}
 	if err := checkName("Ttid", Ttid); err != nil {
-		err = withMethod(err, "FetchRoomTranscriptions")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomTranscriptions")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomTranscriptions(RoomSid, Ttid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -704,18 +779,19 @@ func (c *Client) FetchRoomTranscriptions(ctx context.Context, RoomSid string, Tt
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid string, Ttid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomTranscriptions], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "FetchRoomTranscriptionsWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "FetchRoomTranscriptionsWithMetadata")
 	}
 	if err := checkName("Ttid", Ttid); err != nil {
-		err = withMethod(err, "FetchRoomTranscriptionsWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "FetchRoomTranscriptionsWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.FetchRoomTranscriptionsWithMetadata(RoomSid, Ttid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -725,14 +801,16 @@ func (c *Client) FetchRoomTranscriptionsWithMetadata(ctx context.Context, RoomSi
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) FetchRoomWithMetadata(ctx context.Context, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1Room], error) {
-	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
-		err = withMethod(err, "FetchRoomWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
+		return nil, withMethod(err, "FetchRoomWithMetadata")
+	}
 	r0, err := cl.svc.FetchRoomWithMetadata(Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		if r0 != nil {
 			c.observeRoom(ctx, &r0.Resource)
@@ -745,10 +823,13 @@ func (c *Client) FetchRoomWithMetadata(ctx context.Context, Sid string) (*metada
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
 func (c *Client) ListComposition(ctx context.Context, params *openapi.ListCompositionParams) ([]openapi.VideoV1Composition, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.ListComposition(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -756,10 +837,13 @@ func (c *Client) ListComposition(ctx context.Context, params *openapi.ListCompos
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
 func (c *Client) ListCompositionHook(ctx context.Context, params *openapi.ListCompositionHookParams) ([]openapi.VideoV1CompositionHook, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.ListCompositionHook(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -767,10 +851,13 @@ func (c *Client) ListCompositionHook(ctx context.Context, params *openapi.ListCo
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
 func (c *Client) ListCompositionHookWithMetadata(ctx context.Context, params *openapi.ListCompositionHookParams) (*metadata.ResourceMetadata[[]openapi.VideoV1CompositionHook], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.ListCompositionHookWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -778,10 +865,13 @@ func (c *Client) ListCompositionHookWithMetadata(ctx context.Context, params *op
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
 func (c *Client) ListCompositionWithMetadata(ctx context.Context, params *openapi.ListCompositionParams) (*metadata.ResourceMetadata[[]openapi.VideoV1Composition], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.ListCompositionWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -789,10 +879,13 @@ func (c *Client) ListCompositionWithMetadata(ctx context.Context, params *openap
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
 func (c *Client) ListRecording(ctx context.Context, params *openapi.ListRecordingParams) ([]openapi.VideoV1Recording, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.ListRecording(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -800,10 +893,13 @@ func (c *Client) ListRecording(ctx context.Context, params *openapi.ListRecordin
 // Each HTTP request (one per page) waits for a read token, is retried on
 // 20429 and is aborted when ctx ends.
 func (c *Client) ListRecordingWithMetadata(ctx context.Context, params *openapi.ListRecordingParams) (*metadata.ResourceMetadata[[]openapi.VideoV1Recording], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.ListRecordingWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -813,14 +909,16 @@ func (c *Client) ListRecordingWithMetadata(ctx context.Context, params *openapi.
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoom(ctx context.Context, params *openapi.ListRoomParams) ([]openapi.VideoV1Room, error) {
-	if err := validateListRoom(params); err != nil {
-		err = withMethod(err, "ListRoom")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := validateListRoom(params); err != nil {
+		return nil, withMethod(err, "ListRoom")
+	}
 	r0, err := cl.svc.ListRoom(params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		for i := range r0 {
 			c.observeRoom(ctx, &r0[i])
@@ -835,18 +933,19 @@ func (c *Client) ListRoom(ctx context.Context, params *openapi.ListRoomParams) (
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipant(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) ([]openapi.VideoV1RoomParticipant, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomParticipant")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomParticipant")
 	}
 	if err := validateListRoomParticipant(params); err != nil {
-		err = withMethod(err, "ListRoomParticipant")
-		return nil, err
+		return nil, withMethod(err, "ListRoomParticipant")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.ListRoomParticipant(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		for i := range r0 {
 			c.observeParticipant(ctx, &r0[i])
@@ -860,18 +959,19 @@ func (c *Client) ListRoomParticipant(ctx context.Context, RoomSid string, params
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipantPublishedTrack(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantPublishedTrackParams) ([]openapi.VideoV1RoomParticipantPublishedTrack, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantPublishedTrack")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomParticipantPublishedTrack")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantPublishedTrack")
-		return nil, err
+		return nil, withMethod(err, "ListRoomParticipantPublishedTrack")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.ListRoomParticipantPublishedTrack(RoomSid, ParticipantSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -880,18 +980,19 @@ func (c *Client) ListRoomParticipantPublishedTrack(ctx context.Context, RoomSid 
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipantPublishedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantPublishedTrackParams) (*metadata.ResourceMetadata[[]openapi.VideoV1RoomParticipantPublishedTrack], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantPublishedTrackWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomParticipantPublishedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantPublishedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "ListRoomParticipantPublishedTrackWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.ListRoomParticipantPublishedTrackWithMetadata(RoomSid, ParticipantSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -900,18 +1001,19 @@ func (c *Client) ListRoomParticipantPublishedTrackWithMetadata(ctx context.Conte
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipantSubscribedTrack(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantSubscribedTrackParams) ([]openapi.VideoV1RoomParticipantSubscribedTrack, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantSubscribedTrack")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomParticipantSubscribedTrack")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantSubscribedTrack")
-		return nil, err
+		return nil, withMethod(err, "ListRoomParticipantSubscribedTrack")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.ListRoomParticipantSubscribedTrack(RoomSid, ParticipantSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -920,18 +1022,19 @@ func (c *Client) ListRoomParticipantSubscribedTrack(ctx context.Context, RoomSid
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipantSubscribedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantSubscribedTrackParams) (*metadata.ResourceMetadata[[]openapi.VideoV1RoomParticipantSubscribedTrack], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantSubscribedTrackWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomParticipantSubscribedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantSubscribedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "ListRoomParticipantSubscribedTrackWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.ListRoomParticipantSubscribedTrackWithMetadata(RoomSid, ParticipantSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -941,18 +1044,19 @@ func (c *Client) ListRoomParticipantSubscribedTrackWithMetadata(ctx context.Cont
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomParticipantWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) (*metadata.ResourceMetadata[[]openapi.VideoV1RoomParticipant], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomParticipantWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomParticipantWithMetadata")
 	}
 	if err := validateListRoomParticipant(params); err != nil {
-		err = withMethod(err, "ListRoomParticipantWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "ListRoomParticipantWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.ListRoomParticipantWithMetadata(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		if r0 != nil {
 			for i := range r0.Resource {
@@ -968,14 +1072,16 @@ func (c *Client) ListRoomParticipantWithMetadata(ctx context.Context, RoomSid st
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomRecording(ctx context.Context, RoomSid string, params *openapi.ListRoomRecordingParams) ([]openapi.VideoV1RoomRecording, error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomRecording")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomRecording")
+	}
 	r0, err := cl.svc.ListRoomRecording(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -984,14 +1090,16 @@ func (c *Client) ListRoomRecording(ctx context.Context, RoomSid string, params *
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomRecordingWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomRecordingParams) (*metadata.ResourceMetadata[[]openapi.VideoV1RoomRecording], error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomRecordingWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomRecordingWithMetadata")
+	}
 	r0, err := cl.svc.ListRoomRecordingWithMetadata(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1000,14 +1108,16 @@ func (c *Client) ListRoomRecordingWithMetadata(ctx context.Context, RoomSid stri
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomTranscriptions(ctx context.Context, RoomSid string, params *openapi.ListRoomTranscriptionsParams) ([]openapi.VideoV1RoomTranscriptions, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomTranscriptions")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomTranscriptions")
+	}
 	r0, err := cl.svc.ListRoomTranscriptions(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1016,14 +1126,16 @@ func (c *Client) ListRoomTranscriptions(ctx context.Context, RoomSid string, par
 // 20429 and is aborted when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomTranscriptionsParams) (*metadata.ResourceMetadata[[]openapi.VideoV1RoomTranscriptions], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "ListRoomTranscriptionsWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "ListRoomTranscriptionsWithMetadata")
+	}
 	r0, err := cl.svc.ListRoomTranscriptionsWithMetadata(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1033,14 +1145,16 @@ func (c *Client) ListRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) ListRoomWithMetadata(ctx context.Context, params *openapi.ListRoomParams) (*metadata.ResourceMetadata[[]openapi.VideoV1Room], error) {
-	if err := validateListRoom(params); err != nil {
-		err = withMethod(err, "ListRoomWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := validateListRoom(params); err != nil {
+		return nil, withMethod(err, "ListRoomWithMetadata")
+	}
 	r0, err := cl.svc.ListRoomWithMetadata(params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		if r0 != nil {
 			for i := range r0.Resource {
@@ -1055,10 +1169,13 @@ func (c *Client) ListRoomWithMetadata(ctx context.Context, params *openapi.ListR
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) PageComposition(ctx context.Context, params *openapi.ListCompositionParams, pageToken string, pageNumber string) (*openapi.ListCompositionResponse, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.PageComposition(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1066,10 +1183,13 @@ func (c *Client) PageComposition(ctx context.Context, params *openapi.ListCompos
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) PageCompositionHook(ctx context.Context, params *openapi.ListCompositionHookParams, pageToken string, pageNumber string) (*openapi.ListCompositionHookResponse, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.PageCompositionHook(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1077,10 +1197,13 @@ func (c *Client) PageCompositionHook(ctx context.Context, params *openapi.ListCo
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) PageCompositionHookWithMetadata(ctx context.Context, params *openapi.ListCompositionHookParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListCompositionHookResponse], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.PageCompositionHookWithMetadata(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1088,10 +1211,13 @@ func (c *Client) PageCompositionHookWithMetadata(ctx context.Context, params *op
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) PageCompositionWithMetadata(ctx context.Context, params *openapi.ListCompositionParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListCompositionResponse], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.PageCompositionWithMetadata(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1099,10 +1225,13 @@ func (c *Client) PageCompositionWithMetadata(ctx context.Context, params *openap
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) PageRecording(ctx context.Context, params *openapi.ListRecordingParams, pageToken string, pageNumber string) (*openapi.ListRecordingResponse, error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.PageRecording(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1110,10 +1239,13 @@ func (c *Client) PageRecording(ctx context.Context, params *openapi.ListRecordin
 // The request waits for a read token, is retried on 20429 and is aborted
 // when ctx ends.
 func (c *Client) PageRecordingWithMetadata(ctx context.Context, params *openapi.ListRecordingParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRecordingResponse], error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.end(cl)
 	r0, err := cl.svc.PageRecordingWithMetadata(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1123,14 +1255,16 @@ func (c *Client) PageRecordingWithMetadata(ctx context.Context, params *openapi.
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoom(ctx context.Context, params *openapi.ListRoomParams, pageToken string, pageNumber string) (*openapi.ListRoomResponse, error) {
-	if err := validateListRoom(params); err != nil {
-		err = withMethod(err, "PageRoom")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := validateListRoom(params); err != nil {
+		return nil, withMethod(err, "PageRoom")
+	}
 	r0, err := cl.svc.PageRoom(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.observeRoomPage(ctx, r0)
 	}
@@ -1143,18 +1277,19 @@ func (c *Client) PageRoom(ctx context.Context, params *openapi.ListRoomParams, p
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipant(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams, pageToken string, pageNumber string) (*openapi.ListRoomParticipantResponse, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomParticipant")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomParticipant")
 	}
 	if err := validateListRoomParticipant(params); err != nil {
-		err = withMethod(err, "PageRoomParticipant")
-		return nil, err
+		return nil, withMethod(err, "PageRoomParticipant")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.PageRoomParticipant(RoomSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.observeParticipantPage(ctx, r0)
 	}
@@ -1166,18 +1301,19 @@ func (c *Client) PageRoomParticipant(ctx context.Context, RoomSid string, params
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipantPublishedTrack(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantPublishedTrackParams, pageToken string, pageNumber string) (*openapi.ListRoomParticipantPublishedTrackResponse, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantPublishedTrack")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomParticipantPublishedTrack")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantPublishedTrack")
-		return nil, err
+		return nil, withMethod(err, "PageRoomParticipantPublishedTrack")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.PageRoomParticipantPublishedTrack(RoomSid, ParticipantSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1186,18 +1322,19 @@ func (c *Client) PageRoomParticipantPublishedTrack(ctx context.Context, RoomSid 
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipantPublishedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantPublishedTrackParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomParticipantPublishedTrackResponse], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantPublishedTrackWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomParticipantPublishedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantPublishedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "PageRoomParticipantPublishedTrackWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.PageRoomParticipantPublishedTrackWithMetadata(RoomSid, ParticipantSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1206,18 +1343,19 @@ func (c *Client) PageRoomParticipantPublishedTrackWithMetadata(ctx context.Conte
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipantSubscribedTrack(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantSubscribedTrackParams, pageToken string, pageNumber string) (*openapi.ListRoomParticipantSubscribedTrackResponse, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantSubscribedTrack")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomParticipantSubscribedTrack")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantSubscribedTrack")
-		return nil, err
+		return nil, withMethod(err, "PageRoomParticipantSubscribedTrack")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.PageRoomParticipantSubscribedTrack(RoomSid, ParticipantSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1226,18 +1364,19 @@ func (c *Client) PageRoomParticipantSubscribedTrack(ctx context.Context, RoomSid
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipantSubscribedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantSubscribedTrackParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomParticipantSubscribedTrackResponse], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantSubscribedTrackWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomParticipantSubscribedTrackWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantSubscribedTrackWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "PageRoomParticipantSubscribedTrackWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.PageRoomParticipantSubscribedTrackWithMetadata(RoomSid, ParticipantSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1247,18 +1386,19 @@ func (c *Client) PageRoomParticipantSubscribedTrackWithMetadata(ctx context.Cont
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomParticipantWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomParticipantResponse], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomParticipantWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomParticipantWithMetadata")
 	}
 	if err := validateListRoomParticipant(params); err != nil {
-		err = withMethod(err, "PageRoomParticipantWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "PageRoomParticipantWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.PageRoomParticipantWithMetadata(RoomSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		if r0 != nil {
 			c.observeParticipantPage(ctx, &r0.Resource)
@@ -1272,14 +1412,16 @@ func (c *Client) PageRoomParticipantWithMetadata(ctx context.Context, RoomSid st
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomRecording(ctx context.Context, RoomSid string, params *openapi.ListRoomRecordingParams, pageToken string, pageNumber string) (*openapi.ListRoomRecordingResponse, error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomRecording")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomRecording")
+	}
 	r0, err := cl.svc.PageRoomRecording(RoomSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1288,14 +1430,16 @@ func (c *Client) PageRoomRecording(ctx context.Context, RoomSid string, params *
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomRecordingWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomRecordingParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomRecordingResponse], error) {
-	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomRecordingWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomRecordingWithMetadata")
+	}
 	r0, err := cl.svc.PageRoomRecordingWithMetadata(RoomSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1304,14 +1448,16 @@ func (c *Client) PageRoomRecordingWithMetadata(ctx context.Context, RoomSid stri
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomTranscriptions(ctx context.Context, RoomSid string, params *openapi.ListRoomTranscriptionsParams, pageToken string, pageNumber string) (*openapi.ListRoomTranscriptionsResponse, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomTranscriptions")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomTranscriptions")
+	}
 	r0, err := cl.svc.PageRoomTranscriptions(RoomSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1320,14 +1466,16 @@ func (c *Client) PageRoomTranscriptions(ctx context.Context, RoomSid string, par
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomTranscriptionsParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomTranscriptionsResponse], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "PageRoomTranscriptionsWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "PageRoomTranscriptionsWithMetadata")
+	}
 	r0, err := cl.svc.PageRoomTranscriptionsWithMetadata(RoomSid, params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1337,14 +1485,16 @@ func (c *Client) PageRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) PageRoomWithMetadata(ctx context.Context, params *openapi.ListRoomParams, pageToken string, pageNumber string) (*metadata.ResourceMetadata[openapi.ListRoomResponse], error) {
-	if err := validateListRoom(params); err != nil {
-		err = withMethod(err, "PageRoomWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := validateListRoom(params); err != nil {
+		return nil, withMethod(err, "PageRoomWithMetadata")
+	}
 	r0, err := cl.svc.PageRoomWithMetadata(params, pageToken, pageNumber)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		if r0 != nil {
 			c.observeRoomPage(ctx, &r0.Resource)
@@ -1358,7 +1508,10 @@ func (c *Client) PageRoomWithMetadata(ctx context.Context, params *openapi.ListR
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 func (c *Client) StreamComposition(ctx context.Context, params *openapi.ListCompositionParams) (chan openapi.VideoV1Composition, chan error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1Composition](err)
+	}
 	in, errs := cl.svc.StreamComposition(params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1368,7 +1521,10 @@ func (c *Client) StreamComposition(ctx context.Context, params *openapi.ListComp
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 func (c *Client) StreamCompositionHook(ctx context.Context, params *openapi.ListCompositionHookParams) (chan openapi.VideoV1CompositionHook, chan error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1CompositionHook](err)
+	}
 	in, errs := cl.svc.StreamCompositionHook(params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1378,7 +1534,10 @@ func (c *Client) StreamCompositionHook(ctx context.Context, params *openapi.List
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 func (c *Client) StreamCompositionHookWithMetadata(ctx context.Context, params *openapi.ListCompositionHookParams) (*metadata.ResourceMetadata[chan openapi.VideoV1CompositionHook], chan error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1CompositionHook](err)
+	}
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1CompositionHook], chan error) {
 		return cl.svc.StreamCompositionHookWithMetadata(params)
 	}, nil)
@@ -1389,7 +1548,10 @@ func (c *Client) StreamCompositionHookWithMetadata(ctx context.Context, params *
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 func (c *Client) StreamCompositionWithMetadata(ctx context.Context, params *openapi.ListCompositionParams) (*metadata.ResourceMetadata[chan openapi.VideoV1Composition], chan error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1Composition](err)
+	}
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1Composition], chan error) {
 		return cl.svc.StreamCompositionWithMetadata(params)
 	}, nil)
@@ -1400,7 +1562,10 @@ func (c *Client) StreamCompositionWithMetadata(ctx context.Context, params *open
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 func (c *Client) StreamRecording(ctx context.Context, params *openapi.ListRecordingParams) (chan openapi.VideoV1Recording, chan error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1Recording](err)
+	}
 	in, errs := cl.svc.StreamRecording(params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1410,7 +1575,10 @@ func (c *Client) StreamRecording(ctx context.Context, params *openapi.ListRecord
 // 20429. The record channel closes when the listing or ctx ends; the error
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 func (c *Client) StreamRecordingWithMetadata(ctx context.Context, params *openapi.ListRecordingParams) (*metadata.ResourceMetadata[chan openapi.VideoV1Recording], chan error) {
-	cl := c.begin(ctx)
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1Recording](err)
+	}
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1Recording], chan error) {
 		return cl.svc.StreamRecordingWithMetadata(params)
 	}, nil)
@@ -1423,10 +1591,14 @@ func (c *Client) StreamRecordingWithMetadata(ctx context.Context, params *openap
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoom(ctx context.Context, params *openapi.ListRoomParams) (chan openapi.VideoV1Room, chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1Room](err)
+	}
 	if err := validateListRoom(params); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1Room](withMethod(err, "StreamRoom"))
 	}
-	cl := c.begin(ctx)
 	in, errs := cl.svc.StreamRoom(params)
 	return forward(c, cl, in, errs, c.observeRoom)
 }
@@ -1438,13 +1610,18 @@ func (c *Client) StreamRoom(ctx context.Context, params *openapi.ListRoomParams)
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipant(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) (chan openapi.VideoV1RoomParticipant, chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1RoomParticipant](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomParticipant](withMethod(err, "StreamRoomParticipant"))
 	}
 	if err := validateListRoomParticipant(params); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomParticipant](withMethod(err, "StreamRoomParticipant"))
 	}
-	cl := c.begin(ctx)
 	in, errs := cl.svc.StreamRoomParticipant(RoomSid, params)
 	return forward(c, cl, in, errs, c.observeParticipant)
 }
@@ -1455,13 +1632,18 @@ func (c *Client) StreamRoomParticipant(ctx context.Context, RoomSid string, para
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipantPublishedTrack(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantPublishedTrackParams) (chan openapi.VideoV1RoomParticipantPublishedTrack, chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1RoomParticipantPublishedTrack](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomParticipantPublishedTrack](withMethod(err, "StreamRoomParticipantPublishedTrack"))
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomParticipantPublishedTrack](withMethod(err, "StreamRoomParticipantPublishedTrack"))
 	}
-	cl := c.begin(ctx)
 	in, errs := cl.svc.StreamRoomParticipantPublishedTrack(RoomSid, ParticipantSid, params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1472,13 +1654,18 @@ func (c *Client) StreamRoomParticipantPublishedTrack(ctx context.Context, RoomSi
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipantPublishedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantPublishedTrackParams) (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipantPublishedTrack], chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1RoomParticipantPublishedTrack](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomParticipantPublishedTrack](withMethod(err, "StreamRoomParticipantPublishedTrackWithMetadata"))
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomParticipantPublishedTrack](withMethod(err, "StreamRoomParticipantPublishedTrackWithMetadata"))
 	}
-	cl := c.begin(ctx)
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipantPublishedTrack], chan error) {
 		return cl.svc.StreamRoomParticipantPublishedTrackWithMetadata(RoomSid, ParticipantSid, params)
 	}, nil)
@@ -1490,13 +1677,18 @@ func (c *Client) StreamRoomParticipantPublishedTrackWithMetadata(ctx context.Con
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipantSubscribedTrack(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantSubscribedTrackParams) (chan openapi.VideoV1RoomParticipantSubscribedTrack, chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1RoomParticipantSubscribedTrack](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomParticipantSubscribedTrack](withMethod(err, "StreamRoomParticipantSubscribedTrack"))
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomParticipantSubscribedTrack](withMethod(err, "StreamRoomParticipantSubscribedTrack"))
 	}
-	cl := c.begin(ctx)
 	in, errs := cl.svc.StreamRoomParticipantSubscribedTrack(RoomSid, ParticipantSid, params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1507,13 +1699,18 @@ func (c *Client) StreamRoomParticipantSubscribedTrack(ctx context.Context, RoomS
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipantSubscribedTrackWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.ListRoomParticipantSubscribedTrackParams) (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipantSubscribedTrack], chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1RoomParticipantSubscribedTrack](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomParticipantSubscribedTrack](withMethod(err, "StreamRoomParticipantSubscribedTrackWithMetadata"))
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomParticipantSubscribedTrack](withMethod(err, "StreamRoomParticipantSubscribedTrackWithMetadata"))
 	}
-	cl := c.begin(ctx)
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipantSubscribedTrack], chan error) {
 		return cl.svc.StreamRoomParticipantSubscribedTrackWithMetadata(RoomSid, ParticipantSid, params)
 	}, nil)
@@ -1526,13 +1723,18 @@ func (c *Client) StreamRoomParticipantSubscribedTrackWithMetadata(ctx context.Co
 // A Participant it shows disconnected is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomParticipantWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomParticipantParams) (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipant], chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1RoomParticipant](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomParticipant](withMethod(err, "StreamRoomParticipantWithMetadata"))
 	}
 	if err := validateListRoomParticipant(params); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomParticipant](withMethod(err, "StreamRoomParticipantWithMetadata"))
 	}
-	cl := c.begin(ctx)
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1RoomParticipant], chan error) {
 		return cl.svc.StreamRoomParticipantWithMetadata(RoomSid, params)
 	}, c.observeParticipant)
@@ -1544,10 +1746,14 @@ func (c *Client) StreamRoomParticipantWithMetadata(ctx context.Context, RoomSid 
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomRecording(ctx context.Context, RoomSid string, params *openapi.ListRoomRecordingParams) (chan openapi.VideoV1RoomRecording, chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1RoomRecording](err)
+	}
 	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomRecording](withMethod(err, "StreamRoomRecording"))
 	}
-	cl := c.begin(ctx)
 	in, errs := cl.svc.StreamRoomRecording(RoomSid, params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1558,10 +1764,14 @@ func (c *Client) StreamRoomRecording(ctx context.Context, RoomSid string, params
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomRecordingWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomRecordingParams) (*metadata.ResourceMetadata[chan openapi.VideoV1RoomRecording], chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1RoomRecording](err)
+	}
 	if err := checkSID("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomRecording](withMethod(err, "StreamRoomRecordingWithMetadata"))
 	}
-	cl := c.begin(ctx)
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1RoomRecording], chan error) {
 		return cl.svc.StreamRoomRecordingWithMetadata(RoomSid, params)
 	}, nil)
@@ -1573,10 +1783,14 @@ func (c *Client) StreamRoomRecordingWithMetadata(ctx context.Context, RoomSid st
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomTranscriptions(ctx context.Context, RoomSid string, params *openapi.ListRoomTranscriptionsParams) (chan openapi.VideoV1RoomTranscriptions, chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStream[openapi.VideoV1RoomTranscriptions](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStream[openapi.VideoV1RoomTranscriptions](withMethod(err, "StreamRoomTranscriptions"))
 	}
-	cl := c.begin(ctx)
 	in, errs := cl.svc.StreamRoomTranscriptions(RoomSid, params)
 	return forward(c, cl, in, errs, nil)
 }
@@ -1587,10 +1801,14 @@ func (c *Client) StreamRoomTranscriptions(ctx context.Context, RoomSid string, p
 // channel then holds the error, if any. twilio-go's goroutine is drained.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid string, params *openapi.ListRoomTranscriptionsParams) (*metadata.ResourceMetadata[chan openapi.VideoV1RoomTranscriptions], chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1RoomTranscriptions](err)
+	}
 	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1RoomTranscriptions](withMethod(err, "StreamRoomTranscriptionsWithMetadata"))
 	}
-	cl := c.begin(ctx)
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1RoomTranscriptions], chan error) {
 		return cl.svc.StreamRoomTranscriptionsWithMetadata(RoomSid, params)
 	}, nil)
@@ -1603,10 +1821,14 @@ func (c *Client) StreamRoomTranscriptionsWithMetadata(ctx context.Context, RoomS
 // A Room it shows completed or failed is released from the ledger.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) StreamRoomWithMetadata(ctx context.Context, params *openapi.ListRoomParams) (*metadata.ResourceMetadata[chan openapi.VideoV1Room], chan error) {
+	cl, err := c.start(ctx)
+	if err != nil {
+		return failedStreamMeta[openapi.VideoV1Room](err)
+	}
 	if err := validateListRoom(params); err != nil {
+		c.end(cl)
 		return failedStreamMeta[openapi.VideoV1Room](withMethod(err, "StreamRoomWithMetadata"))
 	}
-	cl := c.begin(ctx)
 	return forwardMeta(c, cl, func() (*metadata.ResourceMetadata[chan openapi.VideoV1Room], chan error) {
 		return cl.svc.StreamRoomWithMetadata(params)
 	}, c.observeRoom)
@@ -1617,14 +1839,16 @@ func (c *Client) StreamRoomWithMetadata(ctx context.Context, params *openapi.Lis
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateCompositionHook(ctx context.Context, Sid string, params *openapi.UpdateCompositionHookParams) (*openapi.VideoV1CompositionHook, error) {
-	if err := checkSID("Sid", "HK", Sid); err != nil {
-		err = withMethod(err, "UpdateCompositionHook")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "HK", Sid); err != nil {
+		return nil, withMethod(err, "UpdateCompositionHook")
+	}
 	r0, err := cl.svc.UpdateCompositionHook(Sid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1633,14 +1857,16 @@ func (c *Client) UpdateCompositionHook(ctx context.Context, Sid string, params *
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateCompositionHookWithMetadata(ctx context.Context, Sid string, params *openapi.UpdateCompositionHookParams) (*metadata.ResourceMetadata[openapi.VideoV1CompositionHook], error) {
-	if err := checkSID("Sid", "HK", Sid); err != nil {
-		err = withMethod(err, "UpdateCompositionHookWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSID("Sid", "HK", Sid); err != nil {
+		return nil, withMethod(err, "UpdateCompositionHookWithMetadata")
+	}
 	r0, err := cl.svc.UpdateCompositionHookWithMetadata(Sid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1651,18 +1877,19 @@ func (c *Client) UpdateCompositionHookWithMetadata(ctx context.Context, Sid stri
 // Participants the Client knew in it are released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoom(ctx context.Context, Sid string, params *openapi.UpdateRoomParams) (*openapi.VideoV1Room, error) {
-	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
-		err = withMethod(err, "UpdateRoom")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
+		return nil, withMethod(err, "UpdateRoom")
 	}
 	if err := validateUpdateRoom(params); err != nil {
-		err = withMethod(err, "UpdateRoom")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoom")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoom(Sid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.afterUpdateRoom(ctx, params, r0)
 	}
@@ -1675,22 +1902,22 @@ func (c *Client) UpdateRoom(ctx context.Context, Sid string, params *openapi.Upd
 // When Twilio accepts Status=disconnected, the Participant's slot is released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipant(ctx context.Context, RoomSid string, Sid string, params *openapi.UpdateRoomParticipantParams) (*openapi.VideoV1RoomParticipant, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipant")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomParticipant")
 	}
 	if err := checkSIDOrName("Sid", "PA", Sid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipant")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipant")
 	}
 	if err := validateUpdateRoomParticipant(params); err != nil {
-		err = withMethod(err, "UpdateRoomParticipant")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipant")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomParticipant(RoomSid, Sid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.afterUpdateRoomParticipant(ctx, params, r0)
 	}
@@ -1702,18 +1929,19 @@ func (c *Client) UpdateRoomParticipant(ctx context.Context, RoomSid string, Sid 
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipantAnonymize(ctx context.Context, RoomSid string, Sid string) (*openapi.VideoV1RoomParticipantAnonymize, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantAnonymize")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomParticipantAnonymize")
 	}
 	if err := checkSIDOrName("Sid", "PA", Sid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantAnonymize")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipantAnonymize")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomParticipantAnonymize(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1722,18 +1950,19 @@ func (c *Client) UpdateRoomParticipantAnonymize(ctx context.Context, RoomSid str
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipantAnonymizeWithMetadata(ctx context.Context, RoomSid string, Sid string) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipantAnonymize], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantAnonymizeWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomParticipantAnonymizeWithMetadata")
 	}
 	if err := checkSIDOrName("Sid", "PA", Sid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantAnonymizeWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipantAnonymizeWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomParticipantAnonymizeWithMetadata(RoomSid, Sid)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1742,18 +1971,19 @@ func (c *Client) UpdateRoomParticipantAnonymizeWithMetadata(ctx context.Context,
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipantSubscribeRule(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.UpdateRoomParticipantSubscribeRuleParams) (*openapi.VideoV1RoomParticipantSubscribeRule, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantSubscribeRule")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomParticipantSubscribeRule")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantSubscribeRule")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipantSubscribeRule")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomParticipantSubscribeRule(RoomSid, ParticipantSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1762,18 +1992,19 @@ func (c *Client) UpdateRoomParticipantSubscribeRule(ctx context.Context, RoomSid
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipantSubscribeRuleWithMetadata(ctx context.Context, RoomSid string, ParticipantSid string, params *openapi.UpdateRoomParticipantSubscribeRuleParams) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipantSubscribeRule], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantSubscribeRuleWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomParticipantSubscribeRuleWithMetadata")
 	}
 	if err := checkSIDOrName("ParticipantSid", "PA", ParticipantSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantSubscribeRuleWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipantSubscribeRuleWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomParticipantSubscribeRuleWithMetadata(RoomSid, ParticipantSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1783,22 +2014,22 @@ func (c *Client) UpdateRoomParticipantSubscribeRuleWithMetadata(ctx context.Cont
 // When Twilio accepts Status=disconnected, the Participant's slot is released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomParticipantWithMetadata(ctx context.Context, RoomSid string, Sid string, params *openapi.UpdateRoomParticipantParams) (*metadata.ResourceMetadata[openapi.VideoV1RoomParticipant], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomParticipantWithMetadata")
 	}
 	if err := checkSIDOrName("Sid", "PA", Sid); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipantWithMetadata")
 	}
 	if err := validateUpdateRoomParticipant(params); err != nil {
-		err = withMethod(err, "UpdateRoomParticipantWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomParticipantWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomParticipantWithMetadata(RoomSid, Sid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.afterUpdateRoomParticipant(ctx, params, &r0.Resource)
 	}
@@ -1810,14 +2041,16 @@ func (c *Client) UpdateRoomParticipantWithMetadata(ctx context.Context, RoomSid 
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomRecordingRule(ctx context.Context, RoomSid string, params *openapi.UpdateRoomRecordingRuleParams) (*openapi.VideoV1RoomRecordingRule, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomRecordingRule")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomRecordingRule")
+	}
 	r0, err := cl.svc.UpdateRoomRecordingRule(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1826,14 +2059,16 @@ func (c *Client) UpdateRoomRecordingRule(ctx context.Context, RoomSid string, pa
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomRecordingRuleWithMetadata(ctx context.Context, RoomSid string, params *openapi.UpdateRoomRecordingRuleParams) (*metadata.ResourceMetadata[openapi.VideoV1RoomRecordingRule], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomRecordingRuleWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
-	cl := c.begin(ctx)
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomRecordingRuleWithMetadata")
+	}
 	r0, err := cl.svc.UpdateRoomRecordingRuleWithMetadata(RoomSid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1842,18 +2077,19 @@ func (c *Client) UpdateRoomRecordingRuleWithMetadata(ctx context.Context, RoomSi
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomTranscriptions(ctx context.Context, RoomSid string, Ttid string, params *openapi.UpdateRoomTranscriptionsParams) (*openapi.VideoV1RoomTranscriptions, error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomTranscriptions")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomTranscriptions")
 	}
 	if err := checkName("Ttid", Ttid); err != nil {
-		err = withMethod(err, "UpdateRoomTranscriptions")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomTranscriptions")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomTranscriptions(RoomSid, Ttid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1862,18 +2098,19 @@ func (c *Client) UpdateRoomTranscriptions(ctx context.Context, RoomSid string, T
 // when ctx ends.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomTranscriptionsWithMetadata(ctx context.Context, RoomSid string, Ttid string, params *openapi.UpdateRoomTranscriptionsParams) (*metadata.ResourceMetadata[openapi.VideoV1RoomTranscriptions], error) {
-	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
-		err = withMethod(err, "UpdateRoomTranscriptionsWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("RoomSid", "RM", RoomSid); err != nil {
+		return nil, withMethod(err, "UpdateRoomTranscriptionsWithMetadata")
 	}
 	if err := checkName("Ttid", Ttid); err != nil {
-		err = withMethod(err, "UpdateRoomTranscriptionsWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomTranscriptionsWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomTranscriptionsWithMetadata(RoomSid, Ttid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	return r0, err
 }
 
@@ -1884,18 +2121,19 @@ func (c *Client) UpdateRoomTranscriptionsWithMetadata(ctx context.Context, RoomS
 // Participants the Client knew in it are released.
 // Malformed arguments fail with a *ValidationError before anything is sent.
 func (c *Client) UpdateRoomWithMetadata(ctx context.Context, Sid string, params *openapi.UpdateRoomParams) (*metadata.ResourceMetadata[openapi.VideoV1Room], error) {
-	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
-		err = withMethod(err, "UpdateRoomWithMetadata")
+	cl, err := c.start(ctx)
+	if err != nil {
 		return nil, err
+	}
+	defer c.end(cl)
+	if err := checkSIDOrName("Sid", "RM", Sid); err != nil {
+		return nil, withMethod(err, "UpdateRoomWithMetadata")
 	}
 	if err := validateUpdateRoom(params); err != nil {
-		err = withMethod(err, "UpdateRoomWithMetadata")
-		return nil, err
+		return nil, withMethod(err, "UpdateRoomWithMetadata")
 	}
-	cl := c.begin(ctx)
 	r0, err := cl.svc.UpdateRoomWithMetadata(Sid, params)
 	err = cl.finish(err)
-	c.end(cl)
 	if err == nil {
 		c.afterUpdateRoom(ctx, params, &r0.Resource)
 	}

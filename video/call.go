@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -32,8 +33,10 @@ const maxErrorBody = 64 << 10
 // (doWithErr into *client.TwilioRestError); the transport only paces,
 // retries and observes. calls are pooled: a call must not be used after end.
 type call struct {
-	c   *Client
-	ctx context.Context
+	c       *Client
+	ctx     context.Context // the caller's ctx bound to the Client's lifetime (Client.bind)
+	release func()          // ends ctx's binding; nil for a RequestHandler's call, bound per request
+	err     error           // why begin refused the call (nil ctx, ended ctx, closed Client)
 
 	tw  client.Client
 	hc  http.Client
@@ -66,29 +69,69 @@ var callPool = sync.Pool{New: func() any {
 	return cl
 }}
 
-// begin returns a call bound to ctx. Release it with end once twilio-go is
-// done with it (for a stream: once its goroutine ended).
-func (c *Client) begin(ctx context.Context) *call {
+// start checks ctx and the Client and returns a call bound to ctx, or why
+// the call is refused: errNilContext, ctx.Err(), [ErrClosed]. Release the call
+// with end once twilio-go is done with it (for a stream: once its goroutine
+// ended).
+func (c *Client) start(ctx context.Context) (*call, error) {
+	bound, release, err := c.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cl := callPool.Get().(*call)
-	cl.c, cl.ctx = c, ctx
+	cl.c, cl.ctx, cl.release = c, bound, release
 	cl.tw.Credentials = &c.credentials
 	cl.tw.SetAccountSid(c.accountSID)
+	noAutoRetry(&cl.tw)
 	cl.rh.Edge, cl.rh.Region = c.edge, c.region
 	if cl.svc == nil {
 		cl.svc = openapi.NewApiService(&cl.rh)
+	}
+	return cl, nil
+}
+
+// begin is start for callers that check the error through the call: a
+// refused call sends nothing and finish returns why it was refused.
+func (c *Client) begin(ctx context.Context) *call {
+	cl, err := c.start(ctx)
+	if err != nil {
+		cl = callPool.Get().(*call)
+		cl.c, cl.ctx, cl.err = c, context.Background(), err
+		cl.tw.Credentials = &c.credentials // twilio-go checks them before the transport refuses
+		cl.tw.SetAccountSid(c.accountSID)
+		if cl.svc == nil {
+			cl.svc = openapi.NewApiService(&cl.rh)
+		}
 	}
 	return cl
 }
 
 // end returns cl to the pool.
 func (c *Client) end(cl *call) {
+	if cl.release != nil {
+		cl.release()
+	}
 	cl.reset()
 	callPool.Put(cl)
 }
 
+// reset clears the call, the credentials and account of the Client it
+// served included, so that the pool keeps nothing of a closed Client.
 func (cl *call) reset() {
-	cl.c, cl.ctx = nil, nil
+	cl.c, cl.ctx, cl.release, cl.err = nil, nil, nil, nil
+	cl.tw.Credentials = nil
+	cl.tw.SetAccountSid("")
 	cl.resetRequest()
+}
+
+// noAutoRetry switches off twilio-go's own retrying on tw, in twilio-go
+// versions that have one (client.SetAutoRetry, proposed upstream): the
+// Client's transport retries, and twilio-go's retries would multiply its
+// attempts past the rate token each one took.
+func noAutoRetry(tw *client.Client) {
+	if r, ok := any(tw).(interface{ SetAutoRetry(bool) }); ok {
+		r.SetAutoRetry(false)
+	}
 }
 
 // resetRequest clears what the transport recorded for the previous request.
@@ -107,13 +150,33 @@ type callTransport struct{ cl *call }
 // that response is returned so twilio-go decodes it as usual.
 func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	cl := t.cl
-	c := cl.c
-	ctx := cl.ctx
 	cl.resetRequest()
-	if c.closed.Load() {
-		cl.localErr = ErrClosed
-		return nil, ErrClosed
+	if cl.err != nil {
+		cl.localErr = cl.err
+		return nil, cl.err
 	}
+	if cl.release != nil {
+		return cl.roundTrip(cl.ctx, req)
+	}
+	// A RequestHandler's request: bound to the Client's lifetime until its
+	// body is closed.
+	ctx, release, err := cl.c.bind(cl.ctx)
+	if err != nil {
+		cl.localErr = err
+		return nil, err
+	}
+	resp, err := cl.roundTrip(ctx, req)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: release}
+	return resp, nil
+}
+
+// roundTrip is RoundTrip for a request bound to ctx.
+func (cl *call) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	c := cl.c
 	req = req.WithContext(ctx) // shallow copy: req's URL and headers stay twilio-go's
 	if c.base != nil {
 		u := *req.URL
@@ -143,16 +206,20 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				r.Body = body
 			}
 		}
-		cs.requests.Add(1)
-		cl.attempts, cl.sent = attempt+1, true
 		resp, err := c.send(r)
 		c.releaseSlot()
+		if err == errRefused {
+			cl.localErr = ErrClosed
+			return nil, ErrClosed
+		}
+		cs.requests.Add(1)
+		cl.attempts, cl.sent = attempt+1, true
 		c.metrics.attempt(class, resp, err)
 		out := backoff.Outcome{Method: req.Method, Err: err}
 		if err != nil {
 			cl.netErr, cl.status = err, 0
 			if ctx.Err() != nil {
-				cl.localErr = ctx.Err()
+				cl.localErr = ended(ctx, ctx.Err())
 				return nil, err
 			}
 		} else {
@@ -208,8 +275,8 @@ func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			slog.Int("status", out.StatusCode), slog.Int("code", out.Code),
 			slog.Int("attempt", attempt+1), slog.Duration("wait", wait))
 		if err := backoff.Sleep(ctx, wait); err != nil {
-			cl.localErr = err
-			return nil, err
+			cl.localErr = ended(ctx, err)
+			return nil, cl.localErr
 		}
 	}
 }
@@ -227,9 +294,19 @@ func (c *Client) throttled(class quota.Class) {
 	c.limiter.Throttled(class)
 }
 
+// errRefused is send's answer after Close: nothing was sent.
+var errRefused = errors.New("video: client closed before the attempt")
+
 // send makes one attempt through the base transport, bounded by the
-// per-attempt timeout. The timeout's cancel runs when the body is closed.
+// per-attempt timeout, or returns errRefused once Close has begun. Close
+// waits for the attempts send has under way. The timeout's cancel runs when
+// the body is closed.
 func (c *Client) send(r *http.Request) (*http.Response, error) {
+	c.life.sending.RLock()
+	defer c.life.sending.RUnlock()
+	if c.closed.Load() {
+		return nil, errRefused
+	}
 	if c.timeout <= 0 {
 		return c.transport.RoundTrip(r)
 	}
@@ -246,7 +323,7 @@ func (c *Client) send(r *http.Request) (*http.Response, error) {
 // cancelBody releases an attempt's timeout when the body is closed.
 type cancelBody struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel func()
 }
 
 func (b *cancelBody) Close() error {
@@ -261,7 +338,7 @@ func (c *Client) acquire(ctx context.Context, class quota.Class) error {
 		select {
 		case c.inFlight <- struct{}{}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return ended(ctx, ctx.Err())
 		}
 	}
 	if err := c.limiter.Wait(ctx, class); err != nil {
@@ -270,7 +347,7 @@ func (c *Client) acquire(ctx context.Context, class quota.Class) error {
 		if errors.As(err, &rl) {
 			c.stats.class[class].refused.Add(1)
 		}
-		return err
+		return ended(ctx, err)
 	}
 	return nil
 }
@@ -377,10 +454,24 @@ func (cl *call) wrapGiveUp(cause error) error {
 	case errors.As(cl.giveUp, &ma):
 		return &backoff.MaxAttemptsError{Attempts: ma.Attempts, Err: cause}
 	case errors.Is(cl.giveUp, backoff.ErrBudgetExhausted):
-		return fmt.Errorf("video: %w after %d attempts: %w", backoff.ErrBudgetExhausted, cl.attempts, cause)
+		return &budgetError{attempts: cl.attempts, err: cause}
 	}
 	return cause
 }
+
+// budgetError is the last failure of a request whose retry the retry budget
+// refused: errors.Is(err, backoff.ErrBudgetExhausted) holds, and errors.As
+// finds the failure (a *quota.RateLimitError, Twilio's error).
+type budgetError struct {
+	attempts int
+	err      error
+}
+
+func (e *budgetError) Error() string {
+	return fmt.Sprintf("video: retry budget exhausted after %d attempts: %v", e.attempts, e.err)
+}
+
+func (e *budgetError) Unwrap() []error { return []error{backoff.ErrBudgetExhausted, e.err} }
 
 // twilioExceeded records Twilio's refusal for res: the ledger was behind
 // (ad-hoc Rooms, other applications), so res is marked full until corrected.
@@ -398,4 +489,49 @@ func (c *Client) twilioExceeded(ctx context.Context, res quota.Resource, tw erro
 		Rising: true, Code: res.ExceededCode(), Source: quota.SourceTwilio, At: c.now()})
 	return &quota.ExceededError{Resource: res, Used: used, Limit: c.ledger.Limit(res),
 		Code: res.ExceededCode(), Source: quota.SourceTwilio, Err: tw}
+}
+
+// requestHandler is what [Client.RequestHandler] returns: twilio-go's
+// request handler bound to ctx, whose requests each go through a call of
+// their own (rate token, retries, ErrClosed after Close). Its Client is not
+// the *client.Client underneath but a wrapper with only twilio-go's
+// BaseClient methods, so that no user can switch on twilio-go's own retrying
+// (client.SetAutoRetry, proposed upstream), whose retries would multiply the
+// Client's; noAutoRetry also switches it off before each request.
+func (c *Client) requestHandler(ctx context.Context) *client.RequestHandler {
+	tw := &client.Client{
+		Credentials: &c.credentials,
+		HTTPClient: &http.Client{
+			Transport:     requestTransport{c: c, ctx: ctx},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	tw.SetAccountSid(c.accountSID)
+	return &client.RequestHandler{Client: sealedClient{tw: tw}, Edge: c.edge, Region: c.region}
+}
+
+// sealedClient is twilio-go's client.BaseClient, hiding the *client.Client.
+type sealedClient struct{ tw *client.Client }
+
+func (s sealedClient) AccountSid() string         { return s.tw.AccountSid() }
+func (s sealedClient) SetTimeout(d time.Duration) { s.tw.SetTimeout(d) }
+func (s sealedClient) SetOauth(auth client.OAuth) { s.tw.SetOauth(auth) }
+func (s sealedClient) OAuth() client.OAuth        { return s.tw.OAuth() }
+func (s sealedClient) SendRequest(method, rawURL string, data url.Values,
+	headers map[string]interface{}, body ...byte) (*http.Response, error) {
+	noAutoRetry(s.tw)
+	return s.tw.SendRequest(method, rawURL, data, headers, body...)
+}
+
+// requestTransport gives each request of a RequestHandler its own call
+// state, so that the handler may be shared between goroutines.
+type requestTransport struct {
+	c   *Client
+	ctx context.Context
+}
+
+func (t requestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	cl := &call{c: t.c, ctx: t.ctx}
+	cl.tr.cl = cl
+	return cl.tr.RoundTrip(req)
 }

@@ -37,14 +37,11 @@ const (
 	// DefaultConcurrencyHint is the Twilio-Concurrent-Requests value at or
 	// above which a 20429 is attributed to the platform's API concurrency limit
 	// rather than to the Video requests-per-second quota. Twilio does not
-	// publish the platform limit ([INFERENCE] from its guide to scaling: Video
-	// alone meets its per-second quota first); 100 is far above what an
-	// account sending 20 writes/s and 80 reads/s keeps in flight.
+	// publish the platform limit; this is our estimate, not a Twilio figure:
+	// 100 is far above what an account sending 20 writes/s and 80 reads/s
+	// keeps in flight, so Video alone meets its per-second quota first.
 	DefaultConcurrencyHint = 100
 )
-
-// twilioVideoHost is the host twilio-go's Video v1 client talks to.
-const twilioVideoHost = "https://video.twilio.com"
 
 // Client is a drop-in, quota-aware replacement for twilio-go's Video v1
 // *ApiService: every method of ApiService exists on Client with a
@@ -73,7 +70,7 @@ type Client struct {
 
 	limits  quota.Limits
 	limiter *quota.Limiter
-	ledger  *quota.Ledger
+	ledger  clientLedger
 	store   quota.Store
 	logger  *slog.Logger
 	now     func() time.Time
@@ -89,7 +86,7 @@ type Client struct {
 	fullFor         time.Duration
 
 	stats   stats
-	closed  atomic.Bool
+	closed  atomic.Bool   // set first thing by Close
 	seq     atomic.Uint64 // reservation ids
 	idEpoch string        // distinguishes this client's reservation ids across processes
 
@@ -99,11 +96,54 @@ type Client struct {
 	events model
 
 	metrics *clientMetrics // nil unless WithMeterProvider (metrics.go)
+
+	life lifecycle
+
+	// done is closed by Close: background loops and workers select on it.
+	done chan struct{}
 }
 
 // Option configures a [Client] in [New]. An invalid option makes New fail
-// with an error naming it.
+// with a *[ConfigError] naming it.
 type Option func(*settings) error
+
+// ConfigError is an invalid argument of [New] or an invalid [Option]; New
+// returns no Client.
+type ConfigError struct {
+	Option string // the option, e.g. "WithLimits", or "New" for New's own arguments
+	Err    error  // what is wrong
+}
+
+// Error reads "video: <Option>: <what is wrong>".
+func (e *ConfigError) Error() string { return "video: " + e.Option + ": " + e.Err.Error() }
+
+// Unwrap returns what is wrong.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// optErr returns a *ConfigError for option with a formatted reason.
+func optErr(option, format string, args ...any) error {
+	return &ConfigError{Option: option, Err: fmt.Errorf(format, args...)}
+}
+
+// asConfigError makes err a *ConfigError: an option's error spelled
+// "video: <Option>: <reason>" names that option, anything else is New's.
+func asConfigError(err error) error {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return err
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "video: "); ok {
+		if name, reason, ok := strings.Cut(rest, ": "); ok && strings.HasPrefix(name, "With") && !strings.ContainsAny(name, " ()") {
+			inner := errors.Unwrap(err)
+			if inner == nil || inner.Error() != reason {
+				inner = errors.New(reason)
+			}
+			return &ConfigError{Option: name, Err: inner}
+		}
+	}
+	return &ConfigError{Option: "New", Err: err}
+}
 
 // settings collects the options before New builds the Client.
 type settings struct {
@@ -122,6 +162,8 @@ type settings struct {
 	reservationTTL          time.Duration
 	concurrencyHint         int
 	metrics                 metricsSettings
+	attemptTimeout          *time.Duration // WithAttemptTimeout
+	callbacks               *atomic.Int32  // the Client's count of running callbacks
 }
 
 // WithAPIKey authenticates REST requests with an API key instead of the
@@ -130,10 +172,10 @@ type settings struct {
 func WithAPIKey(keySID, keySecret string) Option {
 	return func(s *settings) error {
 		if !validSID("SK", keySID) {
-			return fmt.Errorf("video: WithAPIKey: key SID must be \"SK\" followed by 32 hex digits")
+			return optErr("WithAPIKey", "key SID must be \"SK\" followed by 32 hex digits")
 		}
 		if keySecret == "" {
-			return errors.New("video: WithAPIKey: empty key secret")
+			return optErr("WithAPIKey", "empty key secret")
 		}
 		s.apiKeySID, s.apiKeySecret = keySID, keySecret
 		return nil
@@ -148,13 +190,13 @@ func WithBaseURL(rawURL string) Option {
 	return func(s *settings) error {
 		u, err := url.Parse(rawURL)
 		if err != nil {
-			return fmt.Errorf("video: WithBaseURL: %w", err)
+			return &ConfigError{Option: "WithBaseURL", Err: err}
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("video: WithBaseURL(%q): want an absolute http or https URL", rawURL)
+			return optErr("WithBaseURL", "%q: want an absolute http or https URL", rawURL)
 		}
 		if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
-			return fmt.Errorf("video: WithBaseURL(%q): want an origin without path or query", rawURL)
+			return optErr("WithBaseURL", "%q: want an origin without path or query", rawURL)
 		}
 		s.baseURL = u.Scheme + "://" + u.Host
 		return nil
@@ -166,7 +208,7 @@ func WithBaseURL(rawURL string) Option {
 func WithLimits(l quota.Limits) Option {
 	return func(s *settings) error {
 		if err := l.Validate(); err != nil {
-			return fmt.Errorf("video: WithLimits: %w", err)
+			return &ConfigError{Option: "WithLimits", Err: err}
 		}
 		s.limits = l
 		return nil
@@ -182,14 +224,15 @@ func WithLimits(l quota.Limits) Option {
 func WithThresholds(fn quota.ThresholdFunc, levels ...float64) Option {
 	return func(s *settings) error {
 		if fn == nil {
-			return errors.New("video: WithThresholds: nil ThresholdFunc")
+			return optErr("WithThresholds", "nil ThresholdFunc")
 		}
 		for _, l := range levels {
 			if !(l > 0 && l <= 1) {
-				return fmt.Errorf("video: WithThresholds: level %v outside (0, 1]", l)
+				return optErr("WithThresholds", "level %v outside (0, 1]", l)
 			}
 		}
-		s.ledgerOpts = append(s.ledgerOpts, quota.WithThreshold(fn, levels...))
+		n := s.callbacks
+		s.ledgerOpts = append(s.ledgerOpts, quota.WithThreshold(func(e quota.Event) { callback(n, fn, e) }, levels...))
 		s.thresholdsSet = true
 		s.metrics.addLevels(levels)
 		return nil
@@ -197,14 +240,30 @@ func WithThresholds(fn quota.ThresholdFunc, levels ...float64) Option {
 }
 
 // WithHTTPClient sends requests through hc's Transport (nil means
-// http.DefaultTransport) and bounds each attempt by hc.Timeout. Redirects are
+// http.DefaultTransport). Each attempt is bounded by hc.Timeout when it is
+// positive and by [DefaultTimeout] when it is zero (unlike http.Client, where
+// zero means no bound); [WithAttemptTimeout] overrides both. Redirects are
 // never followed (as in twilio-go), and hc's Jar is not used.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(s *settings) error {
 		if hc == nil {
-			return errors.New("video: WithHTTPClient: nil *http.Client")
+			return optErr("WithHTTPClient", "nil *http.Client")
 		}
 		s.httpClient = hc
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds each HTTP attempt by d (default
+// [DefaultTimeout], or a [WithHTTPClient] client's positive Timeout); d == 0
+// removes the bound, leaving attempts bounded by the call's context only.
+// Rate waits and backoff sleeps are never bounded by it.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < 0 {
+			return optErr("WithAttemptTimeout", "%s: want d >= 0", d)
+		}
+		s.attemptTimeout = &d
 		return nil
 	}
 }
@@ -216,7 +275,7 @@ func WithHTTPClient(hc *http.Client) Option {
 func WithRetry(p backoff.Policy) Option {
 	return func(s *settings) error {
 		if err := p.Validate(); err != nil {
-			return fmt.Errorf("video: WithRetry: %w", err)
+			return &ConfigError{Option: "WithRetry", Err: err}
 		}
 		s.retry = &p
 		return nil
@@ -240,7 +299,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithStore(st quota.Store) Option {
 	return func(s *settings) error {
 		if st == nil {
-			return errors.New("video: WithStore: nil quota.Store")
+			return optErr("WithStore", "nil quota.Store")
 		}
 		s.store = st
 		return nil
@@ -252,7 +311,7 @@ func WithStore(st quota.Store) Option {
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) error {
 		if now == nil {
-			return errors.New("video: WithClock: nil clock")
+			return optErr("WithClock", "nil clock")
 		}
 		s.now = now
 		return nil
@@ -275,7 +334,7 @@ func WithWaitForCapacity() Option {
 func WithMaxInFlight(n int) Option {
 	return func(s *settings) error {
 		if n <= 0 {
-			return fmt.Errorf("video: WithMaxInFlight(%d): want n > 0", n)
+			return optErr("WithMaxInFlight", "n = %d, want n > 0", n)
 		}
 		s.maxInFlight = n
 		return nil
@@ -288,7 +347,7 @@ func WithMaxInFlight(n int) Option {
 func WithConcurrencyHint(n int) Option {
 	return func(s *settings) error {
 		if n <= 0 {
-			return fmt.Errorf("video: WithConcurrencyHint(%d): want n > 0", n)
+			return optErr("WithConcurrencyHint", "n = %d, want n > 0", n)
 		}
 		s.concurrencyHint = n
 		return nil
@@ -303,7 +362,7 @@ func WithConcurrencyHint(n int) Option {
 func WithReservationTTL(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < time.Second {
-			return fmt.Errorf("video: WithReservationTTL(%s): want at least 1s", d)
+			return optErr("WithReservationTTL", "%s: want at least 1s", d)
 		}
 		s.reservationTTL = d
 		return nil
@@ -322,6 +381,9 @@ func (c *Client) waits(ctx context.Context) bool {
 	if c.waitForCapacity {
 		return true
 	}
+	if ctx == nil {
+		return false // refused by the ledger with errNilContext
+	}
 	w, _ := ctx.Value(waitKey{}).(bool)
 	return w
 }
@@ -331,18 +393,18 @@ func (c *Client) waits(ctx context.Context) bool {
 // digits; authToken must not be empty. Close the Client when done.
 func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if !validSID("AC", accountSID) {
-		return nil, errors.New("video: New: account SID must be \"AC\" followed by 32 hex digits")
+		return nil, optErr("New", "account SID must be \"AC\" followed by 32 hex digits")
 	}
 	if authToken == "" {
-		return nil, errors.New("video: New: empty auth token")
+		return nil, optErr("New", "empty auth token")
 	}
-	s := settings{}
+	s := settings{callbacks: new(atomic.Int32)}
 	for i, o := range opts {
 		if o == nil {
-			return nil, fmt.Errorf("video: New: option %d is nil", i)
+			return nil, optErr("New", "option %d is nil", i)
 		}
 		if err := o(&s); err != nil {
-			return nil, err
+			return nil, asConfigError(err)
 		}
 	}
 	c := &Client{
@@ -362,7 +424,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		reservationTTL:  DefaultReservationTTL,
 		fullFor:         DefaultFullFor,
 		timeout:         DefaultTimeout,
+		done:            make(chan struct{}),
 	}
+	c.life.init(s.callbacks)
 	if c.baseURL != "" {
 		c.base, _ = url.Parse(c.baseURL)
 	}
@@ -383,7 +447,12 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	}
 	if s.httpClient != nil {
 		c.transport = s.httpClient.Transport
-		c.timeout = s.httpClient.Timeout
+		if s.httpClient.Timeout > 0 {
+			c.timeout = s.httpClient.Timeout
+		}
+	}
+	if s.attemptTimeout != nil {
+		c.timeout = *s.attemptTimeout
 	}
 	if c.transport == nil {
 		c.transport = defaultTransport()
@@ -404,7 +473,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	c.idEpoch = strings.TrimPrefix(quota.NewKey(), "rsv-") // random: Clients with one fake clock still differ
 	metrics, err := newClientMetrics(&s.metrics)
 	if err != nil {
-		return nil, err
+		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
 	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits)
@@ -412,12 +481,12 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
 	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("video: New: %w", err)
+		return nil, &ConfigError{Option: "New", Err: err}
 	}
-	c.ledger = led
+	c.ledger = clientLedger{Ledger: led, c: c}
 	if err := c.metrics.register(c); err != nil {
 		led.Close()
-		return nil, err
+		return nil, asConfigError(err)
 	}
 	return c, nil
 }
@@ -440,35 +509,45 @@ func defaultTransport() http.RoundTripper {
 	}
 }
 
-// Close stops the ledger's event goroutine after delivering the events already
-// queued and closes the idle connections of the Client's own HTTP transport
-// (not those of a [WithHTTPClient] transport). Calls made after Close fail
-// with [ErrClosed]. Close is idempotent and returns nil.
-func (c *Client) Close() error {
-	if c.closed.Swap(true) {
-		return nil
-	}
-	c.metrics.close()
-	c.model().closer.shutdown()
-	c.ledger.Close()
-	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok && c.ownTransport {
-		t.CloseIdleConnections()
-	}
-	return nil
-}
-
-// ErrClosed is returned by calls on a closed [Client].
-var ErrClosed = errors.New("video: client closed")
-
 // AccountSID returns the Account SID the Client works for.
 func (c *Client) AccountSID() string { return c.accountSID }
 
-// Ledger returns the Client's concurrency ledger (Rooms, Participants), for
-// status-callback handlers and reconciliation.
-func (c *Client) Ledger() *quota.Ledger { return c.ledger }
+// Ledger returns a read-only view of the Client's concurrency ledger (Rooms,
+// Participants). Slots change only through the Client (its calls,
+// [Client.ReserveParticipant] and the like, the handlers, reconciliation),
+// so that what the Client knows of each Room and Participant stays in step
+// with the ledger.
+func (c *Client) Ledger() LedgerView { return LedgerView{l: c.ledger.Ledger} }
 
-// Limiter returns the Client's request-rate limiter.
-func (c *Client) Limiter() *quota.Limiter { return c.limiter }
+// Limiter returns a read-only view of the Client's request-rate limiter.
+func (c *Client) Limiter() LimiterView { return LimiterView{l: c.limiter} }
+
+// LedgerView reads a Client's concurrency ledger; see [quota.Ledger].
+type LedgerView struct{ l *quota.Ledger }
+
+// Used returns held plus pending slots of res, and whether it is marked full
+// after Twilio refused for it.
+func (v LedgerView) Used(ctx context.Context, res quota.Resource) (used int, full bool, err error) {
+	return v.l.Used(ctx, res)
+}
+
+// Holds reports whether key (a reservation key or a SID) is pending or held.
+func (v LedgerView) Holds(ctx context.Context, res quota.Resource, key string) (bool, error) {
+	return v.l.Holds(ctx, res, key)
+}
+
+// Limit returns the quota of res (negative when unlimited).
+func (v LedgerView) Limit(res quota.Resource) int { return v.l.Limit(res) }
+
+// LimiterView reads a Client's request-rate limiter; see [quota.Limiter].
+type LimiterView struct{ l *quota.Limiter }
+
+// Rate returns the configured ceiling of class.
+func (v LimiterView) Rate(class quota.Class) quota.Rate { return v.l.Rate(class) }
+
+// Factor returns the adaptive factor of class: the bucket runs at
+// Rate(class).PerSecond times it (1 when never slowed by a 20429).
+func (v LimiterView) Factor(class quota.Class) float64 { return v.l.Factor(class) }
 
 // Limits returns the quotas the Client enforces, with defaults filled in.
 func (c *Client) Limits() quota.Limits { return c.limits }

@@ -440,19 +440,26 @@ func TestServerErrors(t *testing.T) {
 // TestCancel: cancelling ctx aborts a rate wait, a backoff sleep and an
 // in-flight request.
 func TestCancel(t *testing.T) {
-	cancelSoon := func() (context.Context, context.CancelFunc) {
+	// cancelWhen runs call and cancels its ctx once a goroutine waits in
+	// stack, and returns call's error.
+	cancelWhen := func(t *testing.T, stack []string, call func(ctx context.Context) error) error {
 		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(50*time.Millisecond, cancel)
-		return ctx, cancel
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- call(ctx) }()
+		waitForStack(t, stack...)
+		cancel()
+		return <-done
 	}
 	t.Run("limiter wait", func(t *testing.T) {
 		srv, vq := setup(t, videotest.Options{}, video.WithLimits(quota.Limits{WritesPerSecond: 0.01}))
 		if _, err := vq.CreateRoom(context.Background(), room("")); err != nil { // takes the only token
 			t.Fatal(err)
 		}
-		ctx, cancel := cancelSoon()
-		defer cancel()
-		_, err := vq.CreateRoom(ctx, room(""))
+		err := cancelWhen(t, []string{"quota.(*Limiter).Wait"}, func(ctx context.Context) error {
+			_, err := vq.CreateRoom(ctx, room(""))
+			return err
+		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v; want context.Canceled", err)
 		}
@@ -463,9 +470,10 @@ func TestCancel(t *testing.T) {
 	t.Run("backoff sleep", func(t *testing.T) {
 		srv, vq := setup(t, videotest.Options{RetryAfter: time.Hour, Faults: videotest.Faults{Force429: 10}},
 			video.WithRetry(backoff.Policy{MaxRetryAfter: time.Hour}))
-		ctx, cancel := cancelSoon()
-		defer cancel()
-		_, err := vq.ListRoom(ctx, nil)
+		err := cancelWhen(t, []string{"backoff.Sleep"}, func(ctx context.Context) error {
+			_, err := vq.ListRoom(ctx, nil)
+			return err
+		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v; want context.Canceled", err)
 		}
@@ -475,9 +483,10 @@ func TestCancel(t *testing.T) {
 	})
 	t.Run("in-flight request", func(t *testing.T) {
 		_, vq := setup(t, videotest.Options{Faults: videotest.Faults{Latency: time.Hour}})
-		ctx, cancel := cancelSoon()
-		defer cancel()
-		_, err := vq.FetchRoom(ctx, "RM00000000000000000000000000000000")
+		err := cancelWhen(t, []string{"persistConn).roundTrip", "FetchRoom"}, func(ctx context.Context) error {
+			_, err := vq.FetchRoom(ctx, "RM00000000000000000000000000000000")
+			return err
+		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v; want context.Canceled", err)
 		}
@@ -867,7 +876,7 @@ func TestWaitForCapacity(t *testing.T) {
 		_, err := vq.CreateRoom(video.WaitForCapacity(ctx), room("w3"))
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitForStack(t, "quota.(*Ledger).ReserveWait")
 	if _, err := vq.UpdateRoom(ctx, *r.Sid, completed()); err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,8 @@
 //	defer vq.Close()
 //
 // [WithBaseURL] points every Twilio host at another origin, such as a
-// [github.com/videoquota/videoquota/video/videotest] emulator in tests.
+// [github.com/videoquota/videoquota/video/videotest] emulator in tests. An
+// invalid argument or option makes New fail with a *[ConfigError] naming it.
 //
 // # The drop-in rule
 //
@@ -45,12 +46,24 @@
 //
 // # Context
 //
-// Cancelling ctx aborts whatever the call is doing: a wait for a rate token,
-// a backoff sleep between retries, or the HTTP request in flight. A context
-// whose deadline comes before the next rate token fails at once with a
-// *quota.RateLimitError whose Cause is quota.CauseLocalDeadline, and sends
-// nothing. Each HTTP attempt is also bounded by the HTTP client's timeout
-// ([DefaultTimeout], or that of [WithHTTPClient]).
+// Every method checks ctx before anything else: a nil ctx fails with an
+// error saying so (as net/http's NewRequestWithContext does) and an ended
+// one with ctx.Err(), and nothing is reserved or sent. Cancelling ctx aborts
+// whatever the call is doing: a wait for a rate token, for a slot of
+// [WithMaxInFlight] or for capacity ([WaitForCapacity]), a backoff sleep
+// between retries, or the HTTP request in flight. A context whose deadline
+// comes before the next rate token fails at once with a *quota.RateLimitError
+// whose Cause is quota.CauseLocalDeadline, and sends nothing. Each HTTP
+// attempt is also bounded by [DefaultTimeout] ([WithAttemptTimeout], or a
+// positive Timeout of the [WithHTTPClient] client, changes it).
+//
+// # Closing
+//
+// [Client.Close] ends everything the Client does, as http.Server.Close does:
+// calls waiting or on the wire return [ErrClosed], nothing is sent after
+// Close returns, every later call fails with ErrClosed, and
+// [Client.RunReconciler] and [Client.PollAlerts] return. A second Close does
+// nothing. See Close for the order, and for Close called from a callback.
 //
 // # Rate limits
 //
@@ -185,7 +198,10 @@
 //
 //	srv := videotest.NewServer(videotest.Options{ConcurrentRooms: 10})
 //	defer srv.Close()
-//	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()))
+//	keySID, keySecret := srv.APIKey()
+//	vq, err := video.New(srv.AccountSID(), srv.AuthToken(), video.WithBaseURL(srv.URL()),
+//		video.WithAPIKey(keySID, keySecret),                   // JoinToken signs with an API key
+//		video.WithLimits(quota.Limits{ConcurrentRooms: 10})) // the emulator's quota
 //
 // # Metrics
 //

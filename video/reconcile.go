@@ -544,9 +544,11 @@ func nextPage(next *string) (token, page string, ok bool) {
 }
 
 // RunReconciler calls [Client.Reconcile] every interval until ctx ends, then
-// returns ctx's error. A failed reconciliation is logged at Warn and tried
-// again at the next tick. Run it on its own goroutine; it leaves nothing
-// running when it returns.
+// returns ctx's error, or until the Client is closed, then returns
+// [ErrClosed] (Close wakes it at once, aborts its requests and waits for it
+// to return). A failed reconciliation is logged at Warn and tried again at
+// the next tick. Run it on its own goroutine; it leaves nothing running when
+// it returns.
 func (c *Client) RunReconciler(ctx context.Context, every time.Duration, opts ...ReconcileOption) error {
 	if every <= 0 {
 		return fmt.Errorf("video: RunReconciler(%s): want a positive interval", every)
@@ -555,17 +557,29 @@ func (c *Client) RunReconciler(ctx context.Context, every time.Duration, opts ..
 	if err != nil {
 		return err
 	}
+	ctx, release, err := c.bind(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if !c.startWorker() {
+		return ErrClosed
+	}
+	defer c.life.workers.Done()
+	for i, fn := range cfg.onDrift {
+		cfg.onDrift[i] = func(d Drift) { callback(c.life.callbacks, fn, d) }
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return ended(ctx, ctx.Err())
 		case <-t.C:
 		}
 		if _, err := c.reconcile(ctx, cfg); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return ended(ctx, ctx.Err())
 			}
 			if errors.Is(err, ErrClosed) {
 				return err

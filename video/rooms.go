@@ -101,9 +101,11 @@ func (c *Client) CreateRoomWithMetadata(ctx context.Context, params *openapi.Cre
 func (c *Client) createRoom(ctx context.Context, method string, params *openapi.CreateRoomParams,
 	create func(*call) (*openapi.VideoV1Room, error),
 	fetch func(cl *call, name string) (*openapi.VideoV1Room, error)) error {
-	if err := c.check(ctx); err != nil {
+	ctx, release, err := c.bind(ctx) // nil or ended ctx, closed Client: refused; Close wakes every wait below
+	if err != nil {
 		return err
 	}
+	defer release()
 	if err := validateCreateRoom(params); err != nil {
 		return withMethod(err, method)
 	}
@@ -173,7 +175,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		c.metrics.retried(ctx, quota.Write, out)
 		if serr := backoff.Sleep(ctx, wait); serr != nil {
 			m.createUnknown(ctx, c, key)
-			return serr
+			return ended(ctx, serr)
 		}
 		cl = c.begin(ctx)
 		found, ferr := fetch(cl, name)
@@ -226,31 +228,13 @@ func (c *Client) uniqueKey(prefix string) string {
 
 // RequestHandler returns twilio-go's request handler bound to ctx, as
 // [openapi.ApiService.RequestHandler] does: requests made through it wait for
-// rate tokens, are retried on 20429 and are aborted when ctx ends. Errors come
-// back as twilio-go returns them. The handler is safe for simultaneous use.
+// rate tokens, are retried on 20429, are aborted when ctx ends and fail with
+// [ErrClosed] after Close. Errors come back as twilio-go returns them. Its
+// Client is twilio-go's BaseClient, not a *client.Client, so that twilio-go's
+// own retrying cannot be switched on under the Client's. The handler is safe
+// for simultaneous use.
 func (c *Client) RequestHandler(ctx context.Context) *client.RequestHandler {
-	tw := &client.Client{
-		Credentials: &c.credentials,
-		HTTPClient: &http.Client{
-			Transport:     handlerTransport{c: c, ctx: ctx},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	tw.SetAccountSid(c.accountSID)
-	return &client.RequestHandler{Client: tw, Edge: c.edge, Region: c.region}
-}
-
-// handlerTransport gives each request of a [Client.RequestHandler] its own
-// call state, so that the handler may be shared between goroutines.
-type handlerTransport struct {
-	c   *Client
-	ctx context.Context
-}
-
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	cl := &call{c: t.c, ctx: t.ctx}
-	cl.tr.cl = cl
-	return cl.tr.RoundTrip(req)
+	return c.requestHandler(ctx)
 }
 
 // observeRoom corrects the ledger from a Room the application read: a Room

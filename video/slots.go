@@ -191,9 +191,6 @@ func (c *Client) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// errNilContext is returned for a nil context.Context.
-var errNilContext = errors.New("video: nil Context")
-
 // logWarn logs a failed ledger or model update at Warn, with attrs as
 // key-value pairs.
 func (c *Client) logWarn(ctx context.Context, msg string, err error, attrs ...string) {

@@ -12,14 +12,18 @@ import (
 
 // forward relays twilio-go's stream in/inErr to the caller until the listing
 // or ctx ends. When ctx ends first it closes the caller's channels with
-// ctx.Err() and keeps draining twilio-go's channels, so that twilio-go's
+// ctx.Err() ([ErrClosed] when Close ended it) and keeps draining twilio-go's channels, so that twilio-go's
 // goroutine (whose next page request fails at once with the ended ctx) exits.
 // cl is released once twilio-go is done with it.
 func forward[T any](c *Client, cl *call, in chan T, inErr chan error, observe func(context.Context, *T)) (chan T, chan error) {
 	ctx := cl.ctx
 	out := make(chan T, 1)
 	outErr := make(chan error, 1)
+	registered := c.startWorker() // false only when Close has begun: ctx has ended, the relay ends soon
 	go func() {
+		if registered {
+			defer c.life.workers.Done()
+		}
 		defer c.end(cl)
 		for {
 			select {
@@ -42,12 +46,13 @@ func forward[T any](c *Client, cl *call, in chan T, inErr chan error, observe fu
 				}
 			case <-ctx.Done():
 			}
-			outErr <- ctx.Err()
+			outErr <- ended(ctx, ctx.Err())
 			close(out)
 			close(outErr)
 			for range in {
 			}
-			<-inErr
+			for range inErr { // the caller was given ctx's error instead
+			}
 			return
 		}
 	}()

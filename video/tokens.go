@@ -91,9 +91,11 @@ func WithTokenRegion(region string) TokenOption {
 // It returns ctx's error, taking nothing, when ctx has ended, and
 // [ErrClosed] after Close.
 func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...TokenOption) (string, error) {
-	if err := c.check(ctx); err != nil {
+	ctx, release, err := c.bind(ctx) // nil or ended ctx, closed Client: refused before any slot
+	if err != nil {
 		return "", err
 	}
+	defer release()
 	cfg := tokenConfig{ttl: DefaultTokenTTL}
 	for i, o := range opts {
 		if o == nil {

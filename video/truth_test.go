@@ -732,7 +732,6 @@ func TestSlotMethodsAfterClose(t *testing.T) {
 		"ReleaseRoom":        func() error { return vq.ReleaseRoom(ctx, testRoom) },
 		"ReleaseParticipant": func() error { return vq.ReleaseParticipant(ctx, testPart) },
 		"JoinToken":          func() error { _, err := vq.JoinToken(ctx, "standup", "alice"); return err },
-		"Ledger().Reserve":   func() error { return vq.Ledger().Reserve(ctx, quota.Rooms, "x", time.Minute) },
 	} {
 		if err := op(); !errors.Is(err, video.ErrClosed) && !errors.Is(err, quota.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)

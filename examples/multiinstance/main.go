@@ -255,7 +255,10 @@ func redisServer(addr string, w io.Writer) (string, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
-	stop := func() { cmd.Process.Kill(); cmd.Wait() }
+	stop := func() {
+		_ = cmd.Process.Kill() // fails only when it already exited
+		_ = cmd.Wait()         // "signal: killed", expected
+	}
 	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
