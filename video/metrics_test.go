@@ -52,7 +52,7 @@ func (m *metricsReader) find(name string) (metricdata.Metrics, bool) {
 func attrString(s attribute.Set) string {
 	var parts []string
 	for _, kv := range s.ToSlice() {
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	return strings.Join(parts, ",")
 }
@@ -346,7 +346,7 @@ func TestMetrics(t *testing.T) {
 		for _, mt := range sm.Metrics {
 			for _, s := range pointAttrs(mt.Data) {
 				for _, kv := range s.ToSlice() {
-					v := kv.Value.Emit()
+					v := kv.Value.String()
 					if sidLike.MatchString(v) || v == token || v == keySID || v == keySecret || strings.Contains(v, "id-") {
 						t.Errorf("%s: attribute %s=%q leaks an identifier", mt.Name, kv.Key, v)
 					}

@@ -74,7 +74,7 @@ type recording struct {
 	created                                       time.Time
 	completed                                     time.Time
 	offset                                        int64
-	callback, cbMethod                            string
+	callback                                      string
 	deleted                                       bool
 }
 
