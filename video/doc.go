@@ -91,6 +91,21 @@
 // that shows a Room completed or a Participant disconnected corrects the
 // ledger for free.
 //
+// # Unknown outcomes
+//
+// A request that may have reached Twilio and whose answer the Client never
+// saw (the connection failed after sending, ctx ended while it was on the
+// wire, a 5xx) keeps its slot pending: it is never given back on a guess,
+// so the ledger never undercounts. The Client keeps what the other sources
+// need to settle it, and the first that knows does: the create's retry
+// finding the Room by UniqueName; a room-created (or participant-connected)
+// callback for that UniqueName, or for an unnamed create the first Room the
+// Client knows nothing of; a [Client.Reconcile] started more than
+// [DefaultRequestWindow] after the request was last on the wire (the listing
+// shows every Room that exists, so the reservation is given back); else the
+// reservation's TTL ([WithReservationTTL]). A 4xx, or a request never sent,
+// created nothing: its slot is given back at once.
+//
 // When a reservation would exceed the quota, the call fails with a
 // *quota.ExceededError (errors.Is(err, quota.ErrExceeded)) without sending
 // anything, unless the Client ([WithWaitForCapacity]) or the call
@@ -132,7 +147,10 @@
 // concurrency quota (default 70%, Twilio's warning 53121). It fires once per
 // upward crossing and once when usage falls back under the level (with
 // hysteresis), on the ledger's own goroutine, outside every lock and in the
-// order of the crossings, so it never blocks a request.
+// order the store decided the crossings, so it never blocks a request. The
+// event's Source says where the crossing was learnt: the Client's own call,
+// a callback, a reconciliation, or Twilio's own 53121, which is delivered
+// only when the level was not already reported rising.
 //
 // # Twilio's events keep the ledger true
 //
@@ -159,10 +177,12 @@
 //     public URL, [Client.PollAlerts] reads the Monitor Alerts API instead,
 //     on a small read budget of its own.
 //   - [Client.JoinToken] mints an access token for ad-hoc Rooms (or REST
-//     ones) after reserving the Participant slot, and the Room slot when the
-//     Room is not known in progress: past the quota it returns the typed
-//     error and no token. The reservation is confirmed by the
-//     participant-connected callback and lapses with the token otherwise.
+//     ones) after reserving the Participant slot, unless that identity is
+//     already connected in the Room (Twilio replaces it, error 53205), and
+//     the Room slot unless the Client created, is creating or saw the Room in
+//     progress: past the quota it returns the typed error and no token. The
+//     reservation is confirmed by the participant-connected callback and
+//     lapses with the token otherwise.
 //   - [Client.Reconcile] lists the in-progress Rooms (1,000 a page) and their
 //     connected Participants within a share of the read quota
 //     ([WithReadShare], 10% by default) and corrects the ledger, reporting the
