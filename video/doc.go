@@ -203,6 +203,7 @@
 //	videoquota.requests                 {request}     HTTP requests by outcome                 class, outcome
 //	videoquota.rate.limit               {request}/s   configured rate quota                    class
 //	videoquota.rate.factor              1             adaptive factor (1 = not slowed down)    class
+//	videoquota.rate.estimate            {request}/s   rate the account appears to allow        class
 //	videoquota.rate.tokens              {request}     tokens left in the bucket                class
 //	videoquota.limiter.wait             s             wait for a rate token (histogram)        class
 //	videoquota.retries                  {retry}       requests sent again                      class, retry.cause
