@@ -30,9 +30,9 @@ const (
 	// ratio is read over the current and the previous window, so over one to
 	// two windows, and both start over when the factor changes.
 	MeasureWindow = time.Second
-	// DecisionGap is the shortest time between two factor changes of one
-	// Limiter: the 429s answered to requests sent before a change are
-	// counted, not acted on again.
+	// DecisionGap is how long after a change, or after the last request
+	// granted before it is sent, answers are taken to belong to the rate
+	// before the change: they are neither counted nor acted on.
 	DecisionGap = 200 * time.Millisecond
 	// RecoveryInterval is the base probe interval: after a change, the
 	// factor is held for one interval (times a random 1 to 1.5, so that
@@ -55,6 +55,10 @@ const (
 	// last adjusted: when no client of the store has adjusted it for that
 	// long (all gone, or idle), the bucket runs at the configured rate again.
 	FactorTTL = 30 * time.Second
+	// Margin is how far under the rate measured or last seen to pass a cut
+	// goes, so that Twilio's bucket refills a little and the next probe
+	// comes after a few intervals, not at once.
+	Margin = 0.02
 	// LogShare is the estimate, as a share of the configured rate, below
 	// which the Limiter logs once what the account appears to allow.
 	LogShare = 0.8
@@ -115,6 +119,7 @@ type Limiter struct {
 type adaptState struct {
 	factor   atomic.Uint64 // float64 bits: the factor as last set or seen
 	lastWait atomic.Int64  // unix ns of the last token that had to wait
+	lastSend atomic.Int64  // unix ns of the latest send a granted token is due at
 
 	mu         sync.Mutex // guards the fields below; never held across a store call
 	busy       bool       // a store call of this class is in flight
@@ -122,6 +127,7 @@ type adaptState struct {
 	ok, thr    int64      // outcomes in the current window
 	pOK, pThr  int64      // outcomes in the previous window
 	lastChange int64      // unix ns of the last factor change
+	settle     int64      // unix ns until which outcomes belong to the rate before the last change
 	nextProbe  int64      // unix ns before which the factor is held
 	probing    bool       // the last change was a raise, not yet seen to pass
 	good       float64    // the factor before the probe, while probing
@@ -204,12 +210,18 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	if wait <= 0 {
 		return nil
 	}
-	if f := l.Factor(class); f < 1 && r.PerSecond > 0 {
+	a := &l.adapt[class&1]
+	if f := a.load(); f < 1 && r.PerSecond > 0 {
 		// Slowed down: send at a random point of the token's interval, so
 		// that processes sharing the account without sharing a store do not
 		// send in lock-step with Twilio's bucket, and 20429s fall on each in
 		// proportion to its rate. The rate is unchanged.
 		wait += time.Duration(rand.Float64() * float64(time.Second) / (r.PerSecond * f))
+	}
+	for due := now.Add(wait).UnixNano(); ; {
+		if last := a.lastSend.Load(); due <= last || a.lastSend.CompareAndSwap(last, due) {
+			break
+		}
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -242,6 +254,10 @@ func (l *Limiter) Throttled(ctx context.Context, class Class) {
 	a := &l.adapt[class&1]
 	now := l.now().UnixNano()
 	a.mu.Lock()
+	if now < a.settle {
+		a.mu.Unlock()
+		return // sent at the rate before the last change
+	}
 	a.roll(now)
 	a.thr++
 	d, ok := a.decideCut(now)
@@ -265,6 +281,10 @@ func (l *Limiter) Succeeded(ctx context.Context, class Class) {
 	a := &l.adapt[class&1]
 	now := l.now().UnixNano()
 	a.mu.Lock()
+	if now < a.settle {
+		a.mu.Unlock()
+		return // sent at the rate before the last change
+	}
 	a.roll(now)
 	a.ok++
 	d, ok := a.decideProbe(now)
@@ -290,22 +310,24 @@ func (a *adaptState) roll(now int64) {
 
 // decideCut decides the slow-down for a 20429; requires a.mu held.
 func (a *adaptState) decideCut(now int64) (decision, bool) {
-	if a.busy || now-a.lastChange < int64(DecisionGap) {
+	if a.busy {
 		return decision{}, false
 	}
 	f := a.load()
-	if a.probing {
-		// The probe ran into the quota: back to the last rate that passed.
-		return decision{from: f, to: max(min(a.good, f), MinFactor), cut: true, ceiling: f}, true
-	}
 	ok, n := a.ok+a.pOK, a.ok+a.pOK+a.thr+a.pThr
+	measured := 1.0
 	if n >= MinSamples {
-		if ratio := float64(ok) / float64(n); ratio < DecreaseFactor {
-			// What Twilio accepted of what was sent: the ceiling, measured.
-			to := max(f*ratio, MinFactor)
-			return decision{from: f, to: to, cut: true, ceiling: to}, true
-		}
-	} else if a.lastChange != 0 && now-a.lastChange < int64(MeasureWindow) {
+		measured = float64(ok) / float64(n)
+	}
+	if a.probing && measured >= DecreaseFactor {
+		// The probe ran into the quota: back to the last rate that passed.
+		return decision{from: f, to: max(min(a.good, f)*(1-Margin), MinFactor), cut: true, ceiling: f}, true
+	}
+	if measured < DecreaseFactor {
+		// What Twilio accepted of what was sent: the ceiling, measured.
+		return decision{from: f, to: max(f*measured*(1-Margin), MinFactor), cut: true, ceiling: f * measured}, true
+	}
+	if n < MinSamples && a.lastChange != 0 && now-a.settle < int64(MeasureWindow) {
 		// Right after a change: measure before cutting again.
 		return decision{}, false
 	}
@@ -315,7 +337,7 @@ func (a *adaptState) decideCut(now int64) (decision, bool) {
 // decideProbe decides a probe (or a refresh of the factor from the store);
 // requires a.mu held.
 func (a *adaptState) decideProbe(now int64) (decision, bool) {
-	if a.busy || now < a.nextProbe || now-a.lastWait.Load() > int64(2*RecoveryInterval) {
+	if a.busy || now < a.nextProbe || now-a.lastWait.Load() > int64(2*RecoveryInterval) || a.thr+a.pThr > 0 {
 		return decision{}, false
 	}
 	f := a.load()
@@ -362,14 +384,12 @@ func (l *Limiter) apply(ctx context.Context, class Class, now int64, d decision)
 		}
 		a.ceiling = min(d.ceiling, 1)
 		a.probing = false
-		a.lastChange = now
-		a.pOK, a.pThr, a.ok, a.thr, a.winStart = 0, 0, 0, 0, now
-		a.nextProbe = now + int64(a.every+jitter)
+		a.changed(now)
+		a.nextProbe = a.settle + int64(a.every+jitter)
 	case math.Abs(cur-d.to) <= FactorTolerance && d.to != d.from:
 		a.probing, a.good = true, d.from
-		a.lastChange = now
-		a.pOK, a.pThr, a.ok, a.thr, a.winStart = 0, 0, 0, 0, now
-		a.nextProbe = now + int64(a.every+jitter)
+		a.changed(now)
+		a.nextProbe = a.settle + int64(a.every+jitter)
 	default:
 		// Another Limiter changed the factor: adopt it and probe from there.
 		a.probing = false
@@ -405,6 +425,16 @@ func HealTime(f float64) time.Duration {
 	}
 	steps := math.Ceil((1-f)/IncreaseStep - 1e-9)
 	return time.Duration((1 + steps) * 1.5 * float64(RecoveryInterval))
+}
+
+// changed starts a new measurement after a factor change at now; requires
+// a.mu held. Requests granted before the change go out at the old rate until
+// the latest of them is sent: their answers, up to DecisionGap after that,
+// are not counted.
+func (a *adaptState) changed(now int64) {
+	a.lastChange = now
+	a.settle = max(now, a.lastSend.Load()) + int64(DecisionGap)
+	a.pOK, a.pThr, a.ok, a.thr, a.winStart = 0, 0, 0, 0, a.settle
 }
 
 // load returns the factor as last set or seen.
