@@ -22,7 +22,7 @@ const (
 	// higher, or when too few outcomes were measured for one (fewer than
 	// [MinSamples]) a [MeasureWindow] or more after the last change: at
 	// least a 5% step down per decision.
-	DecreaseFactor = 0.95
+	DecreaseFactor = 0.9
 	// MinSamples is how many outcomes (successes plus 20429s) of the current
 	// measurement window the delivery ratio needs.
 	MinSamples = 10
@@ -40,7 +40,7 @@ const (
 	RecoveryInterval = time.Second
 	// MaxProbeInterval caps the probe interval, which doubles each time
 	// 20429s come within 10% of the rate they came at before.
-	MaxProbeInterval = 16 * time.Second
+	MaxProbeInterval = 8 * time.Second
 	// IncreaseStep is the raise per probe, as a share of the configured
 	// rate, while the factor is under ProbeShare of the ceiling (the rate
 	// last throttled at) or no ceiling is known.
@@ -63,6 +63,12 @@ const (
 	// which the Limiter logs once what the account appears to allow.
 	LogShare = 0.8
 )
+
+// ReserveHorizon bounds how far ahead [Limiter.Wait] takes a token: a
+// caller that would wait longer waits first without one and asks again, so
+// a change of the rate applies to callers already waiting, and the answers
+// to requests sent at the old rate stop within about a horizon.
+const ReserveHorizon = time.Second
 
 // returnTimeout bounds the store call that gives back a token whose wait
 // the caller abandoned (its ctx has ended by then).
@@ -176,10 +182,12 @@ func NewLimiter(store Store, account string, limits Limits, opts ...LimiterOptio
 	return l
 }
 
-// Wait takes one token of class, waiting until it may be used. If ctx's
-// deadline comes before the token, Wait takes nothing and returns at once a
-// *RateLimitError with CauseLocalDeadline; if ctx ends while waiting it
-// gives the token back to the store and returns ctx.Err(). A Limiter not
+// Wait takes one token of class, waiting until it may be used. It takes a
+// token at most [ReserveHorizon] ahead of its use; a caller further back
+// waits without one and asks again. If ctx's deadline comes before the
+// token, Wait takes nothing and returns at once a *RateLimitError with
+// CauseLocalDeadline; if ctx ends while waiting it gives back the token it
+// holds, if any, and returns ctx.Err(). A Limiter not
 // made by NewLimiter returns [ErrZeroLimiter].
 func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	if l.store == nil {
@@ -189,27 +197,46 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	if r.PerSecond < 0 {
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	a := &l.adapt[class&1]
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now := l.now()
+		maxWait := time.Duration(math.MaxInt64)
+		if dl, ok := ctx.Deadline(); ok {
+			maxWait = dl.Sub(now)
+		}
+		wait, ok, err := l.store.TakeToken(ctx, l.account, class, r, min(maxWait, ReserveHorizon))
+		if err != nil {
+			return err
+		}
+		if !ok || wait > 0 {
+			a.lastWait.Store(now.UnixNano())
+		}
+		if !ok && wait > maxWait {
+			return &RateLimitError{Class: class, Cause: CauseLocalDeadline, Wait: wait}
+		}
+		if !ok {
+			// Beyond the horizon: wait without a token (a random share
+			// longer, so that waiters do not all ask at once), then ask
+			// again at the rate in force then.
+			d := max(wait-ReserveHorizon, ReserveHorizon/4) + time.Duration(rand.Int64N(int64(ReserveHorizon/4)))
+			if err := sleep(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
+		if wait <= 0 {
+			return nil
+		}
+		return l.waitToken(ctx, class, r, now, wait)
 	}
-	now := l.now()
-	maxWait := time.Duration(math.MaxInt64)
-	if dl, ok := ctx.Deadline(); ok {
-		maxWait = dl.Sub(now)
-	}
-	wait, ok, err := l.store.TakeToken(ctx, l.account, class, r, maxWait)
-	if err != nil {
-		return err
-	}
-	if !ok || wait > 0 {
-		l.adapt[class&1].lastWait.Store(now.UnixNano())
-	}
-	if !ok {
-		return &RateLimitError{Class: class, Cause: CauseLocalDeadline, Wait: wait}
-	}
-	if wait <= 0 {
-		return nil
-	}
+}
+
+// waitToken waits for the token granted at now with wait, giving it back if
+// ctx ends first.
+func (l *Limiter) waitToken(ctx context.Context, class Class, r Rate, now time.Time, wait time.Duration) error {
 	a := &l.adapt[class&1]
 	if f := a.load(); f < 1 && r.PerSecond > 0 {
 		// Slowed down: send at a random point of the token's interval, so
@@ -223,15 +250,23 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 			break
 		}
 	}
-	t := time.NewTimer(wait)
+	if err := sleep(ctx, wait); err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
+		defer cancel()
+		_ = l.store.ReturnToken(rctx, l.account, class, r) // best effort: the wait has ended anyway
+		return err
+	}
+	return nil
+}
+
+// sleep waits for d or until ctx ends, returning ctx.Err() then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
-		defer cancel()
-		_ = l.store.ReturnToken(rctx, l.account, class, r) // best effort: the wait has ended anyway
 		return ctx.Err()
 	}
 }
@@ -321,10 +356,13 @@ func (a *adaptState) decideCut(now int64) (decision, bool) {
 	}
 	if a.probing && measured >= DecreaseFactor {
 		// The probe ran into the quota: back to the last rate that passed.
-		return decision{from: f, to: max(min(a.good, f)*(1-Margin), MinFactor), cut: true, ceiling: f}, true
+		return decision{from: f, to: max(min(a.good*(1-Margin), f*DecreaseFactor), MinFactor), cut: true, ceiling: f}, true
 	}
 	if measured < DecreaseFactor {
 		// What Twilio accepted of what was sent: the ceiling, measured.
+		// At most halved per decision: a small sample (the first burst,
+		// one unlucky second) does not throw the rate far down at once.
+		measured = max(measured, 0.5)
 		return decision{from: f, to: max(f*measured*(1-Margin), MinFactor), cut: true, ceiling: f * measured}, true
 	}
 	if n < MinSamples && a.lastChange != 0 && now-a.settle < int64(MeasureWindow) {
@@ -347,7 +385,10 @@ func (a *adaptState) decideProbe(now int64) (decision, bool) {
 	}
 	step := IncreaseStep
 	if a.ceiling > 0 && f+step > ProbeShare*a.ceiling {
-		step = ProbeStep
+		// Inversely proportional to the factor: a process with a small
+		// share of an account it does not coordinate on probes faster than
+		// one with a large share, so shares even out.
+		step = ProbeStep * min(max(0.25/f, 0.25), 4)
 	}
 	return decision{from: f, to: min(f+step, 1)}, true
 }

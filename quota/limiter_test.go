@@ -100,7 +100,7 @@ func TestLimiterFindsLowerQuota(t *testing.T) {
 			t.Fatalf("logged %q, want one line saying what the account appears to allow", msgs)
 		}
 		var est float64
-		if _, err := fmt.Sscanf(msgs[0][strings.Index(msgs[0], "allow")+6:], "%g", &est); err != nil || est < 9 || est > 12 {
+		if _, err := fmt.Sscanf(msgs[0][strings.Index(msgs[0], "allow")+6:], "%g", &est); err != nil || est < 8 || est > 12 {
 			t.Errorf("logged estimate %v (%v), want about 10", est, err)
 		}
 	})
