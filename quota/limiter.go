@@ -123,6 +123,7 @@ type Limiter struct {
 
 // adaptState is the adaptive rate of one class as one Limiter sees it.
 type adaptState struct {
+	poll     chan struct{} // held (capacity 1) by the caller at the head of the queue beyond the horizon
 	factor   atomic.Uint64 // float64 bits: the factor as last set or seen
 	lastWait atomic.Int64  // unix ns of the last token that had to wait
 	lastSend atomic.Int64  // unix ns of the latest send a granted token is due at
@@ -175,6 +176,7 @@ func NewLimiter(store Store, account string, limits Limits, opts ...LimiterOptio
 		l.rates[c] = Rate{PerSecond: ps, Burst: burst}
 		l.adapt[c].factor.Store(math.Float64bits(1))
 		l.adapt[c].every = RecoveryInterval
+		l.adapt[c].poll = make(chan struct{}, 1)
 	}
 	for _, o := range opts {
 		o(l)
@@ -183,11 +185,12 @@ func NewLimiter(store Store, account string, limits Limits, opts ...LimiterOptio
 }
 
 // Wait takes one token of class, waiting until it may be used. It takes a
-// token at most [ReserveHorizon] ahead of its use; a caller further back
-// waits without one and asks again. If ctx's deadline comes before the
-// token, Wait takes nothing and returns at once a *RateLimitError with
-// CauseLocalDeadline; if ctx ends while waiting it gives back the token it
-// holds, if any, and returns ctx.Err(). A Limiter not
+// token at most [ReserveHorizon] ahead of its use; callers further back
+// queue in the Limiter, first come first served, and the head of the queue
+// asks the store again when its token comes within the horizon. If ctx's
+// deadline comes before the token, Wait takes nothing and returns at once a
+// *RateLimitError with CauseLocalDeadline; if ctx ends while waiting it
+// gives back the token it holds, if any, and returns ctx.Err(). A Limiter not
 // made by NewLimiter returns [ErrZeroLimiter].
 func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	if l.store == nil {
@@ -197,41 +200,62 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	if r.PerSecond < 0 {
 		return nil
 	}
-	a := &l.adapt[class&1]
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now, wait, ok, err := l.take(ctx, class, r)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Beyond the horizon: queue up in this Limiter (first come, first
+		// served); the head of the queue alone asks the store again, when
+		// the token it needs comes within the horizon, at the rate in force
+		// then.
+		a := &l.adapt[class&1]
+		select {
+		case a.poll <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		now := l.now()
-		maxWait := time.Duration(math.MaxInt64)
-		if dl, ok := ctx.Deadline(); ok {
-			maxWait = dl.Sub(now)
-		}
-		wait, ok, err := l.store.TakeToken(ctx, l.account, class, r, min(maxWait, ReserveHorizon))
-		if err != nil {
-			return err
-		}
-		if !ok || wait > 0 {
-			a.lastWait.Store(now.UnixNano())
-		}
-		if !ok && wait > maxWait {
-			return &RateLimitError{Class: class, Cause: CauseLocalDeadline, Wait: wait}
-		}
-		if !ok {
-			// Beyond the horizon: wait without a token (a random share
-			// longer, so that waiters do not all ask at once), then ask
-			// again at the rate in force then.
-			d := max(wait-ReserveHorizon, ReserveHorizon/4) + time.Duration(rand.Int64N(int64(ReserveHorizon/4)))
-			if err := sleep(ctx, d); err != nil {
+		for !ok {
+			if err = sleep(ctx, wait-ReserveHorizon); err == nil {
+				now, wait, ok, err = l.take(ctx, class, r)
+			}
+			if err != nil {
+				<-a.poll
 				return err
 			}
-			continue
 		}
-		if wait <= 0 {
-			return nil
-		}
-		return l.waitToken(ctx, class, r, now, wait)
+		<-a.poll
 	}
+	if wait <= 0 {
+		return nil
+	}
+	return l.waitToken(ctx, class, r, now, wait)
+}
+
+// take asks the store for a token due within [ReserveHorizon] and ctx's
+// deadline. It returns ok false, with the wait the token would need, when
+// that is beyond the horizon, and a *RateLimitError when it is beyond the
+// deadline.
+func (l *Limiter) take(ctx context.Context, class Class, r Rate) (now time.Time, wait time.Duration, ok bool, err error) {
+	now = l.now()
+	maxWait := time.Duration(math.MaxInt64)
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = dl.Sub(now)
+	}
+	wait, ok, err = l.store.TakeToken(ctx, l.account, class, r, min(maxWait, ReserveHorizon))
+	if err != nil {
+		return now, 0, false, err
+	}
+	if !ok || wait > 0 {
+		l.adapt[class&1].lastWait.Store(now.UnixNano())
+	}
+	if !ok && wait > maxWait {
+		return now, wait, false, &RateLimitError{Class: class, Cause: CauseLocalDeadline, Wait: wait}
+	}
+	return now, wait, ok, nil
 }
 
 // waitToken waits for the token granted at now with wait, giving it back if

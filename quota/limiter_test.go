@@ -339,3 +339,37 @@ func (b *logBuffer) messages() []string {
 	defer b.mu.Unlock()
 	return append([]string(nil), b.msgs...)
 }
+
+func TestLimiterQueueBeyondHorizonInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// 1/s, burst 1: the first caller goes at once, the second takes a
+		// token 1 s ahead, the others (2 s and more ahead, beyond the
+		// horizon) queue in the Limiter and are served in arrival order.
+		l := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 1, WriteBurst: 1})
+		start := time.Now()
+		var mu sync.Mutex
+		var order []int
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				if err := l.Wait(context.Background(), quota.Write); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+			})
+			time.Sleep(10 * time.Millisecond) // arrive in order
+		}
+		wg.Wait()
+		for i, v := range order {
+			if v != i {
+				t.Fatalf("served in order %v, want arrival order", order)
+			}
+		}
+		// Six tokens at 1/s: the last one 5 s after the first.
+		if el := time.Since(start); el < 5*time.Second || el > 5*time.Second+quota.ReserveHorizon {
+			t.Errorf("six tokens at 1/s took %v, want about 5s", el)
+		}
+	})
+}

@@ -59,8 +59,11 @@
 // bucket of a [quota.Limiter]: each page of a listing and each retry too.
 // When Twilio answers 20429 although the bucket allowed the request (another
 // application on the account, a quota lower than configured), the bucket
-// slows down multiplicatively and recovers additively after a quiet interval
-// (AIMD), so a misconfigured rate converges instead of hammering Twilio.
+// moves to the rate Twilio accepted and probes upward gently (see
+// quota.Limiter), so a misconfigured rate converges to the real one instead
+// of hammering Twilio. [Client.Usage] and videoquota.rate.estimate report the
+// rate the account appears to allow, and one Warn line says so when it
+// settles far below the configured quota.
 //
 // [WithMaxInFlight] caps the requests in flight, for accounts that meet the
 // platform's API concurrency limit before the Video per-second quota. A
