@@ -55,6 +55,10 @@ const (
 	// last adjusted: when no client of the store has adjusted it for that
 	// long (all gone, or idle), the bucket runs at the configured rate again.
 	FactorTTL = 30 * time.Second
+	// ProbeBackoff is the least cut for a 20429 during a probe: back under
+	// the rate before the probe, and by at least 5%, so that a process with
+	// a large share gives up more than one with a small share.
+	ProbeBackoff = 0.95
 	// Margin is how far under the rate measured or last seen to pass a cut
 	// goes, so that Twilio's bucket refills a little and the next probe
 	// comes after a few intervals, not at once.
@@ -90,21 +94,29 @@ var ErrZeroLimiter = errors.New("quota: Limiter has no store: create it with New
 // and moved from what Twilio accepts, in the spirit of BBR's delivery-rate
 // estimation and AWS's adaptive retry mode:
 //
+//   - Answers count only for requests sent at the factor in force: after a
+//     change, until the last request granted before it has gone out (at
+//     most [ReserveHorizon] ahead) and [DecisionGap] more, they are ignored.
 //   - When Twilio answers 20429 to requests the bucket allowed
-//     ([Limiter.Throttled]), the share of the recent window's outcomes that
-//     Twilio accepted measures how much of the rate sent is available: the
-//     factor moves to factor × accepted/sent (at least a [DecreaseFactor]
-//     cut). A 20429 during a probe moves the factor back to the rate before
-//     the probe, the last one seen to pass.
-//   - After a change, the factor is held for a jittered probe interval, then
-//     raised by [IncreaseStep] of the configured rate per interval, and by
-//     [ProbeStep] near the rate last throttled at. Each probe throttled
-//     within 5% of the previous one doubles the probe interval (up to
-//     [MaxProbeInterval]), so processes that share an account without
-//     sharing a store settle with few collisions, and additive raises after
-//     proportional cuts bring them to fair shares. A probe happens only while
-//     the bucket makes callers wait (the rate, not the application, limits
-//     the requests), and never above the configured rate.
+//     ([Limiter.Throttled]), the share of the recent outcomes (one to two
+//     [MeasureWindow]s, at least [MinSamples]) that Twilio accepted measures
+//     how much of the rate sent is available: the factor moves to
+//     factor × accepted/sent, less a [Margin] (at most halved per decision,
+//     at least a [DecreaseFactor] cut). A 20429 during a probe moves the
+//     factor back under the rate before the probe, the last one seen to pass.
+//   - After a change, the factor is held for a probe interval (times a random
+//     1 to 1.5), then raised by [IncreaseStep] of the configured rate per
+//     interval, and by [ProbeStep] near the rate last throttled at (more for
+//     a small factor, less for a large one). Each time 20429s come again
+//     within 10% of the rate they came at before, the probe interval doubles
+//     (up to [MaxProbeInterval]). A probe happens only while the bucket makes
+//     callers wait (the rate, not the application, limits the requests), only
+//     without a 20429 since the last change, and never above the configured
+//     rate.
+//   - While slowed, each token is used at a random point of its interval, so
+//     processes that share an account without sharing a store do not send in
+//     step, and 20429s fall on each in proportion to its rate; with additive
+//     raises and proportional cuts they move toward equal shares.
 //
 // Every change is one atomic [Store.AdjustRateFactor]; any Limiter of the
 // store probes the factor back up, and it expires to 1 after [FactorTTL]
@@ -380,7 +392,7 @@ func (a *adaptState) decideCut(now int64) (decision, bool) {
 	}
 	if a.probing && measured >= DecreaseFactor {
 		// The probe ran into the quota: back to the last rate that passed.
-		return decision{from: f, to: max(min(a.good*(1-Margin), f*DecreaseFactor), MinFactor), cut: true, ceiling: f}, true
+		return decision{from: f, to: max(min(a.good*(1-Margin), f*ProbeBackoff), MinFactor), cut: true, ceiling: f}, true
 	}
 	if measured < DecreaseFactor {
 		// What Twilio accepted of what was sent: the ceiling, measured.
@@ -412,7 +424,7 @@ func (a *adaptState) decideProbe(now int64) (decision, bool) {
 		// Inversely proportional to the factor: a process with a small
 		// share of an account it does not coordinate on probes faster than
 		// one with a large share, so shares even out.
-		step = ProbeStep * min(max(0.25/f, 0.25), 4)
+		step = ProbeStep * min(max(0.25/f, 0.5), 4)
 	}
 	return decision{from: f, to: min(f+step, 1)}, true
 }
