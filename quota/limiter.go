@@ -21,7 +21,8 @@ const (
 	// DecreaseFactor is the cut for a 20429 when the delivery ratio is
 	// higher, or when too few outcomes were measured for one (fewer than
 	// [MinSamples]) a [MeasureWindow] or more after the last change: at
-	// least a 5% step down per decision.
+	// least a 10% step down per decision (a process with a large share
+	// gives up more than one with a small share).
 	DecreaseFactor = 0.9
 	// MinSamples is how many outcomes (successes plus 20429s) of the current
 	// measurement window the delivery ratio needs.
@@ -46,8 +47,10 @@ const (
 	// last throttled at) or no ceiling is known.
 	IncreaseStep = 0.05
 	// ProbeStep is the raise per probe near the ceiling, as a share of the
-	// configured rate. Raises are additive (the same for every process at
-	// any rate) and cuts proportional, so processes converge to fair shares.
+	// configured rate, at a factor of 0.25; at factor f it is scaled by
+	// 0.25/f (within 0.5 and 4), so a process with a small share of an
+	// account it does not coordinate on probes faster than one with a large
+	// share. With proportional cuts, processes move toward equal shares.
 	ProbeStep = 0.005
 	// ProbeShare is where the climb slows from IncreaseStep to ProbeStep.
 	ProbeShare = 0.9
