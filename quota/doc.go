@@ -17,9 +17,12 @@
 // each HTTP request, each page of a list and each retry included; when the
 // context's deadline cannot be met it fails at once with a
 // [*RateLimitError]. When Twilio answers 20429 although the bucket allowed the
-// request, [Limiter.Throttled] slows the bucket down and
-// [Limiter.Succeeded] lets it recover (additive increase, multiplicative
-// decrease), so a rate set too high converges instead of hammering Twilio.
+// request, [Limiter.Throttled] moves the bucket's rate to what Twilio
+// accepted and [Limiter.Succeeded] probes upward gently, never above the
+// configured rate, so a rate set too high converges to the real one
+// ([Limiter.Estimate]) instead of hammering Twilio. The adjustment lives in
+// the [Store] ([Store.AdjustRateFactor]): every Limiter of the store shares
+// it, any of them raises it again, and it expires after [FactorTTL].
 //
 // # Concurrency ledger
 //

@@ -56,6 +56,7 @@ type memBucket struct {
 	factor float64
 	lim    *rate.Limiter
 	cur    atomic.Pointer[memConf] // conf and lim as last set, read without mu
+	until  atomic.Int64            // when a factor below 1 expires (unix ns); 0 when the factor is 1; written under mu
 }
 
 type memConf struct {
@@ -147,8 +148,10 @@ func (s *MemoryStore) TakeToken(ctx context.Context, account string, class Class
 	if r.PerSecond < 0 {
 		return 0, true, nil
 	}
-	lim := s.account(account).buckets[class&1].limiter(r)
+	b := &s.account(account).buckets[class&1]
+	lim := b.limiter(r)
 	now := s.now()
+	b.expire(now)
 	if lim.AllowN(now, 1) {
 		return 0, true, nil
 	}
@@ -164,25 +167,73 @@ func (s *MemoryStore) TakeToken(ctx context.Context, account string, class Class
 	return wait, true, nil
 }
 
+// expire puts the factor back to 1 once its ttl has passed.
+func (b *memBucket) expire(now time.Time) {
+	if u := b.until.Load(); u == 0 || now.UnixNano() < u {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if u := b.until.Load(); u != 0 && now.UnixNano() >= u {
+		b.setFactor(now, 1, 0)
+	}
+}
+
+// setFactor sets the factor and its expiry; requires b.mu held.
+func (b *memBucket) setFactor(now time.Time, f float64, ttl time.Duration) {
+	b.factor = f
+	if f >= 1 {
+		b.until.Store(0)
+	} else {
+		b.until.Store(now.Add(ttl).UnixNano())
+	}
+	if b.lim != nil {
+		b.lim.SetLimitAt(now, b.limit())
+	}
+}
+
+// ReturnToken implements [Store]: the token goes back into the
+// golang.org/x/time/rate limiter, which never counts more than its burst.
+func (s *MemoryStore) ReturnToken(ctx context.Context, account string, class Class, r Rate) error {
+	if r.PerSecond < 0 {
+		return nil
+	}
+	lim := s.account(account).buckets[class&1].limiter(r)
+	// A reservation of -1 tokens adds one; the limiter caps its tokens at
+	// the burst the next time it counts them.
+	lim.ReserveN(s.now(), -1)
+	return nil
+}
+
 // RateFactor implements [Store].
 func (s *MemoryStore) RateFactor(ctx context.Context, account string, class Class) (float64, error) {
 	b := &s.account(account).buckets[class&1]
+	b.expire(s.now())
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.factor, nil
 }
 
-// SetRateFactor implements [Store].
-func (s *MemoryStore) SetRateFactor(ctx context.Context, account string, class Class, f float64) error {
-	if !(f > 0 && f <= 1) {
-		return &FactorError{Factor: f}
+// AdjustRateFactor implements [Store].
+func (s *MemoryStore) AdjustRateFactor(ctx context.Context, account string, class Class, from, to float64, ttl time.Duration) (float64, error) {
+	if err := checkFactor(to, ttl); err != nil {
+		return 0, err
 	}
 	b := &s.account(account).buckets[class&1]
+	now := s.now()
+	b.expire(now)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.factor = f
-	if b.lim != nil {
-		b.lim.SetLimitAt(s.now(), b.limit())
+	if to < from && to < b.factor || to > from && math.Abs(b.factor-from) <= FactorTolerance {
+		b.setFactor(now, to, ttl)
+	}
+	return b.factor, nil
+}
+
+// checkFactor validates the arguments of [Store.AdjustRateFactor].
+func checkFactor(f float64, ttl time.Duration) error {
+	if !(f > 0 && f <= 1) || ttl <= 0 {
+		return &FactorError{Factor: f, TTL: ttl}
 	}
 	return nil
 }
@@ -438,10 +489,17 @@ func (s *MemoryStore) Pending(ctx context.Context, account string, res Resource)
 	return len(l.pending), nil
 }
 
-// FactorError is returned for an adaptive rate factor outside (0, 1].
-type FactorError struct{ Factor float64 }
+// FactorError is returned by [Store.AdjustRateFactor] for an adaptive rate
+// factor outside (0, 1] or a ttl that is not positive.
+type FactorError struct {
+	Factor float64
+	TTL    time.Duration
+}
 
-// Error names the bad factor.
+// Error names what was out of range.
 func (e *FactorError) Error() string {
-	return "quota: rate factor must be in (0, 1], got " + formatFloat(e.Factor)
+	if !(e.Factor > 0 && e.Factor <= 1) {
+		return "quota: rate factor must be in (0, 1], got " + formatFloat(e.Factor)
+	}
+	return "quota: rate factor ttl must be positive, got " + e.TTL.String()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -127,94 +126,6 @@ func TestLimiterCancelAbortsWait(t *testing.T) {
 	}
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("cancel took %v", el)
-	}
-}
-
-func TestLimiterAdaptive(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	store := quota.NewMemoryStore(quota.MemoryClock(clock))
-	a := quota.NewLimiter(store, acct, quota.Limits{WritesPerSecond: 20}, quota.LimiterClock(clock))
-	b := quota.NewLimiter(store, acct, quota.Limits{WritesPerSecond: 20}, quota.LimiterClock(clock))
-
-	a.Throttled(quota.Write)
-	a.Throttled(quota.Write) // same burst of 429s: counted once
-	if f := a.Factor(quota.Write); f != quota.DecreaseFactor {
-		t.Fatalf("factor after a throttle burst = %v, want %v", f, quota.DecreaseFactor)
-	}
-	if f, _ := store.RateFactor(context.Background(), acct, quota.Write); f != quota.DecreaseFactor {
-		t.Fatalf("shared factor = %v, want %v (seen by every client of the store)", f, quota.DecreaseFactor)
-	}
-	if a.Factor(quota.Read) != 1 {
-		t.Fatalf("reads slowed by a write throttle")
-	}
-	a.Succeeded(quota.Write)
-	if f := a.Factor(quota.Write); f != quota.DecreaseFactor {
-		t.Fatalf("factor rose before the recovery interval: %v", f)
-	}
-	// b shares the bucket: its 15th token in a row comes later than at 20/s.
-	advance(time.Hour)
-	var last time.Duration
-	for i := 0; i < 15; i++ {
-		w, ok, _ := store.TakeToken(context.Background(), acct, quota.Write, b.Rate(quota.Write), time.Hour)
-		if !ok {
-			t.Fatal("token refused")
-		}
-		last = w
-	}
-	if want := time.Duration(float64(14) / (20 * quota.DecreaseFactor) * float64(time.Second)); last < want-time.Millisecond {
-		t.Fatalf("15th token due after %v, want %v at the slowed rate", last, want)
-	}
-	// Recovery: additive, once per interval, fast far under the rate last
-	// throttled at (1.0 here) and slow near it.
-	var rises []float64
-	prev := a.Factor(quota.Write)
-	for a.Factor(quota.Write) < 1 {
-		if len(rises) > 0 {
-			advance(quota.RecoveryInterval)
-		}
-		a.Succeeded(quota.Write)
-		a.Succeeded(quota.Write) // at most one step per interval
-		f := a.Factor(quota.Write)
-		rises = append(rises, f-prev)
-		prev = f
-		if len(rises) > 100 {
-			t.Fatal("never recovered")
-		}
-	}
-	for i, r := range rises {
-		near := 0.7+float64(i+1)*quota.IncreaseStep > quota.ProbeShare+1e-9
-		if !near && math.Abs(r-quota.IncreaseStep) > 1e-9 {
-			t.Fatalf("step %d rose by %v, want %v far under the ceiling (steps %v)", i, r, quota.IncreaseStep, rises)
-		}
-	}
-	if last := rises[len(rises)-1]; last > quota.ProbeStep+1e-9 {
-		t.Fatalf("last step %v, want at most %v near the ceiling", last, quota.ProbeStep)
-	}
-
-	// A 429 right after a recovery step is heeded at once, and a 429 holds
-	// recovery back for a whole interval.
-	advance(time.Hour)
-	a.Throttled(quota.Write)
-	advance(quota.RecoveryInterval)
-	a.Succeeded(quota.Write)
-	f1 := a.Factor(quota.Write)
-	if f1 <= quota.DecreaseFactor {
-		t.Fatalf("no recovery step: %v", f1)
-	}
-	a.Throttled(quota.Write)
-	if f := a.Factor(quota.Write); f >= f1 {
-		t.Fatalf("429 after a recovery step ignored: factor %v, was %v", f, f1)
-	}
-	f2 := a.Factor(quota.Write)
-	advance(quota.RecoveryInterval / 2)
-	a.Throttled(quota.Write) // same burst: not counted again
-	advance(quota.RecoveryInterval / 2)
-	a.Succeeded(quota.Write) // only half an interval since the last 429
-	if f := a.Factor(quota.Write); f != f2 {
-		t.Fatalf("factor %v, want %v: a second decrease within the interval or a rise too early", f, f2)
 	}
 }
 
@@ -405,7 +316,7 @@ func TestOptionErrors(t *testing.T) {
 	if _, err := quota.NewLedger(nil, acct, quota.Limits{}); err == nil {
 		t.Error("nil store accepted")
 	}
-	if err := s.SetRateFactor(context.Background(), acct, quota.Read, 0); err == nil {
+	if _, err := s.AdjustRateFactor(context.Background(), acct, quota.Read, 1, 0, time.Minute); err == nil {
 		t.Error("factor 0 accepted")
 	}
 }

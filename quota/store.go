@@ -11,6 +11,10 @@ type Rate struct {
 	Burst     int     // at least 1
 }
 
+// FactorTolerance is how close two adaptive factors must be to count as
+// equal in [Store.AdjustRateFactor] (stores may keep factors as decimal text).
+const FactorTolerance = 1e-9
+
 // Bounds is what a ledger operation is checked against.
 type Bounds struct {
 	// Limit is the quota; negative means unlimited (crossings are then never reported).
@@ -54,10 +58,25 @@ type Store interface {
 	// long the caller must wait before sending. If more than maxWait would be
 	// needed, it takes nothing and returns ok false with the wait that was needed.
 	TakeToken(ctx context.Context, account string, class Class, r Rate, maxWait time.Duration) (wait time.Duration, ok bool, err error)
-	// RateFactor returns the adaptive factor of class (1 when never slowed).
+	// ReturnToken gives back one token of class that TakeToken granted with a
+	// wait the caller then abandoned (its ctx ended): the bucket's next grant
+	// comes one token earlier, never earlier than now, and the bucket never
+	// holds more than r.Burst.
+	ReturnToken(ctx context.Context, account string, class Class, r Rate) error
+	// RateFactor returns the adaptive factor of class (0 < f <= 1; 1 when
+	// never slowed or when the last adjustment has expired).
 	RateFactor(ctx context.Context, account string, class Class) (float64, error)
-	// SetRateFactor sets the factor (0 < f <= 1) that scales the bucket's rate.
-	SetRateFactor(ctx context.Context, account string, class Class, f float64) error
+	// AdjustRateFactor changes the factor that scales the bucket's rate, in
+	// one atomic step, from the factor from the caller last saw to to
+	// (0 < to <= 1). A slow-down (to < from) applies when to is below the
+	// current factor, so of two clients slowing down at once the lower
+	// factor wins. A raise (to > from) applies only when the current factor
+	// equals from within [FactorTolerance], so a raise computed from a factor
+	// another client has changed meanwhile is dropped. A factor below 1
+	// expires ttl (> 0) after it was set, and the bucket runs at its
+	// configured rate again. It returns the factor in force afterwards (the
+	// caller adopts it), or a *[FactorError] for to or ttl out of range.
+	AdjustRateFactor(ctx context.Context, account string, class Class, from, to float64, ttl time.Duration) (float64, error)
 
 	// Reserve adds a pending slot under key if usage is below b.Limit and the
 	// resource is not marked full, else it returns an *ExceededError. A

@@ -37,9 +37,13 @@ func (u ResourceUsage) Share() float64 {
 
 // ClassUsage is the state of one request-rate quota.
 type ClassUsage struct {
-	Rate     Rate    // the configured ceiling
-	Factor   float64 // the adaptive factor: the bucket runs at Rate.PerSecond*Factor
-	Requests int64   // HTTP requests sent, each page and each retry included
+	Rate   Rate    // the configured ceiling
+	Factor float64 // the adaptive factor: the bucket runs at Rate.PerSecond*Factor
+	// Estimate is the rate, in requests per second, that the account appears
+	// to allow (Rate.PerSecond*Factor; see [Limiter]); negative when the
+	// rate is unlimited.
+	Estimate float64
+	Requests int64 // HTTP requests sent, each page and each retry included
 	// Tokens is how many tokens the bucket holds now (see [Inspector.Tokens]):
 	// at most Rate.Burst, negative while tokens granted with a wait are owed.
 	// It is zero when the rate is unlimited or the store does not implement

@@ -230,7 +230,7 @@ func (cl *call) roundTrip(ctx context.Context, req *http.Request) (*http.Respons
 			}
 			if resp.StatusCode < 400 {
 				if resp.StatusCode < 300 {
-					c.succeeded(class)
+					c.succeeded(ctx, class)
 				}
 				retrier.Succeeded()
 				return resp, nil
@@ -249,7 +249,7 @@ func (cl *call) roundTrip(ctx context.Context, req *http.Request) (*http.Respons
 				cs.throttled.Add(1)
 				c.throttleSeen(ctx, class, cl)
 				if cl.cause() == quota.CauseVideoRate {
-					c.throttled(class)
+					c.throttled(ctx, class)
 				}
 			}
 		}
@@ -283,15 +283,15 @@ func (cl *call) roundTrip(ctx context.Context, req *http.Request) (*http.Respons
 
 // succeeded reports a success to the adaptive rate (which grows back only
 // after a recovery interval without a 429) and ends a throttling episode.
-func (c *Client) succeeded(class quota.Class) {
-	c.limiter.Succeeded(class)
+func (c *Client) succeeded(ctx context.Context, class quota.Class) {
+	c.limiter.Succeeded(ctx, class)
 	c.throttleEnded(class)
 }
 
 // throttled reports a 20429 the bucket allowed (Video rate) to the adaptive
 // rate, which every Limiter of the account's store shares.
-func (c *Client) throttled(class quota.Class) {
-	c.limiter.Throttled(class)
+func (c *Client) throttled(ctx context.Context, class quota.Class) {
+	c.limiter.Throttled(ctx, class)
 }
 
 // errRefused is send's answer after Close: nothing was sent.

@@ -476,7 +476,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
-	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits)
+	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.LimiterLogger(c.logger))
 	ledgerOpts := append([]quota.LedgerOption{quota.WithClock(c.now)}, s.ledgerOpts...)
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
 	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)

@@ -72,8 +72,11 @@
 // bucket of a [quota.Limiter]: each page of a listing and each retry too.
 // When Twilio answers 20429 although the bucket allowed the request (another
 // application on the account, a quota lower than configured), the bucket
-// slows down multiplicatively and recovers additively after a quiet interval
-// (AIMD), so a misconfigured rate converges instead of hammering Twilio.
+// moves to the rate Twilio accepted and probes upward gently (see
+// quota.Limiter), so a misconfigured rate converges to the real one instead
+// of hammering Twilio. [Client.Usage] and videoquota.rate.estimate report the
+// rate the account appears to allow, and one Warn line says so when it
+// settles far below the configured quota.
 //
 // [WithMaxInFlight] caps the requests in flight, for accounts that meet the
 // platform's API concurrency limit before the Video per-second quota. A
@@ -239,6 +242,7 @@
 //	videoquota.requests                 {request}     HTTP requests by outcome                 class, outcome
 //	videoquota.rate.limit               {request}/s   configured rate quota                    class
 //	videoquota.rate.factor              1             adaptive factor (1 = not slowed down)    class
+//	videoquota.rate.estimate            {request}/s   rate the account appears to allow        class
 //	videoquota.rate.tokens              {request}     tokens left in the bucket                class
 //	videoquota.limiter.wait             s             wait for a rate token (histogram)        class
 //	videoquota.retries                  {retry}       requests sent again                      class, retry.cause

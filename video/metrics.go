@@ -179,6 +179,7 @@ type clientMetrics struct {
 	full        metric.Int64ObservableGauge
 	rateLimit   metric.Float64ObservableGauge
 	rateFactor  metric.Float64ObservableGauge
+	rateEst     metric.Float64ObservableGauge
 	rateTokens  metric.Float64ObservableGauge
 	requests    metric.Int64ObservableCounter
 	refusals    metric.Int64ObservableCounter
@@ -257,6 +258,9 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 	add(err)
 	m.rateFactor, err = mt.Float64ObservableGauge("videoquota.rate.factor", metric.WithUnit("1"),
 		metric.WithDescription("Adaptive rate factor: the bucket runs at rate.limit times this (1 = not slowed down)."))
+	add(err)
+	m.rateEst, err = mt.Float64ObservableGauge("videoquota.rate.estimate", metric.WithUnit("{request}/s"),
+		metric.WithDescription("Request rate the account appears to allow per class: rate.limit times rate.factor, learned from Twilio's 429s (absent when unlimited)."))
 	add(err)
 	m.rateTokens, err = mt.Float64ObservableGauge("videoquota.rate.tokens", metric.WithUnit("{request}"),
 		metric.WithDescription("Tokens available now in the request bucket per class, for the whole account when the store is shared; negative while tokens granted with a wait are owed (absent when unlimited, or when the store does not implement quota.Inspector)."))
@@ -345,7 +349,7 @@ func (m *clientMetrics) register(c *Client) error {
 	}
 	m.c = c
 	reg, err := m.meter.RegisterCallback(m.observe, m.usage, m.limit, m.utilization, m.full,
-		m.rateLimit, m.rateFactor, m.rateTokens, m.requests, m.refusals, m.pending)
+		m.rateLimit, m.rateFactor, m.rateEst, m.rateTokens, m.requests, m.refusals, m.pending)
 	if err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
@@ -404,6 +408,9 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 			f = sf // shared with the store's other clients
 		}
 		o.ObserveFloat64(m.rateFactor, f, m.classAttr[cl])
+		if rt := c.limiter.Rate(cl); rt.PerSecond >= 0 {
+			o.ObserveFloat64(m.rateEst, rt.PerSecond*f, m.classAttr[cl])
+		}
 		for k := range numOutcomes {
 			o.ObserveInt64(m.requests, m.attempts[cl][k].Load(), m.outcomeAttr[cl][k])
 		}

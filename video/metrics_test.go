@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -300,8 +301,12 @@ func TestMetrics(t *testing.T) {
 	if w := f["videoquota.request.class=write"]; !(w >= quota.DecreaseFactor && w < 1) {
 		t.Errorf("write factor %v; want slowed down by the 429s", w)
 	}
-	if r := f["videoquota.request.class=read"]; r != quota.DecreaseFactor {
-		t.Errorf("read factor %v; want %v after one 429", r, quota.DecreaseFactor)
+	if r := f["videoquota.request.class=read"]; r != 1 {
+		t.Errorf("read factor %v; want 1: reads are unlimited, there is no bucket to slow", r)
+	}
+	est := m.floats("videoquota.rate.estimate")
+	if w := est["videoquota.request.class=write"]; len(est) != 1 || math.Abs(w-50*f["videoquota.request.class=write"]) > 1e-9 {
+		t.Errorf("rate.estimate %v; want write 50 x the write factor only (reads unlimited)", est)
 	}
 	mt, ok := m.find("videoquota.limiter.wait")
 	if !ok {

@@ -29,7 +29,7 @@ const usageTimeout = time.Second
 
 // Usage returns a snapshot of the Client's quota: slots used and pending per
 // resource (from the store, so shared with the store's other clients), the
-// rate, adaptive factor and tokens available per class, and this Client's
+// rate, adaptive factor, estimated real rate and tokens available per class, and this Client's
 // counters of requests, retries, 429s and refusals. The store is read with a
 // one-second bound; a figure the store could not report reads as zero, and so
 // do pending slots and tokens when the store does not implement
@@ -60,6 +60,10 @@ func (c *Client) Usage() quota.Usage {
 		cu := quota.ClassUsage{Rate: c.limiter.Rate(cl), Factor: c.limiter.Factor(cl), Requests: cs.requests.Load()}
 		if f, err := c.store.RateFactor(ctx, c.accountSID, cl); err == nil {
 			cu.Factor = f // the shared factor, which other clients of the store may have changed
+		}
+		cu.Estimate = cu.Rate.PerSecond * cu.Factor
+		if cu.Rate.PerSecond < 0 {
+			cu.Estimate = cu.Rate.PerSecond
 		}
 		if in != nil && cu.Rate.PerSecond >= 0 {
 			if n, err := in.Tokens(ctx, c.accountSID, cl, cu.Rate); err == nil && !math.IsInf(n, 0) {

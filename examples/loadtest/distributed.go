@@ -121,6 +121,7 @@ func runDistributed(cfg config, stderr io.Writer) ([]*result, error) {
 			res.cnt.Throttled().AddBuckets(r.Throttle)
 			res.accepted += r.Accepted
 			res.shed += r.Shed
+			res.procs = append(res.procs, r.Write)
 		}
 		results = append(results, res)
 	}
@@ -136,6 +137,7 @@ func spawn(exe string, cfg config, client string, srv *videotest.Server, start t
 		"-offered", strconv.FormatFloat(cfg.offered/float64(cfg.procs), 'g', -1, 64),
 		"-reads", strconv.FormatFloat(cfg.reads, 'g', -1, 64),
 		"-writes", strconv.FormatFloat(cfg.writes, 'g', -1, 64),
+		"-twilio-writes", strconv.FormatFloat(cfg.twilioWrites, 'g', -1, 64), "-chart", "none",
 		"-rooms", strconv.Itoa(cfg.rooms), "-participants", strconv.Itoa(cfg.participants),
 		"-redis", cfg.redisAddr, "-redis-prefix", prefix,
 		"-url", srv.URL(), "-sid", srv.AccountSID(),

@@ -5,14 +5,17 @@
 // the application saw by kind, latency percentiles per operation and the wall
 // time of a fixed batch against the physical minimum.
 //
-//	go run ./examples/loadtest -scenario write -duration 10s -chart docs/loadtest.png
+//	go run ./examples/loadtest -scenario write -duration 10s -chart loadtest.png
 //
 // Each client runs alone against its own fresh emulator with the same
 // configuration, one after the other. Scenarios: write (CreateRoom then
 // complete it), read (FetchRoom and a paged ListRoom), mixed (both at once),
-// wall (rooms held for a while against a small concurrent-rooms quota) and
+// wall (rooms held for a while against a small concurrent-rooms quota),
+// unknown (the account allows less than the Client is configured for),
+// shared (another application takes part of the write quota) and
 // distributed (several OS processes sharing one account, videoquota sharing
-// its quota through Redis).
+// its quota through Redis or not). The chart goes to -chart, by default a
+// file in the temporary directory.
 package main
 
 import (
@@ -23,8 +26,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/internal/loadtest"
 	"github.com/videoquota/videoquota/quota"
@@ -50,6 +56,9 @@ type config struct {
 	redisAddr    string
 	chart        string
 	quick        bool
+	twilioWrites float64 // the emulator's write quota: the account's real one
+	other        float64 // writes/s another application takes from the account
+	from         int     // the adaptive table averages from this second on
 	clients      string
 	// Child mode of the distributed scenario (internal).
 	child       string
@@ -62,7 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall or distributed")
+	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall, unknown, shared or distributed")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each client is driven (whole seconds)")
 	fs.IntVar(&c.workers, "workers", 50, "goroutines issuing operations, per client and stream")
 	fs.Float64Var(&c.offered, "offered", 3, "offered load as a multiple of the quota")
@@ -76,7 +85,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.pageSize, "page-size", 10, "read scenario: ListRoom page size (each list reads 3 pages)")
 	fs.IntVar(&c.procs, "procs", 4, "distributed scenario: OS processes per client")
 	fs.StringVar(&c.redisAddr, "redis", "", "distributed scenario: Redis address (empty: start a redis-server on a free loopback port)")
-	fs.StringVar(&c.chart, "chart", "", "write a PNG chart of successful operations/s over time to this file")
+	fs.StringVar(&c.chart, "chart", "", "write the PNG chart of successful operations/s over time to this file (default: videoquota-loadtest-<scenario>.png in the temporary directory; \"none\": no chart)")
+	fs.Float64Var(&c.twilioWrites, "twilio-writes", 0, "the write quota the emulator enforces, the account's real one (default: -writes; unknown scenario: half of -writes)")
+	fs.Float64Var(&c.other, "other", 0, "writes/s another application (a raw twilio-go loop) takes from the account (shared scenario default: half the real write quota)")
+	fs.IntVar(&c.from, "from", 0, "the adaptive-rate table averages from this second on (default 1; unknown and shared runs longer than 10 s: 10)")
 	fs.BoolVar(&c.quick, "quick", false, "CI smoke mode: 3 s per client, batch of 30")
 	fs.StringVar(&c.clients, "clients", "", "comma-separated clients to run (default raw,naive,videoquota; distributed: raw,naive,videoquota-memory,videoquota-redis)")
 	fs.StringVar(&c.child, "child", "", "internal: run as one process of the distributed scenario, driving this client")
@@ -89,6 +101,27 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.quick {
 		c.duration, c.batch = 3*time.Second, 30
+	}
+	if c.chart == "" {
+		c.chart = filepath.Join(os.TempDir(), "videoquota-loadtest-"+c.scenario+".png")
+	}
+	if c.chart == "none" {
+		c.chart = ""
+	}
+	if c.twilioWrites == 0 {
+		c.twilioWrites = c.writes
+		if c.scenario == "unknown" {
+			c.twilioWrites = c.writes / 2
+		}
+	}
+	if c.other == 0 && c.scenario == "shared" {
+		c.other = c.twilioWrites / 2
+	}
+	if c.from == 0 {
+		c.from = 1
+		if (c.scenario == "unknown" || c.scenario == "shared") && c.duration > 10*time.Second {
+			c.from = 10
+		}
 	}
 	if c.rooms == 0 {
 		c.rooms = quota.DefaultConcurrentRooms
@@ -113,9 +146,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-page-size %d / -seed-rooms %d: want a positive page size", c.pageSize, c.seedRooms)
 	case c.procs < 1:
 		return c, fmt.Errorf("-procs %d: want at least 1", c.procs)
+	case !(c.twilioWrites > 0) || c.other < 0 || c.other >= c.twilioWrites:
+		return c, fmt.Errorf("-twilio-writes %v / -other %v: want a positive real quota and another application taking less than all of it", c.twilioWrites, c.other)
+	case c.from < 0 || time.Duration(c.from)*time.Second >= c.duration:
+		return c, fmt.Errorf("-from %d: want a second within -duration", c.from)
 	}
 	if _, ok := scenarios[c.scenario]; !ok && c.scenario != "distributed" {
-		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall or distributed", c.scenario)
+		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall, unknown, shared or distributed", c.scenario)
 	}
 	if c.clients == "" {
 		c.clients = "raw,naive,videoquota"
@@ -155,8 +192,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if cfg.scenario == "distributed" {
 		procs = fmt.Sprintf(" (%d processes per client, %d workers each)", cfg.procs, max(1, cfg.workers/cfg.procs))
 	}
-	fmt.Fprintf(stdout, "loadtest: scenario %s, %v per client, %d workers%s, offered %gx quota, quotas %g reads/s, %g writes/s, %d rooms\n\n",
+	fmt.Fprintf(stdout, "loadtest: scenario %s, %v per client, %d workers%s, offered %gx quota, quotas %g reads/s, %g writes/s, %d rooms\n",
 		cfg.scenario, cfg.duration, cfg.workers, procs, cfg.offered, cfg.reads, cfg.writes, cfg.rooms)
+	fmt.Fprintf(stdout, "the account (emulator) allows %g writes/s; another application takes %g writes/s\n\n", cfg.twilioWrites, cfg.other)
 	var results []*result
 	if cfg.scenario == "distributed" {
 		results, err = runDistributed(cfg, stderr)
@@ -223,7 +261,7 @@ func limits(cfg config) quota.Limits {
 
 func serverOptions(cfg config) videotest.Options {
 	return videotest.Options{ConcurrentRooms: cfg.rooms, ConcurrentParticipants: cfg.participants,
-		ReadsPerSecond: cfg.reads, WritesPerSecond: cfg.writes, AdHocRooms: true}
+		ReadsPerSecond: cfg.reads, WritesPerSecond: cfg.twilioWrites, AdHocRooms: true}
 }
 
 // transport is a fresh connection pool per client, large enough for every worker.
@@ -248,6 +286,8 @@ type result struct {
 	batchWall time.Duration
 	batchSt   videotest.Stats
 	batchCls  quota.Class
+	other     *loadtest.Counter // the other application's requests; nil when none
+	procs     [][]int64         // distributed: each process's accepted writes per second
 }
 
 func runLocal(cfg config, stderr io.Writer) ([]*result, error) {
@@ -301,7 +341,26 @@ func runClient(cfg config, sc *scenario, spec *clientSpec) (*result, error) {
 	stop := time.AfterFunc(cfg.duration, cancel)
 	defer stop.Stop()
 	res := &result{spec: spec, rec: rec, cnt: cnt, seconds: int(cfg.duration / time.Second)}
+	done := make(chan struct{})
+	if cfg.other > 0 {
+		// Another application on the account: raw twilio-go creating rooms
+		// at cfg.other per second, whatever Twilio answers.
+		res.other = loadtest.NewCounter(transport(10), t0)
+		raw, err := loadtest.NewRaw(srv.AccountSID(), srv.AuthToken(), srv.URL(), res.other)
+		if err != nil {
+			return nil, err
+		}
+		go func() {
+			defer close(done)
+			loadtest.Pace(ctx, cfg.other, 10, func(ctx context.Context) {
+				_, _ = raw.CreateRoom(ctx, new(openapi.CreateRoomParams).SetUniqueName(env.name()))
+			})
+		}()
+	} else {
+		close(done)
+	}
 	res.accepted, res.shed = drive(ctx, sc.streams(env), cfg.workers, api, rec)
+	<-done
 	res.st = srv.Stats()
 	return res, nil
 }

@@ -27,6 +27,11 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-clients", "videoquota-redis"}, "videoquota-redis"},
 		{[]string{"-scenario", "distributed", "-clients", "videoquota-redis"}, ""},
 		{[]string{"-procs", "0"}, "-procs"},
+		{[]string{"-scenario", "unknown"}, ""},
+		{[]string{"-scenario", "shared"}, ""},
+		{[]string{"-other", "20"}, "-other"},
+		{[]string{"-twilio-writes", "-1"}, "-twilio-writes"},
+		{[]string{"-from", "10"}, "-from"},
 	} {
 		_, err := parseFlags(tc.args, io.Discard)
 		switch {
@@ -35,6 +40,15 @@ func TestParseFlags(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("parseFlags(%q) = %v, want an error naming %s", tc.args, err, tc.wantErr)
 		}
+	}
+	// The chart goes outside the working tree unless named.
+	if cfg, err := parseFlags([]string{"-scenario", "unknown", "-duration", "60s"}, io.Discard); err != nil ||
+		filepath.Dir(cfg.chart) != filepath.Clean(os.TempDir()) || cfg.twilioWrites != 10 || cfg.from != 10 {
+		t.Errorf("unknown scenario defaults: chart %q, real quota %v, from %d, err %v; want a file in %s, 10, 10",
+			cfg.chart, cfg.twilioWrites, cfg.from, err, os.TempDir())
+	}
+	if cfg, err := parseFlags([]string{"-scenario", "shared", "-chart", "none"}, io.Discard); err != nil || cfg.chart != "" || cfg.other != 10 {
+		t.Errorf("shared scenario: chart %q, other %v, err %v; want no chart and another application at 10/s", cfg.chart, cfg.other, err)
 	}
 	cfg, err := parseFlags([]string{"-scenario", "wall", "-quick"}, io.Discard)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/videoquota/videoquota/internal/loadtest"
@@ -97,6 +98,7 @@ func report(w io.Writer, cfg config, results []*result) {
 				r.batchWall.Round(time.Millisecond), 100*(r.batchWall.Seconds()/minimum.Seconds()-1), sent, r.batchSt.Throttled)
 		}
 	}
+	adaptiveReport(w, cfg, results)
 	fmt.Fprintln(w)
 	for _, r := range results {
 		fmt.Fprintf(w, "%s: %d jobs accepted, %d arrivals shed (all workers busy); server peak rooms %d.\n",
@@ -146,4 +148,68 @@ func writeChart(cfg config, results []*result) error {
 		return err
 	}
 	return f.Close()
+}
+
+// available is the write rate the account leaves the client: the quota the
+// emulator enforces, less the other application's share, and for one
+// process no more than it is configured for.
+func available(cfg config) float64 {
+	if cfg.scenario == "distributed" {
+		return cfg.twilioWrites - cfg.other
+	}
+	return min(cfg.writes, cfg.twilioWrites) - cfg.other
+}
+
+// adaptiveReport prints the write rate each client got on the wire from
+// second cfg.from on, against what the account leaves it, with its 429s, by
+// 5 s window and, for the distributed scenario, by process.
+func adaptiveReport(w io.Writer, cfg config, results []*result) {
+	n := int(cfg.duration / time.Second)
+	from := cfg.from
+	avail := available(cfg)
+	sum := func(b []int64, from, to int) (s int64) {
+		for _, v := range b[from:min(to, len(b))] {
+			s += v
+		}
+		return s
+	}
+	fmt.Fprintf(w, "\nWrite rate on the wire from second %d to %d, against the %g writes/s the account leaves the client "+
+		"(%g allowed, %g taken by another application); 429s are the client's own, over its requests in the same seconds:\n\n",
+		from, n, avail, cfg.twilioWrites, cfg.other)
+	fmt.Fprintln(w, "| client | accepted writes/s | of available | 429s / sent | accepted writes/s by 5 s window (from second 0) | other application: accepted writes/s | per process: accepted writes/s (fair share) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---|---:|---|")
+	for _, r := range results {
+		ok := r.cnt.Timeline(quota.Write).Buckets(n)
+		reads := r.cnt.Timeline(quota.Read).Buckets(n)
+		thr := r.cnt.Throttled().Buckets(n)
+		okN, thrN := sum(ok, from, n), sum(thr, from, n)
+		sent := okN + thrN + sum(reads, from, n)
+		share := 0.0
+		if sent > 0 {
+			share = float64(thrN) / float64(sent)
+		}
+		rate := float64(okN) / float64(n-from)
+		var windows []string
+		for s := 0; s+5 <= n; s += 5 {
+			windows = append(windows, fmt.Sprintf("%.1f", float64(sum(ok, s, s+5))/5))
+		}
+		other := "-"
+		if r.other != nil {
+			other = fmt.Sprintf("%.1f", float64(sum(r.other.Timeline(quota.Write).Buckets(n), from, n))/float64(n-from))
+		}
+		procs := "-"
+		if len(r.procs) > 0 {
+			fair := avail / float64(len(r.procs))
+			procs = ""
+			for i, p := range r.procs {
+				if i > 0 {
+					procs += ", "
+				}
+				v := float64(sum(p, from, n)) / float64(n-from)
+				procs += fmt.Sprintf("%.2f (%+.0f%%)", v, 100*(v/fair-1))
+			}
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %s | %s | %s | %s | %s |\n", r.spec.label, rate, pct(rate/avail), pct(share),
+			strings.Join(windows, ", "), other, procs)
+	}
 }

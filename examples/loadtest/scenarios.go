@@ -79,7 +79,7 @@ var scenarios = map[string]*scenario{
 		},
 		batch:      batchCreate,
 		batchClass: quota.Write,
-		ceiling:    func(cfg config) float64 { return cfg.writes },
+		ceiling:    func(cfg config) float64 { return min(cfg.writes, cfg.twilioWrites) - cfg.other },
 	},
 	// read: alternately FetchRoom (1 read) and a 3-page ListRoom (3 reads).
 	"read": {
@@ -102,6 +102,24 @@ var scenarios = map[string]*scenario{
 		batch:      batchCreate,
 		batchClass: quota.Write,
 		ceiling:    func(cfg config) float64 { return cfg.writes + cfg.reads/2 },
+	},
+	// unknown: the write flood against an account that allows less than
+	// the Client is configured for (-twilio-writes).
+	"unknown": {
+		ops: []string{opCreate, opUpdate},
+		streams: func(e *env) []stream {
+			return []stream{writeStream(e)}
+		},
+		ceiling: func(cfg config) float64 { return cfg.twilioWrites },
+	},
+	// shared: the write flood while another application (raw twilio-go)
+	// takes -other writes/s of the account.
+	"shared": {
+		ops: []string{opCreate, opUpdate},
+		streams: func(e *env) []stream {
+			return []stream{writeStream(e)}
+		},
+		ceiling: func(cfg config) float64 { return cfg.twilioWrites - cfg.other },
 	},
 	// wall: rooms are held for cfg.hold before being completed, against a
 	// small concurrent-rooms quota, so most creations meet the wall.

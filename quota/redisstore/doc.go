@@ -40,8 +40,8 @@
 // videoquota:{AC123}:rooms:pending or videoquota:{AC123}:rate:write. The
 // braces are a Redis Cluster hash tag: one account's keys live on one slot, as
 // a script needs. Every key expires with its last lease or token (a lease given
-// with no ttl excepted); only the adaptive factor persists (it is deleted when
-// set back to 1).
+// with no ttl excepted); the adaptive factor expires quota.FactorTTL after
+// its last adjustment (it is deleted when raised back to 1).
 //
 // # Redis trouble
 //

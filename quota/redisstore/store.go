@@ -21,12 +21,18 @@ var (
 	rateSource string
 	//go:embed ledger.lua
 	ledgerSource string
+	//go:embed factor.lua
+	factorSource string
+	//go:embed rate_return.lua
+	returnSource string
 )
 
 // The scripts are immutable after init: Script caches only its own SHA.
 var (
 	rateScript   = redis.NewScript(rateSource)
 	ledgerScript = redis.NewScript(ledgerSource)
+	factorScript = redis.NewScript(factorSource)
+	returnScript = redis.NewScript(returnSource)
 )
 
 // DefaultPrefix starts every key the store writes, unless [WithPrefix] says otherwise.
@@ -294,20 +300,40 @@ func (s *Store) RateFactor(ctx context.Context, account string, class quota.Clas
 	})
 }
 
-// SetRateFactor implements [quota.Store]. The factor is one key per account
-// and class, read by every TakeToken of every process; 1 deletes it.
-func (s *Store) SetRateFactor(ctx context.Context, account string, class quota.Class, f float64) error {
-	if !(f > 0 && f <= 1) {
-		return &quota.FactorError{Factor: f}
+// AdjustRateFactor implements [quota.Store] with one script: the factor is
+// one key per account and class, read by every TakeToken of every process,
+// with a PX expiry of ttl (deleted when raised back to 1).
+func (s *Store) AdjustRateFactor(ctx context.Context, account string, class quota.Class, from, to float64, ttl time.Duration) (float64, error) {
+	if !(to > 0 && to <= 1) || ttl <= 0 {
+		return 0, &quota.FactorError{Factor: to, TTL: ttl}
 	}
-	_, err := do(s, ctx, "SetRateFactor", func(ctx context.Context) (struct{}, error) {
-		k := s.key(account, "factor", class.String())
-		if f == 1 {
-			return struct{}{}, s.rdb.Del(ctx, k).Err()
+	return do(s, ctx, "AdjustRateFactor", func(ctx context.Context) (float64, error) {
+		v, err := factorScript.Run(ctx, s.rdb, []string{s.key(account, "factor", class.String())},
+			strconv.FormatFloat(from, 'g', -1, 64), strconv.FormatFloat(to, 'g', -1, 64), max(ttl.Milliseconds(), 1)).Text()
+		if err != nil {
+			return 0, err
 		}
-		return struct{}{}, s.rdb.Set(ctx, k, strconv.FormatFloat(f, 'g', -1, 64), 0).Err()
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("factor script replied %q", v)
+		}
+		return f, nil
+	}, func(fb *fallback) (float64, error) {
+		return fb.local.AdjustRateFactor(ctx, account, class, from, to, ttl)
+	})
+}
+
+// ReturnToken implements [quota.Store]: one script moves the bucket's
+// theoretical arrival time back one interval, never before Redis server time.
+func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Class, r quota.Rate) error {
+	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) || !(r.PerSecond > 0) {
+		return nil // unlimited, or a rate TakeToken refuses: nothing was taken
+	}
+	_, err := do(s, ctx, "ReturnToken", func(ctx context.Context) (struct{}, error) {
+		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String())}
+		return struct{}{}, returnScript.Run(ctx, s.rdb, keys, strconv.FormatFloat(r.PerSecond, 'g', -1, 64)).Err()
 	}, func(fb *fallback) (struct{}, error) {
-		return struct{}{}, fb.local.SetRateFactor(ctx, account, class, f)
+		return struct{}{}, fb.local.ReturnToken(ctx, account, class, fb.rate(r))
 	})
 	return err
 }

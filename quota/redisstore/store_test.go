@@ -94,7 +94,7 @@ func TestKeys(t *testing.T) {
 	if _, _, err := s.TakeToken(ctx, acct, quota.Write, quota.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetRateFactor(ctx, acct, quota.Write, 0.5); err != nil {
+	if _, err := s.AdjustRateFactor(ctx, acct, quota.Write, 1, 0.5, quota.FactorTTL); err != nil {
 		t.Fatal(err)
 	}
 	b := &quota.Bounds{Limit: 10, Levels: []float64{0.1}, Hysteresis: 1}
@@ -127,7 +127,7 @@ func TestKeys(t *testing.T) {
 			t.Errorf("unexpected key %q", k)
 		}
 		delete(want, k)
-		if ttl := rdb.PTTL(ctx, k).Val(); !strings.HasSuffix(k, ":factor:write") && !strings.HasSuffix(k, ":epoch") && ttl <= 0 {
+		if ttl := rdb.PTTL(ctx, k).Val(); !strings.HasSuffix(k, ":epoch") && ttl <= 0 {
 			t.Errorf("key %q has no expiry (PTTL %v)", k, ttl)
 		}
 	}
@@ -178,8 +178,8 @@ func TestOptions(t *testing.T) {
 		}
 	}
 	var fe *quota.FactorError
-	if err := s.SetRateFactor(context.Background(), "AC1", quota.Read, 2); !errors.As(err, &fe) {
-		t.Errorf("SetRateFactor(2) = %v, want *quota.FactorError", err)
+	if _, err := s.AdjustRateFactor(context.Background(), "AC1", quota.Read, 1, 2, time.Minute); !errors.As(err, &fe) {
+		t.Errorf("AdjustRateFactor(to 2) = %v, want *quota.FactorError", err)
 	}
 }
 

@@ -92,9 +92,7 @@ func testInspectUnlimited(t *testing.T, s quota.Store, in quota.Inspector, accou
 
 func testInspectRefill(t *testing.T, s quota.Store, in quota.Inspector, account string) {
 	// 10/s slowed by 0.5 refills 5 tokens a second, not 10.
-	if err := s.SetRateFactor(ctxT(t), account, quota.Write, 0.5); err != nil {
-		t.Fatalf("SetRateFactor(0.5): %v", err)
-	}
+	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
 	r := quota.Rate{PerSecond: 10, Burst: 5}
 	start := time.Now()
 	for i := range 5 {

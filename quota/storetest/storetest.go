@@ -37,8 +37,12 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 		{"TakeToken/Unlimited", testTokenUnlimited},
 		{"TakeToken/ClassesAndAccountsIndependent", testTokenIndependent},
 		{"TakeToken/Concurrent", testTokenConcurrent},
+		{"ReturnToken", testReturnToken},
 		{"RateFactor/ScalesRate", testFactorScales},
 		{"RateFactor/Invalid", testFactorInvalid},
+		{"RateFactor/LowerWins", testFactorLowerWins},
+		{"RateFactor/StaleRaiseDropped", testFactorStaleRaise},
+		{"RateFactor/Expires", testFactorExpires},
 		{"Reserve/UpToLimit", testReserveLimit},
 		{"Reserve/Duplicate", testReserveDuplicate},
 		{"Reserve/Unlimited", testReserveUnlimited},
@@ -225,23 +229,69 @@ func testTokenConcurrent(t *testing.T, s quota.Store, account string) {
 	}
 }
 
+// adjust calls AdjustRateFactor and checks the factor it returns.
+func adjust(t *testing.T, s quota.Store, account string, class quota.Class, from, to float64, ttl time.Duration, want float64) {
+	t.Helper()
+	f, err := s.AdjustRateFactor(ctxT(t), account, class, from, to, ttl)
+	if err != nil || math.Abs(f-want) > quota.FactorTolerance {
+		t.Fatalf("AdjustRateFactor(%v -> %v) = %v, %v; want %v", from, to, f, err, want)
+	}
+}
+
+func factor(t *testing.T, s quota.Store, account string, class quota.Class) float64 {
+	t.Helper()
+	f, err := s.RateFactor(ctxT(t), account, class)
+	if err != nil {
+		t.Fatalf("RateFactor: %v", err)
+	}
+	return f
+}
+
+func testReturnToken(t *testing.T, s quota.Store, account string) {
+	// 1/s, burst 1: the second token waits a second; given back, the third
+	// waits a second again instead of two.
+	r := quota.Rate{PerSecond: 1, Burst: 1}
+	take(t, s, account, quota.Write, r, 0)
+	w, ok := take(t, s, account, quota.Write, r, time.Minute)
+	within(t, "second token", w, time.Second, tol, 0)
+	if !ok {
+		t.Fatal("second token refused")
+	}
+	if err := s.ReturnToken(ctxT(t), account, quota.Write, r); err != nil {
+		t.Fatalf("ReturnToken: %v", err)
+	}
+	w, _ = take(t, s, account, quota.Write, r, time.Minute)
+	within(t, "token after one was given back", w, time.Second, tol, 0)
+	// Giving back more than was taken never fills the bucket past its burst.
+	r2 := quota.Rate{PerSecond: 1, Burst: 2}
+	for range 3 {
+		if err := s.ReturnToken(ctxT(t), account, quota.Read, r2); err != nil {
+			t.Fatalf("ReturnToken: %v", err)
+		}
+	}
+	for i := range 2 {
+		if _, ok := take(t, s, account, quota.Read, r2, 0); !ok {
+			t.Fatalf("token %d of burst 2 refused", i+1)
+		}
+	}
+	if _, ok := take(t, s, account, quota.Read, r2, 0); ok {
+		t.Error("third token granted at once: returned tokens filled the bucket past its burst")
+	}
+}
+
 func testFactorScales(t *testing.T, s quota.Store, account string) {
-	ctx := ctxT(t)
-	f, err := s.RateFactor(ctx, account, quota.Write)
-	if err != nil || f != 1 {
-		t.Fatalf("RateFactor of a fresh account = %v, %v; want 1, nil", f, err)
+	if f := factor(t, s, account, quota.Write); f != 1 {
+		t.Fatalf("RateFactor of a fresh account = %v; want 1", f)
 	}
-	if err := s.SetRateFactor(ctx, account, quota.Write, 0.5); err != nil {
-		t.Fatalf("SetRateFactor(0.5): %v", err)
+	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
+	if f := factor(t, s, account, quota.Write); f != 0.5 {
+		t.Fatalf("RateFactor after a cut to 0.5 = %v; want 0.5", f)
 	}
-	if f, err := s.RateFactor(ctx, account, quota.Write); err != nil || f != 0.5 {
-		t.Fatalf("RateFactor after SetRateFactor(0.5) = %v, %v; want 0.5", f, err)
+	if f := factor(t, s, account, quota.Read); f != 1 {
+		t.Errorf("read factor after slowing writes = %v; want 1", f)
 	}
-	if f, err := s.RateFactor(ctx, account, quota.Read); err != nil || f != 1 {
-		t.Errorf("read factor after slowing writes = %v, %v; want 1", f, err)
-	}
-	if f, err := s.RateFactor(ctx, account+"-other", quota.Write); err != nil || f != 1 {
-		t.Errorf("other account's factor = %v, %v; want 1", f, err)
+	if f := factor(t, s, account+"-other", quota.Write); f != 1 {
+		t.Errorf("other account's factor = %v; want 1", f)
 	}
 	// 2/s slowed by 0.5 is 1/s: the second token waits about 1s, not 500ms.
 	r := quota.Rate{PerSecond: 2, Burst: 1}
@@ -255,27 +305,77 @@ func testFactorScales(t *testing.T, s quota.Store, account string) {
 	w, _ = take(t, s, account, quota.Read, r, time.Minute)
 	within(t, "second read token at 2/s", w, 500*time.Millisecond, tol, 0)
 
-	if err := s.SetRateFactor(ctx, account, quota.Write, 1); err != nil {
-		t.Fatalf("SetRateFactor(1): %v", err)
-	}
-	if f, err := s.RateFactor(ctx, account, quota.Write); err != nil || f != 1 {
-		t.Errorf("RateFactor after SetRateFactor(1) = %v, %v; want 1", f, err)
+	adjust(t, s, account, quota.Write, 0.5, 1, time.Minute, 1)
+	if f := factor(t, s, account, quota.Write); f != 1 {
+		t.Errorf("RateFactor after a raise to 1 = %v; want 1", f)
 	}
 }
 
 func testFactorInvalid(t *testing.T, s quota.Store, account string) {
-	ctx := ctxT(t)
-	if err := s.SetRateFactor(ctx, account, quota.Write, 0.25); err != nil {
-		t.Fatalf("SetRateFactor(0.25): %v", err)
-	}
-	for _, f := range []float64{0, -0.5, 1.5, math.NaN(), math.Inf(1)} {
-		if err := s.SetRateFactor(ctx, account, quota.Write, f); err == nil {
-			t.Errorf("SetRateFactor(%v) = nil, want an error", f)
+	adjust(t, s, account, quota.Write, 1, 0.25, time.Minute, 0.25)
+	for _, tc := range []struct {
+		f   float64
+		ttl time.Duration
+	}{{0, time.Minute}, {-0.5, time.Minute}, {1.5, time.Minute}, {math.NaN(), time.Minute}, {math.Inf(1), time.Minute}, {0.5, 0}, {0.5, -time.Second}} {
+		var fe *quota.FactorError
+		if _, err := s.AdjustRateFactor(ctxT(t), account, quota.Write, 0.25, tc.f, tc.ttl); !errors.As(err, &fe) {
+			t.Errorf("AdjustRateFactor(to %v, ttl %v) = %v, want a *quota.FactorError", tc.f, tc.ttl, err)
 		}
 	}
-	if f, err := s.RateFactor(ctx, account, quota.Write); err != nil || f != 0.25 {
-		t.Errorf("factor after refused settings = %v, %v; want 0.25 unchanged", f, err)
+	if f := factor(t, s, account, quota.Write); f != 0.25 {
+		t.Errorf("factor after refused adjustments = %v; want 0.25 unchanged", f)
 	}
+}
+
+func testFactorLowerWins(t *testing.T, s quota.Store, account string) {
+	// Two clients cut from 1 at once: the lower cut wins, whichever comes first.
+	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
+	adjust(t, s, account, quota.Write, 1, 0.7, time.Minute, 0.5)
+	adjust(t, s, account, quota.Write, 1, 0.4, time.Minute, 0.4)
+	// A cut from a stale factor still applies when it is lower.
+	adjust(t, s, account, quota.Write, 0.9, 0.3, time.Minute, 0.3)
+}
+
+func testFactorStaleRaise(t *testing.T, s quota.Store, account string) {
+	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
+	// A raise computed from 0.6 (another client's view) is dropped.
+	adjust(t, s, account, quota.Write, 0.6, 0.65, time.Minute, 0.5)
+	// From the factor in force it applies, from any client.
+	adjust(t, s, account, quota.Write, 0.5, 0.55, time.Minute, 0.55)
+	// Concurrent raises from one view: exactly one applies.
+	var wg sync.WaitGroup
+	var won atomic.Int64
+	for i := range 20 {
+		wg.Go(func() {
+			to := 0.56 + float64(i)/100
+			f, err := s.AdjustRateFactor(ctxT(t), account, quota.Write, 0.55, to, time.Minute)
+			if err != nil {
+				t.Errorf("AdjustRateFactor: %v", err)
+			}
+			if math.Abs(f-to) <= quota.FactorTolerance {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := won.Load(); n != 1 {
+		t.Errorf("20 concurrent raises from one factor: %d applied, want exactly 1", n)
+	}
+}
+
+func testFactorExpires(t *testing.T, s quota.Store, account string) {
+	adjust(t, s, account, quota.Write, 1, 0.5, 300*time.Millisecond, 0.5)
+	r := quota.Rate{PerSecond: 2, Burst: 1}
+	sleep(t, 700*time.Millisecond)
+	if f := factor(t, s, account, quota.Write); f != 1 {
+		t.Fatalf("factor 700ms after a cut with ttl 300ms = %v; want 1 (expired)", f)
+	}
+	// The bucket runs at the configured rate again.
+	take(t, s, account, quota.Write, r, time.Minute)
+	w, _ := take(t, s, account, quota.Write, r, time.Minute)
+	within(t, "second token after the factor expired", w, 500*time.Millisecond, tol, 0)
+	// A raise from the expired value 0.5 is dropped: the factor is 1.
+	adjust(t, s, account, quota.Write, 0.5, 0.6, time.Minute, 1)
 }
 
 func reserve(t *testing.T, s quota.Store, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) quota.Change {
@@ -794,9 +894,7 @@ func testSharedBucket(t *testing.T, a, b quota.Store, account string) {
 }
 
 func testSharedFactor(t *testing.T, a, b quota.Store, account string) {
-	if err := a.SetRateFactor(ctxT(t), account, quota.Read, 0.5); err != nil {
-		t.Fatal(err)
-	}
+	adjust(t, a, account, quota.Read, 1, 0.5, time.Minute, 0.5)
 	if f, err := b.RateFactor(ctxT(t), account, quota.Read); err != nil || f != 0.5 {
 		t.Fatalf("factor seen by the other handle = %v, %v; want 0.5", f, err)
 	}
