@@ -43,6 +43,23 @@ func waitForStack(t *testing.T, parts ...string) {
 	}
 }
 
+// waitForGoroutines waits until at least n goroutines' stacks contain part.
+func waitForGoroutines(t *testing.T, n int, part string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var b bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
+		if strings.Count(b.String(), part) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d goroutines in %q:\n%s", n, part, b.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // closeReturns calls vq.Close and fails the test when it takes longer than
 // a loaded machine needs to abort loopback requests.
 func closeReturns(t *testing.T, vq *video.Client) {
@@ -202,9 +219,7 @@ func TestCloseQueuedWrites(t *testing.T) {
 			errs <- err
 		}()
 	}
-	for vq.Usage().Writes.Tokens > -5 { // five reservations queued in the bucket
-		time.Sleep(time.Millisecond)
-	}
+	waitForGoroutines(t, 5, "quota.(*Limiter).Wait") // five calls wait for a write token
 	closeReturns(t, vq)
 	sent := srv.Stats().Writes
 	wg.Wait()
