@@ -797,7 +797,8 @@ func TestReconcileFindsUnseen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := video.Drift{Rooms: video.ResourceDrift{Twilio: 3, Added: 3}, Participants: video.ResourceDrift{Twilio: 6, Added: 6, Removed: 1}, Requests: 4}
+	want := video.Drift{Rooms: video.ResourceDrift{Twilio: 3, Added: 3}, Participants: video.ResourceDrift{Twilio: 6, Added: 6, Removed: 1},
+		Requests: 4, Listed: 3, Sweep: 1}
 	d.At = time.Time{}
 	if d != want {
 		t.Fatalf("drift %+v, want %+v", d, want)
@@ -964,7 +965,7 @@ func ExampleClient_Reconcile() {
 	}
 	fmt.Println(drift)
 	// Output:
-	// rooms 1 (+1 -0), participants 2 (+2 -0), 2 requests
+	// rooms 1 (+1 -0), participants 2 (+2 -0) in 1/1 rooms, 2 requests
 }
 
 // BenchmarkStatusCallbackHandler measures one signed participant-connected

@@ -57,22 +57,24 @@ type model struct {
 	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
 	parts     map[string]partTrack // Participant SID ->
 	creates   map[string]*createRec
-	orphans   []orphan           // Rooms callbacks showed while unnamed creates were in flight, unclaimed
-	roomToks  map[string]*tokRes // Room name -> JoinToken's Room reservation
-	partToks  map[string]*tokRes // ParticipantReservationKey(room, identity) -> JoinToken's reservation
-	toksOf    map[string]int     // room (name or SID) -> JoinToken Participant reservations outstanding
-	seen      dedupe             // status callback deliveries
-	alerts    dedupe             // Debugger event SIDs and idempotency tokens
-	recon     *reconWindow       // non-nil while a Reconcile runs
-	newest    int64              // newest Timestamp of a status callback applied (µs): the callbacks' clock
-	lastPrune int64              // on the callbacks' clock
-	retention time.Duration      // how long ended SIDs are remembered
-	seed      maphash.Seed       // identity hashes
-	closer    closer             // WithCloseEmptyRooms
-	reconLim  *rate.Limiter      // Reconcile's share of the read quota, made on first use
-	pollLim   *rate.Limiter      // PollAlerts' read budget, made on first use
-	reconMu   sync.Mutex         // one Reconcile at a time
-	stripes   [64]sync.Mutex     // per-Room serialisation of events
+	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
+	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
+	partToks  map[string]*tokRes                         // ParticipantReservationKey(room, identity) -> JoinToken's reservation
+	toksOf    map[string]int                             // room (name or SID) -> JoinToken Participant reservations outstanding
+	seen      dedupe                                     // status callback deliveries
+	alerts    dedupe                                     // Debugger event SIDs and idempotency tokens
+	recon     *reconWindow                               // non-nil while a Reconcile runs
+	newest    int64                                      // newest Timestamp of a status callback applied (µs): the callbacks' clock
+	lastPrune int64                                      // on the callbacks' clock
+	retention time.Duration                              // how long ended SIDs are remembered
+	seed      maphash.Seed                               // identity hashes
+	closer    closer                                     // WithCloseEmptyRooms
+	reconLim  *rate.Limiter                              // Reconcile's share of the read quota, made on first use
+	pollLim   *rate.Limiter                              // PollAlerts' read budget, made on first use
+	reconMu   sync.Mutex                                 // one Reconcile at a time
+	passes    uint32                                     // Reconcile passes started (the Rooms' listed clock)
+	sleepFn   func(context.Context, time.Duration) error // tests: waits on a fake clock
+	stripes   [64]sync.Mutex                             // per-Room serialisation of events
 	once      sync.Once
 }
 
@@ -196,8 +198,9 @@ func (m *model) trackOwnRoomLocked(c *Client, sid, name string) {
 	if isNew {
 		r.sid = strings.Clone(sid)
 		r.mark = inProgress(m.nowLocked(c))
-		m.rooms[r.sid] = r
 	}
+	r.flags |= roomOwn
+	m.rooms[r.sid] = r
 	m.nameLocked(name, r.sid)
 	m.recon.room(r.sid, true)
 }
@@ -442,6 +445,9 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 	}
 	m.mu.Lock()
 	m.seen.addHash(key)
+	if !e.Stale {
+		m.heardLocked(e)
+	}
 	m.newest = max(m.newest, ts)
 	m.pruneLocked()
 	m.mu.Unlock()
@@ -449,6 +455,23 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
 	}
 	return true, nil
+}
+
+// heardLocked records that a callback of e's Room was applied, and a
+// Participant event there since its last listing. Requires mu held.
+func (m *model) heardLocked(e *RoomEvent) {
+	r, ok := m.trackedRoomLocked(e.RoomSID)
+	if !ok || r.ended() {
+		return
+	}
+	flags := r.flags | roomHeard
+	if e.participantEvent() {
+		flags |= roomHot
+	}
+	if flags != r.flags {
+		r.flags = flags
+		m.rooms[r.sid] = r
+	}
 }
 
 // roomPlan is what learning of a Room in progress does to the ledger.
@@ -829,8 +852,17 @@ func (m *model) pruneLocked() {
 type roomTrack struct {
 	sid string // the map key, kept to share it (interned) with the ledger and the index
 	mark
-	parts []string // Participants indexed in it (at most 50 in a Room)
+	parts  []string // Participants indexed in it (at most 50 in a Room)
+	listed uint32   // the Reconcile pass that last listed its Participants; 0: never
+	flags  uint8    // roomOwn, roomHeard, roomHot
 }
+
+// roomTrack flags, for Reconcile's choice of Rooms to list.
+const (
+	roomOwn   uint8 = 1 << iota // learnt through the Client's own calls
+	roomHeard                   // a status callback for it was applied
+	roomHot                     // a Participant event was applied since it was last listed
+)
 
 // partTrack is what the model knows of one Participant, by value, and its
 // place in the index: the Room it is indexed in and its idx bits. One with
