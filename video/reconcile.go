@@ -3,15 +3,16 @@ package video
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	openapi "github.com/twilio/twilio-go/rest/video/v1"
 	"golang.org/x/time/rate"
 
 	"github.com/videoquota/videoquota/quota"
@@ -406,17 +407,17 @@ func sweep(n, budget, unlisted, roomReads int) int {
 // syncRooms makes the ledger's Rooms exactly those listed (corrected by
 // what the window recorded while listing), settles the reservations the
 // listing accounts for, and records the listing in the model. It returns
-// the Rooms in progress (interned SIDs) and the Rooms the model held in
-// progress that Twilio no longer lists.
+// the Rooms in progress (the model's SID strings) and the Rooms the model
+// held in progress that Twilio no longer lists.
 func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, cut int64) (live, gone []string, err error) {
 	c, m := p.c, p.m
 	m.mu.Lock()
-	set := m.roomSetLocked(p.win, rooms)
+	list := m.roomSetLocked(p.win, rooms)
 	snap := p.win.gen
-	settled := m.settleRoomsLocked(cut, set)
-	keys := make([]string, 0, len(set))
-	for sid := range set {
-		keys = append(keys, sid)
+	settled := m.settleRoomsLocked(cut, list)
+	keys := make([]string, len(list))
+	for i, r := range list {
+		keys[i] = r.sid
 	}
 	m.mu.Unlock()
 
@@ -432,41 +433,55 @@ func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, cut int64) (li
 	}
 
 	m.mu.Lock()
-	gone = m.adoptRoomsLocked(c, set)
-	live = make([]string, 0, len(set))
-	for sid := range set {
-		if r, ok := m.rooms[sid]; ok {
-			sid = r.sid
-		}
-		live = append(live, sid)
+	gone = m.adoptRoomsLocked(list)
+	live = keys // the store keeps no reference to keys
+	for i, r := range list {
+		live[i] = m.knownSIDLocked(r.sid)
 	}
 	again := p.win.roomsAfter(snap)
 	m.mu.Unlock()
 	return live, gone, c.replayRooms(ctx, again)
 }
 
+// roomList is the in-progress Rooms of a listing, sorted by SID.
+type roomList []twilioRoom
+
+func cmpRoom(r twilioRoom, sid string) int { return strings.Compare(r.sid, sid) }
+
+// has reports whether Room sid is in l.
+func (l roomList) has(sid string) bool {
+	_, ok := slices.BinarySearchFunc(l, sid, cmpRoom)
+	return ok
+}
+
 // roomSetLocked is what Twilio listed, corrected by what the window
-// recorded while it listed: SID -> UniqueName. Requires mu held.
-func (m *model) roomSetLocked(win *reconWindow, rooms []twilioRoom) map[string]string {
-	set := make(map[string]string, len(rooms))
-	for _, r := range rooms {
-		if e, ok := win.rooms[r.sid]; !ok || e.on {
-			set[r.sid] = r.name
-		}
-	}
+// recorded while it listed, sorted by SID and without repeats (a Room
+// may move between pages while they are read). It reuses rooms. Requires
+// mu held.
+func (m *model) roomSetLocked(win *reconWindow, rooms []twilioRoom) roomList {
+	slices.SortFunc(rooms, func(a, b twilioRoom) int { return strings.Compare(a.sid, b.sid) })
+	rooms = slices.CompactFunc(rooms, func(a, b twilioRoom) bool { return a.sid == b.sid })
+	rooms = slices.DeleteFunc(rooms, func(r twilioRoom) bool {
+		e, ok := win.rooms[r.sid]
+		return ok && !e.on
+	})
+	n := len(rooms)
 	for sid, e := range win.rooms {
-		if _, ok := set[sid]; e.on && !ok {
-			set[sid] = ""
+		if e.on && !roomList(rooms[:n]).has(sid) {
+			rooms = append(rooms, twilioRoom{sid: sid})
 		}
 	}
-	return set
+	if len(rooms) > n {
+		slices.SortFunc(rooms, func(a, b twilioRoom) int { return strings.Compare(a.sid, b.sid) })
+	}
+	return rooms
 }
 
 // settleRoomsLocked takes out the pending Room reservations a listing
 // accounts for and returns their ledger keys: creates of this Client whose
 // outcome was unknown since before cut (µs), and JoinToken reservations of
 // listed Room names. Requires mu held.
-func (m *model) settleRoomsLocked(cut int64, rooms map[string]string) []string {
+func (m *model) settleRoomsLocked(cut int64, rooms roomList) []string {
 	var out []string
 	for k, rec := range m.creates {
 		if rec.unknown && rec.settled == "" && rec.sent < cut {
@@ -477,9 +492,9 @@ func (m *model) settleRoomsLocked(cut int64, rooms map[string]string) []string {
 	if len(m.roomToks) == 0 {
 		return out
 	}
-	for _, name := range rooms {
-		if t, ok := m.roomToks[name]; ok && name != "" && t.made && t.isReady() && t.err == nil {
-			delete(m.roomToks, name)
+	for _, r := range rooms {
+		if t, ok := m.roomToks[r.name]; ok && r.name != "" && t.made && t.isReady() && t.err == nil {
+			delete(m.roomToks, r.name)
 			out = append(out, t.key)
 		}
 	}
@@ -489,21 +504,21 @@ func (m *model) settleRoomsLocked(cut int64, rooms map[string]string) []string {
 // adoptRoomsLocked makes the model's Rooms agree with the listing: listed
 // ones in progress (with their names), and returns those it knew in
 // progress that are not listed any more, for endGone. Requires mu held.
-func (m *model) adoptRoomsLocked(c *Client, rooms map[string]string) (gone []string) {
+func (m *model) adoptRoomsLocked(rooms roomList) (gone []string) {
 	for sid, r := range m.rooms {
-		if _, ok := rooms[sid]; !ok && r.mark != untracked && !r.ended() {
+		if r.mark != untracked && !r.ended() && !rooms.has(sid) {
 			gone = append(gone, r.sid)
 		}
 	}
-	for sid, name := range rooms {
-		r, isNew := m.roomLocked(sid)
+	for _, l := range rooms {
+		r, isNew := m.roomLocked(l.sid)
 		if isNew {
-			// Twilio lists it in progress (SIDs are never reused). sid is
-			// the listing's own string, not a page's memory.
+			// Twilio lists it in progress (SIDs are never reused). l.sid
+			// is the listing's own string, not a page's memory.
 			r.mark = inProgress(0)
 			m.rooms[r.sid] = r
 		}
-		m.nameLocked(name, r.sid)
+		m.nameLocked(l.name, r.sid)
 	}
 	return gone
 }
@@ -780,16 +795,17 @@ func (m *model) chooseLocked(live []string, k int) (chosen []string, prioritised
 		sid    string
 		listed uint32
 	}
-	var pri, rest []cand
-	for _, sid := range live {
+	cands := make([]cand, len(live))
+	npri := 0
+	for i, sid := range live {
 		r := m.rooms[sid]
-		c := cand{sid, r.listed}
+		cands[i] = cand{sid, r.listed}
 		if r.flags&roomHot != 0 || (r.flags&roomHeard == 0 && (r.flags&roomOwn != 0 || r.listed == 0)) || likely[sid] {
-			pri = append(pri, c)
-		} else {
-			rest = append(rest, c)
+			cands[npri], cands[i] = cands[i], cands[npri]
+			npri++
 		}
 	}
+	pri, rest := cands[:npri], cands[npri:]
 	older := func(a, b cand) int {
 		if a.listed != b.listed {
 			return cmp.Compare(a.listed, b.listed)
@@ -836,33 +852,35 @@ func (m *model) disagreeingLocked() map[string]bool {
 	return out
 }
 
-// listRooms pages through the in-progress Rooms, one read of the budget
-// per page, keeping SID and name only.
+// listRooms pages through the in-progress Rooms, one read per page
+// (Rooms are listed whatever the budget: they are exact every pass),
+// keeping SID and name only.
 func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
-	c := p.c
-	status, size := statusInProgress, reconcilePageSize
-	params := &openapi.ListRoomParams{Status: &status, PageSize: &size}
-	var out []twilioRoom
-	token, page := "", ""
+	q := url.Values{"Status": {statusInProgress}, "PageSize": {strconv.Itoa(reconcilePageSize)}}
+	p.m.mu.Lock()
+	out := make([]twilioRoom, 0, len(p.m.rooms)+len(p.m.rooms)/8)
+	p.m.mu.Unlock()
+	var page []listed
 	for {
-		if err := p.m.pace(ctx, c, p.lim); err != nil {
+		if err := p.m.pace(ctx, p.c, p.lim); err != nil {
 			return nil, err
 		}
-		p.d.Requests++ // Rooms are listed whatever the budget: they are exact every pass
-		resp, err := c.PageRoom(ctx, params, token, page)
+		p.d.Requests++
+		page = page[:0]
+		next, err := p.c.listPage(ctx, "/v1/Rooms", q, "rooms", func(it *listed) {
+			if it.Sid != "" && (it.Status == "" || it.Status == statusInProgress) {
+				page = append(page, *it)
+			}
+		})
 		if err != nil {
 			return nil, fmt.Errorf("video: Reconcile: listing rooms: %w", err)
 		}
 		p.m.mu.Lock()
-		for _, r := range resp.Rooms {
-			if r.Sid == nil || (r.Status != nil && *r.Status != statusInProgress) {
-				continue
-			}
-			out = append(out, twilioRoom{sid: p.m.knownSIDLocked(*r.Sid), name: strOr(r.UniqueName)})
+		for _, it := range page {
+			out = append(out, twilioRoom{sid: p.m.knownSIDLocked(it.Sid), name: it.UniqueName})
 		}
 		p.m.mu.Unlock()
-		var ok bool
-		if token, page, ok = nextPage(resp.Meta.NextPageUrl); !ok {
+		if !nextQuery(q, next) {
 			return out, nil
 		}
 	}
@@ -877,30 +895,128 @@ func (m *model) knownSIDLocked(sid string) string {
 	return sid
 }
 
-// listConnected pages through a Room's connected Participants into out.
+// listConnected pages through a Room's connected Participants into out,
+// one read of the budget per page.
 func (p *pass) listConnected(ctx context.Context, roomSID string, out []twilioPart) ([]twilioPart, error) {
-	status, size := "connected", reconcilePageSize
-	params := &openapi.ListRoomParticipantParams{Status: &status, PageSize: &size}
-	token, page := "", ""
+	q := url.Values{"Status": {"connected"}, "PageSize": {strconv.Itoa(reconcilePageSize)}}
 	for {
 		if err := p.read(ctx); err != nil {
 			return nil, err
 		}
-		resp, err := p.c.PageRoomParticipant(ctx, roomSID, params, token, page)
+		next, err := p.c.listPage(ctx, "/v1/Rooms/"+url.PathEscape(roomSID)+"/Participants", q, "participants",
+			func(it *listed) {
+				if it.Sid != "" && it.Status != statusDisconnected {
+					out = append(out, twilioPart{sid: it.Sid, room: roomSID, identity: it.Identity})
+				}
+			})
 		if err != nil {
 			return nil, fmt.Errorf("video: Reconcile: listing participants of %s: %w", roomSID, err)
 		}
-		for _, pt := range resp.Participants {
-			if pt.Sid == nil || (pt.Status != nil && *pt.Status == statusDisconnected) {
-				continue
-			}
-			out = append(out, twilioPart{sid: *pt.Sid, room: roomSID, identity: strOr(pt.Identity)})
-		}
-		var ok bool
-		if token, page, ok = nextPage(resp.Meta.NextPageUrl); !ok {
+		if !nextQuery(q, next) {
 			return out, nil
 		}
 	}
+}
+
+// listed is what reconciliation reads of a listed Room or Participant.
+type listed struct {
+	Sid        string `json:"sid"`
+	Status     string `json:"status"`
+	UniqueName string `json:"unique_name"` // Rooms
+	Identity   string `json:"identity"`    // Participants
+}
+
+// listPage reads one page of a Twilio list (GET path?q) through twilio-go's
+// request handler, as the generated Page methods do (the Client's read
+// bucket, retries and typed errors), but decodes it as a stream: each
+// element of the list named key is decoded into one reused listed and
+// passed to each, and the rest of an element is skipped, so that a page
+// of 1,000 Rooms costs what its kept fields cost, not a decoded page. It
+// returns meta.next_page_url ("" on the last page).
+func (c *Client) listPage(ctx context.Context, path string, q url.Values, key string, each func(*listed)) (next string, err error) {
+	cl := c.begin(ctx)
+	defer c.end(cl)
+	resp, err := cl.rh.Get(twilioVideoBase+path, q, map[string]interface{}{"Content-Type": "application/x-www-form-urlencoded"}, "")
+	if err = cl.finish(err); err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	if err := expectDelim(dec, '{'); err != nil {
+		return "", err
+	}
+	var it listed
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		switch t {
+		case key:
+			if err := expectDelim(dec, '['); err != nil {
+				return "", err
+			}
+			for dec.More() {
+				it = listed{}
+				if err := dec.Decode(&it); err != nil {
+					return "", err
+				}
+				each(&it)
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return "", err
+			}
+		case "meta":
+			var meta struct {
+				Next *string `json:"next_page_url"`
+			}
+			if err := dec.Decode(&meta); err != nil {
+				return "", err
+			}
+			if meta.Next != nil {
+				next = *meta.Next
+			}
+		default:
+			if err := dec.Decode(&struct{}{}); err != nil {
+				return "", err
+			}
+		}
+	}
+	return next, expectDelim(dec, '}')
+}
+
+// twilioVideoBase is the Video API's base URL, as twilio-go's ApiService
+// has it; WithBaseURL and edges apply in the Client's transport.
+const twilioVideoBase = "https://video.twilio.com"
+
+// expectDelim reads the JSON delimiter want from dec.
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t != want {
+		return fmt.Errorf("video: Reconcile: malformed list page: want %q, got %v", want, t)
+	}
+	return nil
+}
+
+// nextQuery sets q to the next page's PageToken and Page from a
+// next_page_url, and reports whether there is a next page.
+func nextQuery(q url.Values, next string) bool {
+	token, page, ok := nextPage(&next)
+	if !ok {
+		return false
+	}
+	q.Del("PageToken")
+	q.Del("Page")
+	if token != "" {
+		q.Set("PageToken", token)
+	}
+	if page != "" {
+		q.Set("Page", page)
+	}
+	return true
 }
 
 // syncParticipants, after a pass that listed every Room, makes the
