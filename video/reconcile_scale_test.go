@@ -2,9 +2,15 @@ package video_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
@@ -75,4 +81,155 @@ func BenchmarkReconcileBudget(b *testing.B) {
 			b.ReportMetric(float64(d.Sweep), "passes/sweep")
 		})
 	}
+}
+
+// TestReconcilerFindsLostDisconnectsWithinSweep: at 10,000 in-progress
+// Rooms and the default read share of Twilio's default read quota, the
+// participant-disconnected callbacks of 10 Rooms were lost. RunReconciler
+// (every minute, on a fake clock) keeps every pass within its 480 reads
+// with the Rooms exact, and corrects the Participants within the sweep the
+// cost model predicts (Drift.Sweep = ⌈10,000 / (480 - 10)⌉ = 22 passes);
+// the 10 Rooms are the last the round robin reaches. Under the race
+// detector, which makes the 22 passes' Room listings slow, it runs every 5
+// minutes instead (2,400 reads a pass, ⌈10,000 / 2,390⌉ = 5 passes). A
+// lost disconnect in a Room with callback activity since its last listing
+// is corrected by the next pass.
+func TestReconcilerFindsLostDisconnectsWithinSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 Rooms")
+	}
+	const n, lost = 10000, 10
+	srv := videotest.NewServer(videotest.Options{AdHocRooms: true, ReadsPerSecond: -1, WritesPerSecond: -1,
+		ConcurrentRooms: -1, ConcurrentParticipants: -1})
+	t.Cleanup(srv.Close)
+	for i := range n {
+		if _, err := srv.Connect(fmt.Sprintf("room-%05d", i), "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := videotest.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	vq := budgetClient(t, srv.URL(), srv.AccountSID(), srv.AuthToken(), clk)
+	ctx := context.Background()
+	sids := roomSIDs(t, vq)
+	if len(sids) != n {
+		t.Fatalf("emulator lists %d rooms, want %d", len(sids), n)
+	}
+	victims := sids[n-lost:] // SID order: the round robin's last
+	for _, sid := range victims {
+		if _, err := srv.Connect(sid, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The Client learns the account in one pass with a budget to cover it.
+	d, err := vq.Reconcile(ctx, video.WithReadShare(1), video.WithPassInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Complete() || d.Rooms.Twilio != n || d.Participants.Twilio != n+lost {
+		t.Fatalf("learning pass %v, want all %d rooms and %d participants", d, n, n+lost)
+	}
+	// bob leaves the 10 Rooms; no callback reaches the Client.
+	for _, sid := range victims {
+		if err := srv.Disconnect(sid, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := vq.Usage(); u.Participants.Used != n+lost {
+		t.Fatalf("ledger %d participants before reconciling, want %d", u.Participants.Used, n+lost)
+	}
+
+	every, budget, wantSweep := time.Minute, 480, 22
+	if raceEnabled {
+		every, budget, wantSweep = 5*time.Minute, 2400, 5
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	drifts := make(chan video.Drift)
+	done := make(chan error, 1)
+	start := clk.Now()
+	go func() {
+		done <- vq.RunReconciler(runCtx, every, video.OnDrift(func(d video.Drift) {
+			select {
+			case drifts <- d:
+			case <-runCtx.Done():
+			}
+		}))
+	}()
+	var passes, listed, removed int
+	var sweep int
+	for vq.Usage().Participants.Used != n {
+		d := <-drifts
+		passes++
+		listed += d.Listed
+		removed += d.Participants.Removed
+		if d.Budget != budget || d.Requests > d.Budget {
+			t.Fatalf("pass %d: %d reads, budget %d; want at most %d", passes, d.Requests, d.Budget, budget)
+		}
+		if d.Rooms.Twilio != n || d.Rooms.Added+d.Rooms.Removed != 0 {
+			t.Fatalf("pass %d: rooms %+v, want %d exactly", passes, d.Rooms, n)
+		}
+		if sweep == 0 {
+			sweep = d.Sweep
+		}
+		if d.Sweep != wantSweep { // ⌈10,000 / (budget - 10 Room pages)⌉
+			t.Fatalf("pass %d: sweep %d passes, want %d", passes, d.Sweep, wantSweep)
+		}
+		if passes > sweep {
+			t.Fatalf("%d passes (%d rooms listed) without correcting the lost disconnects; the model predicts %d",
+				passes, listed, sweep)
+		}
+	}
+	elapsed := clk.Now().Sub(start)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("RunReconciler returned %v", err)
+	}
+	if removed != lost {
+		t.Errorf("passes removed %d participants, want %d", removed, lost)
+	}
+	// The first pass starts one interval after RunReconciler, and each pass
+	// takes about an interval of paced reads.
+	if limit := time.Duration(sweep+1) * every; elapsed > limit {
+		t.Errorf("corrected after %s of the fake clock, model predicts within %s", elapsed, limit)
+	}
+	t.Logf("corrected in pass %d of a %d-pass sweep, %s on the fake clock, %d rooms listed", passes, sweep, elapsed, listed)
+
+	// A Room with callback activity since its last listing goes first.
+	hot := sids[0]
+	part, err := srv.Connect(hot, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = "http://example.test/status"
+	form := roomForm(vq.AccountSID(), video.EventParticipantConnected, hot, part, clk.Now().Format(time.RFC3339))
+	w := httptest.NewRecorder()
+	vq.StatusCallbackHandler().ServeHTTP(w, signedPost(srv.AuthToken(), target, form))
+	if w.Code != http.StatusOK {
+		t.Fatalf("participant-connected: status %d", w.Code)
+	}
+	if err := srv.Disconnect(hot, "carol"); err != nil { // its callback lost
+		t.Fatal(err)
+	}
+	if d, err = vq.Reconcile(ctx, video.WithPassInterval(every)); err != nil {
+		t.Fatal(err)
+	}
+	if u := vq.Usage(); u.Participants.Used != n || d.Participants.Removed != 1 || d.Prioritised < 1 {
+		t.Fatalf("after the next pass: ledger %d participants, drift %v (%d prioritised); want %d and carol removed",
+			u.Participants.Used, d, d.Prioritised, n)
+	}
+}
+
+// roomSIDs lists the in-progress Rooms' SIDs, sorted.
+func roomSIDs(t *testing.T, vq *video.Client) []string {
+	t.Helper()
+	rooms, err := vq.ListRoom(context.Background(), (&openapi.ListRoomParams{}).SetStatus("in-progress").SetPageSize(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sids := make([]string, 0, len(rooms))
+	for _, r := range rooms {
+		sids = append(sids, *r.Sid)
+	}
+	slices.Sort(sids)
+	return sids
 }
