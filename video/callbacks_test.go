@@ -998,25 +998,36 @@ func BenchmarkStatusCallbackHandler(b *testing.B) {
 }
 
 // BenchmarkTrackingMemory reports the heap the Client keeps per tracked
-// Participant at 10,000 Rooms and 10,000 Participants, each learnt from a
-// signed room-created or participant-connected callback: the quota ledger,
-// the Client's Room -> Participant index and the callback handler's
-// per-SID ordering state together, SID strings included (the Rooms' share
-// counted against the Participants).
+// Participant at 10,000 Participants, one in each of 10,000 Rooms and 50
+// in each of 200 Rooms, each learnt from a signed room-created or
+// participant-connected callback: the quota ledger, the Client's Room ->
+// Participant index and the callback handler's per-SID ordering state
+// together, SID strings included (the Rooms' share counted against the
+// Participants).
 func BenchmarkTrackingMemory(b *testing.B) {
-	const n = 10000
+	for _, layout := range []struct{ rooms, per int }{{10000, 1}, {200, 50}} {
+		b.Run(fmt.Sprintf("rooms=%d/per-room=%d", layout.rooms, layout.per), func(b *testing.B) {
+			benchTrackingMemory(b, layout.rooms, layout.per)
+		})
+	}
+}
+
+func benchTrackingMemory(b *testing.B, rooms, per int) {
+	n := rooms * per
 	const target = "http://example.test/status"
 	var perParticipant float64
 	for b.Loop() {
 		b.StopTimer()
 		vq, token := offline(b, video.WithLimits(quota.Limits{ConcurrentRooms: quota.Unlimited, ConcurrentParticipants: quota.Unlimited}))
 		h := vq.StatusCallbackHandler()
-		forms := make([]url.Values, 0, 2*n)
-		for i := 0; i < n; i++ {
-			room, part := fmt.Sprintf("RM%032x", i), fmt.Sprintf("PA%032x", i)
-			forms = append(forms,
-				roomForm(vq.AccountSID(), video.EventRoomCreated, room, "", "2026-11-26T10:00:00Z"),
-				roomForm(vq.AccountSID(), video.EventParticipantConnected, room, part, "2026-11-26T10:00:01Z"))
+		forms := make([]url.Values, 0, rooms+n)
+		for i := 0; i < rooms; i++ {
+			room := fmt.Sprintf("RM%032x", i)
+			forms = append(forms, roomForm(vq.AccountSID(), video.EventRoomCreated, room, "", "2026-11-26T10:00:00Z"))
+			for j := 0; j < per; j++ {
+				part := fmt.Sprintf("PA%032x", i*per+j)
+				forms = append(forms, roomForm(vq.AccountSID(), video.EventParticipantConnected, room, part, "2026-11-26T10:00:01Z"))
+			}
 		}
 		sigs := make([]string, len(forms))
 		for i, f := range forms {
@@ -1041,9 +1052,9 @@ func BenchmarkTrackingMemory(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		runtime.KeepAlive(forms) // measured before too: not the Client's
 		runtime.KeepAlive(sigs)
-		perParticipant = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
-		if u := vq.Usage(); u.Participants.Used != n || u.Rooms.Used != n {
-			b.Fatalf("usage %+v, want %d rooms and %d participants", u, n, n)
+		perParticipant = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+		if u := vq.Usage(); u.Participants.Used != n || u.Rooms.Used != rooms {
+			b.Fatalf("usage %+v, want %d rooms and %d participants", u, rooms, n)
 		}
 		runtime.KeepAlive(h)
 		vq.Close()
