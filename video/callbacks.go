@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+
+	"github.com/videoquota/videoquota/video/internal/signature"
 )
 
 // StatusCallbackHandler returns the http.Handler to give Twilio as the Room
@@ -62,12 +64,23 @@ import (
 func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 	h := c.buildHandlerConfig("StatusCallbackHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		form, werr := c.readSigned(w, r, h)
+		f, _ := h.forms.Get().(*signature.Form)
+		if f == nil {
+			f = new(signature.Form)
+		}
+		defer h.forms.Put(f)
+		query, werr := c.readSignedForm(w, r, h, f)
 		if werr != nil {
 			c.rejectWebhook(w, r, "status callback", werr)
 			return
 		}
-		ev, err := parseRoomEvent(form)
+		var ev RoomEvent
+		var err error
+		if query != nil {
+			ev, err = parseRoomEvent(query)
+		} else {
+			ev, err = parseRoomEventForm(f, len(h.onRoom) > 0)
+		}
 		if err == nil && ev.AccountSID != "" && ev.AccountSID != c.accountSID {
 			err = &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
 		}

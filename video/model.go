@@ -538,6 +538,9 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 // takeTokensLocked takes out the JoinToken Participant reservations that a
 // Participant of e's Room and identity settles, with an undo.
 func (m *model) takeTokensLocked(e *RoomEvent) (keys []string, undo func()) {
+	if len(m.partToks) == 0 {
+		return nil, func() {}
+	}
 	var taken []*tokRes
 	for _, room := range [...]string{e.RoomName, e.RoomSID} {
 		if room == "" {
