@@ -47,7 +47,9 @@ import (
 // disconnected) and Twilio never reuses their SIDs, so an event older by
 // Timestamp than the last one applied for its SID, or arriving after the
 // SID's end, is stale: it changes nothing (SequenceNumber is not an order).
-// Ended Rooms and Participants are remembered for [DefaultCallbackRetention].
+// Ended Rooms and Participants are remembered for at least
+// [DefaultCallbackRetention] (forgotten a few per callback, never in one
+// sweep of every SID).
 // An event whose Timestamp is older than that (a replayed request: Twilio's
 // signature does not cover time; or a very late delivery) changes nothing
 // and is passed on with Stale set. Such events, and callbacks Twilio never

@@ -65,7 +65,9 @@ type model struct {
 	alerts    dedupe                                     // Debugger event SIDs and idempotency tokens
 	recon     *reconWindow                               // non-nil while a Reconcile runs
 	newest    int64                                      // newest Timestamp of a status callback applied (µs): the callbacks' clock
-	lastPrune int64                                      // on the callbacks' clock
+	ends      fifo[ended]                                // SIDs in the order they ended, for pruning
+	nameQ     fifo[string]                               // names, round robin, for pruning
+	tokQ      fifo[*tokRes]                              // JoinToken reservations, round robin, for pruning
 	retention time.Duration                              // how long ended SIDs are remembered
 	seed      maphash.Seed                               // identity hashes
 	closer    closer                                     // WithCloseEmptyRooms
@@ -383,8 +385,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 		if r.sid == "" {
 			r.sid = strings.Clone(sid)
 		}
-		r.mark = endedAt(at)
-		m.storeRoomLocked(r)
+		m.endRoomTrackLocked(r, at)
 	}
 	return false, nil
 }
@@ -710,6 +711,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 		} else {
 			roomTok = &tokRes{id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
 			m.roomToks[room] = roomTok
+			m.tokQ.push(roomTok)
 			mineRoom = true
 		}
 	}
@@ -725,6 +727,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 	}
 	partTok = &tokRes{id: k, key: c.uniqueKey(k), room: room, ready: make(chan struct{}), users: 1}
 	m.partToks[k] = partTok
+	m.tokQ.push(partTok)
 	m.toksOf[room]++
 	return roomTok, partTok, mineRoom, true
 }
@@ -803,47 +806,142 @@ func (m *model) tokenDone(ctx context.Context, c *Client, t *tokRes, res quota.R
 
 // ---- pruning ----
 
-// pruneLocked forgets Rooms and Participants that ended more than the
-// retention ago on the callbacks' clock (keeping those still indexed for
-// the index only), and expired JoinToken reservations, at most once a
-// minute of that clock.
+// Pruning is incremental: every status callback applied looks at a few
+// entries of three queues under mu, never at every SID. Ended Rooms and
+// Participants are queued in the order they ended and forgotten once
+// their end is older than the retention on the callbacks' clock (an end
+// queued behind a later one waits for it, so an ended SID is remembered
+// for between one and about two retentions: deliveries are nearly in
+// order, and one older than the retention is not applied).
+// Names and JoinToken reservations are looked at round robin.
+const (
+	pruneEnds   = 16 // ended SIDs looked at per callback
+	pruneNames  = 2  // names looked at per callback
+	pruneTokens = 2  // JoinToken reservations looked at per callback
+)
+
+// ended is a Room or Participant SID that ended at at (µs).
+type ended struct {
+	sid  string
+	at   int64
+	room bool
+}
+
+// pruneLocked forgets (a few of) the Rooms and Participants that ended
+// more than the retention ago on the callbacks' clock (keeping those still
+// indexed for the index only), names of Rooms no longer in progress, and
+// expired JoinToken reservations. Requires mu held.
 func (m *model) pruneLocked() {
 	now := m.newest
-	if now-m.lastPrune < int64(time.Minute/time.Microsecond) {
-		return
-	}
-	m.lastPrune = now
 	cut := now - int64(m.retention/time.Microsecond)
-	for sid, p := range m.parts {
-		if p.bits&idxOnly == 0 && p.ended() && p.at() < cut {
+	for range pruneEnds {
+		e, ok := m.ends.peek()
+		if !ok || e.at >= cut {
+			break
+		}
+		m.ends.pop()
+		if e.room {
+			if r, ok := m.rooms[e.sid]; ok && r.mark != untracked && r.ended() && r.at() < cut {
+				r.mark = untracked
+				m.storeRoomLocked(r)
+			}
+			continue
+		}
+		if p, ok := m.parts[e.sid]; ok && p.bits&idxOnly == 0 && p.ended() && p.at() < cut {
 			if p.room == "" {
-				delete(m.parts, sid)
+				delete(m.parts, e.sid)
 			} else {
 				p.mark, p.bits = 0, p.bits|idxOnly
-				m.parts[sid] = p
+				m.parts[e.sid] = p
 			}
 		}
 	}
-	for _, r := range m.rooms {
-		if r.mark != untracked && r.ended() && r.at() < cut {
-			r.mark = untracked
-			m.storeRoomLocked(r)
+	for i := 0; i < pruneNames && i < m.nameQ.len(); i++ {
+		if name := m.nameQ.pop(); m.nameLiveLocked(name) {
+			m.nameQ.push(name)
 		}
-	}
-	for name := range m.names {
-		m.inProgressLocked(name)
 	}
 	wall := time.UnixMicro(now)
-	for k, t := range m.partToks {
-		if t.users == 0 && !wall.Before(t.exp) {
-			m.dropTokLocked(k, t)
+	for i := 0; i < pruneTokens && i < m.tokQ.len(); i++ {
+		t := m.tokQ.pop()
+		switch {
+		case m.partToks[t.id] == t:
+			if t.users == 0 && !wall.Before(t.exp) {
+				m.dropTokLocked(t.id, t)
+				continue
+			}
+		case m.roomToks[t.id] == t:
+			if t.users == 0 && !wall.Before(t.exp) {
+				delete(m.roomToks, t.id)
+				continue
+			}
+		default:
+			continue // settled or given back
 		}
+		m.tokQ.push(t)
 	}
-	for k, t := range m.roomToks {
-		if t.users == 0 && !wall.Before(t.exp) {
-			delete(m.roomToks, k)
-		}
+}
+
+// nameLiveLocked reports whether name still names a Room, dropping it if
+// that Room is no longer in progress. A Room not in the model is being
+// learnt (its stripe is held: keep the name) or was forgotten. Requires mu.
+func (m *model) nameLiveLocked(name string) bool {
+	sid, ok := m.names[name]
+	if !ok {
+		return false
 	}
+	if _, ok := m.rooms[sid]; ok {
+		return m.inProgressLocked(name) != ""
+	}
+	st := m.stripe(sid)
+	if !st.TryLock() {
+		return true // an event of that Room is halfway through
+	}
+	st.Unlock()
+	delete(m.names, name)
+	return false
+}
+
+// endRoomTrackLocked stores r as ended at at and queues it for pruning.
+func (m *model) endRoomTrackLocked(r roomTrack, at int64) {
+	r.mark = endedAt(at)
+	m.storeRoomLocked(r)
+	m.ends.push(ended{sid: r.sid, at: at, room: true})
+}
+
+// fifo is a queue.
+type fifo[T any] struct {
+	buf  []T
+	head int
+}
+
+func (q *fifo[T]) len() int { return len(q.buf) - q.head }
+
+func (q *fifo[T]) push(v T) { q.buf = append(q.buf, v) }
+
+func (q *fifo[T]) peek() (T, bool) {
+	if q.head == len(q.buf) {
+		var zero T
+		return zero, false
+	}
+	return q.buf[q.head], true
+}
+
+// pop removes the head; the queue must not be empty. The buffer is
+// compacted when half of it is popped.
+func (q *fifo[T]) pop() T {
+	v := q.buf[q.head]
+	var zero T
+	q.buf[q.head] = zero
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head >= 32 && q.head*2 >= len(q.buf) {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return v
 }
 
 // ---- tracks ----
@@ -955,6 +1053,9 @@ func (m *model) trackPartLocked(sid string, mk mark, ident uint64) {
 		p.ident = ident
 	}
 	m.parts[sid] = p
+	if mk.ended() {
+		m.ends.push(ended{sid: sid, at: mk.at()})
+	}
 }
 
 // trackedRoomLocked returns the track of Room sid if the model knows it.
@@ -969,7 +1070,11 @@ func (m *model) nameLocked(name, sid string) {
 		return
 	}
 	if cur, ok := m.names[name]; !ok || cur != sid {
-		m.names[strings.Clone(name)] = sid
+		name = strings.Clone(name)
+		m.names[name] = sid
+		if !ok {
+			m.nameQ.push(name)
+		}
 	}
 }
 

@@ -557,9 +557,7 @@ func (p *pass) endGone(ctx context.Context, sid string) error {
 			m.trackPartLocked(t.sid, endedAt(now), 0)
 		}
 	}
-	r = m.rooms[sid]
-	r.mark = endedAt(now) // its name is dropped by inProgressLocked
-	m.storeRoomLocked(r)
+	m.endRoomTrackLocked(m.rooms[sid], now) // its name is dropped by inProgressLocked
 	return nil
 }
 
