@@ -55,7 +55,8 @@ type model struct {
 	mu        sync.Mutex
 	rooms     map[string]roomTrack // Room SID ->
 	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
-	parts     map[string]partTrack // Participant SID ->
+	parts     map[string]partTrack // Participant SID -> (those not indexed in a Room)
+	heldIn    map[string]string    // Participant SID -> Room, for those held through the public slot methods
 	creates   map[string]*createRec
 	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
@@ -84,6 +85,7 @@ func (m *model) init() {
 	m.rooms = make(map[string]roomTrack)
 	m.names = make(map[string]string)
 	m.parts = make(map[string]partTrack)
+	m.heldIn = make(map[string]string)
 	m.creates = make(map[string]*createRec)
 	m.roomToks = make(map[string]*tokRes)
 	m.partToks = make(map[string]*tokRes)
@@ -374,8 +376,8 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 		at = m.nowLocked(c)
 	}
 	for _, p := range taken {
-		if _, known := m.partLocked(p.sid); known {
-			m.trackPartLocked(p.sid, endedAt(at), 0)
+		if _, known := m.partLocked("", p.sid); known {
+			m.trackPartLocked("", p.sid, endedAt(at), 0)
 		}
 	}
 	if !isNew || src != quota.SourceLocal {
@@ -571,7 +573,7 @@ func (m *model) dropTokLocked(k string, t *tokRes) {
 
 func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEvent, ts int64) error {
 	m.mu.Lock()
-	if p, known := m.partLocked(e.ParticipantSID); known {
+	if p, known := m.partLocked(e.RoomSID, e.ParticipantSID); known {
 		if p.ended() || ts < p.at() {
 			e.Stale = true
 		}
@@ -582,7 +584,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	if r.ended() {
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
-		m.trackPartLocked(e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
+		m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
 		keys, _ := m.takeTokensLocked(e)
 		m.mu.Unlock()
 		m.releaseKeys(ctx, c, keys)
@@ -625,7 +627,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		m.rooms[r.sid] = r
 	}
 	m.indexLocked(r.sid, e.ParticipantSID, idxHeld|idxConn)
-	m.trackPartLocked(e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
+	m.trackPartLocked(r.sid, e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
 	return nil
 }
 
@@ -644,7 +646,7 @@ func (m *model) releaseKeys(ctx context.Context, c *Client, keys []string) {
 // outstanding).
 func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomEvent, ts int64) (bool, error) {
 	m.mu.Lock()
-	p, known := m.partLocked(e.ParticipantSID)
+	p, known := m.partLocked(e.RoomSID, e.ParticipantSID)
 	if known && p.ended() {
 		e.Stale = true
 		m.mu.Unlock()
@@ -668,9 +670,11 @@ func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomE
 	m.releaseKeys(ctx, c, keys)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.unindexLocked(e.ParticipantSID, idxHeld|idxConn)
+	if p.room != "" {
+		m.unindexLocked(p.room, e.ParticipantSID, idxHeld|idxConn)
+	}
 	// Remember the end, so that a late participant-connected changes nothing.
-	m.trackPartLocked(e.ParticipantSID, endedAt(max(ts, 1)), 0)
+	m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, 1)), 0)
 	return m.emptyLocked(e.RoomSID), nil
 }
 
@@ -763,8 +767,8 @@ func (m *model) connectedAsLocked(sid string, id uint64) bool {
 	if id == 0 {
 		return false
 	}
-	for _, p := range m.rooms[sid].parts {
-		if t := m.parts[p]; t.bits&idxConn != 0 && t.ident == id && !t.ended() {
+	for _, rec := range m.rooms[sid].parts {
+		if rec.bits&idxConn != 0 && rec.ident == id && !rec.ended() {
 			return true
 		}
 	}
@@ -823,6 +827,7 @@ const (
 // ended is a Room or Participant SID that ended at at (µs).
 type ended struct {
 	sid  string
+	in   string // the Room a Participant was indexed in when it ended
 	at   int64
 	room bool
 }
@@ -847,12 +852,11 @@ func (m *model) pruneLocked() {
 			}
 			continue
 		}
-		if p, ok := m.parts[e.sid]; ok && p.bits&idxOnly == 0 && p.ended() && p.at() < cut {
-			if p.room == "" {
-				delete(m.parts, e.sid)
-			} else {
-				p.mark, p.bits = 0, p.bits|idxOnly
-				m.parts[e.sid] = p
+		if p, ok := m.parts[e.sid]; ok && p.ended() && p.at() < cut {
+			delete(m.parts, e.sid)
+		} else if r, ok := m.rooms[e.in]; ok && e.in != "" {
+			if i := recIn(r, e.sid); i >= 0 && r.parts[i].bits&idxOnly == 0 && r.parts[i].ended() && r.parts[i].at() < cut {
+				r.parts[i].mark, r.parts[i].bits = 0, r.parts[i].bits|idxOnly // kept for the index only
 			}
 		}
 	}
@@ -953,7 +957,7 @@ func (q *fifo[T]) pop() T {
 type roomTrack struct {
 	sid string // the map key, kept to share it (interned) with the ledger and the index
 	mark
-	parts  []string // Participants indexed in it (at most 50 in a Room)
+	parts  []partRec // Participants indexed in it (at most 50 in a Room), with what the model knows of them
 	listed uint32   // the Reconcile pass that last listed its Participants; 0: never
 	flags  uint8    // roomOwn, roomHeard, roomHot
 }
@@ -965,14 +969,12 @@ const (
 	roomHot                     // a Participant event was applied since it was last listed
 )
 
-// partTrack is what the model knows of one Participant, by value, and its
-// place in the index: the Room it is indexed in and its idx bits. One with
-// idxOnly exists only for the index.
+// partTrack is what the model knows of a Participant that is not indexed
+// in a Room (see index.go), by value: ended ones, remembered so that late
+// events for them are stale.
 type partTrack struct {
 	mark
-	room  string // "" when not indexed
 	ident uint64 // identity hash (identHash), 0 when not known
-	bits  uint8
 }
 
 // mark is a track's state in 8 bytes: a time in Unix microseconds (see
@@ -1033,28 +1035,53 @@ func (m *model) roomLocked(sid string) (roomTrack, bool) {
 	return r, false
 }
 
-// partLocked returns the track of Participant sid and whether the model
-// knows it; the track keeps its place in the index.
-func (m *model) partLocked(sid string) (partTrack, bool) {
-	p, ok := m.parts[sid]
-	if !ok || p.bits&idxOnly != 0 {
-		p.mark = 0
-		return p, false
+// partLocked returns what the model knows of Participant sid, looking in
+// Room room (the Room an event or listing names; "" for none) and among
+// the Participants not indexed, and whether the model tracks it. The view
+// says where it is indexed.
+func (m *model) partLocked(room, sid string) (partView, bool) {
+	if r, ok := m.rooms[room]; ok && room != "" {
+		if i := recIn(r, sid); i >= 0 {
+			rec := r.parts[i]
+			v := partView{mark: rec.mark, ident: rec.ident, room: r.sid, bits: rec.bits}
+			if rec.bits&idxOnly != 0 {
+				v.mark = 0
+				return v, false
+			}
+			return v, true
+		}
 	}
-	return p, true
+	if t, ok := m.parts[sid]; ok {
+		return partView{mark: t.mark, ident: t.ident}, true
+	}
+	return partView{}, false
 }
 
 // trackPartLocked stores mk (and the identity hash, when not 0) as what the
-// model knows of Participant sid.
-func (m *model) trackPartLocked(sid string, mk mark, ident uint64) {
-	p := m.parts[sid]
-	p.mark, p.bits = mk, p.bits&^idxOnly
-	if ident != 0 {
-		p.ident = ident
+// model knows of Participant sid: in Room room if it is indexed there,
+// else in the parts map.
+func (m *model) trackPartLocked(room, sid string, mk mark, ident uint64) {
+	in := ""
+	if r, ok := m.rooms[room]; ok && room != "" {
+		if i := recIn(r, sid); i >= 0 {
+			rec := &r.parts[i]
+			rec.mark, rec.bits = mk, rec.bits&^idxOnly
+			if ident != 0 {
+				rec.ident = ident
+			}
+			in = r.sid
+		}
 	}
-	m.parts[sid] = p
+	if in == "" {
+		t := m.parts[sid]
+		t.mark = mk
+		if ident != 0 {
+			t.ident = ident
+		}
+		m.parts[sid] = t
+	}
 	if mk.ended() {
-		m.ends.push(ended{sid: sid, at: mk.at()})
+		m.ends.push(ended{sid: sid, at: mk.at(), in: in})
 	}
 }
 

@@ -20,9 +20,9 @@ func BenchmarkPrune(b *testing.B) {
 	for i := range 100000 {
 		sid := fmt.Sprintf("PA%032x", i)
 		if i%2 == 0 {
-			m.trackPartLocked(sid, endedAt(old), 0)
+			m.trackPartLocked("", sid, endedAt(old), 0)
 		} else {
-			m.trackPartLocked(sid, inProgress(stamp(now)), 0)
+			m.trackPartLocked("", sid, inProgress(stamp(now)), 0)
 		}
 	}
 	m.newest = stamp(now)

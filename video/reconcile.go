@@ -553,8 +553,8 @@ func (p *pass) endGone(ctx context.Context, sid string) error {
 	defer m.mu.Unlock()
 	now := m.nowLocked(c)
 	for _, t := range taken {
-		if _, known := m.partLocked(t.sid); known {
-			m.trackPartLocked(t.sid, endedAt(now), 0)
+		if _, known := m.partLocked("", t.sid); known {
+			m.trackPartLocked("", t.sid, endedAt(now), 0)
 		}
 	}
 	m.endRoomTrackLocked(m.rooms[sid], now) // its name is dropped by inProgressLocked
@@ -645,26 +645,25 @@ func (p *pass) applyListing(ctx context.Context, sid string, listed []twilioPart
 		if _, ok := newer(lp.sid); ok {
 			continue // an event since the listing decided
 		}
-		t, known := m.partLocked(lp.sid)
+		t, known := m.partLocked(r.sid, lp.sid)
 		switch {
 		case known && t.ended():
 			continue // its end was seen: the listing is older
 		case known && t.room == r.sid && t.bits&(idxHeld|idxConn) != 0:
-			m.indexLocked(r.sid, m.partSIDLocked(r, lp.sid), idxConn)
+			m.indexLocked(r.sid, lp.sid, idxConn)
 		default:
 			add = append(add, lp)
 		}
 	}
 	var drop []string
-	for _, psid := range r.parts {
-		t := m.parts[psid]
-		if t.bits&(idxHeld|idxConn) == 0 || t.ended() || listedIn(listed, psid) {
+	for _, rec := range m.rooms[r.sid].parts {
+		if rec.bits&(idxHeld|idxConn) == 0 || rec.ended() || listedIn(listed, rec.sid) {
 			continue
 		}
-		if e, ok := newer(psid); ok && e.on {
+		if e, ok := newer(rec.sid); ok && e.on {
 			continue
 		}
-		drop = append(drop, psid)
+		drop = append(drop, rec.sid)
 	}
 	settled := m.settlePartsLocked(r.sid, add)
 	m.mu.Unlock()
@@ -690,31 +689,20 @@ func (p *pass) applyListing(ctx context.Context, sid string, listed []twilioPart
 	defer m.mu.Unlock()
 	now := m.nowLocked(c)
 	for _, psid := range drop {
-		m.unindexLocked(psid, idxHeld|idxConn)
-		m.trackPartLocked(psid, endedAt(now), 0)
+		m.unindexLocked(r.sid, psid, idxHeld|idxConn)
+		m.trackPartLocked("", psid, endedAt(now), 0)
 	}
 	for _, lp := range add {
 		psid := lp.sid // the listing's own string, not a page's memory
-		t, _ := m.partLocked(psid)
-		m.trackPartLocked(psid, inProgress(t.at()), m.identHash(lp.identity))
+		t, _ := m.partLocked(r.sid, psid)
 		m.indexLocked(r.sid, psid, idxHeld|idxConn)
+		m.trackPartLocked(r.sid, psid, inProgress(t.at()), m.identHash(lp.identity))
 	}
 	r = m.rooms[r.sid]
 	r.listed, r.flags = m.passes, r.flags&^roomHot
 	m.rooms[r.sid] = r
 	p.d.Participants.Twilio += m.liveInLocked(r.sid)
 	return nil
-}
-
-// partSIDLocked returns the model's copy of Participant SID sid, indexed
-// in r. Requires mu held.
-func (m *model) partSIDLocked(r roomTrack, sid string) string {
-	for _, psid := range r.parts {
-		if psid == sid {
-			return psid
-		}
-	}
-	return sid
 }
 
 // listedIn reports whether sid is among the Participants listed.
@@ -731,8 +719,8 @@ func listedIn(listed []twilioPart, sid string) bool {
 // connected and not ended.
 func (m *model) liveInLocked(sid string) int {
 	n := 0
-	for _, psid := range m.rooms[sid].parts {
-		if t := m.parts[psid]; t.bits&(idxHeld|idxConn) != 0 && !t.ended() {
+	for _, rec := range m.rooms[sid].parts {
+		if rec.bits&(idxHeld|idxConn) != 0 && !rec.ended() {
 			n++
 		}
 	}
@@ -840,8 +828,8 @@ func (m *model) disagreeingLocked() map[string]bool {
 		}
 	}
 	for sid, r := range m.rooms {
-		for _, psid := range r.parts {
-			if m.parts[psid].bits&(idxHeld|idxConn) == idxHeld {
+		for _, rec := range r.parts {
+			if rec.bits&(idxHeld|idxConn) == idxHeld {
 				out[sid] = true
 				break
 			}
@@ -1030,9 +1018,9 @@ func (p *pass) syncParticipants(ctx context.Context) error {
 		if r.mark == untracked || r.ended() {
 			continue
 		}
-		for _, psid := range r.parts {
-			if t := m.parts[psid]; t.bits&(idxHeld|idxConn) != 0 && !t.ended() {
-				keys = append(keys, psid)
+		for _, rec := range r.parts {
+			if rec.bits&(idxHeld|idxConn) != 0 && !rec.ended() {
+				keys = append(keys, rec.sid)
 			}
 		}
 	}
@@ -1107,8 +1095,8 @@ func (c *Client) replayParts(ctx context.Context, parts map[string]winEntry) err
 		st := m.stripe(e.room)
 		st.Lock()
 		m.mu.Lock()
-		p, ok := m.parts[sid]
-		live := ok && p.bits&(idxHeld|idxConn) != 0 && !p.ended()
+		p, _ := m.partLocked(e.room, sid)
+		live := p.bits&(idxHeld|idxConn) != 0 && !p.ended()
 		m.mu.Unlock()
 		var err error
 		if live {

@@ -89,8 +89,8 @@ func TestPruneForgetsEnded(t *testing.T) {
 	s.rooms["live"] = roomTrack{sid: "live"}
 	s.nameLocked("old-name", "old")
 	s.nameLocked("live-name", "live")
-	s.trackPartLocked("gone", endedAt(old), 0)
-	s.trackPartLocked("recent", endedAt(stamp(now.Add(-1))), 0)
+	s.trackPartLocked("", "gone", endedAt(old), 0)
+	s.trackPartLocked("", "recent", endedAt(stamp(now.Add(-1))), 0)
 	tok := &tokRes{id: "expired", room: "r", exp: now}
 	s.partToks["expired"] = tok
 	s.tokQ.push(tok)
@@ -125,10 +125,10 @@ func TestPruneForgetsEnded(t *testing.T) {
 	b.newest = stamp(now)
 	const backlog = 1000
 	for i := range backlog {
-		b.trackPartLocked(fmt.Sprintf("PA%d", i), endedAt(old), 0)
+		b.trackPartLocked("", fmt.Sprintf("PA%d", i), endedAt(old), 0)
 	}
-	b.trackPartLocked("recent", endedAt(stamp(now.Add(-1))), 0)
-	b.trackPartLocked("behind", endedAt(old), 0)
+	b.trackPartLocked("", "recent", endedAt(stamp(now.Add(-1))), 0)
+	b.trackPartLocked("", "behind", endedAt(old), 0)
 	b.pruneLocked()
 	if got := len(b.parts); got != backlog+2-pruneEnds {
 		t.Fatalf("after one pruning %d participants, want %d", got, backlog+2-pruneEnds)
@@ -195,7 +195,11 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 	sizes := func() (int, int) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		return len(st.rooms), len(st.parts)
+		n := len(st.parts)
+		for _, r := range st.rooms {
+			n += len(r.parts)
+		}
+		return len(st.rooms), n
 	}
 	for _, p := range []string{p1, p2} {
 		if err := c.HoldParticipant(ctx, room, p); err != nil {
