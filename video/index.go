@@ -42,14 +42,43 @@ type indexed struct {
 	bits uint8
 }
 
-// recIn returns the index of Participant sid in r.parts, -1 if not there.
-func recIn(r roomTrack, sid string) int {
+// bigRoom is the number of Participants from which a Room's are also
+// indexed by SID (bigIdx), so that finding one stays O(1): Twilio's Rooms
+// hold at most 50 (large Rooms about 100), but the public slot methods take
+// any number.
+const bigRoom = 64
+
+// recInLocked returns the index of Participant sid in r.parts, -1 if not
+// there. Requires mu held.
+func (m *model) recInLocked(r roomTrack, sid string) int {
+	if len(r.parts) >= bigRoom {
+		if ix, ok := m.bigIdx[r.sid]; ok {
+			if i, ok := ix[sid]; ok {
+				return i
+			}
+			return -1
+		}
+	}
 	for i := range r.parts {
 		if r.parts[i].sid == sid {
 			return i
 		}
 	}
 	return -1
+}
+
+// reindexLocked rebuilds (or drops) the SID index of r's Participants
+// after its parts changed other than by one append or removal.
+func (m *model) reindexLocked(r roomTrack) {
+	if len(r.parts) < bigRoom {
+		delete(m.bigIdx, r.sid)
+		return
+	}
+	ix := make(map[string]int, len(r.parts))
+	for i, rec := range r.parts {
+		ix[rec.sid] = i
+	}
+	m.bigIdx[r.sid] = ix
 }
 
 // indexLocked adds bits to participantSID, indexed in roomSID, moving it
@@ -63,7 +92,7 @@ func (m *model) indexLocked(roomSID, participantSID string, bits uint8) {
 	if !ok {
 		r = roomTrack{sid: roomSID, mark: untracked}
 	}
-	if i := recIn(r, participantSID); i >= 0 {
+	if i := m.recInLocked(r, participantSID); i >= 0 {
 		r.parts[i].bits |= bits
 		return
 	}
@@ -76,6 +105,11 @@ func (m *model) indexLocked(roomSID, participantSID string, bits uint8) {
 	}
 	r.parts = append(r.parts, rec)
 	m.rooms[r.sid] = r
+	if ix, ok := m.bigIdx[r.sid]; ok {
+		ix[rec.sid] = len(r.parts) - 1
+	} else if len(r.parts) >= bigRoom {
+		m.reindexLocked(r)
+	}
 }
 
 // unindexLocked drops bits from participantSID in roomSID, and it from the
@@ -85,7 +119,7 @@ func (m *model) unindexLocked(roomSID, participantSID string, bits uint8) {
 	if !ok {
 		return
 	}
-	i := recIn(r, participantSID)
+	i := m.recInLocked(r, participantSID)
 	if i < 0 {
 		return
 	}
@@ -97,6 +131,15 @@ func (m *model) unindexLocked(roomSID, participantSID string, bits uint8) {
 	r.parts[i] = r.parts[last]
 	r.parts[last] = partRec{}
 	r.parts = r.parts[:last]
+	if ix, ok := m.bigIdx[r.sid]; ok {
+		delete(ix, participantSID)
+		if i < last {
+			ix[r.parts[i].sid] = i
+		}
+		if len(r.parts) < bigRoom/2 {
+			delete(m.bigIdx, r.sid)
+		}
+	}
 	m.storeRoomLocked(r)
 }
 
@@ -114,6 +157,7 @@ func (m *model) unroomLocked(rec partRec) {
 func (m *model) storeRoomLocked(r roomTrack) {
 	if len(r.parts) == 0 {
 		r.parts = nil
+		delete(m.bigIdx, r.sid)
 		if r.mark == untracked {
 			delete(m.rooms, r.sid)
 			return
@@ -143,6 +187,7 @@ func (m *model) takeRoomLocked(roomSID string, bits uint8) []indexed {
 	}
 	clear(r.parts[len(kept):])
 	r.parts = kept
+	m.reindexLocked(r)
 	m.storeRoomLocked(r)
 	return out
 }

@@ -53,10 +53,11 @@ import (
 // while other Rooms proceed.
 type model struct {
 	mu        sync.Mutex
-	rooms     map[string]roomTrack // Room SID ->
-	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
-	parts     map[string]partTrack // Participant SID -> (those not indexed in a Room)
-	heldIn    map[string]string    // Participant SID -> Room, for those held through the public slot methods
+	rooms     map[string]roomTrack      // Room SID ->
+	names     map[string]string         // UniqueName -> SID of the Room last known in progress under it
+	parts     map[string]partTrack      // Participant SID -> (those not indexed in a Room)
+	heldIn    map[string]string         // Participant SID -> Room, for those held through the public slot methods
+	bigIdx    map[string]map[string]int // Room SID -> Participant SID -> index in its parts, for Rooms of bigRoom or more
 	creates   map[string]*createRec
 	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
@@ -86,6 +87,7 @@ func (m *model) init() {
 	m.names = make(map[string]string)
 	m.parts = make(map[string]partTrack)
 	m.heldIn = make(map[string]string)
+	m.bigIdx = make(map[string]map[string]int)
 	m.creates = make(map[string]*createRec)
 	m.roomToks = make(map[string]*tokRes)
 	m.partToks = make(map[string]*tokRes)
@@ -855,7 +857,7 @@ func (m *model) pruneLocked() {
 		if p, ok := m.parts[e.sid]; ok && p.ended() && p.at() < cut {
 			delete(m.parts, e.sid)
 		} else if r, ok := m.rooms[e.in]; ok && e.in != "" {
-			if i := recIn(r, e.sid); i >= 0 && r.parts[i].bits&idxOnly == 0 && r.parts[i].ended() && r.parts[i].at() < cut {
+			if i := m.recInLocked(r, e.sid); i >= 0 && r.parts[i].bits&idxOnly == 0 && r.parts[i].ended() && r.parts[i].at() < cut {
 				r.parts[i].mark, r.parts[i].bits = 0, r.parts[i].bits|idxOnly // kept for the index only
 			}
 		}
@@ -958,8 +960,8 @@ type roomTrack struct {
 	sid string // the map key, kept to share it (interned) with the ledger and the index
 	mark
 	parts  []partRec // Participants indexed in it (at most 50 in a Room), with what the model knows of them
-	listed uint32   // the Reconcile pass that last listed its Participants; 0: never
-	flags  uint8    // roomOwn, roomHeard, roomHot
+	listed uint32    // the Reconcile pass that last listed its Participants; 0: never
+	flags  uint8     // roomOwn, roomHeard, roomHot
 }
 
 // roomTrack flags, for Reconcile's choice of Rooms to list.
@@ -1041,7 +1043,7 @@ func (m *model) roomLocked(sid string) (roomTrack, bool) {
 // says where it is indexed.
 func (m *model) partLocked(room, sid string) (partView, bool) {
 	if r, ok := m.rooms[room]; ok && room != "" {
-		if i := recIn(r, sid); i >= 0 {
+		if i := m.recInLocked(r, sid); i >= 0 {
 			rec := r.parts[i]
 			v := partView{mark: rec.mark, ident: rec.ident, room: r.sid, bits: rec.bits}
 			if rec.bits&idxOnly != 0 {
@@ -1063,7 +1065,7 @@ func (m *model) partLocked(room, sid string) (partView, bool) {
 func (m *model) trackPartLocked(room, sid string, mk mark, ident uint64) {
 	in := ""
 	if r, ok := m.rooms[room]; ok && room != "" {
-		if i := recIn(r, sid); i >= 0 {
+		if i := m.recInLocked(r, sid); i >= 0 {
 			rec := &r.parts[i]
 			rec.mark, rec.bits = mk, rec.bits&^idxOnly
 			if ident != 0 {
