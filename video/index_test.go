@@ -87,3 +87,48 @@ func TestBigRoomIndex(t *testing.T) {
 		t.Fatalf("emptied room kept (%v) or its index (%d)", ok, len(m.bigIdx))
 	}
 }
+
+// TestChooseRooms: a pass lists up to half its Rooms from those where drift
+// is likely (callback activity since their last listing, known only through
+// the Client's own calls, a JoinToken reservation outstanding, a Participant
+// held but never seen connected), least recently listed first, and the rest
+// round robin over the others, least recently listed first; all of them
+// when the budget allows.
+func TestChooseRooms(t *testing.T) {
+	var m model
+	m.init()
+	sid := func(i int) string { return fmt.Sprintf("RM%032x", i) }
+	var live []string
+	for i := range 20 {
+		r := roomTrack{sid: sid(i), mark: inProgress(1), listed: uint32(100 + i), flags: roomHeard}
+		m.rooms[r.sid] = r
+		live = append(live, r.sid)
+	}
+	hot, own, tok, held := sid(19), sid(18), sid(17), sid(16)
+	r := m.rooms[hot]
+	r.flags |= roomHot
+	m.rooms[hot] = r
+	r = m.rooms[own]
+	r.flags = roomOwn
+	m.rooms[own] = r
+	m.toksOf["standup"] = 1
+	m.names["standup"] = tok
+	m.indexLocked(held, "PA0123456789abcdef0123456789abcdef", idxHeld)
+
+	if all, pri := m.chooseLocked(live, -1); len(all) != 20 || pri != 0 {
+		t.Fatalf("unbounded: %d rooms, %d prioritised; want all 20", len(all), pri)
+	}
+	got, pri := m.chooseLocked(live, 6)
+	want := []string{held, tok, own, sid(0), sid(1), sid(2)} // likely drift by listing age, then the oldest others
+	if pri != 3 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("6 of 20: %v (%d prioritised), want %v (3)", got, pri, want)
+	}
+	got, pri = m.chooseLocked(live, 4)
+	if want := []string{held, tok, sid(0), sid(1)}; pri != 2 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("4 of 20: %v (%d prioritised), want %v (2: half)", got, pri, want)
+	}
+	got, _ = m.chooseLocked(live[16:], 3) // no round robin left: likely ones take the budget
+	if want := []string{held, tok, own}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("3 of the 4 likely: %v, want %v", got, want)
+	}
+}

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/quota"
@@ -232,4 +238,63 @@ func roomSIDs(t *testing.T, vq *video.Client) []string {
 	}
 	slices.Sort(sids)
 	return sids
+}
+
+// TestReconcileFailedListing: a pass whose Room listing fails changes
+// nothing and returns the error; one whose Participant listing of a Room
+// fails keeps what it corrected before (the Rooms, exact) and returns the
+// error naming that Room; the next pass finishes the job.
+func TestReconcileFailedListing(t *testing.T) {
+	var (
+		target atomic.Pointer[url.URL]
+		fail   atomic.Pointer[string] // path suffix answered with 404
+	)
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
+		ModifyResponse: func(resp *http.Response) error {
+			if f := fail.Load(); f != nil && strings.HasSuffix(resp.Request.URL.Path, *f) {
+				resp.StatusCode = http.StatusNotFound
+				resp.Body = io.NopCloser(strings.NewReader(`{"code":20404,"message":"not found","status":404}`))
+				resp.ContentLength = -1
+				resp.Header.Del("Content-Length")
+			}
+			return nil
+		},
+	})
+	t.Cleanup(proxy.Close)
+	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) { o.AdHocRooms = true }, nil, video.WithBaseURL(proxy.URL))
+	u, _ := url.Parse(e.srv.URL())
+	target.Store(u)
+	for _, room := range []string{"a", "b", "c"} {
+		if _, err := e.srv.Connect(room, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	rooms := "/Rooms"
+	fail.Store(&rooms)
+	if _, err := e.vq.Reconcile(ctx); err == nil || !strings.Contains(err.Error(), "listing rooms") {
+		t.Fatalf("failed Room listing: %v, want its error", err)
+	}
+	if r, p := mustUsed(t, e.vq, quota.Rooms), mustUsed(t, e.vq, quota.Participants); r != 0 || p != 0 {
+		t.Fatalf("after a failed Room listing the ledger holds %d rooms, %d participants; want nothing changed", r, p)
+	}
+	parts := "/Participants"
+	fail.Store(&parts)
+	_, err := e.vq.Reconcile(ctx)
+	var tw *client.TwilioRestError
+	if !errors.As(err, &tw) || tw.Code != 20404 || !strings.Contains(err.Error(), "listing participants of RM") {
+		t.Fatalf("failed Participant listing: %v, want Twilio's 20404 naming the Room", err)
+	}
+	if r := mustUsed(t, e.vq, quota.Rooms); r != 3 {
+		t.Fatalf("after a failed Participant listing the ledger holds %d rooms, want the 3 listed", r)
+	}
+	fail.Store(nil)
+	d, err := e.vq.Reconcile(ctx)
+	if err != nil || !d.Complete() {
+		t.Fatalf("next pass: %v, %v", d, err)
+	}
+	if m := e.ledgerMismatch(t); m != "" {
+		t.Fatal(m)
+	}
 }
