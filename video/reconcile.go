@@ -241,9 +241,10 @@ const DefaultRequestWindow = 2 * DefaultTimeout
 //     its own calls (no callback seen) or never listed, and Rooms whose
 //     counts disagree with what the callbacks imply (a JoinToken reservation
 //     outstanding, a Participant held by the Client but never seen
-//     connected). The rest go round robin to the Rooms listed least
-//     recently. When a pass lists every Room, the ledger's Participant
-//     holdings are then made exactly the Participants listed.
+//     connected). The rest go round robin: to the Rooms listed least
+//     recently, likely drift or not. When a pass lists every Room, the
+//     ledger's Participant holdings are then made exactly the Participants
+//     listed.
 //
 // # Cost model
 //
@@ -766,9 +767,9 @@ func (m *model) nameOfLocked(sid string) string {
 
 // chooseLocked returns the Rooms of live whose Participants the pass lists,
 // at most k of them (k < 0: all), and how many were prioritised: up to half
-// (more when the round robin has fewer Rooms) go to Rooms where drift is
-// likely (see [Client.Reconcile]), least recently listed first, the rest to
-// the other Rooms least recently listed. Requires mu held.
+// go to Rooms where drift is likely (see [Client.Reconcile]), least
+// recently listed first, the rest to the Rooms least recently listed, likely
+// or not. Requires mu held.
 func (m *model) chooseLocked(live []string, k int) (chosen []string, prioritised int) {
 	if k < 0 || k >= len(live) {
 		return live, 0
@@ -798,18 +799,22 @@ func (m *model) chooseLocked(live []string, k int) (chosen []string, prioritised
 		}
 		return strings.Compare(a.sid, b.sid)
 	}
-	np := min(len(pri), max(k-len(rest), (k+1)/2))
-	nr := min(len(rest), k-np)
-	np = min(len(pri), k-nr)
 	slices.SortFunc(pri, older)
 	slices.SortFunc(rest, older)
-	pri, rest = pri[:np], rest[:nr]
-	chosen = make([]string, 0, np+nr)
-	for _, c := range pri {
+	np := min(len(pri), (k+1)/2)
+	chosen = make([]string, 0, k)
+	for _, c := range pri[:np] {
 		chosen = append(chosen, c.sid)
 	}
-	for _, c := range rest {
-		chosen = append(chosen, c.sid)
+	// The rest by listing age, likely drift or not: a Room never waits
+	// behind Rooms listed after it for more than the likely ones' half.
+	a, b := pri[np:], rest
+	for len(chosen) < k && len(a)+len(b) > 0 {
+		if len(b) == 0 || (len(a) > 0 && older(a[0], b[0]) <= 0) {
+			chosen, a = append(chosen, a[0].sid), a[1:]
+		} else {
+			chosen, b = append(chosen, b[0].sid), b[1:]
+		}
 	}
 	return chosen, np
 }

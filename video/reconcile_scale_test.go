@@ -91,7 +91,8 @@ func BenchmarkReconcileBudget(b *testing.B) {
 
 // TestReconcilerFindsLostDisconnectsWithinSweep: at 10,000 in-progress
 // Rooms and the default read share of Twilio's default read quota, the
-// participant-disconnected callbacks of 10 Rooms were lost. RunReconciler
+// participant-disconnected callbacks of 10 Rooms were lost (the Client had
+// learnt every Participant from its callbacks). RunReconciler
 // (every minute, on a fake clock) keeps every pass within its 480 reads
 // with the Rooms exact, and corrects the Participants within the sweep the
 // cost model predicts (Drift.Sweep = ⌈10,000 / (480 - 10)⌉ = 22 passes);
@@ -108,32 +109,53 @@ func TestReconcilerFindsLostDisconnectsWithinSweep(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{AdHocRooms: true, ReadsPerSecond: -1, WritesPerSecond: -1,
 		ConcurrentRooms: -1, ConcurrentParticipants: -1})
 	t.Cleanup(srv.Close)
+	alice := make(map[string]string, n) // Room name -> alice's Participant SID
 	for i := range n {
-		if _, err := srv.Connect(fmt.Sprintf("room-%05d", i), "alice"); err != nil {
+		name := fmt.Sprintf("room-%05d", i)
+		part, err := srv.Connect(name, "alice")
+		if err != nil {
 			t.Fatal(err)
 		}
+		alice[name] = part
 	}
 	clk := videotest.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
 	vq := budgetClient(t, srv.URL(), srv.AccountSID(), srv.AuthToken(), clk)
 	ctx := context.Background()
-	sids := roomSIDs(t, vq)
+	sids, names := roomSIDs(t, vq)
 	if len(sids) != n {
 		t.Fatalf("emulator lists %d rooms, want %d", len(sids), n)
 	}
 	victims := sids[n-lost:] // SID order: the round robin's last
+	bob := make(map[string]string, lost)
 	for _, sid := range victims {
-		if _, err := srv.Connect(sid, "bob"); err != nil {
+		part, err := srv.Connect(sid, "bob")
+		if err != nil {
 			t.Fatal(err)
 		}
+		bob[sid] = part
 	}
 
-	// The Client learns the account in one pass with a budget to cover it.
-	d, err := vq.Reconcile(ctx, video.WithReadShare(1), video.WithPassInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
+	// The Client learns the account from its participant-connected
+	// callbacks (the emulator has none configured: the test delivers them).
+	h := vq.StatusCallbackHandler()
+	const target = "http://example.test/status"
+	deliver := func(event, room, part string) {
+		form := roomForm(vq.AccountSID(), event, room, part, clk.Now().Format(time.RFC3339))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(srv.AuthToken(), target, form))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s %s: status %d", event, part, w.Code)
+		}
 	}
-	if !d.Complete() || d.Rooms.Twilio != n || d.Participants.Twilio != n+lost {
-		t.Fatalf("learning pass %v, want all %d rooms and %d participants", d, n, n+lost)
+	for i, sid := range sids {
+		deliver(video.EventParticipantConnected, sid, alice[names[i]])
+	}
+	for sid, part := range bob {
+		deliver(video.EventParticipantConnected, sid, part)
+	}
+	if u := vq.Usage(); u.Rooms.Used != n || u.Participants.Used != n+lost {
+		t.Fatalf("after the callbacks: ledger %d rooms, %d participants; want %d and %d",
+			u.Rooms.Used, u.Participants.Used, n, n+lost)
 	}
 	// bob leaves the 10 Rooms; no callback reaches the Client.
 	for _, sid := range victims {
@@ -206,17 +228,12 @@ func TestReconcilerFindsLostDisconnectsWithinSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const target = "http://example.test/status"
-	form := roomForm(vq.AccountSID(), video.EventParticipantConnected, hot, part, clk.Now().Format(time.RFC3339))
-	w := httptest.NewRecorder()
-	vq.StatusCallbackHandler().ServeHTTP(w, signedPost(srv.AuthToken(), target, form))
-	if w.Code != http.StatusOK {
-		t.Fatalf("participant-connected: status %d", w.Code)
-	}
+	deliver(video.EventParticipantConnected, hot, part)
 	if err := srv.Disconnect(hot, "carol"); err != nil { // its callback lost
 		t.Fatal(err)
 	}
-	if d, err = vq.Reconcile(ctx, video.WithPassInterval(every)); err != nil {
+	d, err := vq.Reconcile(ctx, video.WithPassInterval(every))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if u := vq.Usage(); u.Participants.Used != n || d.Participants.Removed != 1 || d.Prioritised < 1 {
@@ -225,19 +242,19 @@ func TestReconcilerFindsLostDisconnectsWithinSweep(t *testing.T) {
 	}
 }
 
-// roomSIDs lists the in-progress Rooms' SIDs, sorted.
-func roomSIDs(t *testing.T, vq *video.Client) []string {
+// roomSIDs lists the in-progress Rooms' SIDs, sorted, and their names.
+func roomSIDs(t *testing.T, vq *video.Client) (sids, names []string) {
 	t.Helper()
 	rooms, err := vq.ListRoom(context.Background(), (&openapi.ListRoomParams{}).SetStatus("in-progress").SetPageSize(1000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sids := make([]string, 0, len(rooms))
+	slices.SortFunc(rooms, func(a, b openapi.VideoV1Room) int { return strings.Compare(*a.Sid, *b.Sid) })
 	for _, r := range rooms {
 		sids = append(sids, *r.Sid)
+		names = append(names, *r.UniqueName)
 	}
-	slices.Sort(sids)
-	return sids
+	return sids, names
 }
 
 // TestReconcileFailedListing: a pass whose Room listing fails changes
