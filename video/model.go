@@ -444,10 +444,12 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 	case EventParticipantDisconnected:
 		empty, err = m.participantDisconnected(ctx, c, e, ts)
 	}
-	st.Unlock()
 	if err != nil {
+		st.Unlock()
 		return false, err
 	}
+	// Seen before the stripe is released: a copy waiting for it is then a
+	// duplicate.
 	m.mu.Lock()
 	m.seen.addHash(key)
 	if !e.Stale {
@@ -456,6 +458,7 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 	m.newest = max(m.newest, ts)
 	m.pruneLocked()
 	m.mu.Unlock()
+	st.Unlock()
 	if empty && h.closeEmpty {
 		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
 	}
