@@ -307,7 +307,7 @@ func (m *model) claimRoomLocked(sid, name string) (key string, undo func()) {
 		}
 		if t, ok := m.roomToks[name]; ok && t.isReady() && t.err == nil && t.made {
 			delete(m.roomToks, name)
-			return t.key, func() { m.roomToks[name] = t }
+			return t.key, func() { m.roomToks[name] = t; m.tokQ.push(t) }
 		}
 	}
 	var oldest string
@@ -565,6 +565,7 @@ func (m *model) takeTokensLocked(e *RoomEvent) (keys []string, undo func()) {
 		for _, t := range taken {
 			m.partToks[t.id] = t
 			m.toksOf[t.room]++
+			m.tokQ.push(t) // a pruning may have dropped it meanwhile
 		}
 	}
 }

@@ -118,8 +118,9 @@ func WithMaxBody(n int64) HandlerOption {
 // handler, once per event (duplicate deliveries are not passed on), after
 // the ledger was updated and before the response is written, on the
 // request's goroutine. Events that arrived out of order are passed on with
-// Stale set. Keep fn fast: Twilio waits for the response. It may be given
-// several times.
+// Stale set; [RoomEvent.Params] holds every parameter received (the
+// handler builds it only when such funcs are given). Keep fn fast: Twilio
+// waits for the response. It may be given several times.
 func OnRoomEvent(fn RoomEventFunc) HandlerOption {
 	return func(h *handlerConfig) error {
 		if fn == nil {
