@@ -263,9 +263,12 @@ const DefaultRequestWindow = 2 * DefaultTimeout
 // 43 at worst). An unlimited read quota makes every pass list every Room.
 //
 // Reads are paced at share × R per second on the Client's clock and go
-// through the Client's read bucket too. Memory is in proportion to a page:
-// Room listings are folded into the Client's model page by page, and one
-// Room's Participants are applied before the next Room is listed.
+// through the Client's read bucket too. Beside the in-progress Rooms' SIDs
+// (which the Rooms' Sync needs, sharing the model's strings), memory is in
+// proportion to a page: pages are decoded as streams keeping only SIDs,
+// names and identities, and one Room's Participants are applied before the
+// next Room is listed (about 8.5 MB allocated by a pass at 10,000 Rooms
+// and the defaults).
 //
 // # Pending reservations
 //
