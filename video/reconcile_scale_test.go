@@ -315,3 +315,83 @@ func TestReconcileFailedListing(t *testing.T) {
 		t.Fatal(m)
 	}
 }
+
+// TestReconcileKeepsDisconnectsDuringListing: a Participant whose
+// participant-disconnected is applied after Twilio listed its Room (the
+// listing still shows it connected) but before the listing is applied
+// stays released, in a pass that lists every Room and in one that lists
+// only some (applied Room by Room).
+func TestReconcileKeepsDisconnectsDuringListing(t *testing.T) {
+	for _, partial := range []bool{false, true} {
+		t.Run(fmt.Sprintf("partial=%v", partial), func(t *testing.T) {
+			var (
+				target atomic.Pointer[url.URL]
+				hook   atomic.Pointer[func()]
+			)
+			proxy := httptest.NewServer(&httputil.ReverseProxy{
+				Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
+				ModifyResponse: func(resp *http.Response) error {
+					if strings.HasSuffix(resp.Request.URL.Path, "/Participants") {
+						if f := hook.Swap(nil); f != nil {
+							(*f)() // after Twilio answered the listing, before the Client sees it
+						}
+					}
+					return nil
+				},
+			})
+			t.Cleanup(proxy.Close)
+			limits := quota.Limits{ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}
+			if partial {
+				limits.ReadsPerSecond = 1e9 // a budget set below by the pass interval
+			}
+			e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {
+				o.AdHocRooms = true
+				o.AdHocStatusCallback = e.statusURL()
+			}, nil, video.WithBaseURL(proxy.URL), video.WithLimits(limits))
+			u, _ := url.Parse(e.srv.URL())
+			target.Store(u)
+			for _, room := range []string{"busy", "quiet-1", "quiet-2"} {
+				if _, err := e.srv.Connect(room, "stays"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.flush(t)
+			ctx := context.Background()
+			if partial { // every Room listed once: none has callback activity since
+				if d, err := e.vq.Reconcile(ctx); err != nil || !d.Complete() {
+					t.Fatalf("first pass %v, %v", d, err)
+				}
+			}
+			if _, err := e.srv.Connect("busy", "leaver"); err != nil {
+				t.Fatal(err)
+			}
+			e.flush(t)
+			leave := func() {
+				if err := e.srv.Disconnect("busy", "leaver"); err != nil {
+					t.Error(err)
+				}
+				e.flush(t)
+			}
+			hook.Store(&leave)
+			var opts []video.ReconcileOption
+			if partial {
+				// 20 ns × 10% × 1e9 reads/s = 2 reads: the Room page and one
+				// listing, of "busy", the one Room with callback activity.
+				opts = append(opts, video.WithPassInterval(20*time.Nanosecond))
+			}
+			d, err := e.vq.Reconcile(ctx, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hook.Load() != nil {
+				t.Fatal("the listing hook did not run")
+			}
+			if partial == d.Complete() || (partial && (d.Listed != 1 || d.Prioritised != 1)) {
+				t.Fatalf("pass %v (budget %d, %d prioritised): complete %v, want %v", d, d.Budget, d.Prioritised, d.Complete(), !partial)
+			}
+			if m := e.ledgerMismatch(t); m != "" {
+				t.Fatalf("%s (drift %v)", m, d)
+			}
+		})
+	}
+}
