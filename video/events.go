@@ -249,14 +249,20 @@ func (e *RoomEvent) typeParams(raw *rawRoomEvent) error {
 	e.SequenceNumber = int(seq)
 	for _, d := range [...]struct {
 		name, s string
-		dst     *time.Duration
-	}{{"ParticipantDuration", raw.partDur, &e.ParticipantDuration}, {"RoomDuration", raw.roomDur, &e.RoomDuration},
-		{"Duration", raw.dur, &e.Duration}} {
+		which   int
+	}{{"ParticipantDuration", raw.partDur, 0}, {"RoomDuration", raw.roomDur, 1}, {"Duration", raw.dur, 2}} {
 		x, err := paramInt(d.name, d.s, false, maxSeconds)
 		if err != nil {
 			return err
 		}
-		*d.dst = time.Duration(x) * time.Second
+		switch dur := time.Duration(x) * time.Second; d.which {
+		case 0:
+			e.ParticipantDuration = dur
+		case 1:
+			e.RoomDuration = dur
+		default:
+			e.Duration = dur
+		}
 	}
 	if e.Size, err = paramInt("Size", raw.size, false, 1<<63-1); err != nil {
 		return err
