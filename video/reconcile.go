@@ -1129,6 +1129,12 @@ func (m *model) pace(ctx context.Context, c *Client, lim *rate.Limiter) error {
 	if d <= 0 {
 		return nil
 	}
+	// With one Reconcile at a time and a burst of 1, a read waits at most
+	// one interval of the rate; a Client clock that does not move (a test's
+	// fixed clock) would otherwise make each wait longer than the last.
+	if l := lim.Limit(); l != rate.Inf && l > 0 {
+		d = min(d, time.Duration(float64(time.Second)/float64(l)))
+	}
 	if err := m.sleep(ctx, d); err != nil {
 		r.CancelAt(c.now())
 		return err

@@ -225,3 +225,35 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 		t.Fatalf("participants used %d (%v), want 0", used, err)
 	}
 }
+
+// TestPaceFixedClock: on a Client clock that does not move, reads are still
+// paced one interval of the rate apart, not ever further apart.
+func TestPaceFixedClock(t *testing.T) {
+	fixed := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"),
+		WithClock(func() time.Time { return fixed }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := c.model()
+	var waits []time.Duration
+	m.sleepFn = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}
+	lim := rate.NewLimiter(8, 1)
+	for range 5 {
+		if err := m.pace(context.Background(), c, lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(waits) != 4 {
+		t.Fatalf("%d waits for 5 reads, want 4 (the first goes at once)", len(waits))
+	}
+	for i, d := range waits {
+		if d != time.Second/8 {
+			t.Fatalf("wait %d: %s, want %s", i, d, time.Second/8)
+		}
+	}
+}
