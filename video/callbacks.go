@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+
+	"github.com/videoquota/videoquota/video/internal/signature"
 )
 
 // StatusCallbackHandler returns the http.Handler to give Twilio as the Room
@@ -45,7 +47,9 @@ import (
 // disconnected) and Twilio never reuses their SIDs, so an event older by
 // Timestamp than the last one applied for its SID, or arriving after the
 // SID's end, is stale: it changes nothing (SequenceNumber is not an order).
-// Ended Rooms and Participants are remembered for [DefaultCallbackRetention].
+// Ended Rooms and Participants are remembered for at least
+// [DefaultCallbackRetention] (forgotten a few per callback, never in one
+// sweep of every SID).
 // An event whose Timestamp is older than that (a replayed request: Twilio's
 // signature does not cover time; or a very late delivery) changes nothing
 // and is passed on with Stale set. Such events, and callbacks Twilio never
@@ -62,12 +66,23 @@ import (
 func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 	h := c.buildHandlerConfig("StatusCallbackHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		form, werr := c.readSigned(w, r, h)
+		f, _ := h.forms.Get().(*signature.Form)
+		if f == nil {
+			f = new(signature.Form)
+		}
+		defer h.forms.Put(f)
+		query, werr := c.readSignedForm(w, r, h, f)
 		if werr != nil {
 			c.rejectWebhook(w, r, "status callback", werr)
 			return
 		}
-		ev, err := parseRoomEvent(form)
+		var ev RoomEvent
+		var err error
+		if query != nil {
+			ev, err = parseRoomEvent(query)
+		} else {
+			ev, err = parseRoomEventForm(f, len(h.onRoom) > 0)
+		}
 		if err == nil && ev.AccountSID != "" && ev.AccountSID != c.accountSID {
 			err = &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
 		}

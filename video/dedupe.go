@@ -61,7 +61,7 @@ func (d *dedupe) deliveryHash(e *RoomEvent) uint64 {
 	var h maphash.Hash
 	h.SetSeed(d.seed)
 	for _, f := range [...]string{e.Event, e.RoomSID, e.ParticipantSID, e.TrackSID, e.RecordingSID,
-		e.Params.Get("Timestamp"), e.Params.Get("SequenceNumber")} {
+		e.rawTimestamp, e.rawSeq} {
 		h.WriteString(f)
 		h.WriteByte('|')
 	}

@@ -186,11 +186,15 @@
 //     progress: past the quota it returns the typed error and no token. The
 //     reservation is confirmed by the participant-connected callback and
 //     lapses with the token otherwise.
-//   - [Client.Reconcile] lists the in-progress Rooms (1,000 a page) and their
-//     connected Participants within a share of the read quota
-//     ([WithReadShare], 10% by default) and corrects the ledger, reporting the
-//     [Drift] ([OnDrift]); [Client.RunReconciler] runs it periodically. A lost
-//     callback is thus corrected within one interval.
+//   - [Client.Reconcile] corrects the ledger within a read budget (the
+//     interval × [WithReadShare] of the read quota: 480 reads a minute by
+//     default), reporting the [Drift] ([OnDrift]); [Client.RunReconciler]
+//     runs it periodically. Every pass makes the Rooms exact (⌈N/1000⌉
+//     reads at N Rooms); Participants cost one read per Room, so each pass
+//     lists the Rooms where drift is likely first, then the others round
+//     robin. A lost Room callback is corrected at the next pass, a lost
+//     Participant callback within [Drift.Sweep] passes (22 at 10,000 Rooms
+//     and the defaults); see the cost model at [Client.Reconcile].
 //
 // # Sharing a quota between processes
 //

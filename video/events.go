@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/videoquota/videoquota/video/internal/signature"
 )
 
 // Room status callback event names (StatusCallbackEvent), as documented at
@@ -65,12 +67,15 @@ type RoomEvent struct {
 	FailedOperation            string        // FailedOperation (recording-failed only)
 
 	// Params holds every parameter received, including any Twilio added
-	// after this library was written.
+	// after this library was written. The status callback handler fills it
+	// for [OnRoomEvent] funcs only: without them it is nil.
 	Params url.Values
 
 	// Stale is true when a later event for the same Room or Participant had
 	// already been applied, so this one did not change the ledger.
 	Stale bool
+
+	rawTimestamp, rawSeq string // Timestamp and SequenceNumber as received (duplicate detection)
 }
 
 // ledgerEvent reports whether e is one of the four events that move the ledger.
@@ -104,87 +109,181 @@ func (e *FieldError) Error() string {
 // participant events a ParticipantSid; for other events malformed optional
 // numbers are an error too, while missing fields stay zero.
 func parseRoomEvent(v url.Values) (RoomEvent, error) {
-	e := RoomEvent{
-		Event:                 v.Get("StatusCallbackEvent"),
-		AccountSID:            v.Get("AccountSid"),
-		RoomSID:               v.Get("RoomSid"),
-		RoomName:              v.Get("RoomName"),
-		RoomStatus:            v.Get("RoomStatus"),
-		RoomType:              v.Get("RoomType"),
-		ParticipantSID:        v.Get("ParticipantSid"),
-		ParticipantStatus:     v.Get("ParticipantStatus"),
-		ParticipantIdentity:   v.Get("ParticipantIdentity"),
-		TrackSID:              v.Get("TrackSid"),
-		TrackKind:             v.Get("TrackKind"),
-		TrackName:             v.Get("TrackName"),
-		RecordingSID:          v.Get("RecordingSid"),
-		SourceSID:             v.Get("SourceSid"),
-		RecordingURI:          v.Get("RecordingUri"),
-		MediaURI:              v.Get("MediaUri"),
-		MediaExternalLocation: v.Get("MediaExternalLocation"),
-		Container:             v.Get("Container"),
-		Codec:                 v.Get("Codec"),
-		Type:                  v.Get("Type"),
-		FailedOperation:       v.Get("FailedOperation"),
-		Params:                v,
+	var e RoomEvent
+	var raw rawRoomEvent
+	for name, vs := range v {
+		if len(vs) > 0 {
+			e.setParam(&raw, name, vs[0])
+		}
 	}
+	e.Params = v
+	return e, e.typeParams(&raw)
+}
+
+// parseRoomEventForm is parseRoomEvent reading a validated form body: one
+// pass over its fields, the first value of a repeated name winning (as
+// url.Values.Get). Params is built only when params is true (someone will
+// read it: [OnRoomEvent] funcs), as it costs more than the rest together.
+func parseRoomEventForm(f *signature.Form, params bool) (RoomEvent, error) {
+	var e RoomEvent
+	var raw rawRoomEvent
+	for i := range f.Len() {
+		name, value := f.Field(i)
+		e.setParam(&raw, name, value)
+	}
+	if params {
+		e.Params = f.Values()
+	}
+	return e, e.typeParams(&raw)
+}
+
+// rawRoomEvent holds a status callback's numeric and time parameters as
+// received, and which parameters were set.
+type rawRoomEvent struct {
+	set                                              uint32 // a bit per parameter, numbered in setParam
+	timestamp, seq, partDur, roomDur, dur, size, off string
+}
+
+// setParam sets the field of parameter name to value, unless an earlier
+// value of name was set.
+func (e *RoomEvent) setParam(raw *rawRoomEvent, name, value string) {
+	var dst *string
+	var bit int
+	switch name {
+	case "StatusCallbackEvent":
+		dst, bit = &e.Event, 0
+	case "AccountSid":
+		dst, bit = &e.AccountSID, 1
+	case "RoomSid":
+		dst, bit = &e.RoomSID, 2
+	case "RoomName":
+		dst, bit = &e.RoomName, 3
+	case "RoomStatus":
+		dst, bit = &e.RoomStatus, 4
+	case "RoomType":
+		dst, bit = &e.RoomType, 5
+	case "ParticipantSid":
+		dst, bit = &e.ParticipantSID, 6
+	case "ParticipantStatus":
+		dst, bit = &e.ParticipantStatus, 7
+	case "ParticipantIdentity":
+		dst, bit = &e.ParticipantIdentity, 8
+	case "TrackSid":
+		dst, bit = &e.TrackSID, 9
+	case "TrackKind":
+		dst, bit = &e.TrackKind, 10
+	case "TrackName":
+		dst, bit = &e.TrackName, 11
+	case "RecordingSid":
+		dst, bit = &e.RecordingSID, 12
+	case "SourceSid":
+		dst, bit = &e.SourceSID, 13
+	case "RecordingUri":
+		dst, bit = &e.RecordingURI, 14
+	case "MediaUri":
+		dst, bit = &e.MediaURI, 15
+	case "MediaExternalLocation":
+		dst, bit = &e.MediaExternalLocation, 16
+	case "Container":
+		dst, bit = &e.Container, 17
+	case "Codec":
+		dst, bit = &e.Codec, 18
+	case "Type":
+		dst, bit = &e.Type, 19
+	case "FailedOperation":
+		dst, bit = &e.FailedOperation, 20
+	case "Timestamp":
+		dst, bit = &raw.timestamp, 21
+	case "SequenceNumber":
+		dst, bit = &raw.seq, 22
+	case "ParticipantDuration":
+		dst, bit = &raw.partDur, 23
+	case "RoomDuration":
+		dst, bit = &raw.roomDur, 24
+	case "Duration":
+		dst, bit = &raw.dur, 25
+	case "Size":
+		dst, bit = &raw.size, 26
+	case "OffsetFromTwilioVideoEpoch":
+		dst, bit = &raw.off, 27
+	default:
+		return
+	}
+	if raw.set&(1<<bit) == 0 {
+		raw.set |= 1 << bit
+		*dst = value
+	}
+}
+
+// typeParams checks and types the parameters setParam kept as received.
+func (e *RoomEvent) typeParams(raw *rawRoomEvent) error {
+	e.rawTimestamp, e.rawSeq = raw.timestamp, raw.seq
 	if e.Event == "" {
-		return e, &FieldError{Field: "StatusCallbackEvent", Reason: "missing"}
+		return &FieldError{Field: "StatusCallbackEvent", Reason: "missing"}
 	}
 	strict := e.ledgerEvent()
-	if s := v.Get("Timestamp"); s != "" {
+	if s := raw.timestamp; s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return e, &FieldError{Field: "Timestamp", Reason: "not an ISO 8601 (RFC 3339) time"}
+			return &FieldError{Field: "Timestamp", Reason: "not an ISO 8601 (RFC 3339) time"}
 		}
 		e.Timestamp = t.UTC()
 	} else if strict {
-		return e, &FieldError{Field: "Timestamp", Reason: "missing"}
+		return &FieldError{Field: "Timestamp", Reason: "missing"}
 	}
 	if strict || e.RoomSID != "" {
 		if !validSID("RM", e.RoomSID) {
-			return e, &FieldError{Field: "RoomSid", Reason: "want RM followed by 32 hex digits"}
+			return &FieldError{Field: "RoomSid", Reason: "want RM followed by 32 hex digits"}
 		}
 	}
 	if e.participantEvent() && (strict || e.ParticipantSID != "") {
 		if !validSID("PA", e.ParticipantSID) {
-			return e, &FieldError{Field: "ParticipantSid", Reason: "want PA followed by 32 hex digits"}
+			return &FieldError{Field: "ParticipantSid", Reason: "want PA followed by 32 hex digits"}
 		}
-	}
-	num := func(name string, neg bool, max int64) (int64, error) {
-		s := v.Get(name)
-		if s == "" {
-			return 0, nil
-		}
-		x, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || (x < 0 && !neg) || x > max {
-			return 0, &FieldError{Field: name, Reason: fmt.Sprintf("not an integer in range (got %q)", shorten(s))}
-		}
-		return x, nil
 	}
 	const maxSeconds = int64(1<<63-1) / int64(time.Second)
-	seq, err := num("SequenceNumber", false, 1<<31-1)
+	seq, err := paramInt("SequenceNumber", raw.seq, false, 1<<31-1)
 	if err != nil {
-		return e, err
+		return err
 	}
 	e.SequenceNumber = int(seq)
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"ParticipantDuration", &e.ParticipantDuration}, {"RoomDuration", &e.RoomDuration}, {"Duration", &e.Duration}} {
-		x, err := num(d.name, false, maxSeconds)
+	for _, d := range [...]struct {
+		name, s string
+		which   int
+	}{{"ParticipantDuration", raw.partDur, 0}, {"RoomDuration", raw.roomDur, 1}, {"Duration", raw.dur, 2}} {
+		x, err := paramInt(d.name, d.s, false, maxSeconds)
 		if err != nil {
-			return e, err
+			return err
 		}
-		*d.dst = time.Duration(x) * time.Second
+		switch dur := time.Duration(x) * time.Second; d.which {
+		case 0:
+			e.ParticipantDuration = dur
+		case 1:
+			e.RoomDuration = dur
+		default:
+			e.Duration = dur
+		}
 	}
-	if e.Size, err = num("Size", false, 1<<63-1); err != nil {
-		return e, err
+	if e.Size, err = paramInt("Size", raw.size, false, 1<<63-1); err != nil {
+		return err
 	}
-	if e.OffsetFromTwilioVideoEpoch, err = num("OffsetFromTwilioVideoEpoch", true, 1<<63-1); err != nil {
-		return e, err
+	if e.OffsetFromTwilioVideoEpoch, err = paramInt("OffsetFromTwilioVideoEpoch", raw.off, true, 1<<63-1); err != nil {
+		return err
 	}
-	return e, nil
+	return nil
+}
+
+// paramInt reads the integer parameter name from s ("" is 0): at most max,
+// and not negative unless neg.
+func paramInt(name, s string, neg bool, max int64) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	x, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || (x < 0 && !neg) || x > max {
+		return 0, &FieldError{Field: name, Reason: fmt.Sprintf("not an integer in range (got %q)", shorten(s))}
+	}
+	return x, nil
 }
 
 // AlertEvent is one Twilio Debugger event (the Console Debugger webhook) or

@@ -53,26 +53,32 @@ import (
 // while other Rooms proceed.
 type model struct {
 	mu        sync.Mutex
-	rooms     map[string]roomTrack // Room SID ->
-	names     map[string]string    // UniqueName -> SID of the Room last known in progress under it
-	parts     map[string]partTrack // Participant SID ->
+	rooms     map[string]roomTrack      // Room SID ->
+	names     map[string]string         // UniqueName -> SID of the Room last known in progress under it
+	parts     map[string]partTrack      // Participant SID -> (those not indexed in a Room)
+	heldIn    map[string]string         // Participant SID -> Room, for those held through the public slot methods
+	bigIdx    map[string]map[string]int // Room SID -> Participant SID -> index in its parts, for Rooms of bigRoom or more
 	creates   map[string]*createRec
-	orphans   []orphan           // Rooms callbacks showed while unnamed creates were in flight, unclaimed
-	roomToks  map[string]*tokRes // Room name -> JoinToken's Room reservation
-	partToks  map[string]*tokRes // ParticipantReservationKey(room, identity) -> JoinToken's reservation
-	toksOf    map[string]int     // room (name or SID) -> JoinToken Participant reservations outstanding
-	seen      dedupe             // status callback deliveries
-	alerts    dedupe             // Debugger event SIDs and idempotency tokens
-	recon     *reconWindow       // non-nil while a Reconcile runs
-	newest    int64              // newest Timestamp of a status callback applied (µs): the callbacks' clock
-	lastPrune int64              // on the callbacks' clock
-	retention time.Duration      // how long ended SIDs are remembered
-	seed      maphash.Seed       // identity hashes
-	closer    closer             // WithCloseEmptyRooms
-	reconLim  *rate.Limiter      // Reconcile's share of the read quota, made on first use
-	pollLim   *rate.Limiter      // PollAlerts' read budget, made on first use
-	reconMu   sync.Mutex         // one Reconcile at a time
-	stripes   [64]sync.Mutex     // per-Room serialisation of events
+	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
+	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
+	partToks  map[string]*tokRes                         // ParticipantReservationKey(room, identity) -> JoinToken's reservation
+	toksOf    map[string]int                             // room (name or SID) -> JoinToken Participant reservations outstanding
+	seen      dedupe                                     // status callback deliveries
+	alerts    dedupe                                     // Debugger event SIDs and idempotency tokens
+	recon     *reconWindow                               // non-nil while a Reconcile runs
+	newest    int64                                      // newest Timestamp of a status callback applied (µs): the callbacks' clock
+	ends      fifo[endedSID]                                // SIDs in the order they ended, for pruning
+	nameQ     fifo[string]                               // names, round robin, for pruning
+	tokQ      fifo[*tokRes]                              // JoinToken reservations, round robin, for pruning
+	retention time.Duration                              // how long ended SIDs are remembered
+	seed      maphash.Seed                               // identity hashes
+	closer    closer                                     // WithCloseEmptyRooms
+	reconLim  *rate.Limiter                              // Reconcile's share of the read quota, made on first use
+	pollLim   *rate.Limiter                              // PollAlerts' read budget, made on first use
+	reconMu   sync.Mutex                                 // one Reconcile at a time
+	passes    uint32                                     // Reconcile passes started (the Rooms' listed clock)
+	sleepFn   func(context.Context, time.Duration) error // tests: waits on a fake clock
+	stripes   [64]sync.Mutex                             // per-Room serialisation of events
 	once      sync.Once
 }
 
@@ -80,6 +86,8 @@ func (m *model) init() {
 	m.rooms = make(map[string]roomTrack)
 	m.names = make(map[string]string)
 	m.parts = make(map[string]partTrack)
+	m.heldIn = make(map[string]string)
+	m.bigIdx = make(map[string]map[string]int)
 	m.creates = make(map[string]*createRec)
 	m.roomToks = make(map[string]*tokRes)
 	m.partToks = make(map[string]*tokRes)
@@ -211,8 +219,9 @@ func (m *model) trackOwnRoomLocked(c *Client, sid, name string) {
 	if isNew {
 		r.sid = strings.Clone(sid)
 		r.mark = inProgress(m.nowLocked(c))
-		m.rooms[r.sid] = r
 	}
+	r.flags |= roomOwn
+	m.rooms[r.sid] = r
 	m.nameLocked(name, r.sid)
 	m.recon.room(r.sid, true)
 }
@@ -314,12 +323,12 @@ func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo fu
 			delete(m.roomToks, name)
 			if !t.isReady() {
 				t.claimed = sid // settleTok gives the reservation back once made
-				return "", func() { t.claimed = ""; m.roomToks[name] = t }
+				return "", func() { t.claimed = ""; m.roomToks[name] = t; m.tokQ.push(t) }
 			}
 			if t.err == nil {
-				return t.key, func() { m.roomToks[name] = t }
+				return t.key, func() { m.roomToks[name] = t; m.tokQ.push(t) }
 			}
-			return "", func() { m.roomToks[name] = t }
+			return "", func() { m.roomToks[name] = t; m.tokQ.push(t) }
 		}
 		return "", func() {}
 	}
@@ -396,8 +405,8 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 		at = m.nowLocked(c)
 	}
 	for _, p := range taken {
-		if _, known := m.partLocked(p.sid); known {
-			m.trackPartLocked(p.sid, endedAt(at), 0)
+		if _, known := m.partLocked("", p.sid); known {
+			m.trackPartLocked("", p.sid, endedAt(at), 0)
 		}
 	}
 	{
@@ -407,8 +416,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 		if r.sid == "" {
 			r.sid = strings.Clone(sid)
 		}
-		r.mark = endedAt(at)
-		m.storeRoomLocked(r)
+		m.endRoomTrackLocked(r, at)
 	}
 	return false, nil
 }
@@ -467,8 +475,13 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 		st.Unlock()
 		return false, err
 	}
+	// Seen before the stripe is released: a copy waiting for it is then a
+	// duplicate.
 	m.mu.Lock()
-	m.seen.addHash(key) // before the stripe is let go: a copy waiting on it is then a duplicate
+	m.seen.addHash(key)
+	if !e.Stale {
+		m.heardLocked(e)
+	}
 	m.newest = max(m.newest, ts)
 	m.pruneLocked()
 	m.mu.Unlock()
@@ -477,6 +490,23 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
 	}
 	return true, nil
+}
+
+// heardLocked records that a callback of e's Room was applied, and a
+// Participant event there since its last listing. Requires mu held.
+func (m *model) heardLocked(e *RoomEvent) {
+	r, ok := m.trackedRoomLocked(e.RoomSID)
+	if !ok || r.ended() {
+		return
+	}
+	flags := r.flags | roomHeard
+	if e.participantEvent() {
+		flags |= roomHot
+	}
+	if flags != r.flags {
+		r.flags = flags
+		m.rooms[r.sid] = r
+	}
 }
 
 // roomPlan is what learning of a Room in progress does to the ledger.
@@ -543,6 +573,9 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 // takeTokensLocked takes out the JoinToken Participant reservations that a
 // Participant of e's Room and identity settles, with an undo.
 func (m *model) takeTokensLocked(e *RoomEvent) (keys []string, undo func()) {
+	if len(m.partToks) == 0 {
+		return nil, func() {}
+	}
 	var taken []*tokRes
 	for _, room := range [...]string{e.RoomName, e.RoomSID} {
 		if room == "" {
@@ -559,6 +592,7 @@ func (m *model) takeTokensLocked(e *RoomEvent) (keys []string, undo func()) {
 		for _, t := range taken {
 			m.partToks[t.id] = t
 			m.toksOf[t.room]++
+			m.tokQ.push(t) // a pruning may have dropped it meanwhile
 		}
 	}
 }
@@ -572,7 +606,7 @@ func (m *model) dropTokLocked(k string, t *tokRes) {
 
 func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEvent, ts int64) error {
 	m.mu.Lock()
-	if p, known := m.partLocked(e.ParticipantSID); known {
+	if p, known := m.partLocked(e.RoomSID, e.ParticipantSID); known {
 		if p.ended() || ts < p.at() {
 			e.Stale = true
 		}
@@ -583,7 +617,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	if r.ended() {
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
-		m.trackPartLocked(e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
+		m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
 		keys, _ := m.takeTokensLocked(e)
 		m.mu.Unlock()
 		m.releaseKeys(ctx, c, keys)
@@ -626,7 +660,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		m.rooms[r.sid] = r
 	}
 	m.indexLocked(r.sid, e.ParticipantSID, idxHeld|idxConn)
-	m.trackPartLocked(e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
+	m.trackPartLocked(r.sid, e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
 	return nil
 }
 
@@ -645,7 +679,7 @@ func (m *model) releaseKeys(ctx context.Context, c *Client, keys []string) {
 // outstanding).
 func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomEvent, ts int64) (bool, error) {
 	m.mu.Lock()
-	p, known := m.partLocked(e.ParticipantSID)
+	p, known := m.partLocked(e.RoomSID, e.ParticipantSID)
 	if known && p.ended() {
 		e.Stale = true
 		m.mu.Unlock()
@@ -669,9 +703,11 @@ func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomE
 	m.releaseKeys(ctx, c, keys)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.unindexLocked(e.ParticipantSID, idxHeld|idxConn)
+	if p.room != "" {
+		m.unindexLocked(p.room, e.ParticipantSID, idxHeld|idxConn)
+	}
 	// Remember the end, so that a late participant-connected changes nothing.
-	m.trackPartLocked(e.ParticipantSID, endedAt(max(ts, 1)), 0)
+	m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, 1)), 0)
 	return m.emptyLocked(e.RoomSID), nil
 }
 
@@ -712,6 +748,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 		} else {
 			roomTok = &tokRes{created: stamp(c.now()), id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
 			m.roomToks[room] = roomTok
+			m.tokQ.push(roomTok)
 			mineRoom = true
 		}
 	}
@@ -727,6 +764,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 	}
 	partTok = &tokRes{id: k, key: c.uniqueKey(k), room: room, ready: make(chan struct{}), users: 1}
 	m.partToks[k] = partTok
+	m.tokQ.push(partTok)
 	m.toksOf[room]++
 	return roomTok, partTok, mineRoom, true
 }
@@ -762,8 +800,8 @@ func (m *model) connectedAsLocked(sid string, id uint64) bool {
 	if id == 0 {
 		return false
 	}
-	for _, p := range m.rooms[sid].parts {
-		if t := m.parts[p]; t.bits&idxConn != 0 && t.ident == id && !t.ended() {
+	for _, rec := range m.rooms[sid].parts {
+		if rec.bits&idxConn != 0 && rec.ident == id && !rec.ended() {
 			return true
 		}
 	}
@@ -803,47 +841,142 @@ func (m *model) tokenDone(ctx context.Context, c *Client, t *tokRes, res quota.R
 
 // ---- pruning ----
 
-// pruneLocked forgets Rooms and Participants that ended more than the
-// retention ago on the callbacks' clock (keeping those still indexed for
-// the index only), and expired JoinToken reservations, at most once a
-// minute of that clock.
+// Pruning is incremental: every status callback applied looks at a few
+// entries of three queues under mu, never at every SID. Ended Rooms and
+// Participants are queued in the order they ended and forgotten once
+// their end is older than the retention on the callbacks' clock (an end
+// queued behind a later one waits for it, so an ended SID is remembered
+// for between one and about two retentions: deliveries are nearly in
+// order, and one older than the retention is not applied).
+// Names and JoinToken reservations are looked at round robin.
+const (
+	pruneEnds   = 16 // ended SIDs looked at per callback
+	pruneNames  = 2  // names looked at per callback
+	pruneTokens = 2  // JoinToken reservations looked at per callback
+)
+
+// endedSID is a Room or Participant SID that ended at at (µs).
+type endedSID struct {
+	sid  string
+	in   string // the Room a Participant was indexed in when it ended
+	at   int64
+	room bool
+}
+
+// pruneLocked forgets (a few of) the Rooms and Participants that ended
+// more than the retention ago on the callbacks' clock (keeping those still
+// indexed for the index only), names of Rooms no longer in progress, and
+// expired JoinToken reservations. Requires mu held.
 func (m *model) pruneLocked() {
 	now := m.newest
-	if now-m.lastPrune < int64(time.Minute/time.Microsecond) {
-		return
-	}
-	m.lastPrune = now
 	cut := now - int64(m.retention/time.Microsecond)
-	for sid, p := range m.parts {
-		if p.bits&idxOnly == 0 && p.ended() && p.at() < cut {
-			if p.room == "" {
-				delete(m.parts, sid)
-			} else {
-				p.mark, p.bits = 0, p.bits|idxOnly
-				m.parts[sid] = p
+	for range pruneEnds {
+		e, ok := m.ends.peek()
+		if !ok || e.at >= cut {
+			break
+		}
+		m.ends.pop()
+		if e.room {
+			if r, ok := m.rooms[e.sid]; ok && r.mark != untracked && r.ended() && r.at() < cut {
+				r.mark = untracked
+				m.storeRoomLocked(r)
+			}
+			continue
+		}
+		if p, ok := m.parts[e.sid]; ok && p.ended() && p.at() < cut {
+			delete(m.parts, e.sid)
+		} else if r, ok := m.rooms[e.in]; ok && e.in != "" {
+			if i := m.recInLocked(r, e.sid); i >= 0 && r.parts[i].bits&idxOnly == 0 && r.parts[i].ended() && r.parts[i].at() < cut {
+				r.parts[i].mark, r.parts[i].bits = 0, r.parts[i].bits|idxOnly // kept for the index only
 			}
 		}
 	}
-	for _, r := range m.rooms {
-		if r.mark != untracked && r.ended() && r.at() < cut {
-			r.mark = untracked
-			m.storeRoomLocked(r)
+	for i := 0; i < pruneNames && i < m.nameQ.len(); i++ {
+		if name := m.nameQ.pop(); m.nameLiveLocked(name) {
+			m.nameQ.push(name)
 		}
-	}
-	for name := range m.names {
-		m.inProgressLocked(name)
 	}
 	wall := time.UnixMicro(now)
-	for k, t := range m.partToks {
-		if t.users == 0 && !wall.Before(t.exp) {
-			m.dropTokLocked(k, t)
+	for i := 0; i < pruneTokens && i < m.tokQ.len(); i++ {
+		t := m.tokQ.pop()
+		switch {
+		case m.partToks[t.id] == t:
+			if t.users == 0 && !wall.Before(t.exp) {
+				m.dropTokLocked(t.id, t)
+				continue
+			}
+		case m.roomToks[t.id] == t:
+			if t.users == 0 && !wall.Before(t.exp) {
+				delete(m.roomToks, t.id)
+				continue
+			}
+		default:
+			continue // settled or given back
 		}
+		m.tokQ.push(t)
 	}
-	for k, t := range m.roomToks {
-		if t.users == 0 && !wall.Before(t.exp) {
-			delete(m.roomToks, k)
-		}
+}
+
+// nameLiveLocked reports whether name still names a Room, dropping it if
+// that Room is no longer in progress. A Room not in the model is being
+// learnt (its stripe is held: keep the name) or was forgotten. Requires mu.
+func (m *model) nameLiveLocked(name string) bool {
+	sid, ok := m.names[name]
+	if !ok {
+		return false
 	}
+	if _, ok := m.rooms[sid]; ok {
+		return m.inProgressLocked(name) != ""
+	}
+	st := m.stripe(sid)
+	if !st.TryLock() {
+		return true // an event of that Room is halfway through
+	}
+	st.Unlock()
+	delete(m.names, name)
+	return false
+}
+
+// endRoomTrackLocked stores r as ended at at and queues it for pruning.
+func (m *model) endRoomTrackLocked(r roomTrack, at int64) {
+	r.mark = endedAt(at)
+	m.storeRoomLocked(r)
+	m.ends.push(endedSID{sid: r.sid, at: at, room: true})
+}
+
+// fifo is a queue.
+type fifo[T any] struct {
+	buf  []T
+	head int
+}
+
+func (q *fifo[T]) len() int { return len(q.buf) - q.head }
+
+func (q *fifo[T]) push(v T) { q.buf = append(q.buf, v) }
+
+func (q *fifo[T]) peek() (T, bool) {
+	if q.head == len(q.buf) {
+		var zero T
+		return zero, false
+	}
+	return q.buf[q.head], true
+}
+
+// pop removes the head; the queue must not be empty. The buffer is
+// compacted when half of it is popped.
+func (q *fifo[T]) pop() T {
+	v := q.buf[q.head]
+	var zero T
+	q.buf[q.head] = zero
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head >= 32 && q.head*2 >= len(q.buf) {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return v
 }
 
 // ---- tracks ----
@@ -855,17 +988,24 @@ func (m *model) pruneLocked() {
 type roomTrack struct {
 	sid string // the map key, kept to share it (interned) with the ledger and the index
 	mark
-	parts []string // Participants indexed in it (at most 50 in a Room)
+	parts  []partRec // Participants indexed in it (at most 50 in a Room), with what the model knows of them
+	listed uint32    // the Reconcile pass that last listed its Participants; 0: never
+	flags  uint8     // roomOwn, roomHeard, roomHot
 }
 
-// partTrack is what the model knows of one Participant, by value, and its
-// place in the index: the Room it is indexed in and its idx bits. One with
-// idxOnly exists only for the index.
+// roomTrack flags, for Reconcile's choice of Rooms to list.
+const (
+	roomOwn   uint8 = 1 << iota // learnt through the Client's own calls
+	roomHeard                   // a status callback for it was applied
+	roomHot                     // a Participant event was applied since it was last listed
+)
+
+// partTrack is what the model knows of a Participant that is not indexed
+// in a Room (see index.go), by value: ended ones, remembered so that late
+// events for them are stale.
 type partTrack struct {
 	mark
-	room  string // "" when not indexed
 	ident uint64 // identity hash (identHash), 0 when not known
-	bits  uint8
 }
 
 // mark is a track's state in 8 bytes: a time in Unix microseconds (see
@@ -926,26 +1066,54 @@ func (m *model) roomLocked(sid string) (roomTrack, bool) {
 	return r, false
 }
 
-// partLocked returns the track of Participant sid and whether the model
-// knows it; the track keeps its place in the index.
-func (m *model) partLocked(sid string) (partTrack, bool) {
-	p, ok := m.parts[sid]
-	if !ok || p.bits&idxOnly != 0 {
-		p.mark = 0
-		return p, false
+// partLocked returns what the model knows of Participant sid, looking in
+// Room room (the Room an event or listing names; "" for none) and among
+// the Participants not indexed, and whether the model tracks it. The view
+// says where it is indexed.
+func (m *model) partLocked(room, sid string) (partView, bool) {
+	if r, ok := m.rooms[room]; ok && room != "" {
+		if i := m.recInLocked(r, sid); i >= 0 {
+			rec := r.parts[i]
+			v := partView{mark: rec.mark, ident: rec.ident, room: r.sid, bits: rec.bits}
+			if rec.bits&idxOnly != 0 {
+				v.mark = 0
+				return v, false
+			}
+			return v, true
+		}
 	}
-	return p, true
+	if t, ok := m.parts[sid]; ok {
+		return partView{mark: t.mark, ident: t.ident}, true
+	}
+	return partView{}, false
 }
 
 // trackPartLocked stores mk (and the identity hash, when not 0) as what the
-// model knows of Participant sid.
-func (m *model) trackPartLocked(sid string, mk mark, ident uint64) {
-	p := m.parts[sid]
-	p.mark, p.bits = mk, p.bits&^idxOnly
-	if ident != 0 {
-		p.ident = ident
+// model knows of Participant sid: in Room room if it is indexed there,
+// else in the parts map.
+func (m *model) trackPartLocked(room, sid string, mk mark, ident uint64) {
+	in := ""
+	if r, ok := m.rooms[room]; ok && room != "" {
+		if i := m.recInLocked(r, sid); i >= 0 {
+			rec := &r.parts[i]
+			rec.mark, rec.bits = mk, rec.bits&^idxOnly
+			if ident != 0 {
+				rec.ident = ident
+			}
+			in = r.sid
+		}
 	}
-	m.parts[sid] = p
+	if in == "" {
+		t := m.parts[sid]
+		t.mark = mk
+		if ident != 0 {
+			t.ident = ident
+		}
+		m.parts[sid] = t
+	}
+	if mk.ended() {
+		m.ends.push(endedSID{sid: sid, at: mk.at(), in: in})
+	}
 }
 
 // trackedRoomLocked returns the track of Room sid if the model knows it.
@@ -960,7 +1128,11 @@ func (m *model) nameLocked(name, sid string) {
 		return
 	}
 	if cur, ok := m.names[name]; !ok || cur != sid {
-		m.names[strings.Clone(name)] = sid
+		name = strings.Clone(name)
+		m.names[name] = sid
+		if !ok {
+			m.nameQ.push(name)
+		}
 	}
 }
 

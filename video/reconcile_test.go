@@ -2,6 +2,7 @@ package video
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,17 +76,24 @@ func TestReconcileReadShare(t *testing.T) {
 }
 
 // TestPruneForgetsEnded: ended Rooms and Participants are forgotten after
-// the retention, live ones never.
+// the retention, live ones never; names of ended Rooms and expired
+// JoinToken reservations go too; each callback's pruning looks at a
+// bounded number of entries, and a backlog is worked off over later ones.
 func TestPruneForgetsEnded(t *testing.T) {
 	var s model
 	s.init()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	s.newest = stamp(now) // the callbacks' clock
-	s.rooms["old"] = roomTrack{sid: "old", mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
+	old := stamp(now.Add(-DefaultCallbackRetention - 1))
+	s.endRoomTrackLocked(roomTrack{sid: "old"}, old)
 	s.rooms["live"] = roomTrack{sid: "live"}
-	s.parts["gone"] = partTrack{mark: endedAt(stamp(now.Add(-DefaultCallbackRetention - 1)))}
-	s.parts["recent"] = partTrack{mark: endedAt(stamp(now.Add(-1)))}
-	s.partToks["expired"] = &tokRes{id: "expired", room: "r", exp: now}
+	s.nameLocked("old-name", "old")
+	s.nameLocked("live-name", "live")
+	s.trackPartLocked("", "gone", endedAt(old), 0)
+	s.trackPartLocked("", "recent", endedAt(stamp(now.Add(-1))), 0)
+	tok := &tokRes{id: "expired", room: "r", exp: now}
+	s.partToks["expired"] = tok
+	s.tokQ.push(tok)
 	s.toksOf["r"] = 1
 	s.pruneLocked()
 	if _, ok := s.rooms["old"]; ok {
@@ -100,8 +108,41 @@ func TestPruneForgetsEnded(t *testing.T) {
 	if _, ok := s.parts["recent"]; !ok {
 		t.Error("recent participant forgotten")
 	}
+	if _, ok := s.names["old-name"]; ok {
+		t.Error("name of an ended room kept")
+	}
+	if s.names["live-name"] != "live" {
+		t.Error("name of a live room dropped")
+	}
 	if len(s.partToks) != 0 || len(s.toksOf) != 0 {
 		t.Error("expired token reservation kept")
+	}
+
+	// A backlog: each pruning forgets at most pruneEnds; an end queued
+	// behind a later one waits for it.
+	var b model
+	b.init()
+	b.newest = stamp(now)
+	const backlog = 1000
+	for i := range backlog {
+		b.trackPartLocked("", fmt.Sprintf("PA%d", i), endedAt(old), 0)
+	}
+	b.trackPartLocked("", "recent", endedAt(stamp(now.Add(-1))), 0)
+	b.trackPartLocked("", "behind", endedAt(old), 0)
+	b.pruneLocked()
+	if got := len(b.parts); got != backlog+2-pruneEnds {
+		t.Fatalf("after one pruning %d participants, want %d", got, backlog+2-pruneEnds)
+	}
+	for range backlog / pruneEnds {
+		b.pruneLocked()
+	}
+	if len(b.parts) != 2 {
+		t.Fatalf("after the backlog: %d participants, want recent and the one behind it", len(b.parts))
+	}
+	b.newest = stamp(now.Add(DefaultCallbackRetention))
+	b.pruneLocked()
+	if len(b.parts) != 0 {
+		t.Fatalf("after the retention: %d participants left", len(b.parts))
 	}
 }
 
@@ -154,7 +195,11 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 	sizes := func() (int, int) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
-		return len(st.rooms), len(st.parts)
+		n := len(st.parts)
+		for _, r := range st.rooms {
+			n += len(r.parts)
+		}
+		return len(st.rooms), n
 	}
 	for _, p := range []string{p1, p2} {
 		if err := c.HoldParticipant(ctx, room, p); err != nil {
@@ -181,5 +226,37 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 	}
 	if used, _, err := c.ledger.Used(ctx, quota.Participants); err != nil || used != 0 {
 		t.Fatalf("participants used %d (%v), want 0", used, err)
+	}
+}
+
+// TestPaceFixedClock: on a Client clock that does not move, reads are still
+// paced one interval of the rate apart, not ever further apart.
+func TestPaceFixedClock(t *testing.T) {
+	fixed := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"),
+		WithClock(func() time.Time { return fixed }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := c.model()
+	var waits []time.Duration
+	m.sleepFn = func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}
+	lim := rate.NewLimiter(8, 1)
+	for range 5 {
+		if err := m.pace(context.Background(), c, lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(waits) != 4 {
+		t.Fatalf("%d waits for 5 reads, want 4 (the first goes at once)", len(waits))
+	}
+	for i, d := range waits {
+		if d != time.Second/8 {
+			t.Fatalf("wait %d: %s, want %s", i, d, time.Second/8)
+		}
 	}
 }

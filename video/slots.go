@@ -77,6 +77,9 @@ func (c *Client) holdParticipant(ctx context.Context, key, roomSID, participantS
 	}
 	m.mu.Lock()
 	m.indexLocked(roomSID, participantSID, idxHeld)
+	if roomSID != "" {
+		m.heldIn[participantSID] = roomSID
+	}
 	m.mu.Unlock()
 	return nil
 }
@@ -94,12 +97,12 @@ func (c *Client) ReleaseParticipant(ctx context.Context, key string) error {
 func (c *Client) releaseParticipant(ctx context.Context, key string, src quota.Source) error {
 	m := c.model()
 	m.mu.Lock()
-	room := m.parts[key].room
+	room := m.heldIn[key] // held through HoldParticipant or CommitParticipant
 	m.mu.Unlock()
-	if room == "" {
-		room = key
-	}
 	st := m.stripe(room)
+	if room == "" {
+		st = m.stripe(key)
+	}
 	st.Lock()
 	defer st.Unlock()
 	m.mu.Lock()
@@ -111,7 +114,7 @@ func (c *Client) releaseParticipant(ctx context.Context, key string, src quota.S
 		return err
 	}
 	m.mu.Lock()
-	m.unindexLocked(key, idxHeld)
+	m.unindexLocked(room, key, idxHeld)
 	m.mu.Unlock()
 	return nil
 }

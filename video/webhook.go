@@ -8,6 +8,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/videoquota/videoquota/video/internal/signature"
@@ -55,6 +58,9 @@ type HandlerOption func(*handlerConfig) error
 type handlerConfig struct {
 	sig        *signature.Validator
 	urlFunc    func(*http.Request) string
+	lastURL    atomic.Pointer[builtURL] // the last URL requestURL built
+	bodies     sync.Pool                // *[]byte: request bodies, read and checked, then reused
+	forms      sync.Pool                // *signature.Form
 	maxBody    int64
 	onRoom     []RoomEventFunc
 	onAlert    []AlertFunc
@@ -112,8 +118,9 @@ func WithMaxBody(n int64) HandlerOption {
 // handler, once per event (duplicate deliveries are not passed on), after
 // the ledger was updated and before the response is written, on the
 // request's goroutine. Events that arrived out of order are passed on with
-// Stale set. Keep fn fast: Twilio waits for the response. It may be given
-// several times.
+// Stale set; [RoomEvent.Params] holds every parameter received (the
+// handler builds it only when such funcs are given). Keep fn fast: Twilio
+// waits for the response. It may be given several times.
 func OnRoomEvent(fn RoomEventFunc) HandlerOption {
 	return func(h *handlerConfig) error {
 		if fn == nil {
@@ -181,16 +188,31 @@ func (c *Client) buildHandlerConfig(method string, opts []HandlerOption) *handle
 const maxSignedURL = 16 << 10
 
 // requestURL is the URL Twilio signed: the configured public URL, or the
-// one the request arrived at.
+// one the request arrived at. The latter is built once for each address
+// requests arrive at in a row, not per request.
 func (h *handlerConfig) requestURL(r *http.Request) string {
 	if h.urlFunc != nil {
 		return h.urlFunc(r)
 	}
+	tls := r.TLS != nil
+	if b := h.lastURL.Load(); b != nil && b.tls == tls && b.host == r.Host && b.path == r.URL.Path &&
+		b.rawPath == r.URL.RawPath && b.rawQuery == r.URL.RawQuery {
+		return b.url
+	}
 	scheme := "http"
-	if r.TLS != nil {
+	if tls {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.URL.RequestURI()
+	u := scheme + "://" + r.Host + r.URL.RequestURI()
+	h.lastURL.Store(&builtURL{tls: tls, host: r.Host, path: r.URL.Path, rawPath: r.URL.RawPath, rawQuery: r.URL.RawQuery, url: u})
+	return u
+}
+
+// builtURL is a URL requestURL built and what it was built from.
+type builtURL struct {
+	tls                           bool
+	host, path, rawPath, rawQuery string
+	url                           string
 }
 
 // errSignature is answered with 403.
@@ -209,47 +231,121 @@ type webhookError struct {
 // the request (see package video/internal/signature): a forged request
 // costs little whatever its size.
 func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerConfig) (url.Values, *webhookError) {
-	sig := r.Header.Get("X-Twilio-Signature")
-	switch r.Method {
-	case http.MethodGet:
-		if len(r.URL.RawQuery) > int(h.maxBody) {
-			return nil, &webhookError{http.StatusRequestURITooLong, errors.New("query too long")}
-		}
-		if err := h.sig.Validate(h.requestURL(r), nil, sig); err != nil {
-			return nil, sigError(err)
-		}
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed query: %w", err)}
-		}
-		return q, nil
-	case http.MethodPost:
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			mt, _, err := mime.ParseMediaType(ct)
-			if err != nil || mt != "application/x-www-form-urlencoded" {
-				return nil, &webhookError{http.StatusUnsupportedMediaType,
-					errors.New("want Content-Type application/x-www-form-urlencoded")}
-			}
-		}
-		if sig == "" {
-			return nil, &webhookError{http.StatusForbidden, errSignature}
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, &webhookError{http.StatusRequestEntityTooLarge, errors.New("body too large")}
-			}
-			return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("reading body: %w", err)}
-		}
-		form, err := h.sig.ValidateForm(h.requestURL(r), body, sig)
-		if err != nil {
-			return nil, sigError(err)
-		}
-		return form, nil
+	if r.Method == http.MethodGet {
+		return c.readSignedQuery(r, h)
 	}
-	w.Header().Set("Allow", "GET, POST")
-	return nil, &webhookError{http.StatusMethodNotAllowed, errors.New("want GET or POST")}
+	var form url.Values
+	werr := c.readSignedBody(w, r, h, func(body []byte, sig string) error {
+		var err error
+		form, err = h.sig.ValidateForm(h.requestURL(r), body, sig)
+		return err
+	})
+	return form, werr
+}
+
+// readSignedForm is readSigned for the status callbacks: a POST's
+// parameters are set in f (no url.Values built); a GET's are returned.
+func (c *Client) readSignedForm(w http.ResponseWriter, r *http.Request, h *handlerConfig, f *signature.Form) (url.Values, *webhookError) {
+	if r.Method == http.MethodGet {
+		return c.readSignedQuery(r, h)
+	}
+	return nil, c.readSignedBody(w, r, h, func(body []byte, sig string) error {
+		return h.sig.ValidateFormTo(h.requestURL(r), body, sig, f)
+	})
+}
+
+// readSignedQuery authenticates a GET webhook and returns its query.
+func (c *Client) readSignedQuery(r *http.Request, h *handlerConfig) (url.Values, *webhookError) {
+	if len(r.URL.RawQuery) > int(h.maxBody) {
+		return nil, &webhookError{http.StatusRequestURITooLong, errors.New("query too long")}
+	}
+	if err := h.sig.Validate(h.requestURL(r), nil, r.Header.Get("X-Twilio-Signature")); err != nil {
+		return nil, sigError(err)
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &webhookError{http.StatusBadRequest, fmt.Errorf("malformed query: %w", err)}
+	}
+	return q, nil
+}
+
+// readSignedBody reads a POST webhook's form body (at most maxBody bytes)
+// and passes it with the signature header to check, which must not keep
+// the body: its buffer is reused for the next request.
+func (c *Client) readSignedBody(w http.ResponseWriter, r *http.Request, h *handlerConfig, check func(body []byte, sig string) error) *webhookError {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		return &webhookError{http.StatusMethodNotAllowed, errors.New("want GET or POST")}
+	}
+	if !formContentType(r.Header.Get("Content-Type")) {
+		return &webhookError{http.StatusUnsupportedMediaType,
+			errors.New("want Content-Type application/x-www-form-urlencoded")}
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		return &webhookError{http.StatusForbidden, errSignature}
+	}
+	bp, _ := h.bodies.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	body, err := readWebhookBody(w, r, h.maxBody, (*bp)[:0])
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &webhookError{http.StatusRequestEntityTooLarge, errors.New("body too large")}
+		}
+		return &webhookError{http.StatusBadRequest, fmt.Errorf("reading body: %w", err)}
+	}
+	err = check(body, sig)
+	if cap(body) <= maxPooledBody {
+		*bp = body
+		h.bodies.Put(bp)
+	}
+	if err != nil {
+		return sigError(err)
+	}
+	return nil
+}
+
+// maxPooledBody bounds the body buffers kept for reuse.
+const maxPooledBody = 16 << 10
+
+// readWebhookBody reads r's body, at most max bytes, into buf: in one read when
+// the request declares its length.
+func readWebhookBody(w http.ResponseWriter, r *http.Request, max int64, buf []byte) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 {
+		if n > max {
+			return nil, &http.MaxBytesError{Limit: max}
+		}
+		buf = slices.Grow(buf, int(n))[:n]
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	lr := http.MaxBytesReader(w, r.Body, max)
+	for {
+		buf = slices.Grow(buf, 512)
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// formContentType reports whether a webhook's Content-Type is a form (or
+// absent).
+func formContentType(ct string) bool {
+	if ct == "" || ct == "application/x-www-form-urlencoded" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
 // sigError maps a signature check's failure to its answer: 413 for a

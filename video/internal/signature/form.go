@@ -71,12 +71,35 @@ func unhex(c byte) byte {
 // names and values share one string, so the cost is a few allocations
 // whatever the number of fields.
 func (st *state) values() url.Values {
-	s := string(st.dec)
-	vals := make([]string, len(st.fields))
-	m := make(url.Values, len(st.fields))
-	for i, f := range st.fields {
-		k := s[f.k0:f.k1]
-		vals[i] = s[f.k1:f.v1]
+	f := Form{s: string(st.dec), fields: st.fields}
+	return f.Values()
+}
+
+// Form is a validated form body ([Validator.ValidateFormTo]): its fields
+// in body order, names and values sharing one string. A Form may be reused
+// for another request; the strings it returned stay valid.
+type Form struct {
+	s      string
+	fields []field
+}
+
+// Len returns the number of fields.
+func (f *Form) Len() int { return len(f.fields) }
+
+// Field returns the decoded name and value of field i, in body order.
+func (f *Form) Field(i int) (name, value string) {
+	fd := f.fields[i]
+	return f.s[fd.k0:fd.k1], f.s[fd.k1:fd.v1]
+}
+
+// Values returns the form as url.Values (as [net/url.ParseQuery] would),
+// values in body order.
+func (f *Form) Values() url.Values {
+	vals := make([]string, len(f.fields))
+	m := make(url.Values, len(f.fields))
+	for i, fd := range f.fields {
+		k := f.s[fd.k0:fd.k1]
+		vals[i] = f.s[fd.k1:fd.v1]
 		if old, ok := m[k]; ok {
 			m[k] = append(old, vals[i])
 		} else {
