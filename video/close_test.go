@@ -169,7 +169,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 		call: func(ctx context.Context, vq *video.Client) error {
 			return vq.RunReconciler(ctx, time.Hour)
 		},
-		stack: []string{"[select]:\ngithub.com/videoquota/videoquota/video.(*Client).RunReconciler("},
+		stack: []string{"video.(*model).sleep(", "RunReconciler("},
 	}, {
 		name: "alert poller",
 		call: func(ctx context.Context, vq *video.Client) error {

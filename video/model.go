@@ -67,7 +67,7 @@ type model struct {
 	alerts    dedupe                                     // Debugger event SIDs and idempotency tokens
 	recon     *reconWindow                               // non-nil while a Reconcile runs
 	newest    int64                                      // newest Timestamp of a status callback applied (µs): the callbacks' clock
-	ends      fifo[endedSID]                                // SIDs in the order they ended, for pruning
+	ends      fifo[endedSID]                             // SIDs in the order they ended, for pruning
 	nameQ     fifo[string]                               // names, round robin, for pruning
 	tokQ      fifo[*tokRes]                              // JoinToken reservations, round robin, for pruning
 	retention time.Duration                              // how long ended SIDs are remembered
@@ -610,7 +610,11 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		if p.ended() || ts < p.at() {
 			e.Stale = true
 		}
+		// Known already (a listing held it first): the token it connected
+		// with is used up all the same.
+		keys, _ := m.takeTokensLocked(e)
 		m.mu.Unlock()
+		m.releaseKeys(ctx, c, keys)
 		return nil
 	}
 	r, roomNew := m.roomLocked(e.RoomSID)
@@ -687,9 +691,9 @@ func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomE
 	}
 	var keys []string
 	undo := func() {}
-	if !known {
-		// participant-connected lost or not yet delivered: its token's
-		// reservation is used up all the same.
+	{
+		// Its token's reservation is used up, whether participant-connected
+		// was lost, is late or found the Participant known already.
 		keys, undo = m.takeTokensLocked(e)
 	}
 	m.recon.part(e.ParticipantSID, e.RoomSID, false)
