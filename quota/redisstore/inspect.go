@@ -41,7 +41,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r
 		}
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
-		return fb.local.Tokens(ctx, account, class, fb.rate(r))
+		return fb.tokens(ctx, bucketID{account, class}, r)
 	})
 }
 

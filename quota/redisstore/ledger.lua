@@ -6,21 +6,34 @@
 -- KEYS[5]: the ledger's epoch, set when the ledger is first written and
 --          never expiring, so that a Redis that lost its data shows a new one
 -- ARGV[1]: the operation
--- ARGV[2]: the limit (negative: unlimited), ARGV[3]: hysteresis (>= 1)
--- ARGV[4]: n, the number of levels, then n pairs: level name, rising point
--- then the operation's own arguments from ARGV[5 + 2n] on.
+-- ARGV[2]: the ledger's epoch as the caller last saw it (0: never seen)
+-- ARGV[3]: the grace in ms during which a ledger found to have lost its data
+--          refuses new reservations (0: none)
+-- ARGV[4]: the limit (negative: unlimited), ARGV[5]: hysteresis (>= 1)
+-- ARGV[6]: n, the number of levels, then n pairs: level name, rising point
+-- then the operation's own arguments from ARGV[7 + 2n] on.
+--
+-- Lost data: a caller that saw an epoch which is now absent is the first to
+-- meet a ledger that Redis lost (a restart without persistence, FLUSHALL, a
+-- failover to a replica that missed writes). The script then marks the ledger
+-- full for the grace, so that no reservation passes while the processes write
+-- back what they hold, and creates a new epoch; every caller learns of the
+-- loss from the epoch in the reply, which differs from the one it saw.
 --
 -- Replies {status, used, changed, added, removed, epoch, level index, rising, ...}:
 -- status 0 is a refusal (quota used up or marked full), 1 success; the
 -- trailing pairs are the threshold crossings the operation caused, decided
 -- here so that exactly one caller sees each. For "used" the reply is
--- {1, used, full}; for "holds" {1, held}.
+-- {1, used, full, epoch}; for "holds" {1, held, epoch}, with epoch 0 for a
+-- ledger never written.
 local pending, held, fullk, levk, epochk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local op = ARGV[1]
-local limit = tonumber(ARGV[2])
-local hyst = tonumber(ARGV[3])
-local nlev = tonumber(ARGV[4])
-local base = 5 + 2 * nlev
+local seenEpoch = tonumber(ARGV[2])
+local lostGrace = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local hyst = tonumber(ARGV[5])
+local nlev = tonumber(ARGV[6])
+local base = 7 + 2 * nlev
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -34,6 +47,12 @@ local function epoch()
   local id = tonumber(t[1]) * 1000000 + tonumber(t[2])
   redis.call('SET', epochk, string.format('%.0f', id))
   return id
+end
+
+-- curEpoch returns the ledger's epoch without creating it (0: none yet), for
+-- the operations that only read.
+local function curEpoch()
+  return tonumber(redis.call('GET', epochk) or '0')
 end
 
 local function expiry(ttl)
@@ -71,8 +90,8 @@ local function reply(status, u, changed, added, removed, withCrossings)
   local out = {status, u, changed, added, removed, epoch()}
   if not withCrossings or limit < 0 or nlev == 0 then return out end
   for i = 1, nlev do
-    local name = ARGV[3 + 2 * i]
-    local rp = tonumber(ARGV[4 + 2 * i])
+    local name = ARGV[5 + 2 * i]
+    local rp = tonumber(ARGV[6 + 2 * i])
     local up = redis.call('HEXISTS', levk, name) == 1
     if not up and u >= rp then
       redis.call('HSET', levk, name, '1')
@@ -86,6 +105,12 @@ local function reply(status, u, changed, added, removed, withCrossings)
   end
   redis.call('PEXPIRE', levk, LEVELS_TTL)
   return out
+end
+
+-- The first caller to meet a lost ledger holds reservations off for the grace.
+if seenEpoch ~= 0 and op ~= 'restore' and op ~= 'markfull' and redis.call('EXISTS', epochk) == 0 then
+  if lostGrace > 0 then redis.call('SET', fullk, '1', 'PX', lostGrace) end
+  epoch()
 end
 
 if op == 'reserve' then
@@ -174,13 +199,13 @@ elseif op == 'markfull' then
 
 elseif op == 'used' then
   purge()
-  return {1, used(), redis.call('EXISTS', fullk)}
+  return {1, used(), redis.call('EXISTS', fullk), curEpoch()}
 
 elseif op == 'holds' then
   local key = ARGV[base]
   purge()
-  if has(pending, key) or has(held, key) then return {1, 1} end
-  return {1, 0}
+  if has(pending, key) or has(held, key) then return {1, 1, curEpoch()} end
+  return {1, 0, curEpoch()}
 
 elseif op == 'restore' then
   -- Writes back what a process did while it could not reach Redis. ARGV[base]

@@ -559,9 +559,12 @@ func TestMultiProcessRedisRestart(t *testing.T) {
 						t.Errorf("Redis does not hold room %s after recovery (%v)", sid, err)
 					}
 				}
-			} else if r.OK != processes {
-				// Redis came back empty: the rooms from before are missing until a reconcile.
-				t.Errorf("after the restart: created %d, want %d", r.OK, processes)
+			} else if r.OK != 0 || r.Local != processes || used != st.RoomsNow {
+				// Redis came back empty: each process meets the lost ledger at
+				// its first operation, writes its rooms back, and is refused
+				// for the grace (two probe intervals), without a reconcile.
+				t.Errorf("after the restart: created %d, refused locally %d, Redis counts %d; want 0, %d, and the emulator's %d",
+					r.OK, r.Local, used, processes, st.RoomsNow)
 			}
 			for _, c := range children {
 				c.stdin.Close()

@@ -210,7 +210,8 @@ func TestFailClosed(t *testing.T) {
 		t.Skip("needs a redis-server of its own to stop")
 	}
 	rdb := srv.ClientWith(t, func(o *redis.Options) { o.MaxRetries = -1; o.DialTimeout = 200 * time.Millisecond })
-	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	prefix := redistest.Prefix(t)
+	s := newStore(t, rdb, redisstore.WithPrefix(prefix), redisstore.WithProbeInterval(50*time.Millisecond))
 	ctx := context.Background()
 	b := &quota.Bounds{Limit: 5, Hysteresis: 1}
 	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r1", b, time.Minute); err != nil {
@@ -240,10 +241,20 @@ func TestFailClosed(t *testing.T) {
 		t.Error("a FailClosed store reports Degraded")
 	}
 	srv.Restart(t)
-	// Redis came back empty (no persistence): the store works again at once.
+	// Redis came back empty (no persistence). The store answers at once; the
+	// first operation finds the ledger lost, writes r1 back and holds new
+	// reservations off for the grace (two probe intervals), so that the other
+	// processes can write theirs back first.
+	var ee *quota.ExceededError
+	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute); !errors.As(err, &ee) {
+		t.Fatalf("Reserve just after a restart that lost the ledger: %v, want *quota.ExceededError (the grace)", err)
+	}
+	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	ledgerCheck{t, observer, "AC1", b}.expect("r1")
+	time.Sleep(150 * time.Millisecond) // past the grace
 	c, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute)
-	if err != nil || c.Used != 1 {
-		t.Fatalf("Reserve after restart: %+v, %v; want Used 1", c, err)
+	if err != nil || c.Used != 2 {
+		t.Fatalf("Reserve after the grace: %+v, %v; want Used 2 (r1 written back, r2)", c, err)
 	}
 }
 

@@ -1,0 +1,107 @@
+package redisstore
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// bucketID names one request bucket: an account's reads or writes.
+type bucketID struct {
+	account string
+	class   quota.Class
+}
+
+// booking is what this process last saw of a bucket in Redis.
+type booking struct {
+	tat  int64      // the bucket's arrival time after the call (Redis µs)
+	now  int64      // Redis server time of the reply (µs)
+	at   time.Time  // local time of the reply
+	rate quota.Rate // the ceiling the call asked for
+}
+
+// local returns the local time of the Redis time us, as this reply relates them.
+func (b booking) local(us int64) time.Time {
+	return b.at.Add(time.Duration(us-b.now) * time.Microsecond)
+}
+
+// schedule keeps, per bucket, the arrival time this process last saw in
+// Redis: the tokens granted until then are going out whatever happens to
+// Redis. It re-seeds a bucket that Redis lost ([rate.lua]) and starts the
+// local bucket of [FailLocal] after them.
+//
+// A schedule is safe for simultaneous use.
+type schedule struct {
+	mu        sync.Mutex // guards seen and nextPrune
+	seen      map[bucketID]booking
+	nextPrune time.Time
+
+	// offset is Redis server time minus local time at the last reply (µs),
+	// to carry a local arrival time back to Redis.
+	offset atomic.Int64
+}
+
+func newSchedule() *schedule {
+	return &schedule{seen: make(map[bucketID]booking)}
+}
+
+// last returns the arrival time last seen for id (Redis µs, 0: none).
+func (s *schedule) last(id bucketID) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[id].tat
+}
+
+// saw records a reply of the rate script.
+func (s *schedule) saw(id bucketID, b booking) {
+	s.offset.Store(b.now - b.at.UnixMicro())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.seen[id]; ok && old.tat > b.tat {
+		// A reply that crossed a later one: keep the later arrival time.
+		b.tat = old.tat
+	}
+	s.seen[id] = b
+	// Forget, once a second, the buckets whose tokens have all gone out,
+	// so that the map holds only the buckets in use.
+	if b.at.After(s.nextPrune) {
+		s.nextPrune = b.at.Add(time.Second)
+		for k, v := range s.seen {
+			if v.local(v.tat).Before(b.at) {
+				delete(s.seen, k)
+			}
+		}
+	}
+}
+
+// redisTime returns the Redis server time of the local time t, by the last reply.
+func (s *schedule) redisTime(t time.Time) int64 {
+	return t.UnixMicro() + s.offset.Load()
+}
+
+// ahead returns, for every bucket whose granted tokens are not all out by
+// now, the local time its arrival time stands for, and the ceiling last asked.
+func (s *schedule) ahead(now time.Time) map[bucketID]booking {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[bucketID]booking)
+	for id, b := range s.seen {
+		if b.local(b.tat).After(now) {
+			out[id] = b
+		}
+	}
+	return out
+}
+
+// accounts returns the accounts of every bucket seen.
+func (s *schedule) accounts() map[string]struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]struct{})
+	for id := range s.seen {
+		out[id.account] = struct{}{}
+	}
+	return out
+}
