@@ -78,6 +78,12 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // The request buckets are GCRA buckets of its own at the share of each rate,
 // each starting after the tokens granted from Redis that this process saw
 // (see [schedule]); on recovery their arrival times are carried back to Redis.
+// seed is what a ledger's local share starts from (see [fallback.bounds]).
+type seed struct {
+	own  int // this process's slots in Redis
+	used int // every process's slots in Redis, at the last reply
+}
+
 type fallback struct {
 	share float64
 	probe time.Duration
@@ -96,6 +102,11 @@ type fallback struct {
 	bmu     sync.Mutex             // guards buckets
 	buckets map[bucketID]time.Time // local arrival times
 
+	// seeds are, per ledger this process had slots in or saw when it
+	// degraded, its own slots and the whole usage then; set under sw held
+	// for writing, read under sw held for reading.
+	seeds map[ledgerID]seed
+
 	jmu      sync.Mutex // guards leases and released
 	leases   map[ledgerID]map[string]lease
 	released map[ledgerID]map[string]struct{}
@@ -108,6 +119,7 @@ func newFallback(share float64, probe time.Duration, now func() time.Time) *fall
 		now:      now,
 		local:    quota.NewMemoryStore(quota.MemoryClock(now)),
 		buckets:  make(map[bucketID]time.Time),
+		seeds:    make(map[ledgerID]seed),
 		leases:   make(map[ledgerID]map[string]lease),
 		released: make(map[ledgerID]map[string]struct{}),
 	}
@@ -129,7 +141,11 @@ func (fb *fallback) degrade(s *Store) bool {
 	now := fb.now()
 	ctx := context.Background()
 	var failed error
+	clear(fb.seeds)
 	s.hold.each(now, func(id ledgerID, m map[string]lease) {
+		if used, ok := s.hold.usage(id); ok {
+			fb.seeds[id] = seed{own: len(m), used: max(used, len(m))}
+		}
 		for k, l := range m {
 			ttl := time.Duration(0)
 			if !l.until.IsZero() {
@@ -156,6 +172,11 @@ func (fb *fallback) degrade(s *Store) bool {
 			fb.jmu.Unlock()
 		}
 	})
+	for id, used := range s.hold.usedAll() {
+		if _, ok := fb.seeds[id]; !ok {
+			fb.seeds[id] = seed{used: used}
+		}
+	}
 	if failed != nil {
 		s.logger().Error("redisstore: seeding the local share with this process's slots", "err", failed)
 	}
@@ -189,14 +210,22 @@ func runLocal[T any](fb *fallback, local func(*fallback) (T, error)) (T, error, 
 	return v, err, true
 }
 
-// bounds scales b to the local share: floor(Limit*share), so n processes
-// with share 1/n never exceed the quota together.
-func (fb *fallback) bounds(b *quota.Bounds) *quota.Bounds {
+// bounds scales b to the local share of the ledger id. When the process
+// knew the ledger's usage as it degraded, the local limit is its own slots
+// plus its share of the room left then: own + floor((Limit-used)*share), so
+// that n processes with share 1/n stay within the quota together however
+// unevenly they held it. Otherwise it is floor(Limit*share). Requires sw
+// held for reading.
+func (fb *fallback) bounds(id ledgerID, b *quota.Bounds) *quota.Bounds {
 	if b == nil || b.Limit < 0 {
 		return b
 	}
 	c := *b
-	c.Limit = int(math.Floor(float64(b.Limit)*fb.share + 1e-9))
+	if sd, ok := fb.seeds[id]; ok {
+		c.Limit = sd.own + int(math.Floor(float64(max(b.Limit-sd.used, 0))*fb.share+1e-9))
+	} else {
+		c.Limit = int(math.Floor(float64(b.Limit)*fb.share + 1e-9))
+	}
 	return &c
 }
 

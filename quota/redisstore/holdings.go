@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -30,13 +31,14 @@ type lease struct {
 type holdings struct {
 	now func() time.Time
 
-	mu     sync.Mutex // guards own and epochs
+	mu     sync.Mutex // guards own, epochs and used
 	own    map[ledgerID]map[string]lease
 	epochs map[ledgerID]int64
+	used   map[ledgerID]int // each ledger's whole usage at the last reply
 }
 
 func newHoldings(now func() time.Time) *holdings {
-	return &holdings{now: now, own: make(map[ledgerID]map[string]lease), epochs: make(map[ledgerID]int64)}
+	return &holdings{now: now, own: make(map[ledgerID]map[string]lease), epochs: make(map[ledgerID]int64), used: make(map[ledgerID]int)}
 }
 
 // until returns the expiry of a lease of ttl taken now (zero: none).
@@ -66,6 +68,27 @@ func (h *holdings) sawEpoch(id ledgerID, epoch int64) (lost bool) {
 	old := h.epochs[id]
 	h.epochs[id] = epoch
 	return old != 0 && old != epoch
+}
+
+// sawUsed records a ledger's usage (every process's slots) Redis replied with.
+func (h *holdings) sawUsed(id ledgerID, used int) {
+	h.mu.Lock()
+	h.used[id] = used
+	h.mu.Unlock()
+}
+
+// usage returns the ledgers' usage at the last reply; requires h.mu held
+// (for [holdings.each]'s callers, who hold it through f).
+func (h *holdings) usage(id ledgerID) (int, bool) {
+	u, ok := h.used[id]
+	return u, ok
+}
+
+// usedAll returns a copy of every ledger's usage at the last reply.
+func (h *holdings) usedAll() map[ledgerID]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.used)
 }
 
 // owned records that this process took key in Redis (held or pending).

@@ -76,7 +76,7 @@ func runChild(mode string) int {
 		return 2
 	}
 	storeOpts := []redisstore.Option{redisstore.WithPrefix(conf.Prefix)}
-	if mode == "steps" {
+	if mode == "steps" || mode == "chaos" {
 		// Fail fast when Redis is gone, as a service would configure it.
 		opts.MaxRetries, opts.DialTimeout = -1, 200*time.Millisecond
 		opts.ReadTimeout, opts.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond
@@ -84,6 +84,11 @@ func runChild(mode string) int {
 			storeOpts = append(storeOpts, redisstore.WithFailurePolicy(redisstore.FailLocal),
 				redisstore.WithLocalShare(1/float64(conf.Processes)), redisstore.WithProbeInterval(50*time.Millisecond))
 		}
+	}
+	if mode == "chaos" {
+		// A hung Redis counts as gone after 200ms; the grace after a loss of
+		// data is two probe intervals.
+		storeOpts = append(storeOpts, redisstore.WithTimeout(200*time.Millisecond), redisstore.WithProbeInterval(chaosProbe))
 	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
@@ -114,6 +119,9 @@ func runChild(mode string) int {
 		return 2
 	}
 	defer client.Close()
+	if mode == "chaos" {
+		return runChaosChild(client)
+	}
 
 	var (
 		mu  sync.Mutex

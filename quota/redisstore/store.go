@@ -405,6 +405,7 @@ func (s *Store) runLedger(ctx context.Context, account string, res quota.Resourc
 		return ledgerReply{}, fmt.Errorf("ledger script replied %v", vals)
 	}
 	lost := s.hold.sawEpoch(id, vals[5])
+	s.hold.sawUsed(id, int(vals[1]))
 	r, err := decodeLedger(vals, b)
 	if err == nil && after != nil {
 		after(r)
@@ -451,7 +452,7 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
 		// A refusal here is the local share's *quota.ExceededError.
-		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(b), ttl)
+		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
 		if err == nil && c.Changed {
 			fb.journal(account, res, key, false, ttl)
 		}
@@ -474,7 +475,7 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 			s.hold.owned(ledgerID{account, res}, holdKey, true, ttl)
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		c, err := fb.local.Commit(ctx, account, res, key, holdKey, fb.bounds(b), ttl)
+		c, err := fb.local.Commit(ctx, account, res, key, holdKey, fb.bounds(ledgerID{account, res}, b), ttl)
 		if err == nil {
 			if key != holdKey {
 				fb.forget(account, res, key)
@@ -495,7 +496,7 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 			}
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		c, err := fb.local.Hold(ctx, account, res, key, fb.bounds(b), ttl)
+		c, err := fb.local.Hold(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
 		if err == nil && c.Changed {
 			fb.journal(account, res, key, true, ttl)
 		}
@@ -511,7 +512,7 @@ func (s *Store) Release(ctx context.Context, account string, res quota.Resource,
 			s.hold.disowned(ledgerID{account, res}, key)
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		c, err := fb.local.Release(ctx, account, res, key, fb.bounds(b))
+		c, err := fb.local.Release(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b))
 		if err == nil {
 			fb.forget(account, res, key)
 		}
@@ -590,6 +591,9 @@ func (s *Store) readLedger(ctx context.Context, account string, res quota.Resour
 	}
 	if len(vals) != n {
 		return nil, fmt.Errorf("ledger script replied %v", vals)
+	}
+	if op == "used" {
+		s.hold.sawUsed(id, int(vals[1]))
 	}
 	if s.hold.sawEpoch(id, vals[n-1]) {
 		s.lostLedger(ctx, id, known)

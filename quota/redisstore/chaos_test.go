@@ -1,0 +1,410 @@
+package redisstore_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/redisstore"
+	"github.com/videoquota/videoquota/video"
+	"github.com/videoquota/videoquota/video/videotest"
+)
+
+// The chaos test: four processes share one account through FailLocal stores
+// (share 1/4), 24 workers creating Rooms, holding them a while and completing
+// them, while Redis is killed and restarted empty, paused, flushed, or (with
+// Sentinel) failed over. What the emulator saw is the measure: its POSTs in
+// any one-second window, its 53119s, and, within 2 s of each recovery and
+// without a reconcile, Redis holding exactly the emulator's Rooms.
+const (
+	chaosWorkers  = 6 // per process: 24 in all
+	chaosRooms    = 16
+	chaosWrites   = 20.0
+	chaosBurst    = 5 // the emulator's write burst
+	chaosHold     = 1500 * time.Millisecond
+	chaosDeadline = 2 * time.Second // of each create: tokens are booked up to it
+	chaosProbe    = 250 * time.Millisecond
+)
+
+// postLog records when each POST reached the emulator and its status.
+type postLog struct {
+	mu    sync.Mutex
+	times []time.Time
+	codes map[int]int
+	rooms map[string]bool // SIDs in the 201s of POST /v1/Rooms
+}
+
+func (l *postLog) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			h.ServeHTTP(w, r)
+			return
+		}
+		at := time.Now()
+		rec := &statusWriter{ResponseWriter: w, code: 200}
+		h.ServeHTTP(rec, r)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.times = append(l.times, at)
+		l.codes[rec.code]++
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// maxWindow returns the most POSTs that arrived in any one-second window
+// [t, t+1s) starting in [from, to), and where that window starts.
+func (l *postLog) maxWindow(from, to time.Time) (int, time.Time) {
+	l.mu.Lock()
+	ts := slices.Clone(l.times)
+	l.mu.Unlock()
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	best, at := 0, time.Time{}
+	j := 0
+	for i, t := range ts {
+		if t.Before(from) || !t.Before(to) {
+			continue
+		}
+		if j < i {
+			j = i
+		}
+		for j < len(ts) && ts[j].Sub(t) < time.Second {
+			j++
+		}
+		if n := j - i; n > best {
+			best, at = n, t
+		}
+	}
+	return best, at
+}
+
+func (l *postLog) code(c int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.codes[c]
+}
+
+// chaosEvent is one thing done to Redis: do it, and return when Redis is
+// back (the recovery time is taken then).
+type chaosEvent struct {
+	name string
+	do   func(t *testing.T)
+}
+
+// chaosRig is the emulator, its log, and the child processes.
+type chaosRig struct {
+	emu      *videotest.Server
+	log      *postLog
+	children []*child
+	observer *redisstore.Store
+	account  string
+}
+
+func startChaos(t *testing.T, conf childConf, observer *redisstore.Store) *chaosRig {
+	t.Helper()
+	emu, err := videotest.Start(videotest.Options{ConcurrentRooms: chaosRooms, WritesPerSecond: chaosWrites, WriteBurst: chaosBurst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	log := &postLog{codes: make(map[int]int), rooms: make(map[string]bool)}
+	front := httptest.NewServer(log.wrap(emu))
+	t.Cleanup(front.Close)
+	conf.Emulator, conf.Account, conf.Token = front.URL, emu.AccountSID(), emu.AuthToken()
+	conf.Rooms, conf.Writes, conf.Processes, conf.FailLocal = chaosRooms, chaosWrites, processes, true
+	rig := &chaosRig{emu: emu, log: log, observer: observer, account: emu.AccountSID()}
+	for range processes {
+		rig.children = append(rig.children, spawn(t, "chaos", conf))
+	}
+	for _, c := range rig.children {
+		c.waitLine(t, readyLine)
+	}
+	return rig
+}
+
+// command sends cmd to every child and waits for each one's reply line.
+func (rig *chaosRig) command(t *testing.T, cmd, reply string) {
+	t.Helper()
+	for _, c := range rig.children {
+		if _, err := fmt.Fprintln(c.stdin, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range rig.children {
+		c.waitLine(t, reply)
+	}
+}
+
+// check pauses the workers (the operations in flight finish), compares the
+// Rooms Redis holds with the emulator's, and lets the workers go on.
+func (rig *chaosRig) check(t *testing.T, phase string, recovered time.Time) {
+	t.Helper()
+	began := time.Since(recovered)
+	rig.command(t, "pause", "VQPAUSED")
+	defer rig.command(t, "run", "VQRUNNING")
+	took := time.Since(recovered)
+	ctx := context.Background()
+	used, _, err := rig.observer.Used(ctx, rig.account, quota.Rooms)
+	if err != nil {
+		t.Fatalf("%s: Used: %v", phase, err)
+	}
+	pending, err := rig.observer.Pending(ctx, rig.account, quota.Rooms)
+	if err != nil {
+		t.Fatalf("%s: Pending: %v", phase, err)
+	}
+	rooms := rig.emu.Stats().RoomsNow
+	t.Logf("%s: pausing the workers %v after recovery (paused at %v): Redis holds %d Rooms (%d pending), the emulator has %d in progress",
+		phase, began.Round(time.Millisecond), took.Round(time.Millisecond), used-pending, pending, rooms)
+	if used-pending != rooms || pending != 0 {
+		t.Errorf("%s: Redis holds %d Rooms and %d reservations, the emulator %d Rooms: want exactly the emulator's, without a reconcile",
+			phase, used-pending, pending, rooms)
+	}
+	if began > 2*time.Second {
+		t.Errorf("%s: the check began %v after recovery, want within 2s", phase, began)
+	}
+}
+
+// runChaos runs the events in turn, each between two seconds of steady load,
+// and checks the one-second windows of every phase.
+func (rig *chaosRig) run(t *testing.T, events []chaosEvent) {
+	t.Helper()
+	sleep := func(d time.Duration) { time.Sleep(d) } // the workers run meanwhile
+	rig.command(t, "run", "VQRUNNING")
+	start := time.Now()
+	sleep(2 * time.Second)
+	type phase struct {
+		name     string
+		from, to time.Time
+	}
+	var phases []phase
+	phases = append(phases, phase{"steady", start, time.Now()})
+	for _, ev := range events {
+		begin := time.Now()
+		ev.do(t)
+		recovered := time.Now()
+		phases = append(phases, phase{ev.name + " (during)", begin, recovered})
+		sleep(1500 * time.Millisecond)
+		rig.check(t, ev.name, recovered)
+		phases = append(phases, phase{ev.name + " (after)", recovered, time.Now()})
+		sleep(time.Second)
+	}
+	end := time.Now()
+	res := make([]childResult, len(rig.children))
+	for i, c := range rig.children {
+		if _, err := fmt.Fprintln(c.stdin, "stop"); err != nil {
+			t.Fatal(err)
+		}
+		res[i] = c.result(t)
+	}
+	var total childResult
+	for _, r := range res {
+		total.OK += r.OK
+		total.Local += r.Local
+		total.Twilio += r.Twilio
+		total.RateLimited += r.RateLimited
+		total.TimedOut += r.TimedOut
+		total.Unavailable += r.Unavailable
+	}
+	limit := int(chaosWrites) + 1
+	for _, p := range phases {
+		n, at := rig.log.maxWindow(p.from.Add(-time.Second), p.to)
+		t.Logf("%-22s most POSTs in one second: %d (window at +%v)", p.name, n, at.Sub(start).Round(time.Millisecond))
+		if n > limit {
+			t.Errorf("%s: %d POSTs reached the emulator in one second, want at most the quota + 1 (%d)", p.name, n, limit)
+		}
+	}
+	if n, _ := rig.log.maxWindow(start, end); n > limit {
+		t.Errorf("whole run: %d POSTs in one second, want at most %d", n, limit)
+	}
+	st := rig.emu.Stats()
+	t.Logf("rooms created %d, refused locally %d, refused by Twilio %d, deadline refusals %d, timed out %d; emulator: %d POSTs, %d 429s, %d 53119s (HTTP 400), peak %d Rooms of %d",
+		total.OK, total.Local, total.Twilio, total.RateLimited, total.TimedOut, st.Writes, rig.log.code(429), rig.log.code(400), st.RoomsPeak, chaosRooms)
+	if total.Twilio != 0 || rig.log.code(400) != 0 || st.RoomsPeak > chaosRooms {
+		t.Errorf("Twilio refused %d creates (emulator: %d 400s, peak %d Rooms of %d); want none", total.Twilio, rig.log.code(400), st.RoomsPeak, chaosRooms)
+	}
+	if total.OK < 20 {
+		t.Errorf("only %d Rooms created in %v: the workers did not run", total.OK, end.Sub(start))
+	}
+}
+
+func TestChaos(t *testing.T) {
+	_, srv, conf := multiSetup(t, videotest.Options{})
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to kill and pause")
+	}
+	rdb := srv.Client(t)
+	observer := newStore(t, rdb, redisstore.WithPrefix(conf.Prefix))
+	rig := startChaos(t, conf, observer)
+	rig.run(t, []chaosEvent{
+		{"SIGKILL, restart empty", func(t *testing.T) {
+			srv.Stop(t)
+			time.Sleep(2 * time.Second)
+			srv.Restart(t)
+		}},
+		{"SIGSTOP, SIGCONT", func(t *testing.T) {
+			srv.Pause(t)
+			time.Sleep(2 * time.Second)
+			srv.Resume(t)
+		}},
+		{"FLUSHALL", func(t *testing.T) {
+			if err := rdb.FlushAll(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	})
+}
+
+// chaosGate lets the workers run or holds them before their next request.
+type chaosGate struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	paused   bool
+	stopped  bool
+	inflight int
+}
+
+// enter waits until the workers may run; it reports false once stopped.
+func (g *chaosGate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for g.paused && !g.stopped {
+		g.cond.Wait()
+	}
+	if g.stopped {
+		return false
+	}
+	g.inflight++
+	return true
+}
+
+func (g *chaosGate) leave() {
+	g.mu.Lock()
+	g.inflight--
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+func (g *chaosGate) set(paused, stopped bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paused, g.stopped = paused, stopped
+	g.cond.Broadcast()
+	for paused && g.inflight > 0 {
+		g.cond.Wait()
+	}
+}
+
+// runChaosChild is a chaos process: chaosWorkers workers that create a Room,
+// hold it for chaosHold and complete it, driven by "run", "pause" and "stop"
+// lines on stdin.
+func runChaosChild(client *video.Client) int {
+	g := &chaosGate{paused: true}
+	g.cond = sync.NewCond(&g.mu)
+	var (
+		mu  sync.Mutex
+		res childResult
+		wg  sync.WaitGroup
+	)
+	count := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		var ee *quota.ExceededError
+		switch {
+		case err == nil:
+			res.OK++
+		case errors.Is(err, redisstore.ErrUnavailable):
+			res.Unavailable++
+		case errors.As(err, &ee) && ee.Source == quota.SourceLocal:
+			res.Local++
+		case errors.As(err, &ee):
+			res.Twilio++
+		case errors.Is(err, quota.ErrRateLimited):
+			res.RateLimited++
+		case errors.Is(err, context.DeadlineExceeded):
+			res.TimedOut++
+		default:
+			res.Other++
+			res.OtherErr = err.Error()
+		}
+	}
+	completed := "completed"
+	for range chaosWorkers {
+		wg.Go(func() {
+			var held []string // Rooms to complete
+			for {
+				if !g.enter() {
+					return
+				}
+				if len(held) > 0 {
+					ctx, cancel := context.WithTimeout(context.Background(), chaosDeadline)
+					_, err := client.UpdateRoom(ctx, held[0], &openapi.UpdateRoomParams{Status: &completed})
+					cancel()
+					if err == nil {
+						held = held[1:]
+					}
+					g.leave()
+					if err != nil {
+						time.Sleep(50 * time.Millisecond)
+					}
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), chaosDeadline)
+				room, err := client.CreateRoom(ctx, &openapi.CreateRoomParams{})
+				cancel()
+				count(err)
+				g.leave()
+				if err != nil {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				held = append(held, *room.Sid)
+				time.Sleep(chaosHold)
+			}
+		})
+	}
+	fmt.Println(readyLine)
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		switch strings.TrimSpace(sc.Text()) {
+		case "run":
+			g.set(false, false)
+			fmt.Println("VQRUNNING")
+		case "pause":
+			g.set(true, false)
+			fmt.Println("VQPAUSED")
+		case "stop":
+			g.set(false, true)
+			wg.Wait()
+			mu.Lock()
+			out, _ := json.Marshal(res)
+			mu.Unlock()
+			fmt.Println(resultPrefix + string(out))
+			return 0
+		}
+	}
+	g.set(false, true)
+	wg.Wait()
+	return 0
+}
