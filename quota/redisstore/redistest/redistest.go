@@ -44,9 +44,11 @@ type Server struct {
 	// URL is the server's redis:// URL, for child processes.
 	URL string
 
-	bin  string // redis-server, empty for a server given by EnvURL
-	port int
-	opts *redis.Options
+	bin   string // redis-server, empty for a server given by EnvURL
+	port  int
+	opts  *redis.Options
+	conf  string   // a config file to start with (sentinel), or ""
+	extra []string // further arguments (cluster, replica, sentinel)
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd
@@ -60,14 +62,7 @@ func Start(t testing.TB) *Server {
 		if err != nil {
 			t.Fatalf("redistest: no free loopback port: %v", err)
 		}
-		s := &Server{bin: bin, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-		s.URL = "redis://" + s.Addr + "/0"
-		s.opts = &redis.Options{Addr: s.Addr}
-		t.Cleanup(func() { s.kill() })
-		if err := s.start(); err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-		return s
+		return startOwn(t, bin, port, "")
 	}
 	if u := os.Getenv(EnvURL); u != "" {
 		opts, err := redis.ParseURL(u)
@@ -80,12 +75,35 @@ func Start(t testing.TB) *Server {
 		}
 		return s
 	}
-	msg := "redistest: needs Redis: install redis-server (apt-get install redis-server) or set " + EnvURL
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	missing(t, "needs Redis: install redis-server (apt-get install redis-server) or set "+EnvURL)
 	return nil
+}
+
+// missing skips t for want of what msg names, or fails it under CI=true,
+// where everything a test needs must be there. The reason is also written to
+// stderr, so that it shows without -v.
+func missing(t testing.TB, msg string) {
+	t.Helper()
+	msg = "redistest: " + msg
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: a missing server is a failure)")
+	}
+	fmt.Fprintf(os.Stderr, "SKIP %s: %s\n", t.Name(), msg)
+	t.Skip(msg)
+}
+
+// startOwn starts redis-server on port with conf and extra arguments,
+// killed at t's cleanup.
+func startOwn(t testing.TB, bin string, port int, conf string, extra ...string) *Server {
+	t.Helper()
+	s := &Server{bin: bin, port: port, conf: conf, extra: extra, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s.URL = "redis://" + s.Addr + "/0"
+	s.opts = &redis.Options{Addr: s.Addr}
+	t.Cleanup(func() { s.kill() })
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
 }
 
 // Own reports whether the test started the server itself, so it may stop it.
@@ -170,9 +188,14 @@ func (s *Server) signal(t testing.TB, sig os.Signal) {
 }
 
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes")
+	args = append(args, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
