@@ -20,6 +20,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/redisstore"
+	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -272,6 +273,25 @@ func TestChaos(t *testing.T) {
 			if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 				t.Fatal(err)
 			}
+		}},
+	})
+}
+
+func TestChaosSentinel(t *testing.T) {
+	// The same load through Sentinel: the master is killed and the replica
+	// promoted.
+	if testing.Short() {
+		t.Skip("multi-process test skipped in -short mode")
+	}
+	sen := redistest.StartSentinel(t)
+	rdb := sen.Client(t, nil)
+	conf := childConf{Prefix: redistest.Prefix(t), SentinelAddrs: sen.Addrs, SentinelMaster: redistest.SentinelMaster}
+	observer := newStore(t, rdb, redisstore.WithPrefix(conf.Prefix))
+	rig := startChaos(t, conf, observer)
+	rig.run(t, []chaosEvent{
+		{"Sentinel failover", func(t *testing.T) {
+			took := sen.Failover(t)
+			t.Logf("the sentinel promoted the replica %v after the master was killed", took.Round(time.Millisecond))
 		}},
 	})
 }

@@ -20,6 +20,28 @@ type booking struct {
 	now  int64      // Redis server time of the reply (µs)
 	at   time.Time  // local time of the reply
 	rate quota.Rate // the ceiling the call asked for
+
+	// depth is the deepest backlog (arrival time minus server time, µs)
+	// a reply showed within depthWindow before depthAt.
+	depth   int64
+	depthAt time.Time
+}
+
+// depthWindow is how long the deepest backlog seen counts: the other
+// processes may have booked the bucket that deep since this one last looked.
+const depthWindow = 2 * time.Second
+
+// horizon returns, in Redis µs, the latest arrival time the bucket may have
+// at the local time t: the one seen, or, while a deep backlog was seen
+// recently, t plus that depth, since the other processes may have booked
+// that far ahead since this one last looked. force uses the depth even when
+// the bucket had no backlog at the last look.
+func (b booking) horizon(t time.Time, force bool) int64 {
+	redisNow := t.UnixMicro() + (b.now - b.at.UnixMicro())
+	if (force || b.tat > redisNow) && t.Sub(b.depthAt) <= depthWindow {
+		return max(b.tat, redisNow+b.depth)
+	}
+	return b.tat
 }
 
 // local returns the local time of the Redis time us, as this reply relates them.
@@ -47,11 +69,16 @@ func newSchedule() *schedule {
 	return &schedule{seen: make(map[bucketID]booking)}
 }
 
-// last returns the arrival time last seen for id (Redis µs, 0: none).
+// last returns the latest arrival time id may have now (Redis µs, 0: none
+// seen), for a rate script that finds the bucket lost: see [booking.horizon].
 func (s *schedule) last(id bucketID) int64 {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seen[id].tat
+	b, ok := s.seen[id]
+	s.mu.Unlock()
+	if !ok {
+		return 0
+	}
+	return b.horizon(time.Now(), false)
 }
 
 // saw records a reply of the rate script.
@@ -59,9 +86,15 @@ func (s *schedule) saw(id bucketID, b booking) {
 	s.offset.Store(b.now - b.at.UnixMicro())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.seen[id]; ok && old.tat > b.tat {
-		// A reply that crossed a later one: keep the later arrival time.
-		b.tat = old.tat
+	b.depth, b.depthAt = max(b.tat-b.now, 0), b.at
+	if old, ok := s.seen[id]; ok {
+		if old.tat > b.tat {
+			// A reply that crossed a later one: keep the later arrival time.
+			b.tat = old.tat
+		}
+		if old.depth > b.depth && b.at.Sub(old.depthAt) <= depthWindow {
+			b.depth, b.depthAt = old.depth, old.depthAt
+		}
 	}
 	s.seen[id] = b
 	// Forget, once a second, the buckets whose tokens have all gone out,
@@ -81,13 +114,14 @@ func (s *schedule) redisTime(t time.Time) int64 {
 	return t.UnixMicro() + s.offset.Load()
 }
 
-// ahead returns, for every bucket whose granted tokens are not all out by
-// now, the local time its arrival time stands for, and the ceiling last asked.
+// ahead returns, for every bucket whose granted tokens may not all be out by
+// now (see [booking.horizon]), the booking with that arrival time.
 func (s *schedule) ahead(now time.Time) map[bucketID]booking {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[bucketID]booking)
 	for id, b := range s.seen {
+		b.tat = b.horizon(now, true)
 		if b.local(b.tat).After(now) {
 			out[id] = b
 		}

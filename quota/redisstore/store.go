@@ -66,6 +66,10 @@ type Store struct {
 	wb sync.RWMutex
 
 	fb *fallback // nil under FailClosed
+
+	// granted, set by tests only, sees the Redis server time (µs) at which
+	// each token granted from Redis may be used.
+	granted func(bucketID, int64)
 }
 
 // Option configures a [Store].
@@ -284,6 +288,9 @@ func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class
 			return result{}, fmt.Errorf("rate script replied %v", vals)
 		}
 		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r})
+		if s.granted != nil && vals[0] == 1 {
+			s.granted(id, vals[3]+vals[1])
+		}
 		if vals[4] == 1 {
 			s.lostBucket(ctx, account)
 		}
