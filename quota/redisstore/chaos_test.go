@@ -46,7 +46,7 @@ type postLog struct {
 	mu    sync.Mutex
 	times []time.Time
 	codes map[int]int
-	rooms map[string]bool // SIDs in the 201s of POST /v1/Rooms
+	full  []time.Time // of the 53119s (HTTP 400 to a create)
 }
 
 func (l *postLog) wrap(h http.Handler) http.Handler {
@@ -62,6 +62,9 @@ func (l *postLog) wrap(h http.Handler) http.Handler {
 		defer l.mu.Unlock()
 		l.times = append(l.times, at)
 		l.codes[rec.code]++
+		if rec.code == http.StatusBadRequest {
+			l.full = append(l.full, at)
+		}
 	})
 }
 
@@ -130,7 +133,7 @@ func startChaos(t *testing.T, conf childConf, observer *redisstore.Store) *chaos
 		t.Fatal(err)
 	}
 	t.Cleanup(emu.Close)
-	log := &postLog{codes: make(map[int]int), rooms: make(map[string]bool)}
+	log := &postLog{codes: make(map[int]int)}
 	front := httptest.NewServer(log.wrap(emu))
 	t.Cleanup(front.Close)
 	conf.Emulator, conf.Account, conf.Token = front.URL, emu.AccountSID(), emu.AuthToken()
@@ -242,6 +245,11 @@ func (rig *chaosRig) run(t *testing.T, events []chaosEvent) {
 	st := rig.emu.Stats()
 	t.Logf("rooms created %d, refused locally %d, refused by Twilio %d, deadline refusals %d, timed out %d; emulator: %d POSTs, %d 429s, %d 53119s (HTTP 400), peak %d Rooms of %d",
 		total.OK, total.Local, total.Twilio, total.RateLimited, total.TimedOut, st.Writes, rig.log.code(429), rig.log.code(400), st.RoomsPeak, chaosRooms)
+	rig.log.mu.Lock()
+	for _, at := range rig.log.full {
+		t.Logf("a 53119 at +%v", at.Sub(start).Round(time.Millisecond))
+	}
+	rig.log.mu.Unlock()
 	if total.Twilio != 0 || rig.log.code(400) != 0 || st.RoomsPeak > chaosRooms {
 		t.Errorf("Twilio refused %d creates (emulator: %d 400s, peak %d Rooms of %d); want none", total.Twilio, rig.log.code(400), st.RoomsPeak, chaosRooms)
 	}

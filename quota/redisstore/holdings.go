@@ -147,6 +147,19 @@ func (h *holdings) live(id ledgerID, now time.Time) map[string]lease {
 	return out
 }
 
+// held returns every ledger this process holds slots in.
+func (h *holdings) held() []ledgerID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]ledgerID, 0, len(h.own))
+	for id, m := range h.own {
+		if len(m) > 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // ledgers returns the ledgers of account this process holds slots in.
 func (h *holdings) ledgers(account string) []ledgerID {
 	h.mu.Lock()

@@ -94,7 +94,8 @@ func runChild(mode string) int {
 	if mode == "chaos" {
 		// A hung Redis counts as gone after 200ms; the grace after a loss of
 		// data is two probe intervals.
-		storeOpts = append(storeOpts, redisstore.WithTimeout(200*time.Millisecond), redisstore.WithProbeInterval(chaosProbe))
+		storeOpts = append(storeOpts, redisstore.WithTimeout(200*time.Millisecond), redisstore.WithProbeInterval(chaosProbe),
+			redisstore.WithWatch(chaosProbe/3))
 	}
 	rdb := redis.NewClient(opts)
 	if len(conf.SentinelAddrs) > 0 {
@@ -110,6 +111,7 @@ func runChild(mode string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
+	defer store.Close()
 	if mode == "holder" {
 		// Take every Room slot with a short lease, as a process does between
 		// reserving and committing, then wait to be killed.

@@ -67,6 +67,11 @@ type Store struct {
 
 	fb *fallback // nil under FailClosed
 
+	watch     time.Duration      // [WithWatch]
+	stop      context.CancelFunc // ends the watch goroutine; nil without one
+	stopped   chan struct{}      // closed when the watch goroutine has ended
+	closeOnce sync.Once
+
 	// granted, set by tests only, sees the Redis server time (µs) at which
 	// each token granted from Redis may be used.
 	granted func(bucketID, int64)
@@ -150,7 +155,8 @@ func WithProbeInterval(d time.Duration) Option {
 }
 
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient or
-// *redis.Ring). It sends nothing to Redis until the first operation.
+// *redis.Ring). It sends nothing to Redis until the first operation, unless
+// [WithWatch] starts a watch, which [Store.Close] stops.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, errors.New("redisstore: New: nil Redis client")
@@ -171,6 +177,7 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 		}
 		s.fb = newFallback(s.share, s.probe, time.Now)
 	}
+	s.startWatch()
 	return s, nil
 }
 
