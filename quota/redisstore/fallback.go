@@ -129,9 +129,9 @@ func newFallback(share float64, probe time.Duration, now func() time.Time) *fall
 // The local store starts with the slots this process holds in Redis, so its
 // share counts them, and they are written back on recovery like the others
 // (a Redis that restarted empty gets them back). Each local bucket starts
-// after the last token this process saw granted from Redis, one local
-// interval minus one shared interval later, so that the tokens already
-// granted from Redis and the local ones together stay within the rate.
+// one local interval after the horizon of what this process saw granted
+// from Redis (see [booking.horizon]), so that the tokens already granted
+// from Redis and the local ones together stay within the rate.
 func (fb *fallback) degrade(s *Store) bool {
 	fb.sw.Lock()
 	defer fb.sw.Unlock()
@@ -186,9 +186,10 @@ func (fb *fallback) degrade(s *Store) bool {
 		if !(b.rate.PerSecond > 0) {
 			continue
 		}
-		shared := time.Duration(float64(time.Second) / b.rate.PerSecond)
-		local := time.Duration(float64(time.Second) / (b.rate.PerSecond * fb.share))
-		fb.buckets[id] = b.local(b.tat).Add(local - shared)
+		// One local interval after the horizon: the last token granted
+		// from Redis goes out one shared interval before it, so this
+		// leaves one shared interval of margin for its sender's delays.
+		fb.buckets[id] = b.local(b.tat).Add(time.Duration(float64(time.Second) / (b.rate.PerSecond * fb.share)))
 	}
 	fb.bmu.Unlock()
 	fb.probeMu.Lock()

@@ -63,6 +63,7 @@ type childResult struct {
 	Granted                                                      []int64     // Redis server time (µs) at which each write token granted may be used
 	SIDs                                                         []string    // of the rooms created
 	Degraded                                                     bool        // the store's state after the step
+	Lost                                                         int         // chaos: completions answered 53112 (an earlier attempt's answer lost)
 }
 
 const resultPrefix, readyLine, refusedLine = "VQRESULT ", "VQREADY", "VQREFUSED"
@@ -148,7 +149,7 @@ func runChild(mode string) int {
 	}
 	defer client.Close()
 	if mode == "chaos" {
-		return runChaosChild(client)
+		return runChaosChild(client, store, conf.Account)
 	}
 
 	var (
