@@ -205,14 +205,19 @@ func (rig *chaosRig) check(t *testing.T, phase string, recovered time.Time) {
 	}
 }
 
-// runChaos runs the events in turn, each between two seconds of steady load,
-// and checks the one-second windows of every phase.
+// run runs the events in turn after four seconds of steady load, each
+// followed by 1.5s of load, the check and another second, and checks the
+// one-second windows of every phase.
 func (rig *chaosRig) run(t *testing.T, events []chaosEvent) {
 	t.Helper()
 	sleep := func(d time.Duration) { time.Sleep(d) } // the workers run meanwhile
 	rig.command(t, "run", "VQRUNNING")
 	start := time.Now()
-	sleep(2 * time.Second)
+	// Four seconds first, so that the bucket's backlog (booked up to the
+	// creates' deadlines) is as deep as it stays: a process's view of it is
+	// from its last call, and while the backlog deepens the others book past
+	// that view (see docs/REDIS-FAILURES.md).
+	sleep(4 * time.Second)
 	type phase struct {
 		name     string
 		from, to time.Time
