@@ -159,3 +159,41 @@ func keyOf(t *testing.T, rdb *redis.Client, suffix string) string {
 	}
 	return keys[0]
 }
+
+func TestWatchWritesBackIdle(t *testing.T) {
+	// An idle process holding slots notices a FLUSHALL through its watch and
+	// writes them back within the grace, before any reservation passes.
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	prefix := redistest.Prefix(t)
+	a := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithProbeInterval(200*time.Millisecond),
+		redisstore.WithWatch(20*time.Millisecond))
+	t.Cleanup(func() { a.Close() })
+	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	bounds := &quota.Bounds{Limit: 2, Hysteresis: 1}
+	ledgerCheck{t, a, "AC1", bounds}.hold("RM1")
+	ctx := context.Background()
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		if h, err := observer.Holds(ctx, "AC1", quota.Rooms, "RM1"); err == nil && h {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the idle process's slot was not written back within 1s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Written back by the watch, which found the loss: the grace holds.
+	if _, full, err := observer.Used(ctx, "AC1", quota.Rooms); err != nil || !full {
+		t.Errorf("Used after the write-back: full %v, %v; want the grace mark", full, err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
