@@ -61,7 +61,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		if err == nil && i > 0 {
 			err = rdb.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(c.Nodes[0].port)).Err()
 		}
-		rdb.Close()
+		_ = rdb.Close() // a client of our own: nothing to lose
 		if err != nil {
 			t.Fatalf("redistest: cluster node %s: %v", srv.Addr, err)
 		}
@@ -90,7 +90,7 @@ func (c *Cluster) Client(t testing.TB, edit func(*redis.ClusterOptions)) *redis.
 // waitClusterOK waits until srv sees the cluster as ok with n known masters.
 func waitClusterOK(ctx context.Context, srv *Server, n int) error {
 	rdb := redis.NewClient(srv.Options())
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	var last string
 	for {
 		info, err := rdb.ClusterInfo(ctx).Result()
@@ -125,7 +125,7 @@ func freeClusterPort() (int, error) {
 		if err != nil {
 			continue
 		}
-		l.Close()
+		_ = l.Close() // only to test the port
 		return p, nil
 	}
 	return 0, fmt.Errorf("no free pair after 100 tries")

@@ -138,7 +138,7 @@ func (s *Server) ClientWith(t testing.TB, edit func(*redis.Options)) *redis.Clie
 	o := s.Options()
 	edit(o)
 	c := redis.NewClient(o)
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -213,7 +213,7 @@ func (s *Server) start() error {
 		return fmt.Errorf("starting %s: %w", s.bin, err)
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(exited) }() // the exit is what we wait for, not its status
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
@@ -241,14 +241,14 @@ func (s *Server) kill() {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	cmd.Process.Kill()
+	_ = cmd.Process.Kill() // it may have exited already; the port check below is what counts
 	// Wait until the port is free again.
 	for range 100 {
 		c, err := net.DialTimeout("tcp", s.Addr, 50*time.Millisecond)
 		if err != nil {
 			return
 		}
-		c.Close()
+		_ = c.Close()
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -257,7 +257,7 @@ func (s *Server) ping(timeout time.Duration) error {
 	o := s.Options()
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.MaxRetries = timeout, timeout, timeout, -1
 	c := redis.NewClient(o)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return c.Ping(ctx).Err()
@@ -268,7 +268,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only to find a free port
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 

@@ -87,9 +87,9 @@ func (s *Sentinel) Failover(t testing.TB) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	sc := redis.NewSentinelClient(s.Sentinel.Options())
-	defer sc.Close()
+	defer func() { _ = sc.Close() }()
 	rdb := redis.NewClient(s.Replica.Options())
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	for {
 		addr, err := sc.GetMasterAddrByName(ctx, SentinelMaster).Result()
 		if err == nil && len(addr) == 2 && "127.0.0.1:"+addr[1] == s.Replica.Addr {
@@ -109,9 +109,9 @@ func (s *Sentinel) Failover(t testing.TB) time.Duration {
 // waitReplicating waits until the replica is in sync and the sentinel knows it.
 func (s *Sentinel) waitReplicating(ctx context.Context) error {
 	rdb := redis.NewClient(s.Replica.Options())
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	sc := redis.NewSentinelClient(s.Sentinel.Options())
-	defer sc.Close()
+	defer func() { _ = sc.Close() }()
 	for {
 		info, err := rdb.Info(ctx, "replication").Result()
 		if err == nil && strings.Contains(info, "master_link_status:up") {
