@@ -197,3 +197,31 @@ func TestWatchWritesBackIdle(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+func TestFailLocalUnevenShare(t *testing.T) {
+	// Processes that held the quota unevenly when Redis went away: the local
+	// share is this process's slots plus its share of the room left, so the
+	// processes together stay within the quota.
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to stop")
+	}
+	s, observer := failLocal(t, srv) // share 1/2
+	b := &quota.Bounds{Limit: 8, Hysteresis: 1}
+	o := ledgerCheck{t, observer, "AC1", b}
+	for _, k := range []string{"RM5", "RM6", "RM7", "RM8", "RM9"} {
+		o.hold(k) // the other process holds 5
+	}
+	c := ledgerCheck{t, s, "AC1", b}
+	c.hold("RM1") // this one 1, and sees 6 of 8 used
+	srv.Stop(t)
+	// 1 + floor((8-6)/2) = 2: one more, not floor(8/2) = 4 in all.
+	c.reserve("r1", false)
+	if !s.Degraded() {
+		t.Fatal("not degraded after Redis stopped")
+	}
+	var ee *quota.ExceededError
+	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r2", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 2 {
+		t.Errorf("second local reservation: %v, want *quota.ExceededError with the local Limit 2", err)
+	}
+}
