@@ -127,3 +127,54 @@ func TestSentinelFailover(t *testing.T) {
 	observer := newStore(t, sen.Client(t, nil), redisstore.WithPrefix(prefix))
 	ledgerCheck{t, observer, "AC1", b}.expect("RM1", "r1", "RM2")
 }
+
+func TestSentinelFailoverMissedWrites(t *testing.T) {
+	// The promoted replica missed the master's last write (it was paused):
+	// it has the ledger's epoch but not the slot. The store sees a new
+	// replication ID on recovery and writes its slots back.
+	sen := redistest.StartSentinel(t)
+	prefix := redistest.Prefix(t)
+	edit := func(o *redis.FailoverOptions) {
+		o.MaxRetries, o.DialTimeout = -1, 200*time.Millisecond
+		o.ReadTimeout, o.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond
+	}
+	s := newStore(t, sen.Client(t, edit), redisstore.WithPrefix(prefix),
+		redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5),
+		redisstore.WithProbeInterval(time.Second), redisstore.WithWatch(50*time.Millisecond))
+	t.Cleanup(func() { s.Close() })
+	b := &quota.Bounds{Limit: 6, Hysteresis: 1}
+	c := ledgerCheck{t, s, "AC1", b}
+	c.hold("RM1")
+	if err := sen.Client(t, nil).Do(context.Background(), "WAIT", 1, 2000).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Pause the replica and cut its link, so that the master's next write
+	// never reaches it (not even into its socket's buffer).
+	sen.Replica.Pause(t)
+	master := redis.NewClient(sen.Master.Options())
+	defer master.Close()
+	if err := master.ClientKillByFilter(context.Background(), "TYPE", "replica").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.hold("RM2") // on the master only
+	sen.Master.Stop(t)
+	sen.Replica.Resume(t)
+	sen.WaitPromoted(t)
+	observer := newStore(t, sen.Client(t, nil), redisstore.WithPrefix(prefix))
+	if h, err := observer.Holds(context.Background(), "AC1", quota.Rooms, "RM2"); err != nil || h {
+		t.Fatalf("the promoted replica holds RM2 (%v, %v): it did not miss the write, the test proves nothing", h, err)
+	}
+	// The watch (or the recovery, if the store degraded) finds the new
+	// replication ID and writes RM1 and RM2 back.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if h, _ := observer.Holds(context.Background(), "AC1", quota.Rooms, "RM2"); h && !s.Degraded() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("RM2 not written back within 5s of the promotion")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ledgerCheck{t, observer, "AC1", b}.expect("RM1", "RM2")
+}

@@ -115,9 +115,11 @@
 //
 // A process learns of a loss at its next call; with [WithWatch] a goroutine
 // looks every interval, so an idle process holding slots writes them back
-// within the grace too ([Store.Close] stops it). A replica that kept the epoch
-// but missed the last writes is not detected: the next reconciliation (Sync)
-// restores the ledger from Twilio's list. docs/REDIS-FAILURES.md in the
+// within the grace too ([Store.Close] stops it). A replica promoted by a
+// failover may have kept the epoch but missed the last writes: the store
+// then sees a new replication ID (on recovery under FailLocal, and in the
+// watch) and writes all its slots back the same way. Without either, the next
+// reconciliation (Sync) restores the ledger from Twilio's list. docs/REDIS-FAILURES.md in the
 // repository has the failure model, event by event.
 //
 // While degraded, Used and Holds answer for the local share, and the

@@ -99,6 +99,8 @@ type fallback struct {
 	probeMu   sync.Mutex // one recovery attempt at a time; guards nextProbe
 	nextProbe time.Time
 
+	failover bool // a failover seen by a recovery not yet done; guarded by probeMu
+
 	bmu     sync.Mutex             // guards buckets
 	buckets map[bucketID]time.Time // local arrival times
 
@@ -342,13 +344,19 @@ func (fb *fallback) recover(ctx context.Context, s *Store) bool {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return false
 	}
+	// A new replication ID: a replica was promoted and may have missed the
+	// last writes, so the slots from before the outage are written back too.
+	if s.repl.changed(ctx, s.rdb) {
+		fb.failover = true // kept until a write-back succeeds
+	}
 	fb.sw.Lock()
 	defer fb.sw.Unlock()
-	n, err := fb.restore(ctx, s)
+	n, err := fb.restore(ctx, s, fb.failover)
 	if err != nil {
 		s.logger().Warn("redisstore: Redis answers but the write-back failed; still serving the local share", "err", err)
 		return false
 	}
+	fb.failover = false
 	fb.local = quota.NewMemoryStore(quota.MemoryClock(fb.now))
 	fb.degraded.Store(false)
 	s.logger().Info("redisstore: Redis reachable again; local slots written back", "slots", n)
@@ -358,7 +366,7 @@ func (fb *fallback) recover(ctx context.Context, s *Store) bool {
 // restore writes the journal and the local buckets back to Redis and clears
 // them; requires sw held for writing. It is idempotent, so a failed attempt
 // is simply repeated.
-func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
+func (fb *fallback) restore(ctx context.Context, s *Store, failover bool) (int, error) {
 	if err := fb.reseed(ctx, s); err != nil {
 		return 0, err
 	}
@@ -375,7 +383,11 @@ func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
 	written := 0
 	for id := range ids {
 		rel := fb.released[id]
-		extra := []any{s.hold.epoch(id), millis(2 * fb.probe), len(rel)}
+		known := s.hold.epoch(id)
+		if failover && known != 0 {
+			known = -1 // no epoch matches: write back everything, with the grace
+		}
+		extra := []any{known, millis(2 * fb.probe), len(rel)}
 		for k := range rel {
 			extra = append(extra, k)
 		}

@@ -208,7 +208,8 @@ func (h *holdings) replace(leases map[ledgerID]map[string]lease, now time.Time) 
 // writeBack writes this process's slots in the ledger id back to a Redis that
 // lost them, with their remaining time; the ledger's script keeps refusing
 // reservations for the grace meanwhile. known is the epoch seen before the
-// loss. Keys already there are counted once.
+// loss, or -1 to write back whatever the epoch (after a failover). Keys
+// already there are counted once.
 func (s *Store) writeBack(ctx context.Context, id ledgerID, known int64) (int, error) {
 	s.wb.Lock()
 	defer s.wb.Unlock()

@@ -209,7 +209,8 @@ elseif op == 'holds' then
 
 elseif op == 'restore' then
   -- Writes back what a process did while it could not reach Redis. ARGV[base]
-  -- is the ledger's epoch the process last saw (0: never), ARGV[base + 1] a
+  -- is the ledger's epoch the process last saw (0: never; -1: treat the data
+  -- as lost, after a failover to a replica that may have missed writes), ARGV[base + 1] a
   -- grace in ms, ARGV[base + 2] the number of keys it released, then those
   -- keys, then its leases as triples (kind, key, remaining ttl in ms). Kind
   -- "p" is a pending reservation, "h" a holding; "op" and "oh" are those the

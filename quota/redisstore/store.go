@@ -58,8 +58,9 @@ type Store struct {
 	probe    time.Duration
 	shareSet bool
 
-	sched *schedule // the arrival times seen of each bucket
-	hold  *holdings // the slots this process took, and each ledger's epoch
+	repl  replication // the replication ID of the Redis last reached (FailLocal, WithWatch)
+	sched *schedule   // the arrival times seen of each bucket
+	hold  *holdings   // the slots this process took, and each ledger's epoch
 	// wb is held for reading by every ledger operation on Redis and for
 	// writing while writing back to a Redis that lost its data, so that no
 	// release of this process slips between the snapshot and the write.
@@ -252,6 +253,9 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	v, err := remote(rctx)
 	cancel()
 	if err == nil {
+		if fb != nil || s.watch > 0 {
+			s.repl.learn(ctx, s.rdb)
+		}
 		return v, nil
 	}
 	if !unavailable(ctx, err) {

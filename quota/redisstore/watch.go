@@ -15,6 +15,11 @@ import (
 // costs one round trip per ledger this process holds slots in. [Store.Close]
 // stops the goroutine. Zero (the default) watches nothing; d should be under
 // the probe interval, since the grace is two of them.
+//
+// The watch also follows Redis's replication ID (not on a Redis Cluster): a
+// replica promoted by a failover may have missed the old master's last
+// writes while keeping the ledgers' epochs, so on a new ID the store writes
+// all its slots back, with the grace, as after a loss.
 func WithWatch(d time.Duration) Option {
 	return func(s *Store) error {
 		if d < 0 {
@@ -52,6 +57,14 @@ func (s *Store) startWatch() {
 func (s *Store) look(ctx context.Context) {
 	if fb := s.fb; fb != nil && fb.degraded.Load() {
 		fb.recover(ctx, s)
+		return
+	}
+	if s.repl.changed(ctx, s.rdb) {
+		// A replica was promoted and may have missed the last writes, with
+		// the ledgers' epochs: write every slot back, with the grace.
+		for _, id := range s.hold.held() {
+			s.lostLedger(ctx, id, -1)
+		}
 		return
 	}
 	for _, id := range s.hold.held() {

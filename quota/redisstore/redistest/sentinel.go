@@ -84,6 +84,15 @@ func (s *Sentinel) Failover(t testing.TB) time.Duration {
 	t.Helper()
 	start := time.Now()
 	s.Master.kill()
+	s.WaitPromoted(t)
+	return time.Since(start)
+}
+
+// WaitPromoted waits until the sentinel has promoted the replica, after the
+// test stopped the master itself (for example with the replica paused, so
+// that it misses the master's last writes), and it accepts writes.
+func (s *Sentinel) WaitPromoted(t testing.TB) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	sc := redis.NewSentinelClient(s.Sentinel.Options())
@@ -95,7 +104,7 @@ func (s *Sentinel) Failover(t testing.TB) time.Duration {
 		if err == nil && len(addr) == 2 && "127.0.0.1:"+addr[1] == s.Replica.Addr {
 			role, err := rdb.Do(ctx, "ROLE").Slice()
 			if err == nil && len(role) > 0 && role[0] == "master" {
-				return time.Since(start)
+				return
 			}
 		}
 		select {
