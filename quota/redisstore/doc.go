@@ -54,8 +54,9 @@
 //     operation and wrapping the Redis error; nothing is admitted on an unknown
 //     quota. The store works again as soon as Redis answers.
 //   - [FailLocal] serves from an in-process store holding this process's share
-//     of every limit and rate ([WithLocalShare], floor(limit*share) slots), so
-//     n replicas with share 1/n stay within the quota together. Sync needs the
+//     of every limit and rate ([WithLocalShare]; for a ledger, its own slots
+//     plus its share of the room left, see below), so n replicas with share
+//     1/n stay within the quota together. Sync needs the
 //     whole account and returns an *[UnavailableError] meanwhile. At most once
 //     per probe interval ([WithProbeInterval]) an operation pings Redis; when it
 //     answers, the store writes back what it did while degraded and switches
