@@ -66,17 +66,17 @@ func TestClusterConformance(t *testing.T) {
 		total := 0
 		for addr, n := range perNode {
 			total += n
-			if n < 3*1000/3/2 { // 3 keys per account (rate, pending, epoch); an even spread gives 1,000 each
-				t.Errorf("master %s holds %d keys, want about 1,000 of 3,000", addr, n)
+			if n < 4*1000/3/2 { // 4 keys per account (gen, rate, pending, epoch); an even spread gives 1,333 each
+				t.Errorf("master %s holds %d keys, want about 1,333 of 4,000", addr, n)
 			}
 		}
-		if total != 3000 {
-			t.Errorf("%d keys in all, want 3 per account (rate, rooms:pending, rooms:epoch)", total)
+		if total != 4000 {
+			t.Errorf("%d keys in all, want 4 per account (gen, rate:write, rooms:pending, rooms:epoch)", total)
 		}
 		for i := range 1000 {
 			acct := fmt.Sprintf("AC%032d", i)
 			slot := -1
-			for _, k := range []string{"rate:write", "rooms:pending", "rooms:epoch"} {
+			for _, k := range []string{"gen", "rate:write", "rooms:pending", "rooms:epoch"} {
 				n, err := rdb.ClusterKeySlot(ctx, prefix+":{"+acct+"}:"+k).Result()
 				if err != nil {
 					t.Fatal(err)

@@ -215,7 +215,9 @@ func runLocal[T any](fb *fallback, local func(*fallback) (T, error)) (T, error, 
 
 // bounds scales b to the local share of the ledger id. When the process
 // knew the ledger's usage as it degraded, the local limit is its own slots
-// plus its share of the room left then: own + floor((Limit-used)*share), so
+// plus its share of the room left then: own + floor((Limit-used)*share),
+// with used the highest usage it saw in the last two seconds (the others
+// may have taken slots since it last looked), so
 // that n processes with share 1/n stay within the quota together however
 // unevenly they held it. Otherwise it is floor(Limit*share). Requires sw
 // held for reading.

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 
@@ -34,11 +33,22 @@ type holdings struct {
 	mu     sync.Mutex // guards own, epochs and used
 	own    map[ledgerID]map[string]lease
 	epochs map[ledgerID]int64
-	used   map[ledgerID]int // each ledger's whole usage at the last reply
+	used   map[ledgerID]usage
 }
 
+// usage is what the replies showed of a ledger's whole usage (every
+// process's slots): the highest in the last usageWindow, since the other
+// processes may have taken as many again since this one last looked.
+type usage struct {
+	peak int
+	at   time.Time // of the reply that showed peak
+}
+
+// usageWindow is how long the highest usage seen counts.
+const usageWindow = 2 * time.Second
+
 func newHoldings(now func() time.Time) *holdings {
-	return &holdings{now: now, own: make(map[ledgerID]map[string]lease), epochs: make(map[ledgerID]int64), used: make(map[ledgerID]int)}
+	return &holdings{now: now, own: make(map[ledgerID]map[string]lease), epochs: make(map[ledgerID]int64), used: make(map[ledgerID]usage)}
 }
 
 // until returns the expiry of a lease of ttl taken now (zero: none).
@@ -72,23 +82,32 @@ func (h *holdings) sawEpoch(id ledgerID, epoch int64) (lost bool) {
 
 // sawUsed records a ledger's usage (every process's slots) Redis replied with.
 func (h *holdings) sawUsed(id ledgerID, used int) {
+	now := h.now()
 	h.mu.Lock()
-	h.used[id] = used
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	if u, ok := h.used[id]; ok && u.peak > used && now.Sub(u.at) <= usageWindow {
+		return
+	}
+	h.used[id] = usage{peak: used, at: now}
 }
 
-// usage returns the ledgers' usage at the last reply; requires h.mu held
-// (for [holdings.each]'s callers, who hold it through f).
+// usage returns the highest usage of id seen in the last usageWindow (or
+// the last one seen, if older); requires h.mu held (for [holdings.each]'s
+// callers, who hold it through f).
 func (h *holdings) usage(id ledgerID) (int, bool) {
 	u, ok := h.used[id]
-	return u, ok
+	return u.peak, ok
 }
 
-// usedAll returns a copy of every ledger's usage at the last reply.
+// usedAll returns [holdings.usage] of every ledger seen.
 func (h *holdings) usedAll() map[ledgerID]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return maps.Clone(h.used)
+	out := make(map[ledgerID]int, len(h.used))
+	for id, u := range h.used {
+		out[id] = u.peak
+	}
+	return out
 }
 
 // owned records that this process took key in Redis (held or pending).

@@ -20,6 +20,7 @@ type booking struct {
 	now  int64      // Redis server time of the reply (µs)
 	at   time.Time  // local time of the reply
 	rate quota.Rate // the ceiling the call asked for
+	gen  int64      // the account's generation (see rate.lua)
 
 	// depth is the deepest backlog (arrival time minus server time, µs)
 	// a reply showed within depthWindow before depthAt.
@@ -70,15 +71,16 @@ func newSchedule() *schedule {
 }
 
 // last returns the latest arrival time id may have now (Redis µs, 0: none
-// seen), for a rate script that finds the bucket lost: see [booking.horizon].
-func (s *schedule) last(id bucketID) int64 {
+// seen; see [booking.horizon]) and the generation last seen, for a rate
+// script that finds the bucket lost.
+func (s *schedule) last(id bucketID) (horizon, gen int64) {
 	s.mu.Lock()
 	b, ok := s.seen[id]
 	s.mu.Unlock()
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return b.horizon(time.Now(), false)
+	return b.horizon(time.Now(), true), b.gen
 }
 
 // saw records a reply of the rate script.
@@ -88,7 +90,7 @@ func (s *schedule) saw(id bucketID, b booking) {
 	defer s.mu.Unlock()
 	b.depth, b.depthAt = max(b.tat-b.now, 0), b.at
 	if old, ok := s.seen[id]; ok {
-		if old.tat > b.tat {
+		if old.tat > b.tat && old.gen == b.gen {
 			// A reply that crossed a later one: keep the later arrival time.
 			b.tat = old.tat
 		}

@@ -288,17 +288,19 @@ func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class
 	}
 	id := bucketID{account, class}
 	res, err := do(s, ctx, "TakeToken", func(ctx context.Context) (result, error) {
-		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String()), s.key(account, "calm")}
+		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String()),
+			s.key(account, "calm"), s.key(account, "gen")}
+		horizon, gen := s.sched.last(id)
 		vals, err := rateScript.Run(ctx, s.rdb, keys,
 			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1), max(maxWait.Microseconds(), 0),
-			s.sched.last(id), strconv.FormatFloat(s.share, 'g', -1, 64), millis(2*s.probe)).Int64Slice()
+			horizon, strconv.FormatFloat(s.share, 'g', -1, 64), millis(2*s.probe), gen).Int64Slice()
 		if err != nil {
 			return result{}, err
 		}
-		if len(vals) != 5 {
+		if len(vals) != 6 {
 			return result{}, fmt.Errorf("rate script replied %v", vals)
 		}
-		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r})
+		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
 		if s.granted != nil && vals[0] == 1 {
 			s.granted(id, vals[3]+vals[1])
 		}
@@ -471,8 +473,14 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 	}, func(fb *fallback) (ledgerReply, error) {
 		// A refusal here is the local share's *quota.ExceededError.
 		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
-		if err == nil && c.Changed {
+		switch {
+		case err == nil && c.Changed:
 			fb.journal(account, res, key, false, ttl)
+		case err != nil:
+			// The reservation that failed over here may still run in a
+			// Redis that hung (its command queued): give it back there
+			// on recovery, or it would hold a slot until it lapses.
+			fb.forget(account, res, key)
 		}
 		return ledgerReply{ok: true, change: c}, err
 	})

@@ -121,13 +121,14 @@ func TestKeys(t *testing.T) {
 		prefix + ":{AC0123}:participants:levels": true,
 		prefix + ":{AC0123}:rooms:epoch":         true,
 		prefix + ":{AC0123}:participants:epoch":  true,
+		prefix + ":{AC0123}:gen":                 true,
 	}
 	for _, k := range keys {
 		if !want[k] {
 			t.Errorf("unexpected key %q", k)
 		}
 		delete(want, k)
-		if ttl := rdb.PTTL(ctx, k).Val(); !strings.HasSuffix(k, ":factor:write") && !strings.HasSuffix(k, ":epoch") && ttl <= 0 {
+		if ttl := rdb.PTTL(ctx, k).Val(); !strings.HasSuffix(k, ":factor:write") && !strings.HasSuffix(k, ":epoch") && !strings.HasSuffix(k, ":gen") && ttl <= 0 {
 			t.Errorf("key %q has no expiry (PTTL %v)", k, ttl)
 		}
 	}
