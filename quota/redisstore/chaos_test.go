@@ -196,9 +196,13 @@ func (rig *chaosRig) check(t *testing.T, phase string, recovered time.Time) {
 	rooms := rig.emu.Stats().RoomsNow
 	t.Logf("%s: pausing the workers %v after recovery (paused at %v): Redis holds %d Rooms (%d pending), the emulator has %d in progress",
 		phase, began.Round(time.Millisecond), took.Round(time.Millisecond), used-pending, pending, rooms)
-	if used-pending != rooms || pending != 0 {
-		t.Errorf("%s: Redis holds %d Rooms and %d reservations, the emulator %d Rooms: want exactly the emulator's, without a reconcile",
-			phase, used-pending, pending, rooms)
+	// With the workers paused, a reservation still pending is a create cut
+	// off in flight by its deadline: the client keeps the reservation, which
+	// counts the Room Twilio may have made, until it lapses. So the count
+	// that admits, held plus pending, must be the emulator's exactly.
+	if used != rooms || used-pending > rooms {
+		t.Errorf("%s: Redis counts %d slots (%d held, %d pending), the emulator %d Rooms: want exactly the emulator's, without a reconcile",
+			phase, used, used-pending, pending, rooms)
 	}
 	if began > 2*time.Second {
 		t.Errorf("%s: the check began %v after recovery, want within 2s", phase, began)

@@ -43,7 +43,8 @@
 // New a *redis.ClusterClient for a cluster, or the *redis.Client of
 // redis.NewFailoverClient for Sentinel. Every key expires with its last lease
 // or token (a lease given with no ttl excepted), but for the adaptive factor
-// (deleted when set back to 1) and each ledger's epoch, which persist.
+// (deleted when set back to 1), each ledger's epoch and the account's
+// generation, which persist.
 //
 // # Redis trouble
 //
@@ -110,9 +111,11 @@
 // the epoch gone creates a new one and marks the ledger full for two probe
 // intervals (the grace), and every process that sees the new epoch writes its
 // own slots back at once, while no reservation is admitted. Every TakeToken
-// carries the horizon this process saw; a bucket found missing while it should
-// still hold granted tokens is re-seeded from it, and the account goes into
-// calm. This works under either policy: a FailClosed process writes back too.
+// carries the account's generation (a persistent key written with the
+// account's first bucket) as this process saw it, and the horizon of the
+// bucket; a new generation means the buckets were lost: the bucket is
+// re-seeded from the horizon (the later of every process's wins), and the
+// account goes into calm. This works under either policy: a FailClosed process writes back too.
 //
 // A process learns of a loss at its next call; with [WithWatch] a goroutine
 // looks every interval, so an idle process holding slots writes them back
