@@ -381,6 +381,11 @@ func (fb *fallback) restore(ctx context.Context, s *Store, failover bool) (int, 
 	for id := range fb.released {
 		ids[id] = struct{}{}
 	}
+	// Every ledger this process knows gets the grace, written back to or
+	// not: the other processes may be serving it from their local shares.
+	for id := range s.hold.usedAll() {
+		ids[id] = struct{}{}
+	}
 	now := fb.now()
 	written := 0
 	for id := range ids {

@@ -216,9 +216,9 @@ elseif op == 'restore' then
   -- "p" is a pending reservation, "h" a holding; "op" and "oh" are those the
   -- process had taken here before the outage: restored only if Redis lost
   -- its data meanwhile (the epoch changed), since otherwise they are here
-  -- already or were given back through another process. After such a loss
-  -- the ledger is marked full for the grace, so that the other processes
-  -- can write theirs back before new slots are given out. Idempotent: a key
+  -- already or were given back through another process. The ledger is then
+  -- marked full for the grace, so that the other processes can write theirs
+  -- back before new slots are given out. Idempotent: a key
   -- already here is counted once. Crossings are left to the next operation.
   purge()
   local known = tonumber(ARGV[base])
@@ -232,7 +232,10 @@ elseif op == 'restore' then
     released = released + redis.call('ZREM', pending, ARGV[i]) + redis.call('ZREM', held, ARGV[i])
   end
   if released > 0 then redis.call('DEL', fullk) end
-  if lost and grace > 0 then redis.call('SET', fullk, '1', 'PX', grace) end
+  -- Every write-back holds new reservations off for the grace: the other
+  -- processes, which probe as often, may still be serving from their local
+  -- shares, and must write theirs back before the room left is given out.
+  if grace > 0 then redis.call('SET', fullk, '1', 'PX', grace) end
   local i = base + 3 + nrel
   while i + 2 <= #ARGV do
     local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]

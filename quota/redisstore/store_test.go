@@ -433,6 +433,10 @@ func TestFailLocalHang(t *testing.T) {
 	srv.Resume(t)
 	waitRecovered(t, s, "AC1")
 	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2")
+	// Every write-back holds reservations off for the grace (two probe
+	// intervals), while the other processes write theirs back.
+	c.reserve("r3", true)
+	time.Sleep(150 * time.Millisecond)
 	c.reserve("r3", false)
 	c.reserve("r4", true) // the whole quota (4) again
 }
