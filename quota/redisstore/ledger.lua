@@ -5,6 +5,9 @@
 -- KEYS[4]: threshold state, a hash of level -> "1" for the levels that are up
 -- KEYS[5]: the ledger's epoch, set when the ledger is first written and
 --          never expiring, so that a Redis that lost its data shows a new one
+-- KEYS[6]: the grace mark (a key with a PX expiry): while it exists no
+--          reservation is admitted, as processes write back what they hold;
+--          unlike the full mark, a release does not clear it
 -- ARGV[1]: the operation
 -- ARGV[2]: the ledger's epoch as the caller last saw it (0: never seen)
 -- ARGV[3]: the grace in ms during which a ledger found to have lost its data
@@ -26,7 +29,7 @@
 -- here so that exactly one caller sees each. For "used" the reply is
 -- {1, used, full, epoch}; for "holds" {1, held, epoch}, with epoch 0 for a
 -- ledger never written.
-local pending, held, fullk, levk, epochk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local pending, held, fullk, levk, epochk, gracek = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local op = ARGV[1]
 local seenEpoch = tonumber(ARGV[2])
 local lostGrace = tonumber(ARGV[3])
@@ -109,7 +112,7 @@ end
 
 -- The first caller to meet a lost ledger holds reservations off for the grace.
 if seenEpoch ~= 0 and op ~= 'restore' and op ~= 'markfull' and redis.call('EXISTS', epochk) == 0 then
-  if lostGrace > 0 then redis.call('SET', fullk, '1', 'PX', lostGrace) end
+  if lostGrace > 0 then redis.call('SET', gracek, '1', 'PX', lostGrace) end
   epoch()
 end
 
@@ -120,7 +123,7 @@ if op == 'reserve' then
   if has(pending, key) or has(held, key) then
     return reply(1, u, 0, 0, 0, false)
   end
-  if redis.call('EXISTS', fullk) == 1 or (limit >= 0 and u >= limit) then
+  if redis.call('EXISTS', fullk) == 1 or redis.call('EXISTS', gracek) == 1 or (limit >= 0 and u >= limit) then
     return reply(0, u, 0, 0, 0, false)
   end
   redis.call('ZADD', pending, expiry(ttl), key)
@@ -199,7 +202,9 @@ elseif op == 'markfull' then
 
 elseif op == 'used' then
   purge()
-  return {1, used(), redis.call('EXISTS', fullk), curEpoch()}
+  local full = 0
+  if redis.call('EXISTS', fullk) == 1 or redis.call('EXISTS', gracek) == 1 then full = 1 end
+  return {1, used(), full, curEpoch()}
 
 elseif op == 'holds' then
   local key = ARGV[base]
@@ -235,7 +240,10 @@ elseif op == 'restore' then
   -- Every write-back holds new reservations off for the grace: the other
   -- processes, which probe as often, may still be serving from their local
   -- shares, and must write theirs back before the room left is given out.
-  if grace > 0 then redis.call('SET', fullk, '1', 'PX', grace) end
+  if grace > 0 then
+    local left = redis.call('PTTL', gracek)
+    if left < grace then redis.call('SET', gracek, '1', 'PX', grace) end
+  end
   local i = base + 3 + nrel
   while i + 2 <= #ARGV do
     local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]

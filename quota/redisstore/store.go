@@ -205,6 +205,7 @@ func (s *Store) ledgerKeys(account string, res quota.Resource) []string {
 		s.key(account, r, "full"),
 		s.key(account, r, "levels"),
 		s.key(account, r, "epoch"),
+		s.key(account, r, "grace"),
 	}
 }
 
