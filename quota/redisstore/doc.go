@@ -78,9 +78,13 @@
 //     their remaining time (ZADD NX: a key already there, for instance from an
 //     operation that timed out after Redis applied it, stays counted once).
 //     The slots from before the outage are added back only if Redis lost its
-//     data meanwhile, which a per-ledger epoch key shows; otherwise they are
-//     there already, or were given back through another process and must not
-//     return. Then the local store is dropped and operations go to Redis again.
+//     data meanwhile, which a per-ledger epoch key shows (or a new
+//     replication ID, after a failover); otherwise they are there already,
+//     or were given back through another process and must not return. Every
+//     ledger the process knows then refuses reservations for two probe
+//     intervals (the grace, a key that releases do not clear), while the
+//     other processes, which probe as often, write theirs back. Then the
+//     local store is dropped and operations go to Redis again.
 //
 // A slot this process took and another process gave back counts against the
 // local share until its lease ends: that errs on the safe side.
@@ -108,8 +112,8 @@
 // Redis may lose its data while reachable (a restart without persistence,
 // FLUSHALL, a failover to a replica that lost the keys). Every ledger call
 // carries the ledger's epoch as this process last saw it; the script that finds
-// the epoch gone creates a new one and marks the ledger full for two probe
-// intervals (the grace), and every process that sees the new epoch writes its
+// the epoch gone creates a new one and starts the grace (two probe
+// intervals without reservations), and every process that sees the new epoch writes its
 // own slots back at once, while no reservation is admitted. Every TakeToken
 // carries the account's generation (a persistent key written with the
 // account's first bucket) as this process saw it, and the horizon of the
