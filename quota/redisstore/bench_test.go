@@ -86,3 +86,58 @@ func BenchmarkReserveRelease(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
 }
+
+// BenchmarkCluster is acquires and reserve+release pairs on a 3-master Redis
+// Cluster (started by the benchmark on loopback) through go-redis's
+// ClusterClient, with all the load on one account (one slot, one master) or
+// spread over 1,000 accounts (an ISV's subaccounts, each with its own quota,
+// over every master).
+func BenchmarkCluster(b *testing.B) {
+	cl := redistest.StartCluster(b, 3)
+	rdb := cl.Client(b, func(o *redis.ClusterOptions) { o.PoolSize = 64 })
+	s := newStore(b, rdb, redisstore.WithPrefix(redistest.Prefix(b)))
+	ctx := context.Background()
+	for _, accounts := range []int{1, 1000} {
+		names := make([]string, accounts)
+		for i := range names {
+			names[i] = fmt.Sprintf("AC%032d", i)
+		}
+		b.Run(fmt.Sprintf("TakeToken/accounts=%d", accounts), func(b *testing.B) {
+			r := quota.Rate{PerSecond: 1e9, Burst: 1000}
+			var seq atomic.Int64
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					acct := names[int(seq.Add(1))%accounts]
+					if _, ok, err := s.TakeToken(ctx, acct, quota.Write, r, time.Second); err != nil || !ok {
+						b.Error(ok, err)
+						return
+					}
+				}
+			})
+			reportRate(b)
+		})
+		b.Run(fmt.Sprintf("ReserveRelease/accounts=%d", accounts), func(b *testing.B) {
+			bd := &quota.Bounds{Limit: 1_000_000, Levels: []float64{0.7}, Hysteresis: 1}
+			var seq atomic.Int64
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := seq.Add(1)
+					acct, key := names[int(n)%accounts], fmt.Sprintf("r%d", n)
+					if _, err := s.Reserve(ctx, acct, quota.Rooms, key, bd, time.Minute); err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := s.Release(ctx, acct, quota.Rooms, key, bd); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
+		})
+	}
+}

@@ -39,9 +39,13 @@
 // Keys are <prefix>:{<account>}:<part>, for example
 // videoquota:{AC123}:rooms:pending or videoquota:{AC123}:rate:write. The
 // braces are a Redis Cluster hash tag: one account's keys live on one slot, as
-// a script needs. Every key expires with its last lease or token (a lease given
-// with no ttl excepted); the adaptive factor expires quota.FactorTTL after
-// its last adjustment (it is deleted when raised back to 1).
+// a script needs, and many accounts spread over the cluster's masters. Hand
+// New a *redis.ClusterClient for a cluster, or the *redis.Client of
+// redis.NewFailoverClient for Sentinel. Every key expires with its last lease
+// or token (a lease given with no ttl excepted), but each ledger's epoch and
+// the account's generation, which persist; the adaptive factor expires
+// quota.FactorTTL after its last adjustment (it is deleted when raised back
+// to 1).
 //
 // # Redis trouble
 //
@@ -52,8 +56,9 @@
 //     operation and wrapping the Redis error; nothing is admitted on an unknown
 //     quota. The store works again as soon as Redis answers.
 //   - [FailLocal] serves from an in-process store holding this process's share
-//     of every limit and rate ([WithLocalShare], floor(limit*share) slots), so
-//     n replicas with share 1/n stay within the quota together. Sync needs the
+//     of every limit and rate ([WithLocalShare]; for a ledger, its own slots
+//     plus its share of the room left, see below), so n replicas with share
+//     1/n stay within the quota together. Sync needs the
 //     whole account and returns an *[UnavailableError] meanwhile. At most once
 //     per probe interval ([WithProbeInterval]) an operation pings Redis; when it
 //     answers, the store writes back what it did while degraded and switches
@@ -74,18 +79,57 @@
 //     their remaining time (ZADD NX: a key already there, for instance from an
 //     operation that timed out after Redis applied it, stays counted once).
 //     The slots from before the outage are added back only if Redis lost its
-//     data meanwhile, which a per-ledger epoch key shows; otherwise they are
-//     there already, or were given back through another process and must not
-//     return. Then the local store is dropped and operations go to Redis again.
+//     data meanwhile, which a per-ledger epoch key shows (or a new
+//     replication ID, after a failover); otherwise they are there already,
+//     or were given back through another process and must not return. Every
+//     ledger the process knows then refuses reservations for two probe
+//     intervals (the grace, a key that releases do not clear), while the
+//     other processes, which probe as often, write theirs back. Then the
+//     local store is dropped and operations go to Redis again.
 //
-// A Redis that restarted empty thus gets back the slots of every process that
-// degraded and recovered. A process that finds the data lost marks the ledger
-// full for two probe intervals, so that the other processes, which probe as
-// often, write theirs back before new slots are given out. The slots of
-// processes that did not notice the outage (idle, or under FailClosed) are
-// missing until the next reconciliation (Sync) restores them from Twilio's
-// list. A slot this process took and another process gave back
-// counts against the local share until its lease ends: that errs on the safe side.
+// A slot this process took and another process gave back counts against the
+// local share until its lease ends: that errs on the safe side.
+//
+// The local share of a ledger is this process's own slots plus its share of
+// the room left at its last reply from Redis, own + floor((Limit-used)*share),
+// so that processes that held the quota unevenly still stay within it
+// together; without a reply seen it is floor(Limit*share).
+//
+// # Rates across a failover
+//
+// Tokens granted from Redis with a wait (up to the callers' deadlines) go out
+// whatever happens to Redis. Each process keeps the bucket's arrival time from
+// its last reply and the deepest backlog it saw in the last two seconds (the
+// others may have booked that far since it looked). A local bucket starts one
+// local interval after that horizon, so the tokens already granted go out
+// before any local one. On recovery the process pushes its local arrival
+// times into Redis (the later one wins) and puts the account into calm for two
+// probe intervals: a key that makes every process's Redis buckets run at the
+// share of the rate, since other processes may still be serving from their
+// local shares.
+//
+// # Lost data
+//
+// Redis may lose its data while reachable (a restart without persistence,
+// FLUSHALL, a failover to a replica that lost the keys). Every ledger call
+// carries the ledger's epoch as this process last saw it; the script that finds
+// the epoch gone creates a new one and starts the grace (two probe
+// intervals without reservations), and every process that sees the new epoch writes its
+// own slots back at once, while no reservation is admitted. Every TakeToken
+// carries the account's generation (a persistent key written with the
+// account's first bucket) as this process saw it, and the horizon of the
+// bucket; a new generation means the buckets were lost: the bucket is
+// re-seeded from the horizon (the later of every process's wins), and the
+// account goes into calm. This works under either policy: a FailClosed process writes back too.
+//
+// A process learns of a loss at its next call; with [WithWatch] a goroutine
+// looks every interval, so an idle process holding slots writes them back
+// within the grace too ([Store.Close] stops it). A replica promoted by a
+// failover may have kept the epoch but missed the last writes: the store
+// then sees a new replication ID (on recovery under FailLocal, and in the
+// watch) and writes all its slots back the same way. Without either, the next
+// reconciliation (Sync) restores the ledger from Twilio's list. docs/REDIS-FAILURES.md in the
+// repository has the failure model, event by event.
 //
 // While degraded, Used and Holds answer for the local share, and the
 // threshold crossings are those of the local share. The adaptive factor set

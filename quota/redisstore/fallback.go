@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +74,16 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // their remaining time (ZADD NX: a key already in Redis, for instance from an
 // operation that timed out after Redis applied it, stays counted once), then
 // the local store is dropped and operations go to Redis again.
+//
+// The request buckets are GCRA buckets of its own at the share of each rate,
+// each starting after the tokens granted from Redis that this process saw
+// (see [schedule]); on recovery their arrival times are carried back to Redis.
+// seed is what a ledger's local share starts from (see [fallback.bounds]).
+type seed struct {
+	own  int // this process's slots in Redis
+	used int // every process's slots in Redis, at the last reply
+}
+
 type fallback struct {
 	share float64
 	probe time.Duration
@@ -82,129 +94,77 @@ type fallback struct {
 	// sw is held for reading by every local operation and for writing
 	// while switching back to Redis, so no local change escapes the write-back.
 	sw    sync.RWMutex
-	local *quota.MemoryStore // replaced under sw held for writing
+	local *quota.MemoryStore // ledgers and factors; replaced under sw held for writing
 
 	probeMu   sync.Mutex // one recovery attempt at a time; guards nextProbe
 	nextProbe time.Time
 
+	failover bool // a failover seen by a recovery not yet done; guarded by probeMu
+
+	bmu     sync.Mutex             // guards buckets
+	buckets map[bucketID]time.Time // local arrival times
+
+	// seeds are, per ledger this process had slots in or saw when it
+	// degraded, its own slots and the whole usage then; set under sw held
+	// for writing, read under sw held for reading.
+	seeds map[ledgerID]seed
+
 	jmu      sync.Mutex // guards leases and released
 	leases   map[ledgerID]map[string]lease
 	released map[ledgerID]map[string]struct{}
-
-	// own are the slots this process took in Redis and has not given back,
-	// so that a switch to the local share starts from them.
-	omu    sync.Mutex // guards own and epochs
-	own    map[ledgerID]map[string]lease
-	epochs map[ledgerID]int64 // each ledger's epoch at the last reply from Redis
 }
 
-type ledgerID struct {
-	account string
-	res     quota.Resource
-}
-
-type lease struct {
-	held  bool
-	until time.Time // zero: no expiry
-	// seeded marks a slot taken in Redis before the outage, which the
-	// write-back restores only if Redis lost its data meanwhile.
-	seeded bool
-}
-
-func newFallback(share float64, probe time.Duration) *fallback {
+func newFallback(share float64, probe time.Duration, now func() time.Time) *fallback {
 	return &fallback{
 		share:    share,
 		probe:    probe,
-		now:      time.Now,
-		local:    quota.NewMemoryStore(),
+		now:      now,
+		local:    quota.NewMemoryStore(quota.MemoryClock(now)),
+		buckets:  make(map[bucketID]time.Time),
+		seeds:    make(map[ledgerID]seed),
 		leases:   make(map[ledgerID]map[string]lease),
 		released: make(map[ledgerID]map[string]struct{}),
-		own:      make(map[ledgerID]map[string]lease),
-		epochs:   make(map[ledgerID]int64),
-	}
-}
-
-// sawEpoch records the epoch of a ledger Redis replied with.
-func (fb *fallback) sawEpoch(account string, res quota.Resource, epoch int64) {
-	fb.omu.Lock()
-	fb.epochs[ledgerID{account, res}] = epoch
-	fb.omu.Unlock()
-}
-
-// until returns the expiry of a lease of ttl taken now (zero: none).
-func (fb *fallback) until(ttl time.Duration) time.Time {
-	if ttl <= 0 {
-		return time.Time{}
-	}
-	return fb.now().Add(ttl)
-}
-
-// owned records that this process took key in Redis (held or pending).
-func (fb *fallback) owned(account string, res quota.Resource, key string, held bool, ttl time.Duration) {
-	id := ledgerID{account, res}
-	fb.omu.Lock()
-	defer fb.omu.Unlock()
-	m := fb.own[id]
-	if m == nil {
-		m = make(map[string]lease)
-		fb.own[id] = m
-	}
-	m[key] = lease{held: held, until: fb.until(ttl)}
-}
-
-// disowned records that key was given back in Redis.
-func (fb *fallback) disowned(account string, res quota.Resource, keys ...string) {
-	id := ledgerID{account, res}
-	fb.omu.Lock()
-	defer fb.omu.Unlock()
-	for _, k := range keys {
-		delete(fb.own[id], k)
-	}
-}
-
-// synced keeps, of the holdings this process took, those in keys.
-func (fb *fallback) synced(account string, res quota.Resource, keys []string) {
-	id := ledgerID{account, res}
-	want := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		want[k] = true
-	}
-	fb.omu.Lock()
-	defer fb.omu.Unlock()
-	for k, l := range fb.own[id] {
-		if l.held && !want[k] {
-			delete(fb.own[id], k)
-		}
 	}
 }
 
 // degrade switches to the local share; it reports whether this call did.
 // The local store starts with the slots this process holds in Redis, so its
 // share counts them, and they are written back on recovery like the others
-// (a Redis that restarted empty gets them back).
-func (fb *fallback) degrade() bool {
+// (a Redis that restarted empty gets them back). Each local bucket starts
+// one local interval after the horizon of what this process saw granted
+// from Redis (see [booking.horizon]), so that the tokens already granted
+// from Redis and the local ones together stay within the rate.
+func (fb *fallback) degrade(s *Store) bool {
 	fb.sw.Lock()
 	defer fb.sw.Unlock()
 	if fb.degraded.Load() {
 		return false
 	}
-	fb.omu.Lock()
 	now := fb.now()
 	ctx := context.Background()
-	for id, m := range fb.own {
+	var failed error
+	clear(fb.seeds)
+	s.hold.each(now, func(id ledgerID, m map[string]lease) {
+		if used, ok := s.hold.usage(id); ok {
+			fb.seeds[id] = seed{own: len(m), used: max(used, len(m))}
+		}
 		for k, l := range m {
 			ttl := time.Duration(0)
 			if !l.until.IsZero() {
-				if ttl = l.until.Sub(now); ttl <= 0 {
-					delete(m, k)
-					continue
-				}
+				ttl = l.until.Sub(now)
 			}
-			// Unbounded: the slots are held already, whatever the share.
+			// Unbounded (nil Bounds): the slots are held already, whatever
+			// the share, so the in-process store cannot refuse them; an error
+			// would be a bug, logged below.
+			var err error
 			if l.held {
-				fb.local.Hold(ctx, id.account, id.res, k, nil, ttl)
+				_, err = fb.local.Hold(ctx, id.account, id.res, k, nil, ttl)
 			} else {
-				fb.local.Reserve(ctx, id.account, id.res, k, nil, ttl)
+				_, err = fb.local.Reserve(ctx, id.account, id.res, k, nil, ttl)
+			}
+			if err != nil {
+				failed = err
+				continue
 			}
 			fb.jmu.Lock()
 			if fb.leases[id] == nil {
@@ -213,8 +173,27 @@ func (fb *fallback) degrade() bool {
 			fb.leases[id][k] = lease{held: l.held, until: l.until, seeded: true}
 			fb.jmu.Unlock()
 		}
+	})
+	for id, used := range s.hold.usedAll() {
+		if _, ok := fb.seeds[id]; !ok {
+			fb.seeds[id] = seed{used: used}
+		}
 	}
-	fb.omu.Unlock()
+	if failed != nil {
+		s.logger().Error("redisstore: seeding the local share with this process's slots", "err", failed)
+	}
+	fb.bmu.Lock()
+	clear(fb.buckets)
+	for id, b := range s.sched.ahead(now) {
+		if !(b.rate.PerSecond > 0) {
+			continue
+		}
+		// One local interval after the horizon: the last token granted
+		// from Redis goes out one shared interval before it, so this
+		// leaves one shared interval of margin for its sender's delays.
+		fb.buckets[id] = b.local(b.tat).Add(time.Duration(float64(time.Second) / (b.rate.PerSecond * fb.share)))
+	}
+	fb.bmu.Unlock()
 	fb.probeMu.Lock()
 	fb.nextProbe = now.Add(fb.probe)
 	fb.probeMu.Unlock()
@@ -234,14 +213,24 @@ func runLocal[T any](fb *fallback, local func(*fallback) (T, error)) (T, error, 
 	return v, err, true
 }
 
-// bounds scales b to the local share: floor(Limit*share), so n processes
-// with share 1/n never exceed the quota together.
-func (fb *fallback) bounds(b *quota.Bounds) *quota.Bounds {
+// bounds scales b to the local share of the ledger id. When the process
+// knew the ledger's usage as it degraded, the local limit is its own slots
+// plus its share of the room left then: own + floor((Limit-used)*share),
+// with used the highest usage it saw in the last two seconds (the others
+// may have taken slots since it last looked), so
+// that n processes with share 1/n stay within the quota together however
+// unevenly they held it. Otherwise it is floor(Limit*share). Requires sw
+// held for reading.
+func (fb *fallback) bounds(id ledgerID, b *quota.Bounds) *quota.Bounds {
 	if b == nil || b.Limit < 0 {
 		return b
 	}
 	c := *b
-	c.Limit = int(math.Floor(float64(b.Limit)*fb.share + 1e-9))
+	if sd, ok := fb.seeds[id]; ok {
+		c.Limit = sd.own + int(math.Floor(float64(max(b.Limit-sd.used, 0))*fb.share+1e-9))
+	} else {
+		c.Limit = int(math.Floor(float64(b.Limit)*fb.share + 1e-9))
+	}
 	return &c
 }
 
@@ -255,9 +244,58 @@ func (fb *fallback) rate(r quota.Rate) quota.Rate {
 	return r
 }
 
+// interval returns the local bucket's interval between tokens for r, slowed
+// by the local adaptive factor.
+func (fb *fallback) interval(ctx context.Context, id bucketID, r quota.Rate) (time.Duration, int, error) {
+	lr := fb.rate(r)
+	f, err := fb.local.RateFactor(ctx, id.account, id.class)
+	if err != nil {
+		return 0, 0, err
+	}
+	return time.Duration(float64(time.Second) / (lr.PerSecond * f)), lr.Burst, nil
+}
+
+// takeToken is TakeToken on the local GCRA bucket of id; requires sw held for reading.
+func (fb *fallback) takeToken(ctx context.Context, id bucketID, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
+	iv, burst, err := fb.interval(ctx, id, r)
+	if err != nil {
+		return 0, false, err
+	}
+	now := fb.now()
+	fb.bmu.Lock()
+	defer fb.bmu.Unlock()
+	tat := fb.buckets[id]
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(iv)
+	wait := max(next.Sub(now)-time.Duration(burst)*iv, 0)
+	if wait > maxWait {
+		return wait, false, nil
+	}
+	fb.buckets[id] = next
+	return wait, true, nil
+}
+
+// tokens is Tokens on the local GCRA bucket of id; requires sw held for reading.
+func (fb *fallback) tokens(ctx context.Context, id bucketID, r quota.Rate) (float64, error) {
+	iv, burst, err := fb.interval(ctx, id, r)
+	if err != nil {
+		return 0, err
+	}
+	now := fb.now()
+	fb.bmu.Lock()
+	defer fb.bmu.Unlock()
+	owed := max(fb.buckets[id].Sub(now), 0)
+	return float64(burst) - float64(owed)/float64(iv), nil
+}
+
 // journal records a slot taken locally; requires sw held for reading.
 func (fb *fallback) journal(account string, res quota.Resource, key string, held bool, ttl time.Duration) {
-	until := fb.until(ttl)
+	var until time.Time
+	if ttl > 0 {
+		until = fb.now().Add(ttl)
+	}
 	id := ledgerID{account, res}
 	fb.jmu.Lock()
 	defer fb.jmu.Unlock()
@@ -308,22 +346,32 @@ func (fb *fallback) recover(ctx context.Context, s *Store) bool {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return false
 	}
+	// A new replication ID: a replica was promoted and may have missed the
+	// last writes, so the slots from before the outage are written back too.
+	if s.repl.changed(ctx, s.rdb) {
+		fb.failover = true // kept until a write-back succeeds
+	}
 	fb.sw.Lock()
 	defer fb.sw.Unlock()
-	n, err := fb.restore(ctx, s)
+	n, err := fb.restore(ctx, s, fb.failover)
 	if err != nil {
 		s.logger().Warn("redisstore: Redis answers but the write-back failed; still serving the local share", "err", err)
 		return false
 	}
-	fb.local = quota.NewMemoryStore()
+	fb.failover = false
+	fb.local = quota.NewMemoryStore(quota.MemoryClock(fb.now))
 	fb.degraded.Store(false)
 	s.logger().Info("redisstore: Redis reachable again; local slots written back", "slots", n)
 	return true
 }
 
-// restore writes the journal back to Redis and clears it; requires sw held
-// for writing. It is idempotent, so a failed attempt is simply repeated.
-func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
+// restore writes the journal and the local buckets back to Redis and clears
+// them; requires sw held for writing. It is idempotent, so a failed attempt
+// is simply repeated.
+func (fb *fallback) restore(ctx context.Context, s *Store, failover bool) (int, error) {
+	if err := fb.reseed(ctx, s); err != nil {
+		return 0, err
+	}
 	fb.jmu.Lock()
 	defer fb.jmu.Unlock()
 	ids := make(map[ledgerID]struct{})
@@ -333,13 +381,19 @@ func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
 	for id := range fb.released {
 		ids[id] = struct{}{}
 	}
+	// Every ledger this process knows gets the grace, written back to or
+	// not: the other processes may be serving it from their local shares.
+	for id := range s.hold.usedAll() {
+		ids[id] = struct{}{}
+	}
 	now := fb.now()
 	written := 0
 	for id := range ids {
 		rel := fb.released[id]
-		fb.omu.Lock()
-		known := fb.epochs[id]
-		fb.omu.Unlock()
+		known := s.hold.epoch(id)
+		if failover && known != 0 {
+			known = -1 // no epoch matches: write back everything, with the grace
+		}
 		extra := []any{known, millis(2 * fb.probe), len(rel)}
 		for k := range rel {
 			extra = append(extra, k)
@@ -361,30 +415,56 @@ func (fb *fallback) restore(ctx context.Context, s *Store) (int, error) {
 			extra = append(extra, kind, k, ms)
 			written++
 		}
-		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("restore", nil, extra...)...).Int64Slice()
+		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("restore", 0, 0, nil, extra...)...).Int64Slice()
 		if err != nil {
 			return 0, err
 		}
 		if len(vals) == 3 {
-			fb.sawEpoch(id.account, id.res, vals[2])
+			s.hold.sawEpoch(id, vals[2])
 		}
 	}
 	// What was written back is this process's own in Redis now.
-	fb.omu.Lock()
-	clear(fb.own)
-	for id, m := range fb.leases {
-		for k, l := range m {
-			if l.until.IsZero() || l.until.After(now) {
-				if fb.own[id] == nil {
-					fb.own[id] = make(map[string]lease)
-				}
-				l.seeded = false
-				fb.own[id][k] = l
-			}
-		}
-	}
-	fb.omu.Unlock()
+	s.hold.replace(fb.leases, now)
 	clear(fb.leases)
 	clear(fb.released)
 	return written, nil
 }
+
+// reseed carries the local buckets' arrival times back to Redis, and puts
+// every account this process knows into calm for two probe intervals: the
+// account's buckets run at this process's share meanwhile, as the other
+// processes, which probe as often, may still be serving theirs.
+func (fb *fallback) reseed(ctx context.Context, s *Store) error {
+	now := fb.now()
+	fb.bmu.Lock()
+	local := maps.Clone(fb.buckets)
+	fb.bmu.Unlock()
+	accounts := s.sched.accounts()
+	for id := range local {
+		accounts[id.account] = struct{}{}
+	}
+	calm := millis(2 * fb.probe)
+	for id, tat := range local {
+		if !tat.After(now) {
+			continue
+		}
+		keys := []string{s.key(id.account, "rate", id.class.String()), s.key(id.account, "calm")}
+		if err := seedScript.Run(ctx, s.rdb, keys, s.sched.redisTime(tat), fb.shareArg(), calm).Err(); err != nil {
+			return err
+		}
+		delete(accounts, id.account)
+	}
+	for a := range accounts {
+		keys := []string{s.key(a, "rate", quota.Write.String()), s.key(a, "calm")}
+		if err := seedScript.Run(ctx, s.rdb, keys, 0, fb.shareArg(), calm).Err(); err != nil {
+			return err
+		}
+	}
+	fb.bmu.Lock()
+	clear(fb.buckets)
+	fb.bmu.Unlock()
+	return nil
+}
+
+// shareArg is the share as a script argument.
+func (fb *fallback) shareArg() string { return strconv.FormatFloat(fb.share, 'g', -1, 64) }

@@ -29,7 +29,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r
 		return 0, fmt.Errorf("redisstore: Tokens: Rate.PerSecond %v: want a positive rate, or negative for unlimited", r.PerSecond)
 	}
 	return do(s, ctx, "Tokens", func(ctx context.Context) (float64, error) {
-		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String())}
+		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String()), s.key(account, "calm")}
 		v, err := inspectScript.Run(ctx, s.rdb, keys, "tokens",
 			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1)).Text()
 		if err != nil {
@@ -41,7 +41,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r
 		}
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
-		return fb.local.Tokens(ctx, account, class, fb.rate(r))
+		return fb.tokens(ctx, bucketID{account, class}, r)
 	})
 }
 

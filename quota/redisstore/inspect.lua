@@ -1,8 +1,9 @@
 -- Reads a bucket or a ledger without changing it, on Redis server time.
 -- ARGV[1]: the operation.
 --
--- "tokens": KEYS[1] the bucket's theoretical arrival time and KEYS[2] its
--- adaptive factor (as in rate.lua); ARGV[2] tokens per second (> 0), ARGV[3]
+-- "tokens": KEYS[1] the bucket's theoretical arrival time, KEYS[2] its
+-- adaptive factor and KEYS[3] the account's calm share (as in rate.lua);
+-- ARGV[2] tokens per second (> 0), ARGV[3]
 -- burst (>= 1). Replies the tokens the bucket holds now, as a string (Lua
 -- numbers become integers in a reply): burst - (tat - now) / interval, at
 -- most burst, negative while granted tokens are still owed.
@@ -19,6 +20,8 @@ if op == 'tokens' then
   local factor = tonumber(redis.call('GET', KEYS[2]) or '1') or 1
   if factor <= 0 or factor > 1 then factor = 1 end
   local interval = 1000000 / (rate * factor)
+  local calm = tonumber(redis.call('GET', KEYS[3]) or '1') or 1
+  if calm > 0 and calm < 1 then interval = interval / calm end
   local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
   local owed = tat - now
   if owed < 0 then owed = 0 end

@@ -5,22 +5,39 @@
 -- KEYS[4]: threshold state, a hash of level -> "1" for the levels that are up
 -- KEYS[5]: the ledger's epoch, set when the ledger is first written and
 --          never expiring, so that a Redis that lost its data shows a new one
+-- KEYS[6]: the grace mark (a key with a PX expiry): while it exists no
+--          reservation is admitted, as processes write back what they hold;
+--          unlike the full mark, a release does not clear it
 -- ARGV[1]: the operation
--- ARGV[2]: the limit (negative: unlimited), ARGV[3]: hysteresis (>= 1)
--- ARGV[4]: n, the number of levels, then n pairs: level name, rising point
--- then the operation's own arguments from ARGV[5 + 2n] on.
+-- ARGV[2]: the ledger's epoch as the caller last saw it (0: never seen)
+-- ARGV[3]: the grace in ms during which a ledger found to have lost its data
+--          refuses new reservations (0: none)
+-- ARGV[4]: the limit (negative: unlimited), ARGV[5]: hysteresis (>= 1)
+-- ARGV[6]: n, the number of levels, then n pairs: level name, rising point
+-- then the operation's own arguments from ARGV[7 + 2n] on.
+--
+-- Lost data: a caller that saw an epoch which is now absent is the first to
+-- meet a ledger that Redis lost (a restart without persistence, FLUSHALL, a
+-- failover to a replica that missed writes). The script then marks the ledger
+-- full for the grace, so that no reservation passes while the processes write
+-- back what they hold, and creates a new epoch; every caller learns of the
+-- loss from the epoch in the reply, which differs from the one it saw.
 --
 -- Replies {status, used, changed, added, removed, epoch, level index, rising, ...}:
 -- status 0 is a refusal (quota used up or marked full), 1 success; the
 -- trailing pairs are the threshold crossings the operation caused, decided
--- here so that exactly one caller sees each. For "used" the reply is
--- {1, used, full}; for "holds" {1, held}.
-local pending, held, fullk, levk, epochk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+-- here so that exactly one caller sees each, then (when there are any) the
+-- pair {0, seq} numbering them in the order decided. For "used" the reply is
+-- {1, used, full, epoch}; for "holds" {1, held, epoch}, with epoch 0 for a
+-- ledger never written.
+local pending, held, fullk, levk, epochk, gracek = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local op = ARGV[1]
-local limit = tonumber(ARGV[2])
-local hyst = tonumber(ARGV[3])
-local nlev = tonumber(ARGV[4])
-local base = 5 + 2 * nlev
+local seenEpoch = tonumber(ARGV[2])
+local lostGrace = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local hyst = tonumber(ARGV[5])
+local nlev = tonumber(ARGV[6])
+local base = 7 + 2 * nlev
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -34,6 +51,12 @@ local function epoch()
   local id = tonumber(t[1]) * 1000000 + tonumber(t[2])
   redis.call('SET', epochk, string.format('%.0f', id))
   return id
+end
+
+-- curEpoch returns the ledger's epoch without creating it (0: none yet), for
+-- the operations that only read.
+local function curEpoch()
+  return tonumber(redis.call('GET', epochk) or '0')
 end
 
 local function expiry(ttl)
@@ -71,8 +94,8 @@ local function reply(status, u, changed, added, removed, withCrossings)
   local out = {status, u, changed, added, removed, epoch()}
   if not withCrossings or limit < 0 or nlev == 0 then return out end
   for i = 1, nlev do
-    local name = ARGV[3 + 2 * i]
-    local rp = tonumber(ARGV[4 + 2 * i])
+    local name = ARGV[5 + 2 * i]
+    local rp = tonumber(ARGV[6 + 2 * i])
     local up = redis.call('HEXISTS', levk, name) == 1
     if not up and u >= rp then
       redis.call('HSET', levk, name, '1')
@@ -84,8 +107,20 @@ local function reply(status, u, changed, added, removed, withCrossings)
       out[#out + 1] = 0
     end
   end
+  if #out > 6 then
+    -- The crossings' place in the order the store decided them: a pair
+    -- with level index 0 carries it.
+    out[#out + 1] = 0
+    out[#out + 1] = redis.call('HINCRBY', levk, '#seq', 1)
+  end
   redis.call('PEXPIRE', levk, LEVELS_TTL)
   return out
+end
+
+-- The first caller to meet a lost ledger holds reservations off for the grace.
+if seenEpoch ~= 0 and op ~= 'restore' and op ~= 'markfull' and redis.call('EXISTS', epochk) == 0 then
+  if lostGrace > 0 then redis.call('SET', gracek, '1', 'PX', lostGrace) end
+  epoch()
 end
 
 if op == 'reserve' then
@@ -95,7 +130,7 @@ if op == 'reserve' then
   if has(pending, key) or has(held, key) then
     return reply(1, u, 0, 0, 0, false)
   end
-  if redis.call('EXISTS', fullk) == 1 or (limit >= 0 and u >= limit) then
+  if redis.call('EXISTS', fullk) == 1 or redis.call('EXISTS', gracek) == 1 or (limit >= 0 and u >= limit) then
     return reply(0, u, 0, 0, 0, false)
   end
   redis.call('ZADD', pending, expiry(ttl), key)
@@ -180,25 +215,28 @@ elseif op == 'markfull' then
 
 elseif op == 'used' then
   purge()
-  return {1, used(), redis.call('EXISTS', fullk)}
+  local full = 0
+  if redis.call('EXISTS', fullk) == 1 or redis.call('EXISTS', gracek) == 1 then full = 1 end
+  return {1, used(), full, curEpoch()}
 
 elseif op == 'holds' then
   local key = ARGV[base]
   purge()
-  if has(pending, key) or has(held, key) then return {1, 1} end
-  return {1, 0}
+  if has(pending, key) or has(held, key) then return {1, 1, curEpoch()} end
+  return {1, 0, curEpoch()}
 
 elseif op == 'restore' then
   -- Writes back what a process did while it could not reach Redis. ARGV[base]
-  -- is the ledger's epoch the process last saw (0: never), ARGV[base + 1] a
+  -- is the ledger's epoch the process last saw (0: never; -1: treat the data
+  -- as lost, after a failover to a replica that may have missed writes), ARGV[base + 1] a
   -- grace in ms, ARGV[base + 2] the number of keys it released, then those
   -- keys, then its leases as triples (kind, key, remaining ttl in ms). Kind
   -- "p" is a pending reservation, "h" a holding; "op" and "oh" are those the
   -- process had taken here before the outage: restored only if Redis lost
   -- its data meanwhile (the epoch changed), since otherwise they are here
-  -- already or were given back through another process. After such a loss
-  -- the ledger is marked full for the grace, so that the other processes
-  -- can write theirs back before new slots are given out. Idempotent: a key
+  -- already or were given back through another process. The ledger is then
+  -- marked full for the grace, so that the other processes can write theirs
+  -- back before new slots are given out. Idempotent: a key
   -- already here is counted once. Crossings are left to the next operation.
   purge()
   local known = tonumber(ARGV[base])
@@ -212,7 +250,13 @@ elseif op == 'restore' then
     released = released + redis.call('ZREM', pending, ARGV[i]) + redis.call('ZREM', held, ARGV[i])
   end
   if released > 0 then redis.call('DEL', fullk) end
-  if lost and grace > 0 then redis.call('SET', fullk, '1', 'PX', grace) end
+  -- Every write-back holds new reservations off for the grace: the other
+  -- processes, which probe as often, may still be serving from their local
+  -- shares, and must write theirs back before the room left is given out.
+  if grace > 0 then
+    local left = redis.call('PTTL', gracek)
+    if left < grace then redis.call('SET', gracek, '1', 'PX', grace) end
+  end
   local i = base + 3 + nrel
   while i + 2 <= #ARGV do
     local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]

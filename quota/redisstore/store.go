@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,8 @@ var (
 	factorSource string
 	//go:embed rate_return.lua
 	returnSource string
+	//go:embed seed.lua
+	seedSource string
 )
 
 // The scripts are immutable after init: Script caches only its own SHA.
@@ -33,6 +36,7 @@ var (
 	ledgerScript = redis.NewScript(ledgerSource)
 	factorScript = redis.NewScript(factorSource)
 	returnScript = redis.NewScript(returnSource)
+	seedScript   = redis.NewScript(seedSource)
 )
 
 // DefaultPrefix starts every key the store writes, unless [WithPrefix] says otherwise.
@@ -60,7 +64,24 @@ type Store struct {
 	probe    time.Duration
 	shareSet bool
 
+	repl  replication // the replication ID of the Redis last reached (FailLocal, WithWatch)
+	sched *schedule   // the arrival times seen of each bucket
+	hold  *holdings   // the slots this process took, and each ledger's epoch
+	// wb is held for reading by every ledger operation on Redis and for
+	// writing while writing back to a Redis that lost its data, so that no
+	// release of this process slips between the snapshot and the write.
+	wb sync.RWMutex
+
 	fb *fallback // nil under FailClosed
+
+	watch     time.Duration      // [WithWatch]
+	stop      context.CancelFunc // ends the watch goroutine; nil without one
+	stopped   chan struct{}      // closed when the watch goroutine has ended
+	closeOnce sync.Once
+
+	// granted, set by tests only, sees the Redis server time (µs) at which
+	// each token granted from Redis may be used.
+	granted func(bucketID, int64)
 }
 
 // Option configures a [Store].
@@ -126,7 +147,10 @@ func WithTimeout(d time.Duration) Option {
 }
 
 // WithProbeInterval sets how often a degraded store tries Redis again
-// (default [DefaultProbeInterval]).
+// (default [DefaultProbeInterval]). Two probe intervals are also the grace
+// after Redis lost its data, during which a ledger refuses new reservations
+// and the buckets run at the local share while every process writes back
+// what it holds (see the package doc), under either policy.
 func WithProbeInterval(d time.Duration) Option {
 	return func(s *Store) error {
 		if d <= 0 {
@@ -138,12 +162,14 @@ func WithProbeInterval(d time.Duration) Option {
 }
 
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient or
-// *redis.Ring). It sends nothing to Redis until the first operation.
+// *redis.Ring). It sends nothing to Redis until the first operation, unless
+// [WithWatch] starts a watch, which [Store.Close] stops.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, errors.New("redisstore: New: nil Redis client")
 	}
-	s := &Store{rdb: rdb, prefix: DefaultPrefix, policy: FailClosed, share: 1, probe: DefaultProbeInterval}
+	s := &Store{rdb: rdb, prefix: DefaultPrefix, policy: FailClosed, share: 1, probe: DefaultProbeInterval,
+		sched: newSchedule(), hold: newHoldings(time.Now)}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("redisstore: New: nil Option")
@@ -156,8 +182,9 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 		if !s.shareSet {
 			return nil, errors.New("redisstore: WithFailurePolicy(FailLocal) needs WithLocalShare: the share of the quota one process may use alone")
 		}
-		s.fb = newFallback(s.share, s.probe)
+		s.fb = newFallback(s.share, s.probe, time.Now)
 	}
+	s.startWatch()
 	return s, nil
 }
 
@@ -184,6 +211,7 @@ func (s *Store) ledgerKeys(account string, res quota.Resource) []string {
 		s.key(account, r, "full"),
 		s.key(account, r, "levels"),
 		s.key(account, r, "epoch"),
+		s.key(account, r, "grace"),
 	}
 }
 
@@ -232,6 +260,9 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	v, err := remote(rctx)
 	cancel()
 	if err == nil {
+		if fb != nil || s.watch > 0 {
+			s.repl.learn(ctx, s.rdb)
+		}
 		return v, nil
 	}
 	if !unavailable(ctx, err) {
@@ -240,7 +271,7 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	if fb == nil || local == nil {
 		return zero, &UnavailableError{Op: op, Err: err}
 	}
-	if fb.degrade() {
+	if fb.degrade(s) {
 		s.logger().Warn("redisstore: Redis unreachable; serving from the local share", "op", op, "share", s.share, "err", err)
 	}
 	if v, err, ok := runLocal(fb, local); ok {
@@ -262,22 +293,53 @@ func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class
 		wait time.Duration
 		ok   bool
 	}
+	id := bucketID{account, class}
 	res, err := do(s, ctx, "TakeToken", func(ctx context.Context) (result, error) {
-		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String())}
+		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String()),
+			s.key(account, "calm"), s.key(account, "gen")}
+		horizon, gen := s.sched.last(id)
 		vals, err := rateScript.Run(ctx, s.rdb, keys,
-			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1), max(maxWait.Microseconds(), 0)).Int64Slice()
+			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1), max(maxWait.Microseconds(), 0),
+			horizon, strconv.FormatFloat(s.share, 'g', -1, 64), millis(2*s.probe), gen).Int64Slice()
 		if err != nil {
 			return result{}, err
 		}
-		if len(vals) != 2 {
+		if len(vals) != 6 {
 			return result{}, fmt.Errorf("rate script replied %v", vals)
+		}
+		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
+		if s.granted != nil && vals[0] == 1 {
+			s.granted(id, vals[3]+vals[1])
+		}
+		if vals[4] == 1 {
+			s.lostBucket(ctx, account)
 		}
 		return result{time.Duration(vals[1]) * time.Microsecond, vals[0] == 1}, nil
 	}, func(fb *fallback) (result, error) {
-		w, ok, err := fb.local.TakeToken(ctx, account, class, fb.rate(r), maxWait)
+		w, ok, err := fb.takeToken(ctx, id, r, maxWait)
 		return result{w, ok}, err
 	})
 	return res.wait, res.ok, err
+}
+
+// lostBucket handles a bucket of account that Redis lost (the rate script
+// re-seeded it): Redis has most likely lost the account's ledgers too, so
+// this process writes its slots back now rather than at its next ledger
+// operation.
+func (s *Store) lostBucket(ctx context.Context, account string) {
+	s.logger().Warn("redisstore: Redis lost a request bucket; re-seeded from the tokens this process saw granted")
+	for _, id := range s.hold.ledgers(account) {
+		known := s.hold.epoch(id)
+		rctx, cancel := s.withTimeout(context.WithoutCancel(ctx))
+		vals, err := ledgerScript.Run(rctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("used", known, millis(2*s.probe), nil)...).Int64Slice()
+		cancel()
+		if err != nil || len(vals) != 4 {
+			continue // the next ledger operation finds the loss
+		}
+		if s.hold.sawEpoch(id, vals[3]) {
+			s.lostLedger(ctx, id, known)
+		}
+	}
 }
 
 // RateFactor implements [quota.Store].
@@ -338,8 +400,10 @@ func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Cla
 	return err
 }
 
-// ledgerArgs returns the script's leading arguments for op under b.
-func ledgerArgs(op string, b *quota.Bounds, extra ...any) []any {
+// ledgerArgs returns the script's leading arguments for op under b: known
+// is the ledger's epoch as last seen (0: none) and grace how long a ledger
+// found lost refuses reservations, in ms.
+func ledgerArgs(op string, known, grace int64, b *quota.Bounds, extra ...any) []any {
 	limit, hyst := -1, 1
 	var levels []float64
 	if b != nil {
@@ -348,8 +412,8 @@ func ledgerArgs(op string, b *quota.Bounds, extra ...any) []any {
 	if limit < 0 {
 		levels = nil
 	}
-	args := make([]any, 0, 4+2*len(levels)+len(extra))
-	args = append(args, op, limit, hyst, len(levels))
+	args := make([]any, 0, 6+2*len(levels)+len(extra))
+	args = append(args, op, known, grace, limit, hyst, len(levels))
 	for _, l := range levels {
 		args = append(args, strconv.FormatFloat(l, 'g', -1, 64), quota.RisePoint(l, limit))
 	}
@@ -370,17 +434,37 @@ type ledgerReply struct {
 	added, removed int
 }
 
-func (s *Store) runLedger(ctx context.Context, account string, res quota.Resource, b *quota.Bounds, args []any) (ledgerReply, error) {
-	vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), args...).Int64Slice()
+// runLedger runs op with extra arguments on the ledger of account and res,
+// then after (when the script succeeded) to record what this process owns,
+// all under s.wb held for reading. When the reply shows that Redis lost the
+// ledger, it writes this process's slots back before returning.
+func (s *Store) runLedger(ctx context.Context, account string, res quota.Resource, b *quota.Bounds, op string, extra []any, after func(ledgerReply)) (ledgerReply, error) {
+	id := ledgerID{account, res}
+	s.wb.RLock()
+	known := s.hold.epoch(id)
+	vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs(op, known, millis(2*s.probe), b, extra...)...).Int64Slice()
 	if err != nil {
+		s.wb.RUnlock()
 		return ledgerReply{}, err
 	}
 	if len(vals) < 6 || (len(vals)-6)%2 != 0 {
+		s.wb.RUnlock()
 		return ledgerReply{}, fmt.Errorf("ledger script replied %v", vals)
 	}
-	if s.fb != nil {
-		s.fb.sawEpoch(account, res, vals[5])
+	lost := s.hold.sawEpoch(id, vals[5])
+	s.hold.sawUsed(id, int(vals[1]))
+	r, err := decodeLedger(vals, b)
+	if err == nil && after != nil {
+		after(r)
 	}
+	s.wb.RUnlock()
+	if lost {
+		s.lostLedger(ctx, id, known)
+	}
+	return r, err
+}
+
+func decodeLedger(vals []int64, b *quota.Bounds) (ledgerReply, error) {
 	r := ledgerReply{
 		ok:      vals[0] == 1,
 		change:  quota.Change{Used: int(vals[1]), Changed: vals[2] == 1},
@@ -388,6 +472,10 @@ func (s *Store) runLedger(ctx context.Context, account string, res quota.Resourc
 		removed: int(vals[4]),
 	}
 	for i := 6; i+1 < len(vals); i += 2 {
+		if vals[i] == 0 {
+			r.change.Seq = uint64(vals[i+1])
+			continue
+		}
 		idx := int(vals[i]) - 1
 		if b == nil || idx < 0 || idx >= len(b.Levels) {
 			return ledgerReply{}, fmt.Errorf("ledger script replied crossing of level %d", idx+1)
@@ -408,16 +496,22 @@ func exceeded(res quota.Resource, used int, b *quota.Bounds) *quota.ExceededErro
 // Reserve implements [quota.Store]: the check and the add are one script.
 func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
 	r, err := do(s, ctx, "Reserve", func(ctx context.Context) (ledgerReply, error) {
-		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("reserve", b, key, millis(ttl)))
-		if err == nil && r.change.Changed && s.fb != nil {
-			s.fb.owned(account, res, key, false, ttl)
-		}
-		return r, err
+		return s.runLedger(ctx, account, res, b, "reserve", []any{key, millis(ttl)}, func(r ledgerReply) {
+			if r.change.Changed {
+				s.hold.owned(ledgerID{account, res}, key, false, ttl)
+			}
+		})
 	}, func(fb *fallback) (ledgerReply, error) {
 		// A refusal here is the local share's *quota.ExceededError.
-		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(b), ttl)
-		if err == nil && c.Changed {
+		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
+		switch {
+		case err == nil && c.Changed:
 			fb.journal(account, res, key, false, ttl)
+		case err != nil:
+			// The reservation that failed over here may still run in a
+			// Redis that hung (its command queued): give it back there
+			// on recovery, or it would hold a slot until it lapses.
+			fb.forget(account, res, key)
 		}
 		return ledgerReply{ok: true, change: c}, err
 	})
@@ -433,14 +527,12 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 // Commit implements [quota.Store].
 func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
-		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("commit", b, key, holdKey, millis(ttl)))
-		if err == nil && s.fb != nil {
-			s.fb.disowned(account, res, key)
-			s.fb.owned(account, res, holdKey, true, ttl)
-		}
-		return r, err
+		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl)}, func(ledgerReply) {
+			s.hold.disowned(ledgerID{account, res}, key)
+			s.hold.owned(ledgerID{account, res}, holdKey, true, ttl)
+		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		c, err := fb.local.Commit(ctx, account, res, key, holdKey, fb.bounds(b), ttl)
+		c, err := fb.local.Commit(ctx, account, res, key, holdKey, fb.bounds(ledgerID{account, res}, b), ttl)
 		if err == nil {
 			if key != holdKey {
 				fb.forget(account, res, key)
@@ -455,13 +547,13 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 // Hold implements [quota.Store].
 func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
-		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("hold", b, key, millis(ttl)))
-		if err == nil && r.change.Changed && s.fb != nil {
-			s.fb.owned(account, res, key, true, ttl)
-		}
-		return r, err
+		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl)}, func(r ledgerReply) {
+			if r.change.Changed {
+				s.hold.owned(ledgerID{account, res}, key, true, ttl)
+			}
+		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		c, err := fb.local.Hold(ctx, account, res, key, fb.bounds(b), ttl)
+		c, err := fb.local.Hold(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
 		if err == nil && c.Changed {
 			fb.journal(account, res, key, true, ttl)
 		}
@@ -473,13 +565,11 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 // Release implements [quota.Store].
 func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds) (quota.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
-		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("release", b, key))
-		if err == nil && s.fb != nil {
-			s.fb.disowned(account, res, key)
-		}
-		return r, err
+		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
+			s.hold.disowned(ledgerID{account, res}, key)
+		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		c, err := fb.local.Release(ctx, account, res, key, fb.bounds(b))
+		c, err := fb.local.Release(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b))
 		if err == nil {
 			fb.forget(account, res, key)
 		}
@@ -498,11 +588,9 @@ func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, ke
 		extra = append(extra, k)
 	}
 	r, err := do(s, ctx, "Sync", func(ctx context.Context) (ledgerReply, error) {
-		r, err := s.runLedger(ctx, account, res, b, ledgerArgs("sync", b, extra...))
-		if err == nil && s.fb != nil {
-			s.fb.synced(account, res, keys)
-		}
-		return r, err
+		return s.runLedger(ctx, account, res, b, "sync", extra, func(ledgerReply) {
+			s.hold.synced(ledgerID{account, res}, keys)
+		})
 	}, nil)
 	return r.change, r.added, r.removed, err
 }
@@ -510,7 +598,7 @@ func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, ke
 // MarkFull implements [quota.Store] with a key that expires after d.
 func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource, d time.Duration) error {
 	_, err := do(s, ctx, "MarkFull", func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", nil, millis(d))...).Err()
+		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", 0, 0, nil, millis(d))...).Err()
 	}, func(fb *fallback) (struct{}, error) {
 		return struct{}{}, fb.local.MarkFull(ctx, account, res, d)
 	})
@@ -524,12 +612,9 @@ func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (i
 		full bool
 	}
 	r, err := do(s, ctx, "Used", func(ctx context.Context) (result, error) {
-		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("used", nil)...).Int64Slice()
+		vals, err := s.readLedger(ctx, account, res, "used", 4)
 		if err != nil {
 			return result{}, err
-		}
-		if len(vals) != 3 {
-			return result{}, fmt.Errorf("ledger script replied %v", vals)
 		}
 		return result{int(vals[1]), vals[2] == 1}, nil
 	}, func(fb *fallback) (result, error) {
@@ -542,17 +627,35 @@ func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (i
 // Holds implements [quota.Store]. While degraded it reports the local share.
 func (s *Store) Holds(ctx context.Context, account string, res quota.Resource, key string) (bool, error) {
 	return do(s, ctx, "Holds", func(ctx context.Context) (bool, error) {
-		vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("holds", nil, key)...).Int64Slice()
+		vals, err := s.readLedger(ctx, account, res, "holds", 3, key)
 		if err != nil {
 			return false, err
-		}
-		if len(vals) != 2 {
-			return false, fmt.Errorf("ledger script replied %v", vals)
 		}
 		return vals[1] == 1, nil
 	}, func(fb *fallback) (bool, error) {
 		return fb.local.Holds(ctx, account, res, key)
 	})
+}
+
+// readLedger runs a reading op ("used", "holds") whose reply has n values,
+// the ledger's epoch last; a loss it shows is handled as in runLedger.
+func (s *Store) readLedger(ctx context.Context, account string, res quota.Resource, op string, n int, extra ...any) ([]int64, error) {
+	id := ledgerID{account, res}
+	known := s.hold.epoch(id)
+	vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs(op, known, millis(2*s.probe), nil, extra...)...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) != n {
+		return nil, fmt.Errorf("ledger script replied %v", vals)
+	}
+	if op == "used" {
+		s.hold.sawUsed(id, int(vals[1]))
+	}
+	if s.hold.sawEpoch(id, vals[n-1]) {
+		s.lostLedger(ctx, id, known)
+	}
+	return vals, nil
 }
 
 var _ quota.Store = (*Store)(nil)

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 		{"Release", testRelease},
 		{"Sync", testSync},
 		{"SyncKeepsNewer", testSyncKeepsNewer},
+		{"CrossingSeq", testCrossingSeq},
 		{"MarkFull/ClearedByRelease", testFullRelease},
 		{"MarkFull/ClearedBySync", testFullSync},
 		{"MarkFull/Expires", testFullExpires},
@@ -637,6 +638,35 @@ func testRelease(t *testing.T, s quota.Store, account string) {
 	}
 	expectHolds(t, s, account, quota.Rooms, "pending", false)
 	expectHolds(t, s, account, quota.Rooms, "RM1", false)
+}
+
+// testCrossingSeq: operations that cross a level are numbered in the
+// order the store decided them; others carry 0.
+func testCrossingSeq(t *testing.T, s quota.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(4, 0.5) // rises at 2, falls under 1
+	var seqs []uint64
+	step := func(c quota.Change, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(c.Crossings) > 0) != (c.Seq != 0) {
+			t.Fatalf("change %+v: Seq must be set exactly when a level is crossed", c)
+		}
+		if c.Seq != 0 {
+			seqs = append(seqs, c.Seq)
+		}
+	}
+	step(s.Reserve(ctx, account, quota.Rooms, "a", b, longTTL))
+	step(s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)) // rising
+	step(s.Release(ctx, account, quota.Rooms, "a", b))
+	step(s.Release(ctx, account, quota.Rooms, "b", b)) // falling
+	step(s.Reserve(ctx, account, quota.Rooms, "c", b, longTTL))
+	step(s.Reserve(ctx, account, quota.Rooms, "d", b, longTTL)) // rising
+	if len(seqs) != 3 || !(seqs[0] < seqs[1] && seqs[1] < seqs[2]) {
+		t.Fatalf("crossing numbers %v, want three increasing", seqs)
+	}
 }
 
 // testSyncKeepsNewer: a Sync from a listing that began keep ago removes

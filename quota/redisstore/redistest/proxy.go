@@ -31,7 +31,7 @@ func (s *Server) NewProxy(t testing.TB) *Proxy {
 	p := &Proxy{Addr: ln.Addr().String(), target: s.Addr, ln: ln, conns: make(map[net.Conn]struct{})}
 	go p.serve()
 	t.Cleanup(func() {
-		ln.Close()
+		_ = ln.Close()
 		p.Cut()
 	})
 	return p
@@ -43,7 +43,7 @@ func (p *Proxy) Cut() {
 	defer p.mu.Unlock()
 	p.cut = true
 	for c := range p.conns {
-		c.Close()
+		_ = c.Close()
 	}
 	clear(p.conns)
 }
@@ -69,26 +69,27 @@ func (p *Proxy) pipe(c net.Conn) {
 	p.mu.Lock()
 	if p.cut {
 		p.mu.Unlock()
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	p.mu.Unlock()
 	up, err := net.Dial("tcp", p.target)
 	if err != nil {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	p.mu.Lock()
 	if p.cut {
 		p.mu.Unlock()
-		c.Close()
-		up.Close()
+		_ = c.Close()
+		_ = up.Close()
 		return
 	}
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
-	c.Close()
-	up.Close()
+	// Either side ending ends both; the errors are those of a torn-down pipe.
+	go func() { _, _ = io.Copy(up, c); _ = up.Close(); _ = c.Close() }()
+	_, _ = io.Copy(c, up)
+	_ = c.Close()
+	_ = up.Close()
 }

@@ -1,7 +1,12 @@
 // Package redistest gives tests a Redis server: one of their own, started on
 // a free loopback port when the redis-server binary is installed, else the
-// one named by $VIDEOQUOTA_REDIS_URL. Without either, tests are skipped with a
-// message saying so, except under CI=true, where they fail.
+// one named by $VIDEOQUOTA_REDIS_URL. Without either, a test fails with a
+// message saying what to install, since go test shows a skip's reason only
+// under -v; set $VIDEOQUOTA_REDIS=skip to skip such tests instead. Under
+// CI=true a missing server is always a failure.
+//
+// [StartCluster] and [StartSentinel] start a Redis Cluster and a
+// master/replica pair watched by a sentinel, always of the test's own.
 //
 // # Use
 //
@@ -37,6 +42,10 @@ import (
 // when redis-server is not installed (for example redis://127.0.0.1:6379/0).
 const EnvURL = "VIDEOQUOTA_REDIS_URL"
 
+// EnvSkip names the environment variable that, set to "skip", makes tests
+// that need a Redis they cannot have skip rather than fail (outside CI).
+const EnvSkip = "VIDEOQUOTA_REDIS"
+
 // Server is a Redis server for a test.
 type Server struct {
 	// Addr is the server's host:port.
@@ -44,9 +53,11 @@ type Server struct {
 	// URL is the server's redis:// URL, for child processes.
 	URL string
 
-	bin  string // redis-server, empty for a server given by EnvURL
-	port int
-	opts *redis.Options
+	bin   string // redis-server, empty for a server given by EnvURL
+	port  int
+	opts  *redis.Options
+	conf  string   // a config file to start with (sentinel), or ""
+	extra []string // further arguments (cluster, replica, sentinel)
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd
@@ -60,14 +71,7 @@ func Start(t testing.TB) *Server {
 		if err != nil {
 			t.Fatalf("redistest: no free loopback port: %v", err)
 		}
-		s := &Server{bin: bin, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-		s.URL = "redis://" + s.Addr + "/0"
-		s.opts = &redis.Options{Addr: s.Addr}
-		t.Cleanup(func() { s.kill() })
-		if err := s.start(); err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-		return s
+		return startOwn(t, bin, port, "")
 	}
 	if u := os.Getenv(EnvURL); u != "" {
 		opts, err := redis.ParseURL(u)
@@ -80,12 +84,37 @@ func Start(t testing.TB) *Server {
 		}
 		return s
 	}
-	msg := "redistest: needs Redis: install redis-server (apt-get install redis-server) or set " + EnvURL
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	missing(t, "needs Redis: install redis-server (apt-get install redis-server) or set "+EnvURL)
 	return nil
+}
+
+// missing fails t for want of what msg names: go test prints a skip's
+// reason only under -v, so a silent skip would hide that the Redis tests did
+// not run. With $VIDEOQUOTA_REDIS=skip, outside CI, it skips t instead.
+func missing(t testing.TB, msg string) {
+	t.Helper()
+	msg = "redistest: " + msg
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: a missing server is a failure)")
+	}
+	if os.Getenv(EnvSkip) == "skip" {
+		t.Skip(msg + " ($" + EnvSkip + "=skip)")
+	}
+	t.Fatal(msg + "; or set " + EnvSkip + "=skip to skip the tests that need it")
+}
+
+// startOwn starts redis-server on port with conf and extra arguments,
+// killed at t's cleanup.
+func startOwn(t testing.TB, bin string, port int, conf string, extra ...string) *Server {
+	t.Helper()
+	s := &Server{bin: bin, port: port, conf: conf, extra: extra, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s.URL = "redis://" + s.Addr + "/0"
+	s.opts = &redis.Options{Addr: s.Addr}
+	t.Cleanup(func() { s.kill() })
+	if err := s.start(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
 }
 
 // Own reports whether the test started the server itself, so it may stop it.
@@ -109,7 +138,7 @@ func (s *Server) ClientWith(t testing.TB, edit func(*redis.Options)) *redis.Clie
 	o := s.Options()
 	edit(o)
 	c := redis.NewClient(o)
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -170,16 +199,21 @@ func (s *Server) signal(t testing.TB, sig os.Signal) {
 }
 
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes")
+	args = append(args, s.extra...)
+	cmd := exec.Command(s.bin, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", s.bin, err)
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(exited) }() // the exit is what we wait for, not its status
 	s.mu.Lock()
 	s.cmd = cmd
 	s.mu.Unlock()
@@ -207,14 +241,14 @@ func (s *Server) kill() {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	cmd.Process.Kill()
+	_ = cmd.Process.Kill() // it may have exited already; the port check below is what counts
 	// Wait until the port is free again.
 	for range 100 {
 		c, err := net.DialTimeout("tcp", s.Addr, 50*time.Millisecond)
 		if err != nil {
 			return
 		}
-		c.Close()
+		_ = c.Close()
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -223,7 +257,7 @@ func (s *Server) ping(timeout time.Duration) error {
 	o := s.Options()
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.MaxRetries = timeout, timeout, timeout, -1
 	c := redis.NewClient(o)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return c.Ping(ctx).Err()
@@ -234,7 +268,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only to find a free port
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 

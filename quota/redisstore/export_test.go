@@ -1,0 +1,10 @@
+package redisstore
+
+import "github.com/videoquota/videoquota/quota"
+
+// OnGrant makes s call f with the Redis server time (µs) at which each
+// token granted from Redis may be used: the store's schedule, for tests that
+// measure it. Set it before s is used.
+func OnGrant(s *Store, f func(account string, class quota.Class, redisMicros int64)) {
+	s.granted = func(id bucketID, us int64) { f(id.account, id.class, us) }
+}
