@@ -3,7 +3,7 @@
 // and Participants (10,000 each by default), per Account SID.
 //
 // Package video uses it for every call; use it directly to pace or account
-// for work of your own, or to plug in another [Store].
+// for work of your own, or to plug in another [backend.Store].
 //
 // # Limits
 //
@@ -21,7 +21,7 @@
 // accepted and [Limiter.Succeeded] probes upward gently, never above the
 // configured rate, so a rate set too high converges to the real one
 // ([Limiter.Estimate]) instead of hammering Twilio. The adjustment lives in
-// the [Store] ([Store.AdjustRateFactor]): every Limiter of the store shares
+// the [backend.Store] ([backend.Store.AdjustRateFactor]): every Limiter of the store shares
 // it, any of them raises it again, and it expires after [FactorTTL].
 //
 // # Concurrency ledger
@@ -45,7 +45,7 @@
 //
 // # Stores
 //
-// A [Store] holds the buckets and the ledger. [MemoryStore] is the
+// A [backend.Store] holds the buckets and the ledger. [MemoryStore] is the
 // in-process default; package quota/redisstore shares one account's quota
 // among many processes. Every Store operation is atomic, and threshold
 // crossings are decided inside the store, so each crossing is reported to

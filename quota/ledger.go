@@ -2,10 +2,10 @@ package quota
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+
 	"errors"
 	"fmt"
+	"github.com/videoquota/videoquota/quota/backend"
 	"math"
 	"runtime"
 	"slices"
@@ -30,7 +30,7 @@ const ReserveWaitPoll = 100 * time.Millisecond
 var ErrClosed = errors.New("quota: ledger closed")
 
 // Ledger accounts for one account's concurrent Rooms and Participants in a
-// [Store]: a slot is reserved before a request that would take one, committed
+// [backend.Store]: a slot is reserved before a request that would take one, committed
 // under the Twilio SID on success and released when the Room completes or the
 // Participant disconnects. It fires the registered [ThresholdFunc]s on its own
 // goroutine when usage crosses their levels.
@@ -47,9 +47,9 @@ var ErrClosed = errors.New("quota: ledger closed")
 //
 // A Ledger is safe for simultaneous use. Close it to stop its event goroutine.
 type Ledger struct {
-	store   Store
+	store   backend.Store
 	account string
-	bounds  [2]Bounds
+	bounds  [2]backend.Bounds
 	subs    []subscription
 	now     func() time.Time
 
@@ -74,12 +74,17 @@ type subscription struct {
 }
 
 // LedgerOption configures a Ledger.
-type LedgerOption func(*Ledger) error
+type LedgerOption interface{ applyLedger(*Ledger) error }
+
+// ledgerFunc is a LedgerOption made of a func.
+type ledgerFunc func(*Ledger) error
+
+func (f ledgerFunc) applyLedger(x *Ledger) error { return f(x) }
 
 // WithThreshold registers fn for levels (shares of each quota, in (0, 1]);
 // with no levels, fn gets [DefaultThresholdLevel]. It may be given several times.
 func WithThreshold(fn ThresholdFunc, levels ...float64) LedgerOption {
-	return func(l *Ledger) error {
+	return ledgerFunc(func(l *Ledger) error {
 		if fn == nil {
 			return errors.New("quota: WithThreshold: nil ThresholdFunc")
 		}
@@ -93,23 +98,12 @@ func WithThreshold(fn ThresholdFunc, levels ...float64) LedgerOption {
 		}
 		l.subs = append(l.subs, subscription{fn: fn, levels: slices.Clone(levels)})
 		return nil
-	}
-}
-
-// WithClock sets the clock the ledger stamps events with (default time.Now).
-func WithClock(now func() time.Time) LedgerOption {
-	return func(l *Ledger) error {
-		if now == nil {
-			return errors.New("quota: WithClock: nil clock")
-		}
-		l.now = now
-		return nil
-	}
+	})
 }
 
 // NewLedger returns a Ledger for account with the concurrency limits of limits
 // (zero fields take Twilio's defaults).
-func NewLedger(store Store, account string, limits Limits, opts ...LedgerOption) (*Ledger, error) {
+func NewLedger(store backend.Store, account string, limits Limits, opts ...LedgerOption) (*Ledger, error) {
 	if store == nil {
 		return nil, errors.New("quota: NewLedger: nil Store")
 	}
@@ -128,7 +122,7 @@ func NewLedger(store Store, account string, limits Limits, opts ...LedgerOption)
 		up:      [2]map[float64]int{{}, {}},
 	}
 	for _, o := range opts {
-		if err := o(l); err != nil {
+		if err := o.applyLedger(l); err != nil {
 			return nil, err
 		}
 	}
@@ -143,7 +137,7 @@ func NewLedger(store Store, account string, limits Limits, opts ...LedgerOption)
 		if limit < 0 {
 			limit = Unlimited
 		}
-		l.bounds[res] = Bounds{Limit: limit, Levels: levels, Hysteresis: hysteresis(limit)}
+		l.bounds[res] = backend.Bounds{Limit: limit, Levels: levels, Hysteresis: hysteresis(limit)}
 	}
 	go l.run()
 	return l, nil
@@ -153,13 +147,6 @@ func NewLedger(store Store, account string, limits Limits, opts ...LedgerOption)
 // falling: 2% of the limit, at least one slot.
 func hysteresis(limit int) int {
 	return max(int(math.Ceil(0.02*float64(limit))), 1)
-}
-
-// NewKey returns a random reservation key, unique across processes.
-func NewKey() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "rsv-" + hex.EncodeToString(b[:])
 }
 
 // check refuses an operation on a closed Ledger or with a nil or ended ctx.
@@ -177,7 +164,7 @@ func (l *Ledger) check(ctx context.Context) error {
 // returns an *ExceededError (SourceLocal) at once when the quota is used up.
 // It returns [ErrClosed] after Close and ctx's error when ctx has ended.
 func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time.Duration) error {
-	_, err := l.apply(ctx, res, SourceLocal, func(b *Bounds) (Change, error) {
+	_, err := l.apply(ctx, res, SourceLocal, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Reserve(ctx, l.account, res, key, b, ttl)
 	})
 	return err
@@ -222,7 +209,7 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 // call, a callback). Committing a reservation that is gone (lapsed, or
 // settled by another source) holds holdKey all the same.
 func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, src Source) error {
-	_, err := l.apply(ctx, res, src, func(b *Bounds) (Change, error) {
+	_, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Commit(ctx, l.account, res, key, holdKey, b, MaxHold)
 	})
 	return err
@@ -231,7 +218,7 @@ func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, 
 // Hold records a slot known to be held (src says how it was learnt), even
 // past the limit.
 func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source) error {
-	_, err := l.apply(ctx, res, src, func(b *Bounds) (Change, error) {
+	_, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Hold(ctx, l.account, res, key, b, MaxHold)
 	})
 	return err
@@ -241,7 +228,7 @@ func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source)
 // an unknown key changes nothing. It wakes the ReserveWait calls of this
 // Ledger when it freed a slot.
 func (l *Ledger) Release(ctx context.Context, res Resource, key string, src Source) error {
-	c, err := l.apply(ctx, res, src, func(b *Bounds) (Change, error) {
+	c, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Release(ctx, l.account, res, key, b)
 	})
 	if err == nil && c.Changed && l.waiters.Load() > 0 {
@@ -264,7 +251,7 @@ func (l *Ledger) signalFreed() {
 // reported with [SourceReconcile].
 func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string, keep time.Duration) (added, removed int, err error) {
 	var a, r int
-	_, err = l.apply(ctx, res, SourceReconcile, func(b *Bounds) (Change, error) {
+	_, err = l.apply(ctx, res, SourceReconcile, func(b *backend.Bounds) (backend.Change, error) {
 		c, added, removed, err := l.store.Sync(ctx, l.account, res, keys, b, MaxHold, keep)
 		a, r = added, removed
 		return c, err
@@ -307,9 +294,9 @@ func (l *Ledger) Account() string { return l.account }
 
 // apply runs one store operation and queues the crossings it caused, in the
 // store's order (see opOrder).
-func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*Bounds) (Change, error)) (Change, error) {
+func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*backend.Bounds) (backend.Change, error)) (backend.Change, error) {
 	if err := l.check(ctx); err != nil {
-		return Change{}, err
+		return backend.Change{}, err
 	}
 	b := &l.bounds[res&1]
 	if len(l.subs) == 0 {

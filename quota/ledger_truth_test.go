@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // gatedStore is a MemoryStore whose operations on keys with a given prefix
@@ -30,13 +31,13 @@ func (s *gatedStore) wait(key string) {
 	}
 }
 
-func (s *gatedStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+func (s *gatedStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	c, err := s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
 	s.wait(key)
 	return c, err
 }
 
-func (s *gatedStore) Release(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds) (quota.Change, error) {
+func (s *gatedStore) Release(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	c, err := s.MemoryStore.Release(ctx, account, res, key, b)
 	s.wait(key)
 	return c, err
@@ -150,7 +151,7 @@ func TestRisePointNoOverflow(t *testing.T) {
 		{0.01, 10, 1},
 		{1.0, 1, 1},
 	} {
-		got := quota.RisePoint(tc.level, tc.limit)
+		got := backend.RisePoint(tc.level, tc.limit)
 		if tc.limit == math.MaxInt && tc.level < 1 {
 			if got <= 1 || got > tc.limit {
 				t.Errorf("RisePoint(%v, MaxInt) = %d, want near %d", tc.level, got, tc.want)

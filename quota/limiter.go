@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/videoquota/videoquota/quota/backend"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -82,11 +83,11 @@ const ReserveHorizon = time.Second
 const returnTimeout = time.Second
 
 // ErrZeroLimiter is returned by [Limiter.Wait] of a Limiter that was not made
-// by [NewLimiter] with a non-nil [Store].
+// by [NewLimiter] with a non-nil [backend.Store].
 var ErrZeroLimiter = errors.New("quota: Limiter has no store: create it with NewLimiter and a Store")
 
 // Limiter paces one account's requests through two token buckets, one for
-// reads and one for writes, kept in a [Store].
+// reads and one for writes, kept in a [backend.Store].
 //
 // # Finding the real rate
 //
@@ -121,14 +122,14 @@ var ErrZeroLimiter = errors.New("quota: Limiter has no store: create it with New
 //     step, and 20429s fall on each in proportion to its rate; with additive
 //     raises and proportional cuts they move toward equal shares.
 //
-// Every change is one atomic [Store.AdjustRateFactor]; any Limiter of the
+// Every change is one atomic [backend.Store.AdjustRateFactor]; any Limiter of the
 // store probes the factor back up, and it expires to 1 after [FactorTTL]
 // without a change. No store call is made under the Limiter's lock.
 //
 // A Limiter is safe for simultaneous use. Its zero value is not usable: its
 // Wait returns [ErrZeroLimiter]; create one with [NewLimiter].
 type Limiter struct {
-	store   Store
+	store   backend.Store
 	account string
 	rates   [2]Rate
 	now     func() time.Time
@@ -159,28 +160,24 @@ type adaptState struct {
 }
 
 // LimiterOption configures a Limiter.
-type LimiterOption func(*Limiter)
+type LimiterOption interface{ applyLimiter(*Limiter) }
 
-// LimiterClock sets the clock for the adaptive rate (default time.Now).
-func LimiterClock(now func() time.Time) LimiterOption {
-	return func(l *Limiter) {
-		if now != nil {
-			l.now = now
-		}
-	}
-}
+// limiterFunc is a LimiterOption made of a func.
+type limiterFunc func(*Limiter)
 
-// LimiterLogger sets the logger that reports, at Warn, what the account
+func (f limiterFunc) applyLimiter(x *Limiter) { f(x) }
+
+// WithLogger sets the logger that reports, at Warn, what the account
 // appears to allow once the estimate settles under [LogShare] of the
 // configured rate (held for one probe interval after a cut); again only when
 // it settles 25% away from the figure logged. Nil (the default) is silent.
-func LimiterLogger(log *slog.Logger) LimiterOption {
-	return func(l *Limiter) { l.log = log }
+func WithLogger(log *slog.Logger) LimiterOption {
+	return limiterFunc(func(l *Limiter) { l.log = log })
 }
 
 // NewLimiter returns a Limiter for account with the rates of limits
 // (zero fields take Twilio's defaults).
-func NewLimiter(store Store, account string, limits Limits, opts ...LimiterOption) *Limiter {
+func NewLimiter(store backend.Store, account string, limits Limits, opts ...LimiterOption) *Limiter {
 	limits = limits.WithDefaults()
 	l := &Limiter{store: store, account: account, now: time.Now}
 	for _, c := range [...]Class{Read, Write} {
@@ -194,7 +191,7 @@ func NewLimiter(store Store, account string, limits Limits, opts ...LimiterOptio
 		l.adapt[c].poll = make(chan struct{}, 1)
 	}
 	for _, o := range opts {
-		o(l)
+		o.applyLimiter(l)
 	}
 	return l
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // The adaptive-rate tests run in a synctest bubble: time is fake, the
@@ -79,7 +80,7 @@ func TestLimiterFindsLowerQuota(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs logBuffer
 		l := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 20},
-			quota.LimiterLogger(slog.New(&logs)))
+			quota.WithLogger(slog.New(&logs)))
 		server := rate.NewLimiter(10, 10) // the account allows 10 writes/s
 		o := simulate([]*quota.Limiter{l}, server, 60*time.Second, 10*time.Second)[0]
 		share := float64(o.ok) / 500
@@ -219,7 +220,7 @@ func TestLimiterThrottleBurstCountsOnce(t *testing.T) {
 // blockingStore blocks AdjustRateFactor until release is closed and records
 // the ctx it was given.
 type blockingStore struct {
-	quota.Store
+	backend.Store
 	entered chan struct{}
 	release chan struct{}
 	gotCtx  context.Context

@@ -7,10 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/videoquota/videoquota/quota/backend"
 	"golang.org/x/time/rate"
 )
 
-// MemoryStore is the in-process [Store] (and [Inspector]), the default: every client that
+// MemoryStore is the in-process [backend.Store] (and [backend.Inspector]), the default: every client that
 // shares one MemoryStore shares its accounts' buckets and ledgers. The
 // buckets are golang.org/x/time/rate limiters.
 //
@@ -23,23 +24,13 @@ type MemoryStore struct {
 }
 
 // MemoryOption configures a MemoryStore.
-type MemoryOption func(*MemoryStore)
-
-// MemoryClock sets the clock a MemoryStore reads (default time.Now), so tests
-// can move time without sleeping.
-func MemoryClock(now func() time.Time) MemoryOption {
-	return func(s *MemoryStore) {
-		if now != nil {
-			s.now = now
-		}
-	}
-}
+type MemoryOption interface{ applyMemory(*MemoryStore) }
 
 // NewMemoryStore returns an empty in-process store.
 func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
 	s := &MemoryStore{now: time.Now}
 	for _, o := range opts {
-		o(s)
+		o.applyMemory(s)
 	}
 	return s
 }
@@ -143,7 +134,7 @@ func (b *memBucket) limit() rate.Limit {
 	return rate.Limit(b.conf.PerSecond * b.factor)
 }
 
-// TakeToken implements [Store].
+// TakeToken implements [backend.Store].
 func (s *MemoryStore) TakeToken(ctx context.Context, account string, class Class, r Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	if r.PerSecond < 0 {
 		return 0, true, nil
@@ -192,7 +183,7 @@ func (b *memBucket) setFactor(now time.Time, f float64, ttl time.Duration) {
 	}
 }
 
-// ReturnToken implements [Store]: the token goes back into the
+// ReturnToken implements [backend.Store]: the token goes back into the
 // golang.org/x/time/rate limiter, which never counts more than its burst.
 func (s *MemoryStore) ReturnToken(ctx context.Context, account string, class Class, r Rate) error {
 	if r.PerSecond < 0 {
@@ -205,7 +196,7 @@ func (s *MemoryStore) ReturnToken(ctx context.Context, account string, class Cla
 	return nil
 }
 
-// RateFactor implements [Store].
+// RateFactor implements [backend.Store].
 func (s *MemoryStore) RateFactor(ctx context.Context, account string, class Class) (float64, error) {
 	b := &s.account(account).buckets[class&1]
 	b.expire(s.now())
@@ -214,7 +205,7 @@ func (s *MemoryStore) RateFactor(ctx context.Context, account string, class Clas
 	return b.factor, nil
 }
 
-// AdjustRateFactor implements [Store].
+// AdjustRateFactor implements [backend.Store].
 func (s *MemoryStore) AdjustRateFactor(ctx context.Context, account string, class Class, from, to float64, ttl time.Duration) (float64, error) {
 	if err := checkFactor(to, ttl); err != nil {
 		return 0, err
@@ -230,7 +221,7 @@ func (s *MemoryStore) AdjustRateFactor(ctx context.Context, account string, clas
 	return b.factor, nil
 }
 
-// checkFactor validates the arguments of [Store.AdjustRateFactor].
+// checkFactor validates the arguments of [backend.Store.AdjustRateFactor].
 func checkFactor(f float64, ttl time.Duration) error {
 	if !(f > 0 && f <= 1) || ttl <= 0 {
 		return &FactorError{Factor: f, TTL: ttl}
@@ -274,14 +265,14 @@ func (l *memLedger) add(m map[string]int64, key string, now time.Time, ttl time.
 
 // change completes a ledger operation: it computes the threshold crossings of
 // the new usage; requires l.mu held.
-func (l *memLedger) change(now time.Time, b *Bounds, changed bool) Change {
+func (l *memLedger) change(now time.Time, b *backend.Bounds, changed bool) backend.Change {
 	return l.result(l.used(now), b, changed)
 }
 
 // result is the Change for usage used, numbered when it crosses a level;
 // requires l.mu held, so that the numbers follow the order of decisions.
-func (l *memLedger) result(used int, b *Bounds, changed bool) Change {
-	c := Change{Used: used, Changed: changed, Crossings: l.crossings(used, b)}
+func (l *memLedger) result(used int, b *backend.Bounds, changed bool) backend.Change {
+	c := backend.Change{Used: used, Changed: changed, Crossings: l.crossings(used, b)}
 	if len(c.Crossings) > 0 {
 		c.Seq = l.seq.Add(1)
 	}
@@ -289,21 +280,21 @@ func (l *memLedger) result(used int, b *Bounds, changed bool) Change {
 }
 
 // crossings updates the per-level state for usage used; requires l.mu held.
-func (l *memLedger) crossings(used int, b *Bounds) []Crossing {
+func (l *memLedger) crossings(used int, b *backend.Bounds) []backend.Crossing {
 	if b == nil || b.Limit < 0 || len(b.Levels) == 0 {
 		return nil
 	}
-	var out []Crossing
+	var out []backend.Crossing
 	for _, level := range b.Levels {
 		st := l.level(level)
-		rise := RisePoint(level, b.Limit)
+		rise := backend.RisePoint(level, b.Limit)
 		switch {
 		case !st.above && used >= rise:
 			st.above = true
-			out = append(out, Crossing{Level: level, Rising: true})
+			out = append(out, backend.Crossing{Level: level, Rising: true})
 		case st.above && used < rise-max(b.Hysteresis, 1):
 			st.above = false
-			out = append(out, Crossing{Level: level, Rising: false})
+			out = append(out, backend.Crossing{Level: level, Rising: false})
 		}
 	}
 	return out
@@ -319,28 +310,18 @@ func (l *memLedger) level(level float64) *memLevel {
 	return &l.levels[len(l.levels)-1]
 }
 
-// RisePoint is the usage at which a level rises: ceil(level*limit), at least
-// 1 and at most limit (so no limit, however large, overflows it).
-func RisePoint(level float64, limit int) int {
-	f := math.Ceil(level*float64(limit) - 1e-9)
-	if f >= float64(limit) {
-		return max(limit, 1)
-	}
-	return max(int(f), 1)
-}
-
-// Reserve implements [Store].
-func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error) {
+// Reserve implements [backend.Store].
+func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
 	now := s.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	used := l.used(now)
 	if _, ok := l.pending[key]; ok {
-		return Change{Used: used}, nil
+		return backend.Change{Used: used}, nil
 	}
 	if _, ok := l.held[key]; ok {
-		return Change{Used: used}, nil
+		return backend.Change{Used: used}, nil
 	}
 	full := now.Before(l.fullUntil)
 	if full || (b != nil && b.Limit >= 0 && used >= b.Limit) {
@@ -348,14 +329,14 @@ func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource,
 		if b != nil {
 			limit = b.Limit
 		}
-		return Change{Used: used}, &ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: SourceLocal}
+		return backend.Change{Used: used}, &ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: SourceLocal}
 	}
 	l.add(l.pending, key, now, ttl)
 	return l.change(now, b, true), nil
 }
 
-// Commit implements [Store].
-func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, key, holdKey string, b *Bounds, ttl time.Duration) (Change, error) {
+// Commit implements [backend.Store].
+func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
 	now := s.now()
 	l.mu.Lock()
@@ -368,8 +349,8 @@ func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, 
 	return l.change(now, b, wasPending || !wasHeld), nil
 }
 
-// Hold implements [Store].
-func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error) {
+// Hold implements [backend.Store].
+func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
 	now := s.now()
 	l.mu.Lock()
@@ -384,12 +365,12 @@ func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, ke
 	return l.change(now, b, true), nil
 }
 
-// Release implements [Store].
+// Release implements [backend.Store].
 //
 // Release reads no clock: lapsed entries are dropped by the next operation
 // that does (Reserve, Used, ...), so the usage it reports may still count
 // them.
-func (s *MemoryStore) Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error) {
+func (s *MemoryStore) Release(ctx context.Context, account string, res Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	l := s.ledger(account, res)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -404,8 +385,8 @@ func (s *MemoryStore) Release(ctx context.Context, account string, res Resource,
 	return l.result(len(l.pending)+len(l.held), b, true), nil
 }
 
-// Sync implements [Store].
-func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl, keep time.Duration) (Change, int, int, error) {
+// Sync implements [backend.Store].
+func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	l := s.ledger(account, res)
 	now := s.now()
 	l.mu.Lock()
@@ -436,7 +417,7 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, ke
 	return l.change(now, b, added+removed > 0), added, removed, nil
 }
 
-// MarkFull implements [Store].
+// MarkFull implements [backend.Store].
 func (s *MemoryStore) MarkFull(ctx context.Context, account string, res Resource, d time.Duration) error {
 	l := s.ledger(account, res)
 	now := s.now()
@@ -446,7 +427,7 @@ func (s *MemoryStore) MarkFull(ctx context.Context, account string, res Resource
 	return nil
 }
 
-// Used implements [Store].
+// Used implements [backend.Store].
 func (s *MemoryStore) Used(ctx context.Context, account string, res Resource) (int, bool, error) {
 	l := s.ledger(account, res)
 	now := s.now()
@@ -455,7 +436,7 @@ func (s *MemoryStore) Used(ctx context.Context, account string, res Resource) (i
 	return l.used(now), now.Before(l.fullUntil), nil
 }
 
-// Holds implements [Store].
+// Holds implements [backend.Store].
 func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, key string) (bool, error) {
 	l := s.ledger(account, res)
 	now := s.now()
@@ -467,7 +448,7 @@ func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, k
 	return p || h, nil
 }
 
-// Tokens implements [Inspector]: the bucket's golang.org/x/time/rate
+// Tokens implements [backend.Inspector]: the bucket's golang.org/x/time/rate
 // limiter read at the store's clock. A bucket never used is created with r,
 // as TakeToken would create it.
 func (s *MemoryStore) Tokens(ctx context.Context, account string, class Class, r Rate) (float64, error) {
@@ -478,7 +459,7 @@ func (s *MemoryStore) Tokens(ctx context.Context, account string, class Class, r
 	return lim.TokensAt(s.now()), nil
 }
 
-// Pending implements [Inspector]: the reservations left after dropping the
+// Pending implements [backend.Inspector]: the reservations left after dropping the
 // lapsed ones.
 func (s *MemoryStore) Pending(ctx context.Context, account string, res Resource) (int, error) {
 	l := s.ledger(account, res)
@@ -487,19 +468,4 @@ func (s *MemoryStore) Pending(ctx context.Context, account string, res Resource)
 	defer l.mu.Unlock()
 	l.used(now)
 	return len(l.pending), nil
-}
-
-// FactorError is returned by [Store.AdjustRateFactor] for an adaptive rate
-// factor outside (0, 1] or a ttl that is not positive.
-type FactorError struct {
-	Factor float64
-	TTL    time.Duration
-}
-
-// Error names what was out of range.
-func (e *FactorError) Error() string {
-	if !(e.Factor > 0 && e.Factor <= 1) {
-		return "quota: rate factor must be in (0, 1], got " + formatFloat(e.Factor)
-	}
-	return "quota: rate factor ttl must be positive, got " + e.TTL.String()
 }

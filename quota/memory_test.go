@@ -4,9 +4,10 @@ import (
 	"testing"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/storetest"
 )
 
 func TestMemoryStoreConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) quota.Store { return quota.NewMemoryStore() })
+	storetest.Run(t, func(t *testing.T) backend.Store { return quota.NewMemoryStore() })
 }

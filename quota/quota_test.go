@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 const acct = "AC00000000000000000000000000000001"
@@ -146,7 +147,7 @@ func TestLedgerRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := l.Reserve(context.Background(), quota.Rooms, quota.NewKey(), time.Minute)
+			err := l.Reserve(context.Background(), quota.Rooms, backend.NewKey(), time.Minute)
 			var ex *quota.ExceededError
 			switch {
 			case err == nil:
@@ -215,7 +216,7 @@ func TestLedgerLapseAndFull(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	store := quota.NewMemoryStore(quota.MemoryClock(clock))
+	store := quota.NewMemoryStore(quota.WithClock(clock))
 	l, err := quota.NewLedger(store, acct, quota.Limits{ConcurrentParticipants: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +357,7 @@ func BenchmarkLedgerReserveRelease(b *testing.B) {
 	ctx := context.Background()
 	keys := make([]string, 1024)
 	for i := range keys {
-		keys[i] = quota.NewKey()
+		keys[i] = backend.NewKey()
 	}
 	b.ReportAllocs()
 	i := 0

@@ -23,7 +23,7 @@ type ResourceUsage struct {
 	Full  bool // marked full after Twilio refused for this quota
 	// Pending is how many of the Used slots are reservations not yet
 	// committed, released or lapsed (every client's, for a shared store).
-	// It is zero when the store does not implement [Inspector].
+	// It is zero when the store does not implement [backend.Inspector].
 	Pending int
 }
 
@@ -44,9 +44,9 @@ type ClassUsage struct {
 	// rate is unlimited.
 	Estimate float64
 	Requests int64 // HTTP requests sent, each page and each retry included
-	// Tokens is how many tokens the bucket holds now (see [Inspector.Tokens]):
+	// Tokens is how many tokens the bucket holds now (see [backend.Inspector.Tokens]):
 	// at most Rate.Burst, negative while tokens granted with a wait are owed.
 	// It is zero when the rate is unlimited or the store does not implement
-	// [Inspector].
+	// [backend.Inspector].
 	Tokens float64
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -26,7 +27,7 @@ type syncGateStore struct {
 	once   bool
 }
 
-func (s *syncGateStore) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *quota.Bounds, ttl, keep time.Duration) (quota.Change, int, int, error) {
+func (s *syncGateStore) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	select {
 	case <-s.armed:
 		if res == quota.Rooms && !s.once {

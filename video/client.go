@@ -17,6 +17,7 @@ import (
 
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // Defaults of a [Client], each with where its number comes from.
@@ -71,7 +72,7 @@ type Client struct {
 	limits  quota.Limits
 	limiter *quota.Limiter
 	ledger  clientLedger
-	store   quota.Store
+	store   backend.Store
 	logger  *slog.Logger
 	now     func() time.Time
 
@@ -155,7 +156,7 @@ type settings struct {
 	httpClient              *http.Client
 	logger                  *slog.Logger
 	retry                   *backoff.Policy
-	store                   quota.Store
+	store                   backend.Store
 	now                     func() time.Time
 	waitForCapacity         bool
 	maxInFlight             int
@@ -296,10 +297,10 @@ func WithLogger(l *slog.Logger) Option {
 // WithStore keeps the account's buckets and ledger in st, so that several
 // clients (processes, with a shared store such as Redis) share one quota.
 // The default is a new quota.NewMemoryStore() per Client.
-func WithStore(st quota.Store) Option {
+func WithStore(st backend.Store) Option {
 	return func(s *settings) error {
 		if st == nil {
-			return optErr("WithStore", "nil quota.Store")
+			return optErr("WithStore", "nil backend.Store")
 		}
 		s.store = st
 		return nil
@@ -470,13 +471,13 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if c.apiKeySID != "" {
 		c.credentials = client.Credentials{Username: c.apiKeySID, Password: c.apiKeySecret}
 	}
-	c.idEpoch = strings.TrimPrefix(quota.NewKey(), "rsv-") // random: Clients with one fake clock still differ
+	c.idEpoch = strings.TrimPrefix(backend.NewKey(), "rsv-") // random: Clients with one fake clock still differ
 	metrics, err := newClientMetrics(&s.metrics)
 	if err != nil {
 		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
-	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.LimiterLogger(c.logger))
+	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
 	ledgerOpts := append([]quota.LedgerOption{quota.WithClock(c.now)}, s.ledgerOpts...)
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
 	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)

@@ -121,7 +121,7 @@
 // [Client.HoldParticipant] and [Client.ReleaseParticipant], which
 // [Client.JoinToken] and [Client.StatusCallbackHandler] use.
 //
-// Give every Client of an account the same [quota.Store] ([WithStore], for
+// Give every Client of an account the same [backend.Store] ([WithStore], for
 // instance a Redis store) to share the buckets and the ledger across
 // processes; the default is a memory store per Client.
 //
@@ -198,7 +198,7 @@
 //
 // # Sharing a quota between processes
 //
-// The buckets and the ledger live in a [quota.Store]: a memory store per
+// The buckets and the ledger live in a [backend.Store]: a memory store per
 // Client by default. Replicas of an application share one account's quotas
 // through the Redis store of package
 // [github.com/videoquota/videoquota/quota/redisstore], given to each Client
@@ -270,7 +270,7 @@
 // [WithMetricAttributes]. examples/metrics serves them all to Prometheus.
 //
 // Tokens left and pending reservations come from stores that implement
-// quota.Inspector (quota.MemoryStore and quota/redisstore do); with another
+// backend.Inspector (quota.MemoryStore and quota/redisstore do); with another
 // store there is no tokens series and the pending gauge counts this Client's
 // JoinToken reservations only.
 //

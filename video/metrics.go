@@ -17,6 +17,7 @@ import (
 
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // MeterName is the instrumentation scope of the metrics a [Client] records
@@ -263,13 +264,13 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 		metric.WithDescription("Request rate the account appears to allow per class: rate.limit times rate.factor, learned from Twilio's 429s (absent when unlimited)."))
 	add(err)
 	m.rateTokens, err = mt.Float64ObservableGauge("videoquota.rate.tokens", metric.WithUnit("{request}"),
-		metric.WithDescription("Tokens available now in the request bucket per class, for the whole account when the store is shared; negative while tokens granted with a wait are owed (absent when unlimited, or when the store does not implement quota.Inspector)."))
+		metric.WithDescription("Tokens available now in the request bucket per class, for the whole account when the store is shared; negative while tokens granted with a wait are owed (absent when unlimited, or when the store does not implement backend.Inspector)."))
 	add(err)
 	m.requests, err = mt.Int64ObservableCounter("videoquota.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("HTTP requests by class and outcome (each page and retry counts; refused = not sent, no token in time)."))
 	add(err)
 	m.pending, err = mt.Int64ObservableUpDownCounter("videoquota.reservations.pending", metric.WithUnit("{reservation}"),
-		metric.WithDescription("Reservations pending in the store: reserved and neither committed, released nor lapsed, by every client of a shared store. With a store that does not implement quota.Inspector, the slots this Client reserved by JoinToken and no status callback confirmed yet."))
+		metric.WithDescription("Reservations pending in the store: reserved and neither committed, released nor lapsed, by every client of a shared store. With a store that does not implement backend.Inspector, the slots this Client reserved by JoinToken and no status callback confirmed yet."))
 	add(err)
 	m.refusals, err = mt.Int64ObservableCounter("videoquota.concurrency.refusals", metric.WithUnit("{refusal}"),
 		metric.WithDescription("Calls refused for a concurrency quota: locally without a request, or by Twilio (53119, 53206)."))
@@ -320,7 +321,7 @@ func (m *clientMetrics) ledgerOptions(s *metricsSettings) []quota.LedgerOption {
 
 // limiterStore returns the store the Limiter should use: st itself, or,
 // when metrics are on, st with TakeToken recording the waits it imposes.
-func (m *clientMetrics) limiterStore(st quota.Store) quota.Store {
+func (m *clientMetrics) limiterStore(st backend.Store) backend.Store {
 	if m == nil {
 		return st
 	}
@@ -330,7 +331,7 @@ func (m *clientMetrics) limiterStore(st quota.Store) quota.Store {
 // waitRecorder records in videoquota.limiter.wait each wait TakeToken
 // imposes; a request that waits for nothing records nothing.
 type waitRecorder struct {
-	quota.Store
+	backend.Store
 	m *clientMetrics
 }
 
@@ -373,7 +374,7 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 	c := m.c
 	ctx, cancel := context.WithTimeout(ctx, usageTimeout)
 	defer cancel()
-	in, _ := c.store.(quota.Inspector)
+	in, _ := c.store.(backend.Inspector)
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
 		limit := c.ledger.Limit(r)
 		if limit >= 0 {

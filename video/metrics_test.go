@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -616,10 +617,10 @@ func TestMetricsPendingAndAttributes(t *testing.T) {
 	}
 }
 
-// opaqueStore hides the store's quota.Inspector methods.
-type opaqueStore struct{ quota.Store }
+// opaqueStore hides the store's backend.Inspector methods.
+type opaqueStore struct{ backend.Store }
 
-// TestMetricsTokensAndPending: with a store that implements quota.Inspector,
+// TestMetricsTokensAndPending: with a store that implements backend.Inspector,
 // videoquota.rate.tokens and videoquota.reservations.pending (and Usage)
 // report the store's bucket and pending reservations; without one, tokens
 // are absent and pending falls back to this Client's JoinToken reservations.
@@ -627,7 +628,7 @@ func TestMetricsTokensAndPending(t *testing.T) {
 	ctx := context.Background()
 	// The store's clock stands still: no token comes back, no reservation lapses.
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	store := quota.NewMemoryStore(quota.MemoryClock(func() time.Time { return at }))
+	store := quota.NewMemoryStore(quota.WithClock(func() time.Time { return at }))
 	limits := quota.Limits{WritesPerSecond: 1, WriteBurst: 5, ReadsPerSecond: quota.Unlimited}
 	srv := videotest.NewServer(videotest.Options{})
 	t.Cleanup(srv.Close)
@@ -699,7 +700,7 @@ func TestMetricsTokensAndPending(t *testing.T) {
 		t.Errorf("second Client on the store: write tokens %v, want 3", got)
 	}
 
-	// A store without quota.Inspector: no tokens series, zero in Usage, and
+	// A store without backend.Inspector: no tokens series, zero in Usage, and
 	// pending counts this Client's JoinToken reservations.
 	reader3 := sdkmetric.NewManualReader()
 	mp3 := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader3))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -636,12 +637,12 @@ func (s *slowStore) slow(key string) {
 	}
 }
 
-func (s *slowStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+func (s *slowStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	s.slow(key)
 	return s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
 }
 
-func (s *slowStore) Hold(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+func (s *slowStore) Hold(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	s.slow(key)
 	return s.MemoryStore.Hold(ctx, account, res, key, b, ttl)
 }

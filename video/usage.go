@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // stats are a Client's counters, updated without locks.
@@ -33,11 +34,11 @@ const usageTimeout = time.Second
 // counters of requests, retries, 429s and refusals. The store is read with a
 // one-second bound; a figure the store could not report reads as zero, and so
 // do pending slots and tokens when the store does not implement
-// [quota.Inspector].
+// [backend.Inspector].
 func (c *Client) Usage() quota.Usage {
 	ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
 	defer cancel()
-	in, _ := c.store.(quota.Inspector)
+	in, _ := c.store.(backend.Inspector)
 	var u quota.Usage
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
 		ru := quota.ResourceUsage{Limit: c.ledger.Limit(r)}

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 )
@@ -67,7 +68,7 @@ func BenchmarkTakeTokenParallel(b *testing.B) {
 func BenchmarkReserveRelease(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	bd := &quota.Bounds{Limit: 1_000_000, Levels: []float64{0.7}, Hysteresis: 1}
+	bd := &backend.Bounds{Limit: 1_000_000, Levels: []float64{0.7}, Hysteresis: 1}
 	var seq atomic.Int64
 	b.SetParallelism(16)
 	b.ResetTimer()
@@ -119,7 +120,7 @@ func BenchmarkCluster(b *testing.B) {
 			reportRate(b)
 		})
 		b.Run(fmt.Sprintf("ReserveRelease/accounts=%d", accounts), func(b *testing.B) {
-			bd := &quota.Bounds{Limit: 1_000_000, Levels: []float64{0.7}, Hysteresis: 1}
+			bd := &backend.Bounds{Limit: 1_000_000, Levels: []float64{0.7}, Hysteresis: 1}
 			var seq atomic.Int64
 			b.SetParallelism(16)
 			b.ResetTimer()

@@ -1,4 +1,4 @@
-// Package redisstore is a [quota.Store] kept in Redis, so that every replica
+// Package redisstore is a [backend.Store] kept in Redis, so that every replica
 // of an application shares one Twilio account's quotas: the request-rate
 // buckets, the adaptive slow-down after a 20429, and the ledger of concurrent
 // Rooms and Participants with its threshold crossings.

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 )
 
@@ -30,7 +31,7 @@ func ExampleNew() {
 		return
 	}
 	ctx := context.Background()
-	b := &quota.Bounds{Limit: quota.DefaultConcurrentRooms, Levels: []float64{quota.DefaultThresholdLevel}, Hysteresis: 1}
+	b := &backend.Bounds{Limit: quota.DefaultConcurrentRooms, Levels: []float64{quota.DefaultThresholdLevel}, Hysteresis: 1}
 	change, err := store.Reserve(ctx, "AC123", quota.Rooms, "reservation-1", b, 30*time.Second)
 	if err != nil {
 		fmt.Println(err) // *quota.ExceededError, or *redisstore.UnavailableError under FailClosed

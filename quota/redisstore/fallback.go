@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // FailurePolicy is what a [Store] does when Redis cannot be reached (a
@@ -119,7 +120,7 @@ func newFallback(share float64, probe time.Duration, now func() time.Time) *fall
 		share:    share,
 		probe:    probe,
 		now:      now,
-		local:    quota.NewMemoryStore(quota.MemoryClock(now)),
+		local:    quota.NewMemoryStore(quota.WithClock(now)),
 		buckets:  make(map[bucketID]time.Time),
 		seeds:    make(map[ledgerID]seed),
 		leases:   make(map[ledgerID]map[string]lease),
@@ -221,7 +222,7 @@ func runLocal[T any](fb *fallback, local func(*fallback) (T, error)) (T, error, 
 // that n processes with share 1/n stay within the quota together however
 // unevenly they held it. Otherwise it is floor(Limit*share). Requires sw
 // held for reading.
-func (fb *fallback) bounds(id ledgerID, b *quota.Bounds) *quota.Bounds {
+func (fb *fallback) bounds(id ledgerID, b *backend.Bounds) *backend.Bounds {
 	if b == nil || b.Limit < 0 {
 		return b
 	}
@@ -359,7 +360,7 @@ func (fb *fallback) recover(ctx context.Context, s *Store) bool {
 		return false
 	}
 	fb.failover = false
-	fb.local = quota.NewMemoryStore(quota.MemoryClock(fb.now))
+	fb.local = quota.NewMemoryStore(quota.WithClock(fb.now))
 	fb.degraded.Store(false)
 	s.logger().Info("redisstore: Redis reachable again; local slots written back", "slots", n)
 	return true

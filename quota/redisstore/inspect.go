@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 var (
@@ -18,7 +19,7 @@ var (
 	inspectScript = redis.NewScript(inspectSource)
 )
 
-// Tokens implements [quota.Inspector]: it reads the GCRA bucket that
+// Tokens implements [backend.Inspector]: it reads the GCRA bucket that
 // TakeToken keeps, on Redis server time, in one read-only script. While
 // degraded under [FailLocal] it reports the local share's bucket.
 func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r quota.Rate) (float64, error) {
@@ -45,7 +46,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r
 	})
 }
 
-// Pending implements [quota.Inspector]: the reservations of every process
+// Pending implements [backend.Inspector]: the reservations of every process
 // sharing the ledger that have not lapsed by Redis server time, read without
 // changing the ledger. While degraded under [FailLocal] it reports the local
 // share's.
@@ -58,4 +59,4 @@ func (s *Store) Pending(ctx context.Context, account string, res quota.Resource)
 	})
 }
 
-var _ quota.Inspector = (*Store)(nil)
+var _ backend.Inspector = (*Store)(nil)

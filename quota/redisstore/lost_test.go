@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 )
@@ -76,7 +77,7 @@ func TestLostLedgerWrittenBack(t *testing.T) {
 	a := newStore(t, srv.Client(t), opts...)
 	b := newStore(t, srv.Client(t), opts...) // FailClosed: it writes back too
 	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
-	bounds := &quota.Bounds{Limit: 4, Hysteresis: 1}
+	bounds := &backend.Bounds{Limit: 4, Hysteresis: 1}
 	ca := ledgerCheck{t, a, "AC1", bounds}
 	cb := ledgerCheck{t, b, "AC1", bounds}
 	ca.hold("RM1")
@@ -170,7 +171,7 @@ func TestWatchWritesBackIdle(t *testing.T) {
 		redisstore.WithWatch(20*time.Millisecond))
 	t.Cleanup(func() { a.Close() })
 	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
-	bounds := &quota.Bounds{Limit: 2, Hysteresis: 1}
+	bounds := &backend.Bounds{Limit: 2, Hysteresis: 1}
 	ledgerCheck{t, a, "AC1", bounds}.hold("RM1")
 	ctx := context.Background()
 	if err := rdb.FlushAll(ctx).Err(); err != nil {
@@ -207,7 +208,7 @@ func TestFailLocalUnevenShare(t *testing.T) {
 		t.Skip("needs a redis-server of its own to stop")
 	}
 	s, observer := failLocal(t, srv) // share 1/2
-	b := &quota.Bounds{Limit: 8, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 8, Hysteresis: 1}
 	o := ledgerCheck{t, observer, "AC1", b}
 	for _, k := range []string{"RM5", "RM6", "RM7", "RM8", "RM9"} {
 		o.hold(k) // the other process holds 5

@@ -19,6 +19,7 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 	"github.com/videoquota/videoquota/video"
@@ -116,7 +117,7 @@ func runChild(mode string) int {
 	if mode == "holder" {
 		// Take every Room slot with a short lease, as a process does between
 		// reserving and committing, then wait to be killed.
-		b := &quota.Bounds{Limit: conf.Rooms, Hysteresis: 1}
+		b := &backend.Bounds{Limit: conf.Rooms, Hysteresis: 1}
 		for i := range conf.Rooms {
 			if _, err := store.Reserve(context.Background(), conf.Account, quota.Rooms, fmt.Sprintf("holder-%d-%d", os.Getpid(), i), b, conf.TTL); err != nil {
 				fmt.Fprintln(os.Stderr, "child: holder reserve:", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 var (
@@ -49,7 +50,7 @@ const DefaultProbeInterval = time.Second
 // restoreTimeout bounds the write-back when a degraded store recovers.
 const restoreTimeout = 2 * time.Second
 
-// Store is a [quota.Store] kept in Redis, shared by every process that uses
+// Store is a [backend.Store] kept in Redis, shared by every process that uses
 // the same Redis and prefix. Each operation is one round trip: a Lua script
 // that reads Redis server time, decides and writes atomically.
 //
@@ -280,7 +281,7 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	return zero, &UnavailableError{Op: op, Err: err}
 }
 
-// TakeToken implements [quota.Store] with a GCRA bucket in Redis, on Redis
+// TakeToken implements [backend.Store] with a GCRA bucket in Redis, on Redis
 // server time: one EVALSHA per call.
 func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) {
@@ -342,7 +343,7 @@ func (s *Store) lostBucket(ctx context.Context, account string) {
 	}
 }
 
-// RateFactor implements [quota.Store].
+// RateFactor implements [backend.Store].
 func (s *Store) RateFactor(ctx context.Context, account string, class quota.Class) (float64, error) {
 	return do(s, ctx, "RateFactor", func(ctx context.Context) (float64, error) {
 		v, err := s.rdb.Get(ctx, s.key(account, "factor", class.String())).Result()
@@ -362,7 +363,7 @@ func (s *Store) RateFactor(ctx context.Context, account string, class quota.Clas
 	})
 }
 
-// AdjustRateFactor implements [quota.Store] with one script: the factor is
+// AdjustRateFactor implements [backend.Store] with one script: the factor is
 // one key per account and class, read by every TakeToken of every process,
 // with a PX expiry of ttl (deleted when raised back to 1).
 func (s *Store) AdjustRateFactor(ctx context.Context, account string, class quota.Class, from, to float64, ttl time.Duration) (float64, error) {
@@ -385,7 +386,7 @@ func (s *Store) AdjustRateFactor(ctx context.Context, account string, class quot
 	})
 }
 
-// ReturnToken implements [quota.Store]: one script moves the bucket's
+// ReturnToken implements [backend.Store]: one script moves the bucket's
 // theoretical arrival time back one interval, never before Redis server time.
 func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Class, r quota.Rate) error {
 	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) || !(r.PerSecond > 0) {
@@ -403,7 +404,7 @@ func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Cla
 // ledgerArgs returns the script's leading arguments for op under b: known
 // is the ledger's epoch as last seen (0: none) and grace how long a ledger
 // found lost refuses reservations, in ms.
-func ledgerArgs(op string, known, grace int64, b *quota.Bounds, extra ...any) []any {
+func ledgerArgs(op string, known, grace int64, b *backend.Bounds, extra ...any) []any {
 	limit, hyst := -1, 1
 	var levels []float64
 	if b != nil {
@@ -415,7 +416,7 @@ func ledgerArgs(op string, known, grace int64, b *quota.Bounds, extra ...any) []
 	args := make([]any, 0, 6+2*len(levels)+len(extra))
 	args = append(args, op, known, grace, limit, hyst, len(levels))
 	for _, l := range levels {
-		args = append(args, strconv.FormatFloat(l, 'g', -1, 64), quota.RisePoint(l, limit))
+		args = append(args, strconv.FormatFloat(l, 'g', -1, 64), backend.RisePoint(l, limit))
 	}
 	return append(args, extra...)
 }
@@ -430,7 +431,7 @@ func millis(d time.Duration) int64 {
 // ledgerReply is the decoded reply of a ledger script.
 type ledgerReply struct {
 	ok             bool
-	change         quota.Change
+	change         backend.Change
 	added, removed int
 }
 
@@ -438,7 +439,7 @@ type ledgerReply struct {
 // then after (when the script succeeded) to record what this process owns,
 // all under s.wb held for reading. When the reply shows that Redis lost the
 // ledger, it writes this process's slots back before returning.
-func (s *Store) runLedger(ctx context.Context, account string, res quota.Resource, b *quota.Bounds, op string, extra []any, after func(ledgerReply)) (ledgerReply, error) {
+func (s *Store) runLedger(ctx context.Context, account string, res quota.Resource, b *backend.Bounds, op string, extra []any, after func(ledgerReply)) (ledgerReply, error) {
 	id := ledgerID{account, res}
 	s.wb.RLock()
 	known := s.hold.epoch(id)
@@ -464,10 +465,10 @@ func (s *Store) runLedger(ctx context.Context, account string, res quota.Resourc
 	return r, err
 }
 
-func decodeLedger(vals []int64, b *quota.Bounds) (ledgerReply, error) {
+func decodeLedger(vals []int64, b *backend.Bounds) (ledgerReply, error) {
 	r := ledgerReply{
 		ok:      vals[0] == 1,
-		change:  quota.Change{Used: int(vals[1]), Changed: vals[2] == 1},
+		change:  backend.Change{Used: int(vals[1]), Changed: vals[2] == 1},
 		added:   int(vals[3]),
 		removed: int(vals[4]),
 	}
@@ -480,12 +481,12 @@ func decodeLedger(vals []int64, b *quota.Bounds) (ledgerReply, error) {
 		if b == nil || idx < 0 || idx >= len(b.Levels) {
 			return ledgerReply{}, fmt.Errorf("ledger script replied crossing of level %d", idx+1)
 		}
-		r.change.Crossings = append(r.change.Crossings, quota.Crossing{Level: b.Levels[idx], Rising: vals[i+1] == 1})
+		r.change.Crossings = append(r.change.Crossings, backend.Crossing{Level: b.Levels[idx], Rising: vals[i+1] == 1})
 	}
 	return r, nil
 }
 
-func exceeded(res quota.Resource, used int, b *quota.Bounds) *quota.ExceededError {
+func exceeded(res quota.Resource, used int, b *backend.Bounds) *quota.ExceededError {
 	limit := -1
 	if b != nil {
 		limit = b.Limit
@@ -493,8 +494,8 @@ func exceeded(res quota.Resource, used int, b *quota.Bounds) *quota.ExceededErro
 	return &quota.ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: quota.SourceLocal}
 }
 
-// Reserve implements [quota.Store]: the check and the add are one script.
-func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+// Reserve implements [backend.Store]: the check and the add are one script.
+func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Reserve", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "reserve", []any{key, millis(ttl)}, func(r ledgerReply) {
 			if r.change.Changed {
@@ -524,8 +525,8 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 	return r.change, nil
 }
 
-// Commit implements [quota.Store].
-func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+// Commit implements [backend.Store].
+func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl)}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -544,8 +545,8 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 	return r.change, err
 }
 
-// Hold implements [quota.Store].
-func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) (quota.Change, error) {
+// Hold implements [backend.Store].
+func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl)}, func(r ledgerReply) {
 			if r.change.Changed {
@@ -562,8 +563,8 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 	return r.change, err
 }
 
-// Release implements [quota.Store].
-func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *quota.Bounds) (quota.Change, error) {
+// Release implements [backend.Store].
+func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -578,10 +579,10 @@ func (s *Store) Release(ctx context.Context, account string, res quota.Resource,
 	return r.change, err
 }
 
-// Sync implements [quota.Store]. It needs Redis: while degraded it returns
+// Sync implements [backend.Store]. It needs Redis: while degraded it returns
 // an *UnavailableError under either policy, since the holdings it would
 // replace are the whole account's.
-func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *quota.Bounds, ttl, keep time.Duration) (quota.Change, int, int, error) {
+func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	extra := make([]any, 0, 2+len(keys))
 	extra = append(extra, millis(ttl), millis(keep))
 	for _, k := range keys {
@@ -595,7 +596,7 @@ func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, ke
 	return r.change, r.added, r.removed, err
 }
 
-// MarkFull implements [quota.Store] with a key that expires after d.
+// MarkFull implements [backend.Store] with a key that expires after d.
 func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource, d time.Duration) error {
 	_, err := do(s, ctx, "MarkFull", func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", 0, 0, nil, millis(d))...).Err()
@@ -605,7 +606,7 @@ func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource
 	return err
 }
 
-// Used implements [quota.Store]. While degraded it reports the local share.
+// Used implements [backend.Store]. While degraded it reports the local share.
 func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (int, bool, error) {
 	type result struct {
 		used int
@@ -624,7 +625,7 @@ func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (i
 	return r.used, r.full, err
 }
 
-// Holds implements [quota.Store]. While degraded it reports the local share.
+// Holds implements [backend.Store]. While degraded it reports the local share.
 func (s *Store) Holds(ctx context.Context, account string, res quota.Resource, key string) (bool, error) {
 	return do(s, ctx, "Holds", func(ctx context.Context) (bool, error) {
 		vals, err := s.readLedger(ctx, account, res, "holds", 3, key)
@@ -658,4 +659,4 @@ func (s *Store) readLedger(ctx context.Context, account string, res quota.Resour
 	return vals, nil
 }
 
-var _ quota.Store = (*Store)(nil)
+var _ backend.Store = (*Store)(nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 	"github.com/videoquota/videoquota/quota/storetest"
@@ -30,7 +31,7 @@ func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
-	storetest.Run(t, func(t *testing.T) quota.Store { return s })
+	storetest.Run(t, func(t *testing.T) backend.Store { return s })
 }
 
 func TestConformanceFailLocal(t *testing.T) {
@@ -38,7 +39,7 @@ func TestConformanceFailLocal(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, srv.Client(t), redisstore.WithPrefix(redistest.Prefix(t)),
 		redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5))
-	storetest.Run(t, func(t *testing.T) quota.Store { return s })
+	storetest.Run(t, func(t *testing.T) backend.Store { return s })
 }
 
 func TestShared(t *testing.T) {
@@ -46,18 +47,18 @@ func TestShared(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	a := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
 	b := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
-	storetest.RunShared(t, func(t *testing.T) (quota.Store, quota.Store) { return a, b })
+	storetest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) { return a, b })
 }
 
 func TestInspector(t *testing.T) {
 	srv := redistest.Start(t)
 	prefix := redistest.Prefix(t)
 	s := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
-	storetest.RunInspector(t, func(t *testing.T) quota.Store { return s })
+	storetest.RunInspector(t, func(t *testing.T) backend.Store { return s })
 	t.Run("FailLocal", func(t *testing.T) {
 		fl := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix),
 			redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5))
-		storetest.RunInspector(t, func(t *testing.T) quota.Store { return fl })
+		storetest.RunInspector(t, func(t *testing.T) backend.Store { return fl })
 	})
 	t.Run("Shared", func(t *testing.T) {
 		// Another handle on the same Redis sees this one's bucket and reservations.
@@ -97,7 +98,7 @@ func TestKeys(t *testing.T) {
 	if _, err := s.AdjustRateFactor(ctx, acct, quota.Write, 1, 0.5, quota.FactorTTL); err != nil {
 		t.Fatal(err)
 	}
-	b := &quota.Bounds{Limit: 10, Levels: []float64{0.1}, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 10, Levels: []float64{0.1}, Hysteresis: 1}
 	if _, err := s.Reserve(ctx, acct, quota.Rooms, "res", b, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 	rdb := srv.Client(t)
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
 	ctx := context.Background()
-	b := &quota.Bounds{Limit: 5, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 5, Hysteresis: 1}
 	for i := range 2 {
 		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
@@ -214,7 +215,7 @@ func TestFailClosed(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	s := newStore(t, rdb, redisstore.WithPrefix(prefix), redisstore.WithProbeInterval(50*time.Millisecond))
 	ctx := context.Background()
-	b := &quota.Bounds{Limit: 5, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 5, Hysteresis: 1}
 	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r1", b, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ type ledgerCheck struct {
 	t     *testing.T
 	s     *redisstore.Store
 	acct  string
-	bound *quota.Bounds
+	bound *backend.Bounds
 }
 
 func (c ledgerCheck) reserve(key string, wantErr bool) {
@@ -355,7 +356,7 @@ func TestFailLocalRestart(t *testing.T) {
 	}
 	s, observer := failLocal(t, srv)
 	// The local share is 4: the 2 slots this process holds and half of the 4 left.
-	b := &quota.Bounds{Limit: 6, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 6, Hysteresis: 1}
 	c := ledgerCheck{t, s, "AC1", b}
 	c.reserve("r1", false)
 	c.hold("RM1")
@@ -410,7 +411,7 @@ func TestFailLocalHang(t *testing.T) {
 	}
 	s, observer := failLocal(t, srv, redisstore.WithTimeout(100*time.Millisecond))
 	// The local share is 3: the 2 slots this process holds and half of the 2 left.
-	b := &quota.Bounds{Limit: 4, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 4, Hysteresis: 1}
 	c := ledgerCheck{t, s, "AC1", b}
 	c.reserve("r1", false)
 	c.hold("RM1")
@@ -453,7 +454,7 @@ func TestFailLocalPartition(t *testing.T) {
 	s := newStore(t, rdb, redisstore.WithPrefix(prefix), redisstore.WithFailurePolicy(redisstore.FailLocal),
 		redisstore.WithLocalShare(0.5), redisstore.WithProbeInterval(50*time.Millisecond))
 	other := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
-	b := &quota.Bounds{Limit: 8, Hysteresis: 1}
+	b := &backend.Bounds{Limit: 8, Hysteresis: 1}
 	c := ledgerCheck{t, s, "AC1", b}
 	o := ledgerCheck{t, other, "AC1", b}
 	c.reserve("r1", false)

@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite for implementations of
-// [quota.Store]: every store (the in-process [quota.MemoryStore], the Redis
+// [backend.Store]: every store (the in-process [quota.MemoryStore], the Redis
 // store in quota/redisstore, or one of your own) must pass it.
 //
 // # Use
@@ -7,12 +7,12 @@
 // Call [Run] from a test of the store's package with a constructor:
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) quota.Store { return quota.NewMemoryStore() })
+//		storetest.Run(t, func(t *testing.T) backend.Store { return quota.NewMemoryStore() })
 //	}
 //
 // A store shared by several processes should also pass [RunShared], given
 // two handles on one shared state. A store that implements the optional
-// [quota.Inspector] should pass [RunInspector] too.
+// [backend.Inspector] should pass [RunInspector] too.
 //
 // # What it checks
 //

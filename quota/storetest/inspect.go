@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
-// RunInspector checks a store's [quota.Inspector] methods, which the stores
+// RunInspector checks a store's [backend.Inspector] methods, which the stores
 // newStore returns must implement: the tokens a bucket holds (fresh, after
 // takes, owed, unlimited, refilling under the adaptive factor, untouched by
 // reading) and the pending reservations (through commits, releases,
 // holdings and lapses, per account and resource). Subtests run in parallel,
 // each on its own account; the suite takes about half a second.
-func RunInspector(t *testing.T, newStore func(t *testing.T) quota.Store) {
+func RunInspector(t *testing.T, newStore func(t *testing.T) backend.Store) {
 	t.Helper()
 	for _, tc := range []struct {
 		name string
-		fn   func(t *testing.T, s quota.Store, in quota.Inspector, account string)
+		fn   func(t *testing.T, s backend.Store, in backend.Inspector, account string)
 	}{
 		{"Tokens/Taken", testInspectTokens},
 		{"Tokens/Unlimited", testInspectUnlimited},
@@ -29,16 +30,16 @@ func RunInspector(t *testing.T, newStore func(t *testing.T) quota.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
-			in, ok := s.(quota.Inspector)
+			in, ok := s.(backend.Inspector)
 			if !ok {
-				t.Fatalf("%T does not implement quota.Inspector", s)
+				t.Fatalf("%T does not implement backend.Inspector", s)
 			}
 			tc.fn(t, s, in, Account(t))
 		})
 	}
 }
 
-func tokens(t *testing.T, in quota.Inspector, account string, class quota.Class, r quota.Rate) float64 {
+func tokens(t *testing.T, in backend.Inspector, account string, class quota.Class, r quota.Rate) float64 {
 	t.Helper()
 	n, err := in.Tokens(ctxT(t), account, class, r)
 	if err != nil {
@@ -55,7 +56,7 @@ func near(t *testing.T, what string, got, want, below, above float64) {
 	}
 }
 
-func testInspectTokens(t *testing.T, s quota.Store, in quota.Inspector, account string) {
+func testInspectTokens(t *testing.T, s backend.Store, in backend.Inspector, account string) {
 	// At one token per 100 s the refill during the test is negligible (0.01/s).
 	r := quota.Rate{PerSecond: 0.01, Burst: 5}
 	near(t, "fresh bucket", tokens(t, in, account, quota.Write, r), 5, 0, 0)
@@ -82,7 +83,7 @@ func testInspectTokens(t *testing.T, s quota.Store, in quota.Inspector, account 
 	near(t, "one token owed", tokens(t, in, account, quota.Write, r), -1, 0, 0.05)
 }
 
-func testInspectUnlimited(t *testing.T, s quota.Store, in quota.Inspector, account string) {
+func testInspectUnlimited(t *testing.T, s backend.Store, in backend.Inspector, account string) {
 	r := quota.Rate{PerSecond: -1, Burst: 1}
 	take(t, s, account, quota.Read, r, 0)
 	if n := tokens(t, in, account, quota.Read, r); !math.IsInf(n, 1) {
@@ -90,7 +91,7 @@ func testInspectUnlimited(t *testing.T, s quota.Store, in quota.Inspector, accou
 	}
 }
 
-func testInspectRefill(t *testing.T, s quota.Store, in quota.Inspector, account string) {
+func testInspectRefill(t *testing.T, s backend.Store, in backend.Inspector, account string) {
 	// 10/s slowed by 0.5 refills 5 tokens a second, not 10.
 	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
 	r := quota.Rate{PerSecond: 10, Burst: 5}
@@ -108,7 +109,7 @@ func testInspectRefill(t *testing.T, s quota.Store, in quota.Inspector, account 
 	near(t, fmt.Sprintf("refilled at 5/s for 200 ms (%.3fs in all)", elapsed), n, 1, 0.05, 5*elapsed-1+0.05)
 }
 
-func pending(t *testing.T, in quota.Inspector, account string, res quota.Resource) int {
+func pending(t *testing.T, in backend.Inspector, account string, res quota.Resource) int {
 	t.Helper()
 	n, err := in.Pending(ctxT(t), account, res)
 	if err != nil {
@@ -117,7 +118,7 @@ func pending(t *testing.T, in quota.Inspector, account string, res quota.Resourc
 	return n
 }
 
-func testInspectPending(t *testing.T, s quota.Store, in quota.Inspector, account string) {
+func testInspectPending(t *testing.T, s backend.Store, in backend.Inspector, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
 	expect := func(what string, wantPending, wantUsed int) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // Lapse durations used by the subtests that wait in real time. They are kept
@@ -26,11 +27,11 @@ const (
 // Run runs the conformance suite against the stores newStore returns. It may
 // return the same store for every call: each subtest uses its own account.
 // Subtests run in parallel; the whole suite takes about a second of real time.
-func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) backend.Store) {
 	t.Helper()
 	for _, tc := range []struct {
 		name string
-		fn   func(t *testing.T, s quota.Store, account string)
+		fn   func(t *testing.T, s backend.Store, account string)
 	}{
 		{"TakeToken/Burst", testTokenBurst},
 		{"TakeToken/MaxWaitTakesNothing", testTokenMaxWait},
@@ -76,11 +77,11 @@ func Run(t *testing.T, newStore func(t *testing.T) quota.Store) {
 // Redis stores with their own clients on one Redis server) see one state:
 // buckets, adaptive factors, ledgers, full marks and threshold crossings,
 // each reported to exactly one caller across both handles.
-func RunShared(t *testing.T, newPair func(t *testing.T) (a, b quota.Store)) {
+func RunShared(t *testing.T, newPair func(t *testing.T) (a, b backend.Store)) {
 	t.Helper()
 	for _, tc := range []struct {
 		name string
-		fn   func(t *testing.T, a, b quota.Store, account string)
+		fn   func(t *testing.T, a, b backend.Store, account string)
 	}{
 		{"Bucket", testSharedBucket},
 		{"RateFactor", testSharedFactor},
@@ -109,8 +110,8 @@ func Account(t testing.TB) string {
 	return fmt.Sprintf("AC%s-%d-%d", name, time.Now().UnixNano(), accountSeq.Add(1))
 }
 
-func bounds(limit int, levels ...float64) *quota.Bounds {
-	return &quota.Bounds{Limit: limit, Levels: levels, Hysteresis: 1}
+func bounds(limit int, levels ...float64) *backend.Bounds {
+	return &backend.Bounds{Limit: limit, Levels: levels, Hysteresis: 1}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -134,7 +135,7 @@ func within(t *testing.T, what string, got, want, below, above time.Duration) {
 	}
 }
 
-func take(t *testing.T, s quota.Store, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool) {
+func take(t *testing.T, s backend.Store, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool) {
 	t.Helper()
 	w, ok, err := s.TakeToken(ctxT(t), account, class, r, maxWait)
 	if err != nil {
@@ -147,7 +148,7 @@ func take(t *testing.T, s quota.Store, account string, class quota.Class, r quot
 // between calls (milliseconds, more under -race) does not matter.
 const tol = 400 * time.Millisecond
 
-func testTokenBurst(t *testing.T, s quota.Store, account string) {
+func testTokenBurst(t *testing.T, s backend.Store, account string) {
 	r := quota.Rate{PerSecond: 1, Burst: 2}
 	for i, want := range []time.Duration{0, 0, time.Second, 2 * time.Second} {
 		w, ok := take(t, s, account, quota.Write, r, time.Minute)
@@ -158,7 +159,7 @@ func testTokenBurst(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testTokenMaxWait(t *testing.T, s quota.Store, account string) {
+func testTokenMaxWait(t *testing.T, s backend.Store, account string) {
 	r := quota.Rate{PerSecond: 1, Burst: 1}
 	if w, ok := take(t, s, account, quota.Write, r, 0); !ok || w != 0 {
 		t.Fatalf("first token: wait %v ok %v, want 0 true", w, ok)
@@ -179,7 +180,7 @@ func testTokenMaxWait(t *testing.T, s quota.Store, account string) {
 	within(t, "token after refusals", w, time.Second, tol, 0)
 }
 
-func testTokenUnlimited(t *testing.T, s quota.Store, account string) {
+func testTokenUnlimited(t *testing.T, s backend.Store, account string) {
 	r := quota.Rate{PerSecond: -1, Burst: 1}
 	for i := range 200 {
 		if w, ok := take(t, s, account, quota.Read, r, 0); !ok || w != 0 {
@@ -188,7 +189,7 @@ func testTokenUnlimited(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testTokenIndependent(t *testing.T, s quota.Store, account string) {
+func testTokenIndependent(t *testing.T, s backend.Store, account string) {
 	r := quota.Rate{PerSecond: 1, Burst: 1}
 	if _, ok := take(t, s, account, quota.Write, r, 0); !ok {
 		t.Fatal("first write token refused")
@@ -204,7 +205,7 @@ func testTokenIndependent(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testTokenConcurrent(t *testing.T, s quota.Store, account string) {
+func testTokenConcurrent(t *testing.T, s backend.Store, account string) {
 	// At one token per 100 s, a burst of 5 is all that 50 simultaneous callers can get.
 	r := quota.Rate{PerSecond: 0.01, Burst: 5}
 	var granted atomic.Int32
@@ -231,7 +232,7 @@ func testTokenConcurrent(t *testing.T, s quota.Store, account string) {
 }
 
 // adjust calls AdjustRateFactor and checks the factor it returns.
-func adjust(t *testing.T, s quota.Store, account string, class quota.Class, from, to float64, ttl time.Duration, want float64) {
+func adjust(t *testing.T, s backend.Store, account string, class quota.Class, from, to float64, ttl time.Duration, want float64) {
 	t.Helper()
 	f, err := s.AdjustRateFactor(ctxT(t), account, class, from, to, ttl)
 	if err != nil || math.Abs(f-want) > quota.FactorTolerance {
@@ -239,7 +240,7 @@ func adjust(t *testing.T, s quota.Store, account string, class quota.Class, from
 	}
 }
 
-func factor(t *testing.T, s quota.Store, account string, class quota.Class) float64 {
+func factor(t *testing.T, s backend.Store, account string, class quota.Class) float64 {
 	t.Helper()
 	f, err := s.RateFactor(ctxT(t), account, class)
 	if err != nil {
@@ -248,7 +249,7 @@ func factor(t *testing.T, s quota.Store, account string, class quota.Class) floa
 	return f
 }
 
-func testReturnToken(t *testing.T, s quota.Store, account string) {
+func testReturnToken(t *testing.T, s backend.Store, account string) {
 	// 1/s, burst 1: the second token waits a second; given back, the third
 	// waits a second again instead of two.
 	r := quota.Rate{PerSecond: 1, Burst: 1}
@@ -280,7 +281,7 @@ func testReturnToken(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testFactorScales(t *testing.T, s quota.Store, account string) {
+func testFactorScales(t *testing.T, s backend.Store, account string) {
 	if f := factor(t, s, account, quota.Write); f != 1 {
 		t.Fatalf("RateFactor of a fresh account = %v; want 1", f)
 	}
@@ -312,7 +313,7 @@ func testFactorScales(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testFactorInvalid(t *testing.T, s quota.Store, account string) {
+func testFactorInvalid(t *testing.T, s backend.Store, account string) {
 	adjust(t, s, account, quota.Write, 1, 0.25, time.Minute, 0.25)
 	for _, tc := range []struct {
 		f   float64
@@ -328,7 +329,7 @@ func testFactorInvalid(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testFactorLowerWins(t *testing.T, s quota.Store, account string) {
+func testFactorLowerWins(t *testing.T, s backend.Store, account string) {
 	// Two clients cut from 1 at once: the lower cut wins, whichever comes first.
 	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
 	adjust(t, s, account, quota.Write, 1, 0.7, time.Minute, 0.5)
@@ -337,7 +338,7 @@ func testFactorLowerWins(t *testing.T, s quota.Store, account string) {
 	adjust(t, s, account, quota.Write, 0.9, 0.3, time.Minute, 0.3)
 }
 
-func testFactorStaleRaise(t *testing.T, s quota.Store, account string) {
+func testFactorStaleRaise(t *testing.T, s backend.Store, account string) {
 	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
 	// A raise computed from 0.6 (another client's view) is dropped.
 	adjust(t, s, account, quota.Write, 0.6, 0.65, time.Minute, 0.5)
@@ -364,7 +365,7 @@ func testFactorStaleRaise(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testFactorExpires(t *testing.T, s quota.Store, account string) {
+func testFactorExpires(t *testing.T, s backend.Store, account string) {
 	adjust(t, s, account, quota.Write, 1, 0.5, 300*time.Millisecond, 0.5)
 	r := quota.Rate{PerSecond: 2, Burst: 1}
 	sleep(t, 700*time.Millisecond)
@@ -379,7 +380,7 @@ func testFactorExpires(t *testing.T, s quota.Store, account string) {
 	adjust(t, s, account, quota.Write, 0.5, 0.6, time.Minute, 1)
 }
 
-func reserve(t *testing.T, s quota.Store, account string, res quota.Resource, key string, b *quota.Bounds, ttl time.Duration) quota.Change {
+func reserve(t *testing.T, s backend.Store, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) backend.Change {
 	t.Helper()
 	c, err := s.Reserve(ctxT(t), account, res, key, b, ttl)
 	if err != nil {
@@ -407,7 +408,7 @@ func refused(t *testing.T, what string, err error, res quota.Resource, used, lim
 	}
 }
 
-func expectUsed(t *testing.T, s quota.Store, account string, res quota.Resource, used int, full bool) {
+func expectUsed(t *testing.T, s backend.Store, account string, res quota.Resource, used int, full bool) {
 	t.Helper()
 	u, f, err := s.Used(ctxT(t), account, res)
 	if err != nil {
@@ -418,7 +419,7 @@ func expectUsed(t *testing.T, s quota.Store, account string, res quota.Resource,
 	}
 }
 
-func expectHolds(t *testing.T, s quota.Store, account string, res quota.Resource, key string, want bool) {
+func expectHolds(t *testing.T, s backend.Store, account string, res quota.Resource, key string, want bool) {
 	t.Helper()
 	h, err := s.Holds(ctxT(t), account, res, key)
 	if err != nil {
@@ -429,7 +430,7 @@ func expectHolds(t *testing.T, s quota.Store, account string, res quota.Resource
 	}
 }
 
-func expectChange(t *testing.T, what string, c quota.Change, used int, changed bool) {
+func expectChange(t *testing.T, what string, c backend.Change, used int, changed bool) {
 	t.Helper()
 	if c.Used != used || c.Changed != changed {
 		t.Errorf("%s: Used %d Changed %v, want Used %d Changed %v", what, c.Used, c.Changed, used, changed)
@@ -439,7 +440,7 @@ func expectChange(t *testing.T, what string, c quota.Change, used int, changed b
 	}
 }
 
-func testReserveLimit(t *testing.T, s quota.Store, account string) {
+func testReserveLimit(t *testing.T, s backend.Store, account string) {
 	for _, res := range []quota.Resource{quota.Rooms, quota.Participants} {
 		b := bounds(3)
 		for i := 1; i <= 3; i++ {
@@ -454,7 +455,7 @@ func testReserveLimit(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testReserveDuplicate(t *testing.T, s quota.Store, account string) {
+func testReserveDuplicate(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
 	reserve(t, s, account, quota.Rooms, "r1", b, longTTL)
 	c := reserve(t, s, account, quota.Rooms, "r1", b, longTTL)
@@ -467,7 +468,7 @@ func testReserveDuplicate(t *testing.T, s quota.Store, account string) {
 	expectUsed(t, s, account, quota.Rooms, 2, false)
 }
 
-func testReserveUnlimited(t *testing.T, s quota.Store, account string) {
+func testReserveUnlimited(t *testing.T, s backend.Store, account string) {
 	b := bounds(quota.Unlimited, 0.7)
 	for i := 1; i <= 30; i++ {
 		c := reserve(t, s, account, quota.Participants, fmt.Sprintf("p%d", i), b, longTTL)
@@ -475,7 +476,7 @@ func testReserveUnlimited(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testReserveLapse(t *testing.T, s quota.Store, account string) {
+func testReserveLapse(t *testing.T, s backend.Store, account string) {
 	b := bounds(1)
 	reserve(t, s, account, quota.Rooms, "a", b, shortTTL)
 	_, err := s.Reserve(ctxT(t), account, quota.Rooms, "b", b, longTTL)
@@ -487,7 +488,7 @@ func testReserveLapse(t *testing.T, s quota.Store, account string) {
 	expectChange(t, "reserve after the lapse", c, 1, true)
 }
 
-func testReserveIndependent(t *testing.T, s quota.Store, account string) {
+func testReserveIndependent(t *testing.T, s backend.Store, account string) {
 	b := bounds(1)
 	reserve(t, s, account, quota.Rooms, "k", b, longTTL)
 	c := reserve(t, s, account, quota.Participants, "k", b, longTTL)
@@ -496,12 +497,12 @@ func testReserveIndependent(t *testing.T, s quota.Store, account string) {
 	expectChange(t, "other account's room reserve", c, 1, true)
 }
 
-func testReserveConcurrent(t *testing.T, s quota.Store, account string) {
+func testReserveConcurrent(t *testing.T, s backend.Store, account string) {
 	b := bounds(10, 0.7, 0.9)
 	var (
 		mu        sync.Mutex
 		ok, nope  int
-		crossings []quota.Crossing
+		crossings []backend.Crossing
 		wg        sync.WaitGroup
 	)
 	for i := range 100 {
@@ -529,14 +530,14 @@ func testReserveConcurrent(t *testing.T, s quota.Store, account string) {
 		t.Errorf("100 concurrent reservations at limit 10: %d succeeded, %d refused; want 10 and 90", ok, nope)
 	}
 	sortCrossings(crossings)
-	want := []quota.Crossing{{Level: 0.7, Rising: true}, {Level: 0.9, Rising: true}}
+	want := []backend.Crossing{{Level: 0.7, Rising: true}, {Level: 0.9, Rising: true}}
 	if !slices.Equal(crossings, want) {
 		t.Errorf("crossings reported = %v, want each rising level exactly once: %v", crossings, want)
 	}
 	expectUsed(t, s, account, quota.Rooms, 10, false)
 }
 
-func testCommit(t *testing.T, s quota.Store, account string) {
+func testCommit(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(5)
 	reserve(t, s, account, quota.Rooms, "res-1", b, shortTTL)
@@ -567,7 +568,7 @@ func testCommit(t *testing.T, s quota.Store, account string) {
 	expectChange(t, "repeated commit", c, 2, false)
 }
 
-func testCommitUnknown(t *testing.T, s quota.Store, account string) {
+func testCommitUnknown(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(2)
 	reserve(t, s, account, quota.Participants, "a", b, longTTL)
@@ -581,7 +582,7 @@ func testCommitUnknown(t *testing.T, s quota.Store, account string) {
 	expectHolds(t, s, account, quota.Participants, "PA1", true)
 }
 
-func testHoldPastLimit(t *testing.T, s quota.Store, account string) {
+func testHoldPastLimit(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(2)
 	for i := 1; i <= 3; i++ {
@@ -600,7 +601,7 @@ func testHoldPastLimit(t *testing.T, s quota.Store, account string) {
 	refused(t, "reserve past held limit", err, quota.Rooms, 3, 2)
 }
 
-func testHoldLapse(t *testing.T, s quota.Store, account string) {
+func testHoldLapse(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
 	if _, err := s.Hold(ctxT(t), account, quota.Participants, "PA1", b, shortTTL); err != nil {
 		t.Fatal(err)
@@ -611,7 +612,7 @@ func testHoldLapse(t *testing.T, s quota.Store, account string) {
 	expectHolds(t, s, account, quota.Participants, "PA1", false)
 }
 
-func testRelease(t *testing.T, s quota.Store, account string) {
+func testRelease(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(5)
 	reserve(t, s, account, quota.Rooms, "pending", b, longTTL)
@@ -642,11 +643,11 @@ func testRelease(t *testing.T, s quota.Store, account string) {
 
 // testCrossingSeq: operations that cross a level are numbered in the
 // order the store decided them; others carry 0.
-func testCrossingSeq(t *testing.T, s quota.Store, account string) {
+func testCrossingSeq(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(4, 0.5) // rises at 2, falls under 1
 	var seqs []uint64
-	step := func(c quota.Change, err error) {
+	step := func(c backend.Change, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -672,7 +673,7 @@ func testCrossingSeq(t *testing.T, s quota.Store, account string) {
 // testSyncKeepsNewer: a Sync from a listing that began keep ago removes
 // only the holdings added before that: another client's Room created while
 // the listing ran survives.
-func testSyncKeepsNewer(t *testing.T, s quota.Store, account string) {
+func testSyncKeepsNewer(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
 	if _, err := s.Hold(ctx, account, quota.Rooms, "RMold", b, longTTL); err != nil {
@@ -696,7 +697,7 @@ func testSyncKeepsNewer(t *testing.T, s quota.Store, account string) {
 	expectHolds(t, s, account, quota.Rooms, "RMlisted", true)
 }
 
-func testSync(t *testing.T, s quota.Store, account string) {
+func testSync(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
 	for _, k := range []string{"RMa", "RMb", "RMc"} {
@@ -737,14 +738,14 @@ func testSync(t *testing.T, s quota.Store, account string) {
 	expectHolds(t, s, account, quota.Rooms, "pending", true)
 }
 
-func markFull(t *testing.T, s quota.Store, account string, res quota.Resource, d time.Duration) {
+func markFull(t *testing.T, s backend.Store, account string, res quota.Resource, d time.Duration) {
 	t.Helper()
 	if err := s.MarkFull(ctxT(t), account, res, d); err != nil {
 		t.Fatalf("MarkFull(%s, %v): %v", res, d, err)
 	}
 }
 
-func testFullRelease(t *testing.T, s quota.Store, account string) {
+func testFullRelease(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(5)
 	reserve(t, s, account, quota.Rooms, "a", b, longTTL)
@@ -773,7 +774,7 @@ func testFullRelease(t *testing.T, s quota.Store, account string) {
 	expectChange(t, "reserve after release cleared the mark", c, 1, true)
 }
 
-func testFullSync(t *testing.T, s quota.Store, account string) {
+func testFullSync(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
 	markFull(t, s, account, quota.Participants, longTTL)
 	_, err := s.Reserve(ctxT(t), account, quota.Participants, "a", b, longTTL)
@@ -785,7 +786,7 @@ func testFullSync(t *testing.T, s quota.Store, account string) {
 	reserve(t, s, account, quota.Participants, "a", b, longTTL)
 }
 
-func testFullExpires(t *testing.T, s quota.Store, account string) {
+func testFullExpires(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
 	markFull(t, s, account, quota.Rooms, shortTTL)
 	_, err := s.Reserve(ctxT(t), account, quota.Rooms, "a", b, longTTL)
@@ -795,8 +796,8 @@ func testFullExpires(t *testing.T, s quota.Store, account string) {
 	reserve(t, s, account, quota.Rooms, "a", b, longTTL)
 }
 
-func sortCrossings(cs []quota.Crossing) {
-	slices.SortFunc(cs, func(a, b quota.Crossing) int {
+func sortCrossings(cs []backend.Crossing) {
+	slices.SortFunc(cs, func(a, b backend.Crossing) int {
 		if a.Level != b.Level {
 			if a.Level < b.Level {
 				return -1
@@ -813,46 +814,46 @@ func sortCrossings(cs []quota.Crossing) {
 	})
 }
 
-func rise(l float64) quota.Crossing { return quota.Crossing{Level: l, Rising: true} }
-func fall(l float64) quota.Crossing { return quota.Crossing{Level: l, Rising: false} }
+func rise(l float64) backend.Crossing { return backend.Crossing{Level: l, Rising: true} }
+func fall(l float64) backend.Crossing { return backend.Crossing{Level: l, Rising: false} }
 
-func testThresholds(t *testing.T, s quota.Store, account string) {
+func testThresholds(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10, 0.7, 0.9)
 	type step struct {
 		op   string // "+" reserve, "-" release, "h" hold
 		key  string
 		used int
-		want []quota.Crossing
+		want []backend.Crossing
 	}
 	var steps []step
 	for i := 1; i <= 9; i++ {
 		st := step{"+", fmt.Sprintf("k%d", i), i, nil}
 		switch i {
 		case 7:
-			st.want = []quota.Crossing{rise(0.7)}
+			st.want = []backend.Crossing{rise(0.7)}
 		case 9:
-			st.want = []quota.Crossing{rise(0.9)}
+			st.want = []backend.Crossing{rise(0.9)}
 		}
 		steps = append(steps, st)
 	}
 	steps = append(steps,
-		step{"-", "k9", 8, nil},                          // 8 is not below 9-1
-		step{"+", "k9", 9, nil},                          // 0.9 is still up: no second rising
-		step{"-", "k9", 8, nil},                          //
-		step{"-", "k8", 7, []quota.Crossing{fall(0.9)}},  // 7 < 9-1
-		step{"-", "k7", 6, nil},                          // 6 is not below 7-1
-		step{"h", "RM7", 7, nil},                         // 0.7 is still up
-		step{"-", "RM7", 6, nil},                         //
-		step{"-", "k6", 5, []quota.Crossing{fall(0.7)}},  // 5 < 7-1
-		step{"+", "k6", 6, nil},                          //
-		step{"h", "RM7", 7, []quota.Crossing{rise(0.7)}}, // a hold crosses too
+		step{"-", "k9", 8, nil},                            // 8 is not below 9-1
+		step{"+", "k9", 9, nil},                            // 0.9 is still up: no second rising
+		step{"-", "k9", 8, nil},                            //
+		step{"-", "k8", 7, []backend.Crossing{fall(0.9)}},  // 7 < 9-1
+		step{"-", "k7", 6, nil},                            // 6 is not below 7-1
+		step{"h", "RM7", 7, nil},                           // 0.7 is still up
+		step{"-", "RM7", 6, nil},                           //
+		step{"-", "k6", 5, []backend.Crossing{fall(0.7)}},  // 5 < 7-1
+		step{"+", "k6", 6, nil},                            //
+		step{"h", "RM7", 7, []backend.Crossing{rise(0.7)}}, // a hold crosses too
 		step{"+", "k8", 8, nil},
-		step{"+", "k9", 9, []quota.Crossing{rise(0.9)}},
+		step{"+", "k9", 9, []backend.Crossing{rise(0.9)}},
 	)
 	for i, st := range steps {
 		var (
-			c   quota.Change
+			c   backend.Change
 			err error
 		)
 		switch st.op {
@@ -875,7 +876,7 @@ func testThresholds(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testThresholdJump(t *testing.T, s quota.Store, account string) {
+func testThresholdJump(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10, 0.7, 0.9)
 	keys := make([]string, 10)
@@ -884,11 +885,11 @@ func testThresholdJump(t *testing.T, s quota.Store, account string) {
 	}
 	for _, tc := range []struct {
 		keys []string
-		want []quota.Crossing
+		want []backend.Crossing
 	}{
-		{keys, []quota.Crossing{rise(0.7), rise(0.9)}},
+		{keys, []backend.Crossing{rise(0.7), rise(0.9)}},
 		{keys, nil},
-		{keys[:3], []quota.Crossing{fall(0.7), fall(0.9)}},
+		{keys[:3], []backend.Crossing{fall(0.7), fall(0.9)}},
 	} {
 		c, _, _, err := s.Sync(ctx, account, quota.Participants, tc.keys, b, longTTL, 0)
 		if err != nil {
@@ -901,7 +902,7 @@ func testThresholdJump(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testThresholdUnlimited(t *testing.T, s quota.Store, account string) {
+func testThresholdUnlimited(t *testing.T, s backend.Store, account string) {
 	b := bounds(quota.Unlimited, 0.5)
 	for i := range 5 {
 		c := reserve(t, s, account, quota.Rooms, fmt.Sprintf("k%d", i), b, longTTL)
@@ -911,7 +912,7 @@ func testThresholdUnlimited(t *testing.T, s quota.Store, account string) {
 	}
 }
 
-func testSharedBucket(t *testing.T, a, b quota.Store, account string) {
+func testSharedBucket(t *testing.T, a, b backend.Store, account string) {
 	r := quota.Rate{PerSecond: 1, Burst: 1}
 	if _, ok := take(t, a, account, quota.Write, r, 0); !ok {
 		t.Fatal("first token refused")
@@ -923,7 +924,7 @@ func testSharedBucket(t *testing.T, a, b quota.Store, account string) {
 	within(t, "second handle's token", w, time.Second, tol, 0)
 }
 
-func testSharedFactor(t *testing.T, a, b quota.Store, account string) {
+func testSharedFactor(t *testing.T, a, b backend.Store, account string) {
 	adjust(t, a, account, quota.Read, 1, 0.5, time.Minute, 0.5)
 	if f, err := b.RateFactor(ctxT(t), account, quota.Read); err != nil || f != 0.5 {
 		t.Fatalf("factor seen by the other handle = %v, %v; want 0.5", f, err)
@@ -934,7 +935,7 @@ func testSharedFactor(t *testing.T, a, b quota.Store, account string) {
 	within(t, "second token at 2/s slowed to 0.5 by the other handle", w, time.Second, tol, 0)
 }
 
-func testSharedLedger(t *testing.T, a, b quota.Store, account string) {
+func testSharedLedger(t *testing.T, a, b backend.Store, account string) {
 	ctx := ctxT(t)
 	bd := bounds(2)
 	reserve(t, a, account, quota.Rooms, "r1", bd, longTTL)
@@ -954,11 +955,11 @@ func testSharedLedger(t *testing.T, a, b quota.Store, account string) {
 	expectUsed(t, b, account, quota.Rooms, 1, false)
 }
 
-func testSharedCrossings(t *testing.T, a, b quota.Store, account string) {
+func testSharedCrossings(t *testing.T, a, b backend.Store, account string) {
 	bd := bounds(20, 0.5)
 	var (
 		mu        sync.Mutex
-		crossings []quota.Crossing
+		crossings []backend.Crossing
 		wg        sync.WaitGroup
 	)
 	for i := range 40 {
@@ -977,7 +978,7 @@ func testSharedCrossings(t *testing.T, a, b quota.Store, account string) {
 		})
 	}
 	wg.Wait()
-	if want := []quota.Crossing{rise(0.5)}; !slices.Equal(crossings, want) {
+	if want := []backend.Crossing{rise(0.5)}; !slices.Equal(crossings, want) {
 		t.Errorf("crossings over two handles = %v, want %v exactly once", crossings, want)
 	}
 	expectUsed(t, a, account, quota.Rooms, 20, false)
