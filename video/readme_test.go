@@ -52,9 +52,7 @@ func readmeBlocks(t *testing.T) []readmeBlock {
 
 // readmePending are sections whose blocks are not yet complete programs;
 // each entry is a defect to remove, not a permanent exception.
-var readmePending = map[string]bool{
-	"Many processes, one account": true,
-}
+var readmePending = map[string]bool{}
 
 // TestReadmeCompiles: every Go block of the README is a complete program
 // that type-checks against this module (go vet), and the offline-testing
