@@ -689,13 +689,9 @@ func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomE
 		m.mu.Unlock()
 		return false, nil
 	}
-	var keys []string
-	undo := func() {}
-	{
-		// Its token's reservation is used up, whether participant-connected
-		// was lost, is late or found the Participant known already.
-		keys, undo = m.takeTokensLocked(e)
-	}
+	// Its token's reservation is used up, whether participant-connected was
+	// lost, is late or found the Participant known already.
+	keys, undo := m.takeTokensLocked(e)
 	m.recon.part(e.ParticipantSID, e.RoomSID, false)
 	m.mu.Unlock()
 	if err := c.ledger.Release(ctx, quota.Participants, e.ParticipantSID, quota.SourceCallback); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,8 +145,7 @@ func writeChart(cfg config, results []*result) error {
 		return err
 	}
 	if err := loadtest.WriteChart(f, c); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	return f.Close()
 }
