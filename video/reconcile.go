@@ -288,12 +288,13 @@ const DefaultRequestWindow = 2 * DefaultTimeout
 // read fails or ctx ends while it lists the Rooms, the ledger is left
 // unchanged; later, the corrections applied so far stay and the error is
 // returned.
-func (c *Client) Reconcile(ctx context.Context, opts ...ReconcileOption) (Drift, error) {
+func (c *Client) Reconcile(ctx context.Context, opts ...ReconcileOption) (_ Drift, err error) {
 	ctx, release, err := c.bind(ctx) // Close wakes its waits and aborts its reads
 	if err != nil {
 		return Drift{}, err
 	}
 	defer release()
+	defer func() { err = ended(ctx, err) }()
 	cfg, err := buildReconcileConfig(opts)
 	if err != nil {
 		return Drift{}, err

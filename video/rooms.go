@@ -100,12 +100,13 @@ func (c *Client) CreateRoomWithMetadata(ctx context.Context, params *openapi.Cre
 // outcome is unknown.
 func (c *Client) createRoom(ctx context.Context, method string, params *openapi.CreateRoomParams,
 	create func(*call) (*openapi.VideoV1Room, error),
-	fetch func(cl *call, name string) (*openapi.VideoV1Room, error)) error {
+	fetch func(cl *call, name string) (*openapi.VideoV1Room, error)) (err error) {
 	ctx, release, err := c.bind(ctx) // nil or ended ctx, closed Client: refused; Close wakes every wait below
 	if err != nil {
 		return err
 	}
 	defer release()
+	defer func() { err = ended(ctx, err) }() // a wait Close ended reports ErrClosed
 	if err := validateCreateRoom(params); err != nil {
 		return withMethod(err, method)
 	}

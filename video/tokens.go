@@ -90,12 +90,13 @@ func WithTokenRegion(region string) TokenOption {
 // identity and room must be 1 to 128 characters (else a *ValidationError).
 // It returns ctx's error, taking nothing, when ctx has ended, and
 // [ErrClosed] after Close.
-func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...TokenOption) (string, error) {
+func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...TokenOption) (_ string, err error) {
 	ctx, release, err := c.bind(ctx) // nil or ended ctx, closed Client: refused before any slot
 	if err != nil {
 		return "", err
 	}
 	defer release()
+	defer func() { err = ended(ctx, err) }() // a wait Close ended reports ErrClosed
 	cfg := tokenConfig{ttl: DefaultTokenTTL}
 	for i, o := range opts {
 		if o == nil {
