@@ -9,7 +9,8 @@
 // # What is retried
 //
 // Twilio says that a request answered with HTTP 429 / error 20429 "is never
-// processed and is always safe to retry", so [DefaultCheckRetry] retries it
+// processed and is always safe to retry"
+// (https://www.twilio.com/docs/api/errors/20429), so [DefaultCheckRetry] retries it
 // for every method, writes included ([ReasonThrottled]). Server errors (500,
 // 502, 503, 504; [ReasonServer]) and transport errors ([ReasonNetwork]) are
 // retried only for idempotent requests: GET, HEAD, OPTIONS, or a request the

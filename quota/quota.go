@@ -26,7 +26,8 @@ const (
 const Unlimited = -1
 
 // Limits is an account's quota. A zero field means Twilio's default for it and
-// a negative one ([Unlimited]) switches that limit off.
+// [Unlimited] (-1) switches that limit off; [Limits.Validate] refuses other
+// negative values.
 type Limits struct {
 	ConcurrentRooms        int
 	ConcurrentParticipants int
@@ -186,7 +187,7 @@ type RateLimitError struct {
 
 // Error describes the refusal.
 func (e *RateLimitError) Error() string {
-	msg := fmt.Sprintf("videoquota: %s rate limited (%s", e.Class, e.Cause)
+	msg := fmt.Sprintf("quota: %s rate limited (%s", e.Class, e.Cause)
 	if e.Wait > 0 {
 		msg += fmt.Sprintf(", wait %s", e.Wait)
 	}

@@ -33,9 +33,12 @@ import (
 // only if all its values were signed. Its work is linear in the request
 // and bounded before any HMAC (at most 256 parameters): a forged request
 // is rejected in microseconds whatever its size. POST form bodies and GET
-// queries are accepted; bodies over [WithMaxBody] get 413, other content
-// types 415, malformed forms 400, other methods 405. A signed callback whose ledger fields are missing or malformed
-// (RoomSid, ParticipantSid, Timestamp) or whose AccountSid is another
+// queries are accepted; bodies over [WithMaxBody] or with more than 256
+// parameters get 413, other content types 415, malformed forms 400, other
+// methods 405. A StatusCallback written without a path is accepted as the
+// root path. A signed callback whose ledger fields are missing or malformed
+// (RoomSid, ParticipantSid, Timestamp), whose Timestamp is more than a
+// minute ahead of the Client's clock, or whose AccountSid is another
 // account's gets 400 and changes nothing. Event names this library does not
 // act on (track, recording, and any Twilio adds later) get 200 and are
 // passed to [OnRoomEvent] funcs without changing the ledger.

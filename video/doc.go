@@ -36,8 +36,8 @@
 // Stream* and their *WithMetadata variants, and RequestHandler. The methods
 // are generated from twilio-go by reflection (go generate runs
 // internal/gen), and a test fails if any is missing or differs. twilio-go
-// still encodes the requests and decodes the responses; errors.As(err,
-// &*client.TwilioRestError) works as before.
+// still encodes the requests and decodes the responses; errors.As with a
+// *client.TwilioRestError target works as before.
 //
 // Stream* methods close their record channel when the listing ends or when
 // ctx ends; the error channel then holds the error (ctx.Err() for a

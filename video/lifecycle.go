@@ -67,6 +67,10 @@ func (l *lifecycle) init(callbacks *atomic.Int32) {
 // func returns. Close must not be called from inside the Client's HTTP
 // transport.
 //
+// After Close the webhook handlers answer 503 to a signed callback (the
+// ledger is closed; Twilio may deliver it again to a live process), and
+// [Client.Usage] reports no usage (the ledger is no longer read).
+//
 // A second Close waits until the first has returned (or, from inside such a
 // callback, returns at once) and does nothing else. Close always returns nil.
 func (c *Client) Close() error {

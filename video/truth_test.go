@@ -739,3 +739,56 @@ func TestSlotMethodsAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackURLWithoutPath: a StatusCallback written without a path
+// ("http://host:port", as httptest gives it) is signed over the origin
+// alone while the request says "/": the handler accepts it.
+func TestCallbackURLWithoutPath(t *testing.T) {
+	srv := videotest.NewServer(videotest.Options{})
+	t.Cleanup(srv.Close)
+	vq := newClient(t, srv)
+	hs := httptest.NewServer(vq.StatusCallbackHandler())
+	t.Cleanup(hs.Close)
+	r, err := vq.CreateRoom(context.Background(), room("bare").SetStatusCallback(hs.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Connect(*r.Sid, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.FlushCallbacks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustUsed(t, vq, quota.Participants); p != 1 {
+		t.Fatalf("participants %d, want 1: the callbacks were refused", p)
+	}
+	// A forged one for the same bare URL is still refused.
+	f := roomForm(vq.AccountSID(), video.EventParticipantConnected, *r.Sid, testPart2, time.Now().UTC().Format(time.RFC3339))
+	req := signedPost("not-the-token", hs.URL, f)
+	req.RequestURI, req.Host = "", strings.TrimPrefix(hs.URL, "http://")
+	resp, err := http.DefaultClient.Do(mustRequest(t, req, hs.URL+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged callback: %d, want 403", resp.StatusCode)
+	}
+}
+
+// mustRequest copies r's body and headers into a client request to target.
+func mustRequest(t *testing.T, r *http.Request, target string) *http.Request {
+	t.Helper()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := http.NewRequest(r.Method, target, strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header = r.Header.Clone()
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,8 +25,10 @@ const (
 	DefaultMaxCallbackBody = 64 << 10
 	// DefaultCallbackRetention is how long the handler remembers an ended Room
 	// or a disconnected Participant, to recognise late duplicates and
-	// reordered deliveries. Twilio does not document callback retries
-	// (FACTS §3.4); deliveries later than this are corrected by [Client.Reconcile].
+	// reordered deliveries. Twilio's status callback page does not document
+	// retries of Room callbacks
+	// (https://www.twilio.com/docs/video/api/status-callbacks); deliveries
+	// later than this are corrected by [Client.Reconcile].
 	DefaultCallbackRetention = 15 * time.Minute
 	// DefaultCloseGrace is how long [WithCloseEmptyRooms] waits after a Room's
 	// last Participant left before completing it: long enough for a
@@ -208,6 +211,27 @@ func (h *handlerConfig) requestURL(r *http.Request) string {
 	return u
 }
 
+// signedURL runs check on the URL Twilio signed. A request for the root
+// path may have been signed over the origin alone ("https://example.com",
+// as a StatusCallback without a path is written, while the request line
+// says "/"): when the first check finds a mismatch, the URL without that
+// slash is checked too.
+func (h *handlerConfig) signedURL(r *http.Request, check func(u string) error) error {
+	u := h.requestURL(r)
+	err := check(u)
+	if errors.Is(err, signature.ErrMismatch) && h.urlFunc == nil && r.URL.Path == "/" {
+		// u ends in "/" or "/?query": the same without the slash.
+		i := strings.LastIndex(u, "/")
+		if r.URL.RawQuery != "" {
+			i = strings.Index(u, "/?")
+		}
+		if i > 0 && check(u[:i]+u[i+1:]) == nil {
+			return nil
+		}
+	}
+	return err
+}
+
 // builtURL is a URL requestURL built and what it was built from.
 type builtURL struct {
 	tls                           bool
@@ -236,9 +260,11 @@ func (c *Client) readSigned(w http.ResponseWriter, r *http.Request, h *handlerCo
 	}
 	var form url.Values
 	werr := c.readSignedBody(w, r, h, func(body []byte, sig string) error {
-		var err error
-		form, err = h.sig.ValidateForm(h.requestURL(r), body, sig)
-		return err
+		return h.signedURL(r, func(u string) error {
+			var err error
+			form, err = h.sig.ValidateForm(u, body, sig)
+			return err
+		})
 	})
 	return form, werr
 }
@@ -250,7 +276,7 @@ func (c *Client) readSignedForm(w http.ResponseWriter, r *http.Request, h *handl
 		return c.readSignedQuery(r, h)
 	}
 	return nil, c.readSignedBody(w, r, h, func(body []byte, sig string) error {
-		return h.sig.ValidateFormTo(h.requestURL(r), body, sig, f)
+		return h.signedURL(r, func(u string) error { return h.sig.ValidateFormTo(u, body, sig, f) })
 	})
 }
 
@@ -259,7 +285,8 @@ func (c *Client) readSignedQuery(r *http.Request, h *handlerConfig) (url.Values,
 	if len(r.URL.RawQuery) > int(h.maxBody) {
 		return nil, &webhookError{http.StatusRequestURITooLong, errors.New("query too long")}
 	}
-	if err := h.sig.Validate(h.requestURL(r), nil, r.Header.Get("X-Twilio-Signature")); err != nil {
+	sig := r.Header.Get("X-Twilio-Signature")
+	if err := h.signedURL(r, func(u string) error { return h.sig.Validate(u, nil, sig) }); err != nil {
 		return nil, sigError(err)
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)

@@ -123,7 +123,7 @@ type ExceededError struct {
 
 // Error describes the refusal.
 func (e *ExceededError) Error() string {
-	msg := fmt.Sprintf("videoquota: concurrent %s quota exceeded (%d of %d in use, Twilio code %d, %s)",
+	msg := fmt.Sprintf("quota: concurrent %s quota exceeded (%d of %d in use, Twilio code %d, %s)",
 		e.Resource, e.Used, e.Limit, e.Code, e.Source)
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()

@@ -62,7 +62,8 @@
 //	53123 400  MaxParticipantDuration outside 600..86400
 //
 // Twilio does not document the HTTP status of 53107, 53110-53113, 53119 and
-// 53123 (FACTS.md §2.1); 400 is the most plausible choice, as these are
+// 53123 (https://www.twilio.com/docs/api/errors lists their codes and
+// messages, not their statuses); 400 is the most plausible choice, as these are
 // client request errors and legacy Twilio APIs answer those with 400.
 // [Server.Connect], [Server.Disconnect] and [Server.ConnectWithToken] return
 // *[Error] with SDK-side codes: 53103, 53105, 53106, 53118, 53200, 53201,

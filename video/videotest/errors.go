@@ -36,7 +36,8 @@ type errSpec struct {
 
 // codeTable is the one place that maps Twilio error codes to HTTP statuses and
 // default messages. Rows marked "chosen" are codes whose REST HTTP status Twilio
-// does not document (FACTS.md §2.1): 400 is the most plausible, since they are
+// does not document (https://www.twilio.com/docs/api/errors gives codes and
+// messages only): 400 is the most plausible, since they are
 // client-side request errors and the legacy Twilio APIs use 400 for those.
 var codeTable = map[int]errSpec{
 	20001: {http.StatusBadRequest, "Invalid parameter"},
