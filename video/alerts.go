@@ -195,15 +195,11 @@ func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...Ha
 			return err
 		}
 	}
-	ctx, release, err := c.bind(ctx)
+	ctx, stop, err := c.startLoop(ctx)
 	if err != nil {
 		return err
 	}
-	defer release()
-	if !c.startWorker() {
-		return ErrClosed
-	}
-	defer c.life.workers.Done()
+	defer stop()
 	for i, fn := range h.onAlert {
 		h.onAlert[i] = func(e AlertEvent) { callback(c.life.callbacks, fn, e) }
 	}

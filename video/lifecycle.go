@@ -184,3 +184,18 @@ func (l clientLedger) ReserveWait(ctx context.Context, res quota.Resource, key s
 	defer release()
 	return ended(bound, l.Ledger.ReserveWait(bound, res, key, ttl))
 }
+
+// startLoop binds a background loop (RunReconciler, PollAlerts) to the
+// Client's lifetime: Close ends its ctx and waits for it. Call stop when the
+// loop returns.
+func (c *Client) startLoop(ctx context.Context) (bound context.Context, stop func(), err error) {
+	bound, release, err := c.bind(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !c.startWorker() {
+		release()
+		return nil, nil, ErrClosed
+	}
+	return bound, func() { c.life.workers.Done(); release() }, nil
+}

@@ -1083,20 +1083,10 @@ func (c *Client) replayRooms(ctx context.Context, rooms map[string]winEntry) err
 	m := c.model()
 	var errs []error
 	for sid := range rooms {
-		st := m.stripe(sid)
-		st.Lock()
-		m.mu.Lock()
-		r, ok := m.trackedRoomLocked(sid)
-		live := ok && !r.ended()
-		m.mu.Unlock()
-		var err error
-		if live {
-			err = c.ledger.Hold(ctx, quota.Rooms, sid, quota.SourceReconcile)
-		} else {
-			err = c.ledger.Release(ctx, quota.Rooms, sid, quota.SourceReconcile)
-		}
-		st.Unlock()
-		errs = append(errs, err)
+		errs = append(errs, c.replayOne(ctx, quota.Rooms, sid, sid, func() bool {
+			r, ok := m.trackedRoomLocked(sid)
+			return ok && !r.ended()
+		}))
 	}
 	return errors.Join(errs...)
 }
@@ -1106,22 +1096,28 @@ func (c *Client) replayParts(ctx context.Context, parts map[string]winEntry) err
 	m := c.model()
 	var errs []error
 	for sid, e := range parts {
-		st := m.stripe(e.room)
-		st.Lock()
-		m.mu.Lock()
-		p, _ := m.partLocked(e.room, sid)
-		live := p.bits&(idxHeld|idxConn) != 0 && !p.ended()
-		m.mu.Unlock()
-		var err error
-		if live {
-			err = c.ledger.Hold(ctx, quota.Participants, sid, quota.SourceReconcile)
-		} else {
-			err = c.ledger.Release(ctx, quota.Participants, sid, quota.SourceReconcile)
-		}
-		st.Unlock()
-		errs = append(errs, err)
+		errs = append(errs, c.replayOne(ctx, quota.Participants, sid, e.room, func() bool {
+			p, _ := m.partLocked(e.room, sid)
+			return p.bits&(idxHeld|idxConn) != 0 && !p.ended()
+		}))
 	}
 	return errors.Join(errs...)
+}
+
+// replayOne sets sid of res in the ledger to what the model says now
+// (liveLocked, called with mu held), under room's stripe.
+func (c *Client) replayOne(ctx context.Context, res quota.Resource, sid, room string, liveLocked func() bool) error {
+	m := c.model()
+	st := m.stripe(room)
+	st.Lock()
+	defer st.Unlock()
+	m.mu.Lock()
+	live := liveLocked()
+	m.mu.Unlock()
+	if live {
+		return c.ledger.Hold(ctx, res, sid, quota.SourceReconcile)
+	}
+	return c.ledger.Release(ctx, res, sid, quota.SourceReconcile)
 }
 
 // pace waits, on the Client's clock, for lim to allow one read.
@@ -1194,15 +1190,11 @@ func (c *Client) RunReconciler(ctx context.Context, every time.Duration, opts ..
 		return err
 	}
 	cfg.interval = every
-	ctx, release, err := c.bind(ctx)
+	ctx, stop, err := c.startLoop(ctx)
 	if err != nil {
 		return err
 	}
-	defer release()
-	if !c.startWorker() {
-		return ErrClosed
-	}
-	defer c.life.workers.Done()
+	defer stop()
 	for i, fn := range cfg.onDrift {
 		cfg.onDrift[i] = func(d Drift) { callback(c.life.callbacks, fn, d) }
 	}
