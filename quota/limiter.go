@@ -318,34 +318,17 @@ type decision struct {
 // Throttled reports a 20429 for a request of class that the bucket allowed.
 // It may lower the store's factor (see [Limiter]), with one store call
 // bounded by ctx; it is not called under any lock.
-func (l *Limiter) Throttled(ctx context.Context, class Class) {
-	if l.store == nil || l.rates[class&1].PerSecond < 0 {
-		return
-	}
-	a := &l.adapt[class&1]
-	now := l.now().UnixNano()
-	a.mu.Lock()
-	if now < a.settle {
-		a.mu.Unlock()
-		return // sent at the rate before the last change
-	}
-	a.roll(now)
-	a.thr++
-	d, ok := a.decideCut(now)
-	if ok {
-		a.busy = true
-	}
-	a.mu.Unlock()
-	if ok {
-		l.apply(ctx, class, now, d)
-	}
-}
+func (l *Limiter) Throttled(ctx context.Context, class Class) { l.observe(ctx, class, true) }
 
 // Succeeded reports a request of class that Twilio accepted. Once per probe
 // interval, while the bucket makes callers wait, it probes the factor up by
 // one step with one store call bounded by ctx (which also picks up a factor
 // another Limiter of the store changed); otherwise it only counts.
-func (l *Limiter) Succeeded(ctx context.Context, class Class) {
+func (l *Limiter) Succeeded(ctx context.Context, class Class) { l.observe(ctx, class, false) }
+
+// observe counts one answer of class (a 20429 when throttled) and applies
+// the cut or probe it decides, outside the lock.
+func (l *Limiter) observe(ctx context.Context, class Class, throttled bool) {
 	if l.store == nil || l.rates[class&1].PerSecond < 0 {
 		return
 	}
@@ -357,8 +340,15 @@ func (l *Limiter) Succeeded(ctx context.Context, class Class) {
 		return // sent at the rate before the last change
 	}
 	a.roll(now)
-	a.ok++
-	d, ok := a.decideProbe(now)
+	var d decision
+	var ok bool
+	if throttled {
+		a.thr++
+		d, ok = a.decideCut(now)
+	} else {
+		a.ok++
+		d, ok = a.decideProbe(now)
+	}
 	if ok {
 		a.busy = true
 	}
