@@ -854,28 +854,13 @@ func TestRunReconcilerStops(t *testing.T) {
 // participant-connected is applied after Twilio listed the Room's
 // Participants but before the ledger is corrected stays held.
 func TestReconcileKeepsCallbacksDuringListing(t *testing.T) {
-	var (
-		target atomic.Pointer[url.URL]
-		hook   atomic.Pointer[func()]
-	)
-	proxy := httptest.NewServer(&httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
-		ModifyResponse: func(resp *http.Response) error {
-			if strings.HasSuffix(resp.Request.URL.Path, "/Participants") {
-				if f := hook.Swap(nil); f != nil {
-					(*f)() // after Twilio answered the listing, before the Client sees it
-				}
-			}
-			return nil
-		},
-	})
-	t.Cleanup(proxy.Close)
+	var hook atomic.Pointer[func()]
+	proxy := newRetargetProxy(t, afterListing(&hook))
 	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {
 		o.AdHocRooms = true
 		o.AdHocStatusCallback = e.statusURL()
 	}, nil, video.WithBaseURL(proxy.URL))
-	u, _ := url.Parse(e.srv.URL())
-	target.Store(u)
+	proxy.to(t, e.srv.URL())
 	if _, err := e.srv.Connect("busy", "first"); err != nil {
 		t.Fatal(err)
 	}
@@ -1087,5 +1072,45 @@ func BenchmarkForgedCallback(b *testing.B) {
 		if w.Code != http.StatusForbidden && w.Code != http.StatusRequestEntityTooLarge {
 			b.Fatalf("status %d", w.Code)
 		}
+	}
+}
+
+// retargetProxy is a reverse proxy on loopback whose target is set once the
+// emulator it stands before exists (the emulator needs the Client's
+// handler URLs first); modify, if not nil, sees every response.
+type retargetProxy struct {
+	*httptest.Server
+	target atomic.Pointer[url.URL]
+}
+
+func newRetargetProxy(t testing.TB, modify func(*http.Response) error) *retargetProxy {
+	p := &retargetProxy{}
+	p.Server = httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite:        func(r *httputil.ProxyRequest) { r.SetURL(p.target.Load()) },
+		ModifyResponse: modify,
+	})
+	t.Cleanup(p.Close)
+	return p
+}
+
+// to points the proxy at raw.
+func (p *retargetProxy) to(t testing.TB, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.target.Store(u)
+}
+
+// afterListing runs the func stored in hook, once, after Twilio answered a
+// Participant listing and before the Client sees the answer.
+func afterListing(hook *atomic.Pointer[func()]) func(*http.Response) error {
+	return func(resp *http.Response) error {
+		if strings.HasSuffix(resp.Request.URL.Path, "/Participants") {
+			if f := hook.Swap(nil); f != nil {
+				(*f)()
+			}
+		}
+		return nil
 	}
 }

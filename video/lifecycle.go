@@ -116,14 +116,8 @@ func (c *Client) Close() error {
 // ErrClosed). A nil ctx, an ended one and a closed Client are refused. Call
 // release when the work bound to the context is over.
 func (c *Client) bind(ctx context.Context) (bound context.Context, release func(), err error) {
-	if ctx == nil {
-		return nil, nil, errNilContext
-	}
-	if err := ctx.Err(); err != nil {
+	if err := c.check(ctx); err != nil {
 		return nil, nil, err
-	}
-	if c.closed.Load() {
-		return nil, nil, ErrClosed
 	}
 	bound, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(c.life.ctx, func() { cancel(ErrClosed) })

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -262,26 +260,18 @@ func roomSIDs(t *testing.T, vq *video.Client) (sids, names []string) {
 // fails keeps what it corrected before (the Rooms, exact) and returns the
 // error naming that Room; the next pass finishes the job.
 func TestReconcileFailedListing(t *testing.T) {
-	var (
-		target atomic.Pointer[url.URL]
-		fail   atomic.Pointer[string] // path suffix answered with 404
-	)
-	proxy := httptest.NewServer(&httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
-		ModifyResponse: func(resp *http.Response) error {
-			if f := fail.Load(); f != nil && strings.HasSuffix(resp.Request.URL.Path, *f) {
-				resp.StatusCode = http.StatusNotFound
-				resp.Body = io.NopCloser(strings.NewReader(`{"code":20404,"message":"not found","status":404}`))
-				resp.ContentLength = -1
-				resp.Header.Del("Content-Length")
-			}
-			return nil
-		},
+	var fail atomic.Pointer[string] // path suffix answered with 404
+	proxy := newRetargetProxy(t, func(resp *http.Response) error {
+		if f := fail.Load(); f != nil && strings.HasSuffix(resp.Request.URL.Path, *f) {
+			resp.StatusCode = http.StatusNotFound
+			resp.Body = io.NopCloser(strings.NewReader(`{"code":20404,"message":"not found","status":404}`))
+			resp.ContentLength = -1
+			resp.Header.Del("Content-Length")
+		}
+		return nil
 	})
-	t.Cleanup(proxy.Close)
 	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) { o.AdHocRooms = true }, nil, video.WithBaseURL(proxy.URL))
-	u, _ := url.Parse(e.srv.URL())
-	target.Store(u)
+	proxy.to(t, e.srv.URL())
 	for _, room := range []string{"a", "b", "c"} {
 		if _, err := e.srv.Connect(room, "alice"); err != nil {
 			t.Fatal(err)
@@ -324,22 +314,8 @@ func TestReconcileFailedListing(t *testing.T) {
 func TestReconcileKeepsDisconnectsDuringListing(t *testing.T) {
 	for _, partial := range []bool{false, true} {
 		t.Run(fmt.Sprintf("partial=%v", partial), func(t *testing.T) {
-			var (
-				target atomic.Pointer[url.URL]
-				hook   atomic.Pointer[func()]
-			)
-			proxy := httptest.NewServer(&httputil.ReverseProxy{
-				Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) },
-				ModifyResponse: func(resp *http.Response) error {
-					if strings.HasSuffix(resp.Request.URL.Path, "/Participants") {
-						if f := hook.Swap(nil); f != nil {
-							(*f)() // after Twilio answered the listing, before the Client sees it
-						}
-					}
-					return nil
-				},
-			})
-			t.Cleanup(proxy.Close)
+			var hook atomic.Pointer[func()]
+			proxy := newRetargetProxy(t, afterListing(&hook))
 			limits := quota.Limits{ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}
 			if partial {
 				limits.ReadsPerSecond = 1e9 // a budget set below by the pass interval
@@ -348,8 +324,7 @@ func TestReconcileKeepsDisconnectsDuringListing(t *testing.T) {
 				o.AdHocRooms = true
 				o.AdHocStatusCallback = e.statusURL()
 			}, nil, video.WithBaseURL(proxy.URL), video.WithLimits(limits))
-			u, _ := url.Parse(e.srv.URL())
-			target.Store(u)
+			proxy.to(t, e.srv.URL())
 			for _, room := range []string{"busy", "quiet-1", "quiet-2"} {
 				if _, err := e.srv.Connect(room, "stays"); err != nil {
 					t.Fatal(err)

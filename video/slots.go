@@ -188,10 +188,13 @@ func (c *Client) check(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	return ctx.Err()
+	return nil
 }
 
 // logWarn logs a failed ledger or model update at Warn, with attrs as

@@ -397,23 +397,10 @@ func runChaosChild(vq *video.Client, store *redisstore.Store, account string) in
 	count := func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		var ee *quota.ExceededError
-		switch {
-		case err == nil:
+		if err == nil {
 			res.OK++
-		case errors.Is(err, redisstore.ErrUnavailable):
-			res.Unavailable++
-		case errors.As(err, &ee) && ee.Source == quota.SourceLocal:
-			res.Local++
-		case errors.As(err, &ee):
-			res.Twilio++
-		case errors.Is(err, quota.ErrRateLimited):
-			res.RateLimited++
-		case errors.Is(err, context.DeadlineExceeded):
-			res.TimedOut++
-		default:
-			res.Other++
-			res.OtherErr = err.Error()
+		} else {
+			res.count(err)
 		}
 	}
 	completed := "completed"

@@ -67,6 +67,28 @@ type childResult struct {
 	Lost                                                         int         // chaos: completions answered 53112 (an earlier attempt's answer lost)
 }
 
+// count records a failed operation by the kind of its error. A deadline
+// exceeded means the token came just before the deadline and the request
+// did not finish within what was left of it.
+func (res *childResult) count(err error) {
+	var ee *quota.ExceededError
+	switch {
+	case errors.Is(err, redisstore.ErrUnavailable):
+		res.Unavailable++
+	case errors.As(err, &ee) && ee.Source == quota.SourceLocal:
+		res.Local++
+	case errors.As(err, &ee):
+		res.Twilio++
+	case errors.Is(err, quota.ErrRateLimited):
+		res.RateLimited++
+	case errors.Is(err, context.DeadlineExceeded):
+		res.TimedOut++
+	default:
+		res.Other++
+		res.OtherErr = err.Error()
+	}
+}
+
 const resultPrefix, readyLine, refusedLine = "VQRESULT ", "VQREADY", "VQREFUSED"
 
 func runChild(mode string) int {
@@ -164,32 +186,16 @@ func runChild(mode string) int {
 		room, err := client.CreateRoom(ctx, &openapi.CreateRoomParams{})
 		mu.Lock()
 		defer mu.Unlock()
-		var ee *quota.ExceededError
-		switch {
-		case err == nil:
-			res.OK++
-			res.Times = append(res.Times, time.Now())
-			if room.Sid != nil {
-				res.SIDs = append(res.SIDs, *room.Sid)
-			}
-			return true
-		case errors.Is(err, redisstore.ErrUnavailable):
-			res.Unavailable++
-		case errors.As(err, &ee) && ee.Source == quota.SourceLocal:
-			res.Local++
-		case errors.As(err, &ee):
-			res.Twilio++
-		case errors.Is(err, quota.ErrRateLimited):
-			res.RateLimited++
-		case errors.Is(err, context.DeadlineExceeded):
-			// The token came just before the deadline and the request did not
-			// finish within what was left of it.
-			res.TimedOut++
-		default:
-			res.Other++
-			res.OtherErr = err.Error()
+		if err != nil {
+			res.count(err)
+			return false
 		}
-		return false
+		res.OK++
+		res.Times = append(res.Times, time.Now())
+		if room.Sid != nil {
+			res.SIDs = append(res.SIDs, *room.Sid)
+		}
+		return true
 	}
 	if mode == "steps" {
 		// Each line "create K" creates K rooms at once and reports.
