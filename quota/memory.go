@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/videoquota/videoquota/internal/sidmap"
 	"github.com/videoquota/videoquota/quota/backend"
 	"golang.org/x/time/rate"
 )
@@ -63,8 +64,8 @@ type memLevel struct {
 type memLedger struct {
 	seq        *atomic.Uint64 // the account's crossing counter
 	mu         sync.Mutex
-	pending    map[string]int64 // reservation key -> lapse time (unix ns)
-	held       map[string]int64 // holding key -> expiry (unix ns)
+	pending    map[string]int64  // reservation key -> lapse time (unix ns)
+	held       sidmap.Map[int64] // holding key -> expiry (unix ns); SIDs in 16 bytes
 	levels     []memLevel
 	fullUntil  time.Time
 	nextExpiry int64 // earliest lapse or expiry among pending and held (unix ns); 0 when none
@@ -91,7 +92,6 @@ func (s *MemoryStore) account(account string) *memAccount {
 	for i := range a.ledgers {
 		a.ledgers[i].seq = &a.seq
 		a.ledgers[i].pending = make(map[string]int64)
-		a.ledgers[i].held = make(map[string]int64)
 	}
 	m := make(map[string]*memAccount, 1)
 	if old != nil {
@@ -237,22 +237,34 @@ func (s *MemoryStore) ledger(account string, res Resource) *memLedger {
 func (l *memLedger) used(now time.Time) int {
 	if n := now.UnixNano(); l.nextExpiry != 0 && n >= l.nextExpiry {
 		var next int64
-		for _, m := range [2]map[string]int64{l.pending, l.held} {
-			for k, t := range m {
-				if n >= t {
-					delete(m, k)
-				} else if next == 0 || t < next {
-					next = t
-				}
+		keep := func(t int64) bool {
+			if n >= t {
+				return false
+			}
+			if next == 0 || t < next {
+				next = t
+			}
+			return true
+		}
+		for k, t := range l.pending {
+			if !keep(t) {
+				delete(l.pending, k)
+			}
+		}
+		for k, t := range l.held.All() {
+			if !keep(*t) {
+				l.held.DeleteKey(k)
 			}
 		}
 		l.nextExpiry = next
 	}
-	return len(l.pending) + len(l.held)
+	return len(l.pending) + l.held.Len()
 }
 
-// add records key in m until now+ttl (no expiry for ttl <= 0); requires l.mu held.
-func (l *memLedger) add(m map[string]int64, key string, now time.Time, ttl time.Duration) {
+// expiry returns the time (unix ns) an entry added now lapses after ttl
+// (never for ttl <= 0), noting it as the next expiry if it is; requires
+// l.mu held.
+func (l *memLedger) expiry(now time.Time, ttl time.Duration) int64 {
 	t := int64(math.MaxInt64)
 	if ttl > 0 {
 		t = now.Add(ttl).UnixNano()
@@ -260,7 +272,7 @@ func (l *memLedger) add(m map[string]int64, key string, now time.Time, ttl time.
 			l.nextExpiry = t
 		}
 	}
-	m[key] = t
+	return t
 }
 
 // change completes a ledger operation: it computes the threshold crossings of
@@ -320,7 +332,7 @@ func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource,
 	if _, ok := l.pending[key]; ok {
 		return backend.Change{Used: used}, nil
 	}
-	if _, ok := l.held[key]; ok {
+	if l.held.Has(key) {
 		return backend.Change{Used: used}, nil
 	}
 	full := now.Before(l.fullUntil)
@@ -331,7 +343,7 @@ func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource,
 		}
 		return backend.Change{Used: used}, &ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: SourceLocal}
 	}
-	l.add(l.pending, key, now, ttl)
+	l.pending[key] = l.expiry(now, ttl)
 	return l.change(now, b, true), nil
 }
 
@@ -344,8 +356,8 @@ func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, 
 	l.used(now)
 	_, wasPending := l.pending[key]
 	delete(l.pending, key)
-	_, wasHeld := l.held[holdKey]
-	l.add(l.held, holdKey, now, ttl)
+	wasHeld := l.held.Has(holdKey)
+	l.held.Set(holdKey, l.expiry(now, ttl))
 	return l.change(now, b, wasPending || !wasHeld), nil
 }
 
@@ -356,12 +368,12 @@ func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, ke
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
-	if _, ok := l.held[key]; ok {
+	if l.held.Has(key) {
 		return l.change(now, b, false), nil
 	}
 	// A pending reservation under the same key becomes the holding.
 	delete(l.pending, key)
-	l.add(l.held, key, now, ttl)
+	l.held.Set(key, l.expiry(now, ttl))
 	return l.change(now, b, true), nil
 }
 
@@ -376,13 +388,12 @@ func (s *MemoryStore) Release(ctx context.Context, account string, res Resource,
 	defer l.mu.Unlock()
 	if _, ok := l.pending[key]; ok {
 		delete(l.pending, key)
-	} else if _, ok := l.held[key]; ok {
-		delete(l.held, key)
+	} else if l.held.Delete(key) {
 		l.fullUntil = time.Time{}
 	} else {
-		return l.result(len(l.pending)+len(l.held), b, false), nil
+		return l.result(len(l.pending)+l.held.Len(), b, false), nil
 	}
-	return l.result(len(l.pending)+len(l.held), b, true), nil
+	return l.result(len(l.pending)+l.held.Len(), b, true), nil
 }
 
 // Sync implements [backend.Store].
@@ -392,13 +403,13 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, ke
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
-	want := make(map[string]struct{}, len(keys))
+	var want sidmap.Map[struct{}]
 	added := 0
 	for _, k := range keys {
-		want[k] = struct{}{}
-		if _, ok := l.held[k]; !ok {
+		want.Set(k, struct{}{})
+		if !l.held.Has(k) {
 			delete(l.pending, k)
-			l.add(l.held, k, now, ttl)
+			l.held.Set(k, l.expiry(now, ttl))
 			added++
 		}
 	}
@@ -407,9 +418,9 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, ke
 	if keep > 0 && ttl > 0 {
 		young = now.Add(ttl - keep).UnixNano()
 	}
-	for k, exp := range l.held {
-		if _, ok := want[k]; !ok && exp <= young {
-			delete(l.held, k)
+	for k, exp := range l.held.All() {
+		if !want.HasKey(k) && *exp <= young {
+			l.held.DeleteKey(k)
 			removed++
 		}
 	}
@@ -444,8 +455,7 @@ func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, k
 	defer l.mu.Unlock()
 	l.used(now)
 	_, p := l.pending[key]
-	_, h := l.held[key]
-	return p || h, nil
+	return p || l.held.Has(key), nil
 }
 
 // Tokens implements [backend.Inspector]: the bucket's golang.org/x/time/rate

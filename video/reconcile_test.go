@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -48,8 +49,44 @@ func TestDedupeBounded(t *testing.T) {
 		t.Fatal("duplicate a accepted")
 	}
 	d.add("d") // evicts a, the oldest
-	if d.has("a") || !d.has("b") || !d.has("d") || len(d.set) != 3 {
-		t.Fatalf("after eviction: %v", d.set)
+	if d.has("a") || !d.has("b") || !d.has("c") || !d.has("d") || d.len() != 3 {
+		t.Fatalf("after eviction: has a %v, b %v, c %v, d %v, len %d", d.has("a"), d.has("b"), d.has("c"), d.has("d"), d.len())
+	}
+}
+
+// TestDedupeAgainstMap drives a dedupe and a reference (a FIFO and a Go
+// map) with hashes from a small space, so that probe chains run long and
+// wrap, through many evictions, and compares every answer.
+func TestDedupeAgainstMap(t *testing.T) {
+	for _, size := range []int{1, 3, 100, 1000} {
+		var d dedupe
+		d.init(size)
+		var fifo []uint64
+		ref := map[uint64]bool{}
+		r := rand.New(rand.NewPCG(uint64(size), 2))
+		for step := range 50000 {
+			h := r.Uint64N(uint64(3*size)) * 0x9e3779b97f4a7c15 >> 3 // clustered low bits
+			if r.IntN(4) == 0 {
+				h = uint64(len(d.slots) - 1 - r.IntN(4)) // the table's last slots: chains wrap
+			}
+			if got, want := d.hasHash(h), ref[h]; got != want {
+				t.Fatalf("size %d step %d: hasHash(%#x) = %v, want %v", size, step, h, got, want)
+			}
+			if got, want := d.addHash(h), !ref[h]; got != want {
+				t.Fatalf("size %d step %d: addHash(%#x) = %v, want %v", size, step, h, got, want)
+			}
+			if !ref[h] {
+				if len(fifo) == size {
+					delete(ref, fifo[0])
+					fifo = fifo[1:]
+				}
+				fifo = append(fifo, h)
+				ref[h] = true
+			}
+			if d.len() != len(ref) {
+				t.Fatalf("size %d step %d: len %d, want %d", size, step, d.len(), len(ref))
+			}
+		}
 	}
 }
 

@@ -1,0 +1,357 @@
+// Package sidmap holds Twilio SIDs compactly: a SID (two letters and 32
+// hex digits, https://www.twilio.com/docs/glossary/what-is-a-sid) is an
+// [ID] of 16 bytes, and a [Table] maps IDs to values in one dense array
+// indexed by an open-addressing table of 4-byte slots, so that a map of
+// 10,000 SIDs costs about the size of its entries plus 7 bytes each,
+// where a Go map of SID strings costs a 48-byte string and a slot at
+// about 60% load. [Map] is the same for string keys: keys of the SID
+// shape are held as IDs, others in a Go map.
+package sidmap
+
+import (
+	"hash/maphash"
+	"iter"
+	"strings"
+)
+
+// ID is the 16 bytes that a SID's 32 hex digits encode; its two-letter
+// prefix is known from context.
+type ID [16]byte
+
+// Parse returns the ID of s, which must be prefix followed by 32 hex
+// digits in either case (Twilio writes them in lower case).
+func Parse(prefix, s string) (ID, bool) {
+	return parse(prefix, s, true)
+}
+
+// Exact is [Parse] for lower-case hex digits only, so that the ID's
+// [ID.String] gives s back.
+func Exact(prefix, s string) (ID, bool) {
+	return parse(prefix, s, false)
+}
+
+func parse(prefix, s string, anyCase bool) (ID, bool) {
+	var id ID
+	if len(s) != len(prefix)+32 || s[:len(prefix)] != prefix {
+		return id, false
+	}
+	s = s[len(prefix):]
+	for i := range id {
+		hi, ok1 := nibble(s[2*i], anyCase)
+		lo, ok2 := nibble(s[2*i+1], anyCase)
+		if !ok1 || !ok2 {
+			return ID{}, false
+		}
+		id[i] = hi<<4 | lo
+	}
+	return id, true
+}
+
+func nibble(c byte, anyCase bool) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case anyCase && 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+const hexDigits = "0123456789abcdef"
+
+// String returns the SID: prefix and the 32 lower-case hex digits.
+func (id ID) String(prefix string) string {
+	return string(id.Append(make([]byte, 0, len(prefix)+32), prefix))
+}
+
+// Append appends the SID to b.
+func (id ID) Append(b []byte, prefix string) []byte {
+	b = append(b, prefix...)
+	for _, x := range id {
+		b = append(b, hexDigits[x>>4], hexDigits[x&15])
+	}
+	return b
+}
+
+// Table is a map from IDs to V. Its entries live in one dense array (a
+// deletion moves the last entry into the hole) found through a table of
+// 4-byte slots probed linearly and kept at most 3/4 full. Its zero value
+// is an empty Table. It is not safe for simultaneous use.
+type Table[V any] struct {
+	seed  maphash.Seed
+	ents  []entry[V]
+	slots []uint32 // entry index + 1; 0 is empty; len is 0 or a power of two
+}
+
+type entry[V any] struct {
+	id ID
+	v  V
+}
+
+// Len returns the number of entries.
+func (t *Table[V]) Len() int { return len(t.ents) }
+
+func (t *Table[V]) home(id ID) int {
+	return int(maphash.Comparable(t.seed, id) & uint64(len(t.slots)-1))
+}
+
+// find returns the slot of id and its entry index, or the empty slot
+// where it would go and -1.
+func (t *Table[V]) find(id ID) (slot, ent int) {
+	if len(t.slots) == 0 {
+		return -1, -1
+	}
+	mask := len(t.slots) - 1
+	for p := t.home(id); ; p = (p + 1) & mask {
+		s := t.slots[p]
+		if s == 0 {
+			return p, -1
+		}
+		if t.ents[s-1].id == id {
+			return p, int(s - 1)
+		}
+	}
+}
+
+// Get returns the value of id and whether it is there.
+func (t *Table[V]) Get(id ID) (V, bool) {
+	if _, i := t.find(id); i >= 0 {
+		return t.ents[i].v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// Ptr returns a pointer to the value of id, nil if it is not there. The
+// pointer is valid until the next Set of a new ID or Delete.
+func (t *Table[V]) Ptr(id ID) *V {
+	if _, i := t.find(id); i >= 0 {
+		return &t.ents[i].v
+	}
+	return nil
+}
+
+// Set sets the value of id.
+func (t *Table[V]) Set(id ID, v V) {
+	p, i := t.find(id)
+	if i >= 0 {
+		t.ents[i].v = v
+		return
+	}
+	if (len(t.ents)+1)*4 > len(t.slots)*3 {
+		t.resize(max(8, 2*len(t.slots)))
+		p, _ = t.find(id)
+	}
+	t.ents = append(t.ents, entry[V]{id: id, v: v})
+	t.slots[p] = uint32(len(t.ents))
+}
+
+// Delete removes id and returns the value it had.
+func (t *Table[V]) Delete(id ID) (V, bool) {
+	var zero V
+	p, i := t.find(id)
+	if i < 0 {
+		return zero, false
+	}
+	v := t.ents[i].v
+	t.unslot(p)
+	last := len(t.ents) - 1
+	if i != last {
+		t.ents[i] = t.ents[last]
+		q, _ := t.find(t.ents[i].id) // the slot naming last, the one holding that ID
+		t.slots[q] = uint32(i + 1)
+	}
+	t.ents[last] = entry[V]{}
+	t.ents = t.ents[:last]
+	if n := len(t.ents); cap(t.ents) > 64 && n < cap(t.ents)/4 {
+		t.ents = append(make([]entry[V], 0, 2*n), t.ents...)
+	}
+	if n := len(t.ents); len(t.slots) > 8 && n*8 < len(t.slots) {
+		t.resize(len(t.slots) / 2)
+	}
+	return v, true
+}
+
+// unslot empties slot p, shifting back the entries probed past it.
+func (t *Table[V]) unslot(p int) {
+	mask := len(t.slots) - 1
+	for q := (p + 1) & mask; t.slots[q] != 0; q = (q + 1) & mask {
+		h := t.home(t.ents[t.slots[q]-1].id)
+		// The entry at q may move to p if its home is not in (p, q].
+		if (q > p && (h <= p || h > q)) || (q < p && h <= p && h > q) {
+			t.slots[p] = t.slots[q]
+			p = q
+		}
+	}
+	t.slots[p] = 0
+}
+
+func (t *Table[V]) resize(n int) {
+	if t.slots == nil {
+		t.seed = maphash.MakeSeed()
+	}
+	t.slots = make([]uint32, n)
+	for i := range t.ents {
+		p := t.home(t.ents[i].id)
+		for t.slots[p] != 0 {
+			p = (p + 1) & (n - 1)
+		}
+		t.slots[p] = uint32(i + 1)
+	}
+}
+
+// All yields every entry, the value by pointer. The loop body may change
+// the value and may Delete the ID it is given; an ID Set during the loop
+// may or may not be yielded, and other deletions make the loop yield
+// some entries twice or not at all.
+func (t *Table[V]) All() iter.Seq2[ID, *V] {
+	return func(yield func(ID, *V) bool) {
+		for i := len(t.ents) - 1; i >= 0; i-- {
+			if i >= len(t.ents) {
+				continue
+			}
+			if !yield(t.ents[i].id, &t.ents[i].v) {
+				return
+			}
+		}
+	}
+}
+
+// Clear removes every entry and frees the memory.
+func (t *Table[V]) Clear() {
+	t.ents, t.slots = nil, nil
+}
+
+// Map is a map from strings to V that holds the keys of the SID shape (two
+// upper-case letters and 32 lower-case hex digits, as Twilio writes SIDs)
+// of the first such prefix it is given as IDs in a [Table], and other keys
+// in a Go map. Its zero value is an empty Map. It is not safe for
+// simultaneous use.
+type Map[V any] struct {
+	prefix string
+	t      Table[V]
+	other  map[string]V
+}
+
+// Key is a key of a Map as the Map holds it.
+type Key struct {
+	id     ID
+	prefix string // "" when s holds the key
+	s      string
+}
+
+// String returns the key.
+func (k Key) String() string {
+	if k.prefix == "" {
+		return k.s
+	}
+	return k.id.String(k.prefix)
+}
+
+// key returns the key s as m would hold it, taking s's prefix as m's own
+// if m has none yet.
+func (m *Map[V]) key(s string) Key {
+	if m.prefix == "" && len(s) == 34 && isUpper(s[0]) && isUpper(s[1]) {
+		if _, ok := Exact(s[:2], s); ok {
+			m.prefix = strings.Clone(s[:2]) // not s's memory
+		}
+	}
+	return m.lookup(s)
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+func (m *Map[V]) lookup(s string) Key {
+	if m.prefix != "" {
+		if id, ok := Exact(m.prefix, s); ok {
+			return Key{id: id, prefix: m.prefix}
+		}
+	}
+	return Key{s: s}
+}
+
+// Len returns the number of keys.
+func (m *Map[V]) Len() int { return m.t.Len() + len(m.other) }
+
+// Get returns the value of key and whether it is there.
+func (m *Map[V]) Get(key string) (V, bool) {
+	k := m.lookup(key)
+	if k.prefix != "" {
+		return m.t.Get(k.id)
+	}
+	v, ok := m.other[key]
+	return v, ok
+}
+
+// Has reports whether key is there.
+func (m *Map[V]) Has(key string) bool {
+	_, ok := m.Get(key)
+	return ok
+}
+
+// HasKey reports whether k, a key of any Map, is there.
+func (m *Map[V]) HasKey(k Key) bool {
+	if k.prefix != "" && k.prefix == m.prefix {
+		_, ok := m.t.Get(k.id)
+		return ok
+	}
+	return m.Has(k.String())
+}
+
+// Set sets the value of key. A key held in the Go map is the string
+// given: a caller whose string shares a larger buffer clones it first.
+func (m *Map[V]) Set(key string, v V) {
+	k := m.key(key)
+	if k.prefix != "" {
+		m.t.Set(k.id, v)
+		return
+	}
+	if m.other == nil {
+		m.other = make(map[string]V)
+	}
+	m.other[key] = v
+}
+
+// Delete removes key and reports whether it was there.
+func (m *Map[V]) Delete(key string) bool {
+	k := m.lookup(key)
+	if k.prefix != "" {
+		_, ok := m.t.Delete(k.id)
+		return ok
+	}
+	_, ok := m.other[key]
+	delete(m.other, key)
+	return ok
+}
+
+// DeleteKey removes k, a key yielded by m's All.
+func (m *Map[V]) DeleteKey(k Key) {
+	if k.prefix != "" {
+		m.t.Delete(k.id)
+		return
+	}
+	delete(m.other, k.s)
+}
+
+// All yields every key and its value by pointer, with the guarantees of
+// [Table.All]: the loop may change the value and DeleteKey the key it is
+// given.
+func (m *Map[V]) All() iter.Seq2[Key, *V] {
+	return func(yield func(Key, *V) bool) {
+		for id, v := range m.t.All() {
+			if !yield(Key{id: id, prefix: m.prefix}, v) {
+				return
+			}
+		}
+		for s, v := range m.other {
+			if !yield(Key{s: s}, &v) {
+				return
+			}
+			if _, ok := m.other[s]; ok {
+				m.other[s] = v
+			}
+		}
+	}
+}
