@@ -1,5 +1,12 @@
 package video
 
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/videoquota/videoquota/internal/sidmap"
+)
+
 // The Room -> Participant index: which Participants this Client holds in
 // which Room, so that completing a Room releases them (idxHeld), and which
 // ones the status callbacks or a reconciliation show connected (idxConn).
@@ -10,28 +17,95 @@ package video
 // that is not (ended, remembered for late events) lives in the model's
 // parts map. Participants are found through their Room, which every
 // callback and listing names. Entries the callbacks do not track
-// (untracked Rooms, idxOnly Participants) exist only while indexed. SID
-// strings are shared with the ledger, not copied.
+// (untracked Rooms, idxOnly Participants) exist only while indexed. Room
+// and Participant SIDs are held in 16 bytes (internal/sidmap, pid), not
+// as strings.
 const (
 	idxHeld uint8 = 1 << iota // this Client holds its slot (HoldParticipant, CommitParticipant)
 	idxConn                   // the callbacks or a reconciliation show it connected
 	idxOnly                   // in the index only: the callbacks do not track it
 )
 
-// partRec is a Participant indexed in a Room: its SID, what the model
-// knows of it (mark, identity hash) and its idx bits.
+// idxAlias marks a partRec whose id is an alias (see pidLocked), not a
+// SID's bytes.
+const idxAlias uint8 = 1 << 7
+
+// partRec is a Participant indexed in a Room: its SID in 16 bytes (see
+// pid), what the model knows of it (mark, identity hash) and its idx bits.
 type partRec struct {
-	sid string
+	id sidmap.ID
 	mark
-	ident uint64 // identity hash (identHash), 0 when not known
-	bits  uint8
+	ident uint32 // identity hash (identHash), 0 when not known
+	bits  uint8  // idx bits, and idxAlias
+}
+
+// pid is a Participant SID as the index holds it: the 16 bytes of a SID
+// as Twilio writes it ("PA" and 32 lower-case hex digits), or, for any
+// other string (which the public slot methods and a listing may give),
+// the number of an alias the model keeps with the string.
+type pid struct {
+	id    sidmap.ID
+	alias uint8 // idxAlias or 0
+}
+
+func (r *partRec) pid() pid { return pid{r.id, r.bits & idxAlias} }
+
+// aliasRec is the string of an alias pid and the partRecs that use it.
+type aliasRec struct {
+	sid  string
+	refs int
+}
+
+// pidLocked returns the pid of Participant sid, making an alias if sid is
+// not of Twilio's shape and make is set; ok is false when there is none.
+// Requires mu held.
+func (m *model) pidLocked(sid string, make bool) (pid, bool) {
+	if id, ok := sidmap.Exact("PA", sid); ok {
+		return pid{id: id}, true
+	}
+	if id, ok := m.aliasOf[sid]; ok {
+		return pid{id, idxAlias}, true
+	}
+	if !make {
+		return pid{}, false
+	}
+	m.aliasN++
+	var id sidmap.ID
+	binary.BigEndian.PutUint64(id[8:], m.aliasN)
+	sid = strings.Clone(sid)
+	m.aliasOf[sid] = id
+	m.aliases[id] = aliasRec{sid: sid}
+	return pid{id, idxAlias}, true
+}
+
+// sidLocked returns the SID of p. Requires mu held.
+func (m *model) sidLocked(p pid) string {
+	if p.alias != 0 {
+		return m.aliases[p.id].sid
+	}
+	return p.id.String("PA")
+}
+
+// aliasRefLocked counts a partRec more (d 1) or less (d -1) using p,
+// forgetting the alias when none does. Requires mu held.
+func (m *model) aliasRefLocked(p pid, d int) {
+	if p.alias == 0 {
+		return
+	}
+	a := m.aliases[p.id]
+	if a.refs += d; a.refs > 0 {
+		m.aliases[p.id] = a
+		return
+	}
+	delete(m.aliases, p.id)
+	delete(m.aliasOf, a.sid)
 }
 
 // partView is what partLocked returns of a Participant: its mark and
 // identity hash, and where it is indexed (room "" and bits 0 when not).
 type partView struct {
 	mark
-	ident uint64
+	ident uint32
 	room  string
 	bits  uint8
 }
@@ -51,16 +125,25 @@ const bigRoom = 64
 // recInLocked returns the index of Participant sid in r.parts, -1 if not
 // there. Requires mu held.
 func (m *model) recInLocked(r roomTrack, sid string) int {
+	p, ok := m.pidLocked(sid, false)
+	if !ok {
+		return -1
+	}
+	return m.pidInLocked(r, p)
+}
+
+// pidInLocked is recInLocked for a pid. Requires mu held.
+func (m *model) pidInLocked(r roomTrack, p pid) int {
 	if len(r.parts) >= bigRoom {
 		if ix, ok := m.bigIdx[r.sid]; ok {
-			if i, ok := ix[sid]; ok {
+			if i, ok := ix[p]; ok {
 				return i
 			}
 			return -1
 		}
 	}
 	for i := range r.parts {
-		if r.parts[i].sid == sid {
+		if r.parts[i].id == p.id && r.parts[i].bits&idxAlias == p.alias {
 			return i
 		}
 	}
@@ -74,9 +157,9 @@ func (m *model) reindexLocked(r roomTrack) {
 		delete(m.bigIdx, r.sid)
 		return
 	}
-	ix := make(map[string]int, len(r.parts))
-	for i, rec := range r.parts {
-		ix[rec.sid] = i
+	ix := make(map[pid]int, len(r.parts))
+	for i := range r.parts {
+		ix[r.parts[i].pid()] = i
 	}
 	m.bigIdx[r.sid] = ix
 }
@@ -88,15 +171,17 @@ func (m *model) indexLocked(roomSID, participantSID string, bits uint8) {
 	if roomSID == "" {
 		return
 	}
-	r, ok := m.rooms[roomSID]
+	r, ok := m.getRoom(roomSID)
 	if !ok {
-		r = roomTrack{sid: roomSID, mark: untracked}
+		r.mark = untracked
 	}
-	if i := m.recInLocked(r, participantSID); i >= 0 {
+	p, _ := m.pidLocked(participantSID, true)
+	if i := m.pidInLocked(r, p); i >= 0 {
 		r.parts[i].bits |= bits
 		return
 	}
-	rec := partRec{sid: participantSID, bits: bits}
+	m.aliasRefLocked(p, 1)
+	rec := partRec{id: p.id, bits: bits | p.alias}
 	if t, ok := m.parts[participantSID]; ok {
 		rec.mark, rec.ident = t.mark, t.ident
 		delete(m.parts, participantSID)
@@ -104,9 +189,9 @@ func (m *model) indexLocked(roomSID, participantSID string, bits uint8) {
 		rec.bits |= idxOnly
 	}
 	r.parts = append(r.parts, rec)
-	m.rooms[r.sid] = r
+	m.putRoom(r)
 	if ix, ok := m.bigIdx[r.sid]; ok {
-		ix[rec.sid] = len(r.parts) - 1
+		ix[p] = len(r.parts) - 1
 	} else if len(r.parts) >= bigRoom {
 		m.reindexLocked(r)
 	}
@@ -115,7 +200,7 @@ func (m *model) indexLocked(roomSID, participantSID string, bits uint8) {
 // unindexLocked drops bits from participantSID in roomSID, and it from the
 // Room when it has neither idxHeld nor idxConn left. Requires mu held.
 func (m *model) unindexLocked(roomSID, participantSID string, bits uint8) {
-	r, ok := m.rooms[roomSID]
+	r, ok := m.getRoom(roomSID)
 	if !ok {
 		return
 	}
@@ -126,15 +211,16 @@ func (m *model) unindexLocked(roomSID, participantSID string, bits uint8) {
 	if r.parts[i].bits &^= bits; r.parts[i].bits&(idxHeld|idxConn) != 0 {
 		return
 	}
+	gone := r.parts[i].pid()
 	m.unroomLocked(r.parts[i])
 	last := len(r.parts) - 1
 	r.parts[i] = r.parts[last]
 	r.parts[last] = partRec{}
 	r.parts = r.parts[:last]
 	if ix, ok := m.bigIdx[r.sid]; ok {
-		delete(ix, participantSID)
+		delete(ix, gone)
 		if i < last {
-			ix[r.parts[i].sid] = i
+			ix[r.parts[i].pid()] = i
 		}
 		if len(r.parts) < bigRoom/2 {
 			delete(m.bigIdx, r.sid)
@@ -146,9 +232,11 @@ func (m *model) unindexLocked(roomSID, participantSID string, bits uint8) {
 // unroomLocked keeps what the model knows of rec, taken out of its Room, in
 // the parts map, or forgets it if only the index knew it.
 func (m *model) unroomLocked(rec partRec) {
-	delete(m.heldIn, rec.sid)
+	sid := m.sidLocked(rec.pid())
+	m.aliasRefLocked(rec.pid(), -1)
+	delete(m.heldIn, sid)
 	if rec.bits&idxOnly == 0 {
-		m.parts[rec.sid] = partTrack{mark: rec.mark, ident: rec.ident}
+		m.parts[sid] = partTrack{mark: rec.mark, ident: rec.ident}
 	}
 }
 
@@ -159,17 +247,17 @@ func (m *model) storeRoomLocked(r roomTrack) {
 		r.parts = nil
 		delete(m.bigIdx, r.sid)
 		if r.mark == untracked {
-			delete(m.rooms, r.sid)
+			m.rooms.Delete(r.sid)
 			return
 		}
 	}
-	m.rooms[r.sid] = r
+	m.putRoom(r)
 }
 
 // takeRoomLocked drops bits from every Participant of roomSID and returns
 // those that had any of them, with the bits they had. Requires mu held.
 func (m *model) takeRoomLocked(roomSID string, bits uint8) []indexed {
-	r, ok := m.rooms[roomSID]
+	r, ok := m.getRoom(roomSID)
 	if !ok {
 		return nil
 	}
@@ -177,7 +265,7 @@ func (m *model) takeRoomLocked(roomSID string, bits uint8) []indexed {
 	kept := r.parts[:0]
 	for _, rec := range r.parts {
 		if rec.bits&bits != 0 {
-			out = append(out, indexed{sid: rec.sid, bits: rec.bits & bits})
+			out = append(out, indexed{sid: m.sidLocked(rec.pid()), bits: rec.bits & bits})
 		}
 		if rec.bits &^= bits; rec.bits&(idxHeld|idxConn) != 0 {
 			kept = append(kept, rec)
@@ -194,7 +282,8 @@ func (m *model) takeRoomLocked(roomSID string, bits uint8) []indexed {
 
 // connectedLocked reports whether any Participant of roomSID has idxConn.
 func (m *model) connectedLocked(roomSID string) bool {
-	for _, rec := range m.rooms[roomSID].parts {
+	r, _ := m.getRoom(roomSID)
+	for _, rec := range r.parts {
 		if rec.bits&idxConn != 0 {
 			return true
 		}

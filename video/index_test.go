@@ -17,7 +17,7 @@ func TestBigRoomIndex(t *testing.T) {
 	live := map[string]bool{}
 	check := func(step string) {
 		t.Helper()
-		r := m.rooms[room]
+		r, _ := m.getRoom(room)
 		if len(r.parts) != len(live) {
 			t.Fatalf("%s: %d indexed, want %d", step, len(r.parts), len(live))
 		}
@@ -27,7 +27,7 @@ func TestBigRoomIndex(t *testing.T) {
 		}
 		for sid := range live {
 			i := m.recInLocked(r, sid)
-			if i < 0 || r.parts[i].sid != sid {
+			if i < 0 || m.sidLocked(r.parts[i].pid()) != sid {
 				t.Fatalf("%s: %s found at %d", step, sid, i)
 			}
 		}
@@ -77,14 +77,17 @@ func TestBigRoomIndex(t *testing.T) {
 	}
 	m.takeRoomLocked(room, idxHeld)
 	for sid := range live {
-		if sid[1] == 'A' && m.recInLocked(m.rooms[room], sid) < 0 {
+		if r, _ := m.getRoom(room); sid[1] == 'A' && m.recInLocked(r, sid) < 0 {
 			delete(live, sid) // had idxHeld only
 		}
 	}
 	check("after a take")
 	m.takeRoomLocked(room, idxHeld|idxConn)
-	if _, ok := m.rooms[room]; ok || len(m.bigIdx) != 0 {
+	if ok := m.rooms.Has(room); ok || len(m.bigIdx) != 0 {
 		t.Fatalf("emptied room kept (%v) or its index (%d)", ok, len(m.bigIdx))
+	}
+	if len(m.aliases) != 0 || len(m.aliasOf) != 0 {
+		t.Fatalf("%d aliases (%d by SID) kept after every Participant left", len(m.aliases), len(m.aliasOf))
 	}
 }
 
@@ -100,17 +103,17 @@ func TestChooseRooms(t *testing.T) {
 	sid := func(i int) string { return fmt.Sprintf("RM%032x", i) }
 	var live []string
 	for i := range 20 {
-		r := roomTrack{sid: sid(i), mark: inProgress(1), listed: uint32(100 + i), flags: roomHeard}
-		m.rooms[r.sid] = r
+		r := roomTrack{sid: sid(i), roomState: roomState{mark: inProgress(1), listed: uint32(100 + i), flags: roomHeard}}
+		m.putRoom(r)
 		live = append(live, r.sid)
 	}
 	hot, own, tok, held := sid(19), sid(18), sid(17), sid(16)
-	r := m.rooms[hot]
+	r, _ := m.getRoom(hot)
 	r.flags |= roomHot
-	m.rooms[hot] = r
-	r = m.rooms[own]
+	m.putRoom(r)
+	r, _ = m.getRoom(own)
 	r.flags = roomOwn
-	m.rooms[own] = r
+	m.putRoom(r)
 	m.toksOf["standup"] = 1
 	m.names["standup"] = tok
 	m.indexLocked(held, "PA0123456789abcdef0123456789abcdef", idxHeld)

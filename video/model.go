@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/videoquota/videoquota/internal/sidmap"
 	"github.com/videoquota/videoquota/quota"
 )
 
@@ -53,11 +54,14 @@ import (
 // while other Rooms proceed.
 type model struct {
 	mu        sync.Mutex
-	rooms     map[string]roomTrack      // Room SID ->
-	names     map[string]string         // UniqueName -> SID of the Room last known in progress under it
-	parts     map[string]partTrack      // Participant SID -> (those not indexed in a Room)
-	heldIn    map[string]string         // Participant SID -> Room, for those held through the public slot methods
-	bigIdx    map[string]map[string]int // Room SID -> Participant SID -> index in its parts, for Rooms of bigRoom or more
+	rooms     sidmap.Map[roomState]  // Room SID -> (SIDs in 16 bytes)
+	names     map[string]string      // UniqueName -> SID of the Room last known in progress under it
+	parts     map[string]partTrack   // Participant SID -> (those not indexed in a Room)
+	heldIn    map[string]string      // Participant SID -> Room, for those held through the public slot methods
+	bigIdx    map[string]map[pid]int // Room SID -> Participant -> index in its parts, for Rooms of bigRoom or more
+	aliases   map[sidmap.ID]aliasRec // alias pid -> its SID (see pidLocked)
+	aliasOf   map[string]sidmap.ID   // SID -> alias pid
+	aliasN    uint64                 // aliases made
 	creates   map[string]*createRec
 	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
@@ -83,11 +87,13 @@ type model struct {
 }
 
 func (m *model) init() {
-	m.rooms = make(map[string]roomTrack)
+	m.rooms.Prefix("RM")
 	m.names = make(map[string]string)
 	m.parts = make(map[string]partTrack)
 	m.heldIn = make(map[string]string)
-	m.bigIdx = make(map[string]map[string]int)
+	m.bigIdx = make(map[string]map[pid]int)
+	m.aliases = make(map[sidmap.ID]aliasRec)
+	m.aliasOf = make(map[string]sidmap.ID)
 	m.creates = make(map[string]*createRec)
 	m.roomToks = make(map[string]*tokRes)
 	m.partToks = make(map[string]*tokRes)
@@ -152,12 +158,16 @@ func (m *model) nowLocked(c *Client) int64 {
 	return stamp(c.now())
 }
 
-// identHash identifies a Participant identity without keeping it.
-func (m *model) identHash(identity string) uint64 {
+// identHash identifies a Participant identity without keeping it, in 32
+// bits (so that a Participant's track fits 32 bytes): two identities
+// share a hash with odds of 2^-32 per comparison, which a seed made per
+// Client keeps out of a caller's control. A shared hash makes JoinToken
+// take a second identity for a rejoin, as if the quota had room.
+func (m *model) identHash(identity string) uint32 {
 	if identity == "" {
 		return 0
 	}
-	return maphash.String(m.seed, identity) | 1
+	return uint32(maphash.String(m.seed, identity)) | 1
 }
 
 // ---- the Client's own calls ----
@@ -186,7 +196,7 @@ func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name
 		// it took, and this one is held on its own.
 		key = ""
 	}
-	if r, known := m.rooms[sid]; known && r.ended() {
+	if r, known := m.getRoom(sid); known && r.ended() {
 		m.mu.Unlock()
 		c.giveBack(ctx, quota.Rooms, key)
 		return false // ended (callbacks) before its answer arrived
@@ -221,7 +231,7 @@ func (m *model) trackOwnRoomLocked(c *Client, sid, name string) {
 		r.mark = inProgress(m.nowLocked(c))
 	}
 	r.flags |= roomOwn
-	m.rooms[r.sid] = r
+	m.putRoom(r)
 	m.nameLocked(name, r.sid)
 	m.recon.room(r.sid, true)
 }
@@ -412,10 +422,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 	{
 		// Remembered ended (until pruned), so that late events for it are
 		// stale.
-		r = m.rooms[sid]
-		if r.sid == "" {
-			r.sid = strings.Clone(sid)
-		}
+		r, _ = m.getRoom(sid)
 		m.endRoomTrackLocked(r, at)
 	}
 	return false, nil
@@ -505,7 +512,7 @@ func (m *model) heardLocked(e *RoomEvent) {
 	}
 	if flags != r.flags {
 		r.flags = flags
-		m.rooms[r.sid] = r
+		m.putRoom(r)
 	}
 }
 
@@ -566,7 +573,7 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 		return err
 	}
 	r.mark = inProgress(ts)
-	m.rooms[r.sid] = r
+	m.putRoom(r)
 	return nil
 }
 
@@ -661,7 +668,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	}
 	if roomNew {
 		r.mark = inProgress(ts)
-		m.rooms[r.sid] = r
+		m.putRoom(r)
 	}
 	m.indexLocked(r.sid, e.ParticipantSID, idxHeld|idxConn)
 	m.trackPartLocked(r.sid, e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
@@ -777,7 +784,7 @@ func (m *model) inProgressLocked(name string) string {
 	if !ok {
 		return ""
 	}
-	if r, ok := m.rooms[sid]; ok && !r.ended() && r.mark != untracked {
+	if r, ok := m.getRoom(sid); ok && !r.ended() && r.mark != untracked {
 		return sid
 	}
 	delete(m.names, name)
@@ -796,11 +803,12 @@ func (m *model) creatingLocked(name string) bool {
 
 // connectedAsLocked reports whether a Participant with identity hash id is
 // known connected in Room sid.
-func (m *model) connectedAsLocked(sid string, id uint64) bool {
+func (m *model) connectedAsLocked(sid string, id uint32) bool {
 	if id == 0 {
 		return false
 	}
-	for _, rec := range m.rooms[sid].parts {
+	r, _ := m.getRoom(sid)
+	for _, rec := range r.parts {
 		if rec.bits&idxConn != 0 && rec.ident == id && !rec.ended() {
 			return true
 		}
@@ -877,7 +885,7 @@ func (m *model) pruneLocked() {
 		}
 		m.ends.pop()
 		if e.room {
-			if r, ok := m.rooms[e.sid]; ok && r.mark != untracked && r.ended() && r.at() < cut {
+			if r, ok := m.getRoom(e.sid); ok && r.mark != untracked && r.ended() && r.at() < cut {
 				r.mark = untracked
 				m.storeRoomLocked(r)
 			}
@@ -885,7 +893,7 @@ func (m *model) pruneLocked() {
 		}
 		if p, ok := m.parts[e.sid]; ok && p.ended() && p.at() < cut {
 			delete(m.parts, e.sid)
-		} else if r, ok := m.rooms[e.in]; ok && e.in != "" {
+		} else if r, ok := m.getRoom(e.in); ok && e.in != "" {
 			if i := m.recInLocked(r, e.sid); i >= 0 && r.parts[i].bits&idxOnly == 0 && r.parts[i].ended() && r.parts[i].at() < cut {
 				r.parts[i].mark, r.parts[i].bits = 0, r.parts[i].bits|idxOnly // kept for the index only
 			}
@@ -925,7 +933,7 @@ func (m *model) nameLiveLocked(name string) bool {
 	if !ok {
 		return false
 	}
-	if _, ok := m.rooms[sid]; ok {
+	if _, ok := m.getRoom(sid); ok {
 		return m.inProgressLocked(name) != ""
 	}
 	st := m.stripe(sid)
@@ -986,12 +994,27 @@ func (q *fifo[T]) pop() T {
 // relation is kept once, here. A roomTrack whose mark is untracked exists
 // only for the index.
 type roomTrack struct {
-	sid string // the map key, kept to share it (interned) with the ledger and the index
+	sid string // the key in rooms
+	roomState
+}
+
+// roomState is what the model keeps of a Room, under its SID.
+type roomState struct {
 	mark
 	parts  []partRec // Participants indexed in it (at most 50 in a Room), with what the model knows of them
 	listed uint32    // the Reconcile pass that last listed its Participants; 0: never
 	flags  uint8     // roomOwn, roomHeard, roomHot
 }
+
+// getRoom returns the track of Room sid (with sid as its sid) and whether
+// the model has one. Requires mu held.
+func (m *model) getRoom(sid string) (roomTrack, bool) {
+	st, ok := m.rooms.Get(sid)
+	return roomTrack{sid: sid, roomState: st}, ok
+}
+
+// putRoom stores r under r.sid. Requires mu held.
+func (m *model) putRoom(r roomTrack) { m.rooms.Set(r.sid, r.roomState) }
 
 // roomTrack flags, for Reconcile's choice of Rooms to list.
 const (
@@ -1005,7 +1028,7 @@ const (
 // events for them are stale.
 type partTrack struct {
 	mark
-	ident uint64 // identity hash (identHash), 0 when not known
+	ident uint32 // identity hash (identHash), 0 when not known
 }
 
 // mark is a track's state in 8 bytes: a time in Unix microseconds (see
@@ -1035,27 +1058,20 @@ func stamp(t time.Time) int64 { return t.UnixMicro() }
 // untracked marks a roomTrack that exists only for the index.
 const untracked mark = math.MinInt64
 
-// internLocked points e's RoomSID and ParticipantSID at the strings already
-// kept for them, or at copies: the parsed values share the request body's
-// memory, which a kept SID would otherwise keep alive.
+// internLocked points e's RoomSID and ParticipantSID at copies: the parsed
+// values share the request body's memory, which a SID kept as a string
+// (a name's Room, a window entry, an ended SID) would otherwise keep
+// alive. The model's Room and Participant tracks hold SIDs in 16 bytes.
 func (m *model) internLocked(e *RoomEvent) {
-	if e.RoomSID != "" {
-		if r, ok := m.rooms[e.RoomSID]; ok {
-			e.RoomSID = r.sid
-		} else {
-			e.RoomSID = strings.Clone(e.RoomSID)
-		}
-	}
-	if e.ParticipantSID != "" {
-		e.ParticipantSID = strings.Clone(e.ParticipantSID)
-	}
+	e.RoomSID = strings.Clone(e.RoomSID)
+	e.ParticipantSID = strings.Clone(e.ParticipantSID)
 }
 
 // roomLocked returns the track of Room sid and whether it is new to the
 // model (a new track is in progress and not stored yet). It keeps the
 // Room's index.
 func (m *model) roomLocked(sid string) (roomTrack, bool) {
-	r, ok := m.rooms[sid]
+	r, ok := m.getRoom(sid)
 	if !ok {
 		return roomTrack{sid: sid}, true
 	}
@@ -1071,7 +1087,7 @@ func (m *model) roomLocked(sid string) (roomTrack, bool) {
 // the Participants not indexed, and whether the model tracks it. The view
 // says where it is indexed.
 func (m *model) partLocked(room, sid string) (partView, bool) {
-	if r, ok := m.rooms[room]; ok && room != "" {
+	if r, ok := m.getRoom(room); ok && room != "" {
 		if i := m.recInLocked(r, sid); i >= 0 {
 			rec := r.parts[i]
 			v := partView{mark: rec.mark, ident: rec.ident, room: r.sid, bits: rec.bits}
@@ -1091,9 +1107,9 @@ func (m *model) partLocked(room, sid string) (partView, bool) {
 // trackPartLocked stores mk (and the identity hash, when not 0) as what the
 // model knows of Participant sid: in Room room if it is indexed there,
 // else in the parts map.
-func (m *model) trackPartLocked(room, sid string, mk mark, ident uint64) {
+func (m *model) trackPartLocked(room, sid string, mk mark, ident uint32) {
 	in := ""
-	if r, ok := m.rooms[room]; ok && room != "" {
+	if r, ok := m.getRoom(room); ok && room != "" {
 		if i := m.recInLocked(r, sid); i >= 0 {
 			rec := &r.parts[i]
 			rec.mark, rec.bits = mk, rec.bits&^idxOnly
@@ -1118,7 +1134,7 @@ func (m *model) trackPartLocked(room, sid string, mk mark, ident uint64) {
 
 // trackedRoomLocked returns the track of Room sid if the model knows it.
 func (m *model) trackedRoomLocked(sid string) (roomTrack, bool) {
-	r, ok := m.rooms[sid]
+	r, ok := m.getRoom(sid)
 	return r, ok && r.mark != untracked
 }
 

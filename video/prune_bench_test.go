@@ -15,7 +15,7 @@ func BenchmarkPrune(b *testing.B) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	old := stamp(now.Add(-2 * DefaultCallbackRetention))
 	for i := range 2000 {
-		m.rooms[fmt.Sprintf("RM%032x", i)] = roomTrack{sid: fmt.Sprintf("RM%032x", i), mark: inProgress(stamp(now))}
+		m.putRoom(roomTrack{sid: fmt.Sprintf("RM%032x", i), roomState: roomState{mark: inProgress(stamp(now))}})
 	}
 	for i := range 100000 {
 		sid := fmt.Sprintf("PA%032x", i)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -416,7 +417,7 @@ func sweep(n, budget, unlisted, roomReads int) int {
 // syncRooms makes the ledger's Rooms exactly those listed (corrected by
 // what the window recorded while listing), settles the reservations the
 // listing accounts for, and records the listing in the model. It returns
-// the Rooms in progress (the model's SID strings) and the Rooms the model
+// the Rooms in progress (the listing's SID strings) and the Rooms the model
 // held in progress that Twilio no longer lists.
 func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, cut int64) (live, gone []string, err error) {
 	c, m := p.c, p.m
@@ -444,10 +445,7 @@ func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, cut int64) (li
 
 	m.mu.Lock()
 	gone = m.adoptRoomsLocked(list)
-	live = keys // the store keeps no reference to keys
-	for i, r := range list {
-		live[i] = m.knownSIDLocked(r.sid)
-	}
+	live = keys
 	again := p.win.roomsAfter(snap)
 	m.mu.Unlock()
 	return live, gone, c.replayRooms(ctx, again)
@@ -515,9 +513,15 @@ func (m *model) settleRoomsLocked(cut int64, rooms roomList) []string {
 // ones in progress (with their names), and returns those it knew in
 // progress that are not listed any more, for endGone. Requires mu held.
 func (m *model) adoptRoomsLocked(rooms roomList) (gone []string) {
-	for sid, r := range m.rooms {
-		if r.mark != untracked && !r.ended() && !rooms.has(sid) {
-			gone = append(gone, r.sid)
+	var buf [34]byte
+	for k, r := range m.rooms.All() {
+		if r.mark == untracked || r.ended() {
+			continue
+		}
+		// k in buf, read only while buf is unchanged: no string per Room.
+		b := k.Append(buf[:0])
+		if !rooms.has(unsafe.String(unsafe.SliceData(b), len(b))) {
+			gone = append(gone, k.String())
 		}
 	}
 	for _, l := range rooms {
@@ -526,7 +530,7 @@ func (m *model) adoptRoomsLocked(rooms roomList) (gone []string) {
 			// Twilio lists it in progress (SIDs are never reused). l.sid
 			// is the listing's own string, not a page's memory.
 			r.mark = inProgress(0)
-			m.rooms[r.sid] = r
+			m.putRoom(r)
 		}
 		m.nameLocked(l.name, r.sid)
 	}
@@ -567,7 +571,8 @@ func (p *pass) endGone(ctx context.Context, sid string) error {
 			m.trackPartLocked("", t.sid, endedAt(now), 0)
 		}
 	}
-	m.endRoomTrackLocked(m.rooms[sid], now) // its name is dropped by inProgressLocked
+	r, _ = m.getRoom(sid)
+	m.endRoomTrackLocked(r, now) // its name is dropped by inProgressLocked
 	return nil
 }
 
@@ -666,14 +671,19 @@ func (p *pass) applyListing(ctx context.Context, sid string, listed []twilioPart
 		}
 	}
 	var drop []string
-	for _, rec := range m.rooms[r.sid].parts {
-		if rec.bits&(idxHeld|idxConn) == 0 || rec.ended() || listedIn(listed, rec.sid) {
+	r, _ = m.getRoom(r.sid)
+	for _, rec := range r.parts {
+		if rec.bits&(idxHeld|idxConn) == 0 || rec.ended() {
 			continue
 		}
-		if e, ok := newer(rec.sid); ok && e.on {
+		psid := m.sidLocked(rec.pid())
+		if listedIn(listed, psid) {
 			continue
 		}
-		drop = append(drop, rec.sid)
+		if e, ok := newer(psid); ok && e.on {
+			continue
+		}
+		drop = append(drop, psid)
 	}
 	settled := m.settlePartsLocked(r.sid, add)
 	m.mu.Unlock()
@@ -708,9 +718,9 @@ func (p *pass) applyListing(ctx context.Context, sid string, listed []twilioPart
 		m.indexLocked(r.sid, psid, idxHeld|idxConn)
 		m.trackPartLocked(r.sid, psid, inProgress(t.at()), m.identHash(lp.identity))
 	}
-	r = m.rooms[r.sid]
+	r, _ = m.getRoom(r.sid)
 	r.listed, r.flags = m.passes, r.flags&^roomHot
-	m.rooms[r.sid] = r
+	m.putRoom(r)
 	p.d.Participants.Twilio += m.liveInLocked(r.sid)
 	return nil
 }
@@ -729,7 +739,8 @@ func listedIn(listed []twilioPart, sid string) bool {
 // connected and not ended.
 func (m *model) liveInLocked(sid string) int {
 	n := 0
-	for _, rec := range m.rooms[sid].parts {
+	r, _ := m.getRoom(sid)
+	for _, rec := range r.parts {
 		if rec.bits&(idxHeld|idxConn) != 0 && !rec.ended() {
 			n++
 		}
@@ -794,7 +805,7 @@ func (m *model) chooseLocked(live []string, k int) (chosen []string, prioritised
 	cands := make([]cand, len(live))
 	npri := 0
 	for i, sid := range live {
-		r := m.rooms[sid]
+		r, _ := m.getRoom(sid)
 		cands[i] = cand{sid, r.listed}
 		if r.flags&roomHot != 0 || (r.flags&roomHeard == 0 && (r.flags&roomOwn != 0 || r.listed == 0)) || likely[sid] {
 			cands[npri], cands[i] = cands[i], cands[npri]
@@ -841,10 +852,10 @@ func (m *model) disagreeingLocked() map[string]bool {
 			out[sid] = true
 		}
 	}
-	for sid, r := range m.rooms {
+	for k, r := range m.rooms.All() {
 		for _, rec := range r.parts {
 			if rec.bits&(idxHeld|idxConn) == idxHeld {
-				out[sid] = true
+				out[k.String()] = true
 				break
 			}
 		}
@@ -858,7 +869,7 @@ func (m *model) disagreeingLocked() map[string]bool {
 func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
 	q := url.Values{"Status": {statusInProgress}, "PageSize": {strconv.Itoa(reconcilePageSize)}}
 	p.m.mu.Lock()
-	out := make([]twilioRoom, 0, len(p.m.rooms)+len(p.m.rooms)/8)
+	out := make([]twilioRoom, 0, p.m.rooms.Len()+p.m.rooms.Len()/8)
 	p.m.mu.Unlock()
 	var page []listed
 	for {
@@ -875,24 +886,13 @@ func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
 		if err != nil {
 			return nil, fmt.Errorf("video: Reconcile: listing rooms: %w", err)
 		}
-		p.m.mu.Lock()
 		for _, it := range page {
-			out = append(out, twilioRoom{sid: p.m.knownSIDLocked(it.Sid), name: it.UniqueName})
+			out = append(out, twilioRoom{sid: it.Sid, name: it.UniqueName})
 		}
-		p.m.mu.Unlock()
 		if !nextQuery(q, next) {
 			return out, nil
 		}
 	}
-}
-
-// knownSIDLocked returns the model's copy of Room SID sid if it has one,
-// so that a listing keeps no second copy. Requires mu held.
-func (m *model) knownSIDLocked(sid string) string {
-	if r, ok := m.rooms[sid]; ok {
-		return r.sid
-	}
-	return sid
 }
 
 // listConnected pages through a Room's connected Participants into out,
@@ -1028,13 +1028,13 @@ func (p *pass) syncParticipants(ctx context.Context) error {
 	c, m := p.c, p.m
 	m.mu.Lock()
 	keys := make([]string, 0, len(m.parts))
-	for _, r := range m.rooms {
+	for _, r := range m.rooms.All() {
 		if r.mark == untracked || r.ended() {
 			continue
 		}
 		for _, rec := range r.parts {
 			if rec.bits&(idxHeld|idxConn) != 0 && !rec.ended() {
-				keys = append(keys, rec.sid)
+				keys = append(keys, m.sidLocked(rec.pid()))
 			}
 		}
 	}

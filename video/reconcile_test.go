@@ -123,7 +123,7 @@ func TestPruneForgetsEnded(t *testing.T) {
 	s.newest = stamp(now) // the callbacks' clock
 	old := stamp(now.Add(-DefaultCallbackRetention - 1))
 	s.endRoomTrackLocked(roomTrack{sid: "old"}, old)
-	s.rooms["live"] = roomTrack{sid: "live"}
+	s.putRoom(roomTrack{sid: "live"})
 	s.nameLocked("old-name", "old")
 	s.nameLocked("live-name", "live")
 	s.trackPartLocked("", "gone", endedAt(old), 0)
@@ -133,10 +133,10 @@ func TestPruneForgetsEnded(t *testing.T) {
 	s.tokQ.push(tok)
 	s.toksOf["r"] = 1
 	s.pruneLocked()
-	if _, ok := s.rooms["old"]; ok {
+	if s.rooms.Has("old") {
 		t.Error("old ended room kept")
 	}
-	if _, ok := s.rooms["live"]; !ok {
+	if !s.rooms.Has("live") {
 		t.Error("live room forgotten")
 	}
 	if _, ok := s.parts["gone"]; ok {
@@ -233,10 +233,10 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		n := len(st.parts)
-		for _, r := range st.rooms {
+		for _, r := range st.rooms.All() {
 			n += len(r.parts)
 		}
-		return len(st.rooms), n
+		return st.rooms.Len(), n
 	}
 	for _, p := range []string{p1, p2} {
 		if err := c.HoldParticipant(ctx, room, p); err != nil {

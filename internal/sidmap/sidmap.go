@@ -144,6 +144,11 @@ func (t *Table[V]) Set(id ID, v V) {
 		t.resize(max(8, 2*len(t.slots)))
 		p, _ = t.find(id)
 	}
+	if len(t.ents) == cap(t.ents) {
+		// By an eighth, not append's quarter: the slack is the Table's
+		// main cost over its entries.
+		t.ents = append(make([]entry[V], 0, len(t.ents)+len(t.ents)/8+8), t.ents...)
+	}
 	t.ents = append(t.ents, entry[V]{id: id, v: v})
 	t.slots[p] = uint32(len(t.ents))
 }
@@ -354,4 +359,21 @@ func (m *Map[V]) All() iter.Seq2[Key, *V] {
 			}
 		}
 	}
+}
+
+// Prefix makes prefix the prefix of the keys m holds as IDs. It must be
+// called before the first Set.
+func (m *Map[V]) Prefix(prefix string) {
+	if m.Len() != 0 {
+		panic("sidmap: Prefix after Set")
+	}
+	m.prefix = prefix
+}
+
+// Append appends the key to b.
+func (k Key) Append(b []byte) []byte {
+	if k.prefix == "" {
+		return append(b, k.s...)
+	}
+	return k.id.Append(b, k.prefix)
 }
