@@ -8,3 +8,10 @@ import "github.com/videoquota/videoquota/quota"
 func OnGrant(s *Store, f func(account string, class quota.Class, redisMicros int64)) {
 	s.granted = func(id bucketID, us int64) { f(id.account, id.class, us) }
 }
+
+// OnReturn makes s call f for each token given back to Redis (a caller's
+// ctx ended while it waited for it): the slot it had is granted again, so
+// the schedule OnGrant reports holds it twice. Set it before s is used.
+func OnReturn(s *Store, f func(account string, class quota.Class)) {
+	s.returned = func(id bucketID) { f(id.account, id.class) }
+}

@@ -62,6 +62,7 @@ type childResult struct {
 	OtherErr                                                     string
 	Times                                                        []time.Time // of the successful creates
 	Granted                                                      []int64     // Redis server time (µs) at which each write token granted may be used
+	Returned                                                     int         // write tokens given back to Redis (each one's slot is granted again)
 	SIDs                                                         []string    // of the rooms created
 	Degraded                                                     bool        // the store's state after the step
 	Lost                                                         int         // chaos: completions answered 53112 (an earlier attempt's answer lost)
@@ -152,9 +153,17 @@ func runChild(mode string) int {
 	// The store's own schedule: when, in Redis server time, each write
 	// token granted may be used.
 	var (
-		gmu     sync.Mutex
-		granted []int64
+		gmu      sync.Mutex
+		granted  []int64
+		returned int
 	)
+	redisstore.OnReturn(store, func(_ string, class quota.Class) {
+		if class == quota.Write {
+			gmu.Lock()
+			returned++
+			gmu.Unlock()
+		}
+	})
 	redisstore.OnGrant(store, func(_ string, class quota.Class, us int64) {
 		if class == quota.Write {
 			gmu.Lock()
@@ -255,7 +264,7 @@ func runChild(mode string) int {
 	}
 	wg.Wait()
 	gmu.Lock()
-	res.Granted = slices.Clone(granted)
+	res.Granted, res.Returned = slices.Clone(granted), returned
 	gmu.Unlock()
 	out, _ := json.Marshal(res)
 	fmt.Println(resultPrefix + string(out))
@@ -440,6 +449,7 @@ func TestMultiProcessWriteRate(t *testing.T) {
 		total.RateLimited += r.RateLimited
 		total.TimedOut += r.TimedOut
 		granted = append(granted, r.Granted...)
+		total.Returned += r.Returned
 	}
 	slices.Sort(granted)
 	// Whole seconds of the schedule, from the first token on, leaving out
@@ -461,16 +471,19 @@ func TestMultiProcessWriteRate(t *testing.T) {
 	}
 	st := emu.Stats()
 	requests := st.Reads + st.Writes
-	t.Logf("offered %.0f/s for %v from %d processes: tokens granted per second of the schedule %v (quota %.0f/s); %d created, %d refused locally for the deadline, %d timed out in flight; emulator: %d requests, %d 429s",
-		3*writes, duration, processes, perSecond, writes, total.OK, total.RateLimited, total.TimedOut, requests, st.Throttled)
+	t.Logf("offered %.0f/s for %v from %d processes: tokens granted per second of the schedule %v (quota %.0f/s), %d given back; %d created, %d refused locally for the deadline, %d timed out in flight; emulator: %d requests, %d 429s",
+		3*writes, duration, processes, perSecond, writes, total.Returned, total.OK, total.RateLimited, total.TimedOut, requests, st.Throttled)
 	if len(perSecond) < 2 {
 		t.Fatalf("schedule seconds %v: the load did not run", perSecond)
 	}
 	for i, n := range perSecond {
 		// The bucket is saturated (3x offered), so each second of its
-		// schedule holds exactly the quota: one token every 50ms.
-		if n != int(writes) {
-			t.Errorf("second %d of the schedule: %d tokens granted, want the quota %.0f", i+1, n, writes)
+		// schedule holds exactly the quota: one token every 50ms. A token
+		// given back (its caller's ctx ended while it waited, which a loaded
+		// machine makes likelier) has its slot granted again: the schedule
+		// then shows that slot twice.
+		if n < int(writes) || n > int(writes)+total.Returned {
+			t.Errorf("second %d of the schedule: %d tokens granted with %d given back in the run, want the quota %.0f", i+1, n, total.Returned, writes)
 		}
 	}
 	if requests == 0 || float64(st.Throttled) > 0.01*float64(requests) {

@@ -83,6 +83,8 @@ type Store struct {
 	// granted, set by tests only, sees the Redis server time (µs) at which
 	// each token granted from Redis may be used.
 	granted func(bucketID, int64)
+	// returned, if set (tests), is called for each token given back to Redis.
+	returned func(bucketID)
 }
 
 // Option configures a [Store].
@@ -394,7 +396,11 @@ func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Cla
 	}
 	_, err := do(s, ctx, "ReturnToken", func(ctx context.Context) (struct{}, error) {
 		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String())}
-		return struct{}{}, returnScript.Run(ctx, s.rdb, keys, strconv.FormatFloat(r.PerSecond, 'g', -1, 64)).Err()
+		moved, err := returnScript.Run(ctx, s.rdb, keys, strconv.FormatFloat(r.PerSecond, 'g', -1, 64)).Int64()
+		if err == nil && moved == 1 && s.returned != nil {
+			s.returned(bucketID{account, class})
+		}
+		return struct{}{}, err
 	}, func(fb *fallback) (struct{}, error) {
 		return struct{}{}, fb.local.ReturnToken(ctx, account, class, fb.rate(r))
 	})
