@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
@@ -150,7 +151,9 @@ func (c *Client) ReleaseRoom(ctx context.Context, roomSID string) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	return c.endRoom(ctx, roomSID, quota.SourceLocal)
+	// The model remembers the Room ended (until pruned) under this string:
+	// a copy, not the caller's, which may share a request body's memory.
+	return c.endRoom(ctx, strings.Clone(roomSID), quota.SourceLocal)
 }
 
 // endRoom records that Room sid ended, learnt through src.
