@@ -52,4 +52,3 @@ func TestReleaseRoomKeepsNoCallerMemory(t *testing.T) {
 		t.Fatalf("%d ended SIDs remembered, want 2", m.ends.len())
 	}
 }
-
