@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unsafe"
 	"weak"
+
+	"github.com/videoquota/videoquota/quota"
 )
 
 // bodySID returns sid as a slice of a fresh 1 MiB buffer, as a form value
@@ -50,5 +52,36 @@ func TestReleaseRoomKeepsNoCallerMemory(t *testing.T) {
 	defer m.mu.Unlock()
 	if m.ends.len() != 2 {
 		t.Fatalf("%d ended SIDs remembered, want 2", m.ends.len())
+	}
+}
+
+// TestHoldParticipantKeepsNoCallerMemory: a Participant held through
+// HoldParticipant is kept under SIDs of the Client's own, not the
+// caller's strings, which may share a request body's memory, for as long
+// as it is held.
+func TestHoldParticipantKeepsNoCallerMemory(t *testing.T) {
+	c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	const room = "RM0123456789abcdef0123456789abcdef"
+	for _, part := range []string{"PA0123456789abcdef0123456789abcdef", "PA0123456789ABCDEF0123456789ABCDEF"} {
+		r, roomBody := bodySID(room)
+		p, partBody := bodySID(part)
+		if err := c.HoldParticipant(ctx, r, p); err != nil {
+			t.Fatal(err)
+		}
+		r, p = "", ""
+		runtime.GC()
+		runtime.GC()
+		if roomBody.Value() != nil || partBody.Value() != nil {
+			t.Errorf("HoldParticipant(%s, %s) keeps the caller's buffers alive: Room %v, Participant %v",
+				room, part, roomBody.Value() != nil, partBody.Value() != nil)
+		}
+		if ok, err := c.ledger.Holds(ctx, quota.Participants, part); err != nil || !ok {
+			t.Fatalf("%s not held (%v)", part, err)
+		}
 	}
 }

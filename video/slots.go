@@ -60,6 +60,10 @@ func (c *Client) holdParticipant(ctx context.Context, key, roomSID, participantS
 	if err := checkSID("ParticipantSid", "PA", participantSID); err != nil {
 		return err
 	}
+	// Both are kept (heldIn, the ledger) while the Participant is held:
+	// copies, not the caller's strings, which may share a request body's
+	// memory.
+	roomSID, participantSID = strings.Clone(roomSID), strings.Clone(participantSID)
 	m := c.model()
 	st := m.stripe(roomSID)
 	st.Lock()
