@@ -404,6 +404,7 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, ke
 	defer l.mu.Unlock()
 	l.used(now)
 	var want sidmap.Map[struct{}]
+	want.Grow(len(keys))
 	added := 0
 	for _, k := range keys {
 		want.Set(k, struct{}{})

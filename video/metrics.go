@@ -492,19 +492,17 @@ func (m *clientMetrics) threshold(e quota.Event) {
 		AttrSource.String(e.Source.String()), AttrCode.Int(e.Code)))
 }
 
-// reconciled counts a completed reconciliation and its drift.
+// reconciled counts a completed reconciliation and its drift. Every drift
+// series is recorded, 0 included, so that a dashboard sees all four from
+// the first reconciliation, not only once some drift happened.
 func (m *clientMetrics) reconciled(ctx context.Context, d Drift) {
 	if m == nil {
 		return
 	}
 	m.reconciles.Add(ctx, 1, m.baseAttr)
 	for r, rd := range [...]ResourceDrift{d.Rooms, d.Participants} {
-		if rd.Added > 0 {
-			m.drift.Add(ctx, int64(rd.Added), m.driftAttr[r][0])
-		}
-		if rd.Removed > 0 {
-			m.drift.Add(ctx, int64(rd.Removed), m.driftAttr[r][1])
-		}
+		m.drift.Add(ctx, int64(rd.Added), m.driftAttr[r][0])
+		m.drift.Add(ctx, int64(rd.Removed), m.driftAttr[r][1])
 	}
 }
 

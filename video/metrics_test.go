@@ -335,10 +335,16 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("%d callbacks counted, want 5", n)
 	}
 	check("videoquota.reconcile.runs", m.ints("videoquota.reconcile.runs"), map[string]int64{"": 1})
-	check("videoquota.reconcile.drift", m.ints("videoquota.reconcile.drift"), map[string]int64{
+	driftSeries := m.ints("videoquota.reconcile.drift")
+	check("videoquota.reconcile.drift", driftSeries, map[string]int64{
 		"videoquota.direction=added,videoquota.resource=rooms":          1,
+		"videoquota.direction=removed,videoquota.resource=rooms":        0,
+		"videoquota.direction=added,videoquota.resource=participants":   0,
 		"videoquota.direction=removed,videoquota.resource=participants": 1,
 	})
+	if len(driftSeries) != 4 {
+		t.Errorf("drift series %v; want all four, zeros included", driftSeries)
+	}
 	if n := sum(m.ints("videoquota.reconcile.drift")); n != 2 {
 		t.Errorf("drift total %d, want 2", n)
 	}

@@ -224,6 +224,23 @@ func (t *Table[V]) All() iter.Seq2[ID, *V] {
 	}
 }
 
+// Grow makes room for n more entries without allocating again.
+func (t *Table[V]) Grow(n int) {
+	if n <= 0 {
+		return
+	}
+	want := len(t.ents) + n
+	if want > cap(t.ents) {
+		t.ents = append(make([]entry[V], 0, want), t.ents...)
+	}
+	if size := max(8, len(t.slots)); want*4 > size*3 {
+		for want*4 > size*3 {
+			size *= 2
+		}
+		t.resize(size)
+	}
+}
+
 // Clear removes every entry and frees the memory.
 func (t *Table[V]) Clear() {
 	t.ents, t.slots = nil, nil
@@ -325,6 +342,10 @@ func (m *Map[V]) Set(key string, v V) {
 	}
 	m.other[key] = &v
 }
+
+// Grow makes room for n more keys of the SID shape without allocating
+// again.
+func (m *Map[V]) Grow(n int) { m.t.Grow(n) }
 
 // Delete removes key and reports whether it was there.
 func (m *Map[V]) Delete(key string) bool {

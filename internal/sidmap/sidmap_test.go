@@ -224,3 +224,24 @@ func TestMapSetDuringAll(t *testing.T) {
 		}
 	}
 }
+
+// TestGrow: after Grow(n), n Sets allocate nothing.
+func TestGrow(t *testing.T) {
+	ids := make([]ID, 5000)
+	for i := range ids {
+		ids[i], _ = Exact("RM", sid(i))
+	}
+	var tab Table[int]
+	tab.Set(ids[0], 0)
+	tab.Grow(len(ids))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i, id := range ids {
+		tab.Set(id, i)
+	}
+	runtime.ReadMemStats(&after)
+	allocs := after.Mallocs - before.Mallocs
+	if allocs != 0 || tab.Len() != len(ids) {
+		t.Fatalf("%v allocations for %d Sets after Grow, Len %d", allocs, len(ids), tab.Len())
+	}
+}

@@ -17,8 +17,9 @@
 // returns a ready *client.Client (account SID + auth token). Both hosts are
 // served by the same server and routed by path. [Server.APIKey] gives an API
 // key (SK…) that is also accepted for Basic auth and that verifies access
-// tokens in [Server.ConnectWithToken]. All credentials are alphanumeric, as
-// twilio-go requires.
+// tokens in [Server.ConnectWithToken]. The SIDs are Twilio's shape (two
+// letters and 32 hex digits) and the secrets alphanumeric, as twilio-go
+// and video.New require.
 //
 // # Surface
 //

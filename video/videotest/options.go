@@ -112,11 +112,12 @@ type Options struct {
 	DebuggerWebhook string
 
 	// AccountSID and AuthToken are the accepted credentials; generated when
-	// empty (the SID from Seed, the token from crypto/rand). Both must be
-	// alphanumeric (twilio-go rejects anything else).
+	// empty (the SID from Seed, the token from crypto/rand). The SID is AC
+	// and 32 hex digits, as Twilio's are and as video.New requires; the
+	// token must be alphanumeric (twilio-go rejects anything else).
 	AccountSID string
 	AuthToken  string
-	// APIKeySID (SK + alphanumerics) and APIKeySecret (alphanumeric) are the
+	// APIKeySID (SK and 32 hex digits) and APIKeySecret (alphanumeric) are the
 	// API key accepted for Basic auth and used to verify access tokens;
 	// generated when both are empty (the secret from crypto/rand). Set both
 	// or neither.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/videoquota/videoquota/internal/sidmap"
 )
 
 // Server is an in-process emulator of Twilio's Video v1 REST API and Monitor
@@ -128,8 +130,8 @@ func isAlnum(s string) bool {
 }
 
 func newServer(opts Options) (*Server, error) {
-	if opts.AccountSID != "" && (!isAlnum(opts.AccountSID) || !strings.HasPrefix(opts.AccountSID, "AC")) {
-		return nil, errors.New("Options.AccountSID must be alphanumeric and start with AC")
+	if _, ok := sidmap.Parse("AC", opts.AccountSID); opts.AccountSID != "" && !ok {
+		return nil, errors.New("Options.AccountSID must be a Twilio Account SID: AC followed by 32 hex digits")
 	}
 	if opts.AuthToken != "" && !isAlnum(opts.AuthToken) {
 		return nil, errors.New("Options.AuthToken must be alphanumeric")
@@ -137,8 +139,8 @@ func newServer(opts Options) (*Server, error) {
 	if (opts.APIKeySID == "") != (opts.APIKeySecret == "") {
 		return nil, errors.New("Options.APIKeySID and Options.APIKeySecret: set both or neither")
 	}
-	if opts.APIKeySID != "" && (!isAlnum(opts.APIKeySID) || !strings.HasPrefix(opts.APIKeySID, "SK")) {
-		return nil, errors.New("Options.APIKeySID must be alphanumeric and start with SK")
+	if _, ok := sidmap.Parse("SK", opts.APIKeySID); opts.APIKeySID != "" && !ok {
+		return nil, errors.New("Options.APIKeySID must be a Twilio API Key SID: SK followed by 32 hex digits")
 	}
 	if opts.APIKeySecret != "" && !isAlnum(opts.APIKeySecret) {
 		return nil, errors.New("Options.APIKeySecret must be alphanumeric")

@@ -146,6 +146,9 @@ func TestStartRejectsBadOptions(t *testing.T) {
 	for name, o := range map[string]videotest.Options{
 		"sid not AC":    {AccountSID: "XX00000000000000000000000000000000"},
 		"sid symbols":   {AccountSID: "AC-0"},
+		"sid short":     {AccountSID: "AC42"},
+		"sid not hex":   {AccountSID: "AC0123456789abcdef0123456789abcdeg"},
+		"key sid short": {APIKeySID: "SK42", APIKeySecret: "secret"},
 		"token symbols": {AuthToken: "s3cr3t!"},
 		"adhoc type":    {AdHocRoomType: "huge"},
 		"adhoc method":  {AdHocStatusCallbackMethod: "PUT"},

@@ -148,17 +148,17 @@ func TestDevBannerCurlLinesWork(t *testing.T) {
 // the banner, whose curl lines refer to the variable and work with it set.
 func TestEnvironmentTokenNeverPrinted(t *testing.T) {
 	const tok, secret = "envtoken4242", "envsecret4242"
-	r := start(t, map[string]string{"VIDEOTEST_ACCOUNT_SID": "AC42", "VIDEOTEST_AUTH_TOKEN": tok,
-		"VIDEOTEST_API_KEY_SID": "SK42", "VIDEOTEST_API_KEY_SECRET": secret})
+	r := start(t, map[string]string{"VIDEOTEST_ACCOUNT_SID": "AC00000000000000000000000000000042", "VIDEOTEST_AUTH_TOKEN": tok,
+		"VIDEOTEST_API_KEY_SID": "SK00000000000000000000000000000042", "VIDEOTEST_API_KEY_SECRET": secret})
 	b := r.banner()
 	if strings.Contains(b, tok) || strings.Contains(b, secret) {
 		t.Fatalf("banner shows a secret from the environment:\n%s", b)
 	}
 	lines := r.curlLines()
-	if len(lines) != 3 || !strings.Contains(lines[0], `"AC42:$VIDEOTEST_AUTH_TOKEN"`) {
+	if len(lines) != 3 || !strings.Contains(lines[0], `"AC00000000000000000000000000000042:$VIDEOTEST_AUTH_TOKEN"`) {
 		t.Fatalf("curl lines = %q", lines)
 	}
-	if m := decode(t, sh(t, lines[0], "VIDEOTEST_AUTH_TOKEN="+tok)); m["account_sid"] != "AC42" {
+	if m := decode(t, sh(t, lines[0], "VIDEOTEST_AUTH_TOKEN="+tok)); m["account_sid"] != "AC00000000000000000000000000000042" {
 		t.Fatalf("create = %v", m)
 	}
 }
