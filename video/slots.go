@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
@@ -59,6 +60,10 @@ func (c *Client) holdParticipant(ctx context.Context, key, roomSID, participantS
 	if err := checkSID("ParticipantSid", "PA", participantSID); err != nil {
 		return err
 	}
+	// Both are kept (heldIn, the ledger) while the Participant is held:
+	// copies, not the caller's strings, which may share a request body's
+	// memory.
+	roomSID, participantSID = strings.Clone(roomSID), strings.Clone(participantSID)
 	m := c.model()
 	st := m.stripe(roomSID)
 	st.Lock()
@@ -150,7 +155,9 @@ func (c *Client) ReleaseRoom(ctx context.Context, roomSID string) error {
 	if err := c.check(ctx); err != nil {
 		return err
 	}
-	return c.endRoom(ctx, roomSID, quota.SourceLocal)
+	// The model remembers the Room ended (until pruned) under this string:
+	// a copy, not the caller's, which may share a request body's memory.
+	return c.endRoom(ctx, strings.Clone(roomSID), quota.SourceLocal)
 }
 
 // endRoom records that Room sid ended, learnt through src.

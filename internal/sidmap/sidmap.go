@@ -254,7 +254,7 @@ func (t *Table[V]) Clear() {
 type Map[V any] struct {
 	prefix string
 	t      Table[V]
-	other  map[string]V
+	other  map[string]*V // by pointer, so that All yields the value itself
 }
 
 // Key is a key of a Map as the Map holds it.
@@ -303,8 +303,11 @@ func (m *Map[V]) Get(key string) (V, bool) {
 	if k.prefix != "" {
 		return m.t.Get(k.id)
 	}
-	v, ok := m.other[key]
-	return v, ok
+	if p, ok := m.other[key]; ok {
+		return *p, true
+	}
+	var zero V
+	return zero, false
 }
 
 // Has reports whether key is there.
@@ -330,10 +333,14 @@ func (m *Map[V]) Set(key string, v V) {
 		m.t.Set(k.id, v)
 		return
 	}
-	if m.other == nil {
-		m.other = make(map[string]V)
+	if p, ok := m.other[key]; ok {
+		*p = v
+		return
 	}
-	m.other[key] = v
+	if m.other == nil {
+		m.other = make(map[string]*V)
+	}
+	m.other[key] = &v
 }
 
 // Grow makes room for n more keys of the SID shape without allocating
@@ -372,11 +379,8 @@ func (m *Map[V]) All() iter.Seq2[Key, *V] {
 			}
 		}
 		for s, v := range m.other {
-			if !yield(Key{s: s}, &v) {
+			if !yield(Key{s: s}, v) {
 				return
-			}
-			if _, ok := m.other[s]; ok {
-				m.other[s] = v
 			}
 		}
 	}

@@ -199,6 +199,32 @@ func BenchmarkTableGet(b *testing.B) {
 	}
 }
 
+// TestMapSetDuringAll: a value Set during a loop over All, for the key the
+// loop is on or after deleting it, is what the Map holds afterwards, for
+// keys held as IDs and as strings alike (a Table keeps every Set; the
+// loop must not write a stale copy back over it).
+func TestMapSetDuringAll(t *testing.T) {
+	for _, key := range []string{sid(1), strings.ToUpper(sid(0xabc)), "reservation:x"} {
+		var m Map[int]
+		m.Prefix("RM")
+		m.Set(key, 1)
+		for k, v := range m.All() {
+			*v = 2
+			m.Set(k.String(), 3)
+		}
+		if v, _ := m.Get(key); v != 3 {
+			t.Errorf("%q: Set to 3 during the loop, holds %d", key, v)
+		}
+		for k := range m.All() {
+			m.DeleteKey(k)
+			m.Set(k.String(), 4)
+		}
+		if v, _ := m.Get(key); v != 4 {
+			t.Errorf("%q: deleted and Set to 4 during the loop, holds %d", key, v)
+		}
+	}
+}
+
 // TestGrow: after Grow(n), n Sets allocate nothing.
 func TestGrow(t *testing.T) {
 	ids := make([]ID, 5000)
