@@ -87,6 +87,11 @@ func TestCloseWakesWaiters(t *testing.T) {
 		prep  func(t *testing.T, vq *video.Client)
 		call  func(ctx context.Context, vq *video.Client) error
 		stack []string // where the call waits
+		// wire is how many requests the emulator has received once the
+		// call waits: a request the client is sending may not have reached
+		// the emulator's handler when its stack shows it on the wire, and
+		// Close must not be blamed for its arrival.
+		wire int64
 	}{{
 		name:  "rate wait",
 		copts: []video.Option{video.WithLimits(quota.Limits{WritesPerSecond: 0.001})},
@@ -100,6 +105,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return err
 		},
 		stack: []string{"quota.(*Limiter).Wait"},
+		wire:  1,
 	}, {
 		name:  "capacity wait",
 		copts: []video.Option{video.WithLimits(quota.Limits{ConcurrentRooms: 1})},
@@ -113,6 +119,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return err
 		},
 		stack: []string{"quota.(*Ledger).ReserveWait"},
+		wire:  1,
 	}, {
 		name:  "in-flight cap",
 		opts:  videotest.Options{Faults: videotest.Faults{Latency: time.Hour}},
@@ -126,6 +133,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return err
 		},
 		stack: []string{"video.(*Client).acquire", "ListRoom"},
+		wire:  1, // the holder's
 	}, {
 		name:  "backoff sleep",
 		opts:  videotest.Options{RetryAfter: time.Hour, Faults: videotest.Faults{Force429: 10}},
@@ -135,6 +143,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return err
 		},
 		stack: []string{"backoff.Sleep"},
+		wire:  1,
 	}, {
 		name: "request on the wire",
 		opts: videotest.Options{Faults: videotest.Faults{Latency: time.Hour}},
@@ -143,6 +152,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return err
 		},
 		stack: []string{"persistConn).roundTrip", "FetchRoom"},
+		wire:  1,
 	}, {
 		name: "stream",
 		opts: videotest.Options{Faults: videotest.Faults{Latency: time.Hour}},
@@ -153,6 +163,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return <-errs
 		},
 		stack: []string{"persistConn).roundTrip", "StreamRoom"},
+		wire:  1,
 	}, {
 		name: "request handler",
 		opts: videotest.Options{Faults: videotest.Faults{Latency: time.Hour}},
@@ -164,6 +175,7 @@ func TestCloseWakesWaiters(t *testing.T) {
 			return err
 		},
 		stack: []string{"persistConn).roundTrip", "RequestHandler"},
+		wire:  1,
 	}, {
 		name: "reconciler",
 		call: func(ctx context.Context, vq *video.Client) error {
@@ -186,6 +198,11 @@ func TestCloseWakesWaiters(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- tc.call(context.Background(), vq) }()
 			waitForStack(t, tc.stack...)
+			for deadline := time.Now().Add(10 * time.Second); srv.Stats().TotalRequests < tc.wire; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the emulator received %d requests, want %d before Close", srv.Stats().TotalRequests, tc.wire)
+				}
+			}
 			closeReturns(t, vq)
 			after := srv.Stats().TotalRequests
 			select {

@@ -159,9 +159,10 @@ func (m *model) nowLocked(c *Client) int64 {
 }
 
 // identHash identifies a Participant identity without keeping it, in 32
-// bits (so that a Participant's track fits 32 bytes): two identities
-// share a hash with odds of 2^-32 per comparison, which a seed made per
-// Client keeps out of a caller's control. A shared hash makes JoinToken
+// bits (so that a Participant's track fits 32 bytes), the low one set so
+// that 0 means unknown: two identities share a hash with odds of 2^-31
+// per comparison, which a seed made per Client keeps out of a caller's
+// control. A shared hash makes JoinToken
 // take a second identity for a rejoin, as if the quota had room.
 func (m *model) identHash(identity string) uint32 {
 	if identity == "" {
