@@ -340,7 +340,9 @@ func (m *Map[V]) Set(key string, v V) {
 	if m.other == nil {
 		m.other = make(map[string]*V)
 	}
-	m.other[key] = &v
+	p := new(V) // not &v: v would then be moved to the heap on every Set
+	*p = v
+	m.other[key] = p
 }
 
 // Grow makes room for n more keys of the SID shape without allocating

@@ -245,3 +245,19 @@ func TestGrow(t *testing.T) {
 		t.Fatalf("%v allocations for %d Sets after Grow, Len %d", allocs, len(ids), tab.Len())
 	}
 }
+
+// TestSetAllocatesNothing: setting a value, of a key held as an ID or of
+// one already held as a string, allocates nothing.
+func TestSetAllocatesNothing(t *testing.T) {
+	var m Map[[4]int64]
+	m.Prefix("RM")
+	key := sid(1)
+	m.Set(key, [4]int64{1})
+	m.Set("other", [4]int64{2})
+	if n := testing.AllocsPerRun(100, func() {
+		m.Set(key, [4]int64{3})
+		m.Set("other", [4]int64{4})
+	}); n != 0 {
+		t.Fatalf("%v allocations a Set", n)
+	}
+}
