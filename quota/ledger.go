@@ -41,9 +41,11 @@ var ErrClosed = errors.New("quota: ledger closed")
 // store decides the crossings of its operations atomically, the Ledger
 // delivers them in the order the store decided them (even when operations
 // finish out of that order), and Twilio's own report of a crossing (a 53121
-// passed to [Ledger.Notify]) is delivered only when the level was not
-// already reported rising; a rising crossing the store decides after Twilio
-// reported it is then not delivered again.
+// passed to [Ledger.Notify], with the store's usage as Used) is delivered
+// only when the level was not already reported rising, by this Ledger or,
+// as the usage past the level shows, by another sharing the store; a rising
+// crossing the store decides after Twilio reported it is then not
+// delivered again.
 //
 // A Ledger is safe for simultaneous use. Close it to stop its event goroutine.
 type Ledger struct {
@@ -330,7 +332,8 @@ func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*b
 // Notify delivers an event reported by Twilio (a 53121 Debugger event, a
 // 53119 refusal) to the threshold funcs registered for its level, on the
 // ledger's event goroutine, after the crossings already decided. A 53121 for
-// a level already reported rising is dropped (see the type's doc). An event
+// a level already reported rising is dropped (see the type's doc); its Used
+// should be the store's usage ([Ledger.Used]) when it is notified. An event
 // whose Level is 0 or whose Code is not 53121 goes to every registered func.
 // After Close it does nothing.
 func (l *Ledger) Notify(e Event) {
@@ -394,7 +397,8 @@ const (
 
 // deliver passes e to the funcs registered for it, unless it repeats what
 // was delivered for its resource and level: Twilio's 53121 for a level
-// already up, or the store's rising crossing for a level Twilio already
+// already up, here or, as e.Used shows, through another client of the
+// store; or the store's rising crossing for a level Twilio already
 // reported up. The store decides each of its crossings once for all its
 // clients, so a falling crossing is always delivered (another process may
 // have received the rising one). Only the event goroutine calls it.
@@ -405,6 +409,13 @@ func (l *Ledger) deliver(e Event) {
 		switch {
 		case e.Source == SourceTwilio:
 			if st != levelDown {
+				return
+			}
+			if b := &l.bounds[e.Resource&1]; b.Limit >= 0 && slices.Contains(b.Levels, e.Level) && e.Used >= backend.RisePoint(e.Level, b.Limit) {
+				// The store's usage is past the level, so the store
+				// decided the rising crossing, for whichever client made
+				// the change, and delivered it there.
+				up[e.Level] = levelUp
 				return
 			}
 			up[e.Level] = levelTwilio

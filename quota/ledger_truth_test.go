@@ -136,6 +136,71 @@ func TestTwilioRepeatNotDelivered(t *testing.T) {
 	})
 }
 
+// TestTwilioRepeatFromAnotherClient: two Ledgers share a store, as two
+// replicas of a service do. The first's reservations cross 70% and it
+// delivers the rising crossing; Twilio's 53121 then reaches the second
+// (the Debugger webhook goes to any replica) with the store's usage, and
+// is not a second rising event there. A 53121 that comes while the store's
+// usage is below the level (to a third) is delivered.
+func TestTwilioRepeatFromAnotherClient(t *testing.T) {
+	store := quota.NewMemoryStore()
+	var mu sync.Mutex
+	got := map[string][]quota.Event{}
+	ledger := func(name string) *quota.Ledger {
+		l, err := quota.NewLedger(store, acct, quota.Limits{ConcurrentRooms: 10},
+			quota.WithThreshold(func(e quota.Event) {
+				mu.Lock()
+				got[name] = append(got[name], e)
+				mu.Unlock()
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b, c := ledger("a"), ledger("b"), ledger("c")
+	ctx := context.Background()
+	twilio := func(l *quota.Ledger) {
+		used, _, err := l.Used(ctx, quota.Rooms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Notify(quota.Event{Resource: quota.Rooms, Used: used, Limit: 10, Level: 0.7, Rising: true,
+			Code: quota.CodeApproachingQuota, Source: quota.SourceTwilio})
+	}
+	twilio(b) // usage 0: Twilio's word is all there is
+	for _, k := range []string{"1", "2", "3", "4", "5", "6", "7"} {
+		if err := a.Reserve(ctx, quota.Rooms, k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"1", "2"} { // a falls: b's next 53121 is new
+		if err := a.Release(ctx, quota.Rooms, k, quota.SourceLocal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"1", "2"} { // a rises again
+		if err := a.Reserve(ctx, quota.Rooms, k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	twilio(c) // usage 7 of 10: a delivered this crossing
+	a.Close()
+	b.Close()
+	c.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if ev := got["a"]; len(ev) != 3 || !ev[0].Rising || ev[1].Rising || !ev[2].Rising || ev[2].Source != quota.SourceLocal {
+		t.Fatalf("a's events %+v, want its rising, falling, rising", ev)
+	}
+	if ev := got["b"]; len(ev) != 1 || ev[0].Source != quota.SourceTwilio || ev[0].Used != 0 {
+		t.Fatalf("b's events %+v, want only the 53121 that came at usage 0", ev)
+	}
+	if ev := got["c"]; len(ev) != 0 {
+		t.Fatalf("c's events %+v, want none: the 53121 repeats a's crossing", ev)
+	}
+}
+
 // TestRisePointNoOverflow: no limit, however large, makes a level rise
 // before it is reached.
 func TestRisePointNoOverflow(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,9 +163,9 @@ func alertForm(account, sid, payload string) url.Values {
 }
 
 // TestAlertResourceFromLedger: without more_info, a 53121 is attributed to
-// the quota the shared ledger has at 70% or more. The Participants were
-// held by another Client of the store, which received the store's crossing;
-// this Client's ledger reports Twilio's.
+// the quota the shared ledger has nearest its limit. The Participants (6 of
+// 10, Rooms 0 of 100) were held by another Client of the store, which
+// crossed nothing; this Client reports Twilio's warning.
 func TestAlertResourceFromLedger(t *testing.T) {
 	var log, other eventLog
 	st := quota.NewMemoryStore()
@@ -172,7 +173,7 @@ func TestAlertResourceFromLedger(t *testing.T) {
 	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
 	peer, _ := offline(t, video.WithThresholds(other.add), limits, video.WithStore(st))
 	ctx := context.Background()
-	for i := range 7 {
+	for i := range 6 {
 		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
 			t.Fatal(err)
 		}
@@ -186,12 +187,45 @@ func TestAlertResourceFromLedger(t *testing.T) {
 	vq.Close()
 	peer.Close()
 	got := log.count(quota.SourceTwilio, quota.CodeApproachingQuota)
-	if len(got) != 1 || got[0].Resource != quota.Participants || got[0].Used != 7 ||
+	if len(got) != 1 || got[0].Resource != quota.Participants || got[0].Used != 6 ||
 		!got[0].At.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
-		t.Fatalf("events %+v, want one for participants at 7, stamped with the alert's Timestamp", got)
+		t.Fatalf("events %+v, want one for participants at 6, stamped with the alert's Timestamp", got)
 	}
-	if mine := log.count(quota.SourceLocal, quota.CodeApproachingQuota); len(mine) != 0 {
-		t.Fatalf("this Client reported the peer's crossing: %+v", mine)
+	if n := len(log.count(quota.SourceLocal, quota.CodeApproachingQuota)) + len(other.count(quota.SourceLocal, quota.CodeApproachingQuota)); n != 0 {
+		t.Fatalf("%d local crossings of 70%% at 6 of 10", n)
+	}
+}
+
+// TestAlertRepeatsPeerCrossing: another Client of the store held 7 of 10
+// Participants and received the store's rising crossing; Twilio's 53121,
+// delivered to this Client (the Debugger webhook reaches any replica), is
+// passed to OnAlert but is not a second threshold event.
+func TestAlertRepeatsPeerCrossing(t *testing.T) {
+	var log, other eventLog
+	st := quota.NewMemoryStore()
+	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
+	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
+	peer, _ := offline(t, video.WithThresholds(other.add), limits, video.WithStore(st))
+	ctx := context.Background()
+	for i := range 7 {
+		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var alerts atomic.Int32
+	w := httptest.NewRecorder()
+	vq.AlertHandler(video.OnAlert(func(a video.AlertEvent) { alerts.Add(1) })).ServeHTTP(w, signedPost(token, "http://x.test/a",
+		alertForm(vq.AccountSID(), "NO0123456789abcdef0123456789abcdef", `{"error_code":"53121"}`)))
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	vq.Close()
+	peer.Close()
+	if n := alerts.Load(); n != 1 {
+		t.Fatalf("OnAlert called %d times, want once", n)
+	}
+	if mine := append(log.count(quota.SourceTwilio, quota.CodeApproachingQuota), log.count(quota.SourceLocal, quota.CodeApproachingQuota)...); len(mine) != 0 {
+		t.Fatalf("this Client's threshold events %+v, want none: the peer reported the crossing", mine)
 	}
 	if theirs := other.count(quota.SourceLocal, quota.CodeApproachingQuota); len(theirs) != 1 || !theirs[0].Rising {
 		t.Fatalf("peer's events %+v, want its own rising crossing once", theirs)
