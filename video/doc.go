@@ -153,7 +153,8 @@
 // order the store decided the crossings, so it never blocks a request. The
 // event's Source says where the crossing was learnt: the Client's own call,
 // a callback, a reconciliation, or Twilio's own 53121, which is delivered
-// only when the level was not already reported rising.
+// only when the level was not already reported rising, by this Client or by
+// another sharing the store (the store's usage is then past the level).
 //
 // # Twilio's events keep the ledger true
 //
