@@ -982,18 +982,22 @@ func BenchmarkStatusCallbackHandler(b *testing.B) {
 // Participant at 10,000 Participants, one in each of 10,000 Rooms and 50
 // in each of 200 Rooms, each learnt from a signed room-created or
 // participant-connected callback: the quota ledger, the Client's Room ->
-// Participant index and the callback handler's per-SID ordering state
-// together, SID strings included (the Rooms' share counted against the
-// Participants).
+// Participant index, its Rooms' names and the callback handler's per-SID
+// ordering state together, SID strings included (the Rooms' share counted
+// against the Participants). The Rooms are unnamed (their RoomName is
+// their SID, Twilio's default UniqueName) or each named (a name of 20
+// characters).
 func BenchmarkTrackingMemory(b *testing.B) {
 	for _, layout := range []struct{ rooms, per int }{{10000, 1}, {200, 50}} {
-		b.Run(fmt.Sprintf("rooms=%d/per-room=%d", layout.rooms, layout.per), func(b *testing.B) {
-			benchTrackingMemory(b, layout.rooms, layout.per)
-		})
+		for _, named := range []bool{false, true} {
+			b.Run(fmt.Sprintf("rooms=%d/per-room=%d/named=%v", layout.rooms, layout.per, named), func(b *testing.B) {
+				benchTrackingMemory(b, layout.rooms, layout.per, named)
+			})
+		}
 	}
 }
 
-func benchTrackingMemory(b *testing.B, rooms, per int) {
+func benchTrackingMemory(b *testing.B, rooms, per int, named bool) {
 	n := rooms * per
 	const target = "http://example.test/status"
 	var perParticipant float64
@@ -1004,10 +1008,18 @@ func benchTrackingMemory(b *testing.B, rooms, per int) {
 		forms := make([]url.Values, 0, rooms+n)
 		for i := 0; i < rooms; i++ {
 			room := fmt.Sprintf("RM%032x", i)
-			forms = append(forms, roomForm(vq.AccountSID(), video.EventRoomCreated, room, "", "2026-11-26T10:00:00Z"))
+			name := room
+			if named {
+				name = fmt.Sprintf("daily-standup-%06d", i)
+			}
+			f := roomForm(vq.AccountSID(), video.EventRoomCreated, room, "", "2026-11-26T10:00:00Z")
+			f.Set("RoomName", name)
+			forms = append(forms, f)
 			for j := 0; j < per; j++ {
 				part := fmt.Sprintf("PA%032x", i*per+j)
-				forms = append(forms, roomForm(vq.AccountSID(), video.EventParticipantConnected, room, part, "2026-11-26T10:00:01Z"))
+				f := roomForm(vq.AccountSID(), video.EventParticipantConnected, room, part, "2026-11-26T10:00:01Z")
+				f.Set("RoomName", name)
+				forms = append(forms, f)
 			}
 		}
 		sigs := make([]string, len(forms))

@@ -115,7 +115,7 @@ func TestChooseRooms(t *testing.T) {
 	r.flags = roomOwn
 	m.putRoom(r)
 	m.toksOf["standup"] = 1
-	m.names["standup"] = tok
+	m.nameLocked("standup", tok)
 	m.indexLocked(held, "PA0123456789abcdef0123456789abcdef", idxHeld)
 
 	if all, pri := m.chooseLocked(live, -1); len(all) != 20 || pri != 0 {

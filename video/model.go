@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -54,14 +55,16 @@ import (
 // while other Rooms proceed.
 type model struct {
 	mu        sync.Mutex
-	rooms     sidmap.Map[roomState]  // Room SID -> (SIDs in 16 bytes)
-	names     map[string]string      // UniqueName -> SID of the Room last known in progress under it
-	parts     map[string]partTrack   // Participant SID -> (those not indexed in a Room)
-	heldIn    map[string]string      // Participant SID -> Room, for those held through the public slot methods
-	bigIdx    map[string]map[pid]int // Room SID -> Participant -> index in its parts, for Rooms of bigRoom or more
-	aliases   map[sidmap.ID]aliasRec // alias pid -> its SID (see pidLocked)
-	aliasOf   map[string]sidmap.ID   // SID -> alias pid
-	aliasN    uint64                 // aliases made
+	rooms     sidmap.Map[roomState]           // Room SID -> (SIDs in 16 bytes)
+	names     sidmap.Table[uint64, sidmap.ID] // nameHash(UniqueName) -> the Room last known in progress under it (see nameLocked)
+	oddNames  map[uint64]string               // the same, for Rooms whose SID is not of Twilio's shape
+	nameAt    int                             // pruning cursor into names
+	parts     map[string]partTrack            // Participant SID -> (those not indexed in a Room)
+	heldIn    map[string]string               // Participant SID -> Room, for those held through the public slot methods
+	bigIdx    map[string]map[pid]int          // Room SID -> Participant -> index in its parts, for Rooms of bigRoom or more
+	aliases   map[sidmap.ID]aliasRec          // alias pid -> its SID (see pidLocked)
+	aliasOf   map[string]sidmap.ID            // SID -> alias pid
+	aliasN    uint64                          // aliases made
 	creates   map[string]*createRec
 	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
@@ -72,7 +75,6 @@ type model struct {
 	recon     *reconWindow                               // non-nil while a Reconcile runs
 	newest    int64                                      // newest Timestamp of a status callback applied (µs): the callbacks' clock
 	ends      fifo[endedSID]                             // SIDs in the order they ended, for pruning
-	nameQ     fifo[string]                               // names, round robin, for pruning
 	tokQ      fifo[*tokRes]                              // JoinToken reservations, round robin, for pruning
 	retention time.Duration                              // how long ended SIDs are remembered
 	seed      maphash.Seed                               // identity hashes
@@ -88,7 +90,7 @@ type model struct {
 
 func (m *model) init() {
 	m.rooms.Prefix("RM")
-	m.names = make(map[string]string)
+	m.oddNames = make(map[uint64]string)
 	m.parts = make(map[string]partTrack)
 	m.heldIn = make(map[string]string)
 	m.bigIdx = make(map[string]map[pid]int)
@@ -531,17 +533,15 @@ func (m *model) learnRoomLocked(c *Client, sid, name string, ts int64) roomPlan 
 	if key == "" && (name == "" || name == sid) {
 		m.noteOrphanLocked(c, sid)
 	}
-	prev, had := m.names[name]
+	prev, had := m.nameSIDLocked(name)
 	m.nameLocked(name, sid)
 	m.recon.room(sid, true)
 	return roomPlan{sid: sid, name: name, key: key, undo: func() {
 		undo()
-		if name != "" {
-			if had {
-				m.names[name] = prev
-			} else {
-				delete(m.names, name)
-			}
+		if had {
+			m.nameLocked(name, prev)
+		} else {
+			m.dropNameLocked(name)
 		}
 	}}
 }
@@ -726,12 +726,21 @@ func (m *model) emptyLocked(sid string) bool {
 	if !ok || r.ended() || m.connectedLocked(sid) || m.toksOf[sid] > 0 {
 		return false
 	}
-	for name, s := range m.names {
-		if s == sid && m.toksOf[name] > 0 {
-			return false
+	return len(m.namesOfLocked(sid)) == 0
+}
+
+// namesOfLocked returns the names under which JoinToken reservations are
+// outstanding for Room sid (the model keeps no name by Room).
+func (m *model) namesOfLocked(sid string) []string {
+	var out []string
+	for room, n := range m.toksOf {
+		if n > 0 && room != sid {
+			if s, ok := m.nameSIDLocked(room); ok && s == sid {
+				out = append(out, room)
+			}
 		}
 	}
-	return true
+	return out
 }
 
 // ---- JoinToken ----
@@ -781,14 +790,16 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 // if none is known. A name whose Room ended is dropped here rather than
 // when the Room ends, so that Rooms need not keep their names.
 func (m *model) inProgressLocked(name string) string {
-	sid, ok := m.names[name]
+	sid, ok := m.nameSIDLocked(name)
 	if !ok {
-		return ""
+		sid = name // a name not kept may be the Room's SID (Twilio's default)
 	}
 	if r, ok := m.getRoom(sid); ok && !r.ended() && r.mark != untracked {
 		return sid
 	}
-	delete(m.names, name)
+	if ok {
+		m.dropNameLocked(name)
+	}
 	return ""
 }
 
@@ -900,11 +911,7 @@ func (m *model) pruneLocked() {
 			}
 		}
 	}
-	for i := 0; i < pruneNames && i < m.nameQ.len(); i++ {
-		if name := m.nameQ.pop(); m.nameLiveLocked(name) {
-			m.nameQ.push(name)
-		}
-	}
+	m.pruneNamesLocked()
 	wall := time.UnixMicro(now)
 	for i := 0; i < pruneTokens && i < m.tokQ.len(); i++ {
 		t := m.tokQ.pop()
@@ -926,23 +933,47 @@ func (m *model) pruneLocked() {
 	}
 }
 
-// nameLiveLocked reports whether name still names a Room, dropping it if
-// that Room is no longer in progress. A Room not in the model is being
-// learnt (its stripe is held: keep the name) or was forgotten. Requires mu.
-func (m *model) nameLiveLocked(name string) bool {
-	sid, ok := m.names[name]
-	if !ok {
-		return false
+// pruneNamesLocked looks at pruneNames names, round robin, and drops
+// those whose Room is no longer in progress. A Room not in the model is
+// being learnt (its stripe is held: keep the name) or was forgotten.
+// Requires mu.
+func (m *model) pruneNamesLocked() {
+	for i := 0; i < pruneNames && m.names.Len() > 0; i++ {
+		if m.nameAt >= m.names.Len() {
+			m.nameAt = 0
+		}
+		h, id := m.names.At(m.nameAt)
+		var buf [34]byte
+		b := id.Append(buf[:0], "RM")
+		// b read only while buf is unchanged: no string per name.
+		if m.nameLive(unsafe.String(unsafe.SliceData(b), len(b))) {
+			m.nameAt++
+		} else {
+			m.names.Delete(h) // the last entry moves here: looked at next
+		}
 	}
-	if _, ok := m.getRoom(sid); ok {
-		return m.inProgressLocked(name) != ""
+	n := 0
+	for h, sid := range m.oddNames { // a map's range starts anywhere
+		if n++; n > pruneNames {
+			break
+		}
+		if !m.nameLive(sid) {
+			delete(m.oddNames, h)
+		}
+	}
+}
+
+// nameLive reports whether a name of Room sid is still worth keeping.
+// Requires mu.
+func (m *model) nameLive(sid string) bool {
+	if r, ok := m.getRoom(sid); ok {
+		return !r.ended() && r.mark != untracked
 	}
 	st := m.stripe(sid)
 	if !st.TryLock() {
 		return true // an event of that Room is halfway through
 	}
 	st.Unlock()
-	delete(m.names, name)
 	return false
 }
 
@@ -1139,19 +1170,47 @@ func (m *model) trackedRoomLocked(sid string) (roomTrack, bool) {
 	return r, ok && r.mark != untracked
 }
 
-// nameLocked records sid as the Room in progress under name.
+// nameLocked records sid as the Room in progress under name. A name equal
+// to the SID (Twilio's default UniqueName) is not kept: the SID finds the
+// Room. Names are kept by a 64-bit hash (seeded per Client), not as
+// strings: two names sharing one (odds of about 2^-64 a pair, out of a
+// caller's control) would find each other's Room. Requires mu.
 func (m *model) nameLocked(name, sid string) {
-	if name == "" {
+	if name == "" || name == sid {
 		return
 	}
-	if cur, ok := m.names[name]; !ok || cur != sid {
-		name = strings.Clone(name)
-		m.names[name] = sid
-		if !ok {
-			m.nameQ.push(name)
-		}
+	h := m.nameHash(name)
+	if id, ok := sidmap.Exact("RM", sid); ok {
+		m.names.Set(h, id)
+		delete(m.oddNames, h)
+		return
 	}
+	m.names.Delete(h)
+	m.oddNames[h] = strings.Clone(sid)
 }
+
+// nameSIDLocked returns the SID of the Room last known in progress under
+// name, if the model keeps one. Requires mu.
+func (m *model) nameSIDLocked(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	h := m.nameHash(name)
+	if id, ok := m.names.Get(h); ok {
+		return id.String("RM"), true
+	}
+	sid, ok := m.oddNames[h]
+	return sid, ok
+}
+
+// dropNameLocked forgets name. Requires mu.
+func (m *model) dropNameLocked(name string) {
+	h := m.nameHash(name)
+	m.names.Delete(h)
+	delete(m.oddNames, h)
+}
+
+func (m *model) nameHash(name string) uint64 { return maphash.String(m.seed, name) }
 
 // roomResKey is the ledger key of a Room slot reserved by JoinToken for a
 // Room name not known to be in progress.

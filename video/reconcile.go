@@ -755,16 +755,13 @@ func (m *model) settlePartsLocked(sid string, parts []twilioPart) []string {
 	if len(m.partToks) == 0 {
 		return nil
 	}
-	name := m.nameOfLocked(sid)
+	rooms := append(m.namesOfLocked(sid), sid)
 	var out []string
 	for _, lp := range parts {
 		if lp.identity == "" {
 			continue
 		}
-		for _, room := range [...]string{name, sid} {
-			if room == "" {
-				continue
-			}
+		for _, room := range rooms {
 			k := ParticipantReservationKey(room, lp.identity)
 			if t, ok := m.partToks[k]; ok && t.made && t.isReady() && t.err == nil {
 				m.dropTokLocked(k, t)
@@ -773,16 +770,6 @@ func (m *model) settlePartsLocked(sid string, parts []twilioPart) []string {
 		}
 	}
 	return out
-}
-
-// nameOfLocked returns the UniqueName the model knows for Room sid.
-func (m *model) nameOfLocked(sid string) string {
-	for name, s := range m.names {
-		if s == sid {
-			return name
-		}
-	}
-	return ""
 }
 
 // chooseLocked returns the Rooms of live whose Participants the pass lists,
@@ -848,7 +835,7 @@ func (m *model) disagreeingLocked() map[string]bool {
 	for room := range m.toksOf {
 		if validSID("RM", room) {
 			out[room] = true
-		} else if sid, ok := m.names[room]; ok {
+		} else if sid, ok := m.nameSIDLocked(room); ok {
 			out[sid] = true
 		}
 	}

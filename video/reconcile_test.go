@@ -122,10 +122,11 @@ func TestPruneForgetsEnded(t *testing.T) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	s.newest = stamp(now) // the callbacks' clock
 	old := stamp(now.Add(-DefaultCallbackRetention - 1))
-	s.endRoomTrackLocked(roomTrack{sid: "old"}, old)
-	s.putRoom(roomTrack{sid: "live"})
-	s.nameLocked("old-name", "old")
-	s.nameLocked("live-name", "live")
+	const oldRoom, liveRoom = "RM0000000000000000000000000000001d", "RM0000000000000000000000000000001e"
+	s.endRoomTrackLocked(roomTrack{sid: oldRoom}, old)
+	s.putRoom(roomTrack{sid: liveRoom})
+	s.nameLocked("old-name", oldRoom)
+	s.nameLocked("live-name", liveRoom)
 	s.trackPartLocked("", "gone", endedAt(old), 0)
 	s.trackPartLocked("", "recent", endedAt(stamp(now.Add(-1))), 0)
 	tok := &tokRes{id: "expired", room: "r", exp: now}
@@ -133,10 +134,10 @@ func TestPruneForgetsEnded(t *testing.T) {
 	s.tokQ.push(tok)
 	s.toksOf["r"] = 1
 	s.pruneLocked()
-	if s.rooms.Has("old") {
+	if s.rooms.Has(oldRoom) {
 		t.Error("old ended room kept")
 	}
-	if !s.rooms.Has("live") {
+	if !s.rooms.Has(liveRoom) {
 		t.Error("live room forgotten")
 	}
 	if _, ok := s.parts["gone"]; ok {
@@ -145,10 +146,10 @@ func TestPruneForgetsEnded(t *testing.T) {
 	if _, ok := s.parts["recent"]; !ok {
 		t.Error("recent participant forgotten")
 	}
-	if _, ok := s.names["old-name"]; ok {
+	if _, ok := s.nameSIDLocked("old-name"); ok {
 		t.Error("name of an ended room kept")
 	}
-	if s.names["live-name"] != "live" {
+	if sid, _ := s.nameSIDLocked("live-name"); sid != liveRoom {
 		t.Error("name of a live room dropped")
 	}
 	if len(s.partToks) != 0 || len(s.toksOf) != 0 {

@@ -1,11 +1,12 @@
 // Package sidmap holds Twilio SIDs compactly: a SID (two letters and 32
 // hex digits, https://www.twilio.com/docs/glossary/what-is-a-sid) is an
-// [ID] of 16 bytes, and a [Table] maps IDs to values in one dense array
-// indexed by an open-addressing table of 4-byte slots, so that a map of
-// 10,000 SIDs costs about the size of its entries plus 7 bytes each,
-// where a Go map of SID strings costs a 48-byte string and a slot at
-// about 60% load. [Map] is the same for string keys: keys of the SID
-// shape are held as IDs, others in a Go map.
+// [ID] of 16 bytes, and a [Table] maps IDs (or other small keys) to values
+// in one dense array indexed by an open-addressing table of 2-byte slots
+// (4-byte beyond 49,152 entries). At 10,000 entries a Table costs its
+// entries (16 bytes of ID and the value) plus about 6% and 3.3 bytes each;
+// a Go map of SID strings costs a 34-byte string (a 48-byte allocation)
+// plus a slot of key and value at about 60% load. [Map] is the same for
+// string keys: keys of the SID shape are held as IDs, others in a Go map.
 package sidmap
 
 import (
@@ -75,37 +76,60 @@ func (id ID) Append(b []byte, prefix string) []byte {
 	return b
 }
 
-// Table is a map from IDs to V. Its entries live in one dense array (a
-// deletion moves the last entry into the hole) found through a table of
-// 4-byte slots probed linearly and kept at most 3/4 full. Its zero value
-// is an empty Table. It is not safe for simultaneous use.
-type Table[V any] struct {
-	seed  maphash.Seed
-	ents  []entry[V]
-	slots []uint32 // entry index + 1; 0 is empty; len is 0 or a power of two
+// Table is a map from K (an [ID], or another small comparable such as a
+// 64-bit hash) to V. Its entries live in one dense array (a deletion moves
+// the last entry into the hole), which grows by an eighth when full (about
+// 6% slack on average, at the price of copying each entry about 9 times
+// while it fills), found through a table of slots probed linearly and
+// kept at most 3/4 full: 2 bytes each up to 65,536 slots, 4 beyond. Its zero value is an empty Table. It is not
+// safe for simultaneous use.
+type Table[K comparable, V any] struct {
+	seed maphash.Seed
+	ents []entry[K, V]
+	// The slots: entry index + 1, 0 empty; n of them, 0 or a power of two,
+	// in s16 while every index + 1 fits 16 bits (up to 65,536 slots, at
+	// most 49,152 entries), else in s32.
+	s16 []uint16
+	s32 []uint32
+	n   int
 }
 
-type entry[V any] struct {
-	id ID
+type entry[K comparable, V any] struct {
+	id K
 	v  V
 }
 
 // Len returns the number of entries.
-func (t *Table[V]) Len() int { return len(t.ents) }
+func (t *Table[K, V]) Len() int { return len(t.ents) }
 
-func (t *Table[V]) home(id ID) int {
-	return int(maphash.Comparable(t.seed, id) & uint64(len(t.slots)-1))
+func (t *Table[K, V]) slot(p int) uint32 {
+	if t.s16 != nil {
+		return uint32(t.s16[p])
+	}
+	return t.s32[p]
+}
+
+func (t *Table[K, V]) setSlot(p int, v uint32) {
+	if t.s16 != nil {
+		t.s16[p] = uint16(v)
+		return
+	}
+	t.s32[p] = v
+}
+
+func (t *Table[K, V]) home(id K) int {
+	return int(maphash.Comparable(t.seed, id) & uint64(t.n-1))
 }
 
 // find returns the slot of id and its entry index, or the empty slot
 // where it would go and -1.
-func (t *Table[V]) find(id ID) (slot, ent int) {
-	if len(t.slots) == 0 {
+func (t *Table[K, V]) find(id K) (slot, ent int) {
+	if t.n == 0 {
 		return -1, -1
 	}
-	mask := len(t.slots) - 1
+	mask := t.n - 1
 	for p := t.home(id); ; p = (p + 1) & mask {
-		s := t.slots[p]
+		s := t.slot(p)
 		if s == 0 {
 			return p, -1
 		}
@@ -116,7 +140,7 @@ func (t *Table[V]) find(id ID) (slot, ent int) {
 }
 
 // Get returns the value of id and whether it is there.
-func (t *Table[V]) Get(id ID) (V, bool) {
+func (t *Table[K, V]) Get(id K) (V, bool) {
 	if _, i := t.find(id); i >= 0 {
 		return t.ents[i].v, true
 	}
@@ -126,7 +150,7 @@ func (t *Table[V]) Get(id ID) (V, bool) {
 
 // Ptr returns a pointer to the value of id, nil if it is not there. The
 // pointer is valid until the next Set of a new ID or Delete.
-func (t *Table[V]) Ptr(id ID) *V {
+func (t *Table[K, V]) Ptr(id K) *V {
 	if _, i := t.find(id); i >= 0 {
 		return &t.ents[i].v
 	}
@@ -134,27 +158,27 @@ func (t *Table[V]) Ptr(id ID) *V {
 }
 
 // Set sets the value of id.
-func (t *Table[V]) Set(id ID, v V) {
+func (t *Table[K, V]) Set(id K, v V) {
 	p, i := t.find(id)
 	if i >= 0 {
 		t.ents[i].v = v
 		return
 	}
-	if (len(t.ents)+1)*4 > len(t.slots)*3 {
-		t.resize(max(8, 2*len(t.slots)))
+	if (len(t.ents)+1)*4 > t.n*3 {
+		t.resize(max(8, 2*t.n))
 		p, _ = t.find(id)
 	}
 	if len(t.ents) == cap(t.ents) {
 		// By an eighth, not append's quarter: the slack is the Table's
 		// main cost over its entries.
-		t.ents = append(make([]entry[V], 0, len(t.ents)+len(t.ents)/8+8), t.ents...)
+		t.ents = append(make([]entry[K, V], 0, len(t.ents)+len(t.ents)/8+8), t.ents...)
 	}
-	t.ents = append(t.ents, entry[V]{id: id, v: v})
-	t.slots[p] = uint32(len(t.ents))
+	t.ents = append(t.ents, entry[K, V]{id: id, v: v})
+	t.setSlot(p, uint32(len(t.ents)))
 }
 
 // Delete removes id and returns the value it had.
-func (t *Table[V]) Delete(id ID) (V, bool) {
+func (t *Table[K, V]) Delete(id K) (V, bool) {
 	var zero V
 	p, i := t.find(id)
 	if i < 0 {
@@ -166,44 +190,49 @@ func (t *Table[V]) Delete(id ID) (V, bool) {
 	if i != last {
 		t.ents[i] = t.ents[last]
 		q, _ := t.find(t.ents[i].id) // the slot naming last, the one holding that ID
-		t.slots[q] = uint32(i + 1)
+		t.setSlot(q, uint32(i+1))
 	}
-	t.ents[last] = entry[V]{}
+	t.ents[last] = entry[K, V]{}
 	t.ents = t.ents[:last]
 	if n := len(t.ents); cap(t.ents) > 64 && n < cap(t.ents)/4 {
-		t.ents = append(make([]entry[V], 0, 2*n), t.ents...)
+		t.ents = append(make([]entry[K, V], 0, 2*n), t.ents...)
 	}
-	if n := len(t.ents); len(t.slots) > 8 && n*8 < len(t.slots) {
-		t.resize(len(t.slots) / 2)
+	if n := len(t.ents); t.n > 8 && n*8 < t.n {
+		t.resize(t.n / 2)
 	}
 	return v, true
 }
 
 // unslot empties slot p, shifting back the entries probed past it.
-func (t *Table[V]) unslot(p int) {
-	mask := len(t.slots) - 1
-	for q := (p + 1) & mask; t.slots[q] != 0; q = (q + 1) & mask {
-		h := t.home(t.ents[t.slots[q]-1].id)
+func (t *Table[K, V]) unslot(p int) {
+	mask := t.n - 1
+	for q := (p + 1) & mask; t.slot(q) != 0; q = (q + 1) & mask {
+		h := t.home(t.ents[t.slot(q)-1].id)
 		// The entry at q may move to p if its home is not in (p, q].
 		if (q > p && (h <= p || h > q)) || (q < p && h <= p && h > q) {
-			t.slots[p] = t.slots[q]
+			t.setSlot(p, t.slot(q))
 			p = q
 		}
 	}
-	t.slots[p] = 0
+	t.setSlot(p, 0)
 }
 
-func (t *Table[V]) resize(n int) {
-	if t.slots == nil {
+func (t *Table[K, V]) resize(n int) {
+	if t.n == 0 {
 		t.seed = maphash.MakeSeed()
 	}
-	t.slots = make([]uint32, n)
+	t.n, t.s16, t.s32 = n, nil, nil
+	if n <= 1<<16 {
+		t.s16 = make([]uint16, n)
+	} else {
+		t.s32 = make([]uint32, n)
+	}
 	for i := range t.ents {
 		p := t.home(t.ents[i].id)
-		for t.slots[p] != 0 {
+		for t.slot(p) != 0 {
 			p = (p + 1) & (n - 1)
 		}
-		t.slots[p] = uint32(i + 1)
+		t.setSlot(p, uint32(i+1))
 	}
 }
 
@@ -211,8 +240,8 @@ func (t *Table[V]) resize(n int) {
 // the value and may Delete the ID it is given; an ID Set during the loop
 // may or may not be yielded, and other deletions make the loop yield
 // some entries twice or not at all.
-func (t *Table[V]) All() iter.Seq2[ID, *V] {
-	return func(yield func(ID, *V) bool) {
+func (t *Table[K, V]) All() iter.Seq2[K, *V] {
+	return func(yield func(K, *V) bool) {
 		for i := len(t.ents) - 1; i >= 0; i-- {
 			if i >= len(t.ents) {
 				continue
@@ -225,15 +254,15 @@ func (t *Table[V]) All() iter.Seq2[ID, *V] {
 }
 
 // Grow makes room for n more entries without allocating again.
-func (t *Table[V]) Grow(n int) {
+func (t *Table[K, V]) Grow(n int) {
 	if n <= 0 {
 		return
 	}
 	want := len(t.ents) + n
 	if want > cap(t.ents) {
-		t.ents = append(make([]entry[V], 0, want), t.ents...)
+		t.ents = append(make([]entry[K, V], 0, want), t.ents...)
 	}
-	if size := max(8, len(t.slots)); want*4 > size*3 {
+	if size := max(8, t.n); want*4 > size*3 {
 		for want*4 > size*3 {
 			size *= 2
 		}
@@ -241,9 +270,17 @@ func (t *Table[V]) Grow(n int) {
 	}
 }
 
+// At returns the i'th entry of the dense array, 0 <= i < Len, the value
+// by pointer (valid as [Table.Ptr]'s): for walking the entries a few at a
+// time, as a cursor. A deletion moves the last entry to the deleted one's
+// place.
+func (t *Table[K, V]) At(i int) (K, *V) {
+	return t.ents[i].id, &t.ents[i].v
+}
+
 // Clear removes every entry and frees the memory.
-func (t *Table[V]) Clear() {
-	t.ents, t.slots = nil, nil
+func (t *Table[K, V]) Clear() {
+	t.ents, t.s16, t.s32, t.n = nil, nil, nil, 0
 }
 
 // Map is a map from strings to V that holds the keys of the SID shape (two
@@ -253,7 +290,7 @@ func (t *Table[V]) Clear() {
 // simultaneous use.
 type Map[V any] struct {
 	prefix string
-	t      Table[V]
+	t      Table[ID, V]
 	other  map[string]*V // by pointer, so that All yields the value itself
 }
 

@@ -56,7 +56,7 @@ func randID(r *rand.Rand, space int) ID {
 func TestTableAgainstMap(t *testing.T) {
 	for seed := range uint64(4) {
 		r := rand.New(rand.NewPCG(seed, 1))
-		var tab Table[int]
+		var tab Table[ID, int]
 		ref := map[ID]int{}
 		space := 4000
 		for step := range 60000 {
@@ -169,7 +169,7 @@ func TestTableMemory(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	var tab Table[int64]
+	var tab Table[ID, int64]
 	for i := range n {
 		id, _ := Exact("RM", sid(i))
 		tab.Set(id, int64(i))
@@ -185,7 +185,7 @@ func TestTableMemory(t *testing.T) {
 }
 
 func BenchmarkTableGet(b *testing.B) {
-	var tab Table[int64]
+	var tab Table[ID, int64]
 	ids := make([]ID, 10000)
 	for i := range ids {
 		ids[i], _ = Exact("RM", sid(i))
@@ -231,7 +231,7 @@ func TestGrow(t *testing.T) {
 	for i := range ids {
 		ids[i], _ = Exact("RM", sid(i))
 	}
-	var tab Table[int]
+	var tab Table[ID, int]
 	tab.Set(ids[0], 0)
 	tab.Grow(len(ids))
 	var before, after runtime.MemStats
@@ -260,4 +260,41 @@ func TestSetAllocatesNothing(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("%v allocations a Set", n)
 	}
+}
+
+// TestTableWideSlots: past 49,152 entries the slots widen to 4 bytes, and
+// narrow again as the Table empties; every entry is found throughout.
+func TestTableWideSlots(t *testing.T) {
+	var tab Table[uint64, int]
+	check := func(lo, hi int) {
+		t.Helper()
+		if tab.Len() != hi-lo {
+			t.Fatalf("Len %d, want %d", tab.Len(), hi-lo)
+		}
+		for i := lo; i < hi; i += 7 {
+			if v, ok := tab.Get(uint64(i)); !ok || v != i {
+				t.Fatalf("Get(%d) = %d, %v", i, v, ok)
+			}
+		}
+		if _, ok := tab.Get(uint64(hi)); ok {
+			t.Fatalf("Get(%d) found an entry never set", hi)
+		}
+	}
+	const n = 120000
+	for i := range n {
+		tab.Set(uint64(i), i)
+	}
+	if tab.s32 == nil || tab.s16 != nil {
+		t.Fatalf("%d entries in %d slots of 2 bytes", tab.Len(), tab.n)
+	}
+	check(0, n)
+	for i := range n - 1000 {
+		if _, ok := tab.Delete(uint64(i)); !ok {
+			t.Fatalf("Delete(%d) found nothing", i)
+		}
+	}
+	if tab.s16 == nil {
+		t.Fatalf("%d entries still in %d slots of 4 bytes", tab.Len(), tab.n)
+	}
+	check(n-1000, n)
 }
