@@ -17,9 +17,10 @@ import (
 // that is not (ended, remembered for late events) lives in the model's
 // parts map. Participants are found through their Room, which every
 // callback and listing names. Entries the callbacks do not track
-// (untracked Rooms, idxOnly Participants) exist only while indexed. Room
-// and Participant SIDs are held in 16 bytes (internal/sidmap, pid), not
-// as strings.
+// (untracked Rooms, idxOnly Participants) exist only while indexed. The
+// Rooms' tracks and the partRecs hold SIDs in 16 bytes (internal/sidmap,
+// pid), not as strings; the maps of ended or held Participants (parts,
+// heldIn) and the big Rooms' index (bigIdx) are keyed by strings.
 const (
 	idxHeld uint8 = 1 << iota // this Client holds its slot (HoldParticipant, CommitParticipant)
 	idxConn                   // the callbacks or a reconciliation show it connected
@@ -60,7 +61,12 @@ type aliasRec struct {
 // not of Twilio's shape and make is set; ok is false when there is none.
 // Requires mu held.
 func (m *model) pidLocked(sid string, make bool) (pid, bool) {
+	if m.lastPAok && len(sid) == len(m.lastPA) && sid == string(m.lastPA[:]) {
+		return pid{id: m.lastPAID}, true // an event asks for one SID several times
+	}
 	if id, ok := sidmap.Exact("PA", sid); ok {
+		copy(m.lastPA[:], sid)
+		m.lastPAID, m.lastPAok = id, true
 		return pid{id: id}, true
 	}
 	if id, ok := m.aliasOf[sid]; ok {

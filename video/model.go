@@ -55,7 +55,7 @@ import (
 // while other Rooms proceed.
 type model struct {
 	mu        sync.Mutex
-	rooms     sidmap.Map[roomState]           // Room SID -> (SIDs in 16 bytes)
+	rooms     sidmap.Map[roomState]           // Room SID -> roomState; SIDs of Twilio's shape held as IDs, others as strings
 	names     sidmap.Table[uint64, sidmap.ID] // nameHash(UniqueName) -> the Room last known in progress under it (see nameLocked)
 	oddNames  map[uint64]string               // the same, for Rooms whose SID is not of Twilio's shape
 	nameAt    int                             // pruning cursor into names
@@ -65,6 +65,9 @@ type model struct {
 	aliases   map[sidmap.ID]aliasRec          // alias pid -> its SID (see pidLocked)
 	aliasOf   map[string]sidmap.ID            // SID -> alias pid
 	aliasN    uint64                          // aliases made
+	lastPA    [34]byte                        // the Participant SID pidLocked last parsed (a copy)
+	lastPAID  sidmap.ID                       // its ID
+	lastPAok  bool                            // lastPA is set
 	creates   map[string]*createRec
 	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
@@ -164,8 +167,8 @@ func (m *model) nowLocked(c *Client) int64 {
 // bits (so that a Participant's track fits 32 bytes), the low one set so
 // that 0 means unknown: two identities share a hash with odds of 2^-31
 // per comparison, which a seed made per Client keeps out of a caller's
-// control. A shared hash makes JoinToken
-// take a second identity for a rejoin, as if the quota had room.
+// control. A shared hash makes JoinToken take the second identity for a
+// rejoin of the first, reserving no Participant slot for it.
 func (m *model) identHash(identity string) uint32 {
 	if identity == "" {
 		return 0

@@ -527,8 +527,7 @@ func (m *model) adoptRoomsLocked(rooms roomList) (gone []string) {
 	for _, l := range rooms {
 		r, isNew := m.roomLocked(l.sid)
 		if isNew {
-			// Twilio lists it in progress (SIDs are never reused). l.sid
-			// is the listing's own string, not a page's memory.
+			// Twilio lists it in progress (SIDs are never reused).
 			r.mark = inProgress(0)
 			m.putRoom(r)
 		}

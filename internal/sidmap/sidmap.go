@@ -20,7 +20,8 @@ import (
 type ID [16]byte
 
 // Parse returns the ID of s, which must be prefix followed by 32 hex
-// digits in either case (Twilio writes them in lower case).
+// digits in either case (Twilio writes them in lower case), and true; or
+// the zero ID and false.
 func Parse(prefix, s string) (ID, bool) {
 	return parse(prefix, s, true)
 }
@@ -236,10 +237,11 @@ func (t *Table[K, V]) resize(n int) {
 	}
 }
 
-// All yields every entry, the value by pointer. The loop body may change
-// the value and may Delete the ID it is given; an ID Set during the loop
-// may or may not be yielded, and other deletions make the loop yield
-// some entries twice or not at all.
+// All yields every entry, the value by pointer (valid as [Table.Ptr]'s:
+// a Set of a new key may move the entries). The loop body may change the
+// value and may Delete the key it is given; a key Set during the loop may
+// or may not be yielded, and other deletions make the loop yield some
+// entries twice or not at all.
 func (t *Table[K, V]) All() iter.Seq2[K, *V] {
 	return func(yield func(K, *V) bool) {
 		for i := len(t.ents) - 1; i >= 0; i-- {
@@ -283,18 +285,31 @@ func (t *Table[K, V]) Clear() {
 	t.ents, t.s16, t.s32, t.n = nil, nil, nil, 0
 }
 
-// Map is a map from strings to V that holds the keys of the SID shape (two
-// upper-case letters and 32 lower-case hex digits, as Twilio writes SIDs)
-// of the first such prefix it is given as IDs in a [Table], and other keys
-// in a Go map. Its zero value is an empty Map. It is not safe for
-// simultaneous use.
+// Map is a map from strings to V that holds the keys of the SID shape (a
+// prefix and 32 lower-case hex digits, as Twilio writes SIDs) as IDs in a
+// [Table], and other keys (another prefix, upper-case hex, any string) in
+// a Go map. The prefix is the one given to [Map.Prefix], or else that of
+// the first key of two upper-case letters and 32 lower-case hex digits.
+// Its zero value is an empty Map. It is not safe for simultaneous use.
 type Map[V any] struct {
 	prefix string
 	t      Table[ID, V]
 	other  map[string]*V // by pointer, so that All yields the value itself
+	last   lastKey       // the key last parsed: a caller asks for one key several times in a row
 }
 
-// Key is a key of a Map as the Map holds it.
+// lastKey is a SID-shaped key and its ID, the key copied (a caller's string
+// may share a larger buffer, which a Map must not keep).
+type lastKey struct {
+	s  [34]byte
+	id ID
+	ok bool
+}
+
+// Key is a key of a Map as the Map holds it: an ID and its prefix, or the
+// string itself. Keys are for [Map.HasKey] and [Map.DeleteKey], not for
+// comparing: one string may be held as either. The zero Key is the empty
+// string.
 type Key struct {
 	id     ID
 	prefix string // "" when s holds the key
@@ -323,12 +338,21 @@ func (m *Map[V]) key(s string) Key {
 func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
 func (m *Map[V]) lookup(s string) Key {
-	if m.prefix != "" {
-		if id, ok := Exact(m.prefix, s); ok {
-			return Key{id: id, prefix: m.prefix}
-		}
+	if m.prefix == "" || len(s) != len(m.prefix)+32 {
+		return Key{s: s}
 	}
-	return Key{s: s}
+	if m.last.ok && len(s) == len(m.last.s) && s == string(m.last.s[:]) {
+		return Key{id: m.last.id, prefix: m.prefix}
+	}
+	id, ok := Exact(m.prefix, s)
+	if !ok {
+		return Key{s: s}
+	}
+	if len(s) == len(m.last.s) {
+		copy(m.last.s[:], s)
+		m.last.id, m.last.ok = id, true
+	}
+	return Key{id: id, prefix: m.prefix}
 }
 
 // Len returns the number of keys.
@@ -425,13 +449,13 @@ func (m *Map[V]) All() iter.Seq2[Key, *V] {
 	}
 }
 
-// Prefix makes prefix the prefix of the keys m holds as IDs. It must be
-// called before the first Set.
+// Prefix makes prefix (any string; Twilio's are two upper-case letters)
+// the prefix of the keys m holds as IDs. It panics if m is not empty.
 func (m *Map[V]) Prefix(prefix string) {
 	if m.Len() != 0 {
 		panic("sidmap: Prefix after Set")
 	}
-	m.prefix = prefix
+	m.prefix, m.last = prefix, lastKey{}
 }
 
 // Append appends the key to b.
