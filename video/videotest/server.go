@@ -382,16 +382,8 @@ func (s *Server) newSID(prefix string) string { return prefix + s.hex(16) }
 
 // isSID reports whether v is prefix + 32 hex digits.
 func isSID(v, prefix string) bool {
-	if len(v) != 34 || !strings.HasPrefix(v, prefix) {
-		return false
-	}
-	for i := 2; i < 34; i++ {
-		c := v[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
+	_, ok := sidmap.Parse(prefix, v)
+	return ok
 }
 
 func stopTimer(t *Timer) {

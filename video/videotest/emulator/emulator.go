@@ -48,6 +48,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/videoquota/videoquota/internal/sidmap"
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
@@ -179,6 +180,19 @@ func parse(name string, args []string, stderr io.Writer, getenv func(string) str
 			return nil, &UsageError{errors.New("-dev sets the fixed development credentials: give no -account-sid, -auth-token, -api-key-sid or -api-key-secret (nor their $VIDEOTEST_ variables) with it")}
 		}
 		*o = videotest.DevCredentials(*o)
+	}
+	for _, f := range [...]struct{ name, prefix, what, v string }{
+		{"account-sid", "AC", "Account SID", o.AccountSID},
+		{"api-key-sid", "SK", "API Key SID", o.APIKeySID},
+	} {
+		if _, ok := sidmap.Parse(f.prefix, f.v); f.v != "" && !ok {
+			src := "-" + f.name
+			if !set[f.name] {
+				src = "$" + EnvName(f.name)
+			}
+			return nil, &UsageError{fmt.Errorf("%s %q: want a Twilio %s, %s followed by 32 hex digits (e.g. %s%032d), or none to have one generated",
+				src, f.v, f.what, f.prefix, f.prefix, 0)}
+		}
 	}
 	switch c.fakeClock {
 	case "":
