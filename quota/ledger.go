@@ -333,7 +333,12 @@ func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*b
 // 53119 refusal) to the threshold funcs registered for its level, on the
 // ledger's event goroutine, after the crossings already decided. A 53121 for
 // a level already reported rising is dropped (see the type's doc); its Used
-// should be the store's usage ([Ledger.Used]) when it is notified. An event
+// should be the store's usage ([Ledger.Used]) when it is notified. The
+// store decides a level's crossings only in the operations of Ledgers that
+// watch the level, so a usage past it shows a crossing reported elsewhere
+// only if every Ledger of the store watches it: otherwise first Release a
+// key never reserved, which has the store decide this Ledger's levels at
+// the current usage (a crossing nobody was told of then comes here). An event
 // whose Level is 0 or whose Code is not 53121 goes to every registered func.
 // After Close it does nothing.
 func (l *Ledger) Notify(e Event) {

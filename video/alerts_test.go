@@ -232,6 +232,41 @@ func TestAlertRepeatsPeerCrossing(t *testing.T) {
 	}
 }
 
+// TestAlertPeerWithoutThresholds: another Client of the store, one that
+// registered no threshold func (so the store decides no crossing of 70%
+// for it), held 7 of 10 Participants. Twilio's 53121 reaching this Client,
+// which watches 70%, is the only word of the crossing anyone gets: it must
+// be a threshold event here, not dropped as a repeat of a crossing nobody
+// reported.
+func TestAlertPeerWithoutThresholds(t *testing.T) {
+	var log eventLog
+	st := quota.NewMemoryStore()
+	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
+	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
+	peer, _ := offline(t, limits, video.WithStore(st))
+	ctx := context.Background()
+	for i := range 7 {
+		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := httptest.NewRecorder()
+	vq.AlertHandler().ServeHTTP(w, signedPost(token, "http://x.test/a",
+		alertForm(vq.AccountSID(), "NO0123456789abcdef0123456789abcdef", `{"error_code":"53121"}`)))
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	vq.Close()
+	peer.Close()
+	var got []quota.Event
+	for _, src := range []quota.Source{quota.SourceTwilio, quota.SourceLocal} {
+		got = append(got, log.count(src, quota.CodeApproachingQuota)...)
+	}
+	if len(got) != 1 || !got[0].Rising || got[0].Resource != quota.Participants || got[0].Used != 7 {
+		t.Fatalf("this Client's threshold events %+v, want one rising for participants at 7", got)
+	}
+}
+
 func TestAlertRejects(t *testing.T) {
 	var log eventLog
 	vq, token := offline(t, video.WithThresholds(log.add))
