@@ -563,7 +563,9 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 		if r.ended() || ts < r.at() {
 			e.Stale = true
 		}
-		m.nameLocked(e.RoomName, r.sid)
+		if !r.ended() { // an ended Room's name may be another's by now
+			m.nameLocked(e.RoomName, r.sid)
+		}
 		m.mu.Unlock()
 		return nil // already in progress (own call, a participant event came first) or ended
 	}

@@ -531,7 +531,9 @@ func (m *model) adoptRoomsLocked(rooms roomList) (gone []string) {
 			r.mark = inProgress(0)
 			m.putRoom(r)
 		}
-		m.nameLocked(l.name, r.sid)
+		if !r.ended() { // ended since the listing: its name may be another's
+			m.nameLocked(l.name, r.sid)
+		}
 	}
 	return gone
 }

@@ -1,0 +1,52 @@
+package video_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video"
+)
+
+// namedRoomForm is roomForm for a Room with UniqueName name.
+func namedRoomForm(account, event, roomSID, name, partSID, ts string) map[string][]string {
+	f := roomForm(account, event, roomSID, partSID, ts)
+	f.Set("RoomName", name)
+	if event == video.EventRoomEnded {
+		f.Set("RoomStatus", "completed")
+	}
+	return f
+}
+
+// TestAdversarialLateRoomCreatedKeepsLiveName: Room A "lobby" ended; Room
+// B took the name "lobby" and is in progress; A's room-created then comes,
+// late (callbacks come in any order). A token for "lobby" is a token for B, in progress: it must
+// reserve no Room slot. A late event of the ended A must not make the name
+// point at A again.
+func TestAdversarialLateRoomCreatedKeepsLiveName(t *testing.T) {
+	const roomA, roomB = "RM00000000000000000000000000000a0a", "RM00000000000000000000000000000b0b"
+	vq, token := offline(t, video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
+		video.WithLimits(quota.Limits{ConcurrentRooms: 1, ConcurrentParticipants: 10}))
+	h := vq.StatusCallbackHandler()
+	acct := vq.AccountSID()
+	send := func(event, room, ts string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(token, "http://x.test/s", namedRoomForm(acct, event, room, "lobby", "", ts)))
+		if w.Code != http.StatusOK && w.Code != http.StatusNoContent {
+			t.Fatalf("%s %s: status %d", event, room, w.Code)
+		}
+	}
+	send(video.EventRoomEnded, roomA, "2026-11-26T10:00:10Z")
+	send(video.EventRoomCreated, roomB, "2026-11-26T10:00:20Z")
+	send(video.EventRoomCreated, roomA, "2026-11-26T10:00:00Z") // delivered late
+	ctx := context.Background()
+	if _, err := vq.JoinToken(ctx, "lobby", "alice"); err != nil {
+		t.Fatalf("JoinToken for lobby, in progress as %s with the quota of 1 Room used by it: %v", roomB, err)
+	}
+	if n := mustUsed(t, vq, quota.Rooms); n != 1 {
+		t.Fatalf("rooms used %d, want 1 (B; the token joins it)", n)
+	}
+}
