@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
@@ -48,5 +49,44 @@ func TestAdversarialLateRoomCreatedKeepsLiveName(t *testing.T) {
 	}
 	if n := mustUsed(t, vq, quota.Rooms); n != 1 {
 		t.Fatalf("rooms used %d, want 1 (B; the token joins it)", n)
+	}
+}
+
+// TestAdversarialJoinTokenWhileRoomLearnt: the room-created of "lobby" is
+// being applied (its Room's slot on its way to a slow shared store) when
+// JoinToken("lobby") asks whether a Room is in progress under that name.
+// The Room is: Twilio said so. The token must not reserve a second Room
+// slot that nothing will ever claim (the Room is learnt already), and must
+// not make the model forget the Room's name, so that every later token for
+// "lobby" reserves one again.
+func TestAdversarialJoinTokenWhileRoomLearnt(t *testing.T) {
+	const room = "RM00000000000000000000000000000c0c"
+	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: room, gate: make(chan struct{}), inside: make(chan string, 1)}
+	clk := &fakeClock{t: offlineNow}
+	vq, token := offline(t, video.WithStore(st), video.WithClock(clk.Now),
+		video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
+		video.WithLimits(quota.Limits{ConcurrentRooms: 10, ConcurrentParticipants: 10}))
+	h := vq.StatusCallbackHandler()
+	done := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedPost(token, "http://x.test/s", namedRoomForm(vq.AccountSID(), video.EventRoomCreated, room, "lobby", "", "2026-11-26T10:00:00Z")))
+		done <- w.Code
+	}()
+	<-st.inside // the Room's slot is on its way to the store
+	ctx := context.Background()
+	if _, err := vq.JoinToken(ctx, "lobby", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	close(st.gate)
+	if code := <-done; code != http.StatusOK && code != http.StatusNoContent {
+		t.Fatalf("room-created: status %d", code)
+	}
+	clk.Advance(2 * time.Hour) // alice's token has expired
+	if _, err := vq.JoinToken(ctx, "lobby", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if n := mustUsed(t, vq, quota.Rooms); n != 1 {
+		t.Fatalf("rooms used %d, want 1: the tokens for lobby join the Room in progress", n)
 	}
 }

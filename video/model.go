@@ -799,7 +799,13 @@ func (m *model) inProgressLocked(name string) string {
 	if !ok {
 		sid = name // a name not kept may be the Room's SID (Twilio's default)
 	}
-	if r, ok := m.getRoom(sid); ok && !r.ended() && r.mark != untracked {
+	r, known := m.getRoom(sid)
+	if known && !r.ended() && r.mark != untracked {
+		return sid
+	}
+	if ok && !known && m.nameLive(sid) {
+		// Not in the model and its stripe held: an event is learning it
+		// in progress (as the pruning keeps such a name).
 		return sid
 	}
 	if ok {
