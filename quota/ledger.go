@@ -350,6 +350,7 @@ func (l *Ledger) Notify(e Event) {
 		l.mu.Unlock()
 		return
 	}
+	e.notified = true
 	l.ops.hold(e, math.MaxUint64)
 	l.queue = l.ops.release(l.queue)
 	l.mu.Unlock()
@@ -412,7 +413,7 @@ func (l *Ledger) deliver(e Event) {
 		up := l.up[e.Resource&1]
 		st := up[e.Level]
 		switch {
-		case e.Source == SourceTwilio:
+		case e.notified:
 			if st != levelDown {
 				return
 			}
@@ -433,6 +434,7 @@ func (l *Ledger) deliver(e Event) {
 			up[e.Level] = levelDown
 		}
 	}
+	e.notified = false
 	for _, s := range l.subs {
 		if e.Level == 0 || e.Code != CodeApproachingQuota || slices.Contains(s.levels, e.Level) {
 			s.fn(e)

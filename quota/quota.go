@@ -132,6 +132,8 @@ type Event struct {
 	Code     int     // 53121 for crossings; 53119/53206 when Twilio refused for the quota
 	Source   Source
 	At       time.Time
+
+	notified bool // passed to Ledger.Notify: Twilio's report, not a store crossing
 }
 
 // ThresholdFunc is called for each threshold [Event]. It runs on the

@@ -110,8 +110,8 @@ func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fn
 			// repeat of the store's crossing, which the store decides only
 			// for clients watching the level: a release of no key has it
 			// decide this Client's levels first (a crossing nobody was
-			// told of comes here, from the store).
-			_ = c.ledger.Release(bg, res, "", quota.SourceLocal)
+			// told of comes here, from the store, learnt from Twilio).
+			_ = c.ledger.Release(bg, res, "", quota.SourceTwilio)
 			used, _, _ := c.ledger.Used(bg, res)
 			c.ledger.Notify(quota.Event{Resource: res, Used: used, Limit: c.ledger.Limit(res),
 				Level: quota.DefaultThresholdLevel, Rising: true, Code: quota.CodeApproachingQuota,

@@ -258,12 +258,12 @@ func TestAlertPeerWithoutThresholds(t *testing.T) {
 	}
 	vq.Close()
 	peer.Close()
-	var got []quota.Event
-	for _, src := range []quota.Source{quota.SourceTwilio, quota.SourceLocal} {
-		got = append(got, log.count(src, quota.CodeApproachingQuota)...)
+	if mine := log.count(quota.SourceLocal, quota.CodeApproachingQuota); len(mine) != 0 {
+		t.Fatalf("events %+v with source local: the crossing was learnt from Twilio", mine)
 	}
+	got := log.count(quota.SourceTwilio, quota.CodeApproachingQuota)
 	if len(got) != 1 || !got[0].Rising || got[0].Resource != quota.Participants || got[0].Used != 7 {
-		t.Fatalf("this Client's threshold events %+v, want one rising for participants at 7", got)
+		t.Fatalf("this Client's threshold events %+v, want one rising for participants at 7, learnt from Twilio", got)
 	}
 }
 
