@@ -162,30 +162,45 @@ func alertForm(account, sid, payload string) url.Values {
 	return v
 }
 
-// TestAlertResourceFromLedger: without more_info, a 53121 is attributed to
-// the quota the shared ledger has nearest its limit. The Participants (6 of
-// 10, Rooms 0 of 100) were held by another Client of the store, which
-// crossed nothing; this Client reports Twilio's warning.
-func TestAlertResourceFromLedger(t *testing.T) {
-	var log, other eventLog
+// peerAlert runs a 53121 without more_info into a Client watching 70% (its
+// events in log) after another Client of the same store (its events in
+// other; it watches no level when watch is false) held held of 10
+// Participants (Rooms: 0 of 100). It returns how often OnAlert was called.
+func peerAlert(t *testing.T, held int, watch bool) (log, other *eventLog, alerts int32) {
+	t.Helper()
+	log, other = new(eventLog), new(eventLog)
 	st := quota.NewMemoryStore()
 	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
 	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
-	peer, _ := offline(t, video.WithThresholds(other.add), limits, video.WithStore(st))
+	peerOpts := []video.Option{limits, video.WithStore(st)}
+	if watch {
+		peerOpts = append(peerOpts, video.WithThresholds(other.add))
+	}
+	peer, _ := offline(t, peerOpts...)
 	ctx := context.Background()
-	for i := range 6 {
+	for i := range held {
 		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
 			t.Fatal(err)
 		}
 	}
+	var n atomic.Int32
 	w := httptest.NewRecorder()
-	vq.AlertHandler().ServeHTTP(w, signedPost(token, "http://x.test/a",
+	vq.AlertHandler(video.OnAlert(func(video.AlertEvent) { n.Add(1) })).ServeHTTP(w, signedPost(token, "http://x.test/a",
 		alertForm(vq.AccountSID(), "NO0123456789abcdef0123456789abcdef", `{"error_code":"53121"}`)))
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d", w.Code)
 	}
 	vq.Close()
 	peer.Close()
+	return log, other, n.Load()
+}
+
+// TestAlertResourceFromLedger: without more_info, a 53121 is attributed to
+// the quota the shared ledger has nearest its limit. The Participants (6 of
+// 10, Rooms 0 of 100) were held by another Client of the store, which
+// crossed nothing; this Client reports Twilio's warning.
+func TestAlertResourceFromLedger(t *testing.T) {
+	log, other, _ := peerAlert(t, 6, true)
 	got := log.count(quota.SourceTwilio, quota.CodeApproachingQuota)
 	if len(got) != 1 || got[0].Resource != quota.Participants || got[0].Used != 6 ||
 		!got[0].At.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
@@ -201,28 +216,9 @@ func TestAlertResourceFromLedger(t *testing.T) {
 // delivered to this Client (the Debugger webhook reaches any replica), is
 // passed to OnAlert but is not a second threshold event.
 func TestAlertRepeatsPeerCrossing(t *testing.T) {
-	var log, other eventLog
-	st := quota.NewMemoryStore()
-	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
-	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
-	peer, _ := offline(t, video.WithThresholds(other.add), limits, video.WithStore(st))
-	ctx := context.Background()
-	for i := range 7 {
-		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var alerts atomic.Int32
-	w := httptest.NewRecorder()
-	vq.AlertHandler(video.OnAlert(func(a video.AlertEvent) { alerts.Add(1) })).ServeHTTP(w, signedPost(token, "http://x.test/a",
-		alertForm(vq.AccountSID(), "NO0123456789abcdef0123456789abcdef", `{"error_code":"53121"}`)))
-	if w.Code != http.StatusOK {
-		t.Fatalf("status %d", w.Code)
-	}
-	vq.Close()
-	peer.Close()
-	if n := alerts.Load(); n != 1 {
-		t.Fatalf("OnAlert called %d times, want once", n)
+	log, other, alerts := peerAlert(t, 7, true)
+	if alerts != 1 {
+		t.Fatalf("OnAlert called %d times, want once", alerts)
 	}
 	if mine := append(log.count(quota.SourceTwilio, quota.CodeApproachingQuota), log.count(quota.SourceLocal, quota.CodeApproachingQuota)...); len(mine) != 0 {
 		t.Fatalf("this Client's threshold events %+v, want none: the peer reported the crossing", mine)
@@ -236,28 +232,10 @@ func TestAlertRepeatsPeerCrossing(t *testing.T) {
 // registered no threshold func (so the store decides no crossing of 70%
 // for it), held 7 of 10 Participants. Twilio's 53121 reaching this Client,
 // which watches 70%, is the only word of the crossing anyone gets: it must
-// be a threshold event here, not dropped as a repeat of a crossing nobody
-// reported.
+// be a threshold event here, learnt from Twilio, not dropped as a repeat of
+// a crossing nobody reported.
 func TestAlertPeerWithoutThresholds(t *testing.T) {
-	var log eventLog
-	st := quota.NewMemoryStore()
-	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
-	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
-	peer, _ := offline(t, limits, video.WithStore(st))
-	ctx := context.Background()
-	for i := range 7 {
-		if err := peer.HoldParticipant(ctx, testRoom, "PA"+strings.Repeat("0", 31)+string(rune('0'+i))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := httptest.NewRecorder()
-	vq.AlertHandler().ServeHTTP(w, signedPost(token, "http://x.test/a",
-		alertForm(vq.AccountSID(), "NO0123456789abcdef0123456789abcdef", `{"error_code":"53121"}`)))
-	if w.Code != http.StatusOK {
-		t.Fatalf("status %d", w.Code)
-	}
-	vq.Close()
-	peer.Close()
+	log, _, _ := peerAlert(t, 7, false)
 	if mine := log.count(quota.SourceLocal, quota.CodeApproachingQuota); len(mine) != 0 {
 		t.Fatalf("events %+v with source local: the crossing was learnt from Twilio", mine)
 	}

@@ -61,12 +61,7 @@ type aliasRec struct {
 // not of Twilio's shape and make is set; ok is false when there is none.
 // Requires mu held.
 func (m *model) pidLocked(sid string, make bool) (pid, bool) {
-	if m.lastPAok && len(sid) == len(m.lastPA) && sid == string(m.lastPA[:]) {
-		return pid{id: m.lastPAID}, true // an event asks for one SID several times
-	}
-	if id, ok := sidmap.Exact("PA", sid); ok {
-		copy(m.lastPA[:], sid)
-		m.lastPAID, m.lastPAok = id, true
+	if id, ok := m.pa.Exact("PA", sid); ok {
 		return pid{id: id}, true
 	}
 	if id, ok := m.aliasOf[sid]; ok {

@@ -65,9 +65,7 @@ type model struct {
 	aliases   map[sidmap.ID]aliasRec          // alias pid -> its SID (see pidLocked)
 	aliasOf   map[string]sidmap.ID            // SID -> alias pid
 	aliasN    uint64                          // aliases made
-	lastPA    [34]byte                        // the Participant SID pidLocked last parsed (a copy)
-	lastPAID  sidmap.ID                       // its ID
-	lastPAok  bool                            // lastPA is set
+	pa        sidmap.Parser                   // Participant SIDs, the last remembered: an event asks for one several times
 	creates   map[string]*createRec
 	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation

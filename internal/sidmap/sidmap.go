@@ -295,15 +295,31 @@ type Map[V any] struct {
 	prefix string
 	t      Table[ID, V]
 	other  map[string]*V // by pointer, so that All yields the value itself
-	last   lastKey       // the key last parsed: a caller asks for one key several times in a row
+	last   Parser        // a caller asks for one key several times in a row
 }
 
-// lastKey is a SID-shaped key and its ID, the key copied (a caller's string
-// may share a larger buffer, which a Map must not keep).
-type lastKey struct {
+// Parser is [Exact] with a memory of the last SID of 34 bytes it parsed,
+// for callers that ask for one SID several times in a row (the steps of
+// one event). It keeps a copy, not the caller's string (which may share a
+// larger buffer). Its zero value is ready to use. It is not safe for
+// simultaneous use.
+type Parser struct {
 	s  [34]byte
 	id ID
 	ok bool
+}
+
+// Exact is [Exact], answered from memory for the SID parsed last.
+func (p *Parser) Exact(prefix, s string) (ID, bool) {
+	if p.ok && len(s) == len(p.s) && s == string(p.s[:]) && s[:len(prefix)] == prefix {
+		return p.id, true
+	}
+	id, ok := Exact(prefix, s)
+	if ok && len(s) == len(p.s) {
+		copy(p.s[:], s)
+		p.id, p.ok = id, true
+	}
+	return id, ok
 }
 
 // Key is a key of a Map as the Map holds it: an ID and its prefix, or the
@@ -341,16 +357,9 @@ func (m *Map[V]) lookup(s string) Key {
 	if m.prefix == "" || len(s) != len(m.prefix)+32 {
 		return Key{s: s}
 	}
-	if m.last.ok && len(s) == len(m.last.s) && s == string(m.last.s[:]) {
-		return Key{id: m.last.id, prefix: m.prefix}
-	}
-	id, ok := Exact(m.prefix, s)
+	id, ok := m.last.Exact(m.prefix, s)
 	if !ok {
 		return Key{s: s}
-	}
-	if len(s) == len(m.last.s) {
-		copy(m.last.s[:], s)
-		m.last.id, m.last.ok = id, true
 	}
 	return Key{id: id, prefix: m.prefix}
 }
@@ -455,7 +464,7 @@ func (m *Map[V]) Prefix(prefix string) {
 	if m.Len() != 0 {
 		panic("sidmap: Prefix after Set")
 	}
-	m.prefix, m.last = prefix, lastKey{}
+	m.prefix, m.last = prefix, Parser{}
 }
 
 // Append appends the key to b.

@@ -298,3 +298,19 @@ func TestTableWideSlots(t *testing.T) {
 	}
 	check(n-1000, n)
 }
+
+// TestParserMemory: a Parser answers as Exact does, from memory or not,
+// whatever the prefix asked for and the SID parsed before.
+func TestParserMemory(t *testing.T) {
+	var p Parser
+	rm, pa := sid(7), "PA"+sid(7)[2:]
+	for _, c := range []struct {
+		prefix, s string
+	}{{"RM", rm}, {"RM", rm}, {"PA", rm}, {"PA", pa}, {"PA", pa}, {"RM", pa}, {"RM", strings.ToUpper(rm)}, {"RM", rm[:33]}, {"RM", rm}} {
+		gotID, gotOK := p.Exact(c.prefix, c.s)
+		wantID, wantOK := Exact(c.prefix, c.s)
+		if gotID != wantID || gotOK != wantOK {
+			t.Fatalf("Parser.Exact(%q, %q) = %x, %v; Exact gives %x, %v", c.prefix, c.s, gotID, gotOK, wantID, wantOK)
+		}
+	}
+}
