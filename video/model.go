@@ -953,9 +953,7 @@ func (m *model) pruneNamesLocked() {
 		}
 		h, id := m.names.At(m.nameAt)
 		var buf [34]byte
-		b := id.Append(buf[:0], "RM")
-		// b read only while buf is unchanged: no string per name.
-		if m.nameLive(unsafe.String(unsafe.SliceData(b), len(b))) {
+		if m.nameLive(transient(id.Append(buf[:0], "RM"))) { // no string per name
 			m.nameAt++
 		} else {
 			m.names.Delete(h) // the last entry moves here: looked at next
@@ -971,6 +969,10 @@ func (m *model) pruneNamesLocked() {
 		}
 	}
 }
+
+// transient returns b as a string without copying it, for a lookup that
+// keeps nothing of it: the string is valid only while b is unchanged.
+func transient(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // nameLive reports whether a name of Room sid is still worth keeping.
 // Requires mu.

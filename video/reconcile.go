@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"golang.org/x/time/rate"
 
@@ -518,9 +517,7 @@ func (m *model) adoptRoomsLocked(rooms roomList) (gone []string) {
 		if r.mark == untracked || r.ended() {
 			continue
 		}
-		// k in buf, read only while buf is unchanged: no string per Room.
-		b := k.Append(buf[:0])
-		if !rooms.has(unsafe.String(unsafe.SliceData(b), len(b))) {
+		if !rooms.has(transient(k.Append(buf[:0]))) { // no string per Room
 			gone = append(gone, k.String())
 		}
 	}
