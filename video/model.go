@@ -793,22 +793,18 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 // if none is known. A name whose Room ended is dropped here rather than
 // when the Room ends, so that Rooms need not keep their names.
 func (m *model) inProgressLocked(name string) string {
-	sid, ok := m.nameSIDLocked(name)
-	if !ok {
-		sid = name // a name not kept may be the Room's SID (Twilio's default)
+	sid, kept := m.nameSIDLocked(name)
+	if !kept {
+		// A name not kept may be the Room's SID (Twilio's default).
+		if r, ok := m.trackedRoomLocked(name); ok && !r.ended() {
+			return name
+		}
+		return ""
 	}
-	r, known := m.getRoom(sid)
-	if known && !r.ended() && r.mark != untracked {
+	if m.nameLive(sid) { // in progress, or an event is learning it
 		return sid
 	}
-	if ok && !known && m.nameLive(sid) {
-		// Not in the model and its stripe held: an event is learning it
-		// in progress (as the pruning keeps such a name).
-		return sid
-	}
-	if ok {
-		m.dropNameLocked(name)
-	}
+	m.dropNameLocked(name)
 	return ""
 }
 
