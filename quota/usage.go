@@ -1,30 +1,31 @@
 package quota
 
-// Usage is a snapshot of an account's quota as a client sees it.
+// Usage is a snapshot of an account's quota as a client sees it. Its JSON
+// form (encoding/json) uses the snake_case names in the field tags.
 type Usage struct {
-	Rooms        ResourceUsage
-	Participants ResourceUsage
-	Reads        ClassUsage
-	Writes       ClassUsage
+	Rooms        ResourceUsage `json:"rooms"`
+	Participants ResourceUsage `json:"participants"`
+	Reads        ClassUsage    `json:"reads"`
+	Writes       ClassUsage    `json:"writes"`
 	// Retries counts requests sent again after a 20429, a 5xx or a network error.
-	Retries int64
+	Retries int64 `json:"retries"`
 	// Throttled counts the 429 responses (code 20429) Twilio sent.
-	Throttled int64
+	Throttled int64 `json:"throttled"`
 	// LocalRefusals counts calls refused by the ledger without a request.
-	LocalRefusals int64
+	LocalRefusals int64 `json:"local_refusals"`
 	// TwilioRefusals counts 53119/53206 answers from Twilio.
-	TwilioRefusals int64
+	TwilioRefusals int64 `json:"twilio_refusals"`
 }
 
 // ResourceUsage is the state of one concurrency quota.
 type ResourceUsage struct {
-	Used  int  // held plus reserved slots
-	Limit int  // the quota; negative when unlimited
-	Full  bool // marked full after Twilio refused for this quota
+	Used  int  `json:"used"`  // held plus reserved slots
+	Limit int  `json:"limit"` // the quota; negative when unlimited
+	Full  bool `json:"full"`  // marked full after Twilio refused for this quota
 	// Pending is how many of the Used slots are reservations not yet
 	// committed, released or lapsed (every client's, for a shared store).
 	// It is zero when the store does not implement [backend.Inspector].
-	Pending int
+	Pending int `json:"pending"`
 }
 
 // Share returns Used as a share of Limit (0 when unlimited).
@@ -37,16 +38,16 @@ func (u ResourceUsage) Share() float64 {
 
 // ClassUsage is the state of one request-rate quota.
 type ClassUsage struct {
-	Rate   Rate    // the configured ceiling
-	Factor float64 // the adaptive factor: the bucket runs at Rate.PerSecond*Factor
+	Rate   Rate    `json:"rate"`   // the configured ceiling
+	Factor float64 `json:"factor"` // the adaptive factor: the bucket runs at Rate.PerSecond*Factor
 	// Estimate is the rate, in requests per second, that the account appears
 	// to allow (Rate.PerSecond*Factor; see [Limiter]); negative when the
 	// rate is unlimited.
-	Estimate float64
-	Requests int64 // HTTP requests sent, each page and each retry included
+	Estimate float64 `json:"estimate"`
+	Requests int64   `json:"requests"` // HTTP requests sent, each page and each retry included
 	// Tokens is how many tokens the bucket holds now (see [backend.Inspector.Tokens]):
 	// at most Rate.Burst, negative while tokens granted with a wait are owed.
 	// It is zero when the rate is unlimited or the store does not implement
 	// [backend.Inspector].
-	Tokens float64
+	Tokens float64 `json:"tokens"`
 }

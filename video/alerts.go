@@ -50,17 +50,21 @@ const alertPollPageSize = 100
 func (c *Client) AlertHandler(opts ...HandlerOption) http.Handler {
 	h := c.buildHandlerConfig("AlertHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.closed.Load() {
+			c.rejectWebhook(w, r, "debugger event", h, &webhookError{http.StatusServiceUnavailable, ErrClosed})
+			return
+		}
 		form, werr := c.readSigned(w, r, h)
 		if werr != nil {
-			c.rejectWebhook(w, r, "debugger event", werr)
+			c.rejectWebhook(w, r, "debugger event", h, werr)
 			return
 		}
 		ev, err := parseAlertEvent(form)
-		if err == nil && ev.AccountSID != "" && ev.AccountSID != c.accountSID && ev.ParentAccountSID != c.accountSID {
-			err = &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
+		if err == nil {
+			err = c.checkAccount(ev.AccountSID, ev.ParentAccountSID)
 		}
 		if err != nil {
-			c.rejectWebhook(w, r, "debugger event", &webhookError{http.StatusBadRequest, err})
+			c.rejectWebhook(w, r, "debugger event", h, &webhookError{http.StatusBadRequest, err})
 			return
 		}
 		c.handleAlert(r.Context(), ev, r.Header.Get("I-Twilio-Idempotency-Token"), h.onAlert)

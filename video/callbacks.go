@@ -37,9 +37,11 @@ import (
 // parameters get 413, other content types 415, malformed forms 400, other
 // methods 405. A StatusCallback written without a path is accepted as the
 // root path. A signed callback whose ledger fields are missing or malformed
-// (RoomSid, ParticipantSid, Timestamp), whose Timestamp is more than a
-// minute ahead of the Client's clock, or whose AccountSid is another
-// account's gets 400 and changes nothing. Event names this library does not
+// (RoomSid, ParticipantSid, Timestamp), whose Timestamp is ahead of the
+// Client's clock by more than [WithMaxClockSkew] (a minute by default; the
+// first such refusal is logged at Error with the skew seen), or whose
+// AccountSid is missing or another account's gets 400 and changes nothing.
+// After [Client.Close] every request gets 503 and changes nothing. Event names this library does not
 // act on (track, recording, and any Twilio adds later) get 200 and are
 // passed to [OnRoomEvent] funcs without changing the ledger.
 //
@@ -69,6 +71,12 @@ import (
 func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 	h := c.buildHandlerConfig("StatusCallbackHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.closed.Load() {
+			// Closed: nothing is applied, not even the duplicate check, so
+			// every delivery gets the same answer.
+			c.rejectWebhook(w, r, "status callback", h, &webhookError{http.StatusServiceUnavailable, ErrClosed})
+			return
+		}
 		f, _ := h.forms.Get().(*signature.Form)
 		if f == nil {
 			f = new(signature.Form)
@@ -76,7 +84,7 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 		defer h.forms.Put(f)
 		query, werr := c.readSignedForm(w, r, h, f)
 		if werr != nil {
-			c.rejectWebhook(w, r, "status callback", werr)
+			c.rejectWebhook(w, r, "status callback", h, werr)
 			return
 		}
 		var ev RoomEvent
@@ -86,16 +94,16 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 		} else {
 			ev, err = parseRoomEventForm(f, len(h.onRoom) > 0)
 		}
-		if err == nil && ev.AccountSID != "" && ev.AccountSID != c.accountSID {
-			err = &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
+		if err == nil {
+			err = c.checkAccount(ev.AccountSID, "")
 		}
-		if err == nil && ev.ledgerEvent() && ev.Timestamp.After(c.now().Add(maxSkew)) {
+		if err == nil && ev.ledgerEvent() {
 			// Twilio's clock is not that far ahead of ours: one such event
 			// would move the callbacks' clock and make current ones stale.
-			err = &FieldError{Field: "Timestamp", Reason: "too far in the future"}
+			err = h.checkSkew(c, r, ev.Timestamp)
 		}
 		if err != nil {
-			c.rejectWebhook(w, r, "status callback", &webhookError{http.StatusBadRequest, err})
+			c.rejectWebhook(w, r, "status callback", h, &webhookError{http.StatusBadRequest, err})
 			return
 		}
 		st := c.model()

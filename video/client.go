@@ -178,6 +178,9 @@ func WithAPIKey(keySID, keySecret string) Option {
 		if keySecret == "" {
 			return optErr("WithAPIKey", "empty key secret")
 		}
+		if strings.TrimSpace(keySecret) != keySecret {
+			return optErr("WithAPIKey", "key secret has leading or trailing white space (trim the value read from a file or secret)")
+		}
 		s.apiKeySID, s.apiKeySecret = keySID, keySecret
 		return nil
 	}
@@ -391,13 +394,21 @@ func (c *Client) waits(ctx context.Context) bool {
 
 // New returns a Client for the account accountSID, authenticating with
 // authToken (or with [WithAPIKey]). accountSID must be "AC" followed by 32 hex
-// digits; authToken must not be empty. Close the Client when done.
+// digits; authToken must not be empty nor carry leading or trailing white
+// space (a newline kept from a secret file). Otherwise New returns a
+// *[ConfigError] naming what is wrong. Close the Client when done.
 func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if !validSID("AC", accountSID) {
 		return nil, optErr("New", "account SID must be \"AC\" followed by 32 hex digits")
 	}
 	if authToken == "" {
 		return nil, optErr("New", "empty auth token")
+	}
+	if strings.TrimSpace(authToken) != authToken {
+		// A token read from a file or a secret store often keeps its
+		// newline: every request would fail with 20003 and every callback
+		// signature would mismatch.
+		return nil, optErr("New", "auth token has leading or trailing white space (trim the value read from a file or secret)")
 	}
 	s := settings{callbacks: new(atomic.Int32)}
 	for i, o := range opts {

@@ -104,7 +104,8 @@
 // finding the Room by UniqueName; a room-created (or participant-connected)
 // callback for that UniqueName, or for an unnamed create the first Room the
 // Client knows nothing of; a [Client.Reconcile] started more than
-// [DefaultRequestWindow] after the request was last on the wire (the listing
+// the request window (the attempt timeout in force: [DefaultRequestWindow])
+// after the request was last on the wire (the listing
 // shows every Room that exists, so the reservation is given back); else the
 // reservation's TTL ([WithReservationTTL]). A 4xx, or a request never sent,
 // created nothing: its slot is given back at once.

@@ -16,8 +16,9 @@ import (
 var ErrClosed = errors.New("video: client closed")
 
 // errNilContext is returned for a nil ctx, as net/http does for
-// NewRequestWithContext(nil, ...).
-var errNilContext = errors.New("video: nil Context")
+// NewRequestWithContext(nil, ...): a *[ValidationError] for the parameter
+// ctx, so that errors.As finds what was wrong.
+var errNilContext error = &ValidationError{Param: "ctx", Reason: "nil Context"}
 
 // lifecycle is what Close needs to end everything a Client started.
 type lifecycle struct {

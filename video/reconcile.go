@@ -215,13 +215,27 @@ type twilioRoom struct{ sid, name string }
 // twilioPart is a connected Participant as listed.
 type twilioPart struct{ sid, room, identity string }
 
-// DefaultRequestWindow bounds how long after a request was last on the
-// wire Twilio may still act on it. A Room create whose outcome is unknown
-// (see [Client.CreateRoom]) and older than this when a [Client.Reconcile]
-// starts listing is settled by that listing: if the Room exists, the
-// listing shows it. It is twice [DefaultTimeout], the longest a Client
-// waits for one answer.
-const DefaultRequestWindow = 2 * DefaultTimeout
+// DefaultRequestWindow is the request window with the default attempt
+// timeout. The request window is how long after the Client stopped waiting
+// for a request's answer (its last attempt ended without one) Twilio may
+// still act on it: one more attempt timeout, the time Twilio was given to
+// answer. A Room create whose outcome is unknown (see [Client.CreateRoom])
+// and older than the window when a [Client.Reconcile] starts listing is
+// settled by that listing: if the Room exists, the listing shows it. The
+// window follows the attempt timeout in force: [DefaultTimeout] by default,
+// else that of [WithAttemptTimeout] or of a [WithHTTPClient] client's
+// Timeout; with no attempt timeout (WithAttemptTimeout(0)) it is this
+// default.
+const DefaultRequestWindow = DefaultTimeout
+
+// requestWindow is the request window for the attempt timeout in force
+// (see [DefaultRequestWindow]).
+func (c *Client) requestWindow() time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	return DefaultRequestWindow
+}
 
 // Reconcile corrects the ledger from Twilio's lists, within a read budget,
 // in one pass:
@@ -274,7 +288,8 @@ const DefaultRequestWindow = 2 * DefaultTimeout
 //
 // It settles the pending reservations the listing accounts for: Room
 // creates of this Client whose outcome was unknown and that were last on
-// the wire more than [DefaultRequestWindow] before the listing started
+// the wire more than the request window ([DefaultRequestWindow]: the
+// attempt timeout in force) before the listing started
 // (given back: a Room they created is listed and now held), and
 // [Client.JoinToken] reservations whose Room or Participant is listed
 // (their callbacks were lost). Other reservations (requests in flight,
@@ -359,7 +374,7 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 		return p.d, err
 	}
 	bg := context.WithoutCancel(ctx)
-	live, gone, err := p.syncRooms(bg, rooms, stamp(started.Add(-DefaultRequestWindow)))
+	live, gone, err := p.syncRooms(bg, rooms, stamp(started.Add(-c.requestWindow())))
 	rooms = nil
 	if err != nil {
 		return p.d, err

@@ -501,11 +501,20 @@ func TestFaultMixReconcilesExactly(t *testing.T) {
 		t.Skip("-short: the fault mix runs 2,000 operations")
 	}
 	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { faultMix(t, seed) })
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { faultMix(t, seed, video.DefaultRequestWindow+time.Second) })
 	}
+	// The request window follows the attempt timeout in force: with 5 s
+	// attempts, a Reconcile 5.5 s after the last request settles every
+	// create of unknown outcome.
+	t.Run("attempt timeout 5s", func(t *testing.T) {
+		faultMix(t, 4, 5500*time.Millisecond, video.WithHTTPClient(&http.Client{Timeout: 5 * time.Second}))
+	})
 }
 
-func faultMix(t *testing.T, seed uint64) {
+// faultMix runs 2,000 operations against an emulator with every fault on,
+// then one Reconcile started advance after the last request, and requires
+// the ledger to equal the emulator.
+func faultMix(t *testing.T, seed uint64, advance time.Duration, copts ...video.Option) {
 	const quotaRooms = 120
 	faults := videotest.Faults{Rate429: 0.15, Rate500: 0.03, Rate503: 0.03, DropRate: 0.03,
 		CallbackDropRate: 0.1, CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}
@@ -516,8 +525,8 @@ func faultMix(t *testing.T, seed uint64) {
 		o.AdHocStatusCallback = e.statusURL()
 		o.Seed = int64(seed)
 		o.Faults = faults
-	}, nil, video.WithClock(clk.Now), fastRetry(3),
-		video.WithLimits(quota.Limits{ConcurrentRooms: quotaRooms, ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}))
+	}, nil, append([]video.Option{video.WithClock(clk.Now), fastRetry(3),
+		video.WithLimits(quota.Limits{ConcurrentRooms: quotaRooms, ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited})}, copts...)...)
 
 	var (
 		mu      sync.Mutex
@@ -587,12 +596,12 @@ func faultMix(t *testing.T, seed uint64) {
 	wg.Wait()
 	e.srv.SetFaults(videotest.Faults{})
 	e.flush(t)
-	clk.Advance(video.DefaultRequestWindow + time.Second)
+	clk.Advance(advance)
 	if _, err := e.vq.Reconcile(context.Background()); err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}
 	if msg := e.ledgerMismatch(t); msg != "" {
-		t.Fatalf("after one Reconcile: %s", msg)
+		t.Fatalf("after one Reconcile %s after the last request: %s", advance, msg)
 	}
 	if u := e.vq.Usage(); u.Rooms.Pending != 0 || u.Participants.Pending != 0 {
 		t.Fatalf("pending left after Reconcile: rooms %d, participants %d", u.Rooms.Pending, u.Participants.Pending)

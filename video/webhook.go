@@ -69,6 +69,55 @@ type handlerConfig struct {
 	onAlert    []AlertFunc
 	closeEmpty bool
 	closeGrace time.Duration
+	maxSkew    time.Duration
+	skewLogged atomic.Bool // the first refusal for skew was logged
+}
+
+// defaultMaxSkew is how far ahead of the Client's clock a callback's
+// Timestamp may be (see [WithMaxClockSkew]).
+const defaultMaxSkew = time.Minute
+
+// WithMaxClockSkew sets how far ahead of the Client's clock a status
+// callback's Timestamp may be (default one minute): a later one gets 400
+// and changes nothing, since applying it would move the callbacks' clock
+// and make current events look stale. Raise it on a host whose clock is
+// known to run slow; the first refusal is logged at Error with the skew
+// seen. d must be positive.
+func WithMaxClockSkew(d time.Duration) HandlerOption {
+	return func(h *handlerConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("video: WithMaxClockSkew(%s): want d > 0", d)
+		}
+		h.maxSkew = d
+		return nil
+	}
+}
+
+// checkSkew refuses a Timestamp ahead of the Client's clock by more than
+// the handler's skew, logging the first refusal with the skew seen.
+func (h *handlerConfig) checkSkew(c *Client, r *http.Request, ts time.Time) error {
+	ahead := ts.Sub(c.now())
+	if ahead <= h.maxSkew {
+		return nil
+	}
+	if h.skewLogged.CompareAndSwap(false, true) {
+		c.logger.LogAttrs(r.Context(), slog.LevelError,
+			"videoquota: status callbacks refused: their Timestamp is ahead of this host's clock by more than the allowed skew (is the host's clock slow? see video.WithMaxClockSkew)",
+			slog.Duration("ahead", ahead.Round(time.Millisecond)), slog.Duration("allowed", h.maxSkew))
+	}
+	return &FieldError{Field: "Timestamp", Reason: fmt.Sprintf("%s ahead of this host's clock (allowed %s)", ahead.Round(time.Millisecond), h.maxSkew)}
+}
+
+// checkAccount refuses a webhook of no account or another account's: a
+// Debugger event of a subaccount names its parent in parent.
+func (c *Client) checkAccount(account, parent string) error {
+	switch {
+	case account == "":
+		return &FieldError{Field: "AccountSid", Reason: "missing"}
+	case account != c.accountSID && parent != c.accountSID:
+		return &FieldError{Field: "AccountSid", Reason: "not this Client's account"}
+	}
+	return nil
 }
 
 // WithPublicURL validates signatures against rawURL, the address Twilio
@@ -169,7 +218,7 @@ func WithCloseEmptyRooms(grace time.Duration) HandlerOption {
 }
 
 func (c *Client) buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
-	h := &handlerConfig{maxBody: DefaultMaxCallbackBody}
+	h := &handlerConfig{maxBody: DefaultMaxCallbackBody, maxSkew: defaultMaxSkew}
 	for i, o := range opts {
 		if o == nil {
 			panic(fmt.Sprintf("video: %s: option %d is nil", method, i))
@@ -387,9 +436,42 @@ func sigError(err error) *webhookError {
 	return &webhookError{http.StatusForbidden, errSignature}
 }
 
-func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind string, e *webhookError) {
+// rejectWebhook answers a rejected webhook with e's status and logs why.
+// For a signature that does not match, the log names the URL it was
+// checked against (its query's values left out) and what to set: behind a
+// proxy Twilio has most often signed another URL.
+func (c *Client) rejectWebhook(w http.ResponseWriter, r *http.Request, kind string, h *handlerConfig, e *webhookError) {
 	c.metrics.rejected(r.Context(), kind)
-	c.logger.LogAttrs(r.Context(), slog.LevelWarn, "videoquota: rejected "+kind,
-		slog.Int("status", e.status), slog.String("reason", e.err.Error()))
+	attrs := []slog.Attr{slog.Int("status", e.status), slog.String("reason", e.err.Error())}
+	if errors.Is(e.err, errSignature) {
+		hint := "if a proxy or load balancer changes the scheme, host or path, set video.WithPublicURL to the URL configured at Twilio"
+		if h.urlFunc != nil {
+			hint = "the URL given by WithPublicURL or WithURLFunc must be the one configured at Twilio, and the auth token the account's"
+		}
+		attrs = append(attrs, slog.String("checked_url", redactQuery(h.requestURL(r))), slog.String("hint", hint))
+	}
+	c.logger.LogAttrs(r.Context(), slog.LevelWarn, "videoquota: rejected "+kind, attrs...)
 	http.Error(w, http.StatusText(e.status), e.status)
+}
+
+// redactQuery returns u with each query value replaced by "…": the names
+// say which URL was checked, the values may be secrets.
+func redactQuery(u string) string {
+	base, q, ok := strings.Cut(u, "?")
+	if !ok {
+		return u
+	}
+	var b strings.Builder
+	b.WriteString(base)
+	for i, kv := range strings.Split(q, "&") {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		k, _, _ := strings.Cut(kv, "=")
+		b.WriteString(k)
+		b.WriteString("=…")
+	}
+	return b.String()
 }

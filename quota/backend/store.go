@@ -7,8 +7,8 @@ import (
 
 // Rate is the configured ceiling of one request bucket.
 type Rate struct {
-	PerSecond float64 // negative: unlimited
-	Burst     int     // at least 1
+	PerSecond float64 `json:"per_second"` // negative: unlimited
+	Burst     int     `json:"burst"`      // at least 1
 }
 
 // Bounds is what a ledger operation is checked against.
