@@ -232,7 +232,10 @@ func (m *model) trackOwnRoomLocked(c *Client, sid, name string) {
 	r, isNew := m.roomLocked(sid)
 	if isNew {
 		r.sid = strings.Clone(sid)
-		r.mark = inProgress(m.nowLocked(c))
+		// In progress since a time the callbacks' clock has not seen (as
+		// for a Room learnt from a listing): its room-created, stamped by
+		// Twilio before the answer arrived here, is not stale.
+		r.mark = inProgress(0)
 	}
 	r.flags |= roomOwn
 	m.putRoom(r)

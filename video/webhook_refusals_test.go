@@ -2,6 +2,7 @@ package video_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,5 +211,30 @@ func TestUsageJSON(t *testing.T) {
 	rate, _ := writes["rate"].(map[string]any)
 	if rooms["limit"] != 7.0 || rooms["used"] != 0.0 || rate["per_second"] == nil || got["local_refusals"] == nil {
 		t.Fatalf("Usage as JSON: %s", b)
+	}
+}
+
+// TestOwnRoomCreatedNotStale: the room-created of a Room the Client has
+// just created is its first event, so it is passed on with Stale unset,
+// although Twilio stamped it before the create's answer arrived.
+func TestOwnRoomCreatedNotStale(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		events []video.RoomEvent
+	)
+	e := newCBEnv(t, nil, []video.HandlerOption{video.OnRoomEvent(func(ev video.RoomEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	})})
+	r, err := e.vq.CreateRoom(context.Background(), room("fresh").SetStatusCallback(e.statusURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 1 || events[0].Event != video.EventRoomCreated || events[0].RoomSID != *r.Sid || events[0].Stale {
+		t.Fatalf("events %+v; want one room-created of %s, not stale", events, *r.Sid)
 	}
 }
