@@ -84,6 +84,7 @@ type Client struct {
 	inFlight        chan struct{} // nil when WithMaxInFlight is off
 	concurrencyHint int
 	reservationTTL  time.Duration
+	joinWindow      time.Duration // JoinToken reservations lapse after it
 	fullFor         time.Duration
 
 	stats   stats
@@ -161,6 +162,7 @@ type settings struct {
 	waitForCapacity         bool
 	maxInFlight             int
 	reservationTTL          time.Duration
+	joinWindow              time.Duration
 	concurrencyHint         int
 	metrics                 metricsSettings
 	attemptTimeout          *time.Duration // WithAttemptTimeout
@@ -358,6 +360,25 @@ func WithConcurrencyHint(n int) Option {
 	}
 }
 
+// WithJoinWindow sets how long the slots a [Client.JoinToken] reserves wait
+// for the Participant to connect (default [DefaultJoinWindow], at most the
+// token's lifetime): a token whose holder never connects gives its
+// Participant (and ad-hoc Room) slot back after d, whatever the token's
+// lifetime, so that tokens minted for identities that never join cannot
+// hold the account's quota. A holder who connects later is counted from its
+// participant-connected callback, and until that callback arrives the
+// ledger counts one fewer than may exist: choose d to cover the time your
+// users take from receiving a token to joining. d must be at least a second.
+func WithJoinWindow(d time.Duration) Option {
+	return func(s *settings) error {
+		if d < time.Second {
+			return optErr("WithJoinWindow", "%s: want at least 1s", d)
+		}
+		s.joinWindow = d
+		return nil
+	}
+}
+
 // WithReservationTTL sets how long a slot reserved before a request
 // (CreateRoom, a Participant slot) stays pending when the process dies before
 // committing or releasing it (default [DefaultReservationTTL]). With a shared
@@ -434,6 +455,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		waitForCapacity: s.waitForCapacity,
 		concurrencyHint: s.concurrencyHint,
 		reservationTTL:  DefaultReservationTTL,
+		joinWindow:      DefaultJoinWindow,
 		fullFor:         DefaultFullFor,
 		timeout:         DefaultTimeout,
 		done:            make(chan struct{}),
@@ -450,6 +472,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	}
 	if s.reservationTTL > 0 {
 		c.reservationTTL = s.reservationTTL
+	}
+	if s.joinWindow > 0 {
+		c.joinWindow = s.joinWindow
 	}
 	if c.concurrencyHint == 0 {
 		c.concurrencyHint = DefaultConcurrencyHint

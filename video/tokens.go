@@ -19,6 +19,11 @@ const (
 	// MaxTokenTTL is Twilio's longest access token lifetime (24 hours);
 	// longer ones are refused with 20157/20104, so JoinToken clamps to it.
 	MaxTokenTTL = 24 * time.Hour
+	// DefaultJoinWindow is how long a JoinToken's reserved slots wait for
+	// its holder to connect unless [WithJoinWindow] says otherwise: long
+	// enough for a user to open the page and join, short enough that
+	// tokens nobody uses do not hold the quota for the token's hour.
+	DefaultJoinWindow = 2 * time.Minute
 )
 
 // ErrNoAPIKey is returned by [Client.JoinToken] when the Client has no API
@@ -77,7 +82,8 @@ func WithTokenRegion(region string) TokenOption {
 //     same room and identity is already pending: asking again takes no
 //     further slot.
 //
-// The reservations lapse when the token expires, unless the
+// The reservations lapse after the join window ([WithJoinWindow], default
+// [DefaultJoinWindow]; the token's lifetime if shorter), unless the
 // participant-connected (and room-created) callbacks seen by
 // [Client.StatusCallbackHandler] turn them into holdings first. Concurrent
 // calls for the same room share one reservation; one that fails gives back
@@ -117,20 +123,23 @@ func (c *Client) JoinToken(ctx context.Context, room, identity string, opts ...T
 	}
 	now := c.now()
 	exp := now.Add(cfg.ttl)
+	// The slots wait for the holder within the join window only.
+	window := min(cfg.ttl, c.joinWindow)
+	resExp := now.Add(window)
 
 	m := c.model()
 	roomTok, partTok, mineRoom, minePart := m.tokenSlots(c, room, identity)
 	ok := false
 	defer func() {
-		m.tokenDone(ctx, c, partTok, quota.Participants, ok, exp)
-		m.tokenDone(ctx, c, roomTok, quota.Rooms, ok, exp)
+		m.tokenDone(ctx, c, partTok, quota.Participants, ok, resExp)
+		m.tokenDone(ctx, c, roomTok, quota.Rooms, ok, resExp)
 	}()
 	// No model lock is held while reserving: a reservation may wait for
 	// capacity, which the status callbacks free.
-	if err := c.settleTok(ctx, roomTok, mineRoom, quota.Rooms, cfg.ttl); err != nil {
+	if err := c.settleTok(ctx, roomTok, mineRoom, quota.Rooms, window); err != nil {
 		return "", err
 	}
-	if err := c.settleTok(ctx, partTok, minePart, quota.Participants, cfg.ttl); err != nil {
+	if err := c.settleTok(ctx, partTok, minePart, quota.Participants, window); err != nil {
 		return "", err
 	}
 	tok := jwt.CreateAccessToken(jwt.AccessTokenParams{
