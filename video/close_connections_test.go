@@ -18,13 +18,12 @@ func clientConnGoroutines() int {
 	return strings.Count(string(buf), "net/http.(*persistConn).readLoop")
 }
 
-// TestAdversarialCloseLeavesConnectionGoroutines: Close while a request is on
-// the wire. Close closes only the idle connections of that moment; the
-// request is not cancelled, and its connection goes back to the Client's
-// own transport's idle pool after Close, where its readLoop and writeLoop
-// goroutines stay for IdleConnTimeout (90 s) with nothing left to close
-// them: goroutines left running after Close.
-func TestAdversarialCloseLeavesConnectionGoroutines(t *testing.T) {
+// TestCloseLeavesNoConnectionGoroutines: Close while a request is on the
+// wire. Once Close has returned and the call has ended, no goroutine of the
+// Client's HTTP connections (net/http's persistConn loops) is left
+// running: the connection of the call in flight does not wait in an idle
+// pool for IdleConnTimeout (90 s) with nothing left to close it.
+func TestCloseLeavesNoConnectionGoroutines(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{ReadsPerSecond: -1, WritesPerSecond: -1,
 		Faults: videotest.Faults{Latency: 300 * time.Millisecond}})
 	t.Cleanup(srv.Close)
