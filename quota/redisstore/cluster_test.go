@@ -17,6 +17,9 @@ import (
 )
 
 func TestClusterConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster of three masters (seconds); run without -short")
+	}
 	cl := redistest.StartCluster(t, 3)
 	rdb := cl.Client(t, nil)
 	prefix := redistest.Prefix(t)
@@ -97,6 +100,7 @@ func TestClusterConformance(t *testing.T) {
 }
 
 func TestSentinelConformance(t *testing.T) {
+	skipSentinelIfShort(t)
 	sen := redistest.StartSentinel(t)
 	rdb := sen.Client(t, nil)
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
@@ -107,6 +111,7 @@ func TestSentinelConformance(t *testing.T) {
 }
 
 func TestSentinelFailover(t *testing.T) {
+	skipSentinelIfShort(t)
 	// The replica is promoted: the store finds the new master through the
 	// sentinel; the ledger (replicated) is kept; no slot is lost or doubled.
 	sen := redistest.StartSentinel(t)
@@ -135,6 +140,7 @@ func TestSentinelFailover(t *testing.T) {
 }
 
 func TestSentinelFailoverMissedWrites(t *testing.T) {
+	skipSentinelIfShort(t)
 	// The promoted replica missed the master's last write (it was paused):
 	// it has the ledger's epoch but not the slot. The store sees a new
 	// replication ID on recovery and writes its slots back.
@@ -191,4 +197,13 @@ func TestSentinelFailoverMissedWrites(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ledgerCheck{t, observer, "AC1", b}.expect("RM1", "RM2")
+}
+
+// skipSentinelIfShort skips a test that starts a master, a replica and a
+// sentinel (and often waits out a failover) in -short mode.
+func skipSentinelIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a master, a replica and a sentinel (seconds); run without -short")
+	}
 }
