@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -114,20 +115,25 @@ func TestLimiterDeadlineFailsAtOnce(t *testing.T) {
 	}
 }
 
+// TestLimiterCancelAbortsWait: a Wait for a token 2 s ahead returns
+// context.Canceled as soon as its context is cancelled. In a synctest
+// bubble, so the 30 ms before the cancel and the time it takes are fake.
 func TestLimiterCancelAbortsWait(t *testing.T) {
-	lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{ReadsPerSecond: 0.5})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := lim.Wait(ctx, quota.Read); err != nil {
-		t.Fatal(err)
-	}
-	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
-	start := time.Now()
-	if err := lim.Wait(ctx, quota.Read); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Wait = %v, want context.Canceled", err)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("cancel took %v", el)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{ReadsPerSecond: 0.5})
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := lim.Wait(ctx, quota.Read); err != nil {
+			t.Fatal(err)
+		}
+		go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+		start := time.Now()
+		if err := lim.Wait(ctx, quota.Read); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait = %v, want context.Canceled", err)
+		}
+		if el := time.Since(start); el > time.Second {
+			t.Fatalf("cancel took %v", el)
+		}
+	})
 }
 
 func TestLedgerRace(t *testing.T) {

@@ -542,17 +542,36 @@ func TestAdaptive(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(3 * time.Second) // the client learns the real rate
+	// No sleeping for a set time: the first window lasts until the client
+	// has slowed its bucket (the factor it learnt from the 429s), the
+	// second until the emulator has accepted 50 more writes (5 s at the
+	// real 10/s: a few of AIMD's probe cycles). Each is bounded, so a
+	// client that never adapts fails instead of hanging.
+	waitUntil := func(what string, done func() bool) {
+		deadline := time.After(60 * time.Second)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !done() {
+			select {
+			case <-deadline:
+				cancel()
+				wg.Wait()
+				t.Fatalf("after 60 s: %s never happened (factor %.2f, %+v)", what, vq.Usage().Writes.Factor, srv.Stats())
+			case <-tick.C:
+			}
+		}
+	}
+	waitUntil("the client slowed its bucket", func() bool { return vq.Usage().Writes.Factor < 0.75 })
 	first := srv.Stats()
 	srv.ResetStats()
-	time.Sleep(5 * time.Second) // converged
+	waitUntil("50 more writes accepted", func() bool { return srv.Stats().Writes >= 50 })
 	second := srv.Stats()
 	cancel()
 	wg.Wait()
-	t.Logf("first 3 s: %d writes, %d throttled; next 5 s: %d writes, %d throttled; factor %.2f",
+	t.Logf("until the client slowed: %d writes, %d throttled; the next %d writes: %d throttled; factor %.2f",
 		first.Writes, first.Throttled, second.Writes, second.Throttled, vq.Usage().Writes.Factor)
 	if first.Throttled == 0 {
-		t.Fatal("no 429 in the first seconds: the test did not exercise the adaptive rate")
+		t.Fatal("no 429 before the client slowed: the test did not exercise the adaptive rate")
 	}
 	if f := vq.Usage().Writes.Factor; !(f < 0.75) {
 		t.Fatalf("adaptive factor %.2f; want the 20/s bucket slowed toward 10/s", f)
