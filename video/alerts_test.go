@@ -281,6 +281,7 @@ func TestAlertRejects(t *testing.T) {
 // TestPollAlerts: without a webhook, the Monitor poller finds the 53121 and
 // fires the threshold func once across several polls, then stops with ctx.
 func TestPollAlerts(t *testing.T) {
+	t.Parallel()
 	var log eventLog
 	e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) { o.ConcurrentRooms = 10 }, nil,
 		video.WithThresholds(log.add))

@@ -202,6 +202,7 @@ func TestFlood(t *testing.T) {
 // TestThresholds: quota 10 rooms, levels 0.7 and 0.9: one rising event at the
 // 7th room, one at the 9th, falling events as rooms complete.
 func TestThresholds(t *testing.T) {
+	t.Parallel()
 	events := make(chan quota.Event, 16)
 	_, vq := setup(t, videotest.Options{WritesPerSecond: -1},
 		video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited}),
@@ -317,6 +318,7 @@ func TestTwilioRefusal(t *testing.T) {
 // Retry-After is captured, and when retries run out the error carries the
 // attempts, the cause and Twilio's error.
 func TestRetry429(t *testing.T) {
+	t.Parallel()
 	srv, vq := setup(t, videotest.Options{RetryAfter: time.Second, Faults: videotest.Faults{Force429: 2}},
 		fastRetry(3))
 	ctx := context.Background()
@@ -375,6 +377,7 @@ func TestNoRetry(t *testing.T) {
 // TestServerErrors: 5xx are retried for reads, never blindly for a create
 // without UniqueName, and a create with UniqueName looks the room up first.
 func TestServerErrors(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Now()}
 	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3), video.WithClock(clk.Now))
 	ctx := context.Background()

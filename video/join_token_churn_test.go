@@ -16,6 +16,7 @@ import (
 // are flushed, every token having been used, nothing is pending and the
 // holdings are the emulator's, with no further Reconcile.
 func TestJoinTokenChurn(t *testing.T) {
+	t.Parallel()
 	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var rwg sync.WaitGroup

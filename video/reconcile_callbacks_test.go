@@ -15,6 +15,7 @@ import (
 // flushed and the last Reconcile has returned, the ledger equals the
 // emulator with no further Reconcile, and nothing is pending.
 func TestReconcileDuringCallbacks(t *testing.T) {
+	t.Parallel()
 	for i := range 3 {
 		e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), nil)
 		ctx, cancel := context.WithCancel(context.Background())

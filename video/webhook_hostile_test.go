@@ -18,6 +18,7 @@ import (
 // repeated-parameter and odd-URL requests over real HTTP are each refused,
 // and the ledger does not move.
 func TestHostileWebhooksRefused(t *testing.T) {
+	t.Parallel()
 	vq, token := offline(t)
 	hs := httptest.NewServer(vq.StatusCallbackHandler())
 	t.Cleanup(hs.Close)
