@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -84,50 +85,61 @@ func TestLimiterPacesWrites(t *testing.T) {
 	}
 }
 
+// TestLimiterDeadlineFailsAtOnce: a Wait whose deadline comes before its
+// token fails at once with CauseLocalDeadline and takes nothing. On
+// synctest's fake time, so "at once" is exact and the later waits cost no
+// real time.
 func TestLimiterDeadlineFailsAtOnce(t *testing.T) {
-	lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 1})
-	if err := lim.Wait(context.Background(), quota.Write); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err := lim.Wait(ctx, quota.Write)
-	var rl *quota.RateLimitError
-	if !errors.As(err, &rl) || rl.Cause != quota.CauseLocalDeadline || rl.Class != quota.Write {
-		t.Fatalf("Wait = %v, want *RateLimitError{CauseLocalDeadline}", err)
-	}
-	if !errors.Is(err, quota.ErrRateLimited) {
-		t.Fatalf("errors.Is(%v, ErrRateLimited) = false", err)
-	}
-	if rl.Wait < 500*time.Millisecond {
-		t.Fatalf("reported wait %v, want about 1s", rl.Wait)
-	}
-	if el := time.Since(start); el > 50*time.Millisecond {
-		t.Fatalf("refusal took %v, want immediate", el)
-	}
-	// Nothing was taken: with the deadline gone the next token is still due within 1s.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel2()
-	if err := lim.Wait(ctx2, quota.Write); err != nil {
-		t.Fatalf("Wait after refusal = %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 1})
+		if err := lim.Wait(context.Background(), quota.Write); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := lim.Wait(ctx, quota.Write)
+		var rl *quota.RateLimitError
+		if !errors.As(err, &rl) || rl.Cause != quota.CauseLocalDeadline || rl.Class != quota.Write {
+			t.Fatalf("Wait = %v, want *RateLimitError{CauseLocalDeadline}", err)
+		}
+		if !errors.Is(err, quota.ErrRateLimited) {
+			t.Fatalf("errors.Is(%v, ErrRateLimited) = false", err)
+		}
+		if rl.Wait < 500*time.Millisecond {
+			t.Fatalf("reported wait %v, want about 1s", rl.Wait)
+		}
+		if el := time.Since(start); el > 50*time.Millisecond {
+			t.Fatalf("refusal took %v, want immediate", el)
+		}
+		// Nothing was taken: with the deadline gone the next token is still due within 1s.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel2()
+		if err := lim.Wait(ctx2, quota.Write); err != nil {
+			t.Fatalf("Wait after refusal = %v", err)
+		}
+	})
 }
 
+// TestLimiterCancelAbortsWait: a Wait for a token 2 s ahead returns
+// context.Canceled as soon as its context is cancelled. In a synctest
+// bubble, so the 30 ms before the cancel and the time it takes are fake.
 func TestLimiterCancelAbortsWait(t *testing.T) {
-	lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{ReadsPerSecond: 0.5})
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := lim.Wait(ctx, quota.Read); err != nil {
-		t.Fatal(err)
-	}
-	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
-	start := time.Now()
-	if err := lim.Wait(ctx, quota.Read); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Wait = %v, want context.Canceled", err)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("cancel took %v", el)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{ReadsPerSecond: 0.5})
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := lim.Wait(ctx, quota.Read); err != nil {
+			t.Fatal(err)
+		}
+		go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+		start := time.Now()
+		if err := lim.Wait(ctx, quota.Read); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait = %v, want context.Canceled", err)
+		}
+		if el := time.Since(start); el > time.Second {
+			t.Fatalf("cancel took %v", el)
+		}
+	})
 }
 
 func TestLedgerRace(t *testing.T) {

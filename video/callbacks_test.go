@@ -228,6 +228,7 @@ func churnOptions(f videotest.Faults) func(o *videotest.Options, e *cbEnv) {
 // nothing dropped, the status callbacks alone make the ledger equal to the
 // emulator; a reconcile then finds nothing to correct.
 func TestCallbacksKeepLedgerTrue(t *testing.T) {
+	t.Parallel()
 	var stale, events int
 	var mu sync.Mutex
 	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), []video.HandlerOption{video.OnRoomEvent(func(ev video.RoomEvent) {

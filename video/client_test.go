@@ -202,6 +202,7 @@ func TestFlood(t *testing.T) {
 // TestThresholds: quota 10 rooms, levels 0.7 and 0.9: one rising event at the
 // 7th room, one at the 9th, falling events as rooms complete.
 func TestThresholds(t *testing.T) {
+	t.Parallel()
 	events := make(chan quota.Event, 16)
 	_, vq := setup(t, videotest.Options{WritesPerSecond: -1},
 		video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited}),
@@ -317,6 +318,7 @@ func TestTwilioRefusal(t *testing.T) {
 // Retry-After is captured, and when retries run out the error carries the
 // attempts, the cause and Twilio's error.
 func TestRetry429(t *testing.T) {
+	t.Parallel()
 	srv, vq := setup(t, videotest.Options{RetryAfter: time.Second, Faults: videotest.Faults{Force429: 2}},
 		fastRetry(3))
 	ctx := context.Background()
@@ -375,6 +377,7 @@ func TestNoRetry(t *testing.T) {
 // TestServerErrors: 5xx are retried for reads, never blindly for a create
 // without UniqueName, and a create with UniqueName looks the room up first.
 func TestServerErrors(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Now()}
 	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3), video.WithClock(clk.Now))
 	ctx := context.Background()
@@ -542,17 +545,36 @@ func TestAdaptive(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(3 * time.Second) // the client learns the real rate
+	// No sleeping for a set time: the first window lasts until the client
+	// has slowed its bucket (the factor it learnt from the 429s), the
+	// second until the emulator has accepted 50 more writes (5 s at the
+	// real 10/s: a few of AIMD's probe cycles). Each is bounded, so a
+	// client that never adapts fails instead of hanging.
+	waitUntil := func(what string, done func() bool) {
+		deadline := time.After(60 * time.Second)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !done() {
+			select {
+			case <-deadline:
+				cancel()
+				wg.Wait()
+				t.Fatalf("after 60 s: %s never happened (factor %.2f, %+v)", what, vq.Usage().Writes.Factor, srv.Stats())
+			case <-tick.C:
+			}
+		}
+	}
+	waitUntil("the client slowed its bucket", func() bool { return vq.Usage().Writes.Factor < 0.75 })
 	first := srv.Stats()
 	srv.ResetStats()
-	time.Sleep(5 * time.Second) // converged
+	waitUntil("50 more writes accepted", func() bool { return srv.Stats().Writes >= 50 })
 	second := srv.Stats()
 	cancel()
 	wg.Wait()
-	t.Logf("first 3 s: %d writes, %d throttled; next 5 s: %d writes, %d throttled; factor %.2f",
+	t.Logf("until the client slowed: %d writes, %d throttled; the next %d writes: %d throttled; factor %.2f",
 		first.Writes, first.Throttled, second.Writes, second.Throttled, vq.Usage().Writes.Factor)
 	if first.Throttled == 0 {
-		t.Fatal("no 429 in the first seconds: the test did not exercise the adaptive rate")
+		t.Fatal("no 429 before the client slowed: the test did not exercise the adaptive rate")
 	}
 	if f := vq.Usage().Writes.Factor; !(f < 0.75) {
 		t.Fatalf("adaptive factor %.2f; want the 20/s bucket slowed toward 10/s", f)

@@ -67,6 +67,7 @@ var slotChanging = map[string]func(ctx context.Context, vq *video.Client, roomSI
 // TestSlotChangingMethods: each method that creates, updates or deletes
 // Rooms or Participants moves the ledger as Twilio's state moves.
 func TestSlotChangingMethods(t *testing.T) {
+	t.Parallel()
 	for name, do := range slotChanging {
 		t.Run(name, func(t *testing.T) {
 			srv, vq := setup(t, videotest.Options{})

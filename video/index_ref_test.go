@@ -17,6 +17,7 @@ import (
 // after every step with a map of maps; no alias outlives the last
 // Participant record using it.
 func TestIndexAgainstMaps(t *testing.T) {
+	t.Parallel()
 	rooms := []string{
 		"RM0123456789abcdef0123456789abcdef", "RMfedcba9876543210fedcba9876543210",
 		"RM0123456789ABCDEF0123456789ABCDEF", "room-by-name",

@@ -116,6 +116,7 @@ var sidLike = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
 // happened, counted independently (the emulator's own statistics, the
 // threshold func, the Drift).
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
@@ -428,6 +429,7 @@ func (s *syncBuffer) count(substr string) int {
 // TestThrottleLogOnce: a run of 429s logs one line when throttling starts
 // and one when it is over, not one per request.
 func TestThrottleLogOnce(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// Every 429 is attributed to the platform's concurrency limit (hint 1), so

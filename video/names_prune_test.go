@@ -11,6 +11,7 @@ import (
 // of a Room in progress is never dropped, and once nothing changes, every
 // name of an ended Room is gone within a bounded number of prunings.
 func TestNamesPruneLiveNeverDead(t *testing.T) {
+	t.Parallel()
 	var m model
 	m.init()
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -18,6 +18,7 @@ import (
 // died, the token was never used) gives its slot back after the TTL set by
 // WithReservationTTL.
 func TestReservationTTL(t *testing.T) {
+	t.Parallel()
 	const acct = "AC0123456789abcdef0123456789abcdef"
 	if _, err := video.New(acct, "token", video.WithReservationTTL(100*time.Millisecond)); err == nil ||
 		!strings.Contains(err.Error(), "WithReservationTTL") {

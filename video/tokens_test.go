@@ -296,7 +296,7 @@ func TestJoinTokenWaitsForCapacity(t *testing.T) {
 		_, err := vq.JoinToken(video.WaitForCapacity(ctx), "unit", "next")
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let it start waiting (the result does not depend on it)
+	waitForGoroutines(t, 1, "quota.(*Ledger).ReserveWait") // it waits for capacity
 	post(video.EventParticipantDisconnected)
 	if err := <-done; err != nil {
 		t.Fatalf("waiting JoinToken: %v", err)

@@ -30,6 +30,9 @@ func (s *syncBuffer) String() string {
 // Debugger event reach the handlers, the emptied Room is completed, and the
 // reconcile finds the ledger already right.
 func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo end to end in real time (seconds); run without -short")
+	}
 	var out syncBuffer
 	if err := run(&out, "127.0.0.1:0", false); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())

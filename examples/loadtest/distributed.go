@@ -18,7 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/videoquota/videoquota/internal/loadtest"
+	"github.com/videoquota/videoquota/examples/loadtest/internal/loadtest"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/video"

@@ -5,7 +5,10 @@
 // the application saw by kind, latency percentiles per operation and the wall
 // time of a fixed batch against the physical minimum.
 //
-//	go run ./examples/loadtest -scenario write -duration 10s -chart loadtest.png
+//	go -C examples/loadtest run . -scenario write -duration 10s -chart loadtest.png
+//
+// It is a module of its own (run it from its folder, or with go -C as
+// above), so that the chart library stays out of the library's go.mod.
 //
 // Each client runs alone against its own fresh emulator with the same
 // configuration, one after the other. Scenarios: write (CreateRoom then
@@ -32,7 +35,7 @@ import (
 
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
-	"github.com/videoquota/videoquota/internal/loadtest"
+	"github.com/videoquota/videoquota/examples/loadtest/internal/loadtest"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"

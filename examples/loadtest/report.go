@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/videoquota/videoquota/internal/loadtest"
+	"github.com/videoquota/videoquota/examples/loadtest/internal/loadtest"
 	"github.com/videoquota/videoquota/quota"
 )
 

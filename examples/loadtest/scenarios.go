@@ -11,7 +11,7 @@ import (
 
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
-	"github.com/videoquota/videoquota/internal/loadtest"
+	"github.com/videoquota/videoquota/examples/loadtest/internal/loadtest"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video/videotest"
 )

@@ -10,6 +10,9 @@ import (
 // it claims: reads paced without a 429, Rooms past the quota refused locally,
 // the 70% threshold reached and left, and no 20429 anywhere.
 func TestQuickstart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo in real time (reads paced at 80/s, seconds); run without -short")
+	}
 	t.Setenv("TWILIO_ACCOUNT_SID", "")
 	t.Setenv("TWILIO_AUTH_TOKEN", "")
 	var out bytes.Buffer

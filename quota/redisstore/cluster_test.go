@@ -17,6 +17,9 @@ import (
 )
 
 func TestClusterConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster of three masters (seconds); run without -short")
+	}
 	cl := redistest.StartCluster(t, 3)
 	rdb := cl.Client(t, nil)
 	prefix := redistest.Prefix(t)
@@ -39,9 +42,14 @@ func TestClusterConformance(t *testing.T) {
 		// accounts land on every master.
 		ctx := context.Background()
 		b := &backend.Bounds{Limit: 5, Hysteresis: 1}
+		// A rate key lives until its bucket is full again (one token's
+		// interval) and a second more: at 0.01/s, 100 s, so that every
+		// account's keys are still there when they are counted, however
+		// long the 2,000 calls below take on a busy machine.
+		slow := quota.Rate{PerSecond: 0.01, Burst: 1}
 		for i := range 1000 {
 			acct := fmt.Sprintf("AC%032d", i)
-			if _, _, err := s.TakeToken(ctx, acct, quota.Write, quota.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
+			if _, _, err := s.TakeToken(ctx, acct, quota.Write, slow, 0); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.Reserve(ctx, acct, quota.Rooms, "r", b, time.Minute); err != nil {
@@ -92,6 +100,7 @@ func TestClusterConformance(t *testing.T) {
 }
 
 func TestSentinelConformance(t *testing.T) {
+	skipSentinelIfShort(t)
 	sen := redistest.StartSentinel(t)
 	rdb := sen.Client(t, nil)
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
@@ -102,6 +111,7 @@ func TestSentinelConformance(t *testing.T) {
 }
 
 func TestSentinelFailover(t *testing.T) {
+	skipSentinelIfShort(t)
 	// The replica is promoted: the store finds the new master through the
 	// sentinel; the ledger (replicated) is kept; no slot is lost or doubled.
 	sen := redistest.StartSentinel(t)
@@ -130,6 +140,7 @@ func TestSentinelFailover(t *testing.T) {
 }
 
 func TestSentinelFailoverMissedWrites(t *testing.T) {
+	skipSentinelIfShort(t)
 	// The promoted replica missed the master's last write (it was paused):
 	// it has the ledger's epoch but not the slot. The store sees a new
 	// replication ID on recovery and writes its slots back.
@@ -186,4 +197,13 @@ func TestSentinelFailoverMissedWrites(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ledgerCheck{t, observer, "AC1", b}.expect("RM1", "RM2")
+}
+
+// skipSentinelIfShort skips a test that starts a master, a replica and a
+// sentinel (and often waits out a failover) in -short mode.
+func skipSentinelIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a master, a replica and a sentinel (seconds); run without -short")
+	}
 }

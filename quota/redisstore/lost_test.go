@@ -105,6 +105,7 @@ func TestLostLedgerWrittenBack(t *testing.T) {
 }
 
 func TestFailLocalRateContinuity(t *testing.T) {
+	t.Parallel()
 	// Tokens booked ahead in Redis go out after Redis dies: the local bucket
 	// starts after them, and on recovery Redis starts after the local ones,
 	// at the share for the calm period.
@@ -200,6 +201,7 @@ func TestWatchWritesBackIdle(t *testing.T) {
 }
 
 func TestFailLocalUnevenShare(t *testing.T) {
+	t.Parallel()
 	// Processes that held the quota unevenly when Redis went away: the local
 	// share is this process's slots plus its share of the room left, so the
 	// processes together stay within the quota.

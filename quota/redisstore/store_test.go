@@ -51,6 +51,7 @@ func TestShared(t *testing.T) {
 }
 
 func TestInspector(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	prefix := redistest.Prefix(t)
 	s := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
@@ -207,6 +208,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 }
 
 func TestFailClosed(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	if !srv.Own() {
 		t.Skip("needs a redis-server of its own to stop")
@@ -350,6 +352,7 @@ func waitRecovered(t *testing.T, s *redisstore.Store, acct string) {
 }
 
 func TestFailLocalRestart(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	if !srv.Own() {
 		t.Skip("needs a redis-server of its own to stop")
@@ -402,6 +405,7 @@ func TestFailLocalRestart(t *testing.T) {
 }
 
 func TestFailLocalHang(t *testing.T) {
+	t.Parallel()
 	// A hung Redis (SIGSTOP) keeps its data and, once it goes on, may run the
 	// command that timed out: that slot then exists in Redis and locally, and
 	// must still be counted once.
@@ -476,6 +480,7 @@ func TestFailLocalPartition(t *testing.T) {
 }
 
 func TestFailLocalRate(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	if !srv.Own() {
 		t.Skip("needs a redis-server of its own to stop")

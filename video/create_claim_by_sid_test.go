@@ -14,15 +14,13 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialLateCallbackOfOldRoomClaimsNewCreate: a Room "standup" (SID1),
-// made and completed elsewhere on the account, has its room-created
-// delivered late to this Client while this Client's create of a new
-// "standup" (SID2) is on the wire. The model commits the create's
-// reservation under SID1 (claimRoomLocked matches by name only), the
-// create's answer (SID2) is then dropped as "already settled", and SID1's
-// room-ended releases the only slot: the ledger holds 0 Rooms while SID2 is
-// in progress.
-func TestAdversarialLateCallbackOfOldRoomClaimsNewCreate(t *testing.T) {
+// TestLateCallbackOfOldRoomLeavesCreateHeld: the late room-created and
+// room-ended of a Room "standup" (SID1), made and completed elsewhere on
+// the account, reach this Client while its own create of a new "standup"
+// (SID2) is on the wire. A name alone does not claim a create's
+// reservation: once the create returns and the old Room's events are
+// applied, the ledger holds SID2, the one Room in progress.
+func TestLateCallbackOfOldRoomLeavesCreateHeld(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{ReadsPerSecond: -1, WritesPerSecond: -1})
 	t.Cleanup(srv.Close)
 	ctx := context.Background()

@@ -10,16 +10,13 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialJoinTokenRoomReservationOutlivesRoom: JoinToken("lobby") is
+// TestJoinTokenRoomReservationEndsWithRoom: JoinToken("lobby") is
 // reserving its Room slot (a slow shared store) when the room-created of
-// "lobby" (opened by another replica's token) arrives: the callback cannot
-// claim a reservation not ready yet, so it holds the Room by SID. The
-// token's Room reservation then stays pending with nothing left to claim
-// it: not the Room's later events (the Room is known), not room-ended, and
-// not Reconcile once the Room has ended (its name is no longer listed).
-// After every callback and a Reconcile past the request window, the ledger
-// counts a Room that does not exist, for the token's lifetime (an hour).
-func TestAdversarialJoinTokenRoomReservationOutlivesRoom(t *testing.T) {
+// "lobby" (opened by another replica's token) arrives. The token's Room
+// reservation does not outlive the Room: after every callback and a
+// Reconcile past the request window, the ledger counts the Rooms the
+// emulator has in progress.
+func TestJoinTokenRoomReservationEndsWithRoom(t *testing.T) {
 	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: time.Now()}
 	e := newCBEnv(t, churnOptions(videotest.Faults{}), nil, video.WithStore(st), video.WithClock(clk.Now))

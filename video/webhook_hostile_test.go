@@ -14,10 +14,11 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialHostileWebhooks (a probe that held): forged, huge, many-param,
-// repeated-param and odd-URL requests over real HTTP; each is refused and
-// the ledger does not move.
-func TestAdversarialHostileWebhooks(t *testing.T) {
+// TestHostileWebhooksRefused: forged, huge, many-parameter,
+// repeated-parameter and odd-URL requests over real HTTP are each refused,
+// and the ledger does not move.
+func TestHostileWebhooksRefused(t *testing.T) {
+	t.Parallel()
 	vq, token := offline(t)
 	hs := httptest.NewServer(vq.StatusCallbackHandler())
 	t.Cleanup(hs.Close)

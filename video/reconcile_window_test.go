@@ -1,10 +1,5 @@
 package video_test
 
-// The adversarial_*_test.go files are regression tests from an adversarial
-// review of the model: each test's comment describes the failure it caught
-// (in the present tense of the code it was written against); the code now
-// prevents each one, and the test asserts the property that failed.
-
 import (
 	"context"
 	"testing"
@@ -40,19 +35,14 @@ func (s *syncGateStore) Sync(ctx context.Context, account string, res quota.Reso
 	return s.MemoryStore.Sync(ctx, account, res, keys, b, ttl, keep)
 }
 
-// TestAdversarialReconcileAdoptOverridesWindow: Reconcile has listed the
-// account and computed its sets (snap); while its Sync is at the store, a
-// source changes something and is applied in full. adoptLocked then writes
-// the listing over the model, and replay (the window entries after snap)
-// asks the model, which now says what the listing said, so the change is
-// undone in the ledger and the model:
-//   - a Participant that left (a Room completed) is marked in progress again
-//     and held: a phantom until the next Reconcile;
-//   - a Participant that joined (a Room this Client just created) is marked
-//     ended and released: undercounted, and its later events are stale.
-//
-// Every callback is delivered; no fault is injected.
-func TestAdversarialReconcileAdoptOverridesWindow(t *testing.T) {
+// TestReconcileKeepsChangesDuringSync: a change that a source applies in
+// full while a Reconcile's Sync is at the store (after the listing and the
+// sets it computed) stands once the Reconcile returns, in the ledger and in
+// the model, with every callback delivered and no fault injected: a
+// Participant that left or a Room completed stays ended and released; a
+// Participant that joined or a Room this Client created stays in progress
+// and held, and its later events are applied.
+func TestReconcileKeepsChangesDuringSync(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		end  func(e *cbEnv, sid string) error

@@ -12,14 +12,11 @@ import (
 	"github.com/videoquota/videoquota/video"
 )
 
-// TestAdversarialConcurrentDuplicatesPassedOnTwice: Twilio retries a delivery
-// while the first is still being applied (both in flight at once). The
-// second waits on the Room's stripe; the first releases the stripe before
-// it records the delivery as seen (applyRoomEvent: st.Unlock() then
-// seen.addHash), so the second re-checks too early, applies again and is
-// passed to OnRoomEvent as a new event: "A duplicate delivery changes
-// nothing and is not passed on" does not hold.
-func TestAdversarialConcurrentDuplicatesPassedOnTwice(t *testing.T) {
+// TestConcurrentDuplicateCallbacksAppliedOnce: Twilio may retry a delivery
+// while the first is still being applied, so both are in flight at once. A
+// duplicate delivery changes nothing and is not passed on: OnRoomEvent sees
+// each event once, and the ledger holds one Room per event.
+func TestConcurrentDuplicateCallbacksAppliedOnce(t *testing.T) {
 	var calls atomic.Int64
 	vq, token := offline(t)
 	h := vq.StatusCallbackHandler(video.OnRoomEvent(func(video.RoomEvent) { calls.Add(1) }))

@@ -10,12 +10,13 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialJoinTokenChurn: 8 goroutines mint tokens for 10 ad-hoc Room
-// names, connect with each at once, and some leave; Reconciles run
-// meanwhile; callbacks are duplicated and reordered, never dropped. Every
-// token was used, so once the callbacks are flushed nothing may be pending
-// and the holdings must be the emulator's, with no further Reconcile.
-func TestAdversarialJoinTokenChurn(t *testing.T) {
+// TestJoinTokenChurn: 8 goroutines mint tokens for 10 ad-hoc Room names,
+// connect with each at once, and some leave; Reconciles run meanwhile;
+// callbacks are duplicated and reordered, never dropped. Once the callbacks
+// are flushed, every token having been used, nothing is pending and the
+// holdings are the emulator's, with no further Reconcile.
+func TestJoinTokenChurn(t *testing.T) {
+	t.Parallel()
 	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var rwg sync.WaitGroup

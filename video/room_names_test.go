@@ -21,12 +21,12 @@ func namedRoomForm(account, event, roomSID, name, partSID, ts string) map[string
 	return f
 }
 
-// TestAdversarialLateRoomCreatedKeepsLiveName: Room A "lobby" ended; Room
-// B took the name "lobby" and is in progress; A's room-created then comes,
-// late (callbacks come in any order). A token for "lobby" is a token for B, in progress: it must
-// reserve no Room slot. A late event of the ended A must not make the name
-// point at A again.
-func TestAdversarialLateRoomCreatedKeepsLiveName(t *testing.T) {
+// TestLateRoomCreatedKeepsLiveName: Room A "lobby" ended; Room B took the
+// name "lobby" and is in progress; A's room-created then comes, late
+// (callbacks come in any order). A late event of the ended A does not make
+// the name point at A again: a token for "lobby" is a token for B, in
+// progress, and reserves no Room slot.
+func TestLateRoomCreatedKeepsLiveName(t *testing.T) {
 	const roomA, roomB = "RM00000000000000000000000000000a0a", "RM00000000000000000000000000000b0b"
 	vq, token := offline(t, video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
 		video.WithLimits(quota.Limits{ConcurrentRooms: 1, ConcurrentParticipants: 10}))
@@ -52,14 +52,13 @@ func TestAdversarialLateRoomCreatedKeepsLiveName(t *testing.T) {
 	}
 }
 
-// TestAdversarialJoinTokenWhileRoomLearnt: the room-created of "lobby" is
-// being applied (its Room's slot on its way to a slow shared store) when
-// JoinToken("lobby") asks whether a Room is in progress under that name.
-// The Room is: Twilio said so. The token must not reserve a second Room
-// slot that nothing will ever claim (the Room is learnt already), and must
-// not make the model forget the Room's name, so that every later token for
-// "lobby" reserves one again.
-func TestAdversarialJoinTokenWhileRoomLearnt(t *testing.T) {
+// TestJoinTokenWhileRoomLearntReservesNoRoom: JoinToken("lobby") asks
+// whether a Room is in progress under that name while the room-created of
+// "lobby" is being applied (its Room's slot on its way to a slow shared
+// store). The Room is in progress (Twilio said so): the token reserves no
+// second Room slot, and the model keeps the Room's name, so that later
+// tokens for "lobby" reserve none either.
+func TestJoinTokenWhileRoomLearntReservesNoRoom(t *testing.T) {
 	const room = "RM00000000000000000000000000000c0c"
 	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: room, gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: offlineNow}

@@ -11,14 +11,13 @@ import (
 	"github.com/videoquota/videoquota/video"
 )
 
-// TestAdversarialReplayedOldDebuggerEvent: Twilio's signature does not cover
-// time, and the status callback handler refuses to act on events older
-// than its retention for that reason; the Debugger webhook has no such
-// check. A week-old signed 53119 (captured once, replayed after a restart
-// or to another replica, whose Sid memory is empty) marks Rooms full
-// (JoinToken and CreateRoom refused locally with nothing in use) and
-// reaches the threshold funcs as a current quota refusal.
-func TestAdversarialReplayedOldDebuggerEvent(t *testing.T) {
+// TestDebuggerEventOlderThanRetentionIgnored: Twilio's signature does not
+// cover time, so a signed Debugger event can be replayed (after a restart,
+// or to another replica whose memory of SIDs is empty). A 53119 older than
+// the retention, as the status callbacks' is, changes nothing: Rooms are
+// not marked full (JoinToken and CreateRoom are not refused locally with
+// nothing in use) and the threshold funcs are not called.
+func TestDebuggerEventOlderThanRetentionIgnored(t *testing.T) {
 	var log eventLog
 	vq, token := offline(t, video.WithThresholds(log.add), video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"))
 	f := alertForm(vq.AccountSID(), "NO0123456789abcdef0123456789abcdef", `{"error_code":"53119"}`)

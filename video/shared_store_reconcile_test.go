@@ -36,12 +36,12 @@ func gatedProxy(t *testing.T, target string, match func(*http.Request) bool) (pr
 	return hs.URL, processed, gate
 }
 
-// TestAdversarialSharedStoreReconcileErasesPeerRoom: two Clients (replicas) share
-// one store, as the docs recommend (each runs RunReconciler). A's Reconcile
-// lists the Rooms; B creates a Room after the listing and before A's Sync;
-// A's Sync then removes B's Room from the shared ledger. No fault at all,
-// and the ledger undercounts: B can create past the quota.
-func TestAdversarialSharedStoreReconcileErasesPeerRoom(t *testing.T) {
+// TestSharedStoreReconcileKeepsPeerRoom: two Clients (replicas) share one
+// store, as the docs recommend (each runs RunReconciler). A's Reconcile
+// lists the Rooms; B creates a Room after the listing and before A's Sync.
+// A's Sync keeps B's Room in the shared ledger, so B cannot create past the
+// quota.
+func TestSharedStoreReconcileKeepsPeerRoom(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{ConcurrentRooms: 2, ReadsPerSecond: -1, WritesPerSecond: -1})
 	t.Cleanup(srv.Close)
 	st := quota.NewMemoryStore()

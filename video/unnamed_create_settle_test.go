@@ -15,15 +15,14 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialOrphanOfAnotherNameSettlesUnnamedCreate: an unnamed create is on
-// the wire; an ad-hoc Room "lobby" (a token's first connect) appears and its
+// TestNamedRoomDoesNotSettleUnnamedCreate: an unnamed create is on the
+// wire; an ad-hoc Room "lobby" (a token's first connect) appears and its
 // room-created arrives; Twilio processes the create but its answer is lost
-// (502 from a proxy). The model takes "lobby" for the create's Room
-// (createUnknown -> orphan) and gives back the create's reservation,
-// although "lobby" carries a UniqueName an unnamed create cannot have
-// (Twilio names an unnamed Room by its SID). The create's Room is then held
-// by nothing: the ledger undercounts and lets a create past the quota.
-func TestAdversarialOrphanOfAnotherNameSettlesUnnamedCreate(t *testing.T) {
+// (502 from a proxy). Twilio names an unnamed Room by its SID, so a Room
+// with the UniqueName "lobby" cannot be the create's: the create's
+// reservation stays held, the ledger counts both Rooms, and no create goes
+// past the quota.
+func TestNamedRoomDoesNotSettleUnnamedCreate(t *testing.T) {
 	t.Run("ad-hoc Room seen while the create is in flight (orphan)", func(t *testing.T) { orphanCase(t, true) })
 	t.Run("ad-hoc Room seen after the answer was lost (claim)", func(t *testing.T) { orphanCase(t, false) })
 }

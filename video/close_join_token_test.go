@@ -9,14 +9,11 @@ import (
 	"github.com/videoquota/videoquota/video"
 )
 
-// TestAdversarialCloseDuringJoinTokenLeaksSharedReservation: replica A's
-// JoinToken has its Room reservation on the way to the shared store when A
-// is closed (a rolling deploy). The Room reservation lands; the Participant
-// reservation is refused with ErrClosed, so no token is returned; the undo
-// (tokenDone -> ledger.Release) is refused too, because the ledger is
-// closed. The Room reservation stays in the shared store for the token's
-// lifetime (an hour): replica B counts a Room that no token can create.
-func TestAdversarialCloseDuringJoinTokenLeaksSharedReservation(t *testing.T) {
+// TestCloseDuringJoinTokenLeavesNoSharedReservation: replica A is closed
+// (a rolling deploy) while its JoinToken's Room reservation is on the way
+// to the shared store. A JoinToken that returns no token leaves nothing
+// held in the shared store: replica B counts no Room and nothing pending.
+func TestCloseDuringJoinTokenLeavesNoSharedReservation(t *testing.T) {
 	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "pending-room:", gate: make(chan struct{}), inside: make(chan string, 1)}
 	key := video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret")
 	a, _ := offline(t, video.WithStore(st), key)

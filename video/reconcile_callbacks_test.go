@@ -9,12 +9,13 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialReconcileDuringCallbacks: the churn of TestCallbacksKeepLedgerTrue
+// TestReconcileDuringCallbacks: the churn of TestCallbacksKeepLedgerTrue
 // (duplicated and reordered callbacks, none dropped) while Reconciles run
-// back to back. Once the callbacks are flushed and the last Reconcile has
-// returned, the ledger must equal the emulator with no further Reconcile:
-// a Reconcile never undoes a callback.
-func TestAdversarialReconcileDuringCallbacks(t *testing.T) {
+// back to back. A Reconcile never undoes a callback: once the callbacks are
+// flushed and the last Reconcile has returned, the ledger equals the
+// emulator with no further Reconcile, and nothing is pending.
+func TestReconcileDuringCallbacks(t *testing.T) {
+	t.Parallel()
 	for i := range 3 {
 		e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2}), nil)
 		ctx, cancel := context.WithCancel(context.Background())

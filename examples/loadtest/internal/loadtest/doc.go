@@ -15,6 +15,5 @@
 // # Charting
 //
 // [WriteChart] draws successful operations per second of several series as a
-// line chart with axes, labels and a legend, using only the standard library
-// image packages and golang.org/x/image/font/basicfont.
+// line chart with axes, labels and a legend, with gonum.org/v1/plot.
 package loadtest

@@ -12,14 +12,12 @@ import (
 	"github.com/videoquota/videoquota/video/videotest"
 )
 
-// TestAdversarialLateRoomCreatedAfterOwnCompletion: this Client completes,
-// through REST, a Room another replica created (its callbacks have not
-// reached this Client yet). endRoom(SourceLocal) of a Room new to the
-// model does not remember it ended (model.go "a Room only the index knew
-// ... is forgotten"), so the Room's room-created, delivered late but well
-// within the retention, holds a slot for a Room this Client itself saw
-// complete: a phantom until the next Reconcile.
-func TestAdversarialLateRoomCreatedAfterOwnCompletion(t *testing.T) {
+// TestLateRoomCreatedAfterOwnCompletionNotHeld: this Client completes,
+// through REST, a Room another replica created, before any of that Room's
+// callbacks reach it. The Client remembers that the Room ended, so the
+// Room's room-created, delivered late but within the retention, holds no
+// slot: the ledger counts what the emulator has in progress.
+func TestLateRoomCreatedAfterOwnCompletionNotHeld(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{ReadsPerSecond: -1, WritesPerSecond: -1})
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
