@@ -278,9 +278,7 @@ type uiView struct {
 	Page, Pages               int
 	PrevHref, NextHref        string
 	Requests                  []uiRequest
-	RequestsKept              int
 	Callbacks                 []uiCallback
-	CallbacksKept             int
 	Alerts                    []uiAlert
 	AlertsTotal               int
 	Faults                    faultsJSON
@@ -390,14 +388,12 @@ func (s *Server) uiView(q uiQuery) *uiView {
 	v.ShowAllHref, v.ShowLiveHref = all.href(1), live.href(1)
 
 	reqs := s.reqLog.last(uiLogRows)
-	v.RequestsKept = len(reqs)
 	for _, x := range slices.Backward(reqs) {
 		v.Requests = append(v.Requests, uiRequest{Time: x.Time.UTC().Format("15:04:05.000"), Method: x.Method, Path: x.Path,
 			Class: x.Class, Status: x.Status, Code: x.Code, Throttled: x.Throttled,
 			LatencyMS: strconv.FormatFloat(float64(x.Latency)/float64(time.Millisecond), 'f', 2, 64)})
 	}
 	cbs := s.cbLog.last(uiLogRows)
-	v.CallbacksKept = len(cbs)
 	for _, x := range slices.Backward(cbs) {
 		c := uiCallback{Time: x.Time.UTC().Format("15:04:05.000"), Event: x.Event, URL: uiRedactURL(x.URL), Method: x.Method,
 			Sid: x.Sid, Attempt: x.Attempt, OK: x.Delivered, Dropped: x.Dropped, Duplicate: x.Duplicate,
