@@ -69,10 +69,6 @@ const (
 const uiCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
 	"img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-// uiCrossOrigin refuses the forms' POSTs from other origins: the browser
-// sends the cached Basic credentials with them too.
-var uiCrossOrigin = http.NewCrossOriginProtection()
-
 // serveUI answers /_videotest/ui and below; the caller has checked auth.
 // rest is the path after "/_videotest/ui".
 func (s *Server) serveUI(w http.ResponseWriter, r *http.Request, rest string) {
@@ -112,7 +108,9 @@ func (s *Server) serveUI(w http.ResponseWriter, r *http.Request, rest string) {
 			s.controlMethod(w, r, "POST")
 			return
 		}
-		if err := uiCrossOrigin.Check(r); err != nil {
+		// The browser sends its cached Basic credentials with a post from
+		// another origin too: refuse those.
+		if err := http.NewCrossOriginProtection().Check(r); err != nil {
 			ctlErr(w, errf(20003, "Cross-origin form post refused"))
 			return
 		}

@@ -119,6 +119,39 @@ func TestInspectorInBrowser(t *testing.T) {
 	b.CheckConsole()
 }
 
+func TestInspectorInBrowserTenThousandRooms(t *testing.T) {
+	const n = 10000
+	srv, _, _, _ := newTest(t, videotest.Options{AdHocRooms: true, ConcurrentRooms: n + 1, ConcurrentParticipants: n + 1})
+	for i := range n {
+		if _, err := srv.Connect("room-"+itoa(i), "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := openInspector(t, srv)
+	rows, err := browsertest.Eval[int](b, `document.querySelectorAll("tr.room").length`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 50 {
+		t.Errorf("the page renders %d Rooms of 10000, want one page of 50", rows)
+	}
+	// The next page is a link away.
+	if err := b.Do(chromedp.Click(chromedp.CSS(`a[rel=next]`)), chromedp.WaitVisible(chromedp.CSS(`#conn[data-state="live"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(b, 10*time.Second, `td.name`); err != nil {
+		t.Fatal(err)
+	}
+	top, err := browsertest.Eval[string](b, `document.querySelector("td.name").textContent`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top != "room-9949" {
+		t.Errorf("page 2 starts with %q, want room-9949", top)
+	}
+	b.CheckConsole()
+}
+
 // TestInspectorScreenshot renders a busy emulator and saves the page to
 // docs/emulator-inspector.png when UPDATE_SCREENSHOTS=1; otherwise it only
 // checks that the page renders without a console error.
