@@ -15,7 +15,9 @@
 // in a new temporary directory, so tests can run in parallel and share no
 // cookies or storage. The test's Cleanup closes the tab and the browser, waits
 // for the process to exit, removes the profile and then checks /proc: a
-// process still running with that profile fails the test (and is killed).
+// process of that browser still running 5 s later fails the test (and is
+// killed). Chromium's crash database and caches go to the test's temporary
+// directory too, not to $HOME.
 //
 // # Console errors
 //
@@ -75,6 +77,7 @@ type Browser struct {
 	tab     context.Context
 	timeout time.Duration
 	profile string // the temporary --user-data-dir
+	home    string // the temporary XDG_CONFIG_HOME and XDG_CACHE_HOME
 
 	mu     sync.Mutex
 	errors []chromedp.ConsoleMessage // guarded by mu
@@ -119,7 +122,13 @@ func New(tb testing.TB, opts ...Option) *Browser {
 		return nil
 	}
 
+	// Chromium keeps its crash database and caches under the XDG
+	// directories, outside the profile: point them at the test's own
+	// temporary directory, removed after the browser has stopped (TempDir's
+	// cleanup runs after the one registered below).
+	home := tb.TempDir()
 	allocOpts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.Env("XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home),
 		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.DisableGPU,
@@ -138,7 +147,7 @@ func New(tb testing.TB, opts ...Option) *Browser {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
 	tab, cancelTab := chromedp.NewContext(allocCtx)
 
-	b := &Browser{tb: tb, tab: tab, timeout: cfg.timeout, more: make(chan struct{})}
+	b := &Browser{tb: tb, tab: tab, timeout: cfg.timeout, home: home, more: make(chan struct{})}
 	// Subscribing starts the browser; the messages of every page the tab
 	// opens from now on are read.
 	messages := chromedp.Console(tab)
@@ -166,12 +175,15 @@ func New(tb testing.TB, opts ...Option) *Browser {
 	tb.Cleanup(func() {
 		cancelTab()
 		<-read
-		cancelAlloc() // waits for the process and the profile's removal
+		cancelAlloc() // waits for the browser process and removes the profile
 		if profile == "" {
 			return
 		}
-		if n := killUsing(profile); n > 0 {
-			tb.Errorf("browsertest: %d chromium processes were still running after the browser closed", n)
+		// Chromium's helpers end soon after the browser, some (the crash
+		// handler) reparented away from it: wait for them, then kill and
+		// report what is left.
+		if n := awaitGone(5*time.Second, profile, home); n > 0 {
+			tb.Errorf("browsertest: %d chromium processes were still running 5s after the browser closed", n)
 		}
 	})
 	if profile == "" {
@@ -293,15 +305,31 @@ func userDataDir(pid int) string {
 	return ""
 }
 
-// killUsing kills the processes started with the profile dir and returns how
-// many there were. Chromium passes --user-data-dir to each of its helpers.
-func killUsing(dir string) int {
-	want := []byte("--user-data-dir=" + dir)
+// awaitGone waits up to limit for the processes that refer to any of dirs
+// in their command line to end, then kills those left and returns how many
+// there were. Chromium's processes are not all its children, so there is
+// no exit to wait on: it looks at /proc every 20 ms.
+func awaitGone(limit time.Duration, dirs ...string) int {
+	deadline := time.Now().Add(limit)
+	for len(using(dirs)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	left := using(dirs)
+	for _, pid := range left {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return len(left)
+}
+
+// using returns the processes (other than this one) with an argument that
+// contains one of dirs. Chromium passes --user-data-dir to each of its
+// helpers, and the crash handler its database under XDG_CONFIG_HOME.
+func using(dirs []string) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
-	n := 0
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -311,13 +339,12 @@ func killUsing(dir string) int {
 		if err != nil {
 			continue
 		}
-		for arg := range bytes.SplitSeq(cmdline, []byte{0}) {
-			if bytes.Equal(arg, want) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				n++
+		for _, d := range dirs {
+			if bytes.Contains(cmdline, []byte(d)) {
+				pids = append(pids, pid)
 				break
 			}
 		}
 	}
-	return n
+	return pids
 }

@@ -105,10 +105,10 @@ func TestScreenshotIsAPNGOfThePage(t *testing.T) {
 }
 
 func TestCleanupLeavesNoProcessAndNoProfile(t *testing.T) {
-	var profile string
+	var profile, home string
 	t.Run("browser", func(t *testing.T) {
 		b := New(t)
-		profile = b.profile
+		profile, home = b.profile, b.home
 		if err := b.Do(chromedp.Navigate("about:blank")); err != nil {
 			t.Fatal(err)
 		}
@@ -116,11 +116,13 @@ func TestCleanupLeavesNoProcessAndNoProfile(t *testing.T) {
 	if profile == "" {
 		t.Skip("the browser did not start")
 	}
-	if n := killUsing(profile); n != 0 {
-		t.Errorf("%d chromium processes left with profile %s", n, profile)
+	if pids := using([]string{profile, home}); len(pids) != 0 {
+		t.Errorf("chromium processes %v left", pids)
 	}
-	if _, err := os.Stat(profile); !os.IsNotExist(err) {
-		t.Errorf("profile %s still there (stat: %v)", profile, err)
+	for _, dir := range []string{profile, home} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s still there (stat: %v)", dir, err)
+		}
 	}
 }
 
