@@ -1,10 +1,14 @@
 package videotest_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -72,4 +76,64 @@ func TestRequestCheckCatchesMismatch(t *testing.T) {
 	if err := requestError(json, "application/json", map[string]any{"nope": 1.0}); err == nil {
 		t.Error("an unknown field passed the faults body schema")
 	}
+}
+
+// TestControlDocumentRequiredFieldsAreRequired checks the document's
+// required lists against the handlers: a body the document calls complete
+// is taken, and the same body without any one required field is refused.
+// A field the emulator does without must not be marked required (a
+// validating proxy would refuse what works), and the reverse.
+func TestControlDocumentRequiredFieldsAreRequired(t *testing.T) {
+	srv, video, _, _ := newTest(t, videotest.Options{})
+	c := newCtl(t, srv)
+	if _, err := video.CreateRoom((&openapi.CreateRoomParams{}).SetUniqueName("req")); err != nil {
+		t.Fatal(err)
+	}
+	c.do("POST", "/_videotest/rooms/req/participants", map[string]any{"identity": "alice"}, 201)
+	track := c.do("POST", "/_videotest/rooms/req/participants/alice/tracks", map[string]any{"kind": "audio", "name": "mic"}, 201)
+	for _, tc := range []struct {
+		path string
+		body map[string]any
+		want int
+	}{
+		{"/_videotest/rooms/req/participants/alice/tracks", map[string]any{"kind": "video", "name": "cam"}, 201},
+		{"/_videotest/rooms/req/participants/alice/tracks/" + track["sid"].(string), map[string]any{"enabled": false}, 200},
+		{"/_videotest/clock/advance", map[string]any{"seconds": 1}, 200},
+	} {
+		op := operation(t, "POST", tc.path)
+		schema := op["requestBody"].(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+		if ref, ok := schema["$ref"].(string); ok {
+			schema = spec()["components"].(map[string]any)["schemas"].(map[string]any)[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any)
+		}
+		required := asSlice(schema["required"])
+		if len(required) == 0 {
+			t.Errorf("POST %s: the document marks no field required", tc.path)
+		}
+		for _, r := range required {
+			partial := map[string]any{}
+			for k, v := range tc.body {
+				if k != r {
+					partial[k] = v
+				}
+			}
+			if status := post(t, srv, tc.path, partial); status < 300 {
+				t.Errorf("POST %s without %s = %d: the emulator does without a field the document requires", tc.path, r, status)
+			}
+		}
+		c.do("POST", tc.path, tc.body, tc.want)
+	}
+}
+
+// post sends body as JSON with the control API's auth and returns the status.
+func post(t *testing.T, srv *videotest.Server, path string, body map[string]any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", srv.URL()+path, bytes.NewReader(b))
+	req.SetBasicAuth(srv.AccountSID(), srv.AuthToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
