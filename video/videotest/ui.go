@@ -333,11 +333,20 @@ func (s *Server) uiView(q uiQuery) *uiView {
 	_, fake := s.clock.(*FakeClock)
 	v := &uiView{Query: q, Now: now.UTC().Format("2006-01-02 15:04:05 MST"), FakeClock: fake,
 		Account: s.accountSID, Stats: statsOut(s.Stats()), Faults: s.faultsOut()}
-	v.Gauges = []uiGauge{
-		{Name: "Rooms in progress", Used: float64(v.Stats.RoomsNow), Limit: float64(s.opts.ConcurrentRooms),
-			Note: fmt.Sprintf("peak %d", v.Stats.RoomsPeak)},
-		{Name: "Participants connected", Used: float64(v.Stats.ParticipantsNow), Limit: float64(s.opts.ConcurrentParticipants),
-			Note: fmt.Sprintf("peak %d", v.Stats.ParticipantsPeak)},
+	for _, g := range []struct {
+		name        string
+		used, limit int
+		peak        int
+	}{
+		{"Rooms in progress", v.Stats.RoomsNow, s.opts.ConcurrentRooms, v.Stats.RoomsPeak},
+		{"Participants connected", v.Stats.ParticipantsNow, s.opts.ConcurrentParticipants, v.Stats.ParticipantsPeak},
+	} {
+		note := fmt.Sprintf("peak %d", g.peak)
+		if g.limit < 0 { // no quota: a count, no gauge
+			note = fmt.Sprintf("%d now, peak %d, no quota", g.used, g.peak)
+			g.limit = 0
+		}
+		v.Gauges = append(v.Gauges, uiGauge{Name: g.name, Used: float64(g.used), Limit: float64(g.limit), Note: note})
 	}
 	for _, b := range []struct {
 		name string

@@ -135,6 +135,17 @@ func TestInspectorPageIsSelfContained(t *testing.T) {
 	}
 }
 
+func TestInspectorWithoutQuotas(t *testing.T) {
+	srv, _, _, _ := newTest(t, videotest.Options{ConcurrentRooms: -1, ConcurrentParticipants: -1, AdHocRooms: true})
+	if _, err := srv.Connect("r", "a"); err != nil {
+		t.Fatal(err)
+	}
+	resp, page := newInspector(t, srv).get("/_videotest/ui/")
+	if resp.StatusCode != 200 || strings.Contains(page, `max="-1"`) || !strings.Contains(page, "1 now, peak 1, no quota") {
+		t.Errorf("no quotas: status %d, the page does not show plain counts", resp.StatusCode)
+	}
+}
+
 func TestInspectorEscapesMarkup(t *testing.T) {
 	srv, video, _, _ := newTest(t, videotest.Options{})
 	name := `<script>alert(1)</script><b id="x" onclick='y'>&amp;`
