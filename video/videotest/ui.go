@@ -230,7 +230,7 @@ func uiFaultsForm(form url.Values) (faultsJSON, error) {
 type uiQuery struct {
 	Page int    // from 1
 	All  bool   // ended Rooms too
-	Q    string // substring of a Room's name or SID
+	Q    string // substring of a Room's name or SID (case matters, as in Twilio's names)
 }
 
 func parseUIQuery(v url.Values) uiQuery {
@@ -421,16 +421,30 @@ func (s *Server) uiView(q uiQuery) *uiView {
 }
 
 // uiRoomsLocked returns page q.Page of the Rooms q selects, newest first,
-// and how many it selects. Requires Server.mu held.
+// and how many it selects. Without a filter the count is known, so the walk
+// stops at the end of the page: the first page costs 50 Rooms, not all of
+// them. Requires Server.mu held.
 func (s *Server) uiRoomsLocked(q uiQuery) (page []uiRoom, matched int) {
 	first := (q.Page - 1) * uiPageSize
-	needle := strings.ToLower(q.Q)
+	needle := q.Q
+	known := -1
+	page = make([]uiRoom, 0, uiPageSize)
+	switch {
+	case needle != "":
+	case q.All:
+		known = len(s.roomOrder)
+	default:
+		known = s.roomsNow
+	}
 	for i := len(s.roomOrder) - 1; i >= 0; i-- {
+		if known >= 0 && len(page) == uiPageSize {
+			return page, known
+		}
 		rm := s.roomOrder[i]
 		if !q.All && rm.status != "in-progress" {
 			continue
 		}
-		if needle != "" && !strings.Contains(strings.ToLower(rm.name), needle) && !strings.Contains(strings.ToLower(rm.sid), needle) {
+		if needle != "" && !strings.Contains(rm.name, needle) && !strings.Contains(rm.sid, needle) {
 			continue
 		}
 		if matched >= first && len(page) < uiPageSize {
