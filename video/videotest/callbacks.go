@@ -26,6 +26,7 @@ type delivery struct {
 	idem        string
 	key         string    // reorder scope (destination)
 	notBefore   time.Time // real time; zero = now
+	duplicate   bool      // the extra copy of the duplicate fault
 }
 
 // dispatcher delivers callbacks asynchronously through an unbounded queue and
@@ -93,6 +94,8 @@ func (d *dispatcher) enqueue(dl delivery) {
 	}
 	if drop {
 		d.s.st.cbDropped.Add(1)
+		d.s.cbLog.add(CallbackRecord{Time: time.Now(), URL: dl.url, Method: dl.method,
+			Event: dl.params.Get("StatusCallbackEvent"), Sid: eventSID(dl), Attempt: 1, Dropped: true})
 		return
 	}
 	d.mu.Lock()
@@ -104,7 +107,9 @@ func (d *dispatcher) enqueue(dl delivery) {
 	items := []delivery{dl}
 	if dup {
 		d.s.st.cbDup.Add(1)
-		items = append(items, dl)
+		extra := dl
+		extra.duplicate = true
+		items = append(items, extra)
 		n++
 	}
 	d.pending.Add(n) // a held-back item stays pending until sent
@@ -333,7 +338,7 @@ func (d *dispatcher) attempt(total context.Context, dl delivery, target string, 
 	}
 	rec := CallbackRecord{Time: time.Now(), URL: dl.url, Method: dl.method, Debugger: dl.debugger,
 		Event: dl.params.Get("StatusCallbackEvent"), Sid: eventSID(dl), Attempt: n, StatusCode: status,
-		Delivered: ok, Signature: sig}
+		Delivered: ok, Signature: sig, Duplicate: dl.duplicate}
 	switch kind {
 	case "ct":
 		rec.Error = "connect"

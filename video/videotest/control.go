@@ -56,6 +56,10 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		ctlErr(w, newErr(20003, msg))
 		return
 	}
+	if p == "ui" || strings.HasPrefix(p, "ui/") {
+		s.serveUI(w, r, p[2:])
+		return
+	}
 	seg := strings.Split(p, "/")
 	for _, x := range seg {
 		if x == "" {

@@ -65,6 +65,14 @@ func (c *ctl) do(method, path string, body any, want int) map[string]any {
 	if resp.StatusCode != want {
 		c.t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, raw, want)
 	}
+	if body != nil && resp.StatusCode < 300 {
+		// A request the emulator took must be one the document allows, or
+		// a validating proxy in front of it would refuse what works.
+		var v any
+		b, _ := json.Marshal(body)
+		_ = json.Unmarshal(b, &v)
+		checkRequest(c.t, method, path, "application/json", v)
+	}
 	schema := map[string]any{"$ref": "#/components/schemas/Error"} // 405: any path, any method
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		schema = responseSchema(c.t, method, path, resp.StatusCode)
@@ -115,6 +123,49 @@ func responseSchema(t *testing.T, method, path string, status int) map[string]an
 	}
 	t.Fatalf("spec has no path for %s", path)
 	return nil
+}
+
+// operation finds the spec's operation for method on the path template
+// matching path; an undocumented one fails the test.
+func operation(t *testing.T, method, path string) map[string]any {
+	t.Helper()
+	path, _, _ = strings.Cut(path, "?")
+	for tmpl, ops := range spec()["paths"].(map[string]any) {
+		re := "^" + regexp.MustCompile(`\\\{[a-z]+\\\}`).ReplaceAllString(regexp.QuoteMeta(tmpl), `[^/]+`) + "$"
+		if !regexp.MustCompile(re).MatchString(path) {
+			continue
+		}
+		op, ok := ops.(map[string]any)[strings.ToLower(method)].(map[string]any)
+		if !ok {
+			t.Fatalf("spec has no %s %s", method, tmpl)
+		}
+		return op
+	}
+	t.Fatalf("spec has no path for %s", path)
+	return nil
+}
+
+// checkRequest fails the test unless the document declares a request body
+// of contentType for method path and body matches its schema: what a
+// validating proxy in front of the emulator would check.
+func checkRequest(t *testing.T, method, path, contentType string, body any) {
+	t.Helper()
+	if err := requestError(operation(t, method, path), contentType, body); err != nil {
+		t.Fatalf("%s %s: the emulator took a request the document refuses: %v", method, path, err)
+	}
+}
+
+// requestError checks body against op's request body for contentType.
+func requestError(op map[string]any, contentType string, body any) error {
+	rb, ok := op["requestBody"].(map[string]any)
+	if !ok {
+		return fmt.Errorf("no request body declared")
+	}
+	media, ok := rb["content"].(map[string]any)[contentType].(map[string]any)
+	if !ok {
+		return fmt.Errorf("no %s request body declared", contentType)
+	}
+	return validate(media["schema"].(map[string]any), body, "$")
 }
 
 // validate checks v against the subset of OpenAPI 3.0 schema the control

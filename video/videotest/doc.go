@@ -175,4 +175,14 @@
 // emulator) serves all this on a loopback port, with every [Options] field
 // as a flag and an environment variable and, with -dev, the fixed
 // development credentials of [DevCredentials].
+//
+// # Inspector
+//
+// /_videotest/ui/ is a page for a browser, behind the same Basic auth: the
+// Rooms with their Participants and tracks, the request log, the callbacks
+// sent, Monitor Alerts, quota gauges, the faults and the clock, kept live
+// by server-sent events, with POST forms to connect a simulated
+// Participant, advance a fake clock and set faults. Its assets are
+// embedded; a GET changes nothing; what it shows is bounded (a page of
+// Rooms, the newest log entries), and no secret is on it.
 package videotest

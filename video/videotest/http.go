@@ -37,9 +37,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.st.total.Add(1)
+	start := time.Now()
 	lw := &logWriter{ResponseWriter: w}
 	class := "uncharged"
-	defer func() { s.logRequest(r, lw, class) }()
+	defer func() { s.logRequest(r, lw, class, time.Since(start)) }()
 	w = lw
 	h := w.Header()
 	h["Twilio-Request-Id"] = []string{s.requestID()}
@@ -112,12 +113,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // logRequest appends r's outcome to the request log.
-func (s *Server) logRequest(r *http.Request, lw *logWriter, class string) {
+func (s *Server) logRequest(r *http.Request, lw *logWriter, class string, latency time.Duration) {
 	if s.reqLog.n <= 0 {
 		return
 	}
 	s.reqLog.add(RequestRecord{Time: s.clock.Now(), Method: r.Method, Path: r.URL.Path, Status: lw.status,
-		Code: lw.code, Class: class, Throttled: lw.status == http.StatusTooManyRequests})
+		Code: lw.code, Class: class, Throttled: lw.status == http.StatusTooManyRequests, Latency: latency})
 }
 
 // authFailure checks Basic auth against the account and the API key. It

@@ -25,10 +25,15 @@ type RequestRecord struct {
 	Class string `json:"class"`
 	// Throttled is true for every 429.
 	Throttled bool `json:"throttled"`
+	// Latency is the wall-clock time from the request's arrival to the end
+	// of its handling (injected latency included), in nanoseconds in JSON.
+	Latency time.Duration `json:"latency_ns"`
 }
 
 // CallbackRecord is one delivery attempt of a status callback or Debugger
-// webhook, as [Server.Callbacks] reports it.
+// webhook, as [Server.Callbacks] reports it. A status callback that the
+// CallbackDropRate fault dropped is recorded once, with Dropped set: nothing
+// was sent for it.
 type CallbackRecord struct {
 	// Time is the wall-clock time the attempt ended.
 	Time time.Time `json:"time"`
@@ -54,8 +59,14 @@ type CallbackRecord struct {
 	// Error describes a failed attempt: "connect" (no connection), "timeout"
 	// (no timely response), or the HTTP status class ("4xx", "5xx", "3xx").
 	Error string `json:"error,omitempty"`
-	// Signature is the X-Twilio-Signature header sent.
+	// Signature is the X-Twilio-Signature header sent ("" when dropped).
 	Signature string `json:"signature"`
+	// Dropped is true for a status callback the CallbackDropRate fault
+	// dropped before any attempt.
+	Dropped bool `json:"dropped,omitempty"`
+	// Duplicate is true for the attempts of the extra copy the
+	// CallbackDuplicateRate fault sent.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // ring is a bounded log that keeps the newest n entries.
@@ -107,7 +118,7 @@ func (r *ring[T]) reset() {
 func (s *Server) Requests(limit int) []RequestRecord { return s.reqLog.last(limit) }
 
 // Callbacks returns up to limit of the newest callback and webhook delivery
-// attempts, oldest first (limit <= 0: every one kept, at most
+// attempts (and dropped callbacks, see [CallbackRecord]), oldest first (limit <= 0: every one kept, at most
 // [Options.CallbackLogSize]).
 func (s *Server) Callbacks(limit int) []CallbackRecord { return s.cbLog.last(limit) }
 

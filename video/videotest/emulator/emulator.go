@@ -28,7 +28,8 @@
 // Beside the Twilio surface (/v1/...), the control API lives under
 // /_videotest/ (described by /_videotest/openapi.json), and
 // GET /_videotest/health answers 200 {"status":"ok"} without credentials
-// once the emulator serves.
+// once the emulator serves. A browser page, the inspector, is at
+// /_videotest/ui/ behind the same Basic auth.
 //
 // # Shutdown
 //
@@ -261,6 +262,7 @@ func banner(w io.Writer, srv *videotest.Server, c *config) {
 	}
 	fmt.Fprintf(w, "clock:        %s\n", clock)
 	fmt.Fprintf(w, "control API:  %s/_videotest/  (health: %s/_videotest/health, spec: %s/_videotest/openapi.json)\n", u, u, u)
+	fmt.Fprintf(w, "inspector:    %s/_videotest/ui/  (in a browser; sign in with the account SID and auth token)\n", u)
 	if token == "" {
 		return
 	}
