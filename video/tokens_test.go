@@ -216,11 +216,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// TestJoinTokenReservationExpires: an unused token's slots lapse at its expiry.
+// TestJoinTokenReservationExpires: an unused token's slots lapse at the end
+// of the join window, or at the token's expiry when that comes first.
 func TestJoinTokenReservationExpires(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	vq, _ := offline(t, video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
-		video.WithClock(clk.Now), video.WithStore(quota.NewMemoryStore(quota.WithClock(clk.Now))))
+		video.WithClock(clk.Now), video.WithStore(quota.NewMemoryStore(quota.WithClock(clk.Now))),
+		video.WithJoinWindow(10*time.Minute))
 	ctx := context.Background()
 	if _, err := vq.JoinToken(ctx, "short", "alice", video.WithTokenTTL(5*time.Minute)); err != nil {
 		t.Fatal(err)
@@ -236,9 +238,13 @@ func TestJoinTokenReservationExpires(t *testing.T) {
 	if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != 1 || p != 1 {
 		t.Fatalf("at the short token's expiry: rooms %d participants %d, want 1 and 1", r, p)
 	}
-	clk.Advance(time.Hour)
+	clk.Advance(5*time.Minute - time.Second)
+	if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != 1 || p != 1 {
+		t.Fatalf("before the join window ends: rooms %d participants %d, want 1 and 1", r, p)
+	}
+	clk.Advance(time.Second)
 	if r, p := mustUsed(t, vq, quota.Rooms), mustUsed(t, vq, quota.Participants); r != 0 || p != 0 {
-		t.Fatalf("after both expired: rooms %d participants %d", r, p)
+		t.Fatalf("at the end of the join window (the hour-long token still valid): rooms %d participants %d", r, p)
 	}
 }
 
