@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,8 +62,8 @@ func index(s, sub string) int {
 }
 
 func TestLimiterPacesWrites(t *testing.T) {
-	store := quota.NewMemoryStore()
-	lim := quota.NewLimiter(store, acct, quota.Limits{WritesPerSecond: 50})
+	store := newMem(t)
+	lim := newLimiter(t, store, acct, quota.Limits{WritesPerSecond: 50})
 	ctx := context.Background()
 	start := time.Now()
 	for i := 0; i < 11; i++ {
@@ -85,7 +86,7 @@ func TestLimiterPacesWrites(t *testing.T) {
 }
 
 func TestLimiterDeadlineFailsAtOnce(t *testing.T) {
-	lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 1})
+	lim := newLimiter(t, newMem(t), acct, quota.Limits{WritesPerSecond: 1})
 	if err := lim.Wait(context.Background(), quota.Write); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestLimiterDeadlineFailsAtOnce(t *testing.T) {
 }
 
 func TestLimiterCancelAbortsWait(t *testing.T) {
-	lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{ReadsPerSecond: 0.5})
+	lim := newLimiter(t, newMem(t), acct, quota.Limits{ReadsPerSecond: 0.5})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := lim.Wait(ctx, quota.Read); err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestLimiterCancelAbortsWait(t *testing.T) {
 
 func TestLedgerRace(t *testing.T) {
 	var rising atomic.Int32
-	l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: 10},
+	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 10},
 		quota.WithThreshold(func(e quota.Event) {
 			if e.Rising {
 				rising.Add(1)
@@ -160,7 +161,7 @@ func TestLedgerRace(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	l.Close()
+	closeAll(l)
 	if ok.Load() != 10 || refused.Load() != 90 {
 		t.Fatalf("ok=%d refused=%d, want 10 and 90", ok.Load(), refused.Load())
 	}
@@ -172,7 +173,7 @@ func TestLedgerRace(t *testing.T) {
 func TestLedgerThresholds(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
-	l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: 10},
+	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 10},
 		quota.WithThreshold(func(e quota.Event) {
 			mu.Lock()
 			got = append(got, fmt.Sprintf("%s %.1f rising=%v used=%d code=%d", e.Resource, e.Level, e.Rising, e.Used, e.Code))
@@ -200,7 +201,7 @@ func TestLedgerThresholds(t *testing.T) {
 	for i := 1; i <= 9; i++ {
 		_ = l.Release(ctx, quota.Rooms, fmt.Sprintf("RM%d", i), quota.SourceLocal)
 	}
-	l.Close()
+	closeAll(l)
 	want := []string{
 		"rooms 0.7 rising=true used=7 code=53121",
 		"rooms 0.9 rising=true used=9 code=53121",
@@ -216,7 +217,7 @@ func TestLedgerLapseAndFull(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	store := quota.NewMemoryStore(quota.WithClock(clock))
+	store := newMem(t, quota.WithClock(clockFunc(clock)))
 	l, err := quota.NewLedger(store, acct, quota.Limits{ConcurrentParticipants: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +255,7 @@ func TestLedgerLapseAndFull(t *testing.T) {
 }
 
 func TestReserveWait(t *testing.T) {
-	l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: 1})
+	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,14 +286,14 @@ func TestReserveWait(t *testing.T) {
 
 func TestNotifyFromTwilio(t *testing.T) {
 	got := make(chan quota.Event, 4)
-	l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{},
+	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{},
 		quota.WithThreshold(func(e quota.Event) { got <- e }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Notify(quota.Event{Resource: quota.Rooms, Level: 0.7, Rising: true, Code: 53121, Source: quota.SourceTwilio})
 	l.Notify(quota.Event{Resource: quota.Rooms, Level: 0.5, Rising: true, Code: 53121, Source: quota.SourceTwilio})
-	l.Close()
+	closeAll(l)
 	l.Close()
 	if len(got) != 1 {
 		t.Fatalf("delivered %d events, want 1 (only the 0.7 level is registered)", len(got))
@@ -303,21 +304,44 @@ func TestNotifyFromTwilio(t *testing.T) {
 }
 
 func TestOptionErrors(t *testing.T) {
-	s := quota.NewMemoryStore()
-	for _, opt := range []quota.LedgerOption{
+	s := newMem(t)
+	for i, opt := range []quota.Option{
 		quota.WithThreshold(nil),
 		quota.WithThreshold(func(quota.Event) {}, 1.5),
 		quota.WithThreshold(func(quota.Event) {}, 0),
 		quota.WithClock(nil),
+		quota.WithLogger(nil), // a Ledger does not log
+		nil,
 	} {
-		if _, err := quota.NewLedger(s, acct, quota.Limits{}, opt); err == nil {
-			t.Errorf("option accepted, want an error")
+		if _, err := quota.NewLedger(s, acct, quota.Limits{}, opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {
+			t.Errorf("NewLedger option %d: %v, want a quota: error", i, err)
 		}
 	}
-	if _, err := quota.NewLedger(nil, acct, quota.Limits{}); err == nil {
-		t.Error("nil store accepted")
+	for i, opt := range []quota.Option{
+		quota.WithClock(nil),
+		quota.WithThreshold(func(quota.Event) {}), // a Limiter has no thresholds
+		nil,
+	} {
+		if _, err := quota.NewLimiter(s, acct, quota.Limits{}, opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {
+			t.Errorf("NewLimiter option %d: %v, want a quota: error", i, err)
+		}
+		if _, err := quota.NewMemoryStore(opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {
+			t.Errorf("NewMemoryStore option %d: %v, want a quota: error", i, err)
+		}
 	}
-	if _, err := s.AdjustRateFactor(context.Background(), acct, quota.Read, 1, 0, time.Minute); err == nil {
+	if _, err := quota.NewMemoryStore(quota.WithLogger(nil)); err == nil {
+		t.Error("NewMemoryStore accepted WithLogger, which does not apply")
+	}
+	if _, err := quota.NewLedger(nil, acct, quota.Limits{}); err == nil {
+		t.Error("NewLedger: nil store accepted")
+	}
+	if _, err := quota.NewLimiter(nil, acct, quota.Limits{}); err == nil {
+		t.Error("NewLimiter: nil store accepted")
+	}
+	if _, err := quota.NewLimiter(s, acct, quota.Limits{ReadsPerSecond: -2}); err == nil {
+		t.Error("NewLimiter: invalid limits accepted")
+	}
+	if _, err := s.AdjustRateFactor(context.Background(), acct, backend.Read, 1, 0, time.Minute); err == nil {
 		t.Error("factor 0 accepted")
 	}
 }
@@ -336,7 +360,7 @@ func BenchmarkAcquire(b *testing.B) {
 		}
 	})
 	b.Run("quota.Limiter.Wait", func(b *testing.B) {
-		lim := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{ReadsPerSecond: 1e12, ReadBurst: 1 << 30})
+		lim := newLimiter(b, newMem(b), acct, quota.Limits{ReadsPerSecond: 1e12, ReadBurst: 1 << 30})
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := lim.Wait(ctx, quota.Read); err != nil {
@@ -348,7 +372,7 @@ func BenchmarkAcquire(b *testing.B) {
 
 // BenchmarkLedgerReserveRelease measures one reserve plus one release.
 func BenchmarkLedgerReserveRelease(b *testing.B) {
-	l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: 10000},
+	l, err := quota.NewLedger(newMem(b), acct, quota.Limits{ConcurrentRooms: 10000},
 		quota.WithThreshold(func(quota.Event) {}))
 	if err != nil {
 		b.Fatal(err)
@@ -390,7 +414,7 @@ func BenchmarkLedgerMemory(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		store := quota.NewMemoryStore()
+		store := newMem(b)
 		l, err := quota.NewLedger(store, acct, quota.Limits{})
 		if err != nil {
 			b.Fatal(err)

@@ -27,10 +27,10 @@ type syncGateStore struct {
 	once   bool
 }
 
-func (s *syncGateStore) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
+func (s *syncGateStore) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	select {
 	case <-s.armed:
-		if res == quota.Rooms && !s.once {
+		if res == backend.Rooms && !s.once {
 			s.once = true
 			s.inside <- struct{}{}
 			<-s.gate
@@ -69,7 +69,7 @@ func TestAdversarialReconcileAdoptOverridesWindow(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &syncGateStore{MemoryStore: quota.NewMemoryStore(), inside: make(chan struct{}, 1), gate: make(chan struct{}), armed: make(chan struct{})}
+			st := &syncGateStore{MemoryStore: memStore(t), inside: make(chan struct{}, 1), gate: make(chan struct{}), armed: make(chan struct{})}
 			e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {}, nil, video.WithStore(st))
 			ctx := context.Background()
 			r, err := e.vq.CreateRoom(ctx, room("standup").SetStatusCallback(e.statusURL()))

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -20,9 +19,9 @@ import (
 // After every callback and a Reconcile past the request window, the ledger
 // counts a Room that does not exist, for the token's lifetime (an hour).
 func TestAdversarialJoinTokenRoomReservationOutlivesRoom(t *testing.T) {
-	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{MemoryStore: memStore(t), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: time.Now()}
-	e := newCBEnv(t, churnOptions(videotest.Faults{}), nil, video.WithStore(st), video.WithClock(clk.Now))
+	e := newCBEnv(t, churnOptions(videotest.Faults{}), nil, video.WithStore(st), video.WithClock(clk))
 	ctx := context.Background()
 
 	type res struct {

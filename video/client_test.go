@@ -376,7 +376,7 @@ func TestNoRetry(t *testing.T) {
 // without UniqueName, and a create with UniqueName looks the room up first.
 func TestServerErrors(t *testing.T) {
 	clk := &fakeClock{t: time.Now()}
-	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3), video.WithClock(clk.Now))
+	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3), video.WithClock(clk))
 	ctx := context.Background()
 	r, err := vq.CreateRoom(ctx, room("srv"))
 	if err != nil {
@@ -1036,7 +1036,7 @@ func TestRetryBudget(t *testing.T) {
 func TestSharedStore(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{WritesPerSecond: -1})
 	t.Cleanup(srv.Close)
-	store := quota.NewMemoryStore()
+	store := memStore(t)
 	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited})
 	a := newClient(t, srv, video.WithStore(store), limits)
 	b := newClient(t, srv, video.WithStore(store), limits)

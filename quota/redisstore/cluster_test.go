@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
@@ -41,10 +40,10 @@ func TestClusterConformance(t *testing.T) {
 		b := &backend.Bounds{Limit: 5, Hysteresis: 1}
 		for i := range 1000 {
 			acct := fmt.Sprintf("AC%032d", i)
-			if _, _, err := s.TakeToken(ctx, acct, quota.Write, quota.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
+			if _, _, err := s.TakeToken(ctx, acct, backend.Write, backend.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Reserve(ctx, acct, quota.Rooms, "r", b, time.Minute); err != nil {
+			if _, err := s.Reserve(ctx, acct, backend.Rooms, "r", b, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -177,7 +176,7 @@ func TestSentinelFailoverMissedWrites(t *testing.T) {
 	// replication ID and writes RM1 and RM2 back.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if h, _ := observer.Holds(context.Background(), "AC1", quota.Rooms, "RM2"); h && !s.Degraded() {
+		if h, _ := observer.Holds(context.Background(), "AC1", backend.Rooms, "RM2"); h && !s.Degraded() {
 			break
 		}
 		if time.Now().After(deadline) {
