@@ -368,6 +368,36 @@ func BenchmarkAcquire(b *testing.B) {
 			}
 		}
 	})
+	// Blocks of 256 tokens each way, alternating, so that both see the same
+	// machine load: each op counts one token of each, ns per token reported
+	// apart, with their ratio.
+	b.Run("interleaved", func(b *testing.B) {
+		bare := rate.NewLimiter(rate.Limit(1e12), 1<<30)
+		lim := newLimiter(b, newMem(b), acct, quota.Limits{ReadsPerSecond: 1e12, ReadBurst: 1 << 30})
+		const block = 256
+		var tBare, tOurs time.Duration
+		b.ReportAllocs()
+		for b.Loop() {
+			t0 := time.Now()
+			for range block {
+				if err := bare.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			t1 := time.Now()
+			for range block {
+				if err := lim.Wait(ctx, quota.Read); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tBare += t1.Sub(t0)
+			tOurs += time.Since(t1)
+		}
+		n := float64(b.N) * block
+		b.ReportMetric(float64(tBare.Nanoseconds())/n, "bare-ns/token")
+		b.ReportMetric(float64(tOurs.Nanoseconds())/n, "quota-ns/token")
+		b.ReportMetric(float64(tOurs)/float64(tBare), "ratio")
+	})
 }
 
 // BenchmarkLedgerReserveRelease measures one reserve plus one release.

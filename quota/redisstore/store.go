@@ -68,6 +68,7 @@ type Store struct {
 	repl  replication // the replication ID of the Redis last reached (FailLocal, WithWatch)
 	sched *schedule   // the arrival times seen of each bucket
 	hold  *holdings   // the slots this process took, and each ledger's epoch
+	calls rateCalls   // the keys and constant arguments of each bucket's rate script call
 	// wb is held for reading by every ledger operation on Redis and for
 	// writing while writing back to a Redis that lost its data, so that no
 	// release of this process slips between the snapshot and the write.
@@ -302,17 +303,16 @@ func (s *Store) TakeToken(ctx context.Context, account string, class backend.Cla
 	}
 	id := bucketID{account, class}
 	res, err := do(s, ctx, "TakeToken", func(ctx context.Context) (result, error) {
-		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String()),
-			s.key(account, "calm"), s.key(account, "gen")}
 		horizon, gen := s.sched.last(id)
-		vals, err := rateScript.Run(ctx, s.rdb, keys,
-			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1), max(maxWait.Microseconds(), 0),
-			horizon, strconv.FormatFloat(s.share, 'g', -1, 64), millis(2*s.probe), gen).Int64Slice()
+		vals, err := s.rateCall(id, r).run(ctx, s.rdb, max(maxWait.Microseconds(), 0), horizon, gen)
 		if err != nil {
 			return result{}, err
 		}
 		if len(vals) != 6 {
 			return result{}, fmt.Errorf("rate script replied %v", vals)
+		}
+		if vals[5] == 0 { // the generation the call sent
+			vals[5] = gen
 		}
 		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
 		if s.granted != nil && vals[0] == 1 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
@@ -498,5 +499,20 @@ func TestFailLocalRate(t *testing.T) {
 	// The local bucket owes the token it granted with a wait.
 	if n, err := s.Tokens(ctx, "AC1", backend.Write, r); err != nil || n < -1 || n > -0.75 {
 		t.Errorf("degraded Tokens = %v, %v; want about -1 (one token owed)", n, err)
+	}
+}
+
+// TestClosedClient: once the application closes the Redis client, the
+// store's errors match quota.ErrClosed, the module's one "closed" error.
+func TestClosedClient(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	if err := rdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.TakeToken(context.Background(), "AC1", backend.Write, backend.Rate{PerSecond: 10, Burst: 1}, time.Second)
+	if !errors.Is(err, quota.ErrClosed) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+		t.Fatalf("TakeToken on a closed client: %v, want a redisstore: error matching quota.ErrClosed", err)
 	}
 }
