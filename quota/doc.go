@@ -47,18 +47,18 @@
 //
 // # Stores
 //
-// A store holds the buckets and the ledger. [MemoryStore] is the in-process
-// default; package quota/redisstore shares one account's quota among many
+// A store holds the buckets and the ledger. Package quota/memstore is the
+// in-process one (video's default); package quota/redisstore shares one account's quota among many
 // processes. Every store operation is atomic, and threshold crossings are
 // decided inside the store, so each crossing is reported to exactly one
 // caller.
 //
 // # Options, clock and Close
 //
-// [NewLedger], [NewLimiter] and [NewMemoryStore] return an error for an
-// invalid argument, and take one kind of [Option]: [WithClock] (one [Clock]
-// for all, as video.WithClock takes), [WithThreshold] (a Ledger's) and
-// [WithLogger] (a Limiter's). [ErrClosed] is the module's one "closed"
+// [NewLedger] and [NewLimiter] return an error for an invalid argument, and
+// take one kind of [Option]: [WithClock] (one [Clock] for the module:
+// memstore.WithClock and video.WithClock take it too), [WithThreshold] (a
+// Ledger's) and [WithLogger] (a Limiter's). [ErrClosed] is the module's one "closed"
 // error: a closed Ledger returns it, and errors.Is finds it in the errors of
 // a closed video.Client and of a redisstore.Store whose Redis client was
 // closed.

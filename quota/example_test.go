@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 func ExampleLedger() {
 	events := make(chan quota.Event, 8) // threshold funcs run on the ledger's own goroutine
-	store, err := quota.NewMemoryStore()
+	store, err := memstore.New()
 	if err != nil {
 		panic(err)
 	}
@@ -39,7 +40,7 @@ func ExampleLedger() {
 }
 
 func ExampleLimiter() {
-	store, err := quota.NewMemoryStore()
+	store, err := memstore.New()
 	if err != nil {
 		panic(err)
 	}

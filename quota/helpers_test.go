@@ -6,12 +6,13 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
-// newMem returns a MemoryStore made with opts, failing tb if it cannot.
-func newMem(tb testing.TB, opts ...quota.Option) *quota.MemoryStore {
+// newMem returns a memstore.Store made with opts, failing tb if it cannot.
+func newMem(tb testing.TB, opts ...memstore.Option) *memstore.Store {
 	tb.Helper()
-	s, err := quota.NewMemoryStore(opts...)
+	s, err := memstore.New(opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

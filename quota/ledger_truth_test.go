@@ -12,13 +12,14 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // gatedStore is a MemoryStore whose operations on keys with a given prefix
 // wait, after the store decided them, until the test opens the gate: a
 // slow store that answers out of the order it decided in.
 type gatedStore struct {
-	*quota.MemoryStore
+	*memstore.Store
 	prefix string
 	gate   chan struct{}
 	inside chan struct{} // receives when a gated operation has been decided
@@ -32,13 +33,13 @@ func (s *gatedStore) wait(key string) {
 }
 
 func (s *gatedStore) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
-	c, err := s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
+	c, err := s.Store.Reserve(ctx, account, res, key, b, ttl)
 	s.wait(key)
 	return c, err
 }
 
 func (s *gatedStore) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
-	c, err := s.MemoryStore.Release(ctx, account, res, key, b)
+	c, err := s.Store.Release(ctx, account, res, key, b)
 	s.wait(key)
 	return c, err
 }
@@ -48,7 +49,7 @@ func (s *gatedStore) Release(ctx context.Context, account string, res backend.Re
 // threshold func still sees rising, then falling: the order the store
 // decided them in.
 func TestCrossingsInStoreOrder(t *testing.T) {
-	st := &gatedStore{MemoryStore: newMem(t), prefix: "slow", gate: make(chan struct{}), inside: make(chan struct{}, 1)}
+	st := &gatedStore{Store: newMem(t), prefix: "slow", gate: make(chan struct{}), inside: make(chan struct{}, 1)}
 	var mu sync.Mutex
 	var got []bool
 	l, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 10},

@@ -9,8 +9,8 @@ import (
 )
 
 // Clock tells the time. Every package of the module that reads the time
-// takes one (quota's [WithClock], video.WithClock, redisstore's fallback), so
-// that a test drives them all with one fake clock. A nil Clock given to any
+// takes one ([WithClock], memstore.WithClock, video.WithClock), so that a
+// test drives them all with one fake clock. A nil Clock given to any
 // of them is an error naming the option.
 type Clock interface {
 	Now() time.Time
@@ -21,8 +21,8 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
-// Option configures a [Ledger] ([NewLedger]), a [Limiter] ([NewLimiter]) or a
-// [MemoryStore] ([NewMemoryStore]). An option that does not apply to what it
+// Option configures a [Ledger] ([NewLedger]) or a [Limiter] ([NewLimiter]).
+// An option that does not apply to what it
 // is given, or whose value is invalid, makes the constructor fail with an
 // error naming the option.
 type Option func(*options) error
@@ -36,7 +36,7 @@ type options struct {
 	thresholds bool
 }
 
-// build applies opts; for names what is being built, for error texts.
+// build applies opts over the defaults (the system clock).
 func build(opts []Option) (options, error) {
 	o := options{clock: systemClock{}}
 	for _, opt := range opts {
@@ -51,8 +51,8 @@ func build(opts []Option) (options, error) {
 }
 
 // WithClock sets the clock (default the system's) that a [Ledger] stamps
-// events with, that a [Limiter] times its adaptive rate by, and that a
-// [MemoryStore] runs its buckets and leases on. Tests inject a fake one.
+// events with and that a [Limiter] times its adaptive rate by. Tests inject
+// a fake one, the same they give the store (memstore.WithClock).
 func WithClock(c Clock) Option {
 	return func(o *options) error {
 		if c == nil {
@@ -67,8 +67,8 @@ func WithClock(c Clock) Option {
 // account appears to allow once the estimate settles well under the
 // configured rate (under 80% of it, held for one probe interval after a
 // cut), and again only when it settles 25% away from the figure logged. Nil
-// (the default) is silent. A Ledger and a MemoryStore do not log: given to
-// them it is an error.
+// (the default) is silent. A Ledger does not log: given to NewLedger it is
+// an error.
 func WithLogger(log *slog.Logger) Option {
 	return func(o *options) error {
 		o.log, o.logSet = log, true
@@ -78,8 +78,7 @@ func WithLogger(log *slog.Logger) Option {
 
 // WithThreshold registers fn, for a [Ledger], for levels (shares of each
 // quota, in (0, 1]); with no levels, fn gets [DefaultThresholdLevel]. It may
-// be given several times. Given to NewLimiter or NewMemoryStore it is an
-// error.
+// be given several times. Given to NewLimiter it is an error.
 func WithThreshold(fn ThresholdFunc, levels ...float64) Option {
 	return func(o *options) error {
 		if fn == nil {

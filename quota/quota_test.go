@@ -15,6 +15,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 const acct = "AC00000000000000000000000000000001"
@@ -217,7 +218,7 @@ func TestLedgerLapseAndFull(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	store := newMem(t, quota.WithClock(clockFunc(clock)))
+	store := newMem(t, memstore.WithClock(clockFunc(clock)))
 	l, err := quota.NewLedger(store, acct, quota.Limits{ConcurrentParticipants: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -325,12 +326,6 @@ func TestOptionErrors(t *testing.T) {
 		if _, err := quota.NewLimiter(s, acct, quota.Limits{}, opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {
 			t.Errorf("NewLimiter option %d: %v, want a quota: error", i, err)
 		}
-		if _, err := quota.NewMemoryStore(opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {
-			t.Errorf("NewMemoryStore option %d: %v, want a quota: error", i, err)
-		}
-	}
-	if _, err := quota.NewMemoryStore(quota.WithLogger(nil)); err == nil {
-		t.Error("NewMemoryStore accepted WithLogger, which does not apply")
 	}
 	if _, err := quota.NewLedger(nil, acct, quota.Limits{}); err == nil {
 		t.Error("NewLedger: nil store accepted")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -20,7 +21,7 @@ import (
 // on inside and waits for gate to close: a shared store slow to answer the
 // reconciliation's Sync.
 type syncGateStore struct {
-	*quota.MemoryStore
+	*memstore.Store
 	inside chan struct{}
 	gate   chan struct{}
 	armed  chan struct{} // closed to arm the gate
@@ -37,7 +38,7 @@ func (s *syncGateStore) Sync(ctx context.Context, account string, res backend.Re
 		}
 	default:
 	}
-	return s.MemoryStore.Sync(ctx, account, res, keys, b, ttl, keep)
+	return s.Store.Sync(ctx, account, res, keys, b, ttl, keep)
 }
 
 // TestAdversarialReconcileAdoptOverridesWindow: Reconcile has listed the
@@ -69,7 +70,7 @@ func TestAdversarialReconcileAdoptOverridesWindow(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &syncGateStore{MemoryStore: memStore(t), inside: make(chan struct{}, 1), gate: make(chan struct{}), armed: make(chan struct{})}
+			st := &syncGateStore{Store: memStore(t), inside: make(chan struct{}, 1), gate: make(chan struct{}), armed: make(chan struct{})}
 			e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {}, nil, video.WithStore(st))
 			ctx := context.Background()
 			r, err := e.vq.CreateRoom(ctx, room("standup").SetStatusCallback(e.statusURL()))

@@ -17,7 +17,7 @@ import (
 // closed. The Room reservation stays in the shared store for the token's
 // lifetime (an hour): replica B counts a Room that no token can create.
 func TestAdversarialCloseDuringJoinTokenLeaksSharedReservation(t *testing.T) {
-	st := &slowStore{MemoryStore: memStore(t), match: "pending-room:", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: "pending-room:", gate: make(chan struct{}), inside: make(chan string, 1)}
 	key := video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret")
 	a, _ := offline(t, video.WithStore(st), key)
 	b, _ := offline(t, video.WithStore(st), key)

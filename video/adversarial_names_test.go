@@ -61,7 +61,7 @@ func TestAdversarialLateRoomCreatedKeepsLiveName(t *testing.T) {
 // "lobby" reserves one again.
 func TestAdversarialJoinTokenWhileRoomLearnt(t *testing.T) {
 	const room = "RM00000000000000000000000000000c0c"
-	st := &slowStore{MemoryStore: memStore(t), match: room, gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: room, gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: offlineNow}
 	vq, token := offline(t, video.WithStore(st), video.WithClock(clk),
 		video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),

@@ -19,7 +19,7 @@ import (
 // After every callback and a Reconcile past the request window, the ledger
 // counts a Room that does not exist, for the token's lifetime (an hour).
 func TestAdversarialJoinTokenRoomReservationOutlivesRoom(t *testing.T) {
-	st := &slowStore{MemoryStore: memStore(t), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: time.Now()}
 	e := newCBEnv(t, churnOptions(videotest.Faults{}), nil, video.WithStore(st), video.WithClock(clk))
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // Defaults of a [Client], each with where its number comes from.
@@ -297,7 +298,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithStore keeps the account's buckets and ledger in st, so that several
 // clients (processes, with a shared store such as Redis) share one quota.
-// The default is a new quota.NewMemoryStore() per Client.
+// The default is a new memstore.New() per Client.
 func WithStore(st backend.Store) Option {
 	return func(s *settings) error {
 		if st == nil {
@@ -463,7 +464,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		c.ownTransport = true
 	}
 	if c.store == nil {
-		st, err := quota.NewMemoryStore()
+		st, err := memstore.New()
 		if err != nil {
 			return nil, asConfigError(err)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -634,7 +635,7 @@ func TestMetricsTokensAndPending(t *testing.T) {
 	ctx := context.Background()
 	// The store's clock stands still: no token comes back, no reservation lapses.
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	store := memStore(t, quota.WithClock(clockFunc(func() time.Time { return at })))
+	store := memStore(t, memstore.WithClock(clockFunc(func() time.Time { return at })))
 	limits := quota.Limits{WritesPerSecond: 1, WriteBurst: 5, ReadsPerSecond: quota.Unlimited}
 	srv := videotest.NewServer(videotest.Options{})
 	t.Cleanup(srv.Close)

@@ -4,13 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
-// memStore returns a quota.MemoryStore made with opts, failing tb if it cannot.
-func memStore(tb testing.TB, opts ...quota.Option) *quota.MemoryStore {
+// memStore returns a memstore.Store made with opts, failing tb if it cannot.
+func memStore(tb testing.TB, opts ...memstore.Option) *memstore.Store {
 	tb.Helper()
-	s, err := quota.NewMemoryStore(opts...)
+	s, err := memstore.New(opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

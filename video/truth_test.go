@@ -20,6 +20,7 @@ import (
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -624,7 +625,7 @@ func (l *eventLog) all() []quota.Event {
 // match wait for gate to close after announcing themselves on inside: a
 // shared store that is slow for some operations.
 type slowStore struct {
-	*quota.MemoryStore
+	*memstore.Store
 	match  string
 	gate   chan struct{}
 	inside chan string
@@ -639,12 +640,12 @@ func (s *slowStore) slow(key string) {
 
 func (s *slowStore) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	s.slow(key)
-	return s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
+	return s.Store.Reserve(ctx, account, res, key, b, ttl)
 }
 
 func (s *slowStore) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	s.slow(key)
-	return s.MemoryStore.Hold(ctx, account, res, key, b, ttl)
+	return s.Store.Hold(ctx, account, res, key, b, ttl)
 }
 
 // TestJoinTokenConcurrentShare: two JoinToken calls for one new Room share
@@ -652,7 +653,7 @@ func (s *slowStore) Hold(ctx context.Context, account string, res backend.Resour
 // by the second meanwhile), and its undo leaves the reservation the
 // second's token relies on.
 func TestJoinTokenConcurrentShare(t *testing.T) {
-	st := &slowStore{MemoryStore: memStore(t), match: "/alice", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: "/alice", gate: make(chan struct{}), inside: make(chan string, 1)}
 	vq, _ := offline(t, video.WithStore(st), video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
 		video.WithLimits(quota.Limits{ConcurrentParticipants: 1}))
 	ctx := context.Background()
@@ -683,7 +684,7 @@ func TestJoinTokenConcurrentShare(t *testing.T) {
 // held across store operations.
 func TestSlowStoreStallsOneRoomOnly(t *testing.T) {
 	const slowRoom = "RM00000000000000000000000000000001"
-	st := &slowStore{MemoryStore: memStore(t), match: slowRoom, gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: slowRoom, gate: make(chan struct{}), inside: make(chan string, 1)}
 	vq, token := offline(t, video.WithStore(st))
 	h := vq.StatusCallbackHandler()
 	post := func(room string) int {

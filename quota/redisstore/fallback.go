@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // FailurePolicy is what a [Store] does when Redis cannot be reached (a
@@ -95,7 +95,7 @@ type fallback struct {
 	// sw is held for reading by every local operation and for writing
 	// while switching back to Redis, so no local change escapes the write-back.
 	sw    sync.RWMutex
-	local *quota.MemoryStore // ledgers and factors; replaced under sw held for writing
+	local *memstore.Store // ledgers and factors; replaced under sw held for writing
 
 	probeMu   sync.Mutex // one recovery attempt at a time; guards nextProbe
 	nextProbe time.Time
@@ -121,8 +121,8 @@ type clockFunc func() time.Time
 func (f clockFunc) Now() time.Time { return f() }
 
 // newLocal returns the in-process store of the local share, on the clock now.
-func newLocal(now func() time.Time) *quota.MemoryStore {
-	m, err := quota.NewMemoryStore(quota.WithClock(clockFunc(now)))
+func newLocal(now func() time.Time) *memstore.Store {
+	m, err := memstore.New(memstore.WithClock(clockFunc(now)))
 	if err != nil {
 		panic(err) // unreachable: the one option is valid
 	}

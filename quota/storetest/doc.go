@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite for implementations of
-// [backend.Store]: every store (the in-process quota.MemoryStore, the Redis
+// [backend.Store]: every store (the in-process quota/memstore, the Redis
 // store in quota/redisstore, or one of your own) must pass it.
 //
 // # Use
@@ -8,7 +8,7 @@
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) backend.Store {
-//			s, err := quota.NewMemoryStore()
+//			s, err := memstore.New()
 //			if err != nil {
 //				t.Fatal(err)
 //			}

@@ -1,4 +1,4 @@
-package quota_test
+package memstore_test
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // refLedger is a ledger as plain Go maps of strings, the way MemoryStore
 // kept it before it held SIDs compactly: the reference that
-// TestMemoryStoreAgainstMaps holds MemoryStore to.
+// TestMemoryStoreAgainstMaps holds the Store to.
 type refLedger struct {
 	pending   map[string]int64
 	held      map[string]int64
@@ -66,7 +66,7 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		now := time.Unix(1_700_000_000, 0)
-		s := newMem(t, quota.WithClock(clockFunc(func() time.Time { return now })))
+		s := newMem(t, memstore.WithClock(clockFunc(func() time.Time { return now })))
 		accounts := []string{"a", "b", "c"}
 		ref := map[string]*refLedger{}
 		for _, a := range accounts {

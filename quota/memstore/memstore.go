@@ -1,44 +1,76 @@
-package quota
+// Package memstore is the in-process quota store: a backend.Store (and
+// backend.Inspector) whose request buckets are golang.org/x/time/rate
+// limiters and whose ledgers are maps. Every quota.Ledger and quota.Limiter
+// (and every video.Client) that shares one Store shares its accounts'
+// quotas; package video makes one when given no store. Across processes,
+// use quota/redisstore.
+package memstore
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/videoquota/videoquota/internal/sidmap"
+	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"golang.org/x/time/rate"
 )
 
-// MemoryStore is the in-process [backend.Store] (and [backend.Inspector]), the default: every client that
-// shares one MemoryStore shares its accounts' buckets and ledgers. The
-// buckets are golang.org/x/time/rate limiters.
+// Store is the in-process [backend.Store] (and [backend.Inspector]): every
+// client that shares one Store shares its accounts' buckets and ledgers.
 //
-// A MemoryStore is safe for simultaneous use. Its zero value is not usable;
-// call [NewMemoryStore].
-type MemoryStore struct {
-	clock    Clock
+// A Store is safe for simultaneous use. Its zero value is not usable; call
+// [New].
+type Store struct {
+	clock    quota.Clock
 	mu       sync.Mutex                             // serialises adding accounts
 	accounts atomic.Pointer[map[string]*memAccount] // copied on write, read without a lock
 	last     atomic.Pointer[memAccount]             // the account found last: most stores serve one
 }
 
-// NewMemoryStore returns an empty in-process store. It takes [WithClock];
-// another option, or an invalid one, makes it fail.
-func NewMemoryStore(opts ...Option) (*MemoryStore, error) {
-	o, err := build(opts)
-	if err == nil {
-		err = o.only("NewMemoryStore", false, false)
+// Option configures a [Store].
+type Option func(*Store) error
+
+// WithClock sets the clock (default the system's) that the Store runs its
+// buckets, leases and full marks on. Tests inject a fake one; a nil Clock is
+// an error.
+func WithClock(c quota.Clock) Option {
+	return func(s *Store) error {
+		if c == nil {
+			return errors.New("memstore: WithClock: nil Clock")
+		}
+		s.clock = c
+		return nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &MemoryStore{clock: o.clock}, nil
 }
 
-var _ backend.Inspector = (*MemoryStore)(nil)
+// systemClock is the default clock: time.Now.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// New returns an empty in-process store. It fails for a nil or invalid option.
+func New(opts ...Option) (*Store, error) {
+	s := &Store{clock: systemClock{}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("memstore: New: nil Option")
+		}
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+var (
+	_ backend.Store     = (*Store)(nil)
+	_ backend.Inspector = (*Store)(nil)
+)
 
 type memAccount struct {
 	name    string
@@ -76,7 +108,7 @@ type memLedger struct {
 	nextExpiry int64 // earliest lapse or expiry among pending and held (unix ns); 0 when none
 }
 
-func (s *MemoryStore) account(account string) *memAccount {
+func (s *Store) account(account string) *memAccount {
 	if a := s.last.Load(); a != nil && a.name == account {
 		return a
 	}
@@ -144,7 +176,7 @@ func (b *memBucket) limit() rate.Limit {
 }
 
 // TakeToken implements [backend.Store].
-func (s *MemoryStore) TakeToken(ctx context.Context, account string, class backend.Class, r backend.Rate, maxWait time.Duration) (time.Duration, bool, error) {
+func (s *Store) TakeToken(ctx context.Context, account string, class backend.Class, r backend.Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	if r.PerSecond < 0 {
 		return 0, true, nil
 	}
@@ -194,7 +226,7 @@ func (b *memBucket) setFactor(now time.Time, f float64, ttl time.Duration) {
 
 // ReturnToken implements [backend.Store]: the token goes back into the
 // golang.org/x/time/rate limiter, which never counts more than its burst.
-func (s *MemoryStore) ReturnToken(ctx context.Context, account string, class backend.Class, r backend.Rate) error {
+func (s *Store) ReturnToken(ctx context.Context, account string, class backend.Class, r backend.Rate) error {
 	if r.PerSecond < 0 {
 		return nil
 	}
@@ -206,7 +238,7 @@ func (s *MemoryStore) ReturnToken(ctx context.Context, account string, class bac
 }
 
 // RateFactor implements [backend.Store].
-func (s *MemoryStore) RateFactor(ctx context.Context, account string, class backend.Class) (float64, error) {
+func (s *Store) RateFactor(ctx context.Context, account string, class backend.Class) (float64, error) {
 	b := &s.account(account).buckets[class&1]
 	b.expire(s.clock.Now())
 	b.mu.Lock()
@@ -215,7 +247,7 @@ func (s *MemoryStore) RateFactor(ctx context.Context, account string, class back
 }
 
 // AdjustRateFactor implements [backend.Store].
-func (s *MemoryStore) AdjustRateFactor(ctx context.Context, account string, class backend.Class, from, to float64, ttl time.Duration) (float64, error) {
+func (s *Store) AdjustRateFactor(ctx context.Context, account string, class backend.Class, from, to float64, ttl time.Duration) (float64, error) {
 	if err := checkFactor(to, ttl); err != nil {
 		return 0, err
 	}
@@ -238,7 +270,7 @@ func checkFactor(f float64, ttl time.Duration) error {
 	return nil
 }
 
-func (s *MemoryStore) ledger(account string, res backend.Resource) *memLedger {
+func (s *Store) ledger(account string, res backend.Resource) *memLedger {
 	return &s.account(account).ledgers[res&1]
 }
 
@@ -332,7 +364,7 @@ func (l *memLedger) level(level float64) *memLevel {
 }
 
 // Reserve implements [backend.Store].
-func (s *MemoryStore) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -356,7 +388,7 @@ func (s *MemoryStore) Reserve(ctx context.Context, account string, res backend.R
 }
 
 // Commit implements [backend.Store].
-func (s *MemoryStore) Commit(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Commit(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -370,7 +402,7 @@ func (s *MemoryStore) Commit(ctx context.Context, account string, res backend.Re
 }
 
 // Hold implements [backend.Store].
-func (s *MemoryStore) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -390,7 +422,7 @@ func (s *MemoryStore) Hold(ctx context.Context, account string, res backend.Reso
 // Release reads no clock: lapsed entries are dropped by the next operation
 // that does (Reserve, Used, ...), so the usage it reports may still count
 // them.
-func (s *MemoryStore) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
+func (s *Store) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	l := s.ledger(account, res)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -405,7 +437,7 @@ func (s *MemoryStore) Release(ctx context.Context, account string, res backend.R
 }
 
 // Sync implements [backend.Store].
-func (s *MemoryStore) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
+func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -438,7 +470,7 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res backend.Reso
 }
 
 // MarkFull implements [backend.Store].
-func (s *MemoryStore) MarkFull(ctx context.Context, account string, res backend.Resource, d time.Duration) error {
+func (s *Store) MarkFull(ctx context.Context, account string, res backend.Resource, d time.Duration) error {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -448,7 +480,7 @@ func (s *MemoryStore) MarkFull(ctx context.Context, account string, res backend.
 }
 
 // Used implements [backend.Store].
-func (s *MemoryStore) Used(ctx context.Context, account string, res backend.Resource) (int, bool, error) {
+func (s *Store) Used(ctx context.Context, account string, res backend.Resource) (int, bool, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -457,7 +489,7 @@ func (s *MemoryStore) Used(ctx context.Context, account string, res backend.Reso
 }
 
 // Holds implements [backend.Store].
-func (s *MemoryStore) Holds(ctx context.Context, account string, res backend.Resource, key string) (bool, error) {
+func (s *Store) Holds(ctx context.Context, account string, res backend.Resource, key string) (bool, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
@@ -470,7 +502,7 @@ func (s *MemoryStore) Holds(ctx context.Context, account string, res backend.Res
 // Tokens implements [backend.Inspector]: the bucket's golang.org/x/time/rate
 // limiter read at the store's clock. A bucket never used is created with r,
 // as TakeToken would create it.
-func (s *MemoryStore) Tokens(ctx context.Context, account string, class backend.Class, r backend.Rate) (float64, error) {
+func (s *Store) Tokens(ctx context.Context, account string, class backend.Class, r backend.Rate) (float64, error) {
 	if r.PerSecond < 0 {
 		return math.Inf(1), nil
 	}
@@ -480,7 +512,7 @@ func (s *MemoryStore) Tokens(ctx context.Context, account string, class backend.
 
 // Pending implements [backend.Inspector]: the reservations left after dropping the
 // lapsed ones.
-func (s *MemoryStore) Pending(ctx context.Context, account string, res backend.Resource) (int, error) {
+func (s *Store) Pending(ctx context.Context, account string, res backend.Resource) (int, error) {
 	l := s.ledger(account, res)
 	now := s.clock.Now()
 	l.mu.Lock()
