@@ -3,7 +3,9 @@
 // and Participants (10,000 each by default), per Account SID.
 //
 // Package video uses it for every call; use it directly to pace or account
-// for work of your own, or to plug in another [backend.Store].
+// for work of your own. What a store implements (backend.Store) lives in
+// package quota/backend, as database/sql/driver does for database/sql: a
+// store reports facts and this package builds what users see from them.
 //
 // # Limits
 //
@@ -21,8 +23,8 @@
 // accepted and [Limiter.Succeeded] probes upward gently, never above the
 // configured rate, so a rate set too high converges to the real one
 // ([Limiter.Estimate]) instead of hammering Twilio. The adjustment lives in
-// the [backend.Store] ([backend.Store.AdjustRateFactor]): every Limiter of the store shares
-// it, any of them raises it again, and it expires after [FactorTTL].
+// the store: every Limiter of the store shares it, any of them raises it
+// again, and it expires 30 s after its last change.
 //
 // # Concurrency ledger
 //
@@ -45,9 +47,19 @@
 //
 // # Stores
 //
-// A [backend.Store] holds the buckets and the ledger. [MemoryStore] is the
-// in-process default; package quota/redisstore shares one account's quota
-// among many processes. Every Store operation is atomic, and threshold
-// crossings are decided inside the store, so each crossing is reported to
-// exactly one caller.
+// A store holds the buckets and the ledger. Package quota/memstore is the
+// in-process one (video's default); package quota/redisstore shares one account's quota among many
+// processes. Every store operation is atomic, and threshold crossings are
+// decided inside the store, so each crossing is reported to exactly one
+// caller.
+//
+// # Options, clock and Close
+//
+// [NewLedger] and [NewLimiter] return an error for an invalid argument, and
+// take one kind of [Option]: [WithClock] (one [Clock] for the module:
+// memstore.WithClock and video.WithClock take it too), [WithThreshold] (a
+// Ledger's) and [WithLogger] (a Limiter's). [ErrClosed] is the module's one "closed"
+// error: a closed Ledger returns it, and errors.Is finds it in the errors of
+// a closed video.Client and of a redisstore.Store whose Redis client was
+// closed.
 package quota

@@ -2,17 +2,14 @@ package quota
 
 import (
 	"context"
-
 	"errors"
-	"fmt"
-	"github.com/videoquota/videoquota/quota/backend"
 	"math"
-	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // MaxHold is how long a holding lasts at the latest: Twilio ends Rooms and
@@ -20,14 +17,16 @@ import (
 // https://www.twilio.com/docs/video/api/rooms-resource).
 const MaxHold = 24 * time.Hour
 
-// ReserveWaitPoll is how often [Ledger.ReserveWait] looks again for capacity
+// reserveWaitPoll is how often [Ledger.ReserveWait] looks again for capacity
 // freed by other clients of a shared store; releases through the same Ledger
 // wake it at once.
-const ReserveWaitPoll = 100 * time.Millisecond
+const reserveWaitPoll = 100 * time.Millisecond
 
 // ErrClosed is returned by the operations of a closed [Ledger], and by a
-// [Ledger.ReserveWait] that Close woke.
-var ErrClosed = errors.New("quota: ledger closed")
+// [Ledger.ReserveWait] that Close woke. It is the one "closed" error of the
+// module: the errors of a closed video.Client and of a closed
+// redisstore.Store match it with errors.Is too.
+var ErrClosed = errors.New("quota: closed")
 
 // Ledger accounts for one account's concurrent Rooms and Participants in a
 // [backend.Store]: a slot is reserved before a request that would take one, committed
@@ -53,7 +52,7 @@ type Ledger struct {
 	account string
 	bounds  [2]backend.Bounds
 	subs    []subscription
-	now     func() time.Time
+	clock   Clock
 
 	waiters atomic.Int32 // ReserveWait calls waiting for a release
 	closing atomic.Bool
@@ -66,7 +65,7 @@ type Ledger struct {
 	closed  bool
 	done    chan struct{}
 	stopped chan struct{}
-	gid     atomic.Uint64      // the event goroutine's id, for Close from a ThresholdFunc
+	inFunc  bool               // a ThresholdFunc is running (the event goroutine is in it)
 	up      [2]map[float64]int // per resource and level: levelDown, levelUp or levelTwilio
 }
 
@@ -75,58 +74,34 @@ type subscription struct {
 	levels []float64
 }
 
-// LedgerOption configures a Ledger.
-type LedgerOption interface{ applyLedger(*Ledger) error }
-
-// ledgerFunc is a LedgerOption made of a func.
-type ledgerFunc func(*Ledger) error
-
-func (f ledgerFunc) applyLedger(x *Ledger) error { return f(x) }
-
-// WithThreshold registers fn for levels (shares of each quota, in (0, 1]);
-// with no levels, fn gets [DefaultThresholdLevel]. It may be given several times.
-func WithThreshold(fn ThresholdFunc, levels ...float64) LedgerOption {
-	return ledgerFunc(func(l *Ledger) error {
-		if fn == nil {
-			return errors.New("quota: WithThreshold: nil ThresholdFunc")
-		}
-		if len(levels) == 0 {
-			levels = []float64{DefaultThresholdLevel}
-		}
-		for _, lv := range levels {
-			if !(lv > 0 && lv <= 1) {
-				return fmt.Errorf("quota: WithThreshold: level %v outside (0, 1]", lv)
-			}
-		}
-		l.subs = append(l.subs, subscription{fn: fn, levels: slices.Clone(levels)})
-		return nil
-	})
-}
-
 // NewLedger returns a Ledger for account with the concurrency limits of limits
-// (zero fields take Twilio's defaults).
-func NewLedger(store backend.Store, account string, limits Limits, opts ...LedgerOption) (*Ledger, error) {
+// (zero fields take Twilio's defaults). It takes [WithThreshold] and
+// [WithClock]. It fails for a nil store, invalid limits or an invalid option.
+func NewLedger(store backend.Store, account string, limits Limits, opts ...Option) (*Ledger, error) {
 	if store == nil {
 		return nil, errors.New("quota: NewLedger: nil Store")
 	}
 	if err := limits.Validate(); err != nil {
 		return nil, err
 	}
+	o, err := build(opts)
+	if err == nil {
+		err = o.only("NewLedger", false, true)
+	}
+	if err != nil {
+		return nil, err
+	}
 	limits = limits.WithDefaults()
 	l := &Ledger{
 		store:   store,
 		account: account,
-		now:     time.Now,
+		clock:   o.clock,
+		subs:    o.subs,
 		wake:    make(chan struct{}, 1),
 		freed:   make(chan struct{}),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		up:      [2]map[float64]int{{}, {}},
-	}
-	for _, o := range opts {
-		if err := o.applyLedger(l); err != nil {
-			return nil, err
-		}
 	}
 	var levels []float64
 	for _, s := range l.subs {
@@ -166,9 +141,12 @@ func (l *Ledger) check(ctx context.Context) error {
 // returns an *ExceededError (SourceLocal) at once when the quota is used up.
 // It returns [ErrClosed] after Close and ctx's error when ctx has ended.
 func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time.Duration) error {
-	_, err := l.apply(ctx, res, SourceLocal, func(b *backend.Bounds) (backend.Change, error) {
-		return l.store.Reserve(ctx, l.account, res, key, b, ttl)
+	c, err := l.apply(ctx, res, SourceLocal, func(b *backend.Bounds) (backend.Change, error) {
+		return l.store.Reserve(ctx, l.account, backend.Resource(res), key, b, ttl)
 	})
+	if err == nil && c.Refused {
+		return &ExceededError{Resource: res, Used: c.Used, Limit: c.Limit, Code: res.ExceededCode(), Source: SourceLocal}
+	}
 	return err
 }
 
@@ -176,7 +154,7 @@ func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time
 // returns the last *ExceededError) or the Ledger is closed ([ErrClosed])
 // instead of refusing. A release through this Ledger wakes it at once; a
 // release by another client of a shared store is seen within
-// [ReserveWaitPoll].
+// [reserveWaitPoll].
 func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl time.Duration) error {
 	l.waiters.Add(1)
 	defer l.waiters.Add(-1)
@@ -188,7 +166,7 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 		if !errors.Is(err, ErrExceeded) {
 			return err
 		}
-		t := time.NewTimer(ReserveWaitPoll)
+		t := time.NewTimer(reserveWaitPoll)
 		select {
 		case <-freed:
 		case <-t.C:
@@ -212,7 +190,7 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 // settled by another source) holds holdKey all the same.
 func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, src Source) error {
 	_, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
-		return l.store.Commit(ctx, l.account, res, key, holdKey, b, MaxHold)
+		return l.store.Commit(ctx, l.account, backend.Resource(res), key, holdKey, b, MaxHold)
 	})
 	return err
 }
@@ -221,7 +199,7 @@ func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, 
 // past the limit.
 func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source) error {
 	_, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
-		return l.store.Hold(ctx, l.account, res, key, b, MaxHold)
+		return l.store.Hold(ctx, l.account, backend.Resource(res), key, b, MaxHold)
 	})
 	return err
 }
@@ -231,7 +209,7 @@ func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source)
 // Ledger when it freed a slot.
 func (l *Ledger) Release(ctx context.Context, res Resource, key string, src Source) error {
 	c, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
-		return l.store.Release(ctx, l.account, res, key, b)
+		return l.store.Release(ctx, l.account, backend.Resource(res), key, b)
 	})
 	if err == nil && c.Changed && l.waiters.Load() > 0 {
 		l.signalFreed()
@@ -254,7 +232,7 @@ func (l *Ledger) signalFreed() {
 func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string, keep time.Duration) (added, removed int, err error) {
 	var a, r int
 	_, err = l.apply(ctx, res, SourceReconcile, func(b *backend.Bounds) (backend.Change, error) {
-		c, added, removed, err := l.store.Sync(ctx, l.account, res, keys, b, MaxHold, keep)
+		c, added, removed, err := l.store.Sync(ctx, l.account, backend.Resource(res), keys, b, MaxHold, keep)
 		a, r = added, removed
 		return c, err
 	})
@@ -269,7 +247,7 @@ func (l *Ledger) MarkFull(ctx context.Context, res Resource, d time.Duration) er
 	if err := l.check(ctx); err != nil {
 		return err
 	}
-	return l.store.MarkFull(ctx, l.account, res, d)
+	return l.store.MarkFull(ctx, l.account, backend.Resource(res), d)
 }
 
 // Holds reports whether key is pending or held.
@@ -277,7 +255,7 @@ func (l *Ledger) Holds(ctx context.Context, res Resource, key string) (bool, err
 	if err := l.check(ctx); err != nil {
 		return false, err
 	}
-	return l.store.Holds(ctx, l.account, res, key)
+	return l.store.Holds(ctx, l.account, backend.Resource(res), key)
 }
 
 // Used returns held plus pending slots of res, and whether it is marked full.
@@ -285,7 +263,7 @@ func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
 	if err := l.check(ctx); err != nil {
 		return 0, false, err
 	}
-	return l.store.Used(ctx, l.account, res)
+	return l.store.Used(ctx, l.account, backend.Resource(res))
 }
 
 // Limit returns the quota of res (negative when unlimited).
@@ -310,7 +288,7 @@ func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*b
 	c, err := op(b)
 	var at time.Time
 	if len(c.Crossings) > 0 {
-		at = l.now()
+		at = l.clock.Now()
 	}
 	l.mu.Lock()
 	if !l.closed {
@@ -366,7 +344,6 @@ func (l *Ledger) poke() {
 
 // run delivers queued events in order until Close.
 func (l *Ledger) run() {
-	l.gid.Store(goid())
 	defer close(l.stopped)
 	var batch []Event
 	for {
@@ -437,17 +414,31 @@ func (l *Ledger) deliver(e Event) {
 	e.notified = false
 	for _, s := range l.subs {
 		if e.Level == 0 || e.Code != CodeApproachingQuota || slices.Contains(s.levels, e.Level) {
+			l.mu.Lock()
+			l.inFunc = true
+			l.mu.Unlock()
 			s.fn(e)
+			l.mu.Lock()
+			l.inFunc = false
+			l.mu.Unlock()
 		}
 	}
 }
 
-// Close delivers the events already decided and stops the event goroutine;
-// operations after it return [ErrClosed] and ReserveWait calls waiting for
-// capacity wake with ErrClosed. It waits for the event goroutine to end,
-// except when called from a ThresholdFunc (on that goroutine), where it
-// returns at once and the goroutine ends after the func returns. It is safe
-// to call more than once.
+// Close refuses every later operation with [ErrClosed], wakes the
+// ReserveWait calls waiting for capacity (they return ErrClosed), and ends
+// the event goroutine once it has delivered the events already decided.
+//
+// It waits for the event goroutine to end, unless a [ThresholdFunc] is
+// running when Close is called (called from inside one, or from elsewhere at
+// that moment): then Close returns at once, and the goroutine delivers the
+// rest and ends as soon as that func returns. So a ThresholdFunc may call
+// Close; a caller that must see every event delivered calls Close when no
+// ThresholdFunc is running, e.g. after the operations whose events it awaits
+// have been seen by its func. The Ledger needs no goroutine identity for
+// this: it only knows whether its event goroutine is inside a func.
+//
+// It is safe to call more than once.
 func (l *Ledger) Close() {
 	l.closing.Store(true)
 	l.mu.Lock()
@@ -457,30 +448,12 @@ func (l *Ledger) Close() {
 		close(l.freed)
 		l.freed = make(chan struct{})
 	}
+	inFunc := l.inFunc
 	l.mu.Unlock()
-	if goid() == l.gid.Load() {
+	if inFunc {
 		return
 	}
 	<-l.stopped
-}
-
-// goid returns the current goroutine's id, read from its stack header
-// ("goroutine 123 [running]:"), only so that Close can tell that it was
-// called from a ThresholdFunc and must not wait for itself.
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	const prefix = "goroutine "
-	if len(b) < len(prefix) {
-		return 0
-	}
-	b = b[len(prefix):]
-	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	id, _ := strconv.ParseUint(string(b[:i]), 10, 64)
-	return id
 }
 
 // opOrder delivers the crossings of concurrent store operations in the

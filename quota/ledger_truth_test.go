@@ -12,13 +12,14 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // gatedStore is a MemoryStore whose operations on keys with a given prefix
 // wait, after the store decided them, until the test opens the gate: a
 // slow store that answers out of the order it decided in.
 type gatedStore struct {
-	*quota.MemoryStore
+	*memstore.Store
 	prefix string
 	gate   chan struct{}
 	inside chan struct{} // receives when a gated operation has been decided
@@ -31,14 +32,14 @@ func (s *gatedStore) wait(key string) {
 	}
 }
 
-func (s *gatedStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
-	c, err := s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
+func (s *gatedStore) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+	c, err := s.Store.Reserve(ctx, account, res, key, b, ttl)
 	s.wait(key)
 	return c, err
 }
 
-func (s *gatedStore) Release(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
-	c, err := s.MemoryStore.Release(ctx, account, res, key, b)
+func (s *gatedStore) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
+	c, err := s.Store.Release(ctx, account, res, key, b)
 	s.wait(key)
 	return c, err
 }
@@ -48,7 +49,7 @@ func (s *gatedStore) Release(ctx context.Context, account string, res quota.Reso
 // threshold func still sees rising, then falling: the order the store
 // decided them in.
 func TestCrossingsInStoreOrder(t *testing.T) {
-	st := &gatedStore{MemoryStore: quota.NewMemoryStore(), prefix: "slow", gate: make(chan struct{}), inside: make(chan struct{}, 1)}
+	st := &gatedStore{Store: newMem(t), prefix: "slow", gate: make(chan struct{}), inside: make(chan struct{}, 1)}
 	var mu sync.Mutex
 	var got []bool
 	l, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 10},
@@ -78,7 +79,7 @@ func TestCrossingsInStoreOrder(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	l.Close()
+	closeAll(l)
 	if len(got) != 2 || !got[0] || got[1] {
 		t.Fatalf("delivered rising=%v, want [true false]", got)
 	}
@@ -93,7 +94,7 @@ func TestTwilioRepeatNotDelivered(t *testing.T) {
 	run := func(t *testing.T, twilioFirst bool) []quota.Event {
 		var mu sync.Mutex
 		var got []quota.Event
-		l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: 10},
+		l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 10},
 			quota.WithThreshold(func(e quota.Event) {
 				mu.Lock()
 				got = append(got, e)
@@ -119,7 +120,7 @@ func TestTwilioRepeatNotDelivered(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		l.Close()
+		closeAll(l)
 		return got
 	}
 	t.Run("ledger first", func(t *testing.T) {
@@ -143,7 +144,7 @@ func TestTwilioRepeatNotDelivered(t *testing.T) {
 // is not a second rising event there. A 53121 that comes while the store's
 // usage is below the level (to a third) is delivered.
 func TestTwilioRepeatFromAnotherClient(t *testing.T) {
-	store := quota.NewMemoryStore()
+	store := newMem(t)
 	var mu sync.Mutex
 	got := map[string][]quota.Event{}
 	ledger := func(name string) *quota.Ledger {
@@ -185,9 +186,7 @@ func TestTwilioRepeatFromAnotherClient(t *testing.T) {
 		}
 	}
 	twilio(c) // usage 7 of 10: a delivered this crossing
-	a.Close()
-	b.Close()
-	c.Close()
+	closeAll(a, b, c)
 	mu.Lock()
 	defer mu.Unlock()
 	if ev := got["a"]; len(ev) != 3 || !ev[0].Rising || ev[1].Rising || !ev[2].Rising || ev[2].Source != quota.SourceLocal {
@@ -228,7 +227,7 @@ func TestRisePointNoOverflow(t *testing.T) {
 		}
 	}
 	var fired bool
-	l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: math.MaxInt},
+	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: math.MaxInt},
 		quota.WithThreshold(func(quota.Event) { fired = true }, 1.0))
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +235,7 @@ func TestRisePointNoOverflow(t *testing.T) {
 	if err := l.Reserve(context.Background(), quota.Rooms, "a", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	l.Close()
+	closeAll(l)
 	if fired {
 		t.Fatal("level 1.0 of MaxInt fired after one reservation")
 	}
@@ -246,7 +245,7 @@ func TestRisePointNoOverflow(t *testing.T) {
 // changes nothing, a ReserveWait waiting for capacity wakes with ErrClosed,
 // and Close from a ThresholdFunc returns.
 func TestLedgerClosed(t *testing.T) {
-	st := quota.NewMemoryStore()
+	st := newMem(t)
 	closed := make(chan struct{})
 	var l *quota.Ledger
 	l, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 1},
@@ -283,7 +282,7 @@ func TestLedgerClosed(t *testing.T) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
 		}
 	}
-	if used, _, _ := st.Used(ctx, acct, quota.Rooms); used != 1 {
+	if used, _, _ := st.Used(ctx, acct, backend.Rooms); used != 1 {
 		t.Fatalf("store used %d after Close, want the 1 reserved before", used)
 	}
 }
@@ -293,7 +292,7 @@ func TestLedgerClosed(t *testing.T) {
 // bubble until every goroutine is blocked).
 func TestReserveWaitWokenByRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l, err := quota.NewLedger(quota.NewMemoryStore(), acct, quota.Limits{ConcurrentRooms: 1})
+		l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

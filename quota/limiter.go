@@ -4,87 +4,88 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/videoquota/videoquota/quota/backend"
 	"log/slog"
 	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // Adaptive rate constants. The factor scales a bucket's configured rate;
 // these bound how it moves (see [Limiter] for the algorithm).
 const (
-	// MinFactor is the lowest factor: a bucket never runs below 5% of its
+	// minFactor is the lowest factor: a bucket never runs below 5% of its
 	// configured rate.
-	MinFactor = 0.05
-	// DecreaseFactor is the cut for a 20429 when the delivery ratio is
+	minFactor = 0.05
+	// decreaseFactor is the cut for a 20429 when the delivery ratio is
 	// higher, or when too few outcomes were measured for one (fewer than
-	// [MinSamples]) a [MeasureWindow] or more after the last change: at
+	// minSamples) a measureWindow or more after the last change: at
 	// least a 10% step down per decision (a process with a large share
 	// gives up more than one with a small share).
-	DecreaseFactor = 0.9
-	// MinSamples is how many outcomes (successes plus 20429s) of the current
+	decreaseFactor = 0.9
+	// minSamples is how many outcomes (successes plus 20429s) of the current
 	// measurement window the delivery ratio needs.
-	MinSamples = 10
-	// MeasureWindow is the span of one measurement window; the delivery
+	minSamples = 10
+	// measureWindow is the span of one measurement window; the delivery
 	// ratio is read over the current and the previous window, so over one to
 	// two windows, and both start over when the factor changes.
-	MeasureWindow = time.Second
-	// DecisionGap is how long after a change, or after the last request
+	measureWindow = time.Second
+	// decisionGap is how long after a change, or after the last request
 	// granted before it is sent, answers are taken to belong to the rate
 	// before the change: they are neither counted nor acted on.
-	DecisionGap = 200 * time.Millisecond
-	// RecoveryInterval is the base probe interval: after a change, the
+	decisionGap = 200 * time.Millisecond
+	// recoveryInterval is the base probe interval: after a change, the
 	// factor is held for one interval (times a random 1 to 1.5, so that
 	// processes do not probe in step) before it is raised by one step.
-	RecoveryInterval = time.Second
-	// MaxProbeInterval caps the probe interval, which doubles each time
+	recoveryInterval = time.Second
+	// maxProbeInterval caps the probe interval, which doubles each time
 	// 20429s come within 10% of the rate they came at before.
-	MaxProbeInterval = 8 * time.Second
-	// IncreaseStep is the raise per probe, as a share of the configured
-	// rate, while the factor is under ProbeShare of the ceiling (the rate
+	maxProbeInterval = 8 * time.Second
+	// increaseStep is the raise per probe, as a share of the configured
+	// rate, while the factor is under probeShare of the ceiling (the rate
 	// last throttled at) or no ceiling is known.
-	IncreaseStep = 0.05
-	// ProbeStep is the raise per probe near the ceiling, as a share of the
+	increaseStep = 0.05
+	// probeStep is the raise per probe near the ceiling, as a share of the
 	// configured rate, at a factor of 0.25; at factor f it is scaled by
 	// 0.25/f (within 0.5 and 4), so a process with a small share of an
 	// account it does not coordinate on probes faster than one with a large
 	// share. With proportional cuts, processes move toward equal shares.
-	ProbeStep = 0.005
-	// ProbeShare is where the climb slows from IncreaseStep to ProbeStep.
-	ProbeShare = 0.9
-	// FactorTTL is how long a factor below 1 lasts in the store after it was
+	probeStep = 0.005
+	// probeShare is where the climb slows from increaseStep to probeStep.
+	probeShare = 0.9
+	// factorTTL is how long a factor below 1 lasts in the store after it was
 	// last adjusted: when no client of the store has adjusted it for that
 	// long (all gone, or idle), the bucket runs at the configured rate again.
-	FactorTTL = 30 * time.Second
-	// ProbeBackoff is the least cut for a 20429 during a probe: back under
+	factorTTL = 30 * time.Second
+	// probeBackoff is the least cut for a 20429 during a probe: back under
 	// the rate before the probe, and by at least 5%, so that a process with
 	// a large share gives up more than one with a small share.
-	ProbeBackoff = 0.95
-	// Margin is how far under the rate measured or last seen to pass a cut
+	probeBackoff = 0.95
+	// margin is how far under the rate measured or last seen to pass a cut
 	// goes, so that Twilio's bucket refills a little and the next probe
 	// comes after a few intervals, not at once.
-	Margin = 0.02
-	// LogShare is the estimate, as a share of the configured rate, below
+	margin = 0.02
+	// logShare is the estimate, as a share of the configured rate, below
 	// which the Limiter logs once what the account appears to allow.
-	LogShare = 0.8
+	logShare = 0.8
 )
 
-// ReserveHorizon bounds how far ahead [Limiter.Wait] takes a token: a
+// reserveHorizon bounds how far ahead [Limiter.Wait] takes a token: a
 // caller that would wait longer waits first without one and asks again, so
 // a change of the rate applies to callers already waiting, and the answers
 // to requests sent at the old rate stop within about a horizon.
-const ReserveHorizon = time.Second
+const reserveHorizon = time.Second
 
 // returnTimeout bounds the store call that gives back a token whose wait
 // the caller abandoned (its ctx has ended by then).
 const returnTimeout = time.Second
 
-// ErrZeroLimiter is returned by [Limiter.Wait] of a Limiter that was not made
-// by [NewLimiter] with a non-nil [backend.Store].
-var ErrZeroLimiter = errors.New("quota: Limiter has no store: create it with NewLimiter and a Store")
+// errZeroLimiter is returned by [Limiter.Wait] of a Limiter that was not made
+// by [NewLimiter].
+var errZeroLimiter = errors.New("quota: Limiter has no store: create it with NewLimiter")
 
 // Limiter paces one account's requests through two token buckets, one for
 // reads and one for writes, kept in a [backend.Store].
@@ -100,20 +101,20 @@ var ErrZeroLimiter = errors.New("quota: Limiter has no store: create it with New
 //
 //   - Answers count only for requests sent at the factor in force: after a
 //     change, until the last request granted before it has gone out (at
-//     most [ReserveHorizon] ahead) and [DecisionGap] more, they are ignored.
+//     most reserveHorizon ahead) and decisionGap more, they are ignored.
 //   - When Twilio answers 20429 to requests the bucket allowed
 //     ([Limiter.Throttled]), the share of the recent outcomes (one to two
-//     [MeasureWindow]s, at least [MinSamples]) that Twilio accepted measures
+//     measureWindows, at least minSamples) that Twilio accepted measures
 //     how much of the rate sent is available: the factor moves to
-//     factor × accepted/sent, less a [Margin] (at most halved per decision,
-//     at least a [DecreaseFactor] cut). A 20429 during a probe moves the
+//     factor × accepted/sent, less a margin (at most halved per decision,
+//     at least a decreaseFactor cut). A 20429 during a probe moves the
 //     factor back under the rate before the probe, the last one seen to pass.
 //   - After a change, the factor is held for a probe interval (times a random
-//     1 to 1.5), then raised by [IncreaseStep] of the configured rate per
-//     interval, and by [ProbeStep] near the rate last throttled at (more for
+//     1 to 1.5), then raised by increaseStep of the configured rate per
+//     interval, and by probeStep near the rate last throttled at (more for
 //     a small factor, less for a large one). Each time 20429s come again
 //     within 10% of the rate they came at before, the probe interval doubles
-//     (up to [MaxProbeInterval]). A probe happens only while the bucket makes
+//     (up to maxProbeInterval). A probe happens only while the bucket makes
 //     callers wait (the rate, not the application, limits the requests), only
 //     without a 20429 since the last change, and never above the configured
 //     rate.
@@ -123,16 +124,16 @@ var ErrZeroLimiter = errors.New("quota: Limiter has no store: create it with New
 //     raises and proportional cuts they move toward equal shares.
 //
 // Every change is one atomic [backend.Store.AdjustRateFactor]; any Limiter of the
-// store probes the factor back up, and it expires to 1 after [FactorTTL]
+// store probes the factor back up, and it expires to 1 after factorTTL
 // without a change. No store call is made under the Limiter's lock.
 //
 // A Limiter is safe for simultaneous use. Its zero value is not usable: its
-// Wait returns [ErrZeroLimiter]; create one with [NewLimiter].
+// Wait returns [errZeroLimiter]; create one with [NewLimiter].
 type Limiter struct {
 	store   backend.Store
 	account string
-	rates   [2]Rate
-	now     func() time.Time
+	rates   [2]backend.Rate
+	clock   Clock
 	log     *slog.Logger
 	adapt   [2]adaptState
 }
@@ -159,54 +160,50 @@ type adaptState struct {
 	logged     float64 // the estimate last logged; 0 when none
 }
 
-// LimiterOption configures a Limiter.
-type LimiterOption interface{ applyLimiter(*Limiter) }
-
-// limiterFunc is a LimiterOption made of a func.
-type limiterFunc func(*Limiter)
-
-func (f limiterFunc) applyLimiter(x *Limiter) { f(x) }
-
-// WithLogger sets the logger that reports, at Warn, what the account
-// appears to allow once the estimate settles under [LogShare] of the
-// configured rate (held for one probe interval after a cut); again only when
-// it settles 25% away from the figure logged. Nil (the default) is silent.
-func WithLogger(log *slog.Logger) LimiterOption {
-	return limiterFunc(func(l *Limiter) { l.log = log })
-}
-
 // NewLimiter returns a Limiter for account with the rates of limits
-// (zero fields take Twilio's defaults).
-func NewLimiter(store backend.Store, account string, limits Limits, opts ...LimiterOption) *Limiter {
+// (zero fields take Twilio's defaults). It takes [WithClock] and
+// [WithLogger]. It fails for a nil store, invalid limits or an invalid
+// option.
+func NewLimiter(store backend.Store, account string, limits Limits, opts ...Option) (*Limiter, error) {
+	if store == nil {
+		return nil, errors.New("quota: NewLimiter: nil Store")
+	}
+	if err := limits.Validate(); err != nil {
+		return nil, err
+	}
+	o, err := build(opts)
+	if err == nil {
+		err = o.only("NewLimiter", true, false)
+	}
+	if err != nil {
+		return nil, err
+	}
 	limits = limits.WithDefaults()
-	l := &Limiter{store: store, account: account, now: time.Now}
+	l := &Limiter{store: store, account: account, clock: o.clock, log: o.log}
 	for _, c := range [...]Class{Read, Write} {
 		ps, burst := limits.Rate(c)
 		if ps < 0 {
 			ps = Unlimited
 		}
-		l.rates[c] = Rate{PerSecond: ps, Burst: burst}
+		l.rates[c] = backend.Rate{PerSecond: ps, Burst: burst}
 		l.adapt[c].factor.Store(math.Float64bits(1))
-		l.adapt[c].every = RecoveryInterval
+		l.adapt[c].every = recoveryInterval
 		l.adapt[c].poll = make(chan struct{}, 1)
 	}
-	for _, o := range opts {
-		o.applyLimiter(l)
-	}
-	return l
+	return l, nil
 }
 
 // Wait takes one token of class, waiting until it may be used. It takes a
-// token at most [ReserveHorizon] ahead of its use; callers further back
+// token at most reserveHorizon ahead of its use; callers further back
 // queue in the Limiter, first come first served, and the head of the queue
 // asks the store again when its token comes within the horizon. If ctx's
 // deadline comes before the token, Wait takes nothing and returns at once a
 // *RateLimitError with CauseLocalDeadline; if ctx ends while waiting it
 // gives back the token it holds, if any, and returns ctx.Err(). A Limiter not
-// made by NewLimiter returns [ErrZeroLimiter].
+// made by NewLimiter returns [errZeroLimiter].
 func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	if l.store == nil {
-		return ErrZeroLimiter
+		return errZeroLimiter
 	}
 	r := l.rates[class&1]
 	if r.PerSecond < 0 {
@@ -231,7 +228,7 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 			return ctx.Err()
 		}
 		for !ok {
-			if err = sleep(ctx, wait-ReserveHorizon); err == nil {
+			if err = sleep(ctx, wait-reserveHorizon); err == nil {
 				now, wait, ok, err = l.take(ctx, class, r)
 			}
 			if err != nil {
@@ -247,23 +244,32 @@ func (l *Limiter) Wait(ctx context.Context, class Class) error {
 	return l.waitToken(ctx, class, r, now, wait)
 }
 
-// take asks the store for a token due within [ReserveHorizon] and ctx's
+// take asks the store for a token due within reserveHorizon and ctx's
 // deadline. It returns ok false, with the wait the token would need, when
 // that is beyond the horizon, and a *RateLimitError when it is beyond the
 // deadline.
-func (l *Limiter) take(ctx context.Context, class Class, r Rate) (now time.Time, wait time.Duration, ok bool, err error) {
-	now = l.now()
+//
+// The clock is read only when it is needed (a deadline, or a token that
+// must be waited for), so that a token given at once costs one store call
+// and nothing more.
+func (l *Limiter) take(ctx context.Context, class Class, r backend.Rate) (now time.Time, wait time.Duration, ok bool, err error) {
 	maxWait := time.Duration(math.MaxInt64)
-	if dl, ok := ctx.Deadline(); ok {
+	dl, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		now = l.clock.Now()
 		maxWait = dl.Sub(now)
 	}
-	wait, ok, err = l.store.TakeToken(ctx, l.account, class, r, min(maxWait, ReserveHorizon))
+	wait, ok, err = l.store.TakeToken(ctx, l.account, backend.Class(class), r, min(maxWait, reserveHorizon))
 	if err != nil {
 		return now, 0, false, err
 	}
-	if !ok || wait > 0 {
-		l.adapt[class&1].lastWait.Store(now.UnixNano())
+	if ok && wait <= 0 {
+		return now, wait, true, nil
 	}
+	if !hasDeadline {
+		now = l.clock.Now()
+	}
+	l.adapt[class&1].lastWait.Store(now.UnixNano())
 	if !ok && wait > maxWait {
 		return now, wait, false, &RateLimitError{Class: class, Cause: CauseLocalDeadline, Wait: wait}
 	}
@@ -272,7 +278,7 @@ func (l *Limiter) take(ctx context.Context, class Class, r Rate) (now time.Time,
 
 // waitToken waits for the token granted at now with wait, giving it back if
 // ctx ends first.
-func (l *Limiter) waitToken(ctx context.Context, class Class, r Rate, now time.Time, wait time.Duration) error {
+func (l *Limiter) waitToken(ctx context.Context, class Class, r backend.Rate, now time.Time, wait time.Duration) error {
 	a := &l.adapt[class&1]
 	if f := a.load(); f < 1 && r.PerSecond > 0 {
 		// Slowed down: send at a random point of the token's interval, so
@@ -289,7 +295,7 @@ func (l *Limiter) waitToken(ctx context.Context, class Class, r Rate, now time.T
 	if err := sleep(ctx, wait); err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
 		defer cancel()
-		_ = l.store.ReturnToken(rctx, l.account, class, r) // best effort: the wait has ended anyway
+		_ = l.store.ReturnToken(rctx, l.account, backend.Class(class), r) // best effort: the wait has ended anyway
 		return err
 	}
 	return nil
@@ -333,7 +339,7 @@ func (l *Limiter) observe(ctx context.Context, class Class, throttled bool) {
 		return
 	}
 	a := &l.adapt[class&1]
-	now := l.now().UnixNano()
+	now := l.clock.Now().UnixNano()
 	a.mu.Lock()
 	if now < a.settle {
 		a.mu.Unlock()
@@ -362,9 +368,9 @@ func (l *Limiter) observe(ctx context.Context, class Class, throttled bool) {
 // requires a.mu held.
 func (a *adaptState) roll(now int64) {
 	switch age := now - a.winStart; {
-	case age >= 2*int64(MeasureWindow):
+	case age >= 2*int64(measureWindow):
 		a.pOK, a.pThr, a.ok, a.thr, a.winStart = 0, 0, 0, 0, now
-	case age >= int64(MeasureWindow):
+	case age >= int64(measureWindow):
 		a.pOK, a.pThr, a.ok, a.thr, a.winStart = a.ok, a.thr, 0, 0, now
 	}
 }
@@ -377,44 +383,44 @@ func (a *adaptState) decideCut(now int64) (decision, bool) {
 	f := a.load()
 	ok, n := a.ok+a.pOK, a.ok+a.pOK+a.thr+a.pThr
 	measured := 1.0
-	if n >= MinSamples {
+	if n >= minSamples {
 		measured = float64(ok) / float64(n)
 	}
-	if a.probing && measured >= DecreaseFactor {
+	if a.probing && measured >= decreaseFactor {
 		// The probe ran into the quota: back to the last rate that passed.
-		return decision{from: f, to: max(min(a.good*(1-Margin), f*ProbeBackoff), MinFactor), cut: true, ceiling: f}, true
+		return decision{from: f, to: max(min(a.good*(1-margin), f*probeBackoff), minFactor), cut: true, ceiling: f}, true
 	}
-	if measured < DecreaseFactor {
+	if measured < decreaseFactor {
 		// What Twilio accepted of what was sent: the ceiling, measured.
 		// At most halved per decision: a small sample (the first burst,
 		// one unlucky second) does not throw the rate far down at once.
 		measured = max(measured, 0.5)
-		return decision{from: f, to: max(f*measured*(1-Margin), MinFactor), cut: true, ceiling: f * measured}, true
+		return decision{from: f, to: max(f*measured*(1-margin), minFactor), cut: true, ceiling: f * measured}, true
 	}
-	if n < MinSamples && a.lastChange != 0 && now-a.settle < int64(MeasureWindow) {
+	if n < minSamples && a.lastChange != 0 && now-a.settle < int64(measureWindow) {
 		// Right after a change: measure before cutting again.
 		return decision{}, false
 	}
-	return decision{from: f, to: max(f*DecreaseFactor, MinFactor), cut: true, ceiling: f}, true
+	return decision{from: f, to: max(f*decreaseFactor, minFactor), cut: true, ceiling: f}, true
 }
 
 // decideProbe decides a probe (or a refresh of the factor from the store);
 // requires a.mu held.
 func (a *adaptState) decideProbe(now int64) (decision, bool) {
-	if a.busy || now < a.nextProbe || now-a.lastWait.Load() > int64(2*RecoveryInterval) || a.thr+a.pThr > 0 {
+	if a.busy || now < a.nextProbe || now-a.lastWait.Load() > int64(2*recoveryInterval) || a.thr+a.pThr > 0 {
 		return decision{}, false
 	}
 	f := a.load()
 	if a.probing && a.ceiling > 0 && f > a.ceiling*1.05 {
 		// The probe passed well beyond the last ceiling: the quota grew.
-		a.ceiling, a.every = 0, RecoveryInterval
+		a.ceiling, a.every = 0, recoveryInterval
 	}
-	step := IncreaseStep
-	if a.ceiling > 0 && f+step > ProbeShare*a.ceiling {
+	step := increaseStep
+	if a.ceiling > 0 && f+step > probeShare*a.ceiling {
 		// Inversely proportional to the factor: a process with a small
 		// share of an account it does not coordinate on probes faster than
 		// one with a large share, so shares even out.
-		step = ProbeStep * min(max(0.25/f, 0.5), 4)
+		step = probeStep * min(max(0.25/f, 0.5), 4)
 	}
 	return decision{from: f, to: min(f+step, 1)}, true
 }
@@ -428,9 +434,9 @@ func (l *Limiter) apply(ctx context.Context, class Class, now int64, d decision)
 		err error
 	)
 	if d.from == d.to {
-		cur, err = l.store.RateFactor(ctx, l.account, class)
+		cur, err = l.store.RateFactor(ctx, l.account, backend.Class(class))
 	} else {
-		cur, err = l.store.AdjustRateFactor(ctx, l.account, class, d.from, d.to, FactorTTL)
+		cur, err = l.store.AdjustRateFactor(ctx, l.account, backend.Class(class), d.from, d.to, factorTTL)
 	}
 	a.mu.Lock()
 	a.busy = false
@@ -445,31 +451,31 @@ func (l *Limiter) apply(ctx context.Context, class Class, now int64, d decision)
 	case d.cut:
 		switch {
 		case a.ceiling > 0 && math.Abs(d.ceiling-a.ceiling) <= 0.1*a.ceiling:
-			a.every = min(2*a.every, MaxProbeInterval) // throttled at the same rate again: probe slower
+			a.every = min(2*a.every, maxProbeInterval) // throttled at the same rate again: probe slower
 		case a.ceiling == 0 || d.ceiling > 1.1*a.ceiling:
-			a.every = RecoveryInterval // a new ceiling above the old one: the quota grew
+			a.every = recoveryInterval // a new ceiling above the old one: the quota grew
 		}
 		a.ceiling = min(d.ceiling, 1)
 		a.probing = false
 		a.changed(now)
 		a.nextProbe = a.settle + int64(a.every+jitter)
-	case math.Abs(cur-d.to) <= FactorTolerance && d.to != d.from:
+	case math.Abs(cur-d.to) <= backend.FactorTolerance && d.to != d.from:
 		a.probing, a.good = true, d.from
 		a.changed(now)
 		a.nextProbe = a.settle + int64(a.every+jitter)
 	default:
 		// Another Limiter changed the factor: adopt it and probe from there.
 		a.probing = false
-		a.nextProbe = now + int64(RecoveryInterval+jitter)
+		a.nextProbe = now + int64(recoveryInterval+jitter)
 	}
 	msg := ""
 	if settled && l.log != nil {
 		switch est := d.from; {
-		case est < LogShare && (a.logged == 0 || math.Abs(est-a.logged) > 0.25*a.logged):
+		case est < logShare && (a.logged == 0 || math.Abs(est-a.logged) > 0.25*a.logged):
 			a.logged = est
 			r := l.rates[class&1].PerSecond
-			msg = fmt.Sprintf("videoquota: the account appears to allow %.1f %ss/s, configured %g", r*est, class, r)
-		case est >= LogShare:
+			msg = fmt.Sprintf("quota: the account appears to allow %.1f %ss/s, configured %g", r*est, class, r)
+		case est >= logShare:
 			a.logged = 0
 		}
 	}
@@ -481,26 +487,26 @@ func (l *Limiter) apply(ctx context.Context, class Class, now int64, d decision)
 	}
 }
 
-// HealTime bounds how long a factor f left in the store by a Limiter that
+// healTime bounds how long a factor f left in the store by a Limiter that
 // is gone (a restart, a scale-in) lasts while another Limiter of the store
 // sends requests that wait for tokens: one probe interval to read the
-// store, then one per [IncreaseStep], each at most 1.5 × [RecoveryInterval].
-// Without requests the factor lasts [FactorTTL]. HealTime(1) is 0.
-func HealTime(f float64) time.Duration {
+// store, then one per increaseStep, each at most 1.5 × recoveryInterval.
+// Without requests the factor lasts factorTTL. healTime(1) is 0.
+func healTime(f float64) time.Duration {
 	if f >= 1 {
 		return 0
 	}
-	steps := math.Ceil((1-f)/IncreaseStep - 1e-9)
-	return time.Duration((1 + steps) * 1.5 * float64(RecoveryInterval))
+	steps := math.Ceil((1-f)/increaseStep - 1e-9)
+	return time.Duration((1 + steps) * 1.5 * float64(recoveryInterval))
 }
 
 // changed starts a new measurement after a factor change at now; requires
 // a.mu held. Requests granted before the change go out at the old rate until
-// the latest of them is sent: their answers, up to DecisionGap after that,
+// the latest of them is sent: their answers, up to decisionGap after that,
 // are not counted.
 func (a *adaptState) changed(now int64) {
 	a.lastChange = now
-	a.settle = max(now, a.lastSend.Load()) + int64(DecisionGap)
+	a.settle = max(now, a.lastSend.Load()) + int64(decisionGap)
 	a.pOK, a.pThr, a.ok, a.thr, a.winStart = 0, 0, 0, 0, a.settle
 }
 
@@ -528,7 +534,7 @@ func (l *Limiter) Estimate(class Class) float64 {
 }
 
 // Rate returns the configured ceiling of class.
-func (l *Limiter) Rate(class Class) Rate { return l.rates[class&1] }
+func (l *Limiter) Rate(class Class) Rate { return Rate(l.rates[class&1]) }
 
 // Account returns the account SID whose buckets the Limiter uses.
 func (l *Limiter) Account() string { return l.account }

@@ -63,7 +63,7 @@ func simulate(lims []*quota.Limiter, server *rate.Limiter, d, skip time.Duration
 
 func TestLimiterKnownQuotaUnchanged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 20})
+		l := newLimiter(t, newMem(t), acct, quota.Limits{WritesPerSecond: 20})
 		server := rate.NewLimiter(20, 20)
 		o := simulate([]*quota.Limiter{l}, server, 30*time.Second, 0)[0]
 		if o.throttled != 0 || l.Factor(quota.Write) != 1 {
@@ -79,7 +79,7 @@ func TestLimiterKnownQuotaUnchanged(t *testing.T) {
 func TestLimiterFindsLowerQuota(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs logBuffer
-		l := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 20},
+		l := newLimiter(t, newMem(t), acct, quota.Limits{WritesPerSecond: 20},
 			quota.WithLogger(slog.New(&logs)))
 		server := rate.NewLimiter(10, 10) // the account allows 10 writes/s
 		o := simulate([]*quota.Limiter{l}, server, 60*time.Second, 10*time.Second)[0]
@@ -112,7 +112,7 @@ func TestLimiterFairSplitWithoutSharedStore(t *testing.T) {
 		// Four processes, each with its own store, share an account of 20/s.
 		var lims []*quota.Limiter
 		for range 4 {
-			lims = append(lims, quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 20}))
+			lims = append(lims, newLimiter(t, newMem(t), acct, quota.Limits{WritesPerSecond: 20}))
 		}
 		server := rate.NewLimiter(20, 20)
 		out := simulate(lims, server, 60*time.Second, 10*time.Second)
@@ -144,17 +144,17 @@ func TestLimiterSharedFactorHeals(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := context.Background()
-				store := quota.NewMemoryStore()
-				a := quota.NewLimiter(store, acct, quota.Limits{WritesPerSecond: 20})
+				store := newMem(t)
+				a := newLimiter(t, store, acct, quota.Limits{WritesPerSecond: 20})
 				for range 30 {
 					a.Throttled(ctx, quota.Write)
 				}
-				f, _ := store.RateFactor(ctx, acct, quota.Write)
+				f, _ := store.RateFactor(ctx, acct, backend.Write)
 				if f >= 1 {
 					t.Fatalf("factor after 429s = %v, want < 1", f)
 				}
 				// a is gone; b starts on the same store.
-				b := quota.NewLimiter(store, acct, quota.Limits{WritesPerSecond: 20})
+				b := newLimiter(t, store, acct, quota.Limits{WritesPerSecond: 20})
 				start := time.Now()
 				bound := quota.FactorTTL + time.Second
 				if busy {
@@ -169,7 +169,7 @@ func TestLimiterSharedFactorHeals(t *testing.T) {
 					} else {
 						time.Sleep(100 * time.Millisecond)
 					}
-					if f, _ := store.RateFactor(ctx, acct, quota.Write); f == 1 {
+					if f, _ := store.RateFactor(ctx, acct, backend.Write); f == 1 {
 						t.Logf("factor %v back at 1 after %v (bound %v)", f, time.Since(start), bound)
 						if busy && b.Factor(quota.Write) != 1 {
 							t.Errorf("b's own view %v, want 1", b.Factor(quota.Write))
@@ -177,7 +177,7 @@ func TestLimiterSharedFactorHeals(t *testing.T) {
 						return
 					}
 				}
-				f, _ = store.RateFactor(ctx, acct, quota.Write)
+				f, _ = store.RateFactor(ctx, acct, backend.Write)
 				t.Fatalf("store factor %v after %v, want 1", f, bound)
 			})
 		})
@@ -187,8 +187,8 @@ func TestLimiterSharedFactorHeals(t *testing.T) {
 func TestLimiterThrottleBurstCountsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		store := quota.NewMemoryStore()
-		l := quota.NewLimiter(store, acct, quota.Limits{WritesPerSecond: 20})
+		store := newMem(t)
+		l := newLimiter(t, store, acct, quota.Limits{WritesPerSecond: 20})
 		l.Throttled(ctx, quota.Write)
 		f1 := l.Factor(quota.Write)
 		if f1 != quota.DecreaseFactor {
@@ -200,7 +200,7 @@ func TestLimiterThrottleBurstCountsOnce(t *testing.T) {
 		if f := l.Factor(quota.Write); f != f1 {
 			t.Fatalf("factor %v after a burst of 429s, want %v: one decision per gap", f, f1)
 		}
-		if f, _ := store.RateFactor(ctx, acct, quota.Write); f != f1 {
+		if f, _ := store.RateFactor(ctx, acct, backend.Write); f != f1 {
 			t.Fatalf("store factor %v, want %v", f, f1)
 		}
 		if l.Factor(quota.Read) != 1 {
@@ -226,7 +226,7 @@ type blockingStore struct {
 	gotCtx  context.Context
 }
 
-func (s *blockingStore) AdjustRateFactor(ctx context.Context, account string, class quota.Class, from, to float64, ttl time.Duration) (float64, error) {
+func (s *blockingStore) AdjustRateFactor(ctx context.Context, account string, class backend.Class, from, to float64, ttl time.Duration) (float64, error) {
 	s.gotCtx = ctx
 	close(s.entered)
 	<-s.release
@@ -237,8 +237,8 @@ type ctxKey struct{}
 
 func TestLimiterNoStoreCallUnderLock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &blockingStore{Store: quota.NewMemoryStore(), entered: make(chan struct{}), release: make(chan struct{})}
-		l := quota.NewLimiter(st, acct, quota.Limits{WritesPerSecond: 20})
+		st := &blockingStore{Store: newMem(t), entered: make(chan struct{}), release: make(chan struct{})}
+		l := newLimiter(t, st, acct, quota.Limits{WritesPerSecond: 20})
 		ctx := context.WithValue(context.Background(), ctxKey{}, "caller")
 		done := make(chan struct{})
 		go func() {
@@ -266,7 +266,7 @@ func TestLimiterNoStoreCallUnderLock(t *testing.T) {
 
 func TestLimiterCancelledWaitReturnsToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 1, WriteBurst: 1})
+		l := newLimiter(t, newMem(t), acct, quota.Limits{WritesPerSecond: 1, WriteBurst: 1})
 		bg := context.Background()
 		if err := l.Wait(bg, quota.Write); err != nil {
 			t.Fatal(err)
@@ -298,9 +298,8 @@ func TestZeroLimiter(t *testing.T) {
 	if f := l.Factor(quota.Write); f != 1 {
 		t.Fatalf("zero Limiter Factor = %v, want 1", f)
 	}
-	nl := quota.NewLimiter(nil, acct, quota.Limits{})
-	if err := nl.Wait(context.Background(), quota.Read); !errors.Is(err, quota.ErrZeroLimiter) {
-		t.Fatalf("Limiter with a nil store: Wait = %v, want ErrZeroLimiter", err)
+	if _, err := quota.NewLimiter(nil, acct, quota.Limits{}); err == nil {
+		t.Fatal("NewLimiter with a nil store: no error")
 	}
 }
 
@@ -346,7 +345,7 @@ func TestLimiterQueueBeyondHorizonInOrder(t *testing.T) {
 		// 1/s, burst 1: the first caller goes at once, the second takes a
 		// token 1 s ahead, the others (2 s and more ahead, beyond the
 		// horizon) queue in the Limiter and are served in arrival order.
-		l := quota.NewLimiter(quota.NewMemoryStore(), acct, quota.Limits{WritesPerSecond: 1, WriteBurst: 1})
+		l := newLimiter(t, newMem(t), acct, quota.Limits{WritesPerSecond: 1, WriteBurst: 1})
 		start := time.Now()
 		var mu sync.Mutex
 		var order []int

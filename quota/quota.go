@@ -143,7 +143,7 @@ type Event struct {
 type ThresholdFunc func(Event)
 
 // ErrRateLimited matches every refusal for a request-rate quota with errors.Is.
-var ErrRateLimited = errors.New("rate limited")
+var ErrRateLimited = errors.New("quota: rate limited")
 
 // RateCause says which limit a rate refusal most likely met.
 type RateCause uint8

@@ -169,7 +169,7 @@ func alertForm(account, sid, payload string) url.Values {
 func peerAlert(t *testing.T, held int, watch bool) (log, other *eventLog, alerts int32) {
 	t.Helper()
 	log, other = new(eventLog), new(eventLog)
-	st := quota.NewMemoryStore()
+	st := memStore(t)
 	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 100, ConcurrentParticipants: 10})
 	vq, token := offline(t, video.WithThresholds(log.add), limits, video.WithStore(st))
 	peerOpts := []video.Option{limits, video.WithStore(st)}

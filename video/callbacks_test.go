@@ -351,7 +351,7 @@ func offline(t testing.TB, opts ...video.Option) (*video.Client, string) {
 	t.Helper()
 	const token = "0123456789abcdef0123456789abcdef"
 	vq, err := video.New("AC0123456789abcdef0123456789abcdef", token,
-		append([]video.Option{video.WithBaseURL("http://127.0.0.1:1"), video.WithClock(func() time.Time { return offlineNow })}, opts...)...)
+		append([]video.Option{video.WithBaseURL("http://127.0.0.1:1"), video.WithClock(clockFunc(func() time.Time { return offlineNow }))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

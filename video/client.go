@@ -18,6 +18,7 @@ import (
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // Defaults of a [Client], each with where its number comes from.
@@ -152,13 +153,14 @@ type settings struct {
 	apiKeySID, apiKeySecret string
 	baseURL                 string
 	limits                  quota.Limits
-	ledgerOpts              []quota.LedgerOption
+	ledgerOpts              []quota.Option
 	thresholdsSet           bool
 	httpClient              *http.Client
 	logger                  *slog.Logger
 	retry                   *backoff.Policy
 	store                   backend.Store
 	now                     func() time.Time
+	clock                   quota.Clock // as given to WithClock; nil for the system's
 	waitForCapacity         bool
 	maxInFlight             int
 	reservationTTL          time.Duration
@@ -301,7 +303,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithStore keeps the account's buckets and ledger in st, so that several
 // clients (processes, with a shared store such as Redis) share one quota.
-// The default is a new quota.NewMemoryStore() per Client.
+// The default is a new memstore.New() per Client.
 func WithStore(st backend.Store) Option {
 	return func(s *settings) error {
 		if st == nil {
@@ -312,14 +314,16 @@ func WithStore(st backend.Store) Option {
 	}
 }
 
-// WithClock sets the clock used for events and reservation ids (default
-// time.Now). Tests inject a fake one.
-func WithClock(now func() time.Time) Option {
+// WithClock sets the clock used for events, reservation ids and the quota
+// ledger (default the system's). Tests inject a fake one. A nil Clock is an
+// error, as for every option of the module that takes a [quota.Clock].
+func WithClock(c quota.Clock) Option {
 	return func(s *settings) error {
-		if now == nil {
-			return optErr("WithClock", "nil clock")
+		if c == nil {
+			return optErr("WithClock", "nil Clock")
 		}
-		s.now = now
+		s.clock = c
+		s.now = c.Now
 		return nil
 	}
 }
@@ -496,7 +500,11 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		c.ownTransport = true
 	}
 	if c.store == nil {
-		c.store = quota.NewMemoryStore()
+		st, err := memstore.New()
+		if err != nil {
+			return nil, asConfigError(err)
+		}
+		c.store = st
 	}
 	if s.retry != nil {
 		c.retry = *s.retry
@@ -513,8 +521,14 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
-	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
-	ledgerOpts := append([]quota.LedgerOption{quota.WithClock(c.now)}, s.ledgerOpts...)
+	c.limiter, err = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
+	if err != nil {
+		return nil, &ConfigError{Option: "New", Err: err}
+	}
+	ledgerOpts := s.ledgerOpts
+	if s.clock != nil {
+		ledgerOpts = append([]quota.Option{quota.WithClock(s.clock)}, ledgerOpts...)
+	}
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
 	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)
 	if err != nil {

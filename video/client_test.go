@@ -379,7 +379,7 @@ func TestNoRetry(t *testing.T) {
 func TestServerErrors(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{t: time.Now()}
-	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3), video.WithClock(clk.Now))
+	srv, vq := setup(t, videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1}, fastRetry(3), video.WithClock(clk))
 	ctx := context.Background()
 	r, err := vq.CreateRoom(ctx, room("srv"))
 	if err != nil {
@@ -1058,7 +1058,7 @@ func TestRetryBudget(t *testing.T) {
 func TestSharedStore(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{WritesPerSecond: -1})
 	t.Cleanup(srv.Close)
-	store := quota.NewMemoryStore()
+	store := memStore(t)
 	limits := video.WithLimits(quota.Limits{ConcurrentRooms: 10, WritesPerSecond: quota.Unlimited})
 	a := newClient(t, srv, video.WithStore(store), limits)
 	b := newClient(t, srv, video.WithStore(store), limits)

@@ -14,7 +14,7 @@ import (
 // to the shared store. A JoinToken that returns no token leaves nothing
 // held in the shared store: replica B counts no Room and nothing pending.
 func TestCloseDuringJoinTokenLeavesNoSharedReservation(t *testing.T) {
-	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "pending-room:", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: "pending-room:", gate: make(chan struct{}), inside: make(chan string, 1)}
 	key := video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret")
 	a, _ := offline(t, video.WithStore(st), key)
 	b, _ := offline(t, video.WithStore(st), key)

@@ -405,8 +405,8 @@ func TestCloseFromThresholdFunc(t *testing.T) {
 		t.Fatal("Close called from the ThresholdFunc did not return")
 	}
 	closeReturns(t, vq)
-	if _, err := vq.ListRoom(context.Background(), nil); !errors.Is(err, video.ErrClosed) {
-		t.Fatalf("after Close: got %v; want ErrClosed", err)
+	if _, err := vq.ListRoom(context.Background(), nil); !errors.Is(err, video.ErrClosed) || !errors.Is(err, quota.ErrClosed) {
+		t.Fatalf("after Close: got %v; want ErrClosed, matching quota.ErrClosed too", err)
 	}
 }
 

@@ -272,7 +272,7 @@
 // [WithMetricAttributes]. examples/metrics serves them all to Prometheus.
 //
 // Tokens left and pending reservations come from stores that implement
-// backend.Inspector (quota.MemoryStore and quota/redisstore do); with another
+// backend.Inspector (quota/memstore and quota/redisstore do); with another
 // store there is no tokens series and the pending gauge counts this Client's
 // JoinToken reservations only.
 //

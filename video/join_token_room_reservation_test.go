@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -17,9 +16,9 @@ import (
 // Reconcile past the request window, the ledger counts the Rooms the
 // emulator has in progress.
 func TestJoinTokenRoomReservationEndsWithRoom(t *testing.T) {
-	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: "pending-room:lobby", gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: time.Now()}
-	e := newCBEnv(t, churnOptions(videotest.Faults{}), nil, video.WithStore(st), video.WithClock(clk.Now))
+	e := newCBEnv(t, churnOptions(videotest.Faults{}), nil, video.WithStore(st), video.WithClock(clk))
 	ctx := context.Background()
 
 	type res struct {

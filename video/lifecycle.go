@@ -2,7 +2,6 @@ package video
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +12,16 @@ import (
 // ErrClosed is returned by calls on a closed [Client], and by calls that were
 // waiting (for a rate token, an in-flight slot, capacity, a retry) or had a
 // request on the wire when [Client.Close] was called.
-var ErrClosed = errors.New("video: client closed")
+var ErrClosed error = closedError{}
+
+// closedError is ErrClosed: errors.Is finds [quota.ErrClosed] in it too,
+// the one "closed" error of the module.
+type closedError struct{}
+
+func (closedError) Error() string { return "video: client closed" }
+
+// Is reports whether target is [quota.ErrClosed].
+func (closedError) Is(target error) bool { return target == quota.ErrClosed }
 
 // errNilContext is returned for a nil ctx, as net/http does for
 // NewRequestWithContext(nil, ...): a *[ValidationError] for the parameter

@@ -312,11 +312,11 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 
 // ledgerOptions returns the ledger subscription that counts threshold
 // events, at the levels the application registered (0.7 when none).
-func (m *clientMetrics) ledgerOptions(s *metricsSettings) []quota.LedgerOption {
+func (m *clientMetrics) ledgerOptions(s *metricsSettings) []quota.Option {
 	if m == nil {
 		return nil
 	}
-	return []quota.LedgerOption{quota.WithThreshold(m.threshold, s.levels...)}
+	return []quota.Option{quota.WithThreshold(m.threshold, s.levels...)}
 }
 
 // limiterStore returns the store the Limiter should use: st itself, or,
@@ -335,7 +335,7 @@ type waitRecorder struct {
 	m *clientMetrics
 }
 
-func (w waitRecorder) TakeToken(ctx context.Context, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
+func (w waitRecorder) TakeToken(ctx context.Context, account string, class backend.Class, r backend.Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	wait, ok, err := w.Store.TakeToken(ctx, account, class, r, maxWait)
 	if ok && err == nil && wait > 0 {
 		w.m.wait.Record(ctx, wait.Seconds(), w.m.classAttr[class&1])
@@ -399,13 +399,13 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 		if rt := c.limiter.Rate(cl); rt.PerSecond >= 0 {
 			o.ObserveFloat64(m.rateLimit, rt.PerSecond, m.classAttr[cl])
 			if in != nil {
-				if n, err := in.Tokens(ctx, c.accountSID, cl, rt); err == nil && !math.IsInf(n, 0) {
+				if n, err := in.Tokens(ctx, c.accountSID, backend.Class(cl), backend.Rate(rt)); err == nil && !math.IsInf(n, 0) {
 					o.ObserveFloat64(m.rateTokens, n, m.classAttr[cl])
 				}
 			}
 		}
 		f := c.limiter.Factor(cl)
-		if sf, err := c.store.RateFactor(ctx, c.accountSID, cl); err == nil {
+		if sf, err := c.store.RateFactor(ctx, c.accountSID, backend.Class(cl)); err == nil {
 			f = sf // shared with the store's other clients
 		}
 		o.ObserveFloat64(m.rateFactor, f, m.classAttr[cl])
@@ -419,7 +419,7 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 	}
 	if in != nil {
 		for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
-			if n, err := in.Pending(ctx, c.accountSID, r); err == nil {
+			if n, err := in.Pending(ctx, c.accountSID, backend.Resource(r)); err == nil {
 				o.ObserveInt64(m.pending, int64(n), m.resAttr[r])
 			}
 		}
@@ -583,6 +583,10 @@ func (c *Client) throttleSeen(ctx context.Context, class quota.Class, cl *call) 
 	c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: Twilio is throttling requests (20429)", attrs...)
 }
 
+// probeQuiet is how long no 429 must come before a throttling episode is
+// logged as over: one probe interval of the quota Limiter's adaptive rate.
+const probeQuiet = time.Second
+
 // throttleEnded is called after a success of class. When the class is
 // throttled, no 429 came for a recovery interval and the adaptive rate is
 // back to the configured one, it logs the recovery at Info, once.
@@ -593,7 +597,7 @@ func (c *Client) throttleEnded(class quota.Class) {
 		return
 	}
 	now := time.Now().UnixNano()
-	if now-ep.last.Load() < int64(quota.RecoveryInterval) || c.limiter.Factor(class) < 1 {
+	if now-ep.last.Load() < int64(probeQuiet) || c.limiter.Factor(class) < 1 {
 		return
 	}
 	if !ep.active.CompareAndSwap(true, false) {

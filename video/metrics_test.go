@@ -21,6 +21,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -300,7 +301,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("rate.limit %v; want write 50 only (reads unlimited)", rl)
 	}
 	f := m.floats("videoquota.rate.factor")
-	if w := f["videoquota.request.class=write"]; !(w >= quota.DecreaseFactor && w < 1) {
+	if w := f["videoquota.request.class=write"]; !(w >= 0.9 && w < 1) { // 0.9: the adaptive rate's least cut per 429
 		t.Errorf("write factor %v; want slowed down by the 429s", w)
 	}
 	if r := f["videoquota.request.class=read"]; r != 1 {
@@ -452,7 +453,7 @@ func TestThrottleLogOnce(t *testing.T) {
 	if n, m := buf.count(onset), buf.count(recovery); n != 1 || m != 0 {
 		t.Fatalf("after 6 429s: %d onset and %d recovery lines, want 1 and 0:\n%s", n, m, buf.b.String())
 	}
-	time.Sleep(quota.RecoveryInterval + 100*time.Millisecond)
+	time.Sleep(time.Second + 100*time.Millisecond) // one probe interval of the adaptive rate
 	if _, err := vq.UpdateRoom(ctx, *r.Sid, completed()); err != nil {
 		t.Fatal(err)
 	}
@@ -636,7 +637,7 @@ func TestMetricsTokensAndPending(t *testing.T) {
 	ctx := context.Background()
 	// The store's clock stands still: no token comes back, no reservation lapses.
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	store := quota.NewMemoryStore(quota.WithClock(func() time.Time { return at }))
+	store := memStore(t, memstore.WithClock(clockFunc(func() time.Time { return at })))
 	limits := quota.Limits{WritesPerSecond: 1, WriteBurst: 5, ReadsPerSecond: quota.Unlimited}
 	srv := videotest.NewServer(videotest.Options{})
 	t.Cleanup(srv.Close)
@@ -716,7 +717,7 @@ func TestMetricsTokensAndPending(t *testing.T) {
 	m3 := &metricsReader{t: t, r: reader3}
 	keySID, keySecret := srv.APIKey()
 	opaque := newClient(t, srv, video.WithAPIKey(keySID, keySecret), video.WithMeterProvider(mp3),
-		video.WithStore(opaqueStore{quota.NewMemoryStore()}), video.WithLimits(limits))
+		video.WithStore(opaqueStore{memStore(t)}), video.WithLimits(limits))
 	if err := opaque.ReserveParticipant(ctx, "k3"); err != nil {
 		t.Fatalf("ReserveParticipant: %v", err)
 	}

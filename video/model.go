@@ -14,6 +14,7 @@ import (
 
 	"github.com/videoquota/videoquota/internal/sidmap"
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // The model: what a Client knows of its account's Rooms and Participants,
@@ -1251,7 +1252,7 @@ func (c *Client) giveBack(ctx context.Context, res quota.Resource, key string) {
 	ctx = context.WithoutCancel(ctx)
 	err := c.ledger.Release(ctx, res, key, quota.SourceLocal)
 	if errors.Is(err, quota.ErrClosed) {
-		_, err = c.store.Release(ctx, c.accountSID, res, key, nil)
+		_, err = c.store.Release(ctx, c.accountSID, backend.Resource(res), key, nil)
 	}
 	if err != nil {
 		c.logWarn(ctx, "releasing a reservation failed", err)
@@ -1265,7 +1266,7 @@ func (c *Client) settle(ctx context.Context, res quota.Resource, key, sid string
 	ctx = context.WithoutCancel(ctx)
 	err := c.ledger.Commit(ctx, res, key, sid, quota.SourceLocal)
 	if errors.Is(err, quota.ErrClosed) {
-		_, err = c.store.Commit(ctx, c.accountSID, res, key, sid, nil, quota.MaxHold)
+		_, err = c.store.Commit(ctx, c.accountSID, backend.Resource(res), key, sid, nil, quota.MaxHold)
 	}
 	return err
 }

@@ -272,7 +272,7 @@ func TestIndexForgetsWhatOnlyItKnew(t *testing.T) {
 func TestPaceFixedClock(t *testing.T) {
 	fixed := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"),
-		WithClock(func() time.Time { return fixed }))
+		WithClock(clockFunc(func() time.Time { return fixed })))
 	if err != nil {
 		t.Fatal(err)
 	}

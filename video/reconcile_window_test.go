@@ -7,6 +7,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -15,24 +16,24 @@ import (
 // on inside and waits for gate to close: a shared store slow to answer the
 // reconciliation's Sync.
 type syncGateStore struct {
-	*quota.MemoryStore
+	*memstore.Store
 	inside chan struct{}
 	gate   chan struct{}
 	armed  chan struct{} // closed to arm the gate
 	once   bool
 }
 
-func (s *syncGateStore) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
+func (s *syncGateStore) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	select {
 	case <-s.armed:
-		if res == quota.Rooms && !s.once {
+		if res == backend.Rooms && !s.once {
 			s.once = true
 			s.inside <- struct{}{}
 			<-s.gate
 		}
 	default:
 	}
-	return s.MemoryStore.Sync(ctx, account, res, keys, b, ttl, keep)
+	return s.Store.Sync(ctx, account, res, keys, b, ttl, keep)
 }
 
 // TestReconcileKeepsChangesDuringSync: a change that a source applies in
@@ -59,7 +60,7 @@ func TestReconcileKeepsChangesDuringSync(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &syncGateStore{MemoryStore: quota.NewMemoryStore(), inside: make(chan struct{}, 1), gate: make(chan struct{}), armed: make(chan struct{})}
+			st := &syncGateStore{Store: memStore(t), inside: make(chan struct{}, 1), gate: make(chan struct{}), armed: make(chan struct{})}
 			e := newCBEnv(t, func(o *videotest.Options, e *cbEnv) {}, nil, video.WithStore(st))
 			ctx := context.Background()
 			r, err := e.vq.CreateRoom(ctx, room("standup").SetStatusCallback(e.statusURL()))

@@ -60,9 +60,9 @@ func TestLateRoomCreatedKeepsLiveName(t *testing.T) {
 // tokens for "lobby" reserve none either.
 func TestJoinTokenWhileRoomLearntReservesNoRoom(t *testing.T) {
 	const room = "RM00000000000000000000000000000c0c"
-	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: room, gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: room, gate: make(chan struct{}), inside: make(chan string, 1)}
 	clk := &fakeClock{t: offlineNow}
-	vq, token := offline(t, video.WithStore(st), video.WithClock(clk.Now),
+	vq, token := offline(t, video.WithStore(st), video.WithClock(clk),
 		video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
 		video.WithLimits(quota.Limits{ConcurrentRooms: 10, ConcurrentParticipants: 10}))
 	h := vq.StatusCallbackHandler()

@@ -44,7 +44,7 @@ func gatedProxy(t *testing.T, target string, match func(*http.Request) bool) (pr
 func TestSharedStoreReconcileKeepsPeerRoom(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{ConcurrentRooms: 2, ReadsPerSecond: -1, WritesPerSecond: -1})
 	t.Cleanup(srv.Close)
-	st := quota.NewMemoryStore()
+	st := memStore(t)
 	lim := video.WithLimits(quota.Limits{ConcurrentRooms: 2, ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited})
 	purl, processed, gate := gatedProxy(t, srv.URL(), func(r *http.Request) bool {
 		return r.Method == http.MethodGet && r.URL.Path == "/v1/Rooms"

@@ -57,7 +57,7 @@ func TestSIDShapeIsNotBehaviour(t *testing.T) {
 		clock := func() time.Time { return now }
 		var cs [2]*Client
 		for i := range cs {
-			c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"), WithClock(clock),
+			c, err := New("AC0123456789abcdef0123456789abcdef", "tok", WithBaseURL("http://127.0.0.1:1"), WithClock(clockFunc(clock)),
 				WithLimits(quota.Limits{ConcurrentRooms: quota.Unlimited, ConcurrentParticipants: quota.Unlimited}))
 			if err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -221,7 +222,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestJoinTokenReservationExpires(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	vq, _ := offline(t, video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
-		video.WithClock(clk.Now), video.WithStore(quota.NewMemoryStore(quota.WithClock(clk.Now))),
+		video.WithClock(clk), video.WithStore(memStore(t, memstore.WithClock(clk))),
 		video.WithJoinWindow(10*time.Minute))
 	ctx := context.Background()
 	if _, err := vq.JoinToken(ctx, "short", "alice", video.WithTokenTTL(5*time.Minute)); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -143,7 +144,7 @@ func newTruthEnv(t *testing.T, mod func(o *videotest.Options), hopts []video.Han
 	vq, err := video.New(e.srv.AccountSID(), e.srv.AuthToken(), append([]video.Option{
 		video.WithBaseURL(te.proxy.srv.URL), video.WithAPIKey(keySID, keySecret),
 		video.WithLimits(quota.Limits{ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited}),
-		video.WithClock(te.clk.Now), fastRetry(2)}, copts...)...)
+		video.WithClock(te.clk), fastRetry(2)}, copts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,11 +406,11 @@ func TestThresholdSourceOnce(t *testing.T) {
 func TestSameClockClientsDistinct(t *testing.T) {
 	srv := videotest.NewServer(videotest.Options{})
 	t.Cleanup(srv.Close)
-	st := quota.NewMemoryStore()
+	st := memStore(t)
 	fixed := func() time.Time { return time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) }
 	lim := video.WithLimits(quota.Limits{ConcurrentRooms: 1})
-	a := newClient(t, srv, video.WithStore(st), video.WithClock(fixed), lim)
-	b := newClient(t, srv, video.WithStore(st), video.WithClock(fixed), lim)
+	a := newClient(t, srv, video.WithStore(st), video.WithClock(clockFunc(fixed)), lim)
+	b := newClient(t, srv, video.WithStore(st), video.WithClock(clockFunc(fixed)), lim)
 	ctx := context.Background()
 	if _, err := a.CreateRoom(ctx, room("")); err != nil {
 		t.Fatal(err)
@@ -427,7 +428,7 @@ func TestSameClockClientsDistinct(t *testing.T) {
 // does not make current callbacks stale: they are timed by Twilio's clock.
 func TestClockJumpKeepsCallbacks(t *testing.T) {
 	clk := &fakeClock{t: offlineNow}
-	vq, token := offline(t, video.WithClock(clk.Now))
+	vq, token := offline(t, video.WithClock(clk))
 	h := vq.StatusCallbackHandler()
 	post := func(event, part, ts string) {
 		t.Helper()
@@ -525,7 +526,7 @@ func faultMix(t *testing.T, seed uint64, advance time.Duration, copts ...video.O
 		o.AdHocStatusCallback = e.statusURL()
 		o.Seed = int64(seed)
 		o.Faults = faults
-	}, nil, append([]video.Option{video.WithClock(clk.Now), fastRetry(3),
+	}, nil, append([]video.Option{video.WithClock(clk), fastRetry(3),
 		video.WithLimits(quota.Limits{ConcurrentRooms: quotaRooms, ReadsPerSecond: quota.Unlimited, WritesPerSecond: quota.Unlimited})}, copts...)...)
 
 	var (
@@ -633,7 +634,7 @@ func (l *eventLog) all() []quota.Event {
 // match wait for gate to close after announcing themselves on inside: a
 // shared store that is slow for some operations.
 type slowStore struct {
-	*quota.MemoryStore
+	*memstore.Store
 	match  string
 	gate   chan struct{}
 	inside chan string
@@ -646,14 +647,14 @@ func (s *slowStore) slow(key string) {
 	}
 }
 
-func (s *slowStore) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *slowStore) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	s.slow(key)
-	return s.MemoryStore.Reserve(ctx, account, res, key, b, ttl)
+	return s.Store.Reserve(ctx, account, res, key, b, ttl)
 }
 
-func (s *slowStore) Hold(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *slowStore) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	s.slow(key)
-	return s.MemoryStore.Hold(ctx, account, res, key, b, ttl)
+	return s.Store.Hold(ctx, account, res, key, b, ttl)
 }
 
 // TestJoinTokenConcurrentShare: two JoinToken calls for one new Room share
@@ -661,7 +662,7 @@ func (s *slowStore) Hold(ctx context.Context, account string, res quota.Resource
 // by the second meanwhile), and its undo leaves the reservation the
 // second's token relies on.
 func TestJoinTokenConcurrentShare(t *testing.T) {
-	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: "/alice", gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: "/alice", gate: make(chan struct{}), inside: make(chan string, 1)}
 	vq, _ := offline(t, video.WithStore(st), video.WithAPIKey("SK0123456789abcdef0123456789abcdef", "secret"),
 		video.WithLimits(quota.Limits{ConcurrentParticipants: 1}))
 	ctx := context.Background()
@@ -692,7 +693,7 @@ func TestJoinTokenConcurrentShare(t *testing.T) {
 // held across store operations.
 func TestSlowStoreStallsOneRoomOnly(t *testing.T) {
 	const slowRoom = "RM00000000000000000000000000000001"
-	st := &slowStore{MemoryStore: quota.NewMemoryStore(), match: slowRoom, gate: make(chan struct{}), inside: make(chan string, 1)}
+	st := &slowStore{Store: memStore(t), match: slowRoom, gate: make(chan struct{}), inside: make(chan string, 1)}
 	vq, token := offline(t, video.WithStore(st))
 	h := vq.StatusCallbackHandler()
 	post := func(room string) int {

@@ -44,7 +44,7 @@ func (c *Client) Usage() quota.Usage {
 		ru := quota.ResourceUsage{Limit: c.ledger.Limit(r)}
 		ru.Used, ru.Full, _ = c.ledger.Used(ctx, r)
 		if in != nil {
-			if n, err := in.Pending(ctx, c.accountSID, r); err == nil {
+			if n, err := in.Pending(ctx, c.accountSID, backend.Resource(r)); err == nil {
 				ru.Pending = n
 			}
 		}
@@ -59,7 +59,7 @@ func (c *Client) Usage() quota.Usage {
 	for _, cl := range [...]quota.Class{quota.Read, quota.Write} {
 		cs := &c.stats.class[cl]
 		cu := quota.ClassUsage{Rate: c.limiter.Rate(cl), Factor: c.limiter.Factor(cl), Requests: cs.requests.Load()}
-		if f, err := c.store.RateFactor(ctx, c.accountSID, cl); err == nil {
+		if f, err := c.store.RateFactor(ctx, c.accountSID, backend.Class(cl)); err == nil {
 			cu.Factor = f // the shared factor, which other clients of the store may have changed
 		}
 		cu.Estimate = cu.Rate.PerSecond * cu.Factor
@@ -67,7 +67,7 @@ func (c *Client) Usage() quota.Usage {
 			cu.Estimate = cu.Rate.PerSecond
 		}
 		if in != nil && cu.Rate.PerSecond >= 0 {
-			if n, err := in.Tokens(ctx, c.accountSID, cl, cu.Rate); err == nil && !math.IsInf(n, 0) {
+			if n, err := in.Tokens(ctx, c.accountSID, backend.Class(cl), backend.Rate(cu.Rate)); err == nil && !math.IsInf(n, 0) {
 				cu.Tokens = n
 			}
 		}

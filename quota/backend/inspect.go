@@ -5,8 +5,8 @@ import (
 )
 
 // Inspector is implemented by stores that can report the state of their
-// buckets and ledgers beyond [Store.Used]: [github.com/videoquota/videoquota/quota.MemoryStore] and the Redis
-// store of quota/redisstore do. It is optional, so that other stores keep
+// buckets and ledgers beyond [Store.Used]: the stores of quota/memstore
+// and quota/redisstore do. It is optional, so that other stores keep
 // satisfying [Store]; package video reads it, when the store has it, for
 // Usage and metrics only, never on a request's path.
 //

@@ -5,12 +5,6 @@ import (
 	"time"
 )
 
-// Rate is the configured ceiling of one request bucket.
-type Rate struct {
-	PerSecond float64 `json:"per_second"` // negative: unlimited
-	Burst     int     `json:"burst"`      // at least 1
-}
-
 // Bounds is what a ledger operation is checked against.
 type Bounds struct {
 	// Limit is the quota; negative means unlimited (crossings are then never reported).
@@ -32,8 +26,16 @@ type Crossing struct {
 
 // Change is the result of a ledger operation, decided atomically by the store.
 type Change struct {
-	Used      int        // held plus reserved, after the operation
-	Changed   bool       // whether the operation changed anything (false for a duplicate)
+	Used    int  // held plus reserved, after the operation
+	Changed bool // whether the operation changed anything (false for a duplicate)
+	// Refused is set by Reserve when it took nothing because usage was at
+	// the limit or the resource was marked full (see [Store.MarkFull]);
+	// Used is then the usage that refused it and Limit the limit it was
+	// checked against: Bounds.Limit, or a smaller share of it that the
+	// store applies (e.g. the local share of a store that lost its server);
+	// -1 when Bounds was nil.
+	Refused   bool
+	Limit     int
 	Crossings []Crossing // threshold crossings this operation caused, nil when none
 	// Seq orders the operations that crossed a level: the store numbers them
 	// in the order it decided them, increasing per account (0 when
@@ -43,8 +45,8 @@ type Change struct {
 
 // Store keeps an account's quota state: the request buckets and the
 // concurrency ledger. Every method is atomic, so several clients (in one
-// process with [github.com/videoquota/videoquota/quota.MemoryStore], or in many with a Redis store) share one
-// account's quota and each threshold crossing is reported to exactly one caller.
+// process with the store of quota/memstore, or in many with a Redis store)
+// share one account's quota and each threshold crossing is reported to exactly one caller.
 //
 // Keys identify a slot: a reservation id for a pending slot, a Room or
 // Participant SID for a held one. Methods are safe for simultaneous use.
@@ -75,7 +77,8 @@ type Store interface {
 	AdjustRateFactor(ctx context.Context, account string, class Class, from, to float64, ttl time.Duration) (float64, error)
 
 	// Reserve adds a pending slot under key if usage is below b.Limit and the
-	// resource is not marked full, else it returns an *ExceededError. A
+	// resource is not marked full; otherwise it takes nothing and reports
+	// Change.Refused (not an error: package quota builds the error). A
 	// reservation lapses after ttl unless committed or released. Reserving a key
 	// that is already pending or held changes nothing.
 	Reserve(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error)
@@ -96,7 +99,7 @@ type Store interface {
 	// added after the listing that keys come from began: another client
 	// created them meanwhile), and returns how many holdings it added and
 	// removed. A holding's age is its expiry less ttl: holdings are added
-	// with one ttl ([github.com/videoquota/videoquota/quota.MaxHold]).
+	// with one ttl (the Ledger's: Twilio's 24-hour maximum).
 	Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl, keep time.Duration) (c Change, added, removed int, err error)
 	// MarkFull refuses further reservations of res for d, or until a release
 	// or sync, after Twilio answered 53119 or 53206.

@@ -20,6 +20,7 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 	"github.com/videoquota/videoquota/video"
@@ -193,11 +194,11 @@ func (rig *chaosRig) check(t *testing.T, phase string, recovered time.Time) {
 	defer rig.command(t, "run", "VQRUNNING")
 	took := time.Since(recovered)
 	ctx := context.Background()
-	used, _, err := rig.observer.Used(ctx, rig.account, quota.Rooms)
+	used, _, err := rig.observer.Used(ctx, rig.account, backend.Rooms)
 	if err != nil {
 		t.Fatalf("%s: Used: %v", phase, err)
 	}
-	pending, err := rig.observer.Pending(ctx, rig.account, quota.Rooms)
+	pending, err := rig.observer.Pending(ctx, rig.account, backend.Rooms)
 	if err != nil {
 		t.Fatalf("%s: Pending: %v", phase, err)
 	}
@@ -430,7 +431,7 @@ func runChaosChild(vq *video.Client, store *redisstore.Store, account string) in
 						// Completed already, but the answer did not reach
 						// the client, which kept the slot. Give it back as
 						// the client would have: this test is about the store.
-						_, err = store.Release(context.Background(), account, quota.Rooms, held[0], nil)
+						_, err = store.Release(context.Background(), account, backend.Rooms, held[0], nil)
 						mu.Lock()
 						res.Lost++
 						mu.Unlock()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
@@ -46,13 +45,13 @@ func TestClusterConformance(t *testing.T) {
 		// interval) and a second more: at 0.01/s, 100 s, so that every
 		// account's keys are still there when they are counted, however
 		// long the 2,000 calls below take on a busy machine.
-		slow := quota.Rate{PerSecond: 0.01, Burst: 1}
+		slow := backend.Rate{PerSecond: 0.01, Burst: 1}
 		for i := range 1000 {
 			acct := fmt.Sprintf("AC%032d", i)
-			if _, _, err := s.TakeToken(ctx, acct, quota.Write, slow, 0); err != nil {
+			if _, _, err := s.TakeToken(ctx, acct, backend.Write, slow, 0); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Reserve(ctx, acct, quota.Rooms, "r", b, time.Minute); err != nil {
+			if _, err := s.Reserve(ctx, acct, backend.Rooms, "r", b, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -188,7 +187,7 @@ func TestSentinelFailoverMissedWrites(t *testing.T) {
 	// replication ID and writes RM1 and RM2 back.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if h, _ := observer.Holds(context.Background(), "AC1", quota.Rooms, "RM2"); h && !s.Degraded() {
+		if h, _ := observer.Holds(context.Background(), "AC1", backend.Rooms, "RM2"); h && !s.Degraded() {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -44,7 +44,7 @@
 // redis.NewFailoverClient for Sentinel. Every key expires with its last lease
 // or token (a lease given with no ttl excepted), but each ledger's epoch and
 // the account's generation, which persist; the adaptive factor expires
-// quota.FactorTTL after its last adjustment (it is deleted when raised back
+// 30 s (the ttl a quota.Limiter gives it) after its last adjustment (it is deleted when raised back
 // to 1).
 //
 // # Redis trouble

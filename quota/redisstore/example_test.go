@@ -32,9 +32,13 @@ func ExampleNew() {
 	}
 	ctx := context.Background()
 	b := &backend.Bounds{Limit: quota.DefaultConcurrentRooms, Levels: []float64{quota.DefaultThresholdLevel}, Hysteresis: 1}
-	change, err := store.Reserve(ctx, "AC123", quota.Rooms, "reservation-1", b, 30*time.Second)
+	change, err := store.Reserve(ctx, "AC123", backend.Rooms, "reservation-1", b, 30*time.Second)
 	if err != nil {
-		fmt.Println(err) // *quota.ExceededError, or *redisstore.UnavailableError under FailClosed
+		fmt.Println(err) // *redisstore.UnavailableError under FailClosed
+		return
+	}
+	if change.Refused {
+		fmt.Println("refused:", change.Used, "of", change.Limit, "in use") // package quota makes this an *ExceededError
 		return
 	}
 	for _, c := range change.Crossings {

@@ -1,17 +1,17 @@
 package redisstore
 
-import "github.com/videoquota/videoquota/quota"
+import "github.com/videoquota/videoquota/quota/backend"
 
 // OnGrant makes s call f with the Redis server time (µs) at which each
 // token granted from Redis may be used: the store's schedule, for tests that
 // measure it. Set it before s is used.
-func OnGrant(s *Store, f func(account string, class quota.Class, redisMicros int64)) {
+func OnGrant(s *Store, f func(account string, class backend.Class, redisMicros int64)) {
 	s.granted = func(id bucketID, us int64) { f(id.account, id.class, us) }
 }
 
 // OnReturn makes s call f for each token given back to Redis (a caller's
 // ctx ended while it waited for it): the slot it had is granted again, so
 // the schedule OnGrant reports holds it twice. Set it before s is used.
-func OnReturn(s *Store, f func(account string, class quota.Class)) {
+func OnReturn(s *Store, f func(account string, class backend.Class)) {
 	s.returned = func(id bucketID) { f(id.account, id.class) }
 }

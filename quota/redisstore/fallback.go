@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // FailurePolicy is what a [Store] does when Redis cannot be reached (a
@@ -42,7 +42,7 @@ func (p FailurePolicy) String() string {
 }
 
 // ErrUnavailable matches every *[UnavailableError] with errors.Is.
-var ErrUnavailable = errors.New("redis unavailable")
+var ErrUnavailable = errors.New("redisstore: redis unavailable")
 
 // errDegraded is the cause of a Sync refused while serving the local share.
 var errDegraded = errors.New("serving the local share since Redis became unreachable; Sync needs Redis")
@@ -95,7 +95,7 @@ type fallback struct {
 	// sw is held for reading by every local operation and for writing
 	// while switching back to Redis, so no local change escapes the write-back.
 	sw    sync.RWMutex
-	local *quota.MemoryStore // ledgers and factors; replaced under sw held for writing
+	local *memstore.Store // ledgers and factors; replaced under sw held for writing
 
 	probeMu   sync.Mutex // one recovery attempt at a time; guards nextProbe
 	nextProbe time.Time
@@ -115,12 +115,26 @@ type fallback struct {
 	released map[ledgerID]map[string]struct{}
 }
 
+// clockFunc is a quota.Clock made of a func.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
+
+// newLocal returns the in-process store of the local share, on the clock now.
+func newLocal(now func() time.Time) *memstore.Store {
+	m, err := memstore.New(memstore.WithClock(clockFunc(now)))
+	if err != nil {
+		panic(err) // unreachable: the one option is valid
+	}
+	return m
+}
+
 func newFallback(share float64, probe time.Duration, now func() time.Time) *fallback {
 	return &fallback{
 		share:    share,
 		probe:    probe,
 		now:      now,
-		local:    quota.NewMemoryStore(quota.WithClock(now)),
+		local:    newLocal(now),
 		buckets:  make(map[bucketID]time.Time),
 		seeds:    make(map[ledgerID]seed),
 		leases:   make(map[ledgerID]map[string]lease),
@@ -236,7 +250,7 @@ func (fb *fallback) bounds(id ledgerID, b *backend.Bounds) *backend.Bounds {
 }
 
 // rate scales r to the local share.
-func (fb *fallback) rate(r quota.Rate) quota.Rate {
+func (fb *fallback) rate(r backend.Rate) backend.Rate {
 	if r.PerSecond < 0 {
 		return r
 	}
@@ -247,7 +261,7 @@ func (fb *fallback) rate(r quota.Rate) quota.Rate {
 
 // interval returns the local bucket's interval between tokens for r, slowed
 // by the local adaptive factor.
-func (fb *fallback) interval(ctx context.Context, id bucketID, r quota.Rate) (time.Duration, int, error) {
+func (fb *fallback) interval(ctx context.Context, id bucketID, r backend.Rate) (time.Duration, int, error) {
 	lr := fb.rate(r)
 	f, err := fb.local.RateFactor(ctx, id.account, id.class)
 	if err != nil {
@@ -257,7 +271,7 @@ func (fb *fallback) interval(ctx context.Context, id bucketID, r quota.Rate) (ti
 }
 
 // takeToken is TakeToken on the local GCRA bucket of id; requires sw held for reading.
-func (fb *fallback) takeToken(ctx context.Context, id bucketID, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
+func (fb *fallback) takeToken(ctx context.Context, id bucketID, r backend.Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	iv, burst, err := fb.interval(ctx, id, r)
 	if err != nil {
 		return 0, false, err
@@ -279,7 +293,7 @@ func (fb *fallback) takeToken(ctx context.Context, id bucketID, r quota.Rate, ma
 }
 
 // tokens is Tokens on the local GCRA bucket of id; requires sw held for reading.
-func (fb *fallback) tokens(ctx context.Context, id bucketID, r quota.Rate) (float64, error) {
+func (fb *fallback) tokens(ctx context.Context, id bucketID, r backend.Rate) (float64, error) {
 	iv, burst, err := fb.interval(ctx, id, r)
 	if err != nil {
 		return 0, err
@@ -292,7 +306,7 @@ func (fb *fallback) tokens(ctx context.Context, id bucketID, r quota.Rate) (floa
 }
 
 // journal records a slot taken locally; requires sw held for reading.
-func (fb *fallback) journal(account string, res quota.Resource, key string, held bool, ttl time.Duration) {
+func (fb *fallback) journal(account string, res backend.Resource, key string, held bool, ttl time.Duration) {
 	var until time.Time
 	if ttl > 0 {
 		until = fb.now().Add(ttl)
@@ -310,7 +324,7 @@ func (fb *fallback) journal(account string, res quota.Resource, key string, held
 
 // forget records a slot given back locally, which may live in Redis;
 // requires sw held for reading.
-func (fb *fallback) forget(account string, res quota.Resource, key string) {
+func (fb *fallback) forget(account string, res backend.Resource, key string) {
 	id := ledgerID{account, res}
 	fb.jmu.Lock()
 	defer fb.jmu.Unlock()
@@ -360,7 +374,7 @@ func (fb *fallback) recover(ctx context.Context, s *Store) bool {
 		return false
 	}
 	fb.failover = false
-	fb.local = quota.NewMemoryStore(quota.WithClock(fb.now))
+	fb.local = newLocal(fb.now)
 	fb.degraded.Store(false)
 	s.logger().Info("redisstore: Redis reachable again; local slots written back", "slots", n)
 	return true
@@ -456,7 +470,7 @@ func (fb *fallback) reseed(ctx context.Context, s *Store) error {
 		delete(accounts, id.account)
 	}
 	for a := range accounts {
-		keys := []string{s.key(a, "rate", quota.Write.String()), s.key(a, "calm")}
+		keys := []string{s.key(a, "rate", backend.Write.String()), s.key(a, "calm")}
 		if err := seedScript.Run(ctx, s.rdb, keys, 0, fb.shareArg(), calm).Err(); err != nil {
 			return err
 		}

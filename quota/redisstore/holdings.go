@@ -5,12 +5,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 type ledgerID struct {
 	account string
-	res     quota.Resource
+	res     backend.Resource
 }
 
 type lease struct {

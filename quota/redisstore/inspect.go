@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 )
 
@@ -22,7 +21,7 @@ var (
 // Tokens implements [backend.Inspector]: it reads the GCRA bucket that
 // TakeToken keeps, on Redis server time, in one read-only script. While
 // degraded under [FailLocal] it reports the local share's bucket.
-func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r quota.Rate) (float64, error) {
+func (s *Store) Tokens(ctx context.Context, account string, class backend.Class, r backend.Rate) (float64, error) {
 	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) {
 		return math.Inf(1), nil // unlimited
 	}
@@ -50,7 +49,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r
 // sharing the ledger that have not lapsed by Redis server time, read without
 // changing the ledger. While degraded under [FailLocal] it reports the local
 // share's.
-func (s *Store) Pending(ctx context.Context, account string, res quota.Resource) (int, error) {
+func (s *Store) Pending(ctx context.Context, account string, res backend.Resource) (int, error) {
 	return do(s, ctx, "Pending", func(ctx context.Context) (int, error) {
 		n, err := inspectScript.Run(ctx, s.rdb, []string{s.key(account, res.String(), "pending")}, "pending").Int64()
 		return int(n), err

@@ -2,13 +2,11 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/redisstore"
 	"github.com/videoquota/videoquota/quota/redisstore/redistest"
@@ -16,11 +14,11 @@ import (
 
 // bookAhead takes n tokens of r at once, each granted with the wait the
 // bucket needs, and returns the last wait: the tokens go out until then.
-func bookAhead(t *testing.T, s *redisstore.Store, acct string, r quota.Rate, n int) time.Duration {
+func bookAhead(t *testing.T, s *redisstore.Store, acct string, r backend.Rate, n int) time.Duration {
 	t.Helper()
 	var last time.Duration
 	for range n {
-		w, ok, err := s.TakeToken(context.Background(), acct, quota.Write, r, time.Minute)
+		w, ok, err := s.TakeToken(context.Background(), acct, backend.Write, r, time.Minute)
 		if err != nil || !ok {
 			t.Fatalf("TakeToken: %v %v", ok, err)
 		}
@@ -39,7 +37,7 @@ func TestLostBucketReseeded(t *testing.T) {
 	s := newStore(t, rdb, redisstore.WithPrefix(prefix), redisstore.WithFailurePolicy(redisstore.FailLocal),
 		redisstore.WithLocalShare(0.25), redisstore.WithProbeInterval(time.Second))
 	ctx := context.Background()
-	r := quota.Rate{PerSecond: 20, Burst: 1}
+	r := backend.Rate{PerSecond: 20, Burst: 1}
 	booked := bookAhead(t, s, "AC1", r, 10) // 9 intervals of 50ms ahead
 	if booked < 400*time.Millisecond {
 		t.Fatalf("10 tokens at 20/s: last wait %v, want about 450ms", booked)
@@ -48,7 +46,7 @@ func TestLostBucketReseeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	w, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
+	w, ok, err := s.TakeToken(ctx, "AC1", backend.Write, r, time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("TakeToken after FLUSHALL: %v %v", ok, err)
 	}
@@ -88,14 +86,13 @@ func TestLostLedgerWrittenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a meets the loss through a read; it writes back RM1 and r1.
-	if _, _, err := a.Used(ctx, "AC1", quota.Rooms); err != nil {
+	if _, _, err := a.Used(ctx, "AC1", backend.Rooms); err != nil {
 		t.Fatal(err)
 	}
 	ledgerCheck{t, observer, "AC1", bounds}.expect("RM1", "r1")
 	// b's reservation is refused for the grace, but b writes back RM2.
-	var ee *quota.ExceededError
-	if _, err := b.Reserve(ctx, "AC1", quota.Rooms, "r2", bounds, time.Minute); !errors.As(err, &ee) {
-		t.Fatalf("Reserve during the grace: %v, want *quota.ExceededError", err)
+	if c, err := b.Reserve(ctx, "AC1", backend.Rooms, "r2", bounds, time.Minute); err != nil || !c.Refused {
+		t.Fatalf("Reserve during the grace: %+v, %v, want Refused", c, err)
 	}
 	ledgerCheck{t, observer, "AC1", bounds}.expect("RM1", "r1", "RM2")
 	time.Sleep(250 * time.Millisecond)
@@ -115,11 +112,11 @@ func TestFailLocalRateContinuity(t *testing.T) {
 	}
 	s, _ := failLocal(t, srv, redisstore.WithLocalShare(0.25), redisstore.WithProbeInterval(300*time.Millisecond))
 	ctx := context.Background()
-	r := quota.Rate{PerSecond: 20, Burst: 1}
+	r := backend.Rate{PerSecond: 20, Burst: 1}
 	booked := bookAhead(t, s, "AC1", r, 10)
 	start := time.Now()
 	srv.Stop(t)
-	w, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
+	w, ok, err := s.TakeToken(ctx, "AC1", backend.Write, r, time.Minute)
 	if err != nil || !ok || !s.Degraded() {
 		t.Fatalf("TakeToken with Redis down: %v %v, degraded %v", ok, err, s.Degraded())
 	}
@@ -130,7 +127,7 @@ func TestFailLocalRateContinuity(t *testing.T) {
 	}
 	localEnd := time.Now().Add(w)
 	for range 3 {
-		w, ok, err = s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
+		w, ok, err = s.TakeToken(ctx, "AC1", backend.Write, r, time.Minute)
 		if err != nil || !ok {
 			t.Fatal(ok, err)
 		}
@@ -138,7 +135,7 @@ func TestFailLocalRateContinuity(t *testing.T) {
 	}
 	srv.Restart(t)
 	time.Sleep(350 * time.Millisecond)
-	w, ok, err = s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
+	w, ok, err = s.TakeToken(ctx, "AC1", backend.Write, r, time.Minute)
 	if err != nil || !ok || s.Degraded() {
 		t.Fatalf("TakeToken after recovery: %v %v, degraded %v", ok, err, s.Degraded())
 	}
@@ -180,7 +177,7 @@ func TestWatchWritesBackIdle(t *testing.T) {
 	}
 	deadline := time.Now().Add(time.Second)
 	for {
-		if h, err := observer.Holds(ctx, "AC1", quota.Rooms, "RM1"); err == nil && h {
+		if h, err := observer.Holds(ctx, "AC1", backend.Rooms, "RM1"); err == nil && h {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -189,7 +186,7 @@ func TestWatchWritesBackIdle(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// Written back by the watch, which found the loss: the grace holds.
-	if _, full, err := observer.Used(ctx, "AC1", quota.Rooms); err != nil || !full {
+	if _, full, err := observer.Used(ctx, "AC1", backend.Rooms); err != nil || !full {
 		t.Errorf("Used after the write-back: full %v, %v; want the grace mark", full, err)
 	}
 	if err := a.Close(); err != nil {
@@ -223,8 +220,7 @@ func TestFailLocalUnevenShare(t *testing.T) {
 	if !s.Degraded() {
 		t.Fatal("not degraded after Redis stopped")
 	}
-	var ee *quota.ExceededError
-	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r2", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 2 {
-		t.Errorf("second local reservation: %v, want *quota.ExceededError with the local Limit 2", err)
+	if c, err := s.Reserve(context.Background(), "AC1", backend.Rooms, "r2", b, time.Minute); err != nil || !c.Refused || c.Limit != 2 {
+		t.Errorf("second local reservation: %+v, %v, want Refused with the local Limit 2", c, err)
 	}
 }

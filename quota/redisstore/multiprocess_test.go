@@ -142,7 +142,7 @@ func runChild(mode string) int {
 		// reserving and committing, then wait to be killed.
 		b := &backend.Bounds{Limit: conf.Rooms, Hysteresis: 1}
 		for i := range conf.Rooms {
-			if _, err := store.Reserve(context.Background(), conf.Account, quota.Rooms, fmt.Sprintf("holder-%d-%d", os.Getpid(), i), b, conf.TTL); err != nil {
+			if _, err := store.Reserve(context.Background(), conf.Account, backend.Rooms, fmt.Sprintf("holder-%d-%d", os.Getpid(), i), b, conf.TTL); err != nil {
 				fmt.Fprintln(os.Stderr, "child: holder reserve:", err)
 				return 1
 			}
@@ -157,15 +157,15 @@ func runChild(mode string) int {
 		granted  []int64
 		returned int
 	)
-	redisstore.OnReturn(store, func(_ string, class quota.Class) {
-		if class == quota.Write {
+	redisstore.OnReturn(store, func(_ string, class backend.Class) {
+		if class == backend.Write {
 			gmu.Lock()
 			returned++
 			gmu.Unlock()
 		}
 	})
-	redisstore.OnGrant(store, func(_ string, class quota.Class, us int64) {
-		if class == quota.Write {
+	redisstore.OnGrant(store, func(_ string, class backend.Class, us int64) {
+		if class == backend.Write {
 			gmu.Lock()
 			granted = append(granted, us)
 			gmu.Unlock()
@@ -503,7 +503,7 @@ func TestMultiProcessKilledHolder(t *testing.T) {
 	reserved := time.Now()
 
 	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(conf.Prefix))
-	if used, _, err := observer.Used(context.Background(), conf.Account, quota.Rooms); err != nil || used != rooms {
+	if used, _, err := observer.Used(context.Background(), conf.Account, backend.Rooms); err != nil || used != rooms {
 		t.Fatalf("Used after the holder reserved = %d, %v; want %d", used, err, rooms)
 	}
 	// The others start and are refused while the holder's leases last.
@@ -617,7 +617,7 @@ func TestMultiProcessRedisRestart(t *testing.T) {
 			r = step(1)
 			sids = append(sids, r.SIDs...)
 			observer := newStore(t, srv.Client(t), redisstore.WithPrefix(conf.Prefix))
-			used, _, err := observer.Used(context.Background(), conf.Account, quota.Rooms)
+			used, _, err := observer.Used(context.Background(), conf.Account, backend.Rooms)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -633,7 +633,7 @@ func TestMultiProcessRedisRestart(t *testing.T) {
 					t.Errorf("after recovery: created %d, degraded %v, Redis counts %d of %d rooms created; want 0, false, %d, %d", r.OK, r.Degraded, used, len(sids), rooms, rooms)
 				}
 				for _, sid := range sids {
-					if h, err := observer.Holds(context.Background(), conf.Account, quota.Rooms, sid); err != nil || !h {
+					if h, err := observer.Holds(context.Background(), conf.Account, backend.Rooms, sid); err != nil || !h {
 						t.Errorf("Redis does not hold room %s after recovery (%v)", sid, err)
 					}
 				}

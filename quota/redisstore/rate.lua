@@ -13,7 +13,11 @@
 -- Returns {1, wait, tat, now, lost, gen} when the token was taken (the caller
 -- waits `wait` µs before sending) or {0, wait, tat, now, lost, gen} when it
 -- would need more than ARGV[3]: then nothing was taken. tat is the bucket's
--- arrival time after the call and now the server time, both in µs.
+-- arrival time after the call and now the server time, both in µs; gen is 0
+-- when it is the generation the caller saw (ARGV[7]), so that the usual reply
+-- carries only two large numbers.
+--
+-- A grant is three Redis calls: TIME, one MGET of the four keys and one SET.
 --
 -- Lost data: a generation other than the one the caller saw means Redis lost
 -- the account's keys (a restart without persistence, FLUSHALL, a failover to
@@ -33,27 +37,30 @@ local share = tonumber(ARGV[5]) or 1
 local calmms = tonumber(ARGV[6]) or 0
 local seenGen = tonumber(ARGV[7]) or 0
 
-local gen = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+-- A missing key reads as false.
+local v = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+
+local gen = tonumber(v[4] or '0') or 0
 if gen == 0 then
   gen = now
   redis.call('SET', KEYS[4], string.format('%.0f', gen))
 end
 
-local factor = tonumber(redis.call('GET', KEYS[2]) or '1') or 1
+local factor = tonumber(v[2] or '1') or 1
 if factor <= 0 or factor > 1 then factor = 1 end
 local interval = 1000000 / (rate * factor)
 
-local stored = redis.call('GET', KEYS[1])
-local tat = tonumber(stored or '0') or 0
+local tat = tonumber(v[1] or '0') or 0
 local lost = 0
+local calm = tonumber(v[3] or '1') or 1
 if seenGen ~= 0 and seenGen ~= gen then
   lost = 1
   if share < 1 and calmms > 0 then
-    local cur = tonumber(redis.call('GET', KEYS[3]) or '1') or 1
-    redis.call('SET', KEYS[3], string.format('%.6f', math.min(cur, share)), 'PX', calmms)
+    local c = string.format('%.6f', math.min(calm, share))
+    redis.call('SET', KEYS[3], c, 'PX', calmms)
+    calm = tonumber(c)
   end
 end
-local calm = tonumber(redis.call('GET', KEYS[3]) or '1') or 1
 if calm > 0 and calm < 1 then
   local shared = interval
   interval = interval / calm
@@ -72,7 +79,9 @@ if wait > maxwait then
   if lost == 1 then
     redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
   end
+  if gen == seenGen then gen = 0 end
   return {0, wait, tat, now, lost, gen}
 end
 redis.call('SET', KEYS[1], string.format('%.3f', newtat), 'PX', math.ceil((newtat - now) / 1000) + 1000)
+if gen == seenGen then gen = 0 end
 return {1, wait, newtat, now, lost, gen}

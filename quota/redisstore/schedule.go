@@ -5,22 +5,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // bucketID names one request bucket: an account's reads or writes.
 type bucketID struct {
 	account string
-	class   quota.Class
+	class   backend.Class
 }
 
 // booking is what this process last saw of a bucket in Redis.
 type booking struct {
-	tat  int64      // the bucket's arrival time after the call (Redis µs)
-	now  int64      // Redis server time of the reply (µs)
-	at   time.Time  // local time of the reply
-	rate quota.Rate // the ceiling the call asked for
-	gen  int64      // the account's generation (see rate.lua)
+	tat  int64        // the bucket's arrival time after the call (Redis µs)
+	now  int64        // Redis server time of the reply (µs)
+	at   time.Time    // local time of the reply
+	rate backend.Rate // the ceiling the call asked for
+	gen  int64        // the account's generation (see rate.lua)
 
 	// depth is the deepest backlog (arrival time minus server time, µs)
 	// a reply showed within depthWindow before depthAt.

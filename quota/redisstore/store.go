@@ -68,6 +68,7 @@ type Store struct {
 	repl  replication // the replication ID of the Redis last reached (FailLocal, WithWatch)
 	sched *schedule   // the arrival times seen of each bucket
 	hold  *holdings   // the slots this process took, and each ledger's epoch
+	calls rateCalls   // the keys and constant arguments of each bucket's rate script call
 	// wb is held for reading by every ledger operation on Redis and for
 	// writing while writing back to a Redis that lost its data, so that no
 	// release of this process slips between the snapshot and the write.
@@ -206,7 +207,7 @@ func (s *Store) key(account string, parts ...string) string {
 	return s.prefix + ":{" + account + "}:" + strings.Join(parts, ":")
 }
 
-func (s *Store) ledgerKeys(account string, res quota.Resource) []string {
+func (s *Store) ledgerKeys(account string, res backend.Resource) []string {
 	r := res.String()
 	return []string{
 		s.key(account, r, "pending"),
@@ -268,6 +269,10 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		}
 		return v, nil
 	}
+	if errors.Is(err, redis.ErrClosed) {
+		// The application closed the Redis client: the store is closed too.
+		return zero, fmt.Errorf("redisstore: %s: %w", op, errors.Join(quota.ErrClosed, err))
+	}
 	if !unavailable(ctx, err) {
 		return zero, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
@@ -285,7 +290,7 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 
 // TakeToken implements [backend.Store] with a GCRA bucket in Redis, on Redis
 // server time: one EVALSHA per call.
-func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool, error) {
+func (s *Store) TakeToken(ctx context.Context, account string, class backend.Class, r backend.Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) {
 		return 0, true, nil // unlimited
 	}
@@ -298,17 +303,16 @@ func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class
 	}
 	id := bucketID{account, class}
 	res, err := do(s, ctx, "TakeToken", func(ctx context.Context) (result, error) {
-		keys := []string{s.key(account, "rate", class.String()), s.key(account, "factor", class.String()),
-			s.key(account, "calm"), s.key(account, "gen")}
 		horizon, gen := s.sched.last(id)
-		vals, err := rateScript.Run(ctx, s.rdb, keys,
-			strconv.FormatFloat(r.PerSecond, 'g', -1, 64), max(r.Burst, 1), max(maxWait.Microseconds(), 0),
-			horizon, strconv.FormatFloat(s.share, 'g', -1, 64), millis(2*s.probe), gen).Int64Slice()
+		vals, err := s.rateCall(id, r).run(ctx, s.rdb, max(maxWait.Microseconds(), 0), horizon, gen)
 		if err != nil {
 			return result{}, err
 		}
 		if len(vals) != 6 {
 			return result{}, fmt.Errorf("rate script replied %v", vals)
+		}
+		if vals[5] == 0 { // the generation the call sent
+			vals[5] = gen
 		}
 		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
 		if s.granted != nil && vals[0] == 1 {
@@ -346,7 +350,7 @@ func (s *Store) lostBucket(ctx context.Context, account string) {
 }
 
 // RateFactor implements [backend.Store].
-func (s *Store) RateFactor(ctx context.Context, account string, class quota.Class) (float64, error) {
+func (s *Store) RateFactor(ctx context.Context, account string, class backend.Class) (float64, error) {
 	return do(s, ctx, "RateFactor", func(ctx context.Context) (float64, error) {
 		v, err := s.rdb.Get(ctx, s.key(account, "factor", class.String())).Result()
 		if errors.Is(err, redis.Nil) {
@@ -368,9 +372,9 @@ func (s *Store) RateFactor(ctx context.Context, account string, class quota.Clas
 // AdjustRateFactor implements [backend.Store] with one script: the factor is
 // one key per account and class, read by every TakeToken of every process,
 // with a PX expiry of ttl (deleted when raised back to 1).
-func (s *Store) AdjustRateFactor(ctx context.Context, account string, class quota.Class, from, to float64, ttl time.Duration) (float64, error) {
+func (s *Store) AdjustRateFactor(ctx context.Context, account string, class backend.Class, from, to float64, ttl time.Duration) (float64, error) {
 	if !(to > 0 && to <= 1) || ttl <= 0 {
-		return 0, &quota.FactorError{Factor: to, TTL: ttl}
+		return 0, &backend.FactorError{Factor: to, TTL: ttl}
 	}
 	return do(s, ctx, "AdjustRateFactor", func(ctx context.Context) (float64, error) {
 		v, err := factorScript.Run(ctx, s.rdb, []string{s.key(account, "factor", class.String())},
@@ -390,7 +394,7 @@ func (s *Store) AdjustRateFactor(ctx context.Context, account string, class quot
 
 // ReturnToken implements [backend.Store]: one script moves the bucket's
 // theoretical arrival time back one interval, never before Redis server time.
-func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Class, r quota.Rate) error {
+func (s *Store) ReturnToken(ctx context.Context, account string, class backend.Class, r backend.Rate) error {
 	if r.PerSecond < 0 || math.IsInf(r.PerSecond, 1) || !(r.PerSecond > 0) {
 		return nil // unlimited, or a rate TakeToken refuses: nothing was taken
 	}
@@ -445,7 +449,7 @@ type ledgerReply struct {
 // then after (when the script succeeded) to record what this process owns,
 // all under s.wb held for reading. When the reply shows that Redis lost the
 // ledger, it writes this process's slots back before returning.
-func (s *Store) runLedger(ctx context.Context, account string, res quota.Resource, b *backend.Bounds, op string, extra []any, after func(ledgerReply)) (ledgerReply, error) {
+func (s *Store) runLedger(ctx context.Context, account string, res backend.Resource, b *backend.Bounds, op string, extra []any, after func(ledgerReply)) (ledgerReply, error) {
 	id := ledgerID{account, res}
 	s.wb.RLock()
 	known := s.hold.epoch(id)
@@ -492,16 +496,8 @@ func decodeLedger(vals []int64, b *backend.Bounds) (ledgerReply, error) {
 	return r, nil
 }
 
-func exceeded(res quota.Resource, used int, b *backend.Bounds) *quota.ExceededError {
-	limit := -1
-	if b != nil {
-		limit = b.Limit
-	}
-	return &quota.ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: quota.SourceLocal}
-}
-
 // Reserve implements [backend.Store]: the check and the add are one script.
-func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Reserve", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "reserve", []any{key, millis(ttl)}, func(r ledgerReply) {
 			if r.change.Changed {
@@ -509,7 +505,7 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 			}
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		// A refusal here is the local share's *quota.ExceededError.
+		// A refusal here is the local share's (Change.Refused).
 		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
 		switch {
 		case err == nil && c.Changed:
@@ -526,13 +522,16 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 		return r.change, err
 	}
 	if !r.ok {
-		return r.change, exceeded(res, r.change.Used, b)
+		r.change.Refused, r.change.Limit = true, -1
+		if b != nil {
+			r.change.Limit = b.Limit
+		}
 	}
 	return r.change, nil
 }
 
 // Commit implements [backend.Store].
-func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Commit(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl)}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -552,7 +551,7 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 }
 
 // Hold implements [backend.Store].
-func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl)}, func(r ledgerReply) {
 			if r.change.Changed {
@@ -570,7 +569,7 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 }
 
 // Release implements [backend.Store].
-func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
+func (s *Store) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -588,7 +587,7 @@ func (s *Store) Release(ctx context.Context, account string, res quota.Resource,
 // Sync implements [backend.Store]. It needs Redis: while degraded it returns
 // an *UnavailableError under either policy, since the holdings it would
 // replace are the whole account's.
-func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
+func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	extra := make([]any, 0, 2+len(keys))
 	extra = append(extra, millis(ttl), millis(keep))
 	for _, k := range keys {
@@ -603,7 +602,7 @@ func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, ke
 }
 
 // MarkFull implements [backend.Store] with a key that expires after d.
-func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource, d time.Duration) error {
+func (s *Store) MarkFull(ctx context.Context, account string, res backend.Resource, d time.Duration) error {
 	_, err := do(s, ctx, "MarkFull", func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", 0, 0, nil, millis(d))...).Err()
 	}, func(fb *fallback) (struct{}, error) {
@@ -613,7 +612,7 @@ func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource
 }
 
 // Used implements [backend.Store]. While degraded it reports the local share.
-func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (int, bool, error) {
+func (s *Store) Used(ctx context.Context, account string, res backend.Resource) (int, bool, error) {
 	type result struct {
 		used int
 		full bool
@@ -632,7 +631,7 @@ func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (i
 }
 
 // Holds implements [backend.Store]. While degraded it reports the local share.
-func (s *Store) Holds(ctx context.Context, account string, res quota.Resource, key string) (bool, error) {
+func (s *Store) Holds(ctx context.Context, account string, res backend.Resource, key string) (bool, error) {
 	return do(s, ctx, "Holds", func(ctx context.Context) (bool, error) {
 		vals, err := s.readLedger(ctx, account, res, "holds", 3, key)
 		if err != nil {
@@ -646,7 +645,7 @@ func (s *Store) Holds(ctx context.Context, account string, res quota.Resource, k
 
 // readLedger runs a reading op ("used", "holds") whose reply has n values,
 // the ledger's epoch last; a loss it shows is handled as in runLedger.
-func (s *Store) readLedger(ctx context.Context, account string, res quota.Resource, op string, n int, extra ...any) ([]int64, error) {
+func (s *Store) readLedger(ctx context.Context, account string, res backend.Resource, op string, n int, extra ...any) ([]int64, error) {
 	id := ledgerID{account, res}
 	known := s.hold.epoch(id)
 	vals, err := ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs(op, known, millis(2*s.probe), nil, extra...)...).Int64Slice()

@@ -66,21 +66,21 @@ func TestInspector(t *testing.T) {
 		other := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
 		ctx := context.Background()
 		acct := storetest.Account(t)
-		r := quota.Rate{PerSecond: 0.01, Burst: 4}
+		r := backend.Rate{PerSecond: 0.01, Burst: 4}
 		for range 3 {
-			if _, ok, err := s.TakeToken(ctx, acct, quota.Write, r, 0); err != nil || !ok {
+			if _, ok, err := s.TakeToken(ctx, acct, backend.Write, r, 0); err != nil || !ok {
 				t.Fatalf("TakeToken: %v %v", ok, err)
 			}
 		}
 		for _, k := range []string{"a", "b"} {
-			if _, err := s.Reserve(ctx, acct, quota.Participants, k, nil, time.Minute); err != nil {
+			if _, err := s.Reserve(ctx, acct, backend.Participants, k, nil, time.Minute); err != nil {
 				t.Fatalf("Reserve: %v", err)
 			}
 		}
-		if n, err := other.Tokens(ctx, acct, quota.Write, r); err != nil || n < 1 || n > 1.05 {
+		if n, err := other.Tokens(ctx, acct, backend.Write, r); err != nil || n < 1 || n > 1.05 {
 			t.Errorf("other handle: Tokens = %v, %v; want 1 of 4 left", n, err)
 		}
-		if n, err := other.Pending(ctx, acct, quota.Participants); err != nil || n != 2 {
+		if n, err := other.Pending(ctx, acct, backend.Participants); err != nil || n != 2 {
 			t.Errorf("other handle: Pending = %d, %v; want 2", n, err)
 		}
 	})
@@ -93,20 +93,20 @@ func TestKeys(t *testing.T) {
 	s := newStore(t, rdb, redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	const acct = "AC0123"
-	if _, _, err := s.TakeToken(ctx, acct, quota.Write, quota.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
+	if _, _, err := s.TakeToken(ctx, acct, backend.Write, backend.Rate{PerSecond: 10, Burst: 1}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdjustRateFactor(ctx, acct, quota.Write, 1, 0.5, quota.FactorTTL); err != nil {
+	if _, err := s.AdjustRateFactor(ctx, acct, backend.Write, 1, 0.5, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	b := &backend.Bounds{Limit: 10, Levels: []float64{0.1}, Hysteresis: 1}
-	if _, err := s.Reserve(ctx, acct, quota.Rooms, "res", b, time.Minute); err != nil {
+	if _, err := s.Reserve(ctx, acct, backend.Rooms, "res", b, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Hold(ctx, acct, quota.Participants, "PA1", b, time.Minute); err != nil {
+	if _, err := s.Hold(ctx, acct, backend.Participants, "PA1", b, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkFull(ctx, acct, quota.Rooms, time.Minute); err != nil {
+	if err := s.MarkFull(ctx, acct, backend.Rooms, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := rdb.Keys(ctx, prefix+":*").Result()
@@ -176,13 +176,13 @@ func TestOptions(t *testing.T) {
 	}
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
 	for _, ps := range []float64{0, math.NaN()} {
-		if _, _, err := s.TakeToken(context.Background(), "AC1", quota.Read, quota.Rate{PerSecond: ps, Burst: 1}, 0); err == nil {
+		if _, _, err := s.TakeToken(context.Background(), "AC1", backend.Read, backend.Rate{PerSecond: ps, Burst: 1}, 0); err == nil {
 			t.Errorf("TakeToken with PerSecond %v succeeded", ps)
 		}
 	}
-	var fe *quota.FactorError
-	if _, err := s.AdjustRateFactor(context.Background(), "AC1", quota.Read, 1, 2, time.Minute); !errors.As(err, &fe) {
-		t.Errorf("AdjustRateFactor(to 2) = %v, want *quota.FactorError", err)
+	var fe *backend.FactorError
+	if _, err := s.AdjustRateFactor(context.Background(), "AC1", backend.Read, 1, 2, time.Minute); !errors.As(err, &fe) {
+		t.Errorf("AdjustRateFactor(to 2) = %v, want *backend.FactorError", err)
 	}
 }
 
@@ -198,10 +198,10 @@ func TestScriptCacheFlushed(t *testing.T) {
 		if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "k"+string(rune('0'+i)), b, time.Minute); err != nil {
+		if _, err := s.Reserve(ctx, "AC1", backend.Rooms, "k"+string(rune('0'+i)), b, time.Minute); err != nil {
 			t.Fatalf("Reserve after SCRIPT FLUSH: %v", err)
 		}
-		if _, _, err := s.TakeToken(ctx, "AC1", quota.Read, quota.Rate{PerSecond: 100, Burst: 10}, 0); err != nil {
+		if _, _, err := s.TakeToken(ctx, "AC1", backend.Read, backend.Rate{PerSecond: 100, Burst: 10}, 0); err != nil {
 			t.Fatalf("TakeToken after SCRIPT FLUSH: %v", err)
 		}
 	}
@@ -218,7 +218,7 @@ func TestFailClosed(t *testing.T) {
 	s := newStore(t, rdb, redisstore.WithPrefix(prefix), redisstore.WithProbeInterval(50*time.Millisecond))
 	ctx := context.Background()
 	b := &backend.Bounds{Limit: 5, Hysteresis: 1}
-	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r1", b, time.Minute); err != nil {
+	if _, err := s.Reserve(ctx, "AC1", backend.Rooms, "r1", b, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop(t)
@@ -226,13 +226,13 @@ func TestFailClosed(t *testing.T) {
 		op string
 		fn func() error
 	}{
-		{"Reserve", func() error { _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute); return err }},
+		{"Reserve", func() error { _, err := s.Reserve(ctx, "AC1", backend.Rooms, "r2", b, time.Minute); return err }},
 		{"TakeToken", func() error {
-			_, _, err := s.TakeToken(ctx, "AC1", quota.Write, quota.Rate{PerSecond: 1, Burst: 1}, 0)
+			_, _, err := s.TakeToken(ctx, "AC1", backend.Write, backend.Rate{PerSecond: 1, Burst: 1}, 0)
 			return err
 		}},
-		{"Release", func() error { _, err := s.Release(ctx, "AC1", quota.Rooms, "r1", b); return err }},
-		{"Used", func() error { _, _, err := s.Used(ctx, "AC1", quota.Rooms); return err }},
+		{"Release", func() error { _, err := s.Release(ctx, "AC1", backend.Rooms, "r1", b); return err }},
+		{"Used", func() error { _, _, err := s.Used(ctx, "AC1", backend.Rooms); return err }},
 	}
 	for _, c := range checks {
 		err := c.fn()
@@ -249,14 +249,13 @@ func TestFailClosed(t *testing.T) {
 	// first operation finds the ledger lost, writes r1 back and holds new
 	// reservations off for the grace (two probe intervals), so that the other
 	// processes can write theirs back first.
-	var ee *quota.ExceededError
-	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute); !errors.As(err, &ee) {
-		t.Fatalf("Reserve just after a restart that lost the ledger: %v, want *quota.ExceededError (the grace)", err)
+	if c, err := s.Reserve(ctx, "AC1", backend.Rooms, "r2", b, time.Minute); err != nil || !c.Refused {
+		t.Fatalf("Reserve just after a restart that lost the ledger: %+v, %v, want Refused (the grace)", c, err)
 	}
 	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
 	ledgerCheck{t, observer, "AC1", b}.expect("r1")
 	time.Sleep(150 * time.Millisecond) // past the grace
-	c, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute)
+	c, err := s.Reserve(ctx, "AC1", backend.Rooms, "r2", b, time.Minute)
 	if err != nil || c.Used != 2 {
 		t.Fatalf("Reserve after the grace: %+v, %v; want Used 2 (r1 written back, r2)", c, err)
 	}
@@ -297,25 +296,22 @@ type ledgerCheck struct {
 
 func (c ledgerCheck) reserve(key string, wantErr bool) {
 	c.t.Helper()
-	_, err := c.s.Reserve(context.Background(), c.acct, quota.Rooms, key, c.bound, time.Minute)
-	if gotErr := err != nil; gotErr != wantErr {
-		c.t.Fatalf("Reserve(%q): %v, want error %v", key, err, wantErr)
-	}
-	if wantErr && !errors.Is(err, quota.ErrExceeded) {
-		c.t.Fatalf("Reserve(%q): %v, want quota.ErrExceeded", key, err)
+	ch, err := c.s.Reserve(context.Background(), c.acct, backend.Rooms, key, c.bound, time.Minute)
+	if err != nil || ch.Refused != wantErr {
+		c.t.Fatalf("Reserve(%q): %+v, %v, want Refused %v and no error", key, ch, err, wantErr)
 	}
 }
 
 func (c ledgerCheck) hold(key string) {
 	c.t.Helper()
-	if _, err := c.s.Hold(context.Background(), c.acct, quota.Rooms, key, c.bound, time.Minute); err != nil {
+	if _, err := c.s.Hold(context.Background(), c.acct, backend.Rooms, key, c.bound, time.Minute); err != nil {
 		c.t.Fatalf("Hold(%q): %v", key, err)
 	}
 }
 
 func (c ledgerCheck) release(key string) {
 	c.t.Helper()
-	if _, err := c.s.Release(context.Background(), c.acct, quota.Rooms, key, c.bound); err != nil {
+	if _, err := c.s.Release(context.Background(), c.acct, backend.Rooms, key, c.bound); err != nil {
 		c.t.Fatalf("Release(%q): %v", key, err)
 	}
 }
@@ -324,7 +320,7 @@ func (c ledgerCheck) release(key string) {
 func (c ledgerCheck) expect(keys ...string) {
 	c.t.Helper()
 	ctx := context.Background()
-	used, _, err := c.s.Used(ctx, c.acct, quota.Rooms)
+	used, _, err := c.s.Used(ctx, c.acct, backend.Rooms)
 	if err != nil {
 		c.t.Fatalf("Used: %v", err)
 	}
@@ -332,7 +328,7 @@ func (c ledgerCheck) expect(keys ...string) {
 		c.t.Errorf("Used = %d, want %d (%v)", used, len(keys), keys)
 	}
 	for _, k := range keys {
-		if h, err := c.s.Holds(ctx, c.acct, quota.Rooms, k); err != nil || !h {
+		if h, err := c.s.Holds(ctx, c.acct, backend.Rooms, k); err != nil || !h {
 			c.t.Errorf("Holds(%q) = %v, %v; want true", k, h, err)
 		}
 	}
@@ -347,7 +343,7 @@ func waitRecovered(t *testing.T, s *redisstore.Store, acct string) {
 			t.Fatal("the store did not recover within 5s of Redis returning")
 		}
 		time.Sleep(20 * time.Millisecond)
-		s.Used(context.Background(), acct, quota.Rooms)
+		s.Used(context.Background(), acct, backend.Rooms)
 	}
 }
 
@@ -370,18 +366,17 @@ func TestFailLocalRestart(t *testing.T) {
 		t.Fatal("not degraded after Redis stopped")
 	}
 	c.expect("r1", "RM1", "r2")
-	if n, err := s.Pending(context.Background(), "AC1", quota.Rooms); err != nil || n != 2 {
+	if n, err := s.Pending(context.Background(), "AC1", backend.Rooms); err != nil || n != 2 {
 		t.Errorf("Pending while degraded = %d, %v; want the local share's 2 (r1, r2)", n, err)
 	}
 	c.hold("RM2")
-	var ee *quota.ExceededError
-	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r3", b, time.Minute); !errors.As(err, &ee) || ee.Limit != 4 || ee.Used != 4 {
-		t.Errorf("refusal while degraded: %v, want *quota.ExceededError with the local Limit 4, Used 4", err)
+	if ch, err := s.Reserve(context.Background(), "AC1", backend.Rooms, "r3", b, time.Minute); err != nil || !ch.Refused || ch.Limit != 4 || ch.Used != 4 {
+		t.Errorf("refusal while degraded: %+v, %v, want Refused with the local Limit 4, Used 4", ch, err)
 	}
 	c.release("RM1") // taken in Redis before: given back there on recovery
 	c.expect("r1", "r2", "RM2")
 	var ue *redisstore.UnavailableError
-	if _, _, _, err := s.Sync(context.Background(), "AC1", quota.Rooms, []string{"RM2"}, b, time.Minute, 0); !errors.As(err, &ue) || ue.Op != "Sync" {
+	if _, _, _, err := s.Sync(context.Background(), "AC1", backend.Rooms, []string{"RM2"}, b, time.Minute, 0); !errors.As(err, &ue) || ue.Op != "Sync" {
 		t.Errorf("Sync while degraded: %v, want *UnavailableError", err)
 	}
 
@@ -393,7 +388,7 @@ func TestFailLocalRestart(t *testing.T) {
 	c.expect("r1", "r2", "RM2")
 	// Redis lost its data: new slots wait for a grace of two probe
 	// intervals, while the other processes write theirs back.
-	if _, full, err := observer.Used(context.Background(), "AC1", quota.Rooms); err != nil || !full {
+	if _, full, err := observer.Used(context.Background(), "AC1", backend.Rooms); err != nil || !full {
 		t.Errorf("Used after recovery from a data loss: full %v, %v; want the grace mark", full, err)
 	}
 	c.reserve("r3", true)
@@ -487,11 +482,11 @@ func TestFailLocalRate(t *testing.T) {
 	}
 	s, _ := failLocal(t, srv)
 	ctx := context.Background()
-	r := quota.Rate{PerSecond: 1, Burst: 4} // the local share is 0.5/s, burst 2
+	r := backend.Rate{PerSecond: 1, Burst: 4} // the local share is 0.5/s, burst 2
 	srv.Stop(t)
 	var granted int
 	for range 10 {
-		_, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, 0)
+		_, ok, err := s.TakeToken(ctx, "AC1", backend.Write, r, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -502,12 +497,27 @@ func TestFailLocalRate(t *testing.T) {
 	if granted != 2 {
 		t.Errorf("degraded tokens granted at once: %d, want the local burst 2", granted)
 	}
-	w, ok, err := s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
+	w, ok, err := s.TakeToken(ctx, "AC1", backend.Write, r, time.Minute)
 	if err != nil || !ok || w < 1500*time.Millisecond || w > 2*time.Second {
 		t.Errorf("next degraded token: wait %v ok %v err %v, want about 2s (0.5/s)", w, ok, err)
 	}
 	// The local bucket owes the token it granted with a wait.
-	if n, err := s.Tokens(ctx, "AC1", quota.Write, r); err != nil || n < -1 || n > -0.75 {
+	if n, err := s.Tokens(ctx, "AC1", backend.Write, r); err != nil || n < -1 || n > -0.75 {
 		t.Errorf("degraded Tokens = %v, %v; want about -1 (one token owed)", n, err)
+	}
+}
+
+// TestClosedClient: once the application closes the Redis client, the
+// store's errors match quota.ErrClosed, the module's one "closed" error.
+func TestClosedClient(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
+	if err := rdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.TakeToken(context.Background(), "AC1", backend.Write, backend.Rate{PerSecond: 10, Burst: 1}, time.Second)
+	if !errors.Is(err, quota.ErrClosed) || !strings.HasPrefix(err.Error(), "redisstore: ") {
+		t.Fatalf("TakeToken on a closed client: %v, want a redisstore: error matching quota.ErrClosed", err)
 	}
 }

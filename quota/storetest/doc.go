@@ -1,5 +1,5 @@
 // Package storetest is the conformance suite for implementations of
-// [backend.Store]: every store (the in-process [quota.MemoryStore], the Redis
+// [backend.Store]: every store (the in-process quota/memstore, the Redis
 // store in quota/redisstore, or one of your own) must pass it.
 //
 // # Use
@@ -7,7 +7,13 @@
 // Call [Run] from a test of the store's package with a constructor:
 //
 //	func TestStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) backend.Store { return quota.NewMemoryStore() })
+//		storetest.Run(t, func(t *testing.T) backend.Store {
+//			s, err := memstore.New()
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		})
 //	}
 //
 // A store shared by several processes should also pass [RunShared], given
@@ -18,7 +24,7 @@
 //
 // Token pacing (rate and burst, refusals beyond maxWait that take nothing,
 // unlimited rates, the adaptive factor per account and class), reservations up
-// to the limit with a typed *quota.ExceededError, duplicate keys, lapses after
+// to the limit refused as a fact (Change.Refused, never an error), duplicate keys, lapses after
 // the ttl, commits, holdings past the limit, idempotent releases, sync drift,
 // full marks, threshold crossings with hysteresis reported exactly once, and
 // the same under concurrency (100 goroutines reserving against a limit of 10).

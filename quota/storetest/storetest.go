@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 )
 
@@ -135,7 +134,7 @@ func within(t *testing.T, what string, got, want, below, above time.Duration) {
 	}
 }
 
-func take(t *testing.T, s backend.Store, account string, class quota.Class, r quota.Rate, maxWait time.Duration) (time.Duration, bool) {
+func take(t *testing.T, s backend.Store, account string, class backend.Class, r backend.Rate, maxWait time.Duration) (time.Duration, bool) {
 	t.Helper()
 	w, ok, err := s.TakeToken(ctxT(t), account, class, r, maxWait)
 	if err != nil {
@@ -149,9 +148,9 @@ func take(t *testing.T, s backend.Store, account string, class quota.Class, r qu
 const tol = 400 * time.Millisecond
 
 func testTokenBurst(t *testing.T, s backend.Store, account string) {
-	r := quota.Rate{PerSecond: 1, Burst: 2}
+	r := backend.Rate{PerSecond: 1, Burst: 2}
 	for i, want := range []time.Duration{0, 0, time.Second, 2 * time.Second} {
-		w, ok := take(t, s, account, quota.Write, r, time.Minute)
+		w, ok := take(t, s, account, backend.Write, r, time.Minute)
 		if !ok {
 			t.Fatalf("token %d: refused with maxWait 1m (wait %v)", i+1, w)
 		}
@@ -160,20 +159,20 @@ func testTokenBurst(t *testing.T, s backend.Store, account string) {
 }
 
 func testTokenMaxWait(t *testing.T, s backend.Store, account string) {
-	r := quota.Rate{PerSecond: 1, Burst: 1}
-	if w, ok := take(t, s, account, quota.Write, r, 0); !ok || w != 0 {
+	r := backend.Rate{PerSecond: 1, Burst: 1}
+	if w, ok := take(t, s, account, backend.Write, r, 0); !ok || w != 0 {
 		t.Fatalf("first token: wait %v ok %v, want 0 true", w, ok)
 	}
 	// The next token needs about 1s: refused with maxWait 0 and 300ms, taking nothing.
 	for _, maxWait := range []time.Duration{0, 300 * time.Millisecond, 300 * time.Millisecond} {
-		w, ok := take(t, s, account, quota.Write, r, maxWait)
+		w, ok := take(t, s, account, backend.Write, r, maxWait)
 		if ok {
 			t.Fatalf("maxWait %v: took a token needing %v", maxWait, w)
 		}
 		within(t, fmt.Sprintf("refused token (maxWait %v)", maxWait), w, time.Second, tol, 0)
 	}
 	// Nothing was taken by the refusals: the next token still needs about 1s, not 3s.
-	w, ok := take(t, s, account, quota.Write, r, time.Minute)
+	w, ok := take(t, s, account, backend.Write, r, time.Minute)
 	if !ok {
 		t.Fatalf("token after refusals refused with maxWait 1m (wait %v)", w)
 	}
@@ -181,38 +180,38 @@ func testTokenMaxWait(t *testing.T, s backend.Store, account string) {
 }
 
 func testTokenUnlimited(t *testing.T, s backend.Store, account string) {
-	r := quota.Rate{PerSecond: -1, Burst: 1}
+	r := backend.Rate{PerSecond: -1, Burst: 1}
 	for i := range 200 {
-		if w, ok := take(t, s, account, quota.Read, r, 0); !ok || w != 0 {
+		if w, ok := take(t, s, account, backend.Read, r, 0); !ok || w != 0 {
 			t.Fatalf("unlimited token %d: wait %v ok %v, want 0 true", i+1, w, ok)
 		}
 	}
 }
 
 func testTokenIndependent(t *testing.T, s backend.Store, account string) {
-	r := quota.Rate{PerSecond: 1, Burst: 1}
-	if _, ok := take(t, s, account, quota.Write, r, 0); !ok {
+	r := backend.Rate{PerSecond: 1, Burst: 1}
+	if _, ok := take(t, s, account, backend.Write, r, 0); !ok {
 		t.Fatal("first write token refused")
 	}
-	if _, ok := take(t, s, account, quota.Write, r, 0); ok {
+	if _, ok := take(t, s, account, backend.Write, r, 0); ok {
 		t.Fatal("second write token at 1/s burst 1 granted at once")
 	}
-	if w, ok := take(t, s, account, quota.Read, r, 0); !ok || w != 0 {
+	if w, ok := take(t, s, account, backend.Read, r, 0); !ok || w != 0 {
 		t.Errorf("read token after writes: wait %v ok %v; classes must have their own buckets", w, ok)
 	}
-	if w, ok := take(t, s, account+"-other", quota.Write, r, 0); !ok || w != 0 {
+	if w, ok := take(t, s, account+"-other", backend.Write, r, 0); !ok || w != 0 {
 		t.Errorf("other account's write token: wait %v ok %v; accounts must have their own buckets", w, ok)
 	}
 }
 
 func testTokenConcurrent(t *testing.T, s backend.Store, account string) {
 	// At one token per 100 s, a burst of 5 is all that 50 simultaneous callers can get.
-	r := quota.Rate{PerSecond: 0.01, Burst: 5}
+	r := backend.Rate{PerSecond: 0.01, Burst: 5}
 	var granted atomic.Int32
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			w, ok, err := s.TakeToken(ctxT(t), account, quota.Write, r, 0)
+			w, ok, err := s.TakeToken(ctxT(t), account, backend.Write, r, 0)
 			if err != nil {
 				t.Errorf("TakeToken: %v", err)
 				return
@@ -232,15 +231,15 @@ func testTokenConcurrent(t *testing.T, s backend.Store, account string) {
 }
 
 // adjust calls AdjustRateFactor and checks the factor it returns.
-func adjust(t *testing.T, s backend.Store, account string, class quota.Class, from, to float64, ttl time.Duration, want float64) {
+func adjust(t *testing.T, s backend.Store, account string, class backend.Class, from, to float64, ttl time.Duration, want float64) {
 	t.Helper()
 	f, err := s.AdjustRateFactor(ctxT(t), account, class, from, to, ttl)
-	if err != nil || math.Abs(f-want) > quota.FactorTolerance {
+	if err != nil || math.Abs(f-want) > backend.FactorTolerance {
 		t.Fatalf("AdjustRateFactor(%v -> %v) = %v, %v; want %v", from, to, f, err, want)
 	}
 }
 
-func factor(t *testing.T, s backend.Store, account string, class quota.Class) float64 {
+func factor(t *testing.T, s backend.Store, account string, class backend.Class) float64 {
 	t.Helper()
 	f, err := s.RateFactor(ctxT(t), account, class)
 	if err != nil {
@@ -252,109 +251,109 @@ func factor(t *testing.T, s backend.Store, account string, class quota.Class) fl
 func testReturnToken(t *testing.T, s backend.Store, account string) {
 	// 1/s, burst 1: the second token waits a second; given back, the third
 	// waits a second again instead of two.
-	r := quota.Rate{PerSecond: 1, Burst: 1}
-	take(t, s, account, quota.Write, r, 0)
-	w, ok := take(t, s, account, quota.Write, r, time.Minute)
+	r := backend.Rate{PerSecond: 1, Burst: 1}
+	take(t, s, account, backend.Write, r, 0)
+	w, ok := take(t, s, account, backend.Write, r, time.Minute)
 	within(t, "second token", w, time.Second, tol, 0)
 	if !ok {
 		t.Fatal("second token refused")
 	}
-	if err := s.ReturnToken(ctxT(t), account, quota.Write, r); err != nil {
+	if err := s.ReturnToken(ctxT(t), account, backend.Write, r); err != nil {
 		t.Fatalf("ReturnToken: %v", err)
 	}
-	w, _ = take(t, s, account, quota.Write, r, time.Minute)
+	w, _ = take(t, s, account, backend.Write, r, time.Minute)
 	within(t, "token after one was given back", w, time.Second, tol, 0)
 	// Giving back more than was taken never fills the bucket past its burst.
-	r2 := quota.Rate{PerSecond: 1, Burst: 2}
+	r2 := backend.Rate{PerSecond: 1, Burst: 2}
 	for range 3 {
-		if err := s.ReturnToken(ctxT(t), account, quota.Read, r2); err != nil {
+		if err := s.ReturnToken(ctxT(t), account, backend.Read, r2); err != nil {
 			t.Fatalf("ReturnToken: %v", err)
 		}
 	}
 	for i := range 2 {
-		if _, ok := take(t, s, account, quota.Read, r2, 0); !ok {
+		if _, ok := take(t, s, account, backend.Read, r2, 0); !ok {
 			t.Fatalf("token %d of burst 2 refused", i+1)
 		}
 	}
-	if _, ok := take(t, s, account, quota.Read, r2, 0); ok {
+	if _, ok := take(t, s, account, backend.Read, r2, 0); ok {
 		t.Error("third token granted at once: returned tokens filled the bucket past its burst")
 	}
 }
 
 func testFactorScales(t *testing.T, s backend.Store, account string) {
-	if f := factor(t, s, account, quota.Write); f != 1 {
+	if f := factor(t, s, account, backend.Write); f != 1 {
 		t.Fatalf("RateFactor of a fresh account = %v; want 1", f)
 	}
-	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
-	if f := factor(t, s, account, quota.Write); f != 0.5 {
+	adjust(t, s, account, backend.Write, 1, 0.5, time.Minute, 0.5)
+	if f := factor(t, s, account, backend.Write); f != 0.5 {
 		t.Fatalf("RateFactor after a cut to 0.5 = %v; want 0.5", f)
 	}
-	if f := factor(t, s, account, quota.Read); f != 1 {
+	if f := factor(t, s, account, backend.Read); f != 1 {
 		t.Errorf("read factor after slowing writes = %v; want 1", f)
 	}
-	if f := factor(t, s, account+"-other", quota.Write); f != 1 {
+	if f := factor(t, s, account+"-other", backend.Write); f != 1 {
 		t.Errorf("other account's factor = %v; want 1", f)
 	}
 	// 2/s slowed by 0.5 is 1/s: the second token waits about 1s, not 500ms.
-	r := quota.Rate{PerSecond: 2, Burst: 1}
-	if w, ok := take(t, s, account, quota.Write, r, time.Minute); !ok || w != 0 {
+	r := backend.Rate{PerSecond: 2, Burst: 1}
+	if w, ok := take(t, s, account, backend.Write, r, time.Minute); !ok || w != 0 {
 		t.Fatalf("first slowed token: wait %v ok %v", w, ok)
 	}
-	w, _ := take(t, s, account, quota.Write, r, time.Minute)
+	w, _ := take(t, s, account, backend.Write, r, time.Minute)
 	within(t, "second token at 2/s with factor 0.5", w, time.Second, tol, 0)
 	// The unslowed read bucket keeps 500ms.
-	take(t, s, account, quota.Read, r, time.Minute)
-	w, _ = take(t, s, account, quota.Read, r, time.Minute)
+	take(t, s, account, backend.Read, r, time.Minute)
+	w, _ = take(t, s, account, backend.Read, r, time.Minute)
 	within(t, "second read token at 2/s", w, 500*time.Millisecond, tol, 0)
 
-	adjust(t, s, account, quota.Write, 0.5, 1, time.Minute, 1)
-	if f := factor(t, s, account, quota.Write); f != 1 {
+	adjust(t, s, account, backend.Write, 0.5, 1, time.Minute, 1)
+	if f := factor(t, s, account, backend.Write); f != 1 {
 		t.Errorf("RateFactor after a raise to 1 = %v; want 1", f)
 	}
 }
 
 func testFactorInvalid(t *testing.T, s backend.Store, account string) {
-	adjust(t, s, account, quota.Write, 1, 0.25, time.Minute, 0.25)
+	adjust(t, s, account, backend.Write, 1, 0.25, time.Minute, 0.25)
 	for _, tc := range []struct {
 		f   float64
 		ttl time.Duration
 	}{{0, time.Minute}, {-0.5, time.Minute}, {1.5, time.Minute}, {math.NaN(), time.Minute}, {math.Inf(1), time.Minute}, {0.5, 0}, {0.5, -time.Second}} {
-		var fe *quota.FactorError
-		if _, err := s.AdjustRateFactor(ctxT(t), account, quota.Write, 0.25, tc.f, tc.ttl); !errors.As(err, &fe) {
-			t.Errorf("AdjustRateFactor(to %v, ttl %v) = %v, want a *quota.FactorError", tc.f, tc.ttl, err)
+		var fe *backend.FactorError
+		if _, err := s.AdjustRateFactor(ctxT(t), account, backend.Write, 0.25, tc.f, tc.ttl); !errors.As(err, &fe) {
+			t.Errorf("AdjustRateFactor(to %v, ttl %v) = %v, want a *backend.FactorError", tc.f, tc.ttl, err)
 		}
 	}
-	if f := factor(t, s, account, quota.Write); f != 0.25 {
+	if f := factor(t, s, account, backend.Write); f != 0.25 {
 		t.Errorf("factor after refused adjustments = %v; want 0.25 unchanged", f)
 	}
 }
 
 func testFactorLowerWins(t *testing.T, s backend.Store, account string) {
 	// Two clients cut from 1 at once: the lower cut wins, whichever comes first.
-	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
-	adjust(t, s, account, quota.Write, 1, 0.7, time.Minute, 0.5)
-	adjust(t, s, account, quota.Write, 1, 0.4, time.Minute, 0.4)
+	adjust(t, s, account, backend.Write, 1, 0.5, time.Minute, 0.5)
+	adjust(t, s, account, backend.Write, 1, 0.7, time.Minute, 0.5)
+	adjust(t, s, account, backend.Write, 1, 0.4, time.Minute, 0.4)
 	// A cut from a stale factor still applies when it is lower.
-	adjust(t, s, account, quota.Write, 0.9, 0.3, time.Minute, 0.3)
+	adjust(t, s, account, backend.Write, 0.9, 0.3, time.Minute, 0.3)
 }
 
 func testFactorStaleRaise(t *testing.T, s backend.Store, account string) {
-	adjust(t, s, account, quota.Write, 1, 0.5, time.Minute, 0.5)
+	adjust(t, s, account, backend.Write, 1, 0.5, time.Minute, 0.5)
 	// A raise computed from 0.6 (another client's view) is dropped.
-	adjust(t, s, account, quota.Write, 0.6, 0.65, time.Minute, 0.5)
+	adjust(t, s, account, backend.Write, 0.6, 0.65, time.Minute, 0.5)
 	// From the factor in force it applies, from any client.
-	adjust(t, s, account, quota.Write, 0.5, 0.55, time.Minute, 0.55)
+	adjust(t, s, account, backend.Write, 0.5, 0.55, time.Minute, 0.55)
 	// Concurrent raises from one view: exactly one applies.
 	var wg sync.WaitGroup
 	var won atomic.Int64
 	for i := range 20 {
 		wg.Go(func() {
 			to := 0.56 + float64(i)/100
-			f, err := s.AdjustRateFactor(ctxT(t), account, quota.Write, 0.55, to, time.Minute)
+			f, err := s.AdjustRateFactor(ctxT(t), account, backend.Write, 0.55, to, time.Minute)
 			if err != nil {
 				t.Errorf("AdjustRateFactor: %v", err)
 			}
-			if math.Abs(f-to) <= quota.FactorTolerance {
+			if math.Abs(f-to) <= backend.FactorTolerance {
 				won.Add(1)
 			}
 		})
@@ -366,21 +365,21 @@ func testFactorStaleRaise(t *testing.T, s backend.Store, account string) {
 }
 
 func testFactorExpires(t *testing.T, s backend.Store, account string) {
-	adjust(t, s, account, quota.Write, 1, 0.5, 300*time.Millisecond, 0.5)
-	r := quota.Rate{PerSecond: 2, Burst: 1}
+	adjust(t, s, account, backend.Write, 1, 0.5, 300*time.Millisecond, 0.5)
+	r := backend.Rate{PerSecond: 2, Burst: 1}
 	sleep(t, 700*time.Millisecond)
-	if f := factor(t, s, account, quota.Write); f != 1 {
+	if f := factor(t, s, account, backend.Write); f != 1 {
 		t.Fatalf("factor 700ms after a cut with ttl 300ms = %v; want 1 (expired)", f)
 	}
 	// The bucket runs at the configured rate again.
-	take(t, s, account, quota.Write, r, time.Minute)
-	w, _ := take(t, s, account, quota.Write, r, time.Minute)
+	take(t, s, account, backend.Write, r, time.Minute)
+	w, _ := take(t, s, account, backend.Write, r, time.Minute)
 	within(t, "second token after the factor expired", w, 500*time.Millisecond, tol, 0)
 	// A raise from the expired value 0.5 is dropped: the factor is 1.
-	adjust(t, s, account, quota.Write, 0.5, 0.6, time.Minute, 1)
+	adjust(t, s, account, backend.Write, 0.5, 0.6, time.Minute, 1)
 }
 
-func reserve(t *testing.T, s backend.Store, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) backend.Change {
+func reserve(t *testing.T, s backend.Store, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) backend.Change {
 	t.Helper()
 	c, err := s.Reserve(ctxT(t), account, res, key, b, ttl)
 	if err != nil {
@@ -389,26 +388,19 @@ func reserve(t *testing.T, s backend.Store, account string, res quota.Resource, 
 	return c
 }
 
-// refused checks that err is a local *quota.ExceededError for res with used and limit.
-func refused(t *testing.T, what string, err error, res quota.Resource, used, limit int) {
+// refused checks that a Reserve took nothing and reported the refusal as a
+// fact (Change.Refused, with the usage that refused it), not as an error.
+func refused(t *testing.T, what string, c backend.Change, err error, used, limit int) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("%s: no error, want *quota.ExceededError", what)
+	if err != nil {
+		t.Fatalf("%s: error %v, want Change.Refused and no error", what, err)
 	}
-	if !errors.Is(err, quota.ErrExceeded) {
-		t.Errorf("%s: %v does not match quota.ErrExceeded", what, err)
-	}
-	var ee *quota.ExceededError
-	if !errors.As(err, &ee) {
-		t.Fatalf("%s: %T %v, want *quota.ExceededError", what, err, err)
-	}
-	if ee.Resource != res || ee.Used != used || ee.Limit != limit || ee.Code != res.ExceededCode() || ee.Source != quota.SourceLocal {
-		t.Errorf("%s: got %+v, want Resource %s Used %d Limit %d Code %d Source local",
-			what, *ee, res, used, limit, res.ExceededCode())
+	if !c.Refused || c.Used != used || c.Limit != limit || c.Changed || len(c.Crossings) != 0 {
+		t.Errorf("%s: got %+v, want Refused with Used %d Limit %d, unchanged, no crossings", what, c, used, limit)
 	}
 }
 
-func expectUsed(t *testing.T, s backend.Store, account string, res quota.Resource, used int, full bool) {
+func expectUsed(t *testing.T, s backend.Store, account string, res backend.Resource, used int, full bool) {
 	t.Helper()
 	u, f, err := s.Used(ctxT(t), account, res)
 	if err != nil {
@@ -419,7 +411,7 @@ func expectUsed(t *testing.T, s backend.Store, account string, res quota.Resourc
 	}
 }
 
-func expectHolds(t *testing.T, s backend.Store, account string, res quota.Resource, key string, want bool) {
+func expectHolds(t *testing.T, s backend.Store, account string, res backend.Resource, key string, want bool) {
 	t.Helper()
 	h, err := s.Holds(ctxT(t), account, res, key)
 	if err != nil {
@@ -441,14 +433,14 @@ func expectChange(t *testing.T, what string, c backend.Change, used int, changed
 }
 
 func testReserveLimit(t *testing.T, s backend.Store, account string) {
-	for _, res := range []quota.Resource{quota.Rooms, quota.Participants} {
+	for _, res := range []backend.Resource{backend.Rooms, backend.Participants} {
 		b := bounds(3)
 		for i := 1; i <= 3; i++ {
 			c := reserve(t, s, account, res, fmt.Sprintf("r%d", i), b, longTTL)
 			expectChange(t, fmt.Sprintf("%s reserve %d of 3", res, i), c, i, true)
 		}
-		_, err := s.Reserve(ctxT(t), account, res, "r4", b, longTTL)
-		refused(t, fmt.Sprintf("%s reserve past limit", res), err, res, 3, 3)
+		rc1, err := s.Reserve(ctxT(t), account, res, "r4", b, longTTL)
+		refused(t, fmt.Sprintf("%s reserve past limit", res), rc1, err, 3, 3)
 		expectUsed(t, s, account, res, 3, false)
 		expectHolds(t, s, account, res, "r4", false)
 		expectHolds(t, s, account, res, "r2", true)
@@ -457,43 +449,43 @@ func testReserveLimit(t *testing.T, s backend.Store, account string) {
 
 func testReserveDuplicate(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
-	reserve(t, s, account, quota.Rooms, "r1", b, longTTL)
-	c := reserve(t, s, account, quota.Rooms, "r1", b, longTTL)
+	reserve(t, s, account, backend.Rooms, "r1", b, longTTL)
+	c := reserve(t, s, account, backend.Rooms, "r1", b, longTTL)
 	expectChange(t, "duplicate reservation", c, 1, false)
-	if _, err := s.Hold(ctxT(t), account, quota.Rooms, "RM1", b, longTTL); err != nil {
+	if _, err := s.Hold(ctxT(t), account, backend.Rooms, "RM1", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
-	c = reserve(t, s, account, quota.Rooms, "RM1", b, longTTL)
+	c = reserve(t, s, account, backend.Rooms, "RM1", b, longTTL)
 	expectChange(t, "reservation of a held key", c, 2, false)
-	expectUsed(t, s, account, quota.Rooms, 2, false)
+	expectUsed(t, s, account, backend.Rooms, 2, false)
 }
 
 func testReserveUnlimited(t *testing.T, s backend.Store, account string) {
-	b := bounds(quota.Unlimited, 0.7)
+	b := bounds(-1, 0.7)
 	for i := 1; i <= 30; i++ {
-		c := reserve(t, s, account, quota.Participants, fmt.Sprintf("p%d", i), b, longTTL)
+		c := reserve(t, s, account, backend.Participants, fmt.Sprintf("p%d", i), b, longTTL)
 		expectChange(t, fmt.Sprintf("unlimited reserve %d", i), c, i, true)
 	}
 }
 
 func testReserveLapse(t *testing.T, s backend.Store, account string) {
 	b := bounds(1)
-	reserve(t, s, account, quota.Rooms, "a", b, shortTTL)
-	_, err := s.Reserve(ctxT(t), account, quota.Rooms, "b", b, longTTL)
-	refused(t, "reserve while the pending slot is live", err, quota.Rooms, 1, 1)
+	reserve(t, s, account, backend.Rooms, "a", b, shortTTL)
+	rc2, err := s.Reserve(ctxT(t), account, backend.Rooms, "b", b, longTTL)
+	refused(t, "reserve while the pending slot is live", rc2, err, 1, 1)
 	sleep(t, shortTTL+lapseMargin)
-	expectHolds(t, s, account, quota.Rooms, "a", false)
-	expectUsed(t, s, account, quota.Rooms, 0, false)
-	c := reserve(t, s, account, quota.Rooms, "b", b, longTTL)
+	expectHolds(t, s, account, backend.Rooms, "a", false)
+	expectUsed(t, s, account, backend.Rooms, 0, false)
+	c := reserve(t, s, account, backend.Rooms, "b", b, longTTL)
 	expectChange(t, "reserve after the lapse", c, 1, true)
 }
 
 func testReserveIndependent(t *testing.T, s backend.Store, account string) {
 	b := bounds(1)
-	reserve(t, s, account, quota.Rooms, "k", b, longTTL)
-	c := reserve(t, s, account, quota.Participants, "k", b, longTTL)
+	reserve(t, s, account, backend.Rooms, "k", b, longTTL)
+	c := reserve(t, s, account, backend.Participants, "k", b, longTTL)
 	expectChange(t, "participant reserve with the room quota used up", c, 1, true)
-	c = reserve(t, s, account+"-other", quota.Rooms, "k", b, longTTL)
+	c = reserve(t, s, account+"-other", backend.Rooms, "k", b, longTTL)
 	expectChange(t, "other account's room reserve", c, 1, true)
 }
 
@@ -507,21 +499,20 @@ func testReserveConcurrent(t *testing.T, s backend.Store, account string) {
 	)
 	for i := range 100 {
 		wg.Go(func() {
-			c, err := s.Reserve(ctxT(t), account, quota.Rooms, fmt.Sprintf("r%d", i), b, longTTL)
+			c, err := s.Reserve(ctxT(t), account, backend.Rooms, fmt.Sprintf("r%d", i), b, longTTL)
 			mu.Lock()
 			defer mu.Unlock()
-			var ee *quota.ExceededError
 			switch {
-			case err == nil:
-				ok++
-				crossings = append(crossings, c.Crossings...)
-			case errors.As(err, &ee):
+			case err != nil:
+				t.Errorf("Reserve: %v", err)
+			case c.Refused:
 				nope++
-				if ee.Used != 10 || ee.Limit != 10 {
-					t.Errorf("refusal %+v, want Used 10 Limit 10", *ee)
+				if c.Used != 10 || c.Limit != 10 {
+					t.Errorf("refusal %+v, want Used 10 Limit 10", c)
 				}
 			default:
-				t.Errorf("Reserve: %v", err)
+				ok++
+				crossings = append(crossings, c.Crossings...)
 			}
 		})
 	}
@@ -534,23 +525,23 @@ func testReserveConcurrent(t *testing.T, s backend.Store, account string) {
 	if !slices.Equal(crossings, want) {
 		t.Errorf("crossings reported = %v, want each rising level exactly once: %v", crossings, want)
 	}
-	expectUsed(t, s, account, quota.Rooms, 10, false)
+	expectUsed(t, s, account, backend.Rooms, 10, false)
 }
 
 func testCommit(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(5)
-	reserve(t, s, account, quota.Rooms, "res-1", b, shortTTL)
-	c, err := s.Commit(ctx, account, quota.Rooms, "res-1", "RM1", b, longTTL)
+	reserve(t, s, account, backend.Rooms, "res-1", b, shortTTL)
+	c, err := s.Commit(ctx, account, backend.Rooms, "res-1", "RM1", b, longTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	expectChange(t, "commit", c, 1, true)
-	expectHolds(t, s, account, quota.Rooms, "res-1", false)
-	expectHolds(t, s, account, quota.Rooms, "RM1", true)
+	expectHolds(t, s, account, backend.Rooms, "res-1", false)
+	expectHolds(t, s, account, backend.Rooms, "RM1", true)
 	// Same key for reservation and holding.
-	reserve(t, s, account, quota.Rooms, "RM2", b, shortTTL)
-	if c, err = s.Commit(ctx, account, quota.Rooms, "RM2", "RM2", b, longTTL); err != nil {
+	reserve(t, s, account, backend.Rooms, "RM2", b, shortTTL)
+	if c, err = s.Commit(ctx, account, backend.Rooms, "RM2", "RM2", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
 	if c.Used != 2 {
@@ -558,11 +549,11 @@ func testCommit(t *testing.T, s backend.Store, account string) {
 	}
 	// The holdings outlive the reservations' ttl.
 	sleep(t, shortTTL+lapseMargin)
-	expectUsed(t, s, account, quota.Rooms, 2, false)
-	expectHolds(t, s, account, quota.Rooms, "RM1", true)
-	expectHolds(t, s, account, quota.Rooms, "RM2", true)
+	expectUsed(t, s, account, backend.Rooms, 2, false)
+	expectHolds(t, s, account, backend.Rooms, "RM1", true)
+	expectHolds(t, s, account, backend.Rooms, "RM2", true)
 	// A commit of a held key again changes nothing.
-	if c, err = s.Commit(ctx, account, quota.Rooms, "res-1", "RM1", b, longTTL); err != nil {
+	if c, err = s.Commit(ctx, account, backend.Rooms, "res-1", "RM1", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
 	expectChange(t, "repeated commit", c, 2, false)
@@ -571,52 +562,52 @@ func testCommit(t *testing.T, s backend.Store, account string) {
 func testCommitUnknown(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(2)
-	reserve(t, s, account, quota.Participants, "a", b, longTTL)
-	reserve(t, s, account, quota.Participants, "b", b, longTTL)
+	reserve(t, s, account, backend.Participants, "a", b, longTTL)
+	reserve(t, s, account, backend.Participants, "b", b, longTTL)
 	// The quota is used up; a room Twilio created anyway must be counted.
-	c, err := s.Commit(ctx, account, quota.Participants, "never-reserved", "PA1", b, longTTL)
+	c, err := s.Commit(ctx, account, backend.Participants, "never-reserved", "PA1", b, longTTL)
 	if err != nil {
 		t.Fatalf("Commit of an unknown reservation: %v", err)
 	}
 	expectChange(t, "commit of an unknown reservation", c, 3, true)
-	expectHolds(t, s, account, quota.Participants, "PA1", true)
+	expectHolds(t, s, account, backend.Participants, "PA1", true)
 }
 
 func testHoldPastLimit(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(2)
 	for i := 1; i <= 3; i++ {
-		c, err := s.Hold(ctx, account, quota.Rooms, fmt.Sprintf("RM%d", i), b, longTTL)
+		c, err := s.Hold(ctx, account, backend.Rooms, fmt.Sprintf("RM%d", i), b, longTTL)
 		if err != nil {
 			t.Fatalf("Hold %d: %v", i, err)
 		}
 		expectChange(t, fmt.Sprintf("hold %d", i), c, i, true)
 	}
-	c, err := s.Hold(ctx, account, quota.Rooms, "RM2", b, longTTL)
+	c, err := s.Hold(ctx, account, backend.Rooms, "RM2", b, longTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	expectChange(t, "duplicate hold", c, 3, false)
-	_, err = s.Reserve(ctx, account, quota.Rooms, "r", b, longTTL)
-	refused(t, "reserve past held limit", err, quota.Rooms, 3, 2)
+	rc3, err := s.Reserve(ctx, account, backend.Rooms, "r", b, longTTL)
+	refused(t, "reserve past held limit", rc3, err, 3, 2)
 }
 
 func testHoldLapse(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
-	if _, err := s.Hold(ctxT(t), account, quota.Participants, "PA1", b, shortTTL); err != nil {
+	if _, err := s.Hold(ctxT(t), account, backend.Participants, "PA1", b, shortTTL); err != nil {
 		t.Fatal(err)
 	}
-	expectUsed(t, s, account, quota.Participants, 1, false)
+	expectUsed(t, s, account, backend.Participants, 1, false)
 	sleep(t, shortTTL+lapseMargin)
-	expectUsed(t, s, account, quota.Participants, 0, false)
-	expectHolds(t, s, account, quota.Participants, "PA1", false)
+	expectUsed(t, s, account, backend.Participants, 0, false)
+	expectHolds(t, s, account, backend.Participants, "PA1", false)
 }
 
 func testRelease(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(5)
-	reserve(t, s, account, quota.Rooms, "pending", b, longTTL)
-	if _, err := s.Hold(ctx, account, quota.Rooms, "RM1", b, longTTL); err != nil {
+	reserve(t, s, account, backend.Rooms, "pending", b, longTTL)
+	if _, err := s.Hold(ctx, account, backend.Rooms, "RM1", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -631,14 +622,14 @@ func testRelease(t *testing.T, s backend.Store, account string) {
 		{"unknown", 0, false},
 	}
 	for i, st := range steps {
-		c, err := s.Release(ctx, account, quota.Rooms, st.key, b)
+		c, err := s.Release(ctx, account, backend.Rooms, st.key, b)
 		if err != nil {
 			t.Fatalf("Release(%q): %v", st.key, err)
 		}
 		expectChange(t, fmt.Sprintf("step %d: release %q", i+1, st.key), c, st.used, st.changed)
 	}
-	expectHolds(t, s, account, quota.Rooms, "pending", false)
-	expectHolds(t, s, account, quota.Rooms, "RM1", false)
+	expectHolds(t, s, account, backend.Rooms, "pending", false)
+	expectHolds(t, s, account, backend.Rooms, "RM1", false)
 }
 
 // testCrossingSeq: operations that cross a level are numbered in the
@@ -659,12 +650,12 @@ func testCrossingSeq(t *testing.T, s backend.Store, account string) {
 			seqs = append(seqs, c.Seq)
 		}
 	}
-	step(s.Reserve(ctx, account, quota.Rooms, "a", b, longTTL))
-	step(s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)) // rising
-	step(s.Release(ctx, account, quota.Rooms, "a", b))
-	step(s.Release(ctx, account, quota.Rooms, "b", b)) // falling
-	step(s.Reserve(ctx, account, quota.Rooms, "c", b, longTTL))
-	step(s.Reserve(ctx, account, quota.Rooms, "d", b, longTTL)) // rising
+	step(s.Reserve(ctx, account, backend.Rooms, "a", b, longTTL))
+	step(s.Reserve(ctx, account, backend.Rooms, "b", b, longTTL)) // rising
+	step(s.Release(ctx, account, backend.Rooms, "a", b))
+	step(s.Release(ctx, account, backend.Rooms, "b", b)) // falling
+	step(s.Reserve(ctx, account, backend.Rooms, "c", b, longTTL))
+	step(s.Reserve(ctx, account, backend.Rooms, "d", b, longTTL)) // rising
 	if len(seqs) != 3 || !(seqs[0] < seqs[1] && seqs[1] < seqs[2]) {
 		t.Fatalf("crossing numbers %v, want three increasing", seqs)
 	}
@@ -676,37 +667,37 @@ func testCrossingSeq(t *testing.T, s backend.Store, account string) {
 func testSyncKeepsNewer(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
-	if _, err := s.Hold(ctx, account, quota.Rooms, "RMold", b, longTTL); err != nil {
+	if _, err := s.Hold(ctx, account, backend.Rooms, "RMold", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
 	sleep(t, 2*lapseMargin)
-	if _, err := s.Hold(ctx, account, quota.Rooms, "RMnew", b, longTTL); err != nil {
+	if _, err := s.Hold(ctx, account, backend.Rooms, "RMnew", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
 	// The listing began just after RMold was held: RMnew came after it
 	// (with 290 ms to spare for a loaded machine), RMold before.
-	_, added, removed, err := s.Sync(ctx, account, quota.Rooms, []string{"RMlisted"}, b, longTTL, 2*lapseMargin-10*time.Millisecond)
+	_, added, removed, err := s.Sync(ctx, account, backend.Rooms, []string{"RMlisted"}, b, longTTL, 2*lapseMargin-10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if added != 1 || removed != 1 {
 		t.Errorf("Sync drift: added %d removed %d, want 1 and 1", added, removed)
 	}
-	expectHolds(t, s, account, quota.Rooms, "RMold", false)
-	expectHolds(t, s, account, quota.Rooms, "RMnew", true)
-	expectHolds(t, s, account, quota.Rooms, "RMlisted", true)
+	expectHolds(t, s, account, backend.Rooms, "RMold", false)
+	expectHolds(t, s, account, backend.Rooms, "RMnew", true)
+	expectHolds(t, s, account, backend.Rooms, "RMlisted", true)
 }
 
 func testSync(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
 	for _, k := range []string{"RMa", "RMb", "RMc"} {
-		if _, err := s.Hold(ctx, account, quota.Rooms, k, b, longTTL); err != nil {
+		if _, err := s.Hold(ctx, account, backend.Rooms, k, b, longTTL); err != nil {
 			t.Fatal(err)
 		}
 	}
-	reserve(t, s, account, quota.Rooms, "pending", b, longTTL)
-	c, added, removed, err := s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL, 0)
+	reserve(t, s, account, backend.Rooms, "pending", b, longTTL)
+	c, added, removed, err := s.Sync(ctx, account, backend.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,11 +705,11 @@ func testSync(t *testing.T, s backend.Store, account string) {
 		t.Errorf("Sync drift: added %d removed %d, want 2 and 1", added, removed)
 	}
 	expectChange(t, "sync", c, 5, true)
-	expectHolds(t, s, account, quota.Rooms, "RMa", false)
-	expectHolds(t, s, account, quota.Rooms, "RMd", true)
-	expectHolds(t, s, account, quota.Rooms, "pending", true)
+	expectHolds(t, s, account, backend.Rooms, "RMa", false)
+	expectHolds(t, s, account, backend.Rooms, "RMd", true)
+	expectHolds(t, s, account, backend.Rooms, "pending", true)
 
-	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL, 0)
+	c, added, removed, err = s.Sync(ctx, account, backend.Rooms, []string{"RMb", "RMc", "RMd", "RMe"}, b, longTTL, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,7 +718,7 @@ func testSync(t *testing.T, s backend.Store, account string) {
 	}
 	expectChange(t, "repeated sync", c, 5, false)
 
-	c, added, removed, err = s.Sync(ctx, account, quota.Rooms, nil, b, longTTL, 0)
+	c, added, removed, err = s.Sync(ctx, account, backend.Rooms, nil, b, longTTL, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -735,10 +726,10 @@ func testSync(t *testing.T, s backend.Store, account string) {
 		t.Errorf("Sync to nothing: added %d removed %d, want 0 and 4", added, removed)
 	}
 	expectChange(t, "sync to nothing", c, 1, true)
-	expectHolds(t, s, account, quota.Rooms, "pending", true)
+	expectHolds(t, s, account, backend.Rooms, "pending", true)
 }
 
-func markFull(t *testing.T, s backend.Store, account string, res quota.Resource, d time.Duration) {
+func markFull(t *testing.T, s backend.Store, account string, res backend.Resource, d time.Duration) {
 	t.Helper()
 	if err := s.MarkFull(ctxT(t), account, res, d); err != nil {
 		t.Fatalf("MarkFull(%s, %v): %v", res, d, err)
@@ -748,52 +739,52 @@ func markFull(t *testing.T, s backend.Store, account string, res quota.Resource,
 func testFullRelease(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(5)
-	reserve(t, s, account, quota.Rooms, "a", b, longTTL)
-	markFull(t, s, account, quota.Rooms, longTTL)
-	expectUsed(t, s, account, quota.Rooms, 1, true)
-	expectUsed(t, s, account, quota.Participants, 0, false)
-	_, err := s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)
-	refused(t, "reserve while marked full", err, quota.Rooms, 1, 5)
-	reserve(t, s, account, quota.Participants, "b", b, longTTL)
+	reserve(t, s, account, backend.Rooms, "a", b, longTTL)
+	markFull(t, s, account, backend.Rooms, longTTL)
+	expectUsed(t, s, account, backend.Rooms, 1, true)
+	expectUsed(t, s, account, backend.Participants, 0, false)
+	rc4, err := s.Reserve(ctx, account, backend.Rooms, "b", b, longTTL)
+	refused(t, "reserve while marked full", rc4, err, 1, 5)
+	reserve(t, s, account, backend.Participants, "b", b, longTTL)
 	// Giving back a reservation frees no capacity at Twilio: the mark stays.
-	if _, err := s.Release(ctx, account, quota.Rooms, "a", b); err != nil {
+	if _, err := s.Release(ctx, account, backend.Rooms, "a", b); err != nil {
 		t.Fatal(err)
 	}
-	expectUsed(t, s, account, quota.Rooms, 0, true)
-	_, err = s.Reserve(ctx, account, quota.Rooms, "b", b, longTTL)
-	refused(t, "reserve after a reservation was given back while full", err, quota.Rooms, 0, 5)
+	expectUsed(t, s, account, backend.Rooms, 0, true)
+	rc5, err := s.Reserve(ctx, account, backend.Rooms, "b", b, longTTL)
+	refused(t, "reserve after a reservation was given back while full", rc5, err, 0, 5)
 	// Giving back a held slot does clear it.
-	if _, err := s.Hold(ctx, account, quota.Rooms, "RMa", b, longTTL); err != nil {
+	if _, err := s.Hold(ctx, account, backend.Rooms, "RMa", b, longTTL); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Release(ctx, account, quota.Rooms, "RMa", b); err != nil {
+	if _, err := s.Release(ctx, account, backend.Rooms, "RMa", b); err != nil {
 		t.Fatal(err)
 	}
-	expectUsed(t, s, account, quota.Rooms, 0, false)
-	c := reserve(t, s, account, quota.Rooms, "b", b, longTTL)
+	expectUsed(t, s, account, backend.Rooms, 0, false)
+	c := reserve(t, s, account, backend.Rooms, "b", b, longTTL)
 	expectChange(t, "reserve after release cleared the mark", c, 1, true)
 }
 
 func testFullSync(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
-	markFull(t, s, account, quota.Participants, longTTL)
-	_, err := s.Reserve(ctxT(t), account, quota.Participants, "a", b, longTTL)
-	refused(t, "reserve while marked full", err, quota.Participants, 0, 5)
-	if _, _, _, err := s.Sync(ctxT(t), account, quota.Participants, []string{"PA1"}, b, longTTL, 0); err != nil {
+	markFull(t, s, account, backend.Participants, longTTL)
+	rc6, err := s.Reserve(ctxT(t), account, backend.Participants, "a", b, longTTL)
+	refused(t, "reserve while marked full", rc6, err, 0, 5)
+	if _, _, _, err := s.Sync(ctxT(t), account, backend.Participants, []string{"PA1"}, b, longTTL, 0); err != nil {
 		t.Fatal(err)
 	}
-	expectUsed(t, s, account, quota.Participants, 1, false)
-	reserve(t, s, account, quota.Participants, "a", b, longTTL)
+	expectUsed(t, s, account, backend.Participants, 1, false)
+	reserve(t, s, account, backend.Participants, "a", b, longTTL)
 }
 
 func testFullExpires(t *testing.T, s backend.Store, account string) {
 	b := bounds(5)
-	markFull(t, s, account, quota.Rooms, shortTTL)
-	_, err := s.Reserve(ctxT(t), account, quota.Rooms, "a", b, longTTL)
-	refused(t, "reserve while marked full", err, quota.Rooms, 0, 5)
+	markFull(t, s, account, backend.Rooms, shortTTL)
+	rc7, err := s.Reserve(ctxT(t), account, backend.Rooms, "a", b, longTTL)
+	refused(t, "reserve while marked full", rc7, err, 0, 5)
 	sleep(t, shortTTL+lapseMargin)
-	expectUsed(t, s, account, quota.Rooms, 0, false)
-	reserve(t, s, account, quota.Rooms, "a", b, longTTL)
+	expectUsed(t, s, account, backend.Rooms, 0, false)
+	reserve(t, s, account, backend.Rooms, "a", b, longTTL)
 }
 
 func sortCrossings(cs []backend.Crossing) {
@@ -858,11 +849,11 @@ func testThresholds(t *testing.T, s backend.Store, account string) {
 		)
 		switch st.op {
 		case "+":
-			c, err = s.Reserve(ctx, account, quota.Rooms, st.key, b, longTTL)
+			c, err = s.Reserve(ctx, account, backend.Rooms, st.key, b, longTTL)
 		case "-":
-			c, err = s.Release(ctx, account, quota.Rooms, st.key, b)
+			c, err = s.Release(ctx, account, backend.Rooms, st.key, b)
 		case "h":
-			c, err = s.Hold(ctx, account, quota.Rooms, st.key, b, longTTL)
+			c, err = s.Hold(ctx, account, backend.Rooms, st.key, b, longTTL)
 		}
 		if err != nil {
 			t.Fatalf("step %d (%s %s): %v", i+1, st.op, st.key, err)
@@ -891,7 +882,7 @@ func testThresholdJump(t *testing.T, s backend.Store, account string) {
 		{keys, nil},
 		{keys[:3], []backend.Crossing{fall(0.7), fall(0.9)}},
 	} {
-		c, _, _, err := s.Sync(ctx, account, quota.Participants, tc.keys, b, longTTL, 0)
+		c, _, _, err := s.Sync(ctx, account, backend.Participants, tc.keys, b, longTTL, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -903,9 +894,9 @@ func testThresholdJump(t *testing.T, s backend.Store, account string) {
 }
 
 func testThresholdUnlimited(t *testing.T, s backend.Store, account string) {
-	b := bounds(quota.Unlimited, 0.5)
+	b := bounds(-1, 0.5)
 	for i := range 5 {
-		c := reserve(t, s, account, quota.Rooms, fmt.Sprintf("k%d", i), b, longTTL)
+		c := reserve(t, s, account, backend.Rooms, fmt.Sprintf("k%d", i), b, longTTL)
 		if len(c.Crossings) != 0 {
 			t.Fatalf("unlimited quota reported crossings %v", c.Crossings)
 		}
@@ -913,11 +904,11 @@ func testThresholdUnlimited(t *testing.T, s backend.Store, account string) {
 }
 
 func testSharedBucket(t *testing.T, a, b backend.Store, account string) {
-	r := quota.Rate{PerSecond: 1, Burst: 1}
-	if _, ok := take(t, a, account, quota.Write, r, 0); !ok {
+	r := backend.Rate{PerSecond: 1, Burst: 1}
+	if _, ok := take(t, a, account, backend.Write, r, 0); !ok {
 		t.Fatal("first token refused")
 	}
-	w, ok := take(t, b, account, quota.Write, r, 0)
+	w, ok := take(t, b, account, backend.Write, r, 0)
 	if ok {
 		t.Fatal("the second handle got a token the first one had taken")
 	}
@@ -925,34 +916,34 @@ func testSharedBucket(t *testing.T, a, b backend.Store, account string) {
 }
 
 func testSharedFactor(t *testing.T, a, b backend.Store, account string) {
-	adjust(t, a, account, quota.Read, 1, 0.5, time.Minute, 0.5)
-	if f, err := b.RateFactor(ctxT(t), account, quota.Read); err != nil || f != 0.5 {
+	adjust(t, a, account, backend.Read, 1, 0.5, time.Minute, 0.5)
+	if f, err := b.RateFactor(ctxT(t), account, backend.Read); err != nil || f != 0.5 {
 		t.Fatalf("factor seen by the other handle = %v, %v; want 0.5", f, err)
 	}
-	r := quota.Rate{PerSecond: 2, Burst: 1}
-	take(t, b, account, quota.Read, r, time.Minute)
-	w, _ := take(t, b, account, quota.Read, r, time.Minute)
+	r := backend.Rate{PerSecond: 2, Burst: 1}
+	take(t, b, account, backend.Read, r, time.Minute)
+	w, _ := take(t, b, account, backend.Read, r, time.Minute)
 	within(t, "second token at 2/s slowed to 0.5 by the other handle", w, time.Second, tol, 0)
 }
 
 func testSharedLedger(t *testing.T, a, b backend.Store, account string) {
 	ctx := ctxT(t)
 	bd := bounds(2)
-	reserve(t, a, account, quota.Rooms, "r1", bd, longTTL)
-	reserve(t, b, account, quota.Rooms, "r2", bd, longTTL)
-	_, err := a.Reserve(ctx, account, quota.Rooms, "r3", bd, longTTL)
-	refused(t, "reserve past the shared limit", err, quota.Rooms, 2, 2)
-	if _, err := b.Commit(ctx, account, quota.Rooms, "r1", "RM1", bd, longTTL); err != nil {
+	reserve(t, a, account, backend.Rooms, "r1", bd, longTTL)
+	reserve(t, b, account, backend.Rooms, "r2", bd, longTTL)
+	rc8, err := a.Reserve(ctx, account, backend.Rooms, "r3", bd, longTTL)
+	refused(t, "reserve past the shared limit", rc8, err, 2, 2)
+	if _, err := b.Commit(ctx, account, backend.Rooms, "r1", "RM1", bd, longTTL); err != nil {
 		t.Fatal(err)
 	}
-	expectHolds(t, a, account, quota.Rooms, "RM1", true)
-	expectHolds(t, a, account, quota.Rooms, "r1", false)
-	markFull(t, b, account, quota.Participants, longTTL)
-	expectUsed(t, a, account, quota.Participants, 0, true)
-	if _, err := a.Release(ctx, account, quota.Rooms, "RM1", bd); err != nil {
+	expectHolds(t, a, account, backend.Rooms, "RM1", true)
+	expectHolds(t, a, account, backend.Rooms, "r1", false)
+	markFull(t, b, account, backend.Participants, longTTL)
+	expectUsed(t, a, account, backend.Participants, 0, true)
+	if _, err := a.Release(ctx, account, backend.Rooms, "RM1", bd); err != nil {
 		t.Fatal(err)
 	}
-	expectUsed(t, b, account, quota.Rooms, 1, false)
+	expectUsed(t, b, account, backend.Rooms, 1, false)
 }
 
 func testSharedCrossings(t *testing.T, a, b backend.Store, account string) {
@@ -968,8 +959,8 @@ func testSharedCrossings(t *testing.T, a, b backend.Store, account string) {
 			s = b
 		}
 		wg.Go(func() {
-			c, err := s.Reserve(ctxT(t), account, quota.Rooms, fmt.Sprintf("r%d", i), bd, longTTL)
-			if err != nil && !errors.Is(err, quota.ErrExceeded) {
+			c, err := s.Reserve(ctxT(t), account, backend.Rooms, fmt.Sprintf("r%d", i), bd, longTTL)
+			if err != nil {
 				t.Errorf("Reserve: %v", err)
 			}
 			mu.Lock()
@@ -981,5 +972,5 @@ func testSharedCrossings(t *testing.T, a, b backend.Store, account string) {
 	if want := []backend.Crossing{rise(0.5)}; !slices.Equal(crossings, want) {
 		t.Errorf("crossings over two handles = %v, want %v exactly once", crossings, want)
 	}
-	expectUsed(t, a, account, quota.Rooms, 20, false)
+	expectUsed(t, a, account, backend.Rooms, 20, false)
 }

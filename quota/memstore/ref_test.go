@@ -1,4 +1,4 @@
-package quota_test
+package memstore_test
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // refLedger is a ledger as plain Go maps of strings, the way MemoryStore
 // kept it before it held SIDs compactly: the reference that
-// TestMemoryStoreAgainstMaps holds MemoryStore to.
+// TestMemoryStoreAgainstMaps holds the Store to.
 type refLedger struct {
 	pending   map[string]int64
 	held      map[string]int64
@@ -66,11 +66,11 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		now := time.Unix(1_700_000_000, 0)
-		s := quota.NewMemoryStore(quota.WithClock(func() time.Time { return now }))
+		s := newMem(t, memstore.WithClock(clockFunc(func() time.Time { return now })))
 		accounts := []string{"a", "b", "c"}
 		ref := map[string]*refLedger{}
 		for _, a := range accounts {
-			for _, res := range []quota.Resource{quota.Rooms, quota.Participants} {
+			for _, res := range []backend.Resource{backend.Rooms, backend.Participants} {
 				ref[fmt.Sprint(a, res)] = &refLedger{pending: map[string]int64{}, held: map[string]int64{}}
 			}
 		}
@@ -84,7 +84,7 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 		}
 		for step := range 4000 {
 			a := accounts[r.IntN(len(accounts))]
-			res := quota.Resource(r.IntN(2))
+			res := backend.Resource(r.IntN(2))
 			l := ref[fmt.Sprint(a, res)]
 			where := fmt.Sprintf("seed %d step %d (%s %v)", seed, step, a, res)
 			switch op := r.IntN(100); {
@@ -97,18 +97,17 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				_, p := l.pending[k]
 				_, h := l.held[k]
 				var want backend.Change
-				wantErr := false
 				switch {
 				case p || h:
 					want = backend.Change{Used: used}
 				case now.Before(l.fullUntil) || used >= b.Limit:
-					want, wantErr = backend.Change{Used: used}, true
+					want = backend.Change{Used: used, Refused: true}
 				default:
 					l.pending[k] = refExpiry(now, d)
 					want = backend.Change{Used: used + 1, Changed: true}
 				}
-				if c.Used != want.Used || c.Changed != want.Changed || (err != nil) != wantErr {
-					t.Fatalf("%s: Reserve(%q) = %+v, %v; want %+v, error %v", where, k, c, err, want, wantErr)
+				if c.Used != want.Used || c.Changed != want.Changed || c.Refused != want.Refused || err != nil {
+					t.Fatalf("%s: Reserve(%q) = %+v, %v; want %+v, no error", where, k, c, err, want)
 				}
 			case op < 42:
 				k, hk, d := key(), key(), ttl()
@@ -215,7 +214,7 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 		}
 		// Every key of every ledger answers as the reference does.
 		for _, a := range accounts {
-			for _, res := range []quota.Resource{quota.Rooms, quota.Participants} {
+			for _, res := range []backend.Resource{backend.Rooms, backend.Participants} {
 				l := ref[fmt.Sprint(a, res)]
 				l.used(now)
 				for _, k := range keys {

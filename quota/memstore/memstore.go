@@ -1,42 +1,79 @@
-package quota
+// Package memstore is the in-process quota store: a backend.Store (and
+// backend.Inspector) whose request buckets are golang.org/x/time/rate
+// limiters and whose ledgers are maps. Every quota.Ledger and quota.Limiter
+// (and every video.Client) that shares one Store shares its accounts'
+// quotas; package video makes one when given no store. Across processes,
+// use quota/redisstore.
+package memstore
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/videoquota/videoquota/internal/sidmap"
+	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"golang.org/x/time/rate"
 )
 
-// MemoryStore is the in-process [backend.Store] (and [backend.Inspector]), the default: every client that
-// shares one MemoryStore shares its accounts' buckets and ledgers. The
-// buckets are golang.org/x/time/rate limiters.
+// Store is the in-process [backend.Store] (and [backend.Inspector]): every
+// client that shares one Store shares its accounts' buckets and ledgers.
 //
-// A MemoryStore is safe for simultaneous use. Its zero value is not usable;
-// call [NewMemoryStore].
-type MemoryStore struct {
-	now      func() time.Time
+// A Store is safe for simultaneous use. Its zero value is not usable; call
+// [New].
+type Store struct {
+	clock    quota.Clock
 	mu       sync.Mutex                             // serialises adding accounts
 	accounts atomic.Pointer[map[string]*memAccount] // copied on write, read without a lock
+	last     atomic.Pointer[memAccount]             // the account found last: most stores serve one
 }
 
-// MemoryOption configures a MemoryStore.
-type MemoryOption interface{ applyMemory(*MemoryStore) }
+// Option configures a [Store].
+type Option func(*Store) error
 
-// NewMemoryStore returns an empty in-process store.
-func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
-	s := &MemoryStore{now: time.Now}
-	for _, o := range opts {
-		o.applyMemory(s)
+// WithClock sets the clock (default the system's) that the Store runs its
+// buckets, leases and full marks on. Tests inject a fake one; a nil Clock is
+// an error.
+func WithClock(c quota.Clock) Option {
+	return func(s *Store) error {
+		if c == nil {
+			return errors.New("memstore: WithClock: nil Clock")
+		}
+		s.clock = c
+		return nil
 	}
-	return s
 }
+
+// systemClock is the default clock: time.Now.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// New returns an empty in-process store. It fails for a nil or invalid option.
+func New(opts ...Option) (*Store, error) {
+	s := &Store{clock: systemClock{}}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("memstore: New: nil Option")
+		}
+		if err := o(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+var (
+	_ backend.Store     = (*Store)(nil)
+	_ backend.Inspector = (*Store)(nil)
+)
 
 type memAccount struct {
+	name    string
 	buckets [2]memBucket
 	ledgers [2]memLedger
 	seq     atomic.Uint64 // numbers the ledger operations that cross a level
@@ -44,7 +81,7 @@ type memAccount struct {
 
 type memBucket struct {
 	mu     sync.Mutex // guards conf, factor and the creation of lim
-	conf   Rate
+	conf   backend.Rate
 	factor float64
 	lim    *rate.Limiter
 	cur    atomic.Pointer[memConf] // conf and lim as last set, read without mu
@@ -52,7 +89,7 @@ type memBucket struct {
 }
 
 type memConf struct {
-	conf Rate
+	conf backend.Rate
 	lim  *rate.Limiter
 }
 
@@ -71,9 +108,13 @@ type memLedger struct {
 	nextExpiry int64 // earliest lapse or expiry among pending and held (unix ns); 0 when none
 }
 
-func (s *MemoryStore) account(account string) *memAccount {
+func (s *Store) account(account string) *memAccount {
+	if a := s.last.Load(); a != nil && a.name == account {
+		return a
+	}
 	if m := s.accounts.Load(); m != nil {
 		if a, ok := (*m)[account]; ok {
+			s.last.Store(a)
 			return a
 		}
 	}
@@ -85,7 +126,7 @@ func (s *MemoryStore) account(account string) *memAccount {
 			return a
 		}
 	}
-	a := &memAccount{}
+	a := &memAccount{name: account}
 	for i := range a.buckets {
 		a.buckets[i].factor = 1
 	}
@@ -105,7 +146,7 @@ func (s *MemoryStore) account(account string) *memAccount {
 	return a
 }
 
-func (b *memBucket) limiter(r Rate) *rate.Limiter {
+func (b *memBucket) limiter(r backend.Rate) *rate.Limiter {
 	if c := b.cur.Load(); c != nil && c.conf == r {
 		return c.lim
 	}
@@ -135,13 +176,13 @@ func (b *memBucket) limit() rate.Limit {
 }
 
 // TakeToken implements [backend.Store].
-func (s *MemoryStore) TakeToken(ctx context.Context, account string, class Class, r Rate, maxWait time.Duration) (time.Duration, bool, error) {
+func (s *Store) TakeToken(ctx context.Context, account string, class backend.Class, r backend.Rate, maxWait time.Duration) (time.Duration, bool, error) {
 	if r.PerSecond < 0 {
 		return 0, true, nil
 	}
 	b := &s.account(account).buckets[class&1]
 	lim := b.limiter(r)
-	now := s.now()
+	now := s.clock.Now()
 	b.expire(now)
 	if lim.AllowN(now, 1) {
 		return 0, true, nil
@@ -185,37 +226,37 @@ func (b *memBucket) setFactor(now time.Time, f float64, ttl time.Duration) {
 
 // ReturnToken implements [backend.Store]: the token goes back into the
 // golang.org/x/time/rate limiter, which never counts more than its burst.
-func (s *MemoryStore) ReturnToken(ctx context.Context, account string, class Class, r Rate) error {
+func (s *Store) ReturnToken(ctx context.Context, account string, class backend.Class, r backend.Rate) error {
 	if r.PerSecond < 0 {
 		return nil
 	}
 	lim := s.account(account).buckets[class&1].limiter(r)
 	// A reservation of -1 tokens adds one; the limiter caps its tokens at
 	// the burst the next time it counts them.
-	lim.ReserveN(s.now(), -1)
+	lim.ReserveN(s.clock.Now(), -1)
 	return nil
 }
 
 // RateFactor implements [backend.Store].
-func (s *MemoryStore) RateFactor(ctx context.Context, account string, class Class) (float64, error) {
+func (s *Store) RateFactor(ctx context.Context, account string, class backend.Class) (float64, error) {
 	b := &s.account(account).buckets[class&1]
-	b.expire(s.now())
+	b.expire(s.clock.Now())
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.factor, nil
 }
 
 // AdjustRateFactor implements [backend.Store].
-func (s *MemoryStore) AdjustRateFactor(ctx context.Context, account string, class Class, from, to float64, ttl time.Duration) (float64, error) {
+func (s *Store) AdjustRateFactor(ctx context.Context, account string, class backend.Class, from, to float64, ttl time.Duration) (float64, error) {
 	if err := checkFactor(to, ttl); err != nil {
 		return 0, err
 	}
 	b := &s.account(account).buckets[class&1]
-	now := s.now()
+	now := s.clock.Now()
 	b.expire(now)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if to < from && to < b.factor || to > from && math.Abs(b.factor-from) <= FactorTolerance {
+	if to < from && to < b.factor || to > from && math.Abs(b.factor-from) <= backend.FactorTolerance {
 		b.setFactor(now, to, ttl)
 	}
 	return b.factor, nil
@@ -224,12 +265,12 @@ func (s *MemoryStore) AdjustRateFactor(ctx context.Context, account string, clas
 // checkFactor validates the arguments of [backend.Store.AdjustRateFactor].
 func checkFactor(f float64, ttl time.Duration) error {
 	if !(f > 0 && f <= 1) || ttl <= 0 {
-		return &FactorError{Factor: f, TTL: ttl}
+		return &backend.FactorError{Factor: f, TTL: ttl}
 	}
 	return nil
 }
 
-func (s *MemoryStore) ledger(account string, res Resource) *memLedger {
+func (s *Store) ledger(account string, res backend.Resource) *memLedger {
 	return &s.account(account).ledgers[res&1]
 }
 
@@ -323,9 +364,9 @@ func (l *memLedger) level(level float64) *memLevel {
 }
 
 // Reserve implements [backend.Store].
-func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	used := l.used(now)
@@ -335,22 +376,21 @@ func (s *MemoryStore) Reserve(ctx context.Context, account string, res Resource,
 	if l.held.Has(key) {
 		return backend.Change{Used: used}, nil
 	}
-	full := now.Before(l.fullUntil)
-	if full || (b != nil && b.Limit >= 0 && used >= b.Limit) {
+	if now.Before(l.fullUntil) || (b != nil && b.Limit >= 0 && used >= b.Limit) {
 		limit := -1
 		if b != nil {
 			limit = b.Limit
 		}
-		return backend.Change{Used: used}, &ExceededError{Resource: res, Used: used, Limit: limit, Code: res.ExceededCode(), Source: SourceLocal}
+		return backend.Change{Used: used, Refused: true, Limit: limit}, nil
 	}
 	l.pending[key] = l.expiry(now, ttl)
 	return l.change(now, b, true), nil
 }
 
 // Commit implements [backend.Store].
-func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Commit(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
@@ -362,9 +402,9 @@ func (s *MemoryStore) Commit(ctx context.Context, account string, res Resource, 
 }
 
 // Hold implements [backend.Store].
-func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
@@ -382,7 +422,7 @@ func (s *MemoryStore) Hold(ctx context.Context, account string, res Resource, ke
 // Release reads no clock: lapsed entries are dropped by the next operation
 // that does (Reserve, Used, ...), so the usage it reports may still count
 // them.
-func (s *MemoryStore) Release(ctx context.Context, account string, res Resource, key string, b *backend.Bounds) (backend.Change, error) {
+func (s *Store) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	l := s.ledger(account, res)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -397,9 +437,9 @@ func (s *MemoryStore) Release(ctx context.Context, account string, res Resource,
 }
 
 // Sync implements [backend.Store].
-func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
+func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
@@ -430,9 +470,9 @@ func (s *MemoryStore) Sync(ctx context.Context, account string, res Resource, ke
 }
 
 // MarkFull implements [backend.Store].
-func (s *MemoryStore) MarkFull(ctx context.Context, account string, res Resource, d time.Duration) error {
+func (s *Store) MarkFull(ctx context.Context, account string, res backend.Resource, d time.Duration) error {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.fullUntil = now.Add(d)
@@ -440,18 +480,18 @@ func (s *MemoryStore) MarkFull(ctx context.Context, account string, res Resource
 }
 
 // Used implements [backend.Store].
-func (s *MemoryStore) Used(ctx context.Context, account string, res Resource) (int, bool, error) {
+func (s *Store) Used(ctx context.Context, account string, res backend.Resource) (int, bool, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.used(now), now.Before(l.fullUntil), nil
 }
 
 // Holds implements [backend.Store].
-func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, key string) (bool, error) {
+func (s *Store) Holds(ctx context.Context, account string, res backend.Resource, key string) (bool, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
@@ -462,19 +502,19 @@ func (s *MemoryStore) Holds(ctx context.Context, account string, res Resource, k
 // Tokens implements [backend.Inspector]: the bucket's golang.org/x/time/rate
 // limiter read at the store's clock. A bucket never used is created with r,
 // as TakeToken would create it.
-func (s *MemoryStore) Tokens(ctx context.Context, account string, class Class, r Rate) (float64, error) {
+func (s *Store) Tokens(ctx context.Context, account string, class backend.Class, r backend.Rate) (float64, error) {
 	if r.PerSecond < 0 {
 		return math.Inf(1), nil
 	}
 	lim := s.account(account).buckets[class&1].limiter(r)
-	return lim.TokensAt(s.now()), nil
+	return lim.TokensAt(s.clock.Now()), nil
 }
 
 // Pending implements [backend.Inspector]: the reservations left after dropping the
 // lapsed ones.
-func (s *MemoryStore) Pending(ctx context.Context, account string, res Resource) (int, error) {
+func (s *Store) Pending(ctx context.Context, account string, res backend.Resource) (int, error) {
 	l := s.ledger(account, res)
-	now := s.now()
+	now := s.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)

@@ -1,8 +1,10 @@
-package backend
+package quota
 
 import (
 	"errors"
 	"fmt"
+
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // Twilio error and warning codes that the quota logic speaks of
@@ -25,17 +27,9 @@ const (
 )
 
 // String returns "rooms" or "participants".
-func (r Resource) String() string {
-	switch r {
-	case Rooms:
-		return "rooms"
-	case Participants:
-		return "participants"
-	}
-	return fmt.Sprintf("Resource(%d)", uint8(r))
-}
+func (r Resource) String() string { return backend.Resource(r).String() }
 
-// ExceededCode returns Twilio's error code for exceeding res: 53119 or 53206.
+// ExceededCode returns Twilio's error code for exceeding r: 53119 or 53206.
 func (r Resource) ExceededCode() int {
 	if r == Participants {
 		return CodeParticipantsExceeded
@@ -54,15 +48,7 @@ const (
 )
 
 // String returns "read" or "write".
-func (c Class) String() string {
-	switch c {
-	case Read:
-		return "read"
-	case Write:
-		return "write"
-	}
-	return fmt.Sprintf("Class(%d)", uint8(c))
-}
+func (c Class) String() string { return backend.Class(c).String() }
 
 // ClassOf returns the class Twilio counts an HTTP method against.
 func ClassOf(method string) Class {
@@ -70,6 +56,12 @@ func ClassOf(method string) Class {
 		return Read
 	}
 	return Write
+}
+
+// Rate is the configured ceiling of one request bucket.
+type Rate struct {
+	PerSecond float64 `json:"per_second"` // requests per second; negative: unlimited
+	Burst     int     `json:"burst"`      // requests back to back after an idle spell, at least 1
 }
 
 // Source says where a threshold crossing or a quota refusal was learnt: the
@@ -107,7 +99,7 @@ func (s Source) String() string {
 
 // ErrExceeded matches every refusal for a concurrency quota, local or Twilio's,
 // with errors.Is.
-var ErrExceeded = errors.New("quota exceeded")
+var ErrExceeded = errors.New("quota: concurrency quota exceeded")
 
 // ExceededError is a refusal for a concurrency quota. When Source is SourceLocal
 // no request was sent; when it is SourceTwilio, Err holds Twilio's error

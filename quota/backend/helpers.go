@@ -1,7 +1,0 @@
-package backend
-
-import (
-	"fmt"
-)
-
-func formatFloat(f float64) string { return fmt.Sprintf("%g", f) }
