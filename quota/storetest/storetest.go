@@ -155,13 +155,14 @@ func since(start time.Time, d time.Duration) time.Duration {
 	return max(d-time.Since(start), 0)
 }
 
-// withinSince is within for the wait due at d after start: got may exceed
-// since(start, d) by the stores' clock rounding (slack), never d itself.
+// withinSince is within for the wait due at d after start: got is at most
+// d, and at least since(start, d) less tol. (It may exceed since(start, d):
+// a store's clock may lag this process's, as Redis's cached command time
+// does on a busy machine.)
 func withinSince(t *testing.T, what string, got time.Duration, start time.Time, d time.Duration) {
 	t.Helper()
-	const slack = 5 * time.Millisecond
 	want := since(start, d)
-	within(t, what, got, want, tol, min(slack, d-want))
+	within(t, what, got, want, tol, d-want)
 }
 
 func testTokenBurst(t *testing.T, s backend.Store, account string) {
