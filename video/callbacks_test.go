@@ -272,6 +272,7 @@ func TestCallbacksKeepLedgerTrue(t *testing.T) {
 // deliveries; one reconcile makes the ledger equal to the emulator, and the
 // drift it reports is what it corrected.
 func TestCallbacksDroppedThenReconcile(t *testing.T) {
+	t.Parallel()
 	e := newCBEnv(t, churnOptions(videotest.Faults{CallbackDropRate: 0.1, CallbackDuplicateRate: 0.1, CallbackReorderRate: 0.2,
 		CallbackDelayRate: 0.05, CallbackDelay: 20 * time.Millisecond}), nil)
 	churn(t, e)

@@ -59,6 +59,7 @@ var readmePending = map[string]bool{}
 // one runs: the ledger refuses the Room past the emulator's quota itself,
 // and JoinToken works with the emulator's API key.
 func TestReadmeCompiles(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the README's programs")
 	}

@@ -100,6 +100,7 @@ func BenchmarkReconcileBudget(b *testing.B) {
 // lost disconnect in a Room with callback activity since its last listing
 // is corrected by the next pass.
 func TestReconcilerFindsLostDisconnectsWithinSweep(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("10,000 Rooms")
 	}

@@ -58,6 +58,7 @@ func TestDedupeBounded(t *testing.T) {
 // map) with hashes from a small space, so that probe chains run long and
 // wrap, through many evictions, and compares every answer.
 func TestDedupeAgainstMap(t *testing.T) {
+	t.Parallel()
 	for _, size := range []int{1, 3, 100, 1000} {
 		var d dedupe
 		d.init(size)

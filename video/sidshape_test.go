@@ -18,6 +18,7 @@ import (
 // each SID renamed to a distinct lower-case one; their ledgers must agree
 // after every step, and once every Room ended no alias is left.
 func TestSIDShapeIsNotBehaviour(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	lower := func(prefix string, i int) string { return fmt.Sprintf("%s%032x", prefix, 0xbeef00+i) }
