@@ -76,6 +76,8 @@ type Server struct {
 
 	disp *dispatcher
 
+	acct accountState // subaccounts, or this subaccount's parent (accounts.go)
+
 	reqLog *ring[RequestRecord]
 	cbLog  *ring[CallbackRecord]
 }
@@ -267,6 +269,7 @@ func (s *Server) Close() {
 	s.closed = true
 	s.stopTimersLocked()
 	s.mu.Unlock()
+	s.closeAccounts()
 	if s.hs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := s.hs.Shutdown(ctx); err != nil {
@@ -335,6 +338,7 @@ func (s *Server) Reset() {
 	s.recSettings = settings{created: now}
 	s.alerts, s.alertBySID = nil, make(map[string]*alert)
 	s.mu.Unlock()
+	s.closeAccounts()
 	s.SetFaults(s.opts.Faults)
 	s.ResetStats()
 	s.reqLog.reset()
