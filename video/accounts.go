@@ -241,7 +241,12 @@ func NewAccounts(lookup AccountLookup, opts ...Option) (*Accounts, error) {
 		clientOpts = append(clientOpts, WithStore(quota.NewMemoryStore()))
 	}
 	if s.httpClient == nil {
+		// Every account's requests go to the same Twilio hosts: keep enough
+		// idle connections for many busy accounts, not one.
 		t, _ := defaultTransport().(*http.Transport)
+		if t != nil {
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = 4096, 1024
+		}
 		a.ownTransport = t
 		// DefaultTimeout per attempt, as a Client of its own has.
 		clientOpts = append(clientOpts, WithHTTPClient(&http.Client{Transport: t}))

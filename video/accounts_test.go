@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	apiv2010 "github.com/twilio/twilio-go/rest/api/v2010"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
@@ -493,4 +495,116 @@ func BenchmarkAccountsIdleHeap(b *testing.B) {
 	}
 	b.ReportMetric(cached, "B/account-cached")
 	b.ReportMetric(evicted, "B/account-evicted")
+}
+
+// TestAccountsMetrics: the accounts' Clients record into one
+// MeterProvider; without WithAccountMetrics the series of all accounts are
+// one (usage summed), with it each account has its own.
+func TestAccountsMetrics(t *testing.T) {
+	for _, per := range []bool{false, true} {
+		t.Run(fmt.Sprintf("perAccount=%v", per), func(t *testing.T) {
+			srv := videotest.NewServer(videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1})
+			t.Cleanup(srv.Close)
+			subs := subaccounts(t, srv, 3)
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			opts := []video.Option{video.WithMeterProvider(mp)}
+			if per {
+				opts = append(opts, video.WithAccountMetrics())
+			}
+			a := newAccounts(t, srv, &emulatorLookup{srv: srv}, opts...)
+			ctx := context.Background()
+			for i, s := range subs {
+				c, err := a.Client(ctx, s.AccountSID())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range i + 1 {
+					if _, err := c.CreateRoom(ctx, room(fmt.Sprintf("r%d", j))); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			m := &metricsReader{t: t, r: reader}
+			m.collect()
+			usage := m.ints("videoquota.concurrency.usage")
+			if !per {
+				if got := usage["videoquota.resource=rooms"]; got != 6 {
+					t.Fatalf("aggregate Room usage = %d, want 6 (1+2+3): %v", got, usage)
+				}
+				return
+			}
+			for i, s := range subs {
+				key := "twilio.account_sid=" + s.AccountSID() + ",videoquota.resource=rooms"
+				if got := usage[key]; got != int64(i+1) {
+					t.Fatalf("%s: Room usage = %d, want %d: %v", s.AccountSID(), got, i+1, usage)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAccountsWriteLoad: N subaccounts, created through twilio-go's
+// ApiV2010.CreateAccount, each offered three times its write quota (three
+// callers each creating Rooms back to back) for five seconds through one
+// Accounts. It reports the slowest and the median account's accepted
+// writes as a share of its quota (20/s), the 429s the emulator sent and
+// the 20429s the callers got.
+func BenchmarkAccountsWriteLoad(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("accounts=%d", n), func(b *testing.B) {
+			const d = 5 * time.Second
+			srv := videotest.NewServer(videotest.Options{CallbackLogSize: -1, RequestLogSize: -1})
+			b.Cleanup(srv.Close)
+			subs := subaccounts(b, srv, n)
+			for b.Loop() {
+				a, err := video.NewAccounts((&emulatorLookup{srv: srv}).lookup, video.WithBaseURL(srv.URL()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				counts := make([]atomic.Int64, n)
+				var throttled atomic.Int64
+				var wg sync.WaitGroup
+				for i, s := range subs {
+					for range 3 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for ctx.Err() == nil {
+								c, err := a.Client(ctx, s.AccountSID())
+								if err != nil {
+									return
+								}
+								_, err = c.CreateRoom(ctx, room(""))
+								var re *quota.RateLimitError
+								switch {
+								case err == nil:
+									counts[i].Add(1)
+								case errors.As(err, &re) && re.Cause != quota.CauseLocalDeadline:
+									throttled.Add(1)
+								}
+							}
+						}()
+					}
+				}
+				wg.Wait()
+				cancel()
+				a.Close()
+				shares := make([]float64, n)
+				var server429 int64
+				for i, s := range subs {
+					shares[i] = float64(counts[i].Load()) / (d.Seconds() * videotest.DefaultWritesPerSecond)
+					server429 += s.Stats().Throttled
+					s.ResetStats()
+				}
+				slices.Sort(shares)
+				b.ReportMetric(100*shares[0], "%quota-min")
+				b.ReportMetric(100*shares[n/2], "%quota-median")
+				b.ReportMetric(float64(server429), "server-429s")
+				b.ReportMetric(float64(throttled.Load()), "20429s-returned")
+			}
+		})
+	}
 }

@@ -618,10 +618,8 @@ type limitsJSON struct {
 }
 
 func (s *Server) accountCtlOut(a *Server) accountCtlJSON {
-	l := a.Limits()
 	return accountCtlJSON{Sid: a.accountSID, FriendlyName: s.accountOut(a).FriendlyName, Status: a.AccountStatus(),
-		AuthToken: a.authToken, APIKeySid: a.keySID, APIKeySecret: a.keySecret,
-		Limits: limitsJSON{l.ConcurrentRooms, l.ConcurrentParticipants, l.ReadsPerSecond, l.WritesPerSecond}}
+		AuthToken: a.authToken, APIKeySid: a.keySID, APIKeySecret: a.keySecret, Limits: limitsJSON(a.Limits())}
 }
 
 // accounts answers the control API's /_videotest/accounts[/{sid}[/limits]]:
@@ -680,7 +678,7 @@ func (c *controlReq) accounts(rest []string) {
 			if !c.decode(&l) {
 				return
 			}
-			if err := a.SetLimits(Limits{l.ConcurrentRooms, l.ConcurrentParticipants, l.ReadsPerSecond, l.WritesPerSecond}); err != nil {
+			if err := a.SetLimits(Limits(l)); err != nil {
 				c.fail(err)
 				return
 			}
