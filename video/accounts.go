@@ -621,7 +621,9 @@ func (a *Accounts) RunReconciler(ctx context.Context, every time.Duration, opts 
 // [WithLookupTimeout]. A request without a valid AccountSid, or for an
 // account the lookup does not know ([ErrUnknownAccount]), gets 403; a
 // lookup that fails otherwise, and any request after Close, gets 503. Both
-// change nothing. The handler panics on an invalid option, as
+// change nothing. A request for an account with no Client alive calls the
+// lookup (failed lookups are not remembered), so the lookup should answer
+// an unknown SID cheaply. The handler panics on an invalid option, as
 // [Client.StatusCallbackHandler] does.
 func (a *Accounts) StatusCallbackHandler(hopts ...HandlerOption) http.Handler {
 	return a.handler("StatusCallbackHandler", hopts, (*Client).StatusCallbackHandler)

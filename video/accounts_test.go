@@ -608,3 +608,76 @@ func BenchmarkAccountsWriteLoad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAccountsIsolation: one subaccount's reads (50/s, within its
+// 80/s quota) timed while a neighbour is idle and while the neighbour is
+// flooded with ten times its write quota (200 callers creating Rooms),
+// both through one Accounts. It reports the p50 and p99 of the reads in
+// each run, in µs.
+func BenchmarkAccountsIsolation(b *testing.B) {
+	srv := videotest.NewServer(videotest.Options{CallbackLogSize: -1, RequestLogSize: -1})
+	b.Cleanup(srv.Close)
+	subs := subaccounts(b, srv, 2)
+	quiet, flooded := subs[0], subs[1]
+	run := func(flood bool) (p50, p99 time.Duration) {
+		a, err := video.NewAccounts((&emulatorLookup{srv: srv}).lookup, video.WithBaseURL(srv.URL()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		q, err := a.Client(ctx, quiet.AccountSID())
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := q.CreateRoom(ctx, room(""))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		if flood {
+			for range 200 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						c, err := a.Client(ctx, flooded.AccountSID())
+						if err != nil {
+							return
+						}
+						_, _ = c.CreateRoom(ctx, room(""))
+					}
+				}()
+			}
+			time.Sleep(time.Second) // the flood's queue builds up
+		}
+		lat := make([]time.Duration, 0, 200)
+		tick := time.NewTicker(20 * time.Millisecond)
+		for range 200 {
+			<-tick.C
+			c, err := a.Client(ctx, quiet.AccountSID())
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			if _, err := c.FetchRoom(ctx, *r.Sid); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		tick.Stop()
+		cancel()
+		wg.Wait()
+		slices.Sort(lat)
+		return lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	for b.Loop() {
+		i50, i99 := run(false)
+		f50, f99 := run(true)
+		b.ReportMetric(float64(i50.Microseconds()), "µs-p50-idle")
+		b.ReportMetric(float64(i99.Microseconds()), "µs-p99-idle")
+		b.ReportMetric(float64(f50.Microseconds()), "µs-p50-flood")
+		b.ReportMetric(float64(f99.Microseconds()), "µs-p99-flood")
+	}
+}

@@ -258,6 +258,18 @@ func setRate(l *rate.Limiter, r float64, now time.Time) {
 	l.SetBurstAt(now, max(1, int(math.Ceil(r))))
 }
 
+// subsPending reports whether a subaccount of s has callbacks queued.
+func (s *Server) subsPending() bool {
+	s.acct.mu.Lock()
+	defer s.acct.mu.Unlock()
+	for _, sub := range s.acct.order {
+		if sub.disp.pending.Load() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // closeAccounts closes every subaccount of s (their callback workers and
 // timers). Called by Close and Reset of the main account.
 func (s *Server) closeAccounts() {
