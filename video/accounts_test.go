@@ -681,3 +681,46 @@ func BenchmarkAccountsIsolation(b *testing.B) {
 		b.ReportMetric(float64(f99.Microseconds()), "µs-p99-flood")
 	}
 }
+
+// ExampleAccounts serves two subaccounts of an emulator from one Accounts:
+// each has its own quota, and one refuses its third Room while the other
+// goes on.
+func ExampleAccounts() {
+	srv := videotest.NewServer(videotest.Options{})
+	defer srv.Close()
+	clinic, _ := srv.CreateAccount(videotest.AccountOptions{FriendlyName: "clinic", ConcurrentRooms: 2})
+	school, _ := srv.CreateAccount(videotest.AccountOptions{FriendlyName: "school"})
+
+	// The platform's own record of its customers' subaccounts.
+	customers := map[string]video.Account{
+		clinic.AccountSID(): {AuthToken: clinic.AuthToken(), Limits: quota.Limits{ConcurrentRooms: 2}},
+		school.AccountSID(): {AuthToken: school.AuthToken()},
+	}
+	accounts, err := video.NewAccounts(func(ctx context.Context, sid string) (video.Account, error) {
+		a, ok := customers[sid]
+		if !ok {
+			return video.Account{}, video.ErrUnknownAccount
+		}
+		return a, nil
+	}, video.WithBaseURL(srv.URL()))
+	if err != nil {
+		panic(err)
+	}
+	defer accounts.Close()
+
+	ctx := context.Background()
+	for _, sid := range []string{clinic.AccountSID(), school.AccountSID()} {
+		vq, _ := accounts.Client(ctx, sid)
+		for range 3 {
+			if _, err := vq.CreateRoom(ctx, room("")); err != nil {
+				fmt.Println(errors.Is(err, quota.ErrExceeded))
+			}
+		}
+		u := vq.Usage()
+		fmt.Printf("%d of %d Rooms\n", u.Rooms.Used, u.Rooms.Limit)
+	}
+	// Output:
+	// true
+	// 2 of 2 Rooms
+	// 3 of 10000 Rooms
+}
