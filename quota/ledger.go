@@ -67,6 +67,7 @@ type Ledger struct {
 	done    chan struct{}
 	stopped chan struct{}
 	gid     atomic.Uint64      // the event goroutine's id, for Close from a ThresholdFunc
+	started sync.Once          // the event goroutine starts with the first event (or Close)
 	up      [2]map[float64]int // per resource and level: levelDown, levelUp or levelTwilio
 }
 
@@ -141,9 +142,13 @@ func NewLedger(store backend.Store, account string, limits Limits, opts ...Ledge
 		}
 		l.bounds[res] = backend.Bounds{Limit: limit, Levels: levels, Hysteresis: hysteresis(limit)}
 	}
-	go l.run()
 	return l, nil
 }
+
+// startRun starts the event goroutine once: with the first event to
+// deliver, or at Close, so that a Ledger that never has one (an idle
+// account among thousands) costs no goroutine.
+func (l *Ledger) startRun() { l.started.Do(func() { go l.run() }) }
 
 // hysteresis is how far usage must fall under a level before it is reported
 // falling: 2% of the limit, at least one slot.
@@ -358,6 +363,7 @@ func (l *Ledger) Notify(e Event) {
 }
 
 func (l *Ledger) poke() {
+	l.startRun()
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -461,6 +467,7 @@ func (l *Ledger) Close() {
 	if goid() == l.gid.Load() {
 		return
 	}
+	l.startRun() // it delivers what is left, then stops
 	<-l.stopped
 }
 

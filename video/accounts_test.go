@@ -466,7 +466,7 @@ func BenchmarkAccountsIdleHeap(b *testing.B) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
-	var cached, evicted float64
+	var cached, evicted, gor float64
 	for b.Loop() {
 		a, err := video.NewAccounts(func(ctx context.Context, sid string) (video.Account, error) {
 			return video.Account{AuthToken: token}, nil
@@ -475,13 +475,14 @@ func BenchmarkAccountsIdleHeap(b *testing.B) {
 			b.Fatal(err)
 		}
 		ctx := context.Background()
-		base := heap()
+		base, g0 := heap(), runtime.NumGoroutine()
 		for _, sid := range sids {
 			if _, err := a.Client(ctx, sid); err != nil {
 				b.Fatal(err)
 			}
 		}
 		touched := heap()
+		gor = float64(runtime.NumGoroutine()-g0) / n
 		mu.Lock()
 		now = now.Add(2 * time.Hour)
 		mu.Unlock()
@@ -495,6 +496,7 @@ func BenchmarkAccountsIdleHeap(b *testing.B) {
 	}
 	b.ReportMetric(cached, "B/account-cached")
 	b.ReportMetric(evicted, "B/account-evicted")
+	b.ReportMetric(gor, "goroutines/account-cached")
 }
 
 // TestAccountsMetrics: the accounts' Clients record into one

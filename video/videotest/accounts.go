@@ -54,7 +54,7 @@ type accountState struct {
 
 	// The main account's registry; mu also guards every subaccount's
 	// friendly, status and updated.
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	subs   map[string]*Server
 	order  []*Server
 	byAuth map[string]*Server // "Basic ..." header (account token or API key) → subaccount
@@ -164,8 +164,8 @@ func (s *Server) ParentAccountSID() string {
 // [AccountClosed]. A main account is always active.
 func (s *Server) AccountStatus() string {
 	m := s.main()
-	m.acct.mu.Lock()
-	defer m.acct.mu.Unlock()
+	m.acct.mu.RLock()
+	defer m.acct.mu.RUnlock()
 	if s.acct.status == "" {
 		return AccountActive
 	}
@@ -314,8 +314,8 @@ func (s *Server) subByAuth(a string) *Server {
 	if a == "" {
 		return nil
 	}
-	s.acct.mu.Lock()
-	defer s.acct.mu.Unlock()
+	s.acct.mu.RLock()
+	defer s.acct.mu.RUnlock()
 	if len(s.acct.byAuth) == 0 {
 		return nil
 	}
@@ -456,7 +456,11 @@ func (s *Server) accountOut(a *Server) accountJSON {
 	friendly, status, created, updated := a.acct.friendly, a.acct.status, a.acct.created, a.acct.updated
 	s.acct.mu.Unlock()
 	if a == s {
-		friendly, status, created, updated = "Main account", AccountActive, timeZero, timeZero
+		// The main account's dates: when the server started (or was reset).
+		s.mu.Lock()
+		created = s.compSettings.created
+		s.mu.Unlock()
+		friendly, status, updated = "Main account", AccountActive, created
 	}
 	base := "/2010-04-01/Accounts/" + a.accountSID
 	subs := map[string]string{}
