@@ -66,6 +66,7 @@ type Ledger struct {
 	done    chan struct{}
 	stopped chan struct{}
 	inFunc  bool               // a ThresholdFunc is running (the event goroutine is in it)
+	started sync.Once          // the event goroutine starts with the first event (or Close)
 	up      [2]map[float64]int // per resource and level: levelDown, levelUp or levelTwilio
 }
 
@@ -116,9 +117,13 @@ func NewLedger(store backend.Store, account string, limits Limits, opts ...Optio
 		}
 		l.bounds[res] = backend.Bounds{Limit: limit, Levels: levels, Hysteresis: hysteresis(limit)}
 	}
-	go l.run()
 	return l, nil
 }
+
+// startRun starts the event goroutine once: with the first event to
+// deliver, or at Close, so that a Ledger that never has one (an idle
+// account among thousands) costs no goroutine.
+func (l *Ledger) startRun() { l.started.Do(func() { go l.run() }) }
 
 // hysteresis is how far usage must fall under a level before it is reported
 // falling: 2% of the limit, at least one slot.
@@ -336,6 +341,7 @@ func (l *Ledger) Notify(e Event) {
 }
 
 func (l *Ledger) poke() {
+	l.startRun()
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -453,6 +459,7 @@ func (l *Ledger) Close() {
 	if inFunc {
 		return
 	}
+	l.startRun() // it delivers what is left, then stops
 	<-l.stopped
 }
 

@@ -167,8 +167,9 @@ type settings struct {
 	joinWindow              time.Duration
 	concurrencyHint         int
 	metrics                 metricsSettings
-	attemptTimeout          *time.Duration // WithAttemptTimeout
-	callbacks               *atomic.Int32  // the Client's count of running callbacks
+	attemptTimeout          *time.Duration   // WithAttemptTimeout
+	callbacks               *atomic.Int32    // the Client's count of running callbacks
+	accounts                accountsSettings // options for NewAccounts only (accounts.go)
 }
 
 // WithAPIKey authenticates REST requests with an API key instead of the
@@ -443,6 +444,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		if err := o(&s); err != nil {
 			return nil, asConfigError(err)
 		}
+	}
+	if s.accounts.set != "" {
+		return nil, optErr(s.accounts.set, "an option of NewAccounts, not of New")
 	}
 	c := &Client{
 		accountSID:      accountSID,

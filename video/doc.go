@@ -215,6 +215,23 @@
 // Redis is down, the store's failure policy either refuses (FailClosed) or
 // serves each process's share of the quota locally (FailLocal).
 //
+// # Many accounts: subaccounts
+//
+// Twilio's Video quotas belong to each Account SID and are not shared with
+// subaccounts; each subaccount signs its webhooks with its own auth token
+// (https://www.twilio.com/docs/video/guide-to-scaling-applications,
+// https://www.twilio.com/docs/iam/api/subaccounts). [Accounts] serves many
+// accounts from one process: [NewAccounts] takes an [AccountLookup] that
+// returns an account's [Account] (auth token, optional API key, quotas),
+// [Accounts.Client] makes each account's Client on first use (one lookup
+// for concurrent first uses) and caches it, [Accounts.StatusCallbackHandler]
+// and [Accounts.AlertHandler] are one endpoint for every account, routed by
+// AccountSid and checked with that account's token, [Accounts.Reconcile]
+// visits the accounts with work, each within its own read share, and idle
+// Clients are dropped after [WithIdleEviction], never while their account
+// holds slots. The Clients share one transport, store, meter provider and
+// logger; [WithAccountMetrics] makes the metrics per account.
+//
 // # Testing with the emulator
 //
 // Package [github.com/videoquota/videoquota/video/videotest] is an

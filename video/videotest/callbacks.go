@@ -381,11 +381,12 @@ func (d *dispatcher) close() {
 
 // FlushCallbacks waits until every queued status callback and Debugger
 // webhook (including delayed and held-back ones) has been attempted, or ctx
-// ends. It is meant for tests.
+// ends; a main account's waits for its subaccounts' too. It is meant for
+// tests.
 func (s *Server) FlushCallbacks(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
-	for s.disp.pending.Load() > 0 {
+	for s.disp.pending.Load() > 0 || s.subsPending() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

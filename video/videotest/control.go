@@ -97,6 +97,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		c.on("POST", c.advance)
 	case len(seg) == 3 && seg[0] == "rooms" && seg[2] == "complete":
 		c.on("POST", func() { c.complete(seg[1]) })
+	case seg[0] == "accounts":
+		c.accounts(seg[1:])
 	case len(seg) >= 3 && seg[0] == "rooms" && seg[2] == "participants":
 		c.participants(seg[1], seg[3:])
 	}

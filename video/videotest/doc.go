@@ -150,6 +150,27 @@
 // Decisions come from a source seeded with [Options.Seed], so a test that
 // sends the same requests in the same order sees the same faults.
 //
+// # Subaccounts
+//
+// The emulator serves the Accounts resource of Twilio's 2010-04-01 API
+// (https://www.twilio.com/docs/iam/api/account): POST, GET and list
+// /2010-04-01/Accounts.json and GET and POST /2010-04-01/Accounts/{Sid}.json
+// (twilio-go's ApiV2010.CreateAccount, FetchAccount, ListAccount and
+// UpdateAccount). Each subaccount, made that way, with [Server.CreateAccount]
+// or with the control API's POST /_videotest/accounts, is a [Server] of its
+// own reached at the main account's URL: its own auth token and API key, its
+// own quotas (Twilio's defaults unless [AccountOptions] or
+// [Server.SetLimits] say otherwise), its own Rooms, statistics and Monitor
+// alerts, and status callbacks and Debugger events (with ParentAccountSid)
+// signed with its own token. Video v1 requests act on the account whose
+// credentials authenticate them, so the main account's credentials do not
+// reach a subaccount's Rooms (404), and a subaccount's credentials reach
+// neither the main account nor its siblings in the Accounts resource (404),
+// as https://www.twilio.com/docs/iam/api/subaccounts describes. The
+// statuses and codes Twilio does not document (a subaccount creating a
+// subaccount, a suspended account's credentials: 20003, HTTP 401) are this
+// emulator's choice.
+//
 // # Statistics
 //
 // [Server.Stats] returns a copy of the counters: requests by class and by

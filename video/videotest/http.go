@@ -28,6 +28,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(w, r)
 		return
 	}
+	if s.serveAccount(w, r) {
+		return
+	}
 	n := s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	for {

@@ -304,6 +304,9 @@ func (s *Server) raiseAlertLocked(code int, level, resource string, more map[str
 	form := url.Values{}
 	form.Set("Sid", a.sid)
 	form.Set("AccountSid", s.accountSID)
+	if p := s.acct.parent; p != nil {
+		form.Set("ParentAccountSid", p.accountSID)
+	}
 	form.Set("Timestamp", ts(now))
 	form.Set("Level", strings.ToUpper(level))
 	form.Set("PayloadType", "application/json")

@@ -76,6 +76,8 @@ type Server struct {
 
 	disp *dispatcher
 
+	acct accountState // subaccounts, or this subaccount's parent (accounts.go)
+
 	reqLog *ring[RequestRecord]
 	cbLog  *ring[CallbackRecord]
 }
@@ -256,7 +258,8 @@ func newLimiter(r float64, b int, now time.Time) *rate.Limiter {
 }
 
 // Close stops the listener, waits briefly for in-flight requests, stops every
-// room and participant timer and the callback workers. Pending callbacks are
+// room and participant timer and the callback workers, its subaccounts'
+// included. Pending callbacks are
 // discarded. Close is idempotent.
 func (s *Server) Close() {
 	s.mu.Lock()
@@ -267,6 +270,7 @@ func (s *Server) Close() {
 	s.closed = true
 	s.stopTimersLocked()
 	s.mu.Unlock()
+	s.closeAccounts()
 	if s.hs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := s.hs.Shutdown(ctx); err != nil {
@@ -315,9 +319,10 @@ func (s *Server) stopTimersLocked() {
 	}
 }
 
-// Reset returns the server to the state it started in: every room,
-// participant, track, recording, transcription, composition, hook, alert and
-// setting is discarded with its timers, the faults go back to
+// Reset returns the server to the state it started in: every subaccount
+// (closed as [Server.Close] closes a server), room, participant, track,
+// recording, transcription, composition, hook, alert and setting is
+// discarded with its timers, the faults go back to
 // [Options.Faults], the statistics and both logs are cleared and the 53121
 // warnings re-armed. Credentials, options, the clock and the rate buckets are
 // kept, and no callback is sent for what is discarded; callbacks queued
@@ -335,6 +340,7 @@ func (s *Server) Reset() {
 	s.recSettings = settings{created: now}
 	s.alerts, s.alertBySID = nil, make(map[string]*alert)
 	s.mu.Unlock()
+	s.closeAccounts()
 	s.SetFaults(s.opts.Faults)
 	s.ResetStats()
 	s.reqLog.reset()

@@ -331,10 +331,49 @@ async function run(base, hook) {
   const stats = (await ctl('GET', 'stats')).body;
   check(stats.participants_peak === 3 && stats.rooms_created === 6 && stats.throttled === 1 && stats.unauthorized === 1, 'stats', stats);
 
+  // --- Subaccounts (2010-04-01 Accounts resource) ------------------------------
+  // https://www.twilio.com/docs/iam/api/account: created by the main account,
+  // each with its own auth token; Video v1 requests act on the account whose
+  // credentials authenticate them (https://www.twilio.com/docs/iam/api/subaccounts).
+  client.api.baseUrl = base;
+  const accounts = client.api.v2010.accounts;
+  const subacct = await accounts.create({ friendlyName: 'customer-1' });
+  check(isSid(subacct.sid, 'AC') && subacct.sid !== SID, 'subaccount sid', subacct.sid);
+  eq([subacct.ownerAccountSid, subacct.status, subacct.friendlyName, subacct.type], [SID, 'active', 'customer-1', 'Full'], 'subaccount fields');
+  check(typeof subacct.authToken === 'string' && /^[0-9a-f]{32}$/.test(subacct.authToken) && subacct.authToken !== TOKEN, 'subaccount has its own auth token');
+  check(isDate(subacct.dateCreated) && isDate(subacct.dateUpdated), 'subaccount dates (RFC 2822)', subacct.dateCreated);
+  eq(subacct.uri, `/2010-04-01/Accounts/${subacct.sid}.json`, 'subaccount uri');
+  const fetched = await accounts(subacct.sid).fetch();
+  eq([fetched.sid, fetched.authToken, fetched.friendlyName], [subacct.sid, subacct.authToken, 'customer-1'], 'fetch subaccount');
+  eq((await accounts.list()).map((a) => a.sid), [SID, subacct.sid], 'accounts listed: the main account, then its subaccount');
+  eq((await accounts.list({ friendlyName: 'customer-1' })).map((a) => a.sid), [subacct.sid], 'accounts FriendlyName filter');
+  eq((await accounts(subacct.sid).update({ status: 'suspended' })).status, 'suspended', 'suspend subaccount');
+  eq((await accounts.list({ status: 'suspended' })).map((a) => a.sid), [subacct.sid], 'accounts Status filter');
+  eq((await accounts(subacct.sid).update({ status: 'active' })).status, 'active', 'reactivate subaccount');
+  await expectError(accounts('AC' + '1'.repeat(32)).fetch(), 20404, 404, 'unknown account');
+
+  const subClient = twilio(subacct.sid, subacct.authToken);
+  subClient.video.baseUrl = base;
+  subClient.api.baseUrl = base;
+  // The subaccount's room names are its own: it reuses a name in progress
+  // in the main account, and each account sees its own room under it.
+  const mainRoom = (await video.rooms.list({ status: 'in-progress', limit: 1 }))[0];
+  const subRoom = await subClient.video.v1.rooms.create({ uniqueName: mainRoom.uniqueName });
+  eq([subRoom.accountSid, subRoom.status], [subacct.sid, 'in-progress'], 'subaccount room under a name in progress in the main account');
+  check(subRoom.sid !== mainRoom.sid, 'subaccount room has its own SID', subRoom.sid);
+  eq((await video.rooms(mainRoom.uniqueName).fetch()).sid, mainRoom.sid, 'the main account still sees its own room under the name');
+  await expectError(video.rooms(subRoom.sid).fetch(), 20404, 404, 'main account credentials on a subaccount room');
+  eq((await subClient.video.v1.rooms.list()).map((r) => r.sid), [subRoom.sid], 'subaccount lists its own rooms only');
+  await expectError(subClient.api.v2010.accounts(SID).fetch(), 20404, 404, 'subaccount credentials on the main account');
+  await expectError(subClient.api.v2010.accounts.create(), 20003, 401, 'subaccount cannot create subaccounts');
+  const ctlSub = (await ctl('GET', 'accounts/' + subacct.sid)).body;
+  eq([ctlSub.sid, ctlSub.auth_token, ctlSub.limits.concurrent_rooms], [subacct.sid, subacct.authToken, 10000], 'control API shows the subaccount with Twilio\'s default quota');
+
   // --- Reset -------------------------------------------------------------------
   eq((await ctl('POST', 'reset')).status, 204, 'reset');
   eq((await video.rooms.list()).length, 0, 'no rooms after reset');
   eq((await monitor.alerts.list()).length, 0, 'no alerts after reset');
+  eq((await accounts.list()).map((a) => a.sid), [SID], 'no subaccounts after reset');
 }
 
 main().then(() => {
