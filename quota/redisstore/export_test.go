@@ -15,3 +15,6 @@ func OnGrant(s *Store, f func(account string, class quota.Class, redisMicros int
 func OnReturn(s *Store, f func(account string, class quota.Class)) {
 	s.returned = func(id bucketID) { f(id.account, id.class) }
 }
+
+// Waiting returns how many operations of s wait on Redis.
+func Waiting(s *Store) int { return int(s.waiting.Load()) }

@@ -43,7 +43,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class quota.Class, r
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
 		return fb.tokens(ctx, bucketID{account, class}, r)
-	})
+	}, nil)
 }
 
 // Pending implements [backend.Inspector]: the reservations of every process
@@ -56,7 +56,7 @@ func (s *Store) Pending(ctx context.Context, account string, res quota.Resource)
 		return int(n), err
 	}, func(fb *fallback) (int, error) {
 		return fb.local.Pending(ctx, account, res)
-	})
+	}, nil)
 }
 
 var _ backend.Inspector = (*Store)(nil)

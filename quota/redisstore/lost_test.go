@@ -93,9 +93,8 @@ func TestLostLedgerWrittenBack(t *testing.T) {
 	}
 	ledgerCheck{t, observer, "AC1", bounds}.expect("RM1", "r1")
 	// b's reservation is refused for the grace, but b writes back RM2.
-	var ee *quota.ExceededError
-	if _, err := b.Reserve(ctx, "AC1", quota.Rooms, "r2", bounds, time.Minute); !errors.As(err, &ee) {
-		t.Fatalf("Reserve during the grace: %v, want *quota.ExceededError", err)
+	if _, err := b.Reserve(ctx, "AC1", quota.Rooms, "r2", bounds, time.Minute); !errors.Is(err, redisstore.ErrGrace) {
+		t.Fatalf("Reserve during the grace: %v, want *UnavailableError with ErrGrace", err)
 	}
 	ledgerCheck{t, observer, "AC1", bounds}.expect("RM1", "r1", "RM2")
 	time.Sleep(250 * time.Millisecond)
@@ -136,7 +135,7 @@ func TestFailLocalRateContinuity(t *testing.T) {
 		localEnd = time.Now().Add(w)
 	}
 	srv.Restart(t)
-	time.Sleep(350 * time.Millisecond)
+	waitRecovered(t, s, "AC1")
 	w, ok, err = s.TakeToken(ctx, "AC1", quota.Write, r, time.Minute)
 	if err != nil || !ok || s.Degraded() {
 		t.Fatalf("TakeToken after recovery: %v %v, degraded %v", ok, err, s.Degraded())

@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(envChild); mode != "" {
 		os.Exit(runChild(mode))
 	}
+	// go-redis's lines with no trace of their call go to stderr, not to
+	// the logger of the first test's store, which may log through a test
+	// that has ended.
+	redisstore.RouteRedisLog(stderrLog)
 	os.Exit(m.Run())
 }
 

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,8 +46,11 @@ var (
 const DefaultPrefix = "videoquota"
 
 // DefaultProbeInterval is how often a degraded store (see [FailLocal]) tries
-// Redis again: at most once per interval, on the first operation after it.
-const DefaultProbeInterval = time.Second
+// Redis again: at most once per interval, in a goroutine of its own started
+// by the first operation after it (or by the watch), so that a Redis that
+// answers again is followed within about one interval. Two intervals are the
+// grace after a write-back.
+const DefaultProbeInterval = 250 * time.Millisecond
 
 // restoreTimeout bounds the write-back when a degraded store recovers.
 const restoreTimeout = 2 * time.Second
@@ -79,6 +84,10 @@ type Store struct {
 	stop      context.CancelFunc // ends the watch goroutine; nil without one
 	stopped   chan struct{}      // closed when the watch goroutine has ended
 	closeOnce sync.Once
+	closed    chan struct{}  // closed by Close
+	ownClient bool           // NewFromURL: Close closes rdb
+	probes    sync.WaitGroup // the recovery probes running
+	waiting   atomic.Int64   // calls waiting on Redis (tests)
 
 	// granted, set by tests only, sees the Redis server time (µs) at which
 	// each token granted from Redis may be used.
@@ -104,6 +113,13 @@ func WithPrefix(prefix string) Option {
 }
 
 // WithLogger sets the logger for Redis trouble and recovery (nil: silent).
+// go-redis's own lines (a dial that failed, a pool in trouble) go to it too,
+// at level Warn: a non-nil logger makes [New] install, once per process, a
+// go-redis logger (redis.SetLogger) that sends each line caused by a store's
+// call to that store's logger, and the lines go-redis logs with no trace of
+// their call to the logger of the first store built with one, or the one
+// given to [RouteRedisLog]. A program that sets a go-redis logger of its own
+// with redis.SetLogger should set it after New (it then gets every line).
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Store) error {
 		s.log = l
@@ -136,13 +152,17 @@ func WithLocalShare(share float64) Option {
 	}
 }
 
-// WithTimeout bounds each operation's round trip to Redis; a slower Redis
-// counts as unreachable and the failure policy applies. Zero (the default)
-// leaves it to the client's own dial, read and write timeouts.
+// WithTimeout sets how long an operation waits for Redis (default
+// [DefaultTimeout]), whatever the Redis client's own dial, read and write
+// timeouts and retries: a Redis that has not answered by then counts as
+// unreachable (an *[UnavailableError] with a *[TimeoutError] cause under
+// [FailClosed], the local share under [FailLocal]). The caller's ctx and
+// [Store.Close] end the wait sooner. New's check of the connection waits as
+// long.
 func WithTimeout(d time.Duration) Option {
 	return func(s *Store) error {
-		if d < 0 {
-			return fmt.Errorf("redisstore: WithTimeout(%v): want a positive duration, or 0 for none", d)
+		if d <= 0 {
+			return fmt.Errorf("redisstore: WithTimeout(%v): want a positive duration", d)
 		}
 		s.timeout = d
 		return nil
@@ -165,14 +185,52 @@ func WithProbeInterval(d time.Duration) Option {
 }
 
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient or
-// *redis.Ring). It sends nothing to Redis until the first operation, unless
-// [WithWatch] starts a watch, which [Store.Close] stops.
+// *redis.Ring), which the caller owns: [Store.Close] leaves it open. New
+// checks that Redis answers (a PING within the store's deadline,
+// [WithTimeout]) and returns an *[UnavailableError] with Op "New" when it
+// does not, under either policy: a store that is built is one that reached
+// Redis. [WithWatch] starts a goroutine, which [Store.Close] stops.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, errors.New("redisstore: New: nil Redis client")
 	}
+	return newStore(rdb, false, opts)
+}
+
+// NewFromURL returns a Store on a Redis client built from url with go-redis's
+// ParseURL (redis://[user:password@]host:port/db, rediss:// for TLS, with
+// query options such as ?dial_timeout=1s), checked as [New] checks it. The
+// store owns the client: [Store.Close] closes it. An error for a malformed
+// url names the url without its password.
+func NewFromURL(url string, opts ...Option) (*Store, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: NewFromURL(%q): %w", redacted(url), err)
+	}
+	return newStore(redis.NewClient(o), true, opts)
+}
+
+// redacted returns url with its password, if any, replaced by "xxxxx".
+func redacted(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+func newStore(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
+	s, err := build(rdb, own, opts)
+	if err != nil && own {
+		_ = rdb.Close() // the store that would have owned it is not built
+	}
+	return s, err
+}
+
+func build(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
 	s := &Store{rdb: rdb, prefix: DefaultPrefix, policy: FailClosed, share: 1, probe: DefaultProbeInterval,
-		sched: newSchedule(), hold: newHoldings(time.Now)}
+		timeout: DefaultTimeout, sched: newSchedule(), hold: newHoldings(time.Now),
+		closed: make(chan struct{}), ownClient: own}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("redisstore: New: nil Option")
@@ -186,6 +244,14 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 			return nil, errors.New("redisstore: WithFailurePolicy(FailLocal) needs WithLocalShare: the share of the quota one process may use alone")
 		}
 		s.fb = newFallback(s.share, s.probe, time.Now)
+	}
+	if s.log != nil {
+		routeRedisLog(s.log)
+	}
+	if _, err := call(s, context.Background(), func(ctx context.Context) (string, error) {
+		return rdb.Ping(ctx).Result()
+	}, nil); err != nil {
+		return nil, &UnavailableError{Op: "New", Err: err}
 	}
 	s.startWatch()
 	return s, nil
@@ -218,14 +284,6 @@ func (s *Store) ledgerKeys(account string, res quota.Resource) []string {
 	}
 }
 
-// withTimeout applies [WithTimeout] to ctx.
-func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.timeout > 0 {
-		return context.WithTimeout(ctx, s.timeout)
-	}
-	return ctx, func() {}
-}
-
 // unavailable reports whether err (from a call under ctx, whose parent is
 // caller) means Redis trouble rather than a caller's cancellation or a bug.
 func unavailable(caller context.Context, err error) bool {
@@ -245,28 +303,47 @@ func unavailable(caller context.Context, err error) bool {
 	return true
 }
 
-// do runs remote against Redis under the failure policy: on Redis trouble it
-// returns an *UnavailableError (FailClosed) or runs local (FailLocal).
-func do[T any](s *Store, ctx context.Context, op string, remote func(context.Context) (T, error), local func(*fallback) (T, error)) (T, error) {
+// do runs remote against Redis under the failure policy and the store's
+// deadline (see [call]): on Redis trouble it returns an *UnavailableError
+// (FailClosed) or runs local (FailLocal); late, if not nil, gets remote's
+// result when it comes after the caller has gone (FailClosed only: under
+// FailLocal the local side has taken over the operation).
+func do[T any](s *Store, ctx context.Context, op string, remote func(context.Context) (T, error), local func(*fallback) (T, error), late func(T, error)) (T, error) {
 	var zero T
+	if ctx == nil {
+		return zero, fmt.Errorf("redisstore: %s: nil Context", op)
+	}
+	if s.isClosed() {
+		return zero, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, fmt.Errorf("redisstore: %s: %w", op, context.Cause(ctx))
+	}
 	fb := s.fb
-	if fb != nil && fb.degraded.Load() && !fb.recover(ctx, s) {
+	if fb != nil && fb.degraded.Load() && !fb.recover(s) {
 		if local == nil {
 			return zero, &UnavailableError{Op: op, Err: errDegraded}
 		}
 		if v, err, ok := runLocal(fb, local); ok {
-			return v, err
+			return v, localErr(op, err)
 		}
-		// Recovered meanwhile by another operation: go to Redis.
+		// Recovered meanwhile: go to Redis.
 	}
-	rctx, cancel := s.withTimeout(ctx)
-	v, err := remote(rctx)
-	cancel()
+	if fb != nil {
+		late = nil
+	}
+	v, err := call(s, ctx, remote, late)
 	if err == nil {
 		if fb != nil || s.watch > 0 {
-			s.repl.learn(ctx, s.rdb)
+			_, _ = call(s, ctx, func(ctx context.Context) (struct{}, error) {
+				s.repl.learn(ctx, s.rdb)
+				return struct{}{}, nil
+			}, nil)
 		}
 		return v, nil
+	}
+	if errors.Is(err, ErrClosed) {
+		return zero, ErrClosed
 	}
 	if !unavailable(ctx, err) {
 		return zero, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -278,9 +355,20 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		s.logger().Warn("redisstore: Redis unreachable; serving from the local share", "op", op, "share", s.share, "err", err)
 	}
 	if v, err, ok := runLocal(fb, local); ok {
-		return v, err
+		return v, localErr(op, err)
 	}
 	return zero, &UnavailableError{Op: op, Err: err}
+}
+
+// localErr makes a refusal of the local share an *UnavailableError whose
+// cause is the share's *quota.ExceededError: errors.As finds both, and the
+// text says the refusal is the local share's, not the account's.
+func localErr(op string, err error) error {
+	var ee *quota.ExceededError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	return &UnavailableError{Op: op, Err: fmt.Errorf("refused by this process's local share while Redis is unreachable: %w", err)}
 }
 
 // TakeToken implements [backend.Store] with a GCRA bucket in Redis, on Redis
@@ -321,7 +409,7 @@ func (s *Store) TakeToken(ctx context.Context, account string, class quota.Class
 	}, func(fb *fallback) (result, error) {
 		w, ok, err := fb.takeToken(ctx, id, r, maxWait)
 		return result{w, ok}, err
-	})
+	}, nil)
 	return res.wait, res.ok, err
 }
 
@@ -333,7 +421,7 @@ func (s *Store) lostBucket(ctx context.Context, account string) {
 	s.logger().Warn("redisstore: Redis lost a request bucket; re-seeded from the tokens this process saw granted")
 	for _, id := range s.hold.ledgers(account) {
 		known := s.hold.epoch(id)
-		rctx, cancel := s.withTimeout(context.WithoutCancel(ctx))
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		vals, err := ledgerScript.Run(rctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("used", known, millis(2*s.probe), nil)...).Int64Slice()
 		cancel()
 		if err != nil || len(vals) != 4 {
@@ -362,7 +450,7 @@ func (s *Store) RateFactor(ctx context.Context, account string, class quota.Clas
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
 		return fb.local.RateFactor(ctx, account, class)
-	})
+	}, nil)
 }
 
 // AdjustRateFactor implements [backend.Store] with one script: the factor is
@@ -385,7 +473,7 @@ func (s *Store) AdjustRateFactor(ctx context.Context, account string, class quot
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
 		return fb.local.AdjustRateFactor(ctx, account, class, from, to, ttl)
-	})
+	}, nil)
 }
 
 // ReturnToken implements [backend.Store]: one script moves the bucket's
@@ -403,7 +491,7 @@ func (s *Store) ReturnToken(ctx context.Context, account string, class quota.Cla
 		return struct{}{}, err
 	}, func(fb *fallback) (struct{}, error) {
 		return struct{}{}, fb.local.ReturnToken(ctx, account, class, fb.rate(r))
-	})
+	}, nil)
 	return err
 }
 
@@ -437,6 +525,7 @@ func millis(d time.Duration) int64 {
 // ledgerReply is the decoded reply of a ledger script.
 type ledgerReply struct {
 	ok             bool
+	grace          bool // a reservation refused for the ledger's grace
 	change         backend.Change
 	added, removed int
 }
@@ -474,6 +563,7 @@ func (s *Store) runLedger(ctx context.Context, account string, res quota.Resourc
 func decodeLedger(vals []int64, b *backend.Bounds) (ledgerReply, error) {
 	r := ledgerReply{
 		ok:      vals[0] == 1,
+		grace:   vals[0] == 2,
 		change:  backend.Change{Used: int(vals[1]), Changed: vals[2] == 1},
 		added:   int(vals[3]),
 		removed: int(vals[4]),
@@ -521,14 +611,35 @@ func (s *Store) Reserve(ctx context.Context, account string, res quota.Resource,
 			fb.forget(account, res, key)
 		}
 		return ledgerReply{ok: true, change: c}, err
+	}, func(r ledgerReply, err error) {
+		// Redis took the reservation after the caller had given up on it
+		// (a hung Redis that resumed): give it back, or it would hold a
+		// slot until it lapses.
+		if err == nil && r.change.Changed {
+			s.giveBack(account, res, key, b)
+		}
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return r.change, err
-	}
-	if !r.ok {
+	case r.grace:
+		return r.change, &UnavailableError{Op: "Reserve", Err: ErrGrace}
+	case !r.ok:
 		return r.change, exceeded(res, r.change.Used, b)
 	}
 	return r.change, nil
+}
+
+// giveBack releases in Redis a reservation taken after its caller had gone.
+func (s *Store) giveBack(account string, res quota.Resource, key string, b *backend.Bounds) {
+	_, err := call(s, context.Background(), func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
+			s.hold.disowned(ledgerID{account, res}, key)
+		})
+	}, nil)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		s.logger().Warn("redisstore: giving back a reservation Redis took after its caller had gone failed; it lapses with its ttl", "err", err)
+	}
 }
 
 // Commit implements [backend.Store].
@@ -547,7 +658,7 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 			fb.journal(account, res, holdKey, true, ttl)
 		}
 		return ledgerReply{ok: true, change: c}, err
-	})
+	}, nil)
 	return r.change, err
 }
 
@@ -565,7 +676,7 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 			fb.journal(account, res, key, true, ttl)
 		}
 		return ledgerReply{ok: true, change: c}, err
-	})
+	}, nil)
 	return r.change, err
 }
 
@@ -581,7 +692,7 @@ func (s *Store) Release(ctx context.Context, account string, res quota.Resource,
 			fb.forget(account, res, key)
 		}
 		return ledgerReply{ok: true, change: c}, err
-	})
+	}, nil)
 	return r.change, err
 }
 
@@ -598,7 +709,7 @@ func (s *Store) Sync(ctx context.Context, account string, res quota.Resource, ke
 		return s.runLedger(ctx, account, res, b, "sync", extra, func(ledgerReply) {
 			s.hold.synced(ledgerID{account, res}, keys)
 		})
-	}, nil)
+	}, nil, nil)
 	return r.change, r.added, r.removed, err
 }
 
@@ -608,7 +719,7 @@ func (s *Store) MarkFull(ctx context.Context, account string, res quota.Resource
 		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", 0, 0, nil, millis(d))...).Err()
 	}, func(fb *fallback) (struct{}, error) {
 		return struct{}{}, fb.local.MarkFull(ctx, account, res, d)
-	})
+	}, nil)
 	return err
 }
 
@@ -627,7 +738,7 @@ func (s *Store) Used(ctx context.Context, account string, res quota.Resource) (i
 	}, func(fb *fallback) (result, error) {
 		u, f, err := fb.local.Used(ctx, account, res)
 		return result{u, f}, err
-	})
+	}, nil)
 	return r.used, r.full, err
 }
 
@@ -641,7 +752,7 @@ func (s *Store) Holds(ctx context.Context, account string, res quota.Resource, k
 		return vals[1] == 1, nil
 	}, func(fb *fallback) (bool, error) {
 		return fb.local.Holds(ctx, account, res, key)
-	})
+	}, nil)
 }
 
 // readLedger runs a reading op ("used", "holds") whose reply has n values,

@@ -247,9 +247,8 @@ func TestFailClosed(t *testing.T) {
 	// first operation finds the ledger lost, writes r1 back and holds new
 	// reservations off for the grace (two probe intervals), so that the other
 	// processes can write theirs back first.
-	var ee *quota.ExceededError
-	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute); !errors.As(err, &ee) {
-		t.Fatalf("Reserve just after a restart that lost the ledger: %v, want *quota.ExceededError (the grace)", err)
+	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute); !errors.Is(err, redisstore.ErrGrace) || !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Fatalf("Reserve just after a restart that lost the ledger: %v, want *UnavailableError with ErrGrace", err)
 	}
 	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
 	ledgerCheck{t, observer, "AC1", b}.expect("r1")
@@ -301,6 +300,16 @@ func (c ledgerCheck) reserve(key string, wantErr bool) {
 	}
 	if wantErr && !errors.Is(err, quota.ErrExceeded) {
 		c.t.Fatalf("Reserve(%q): %v, want quota.ErrExceeded", key, err)
+	}
+}
+
+// inGrace checks that a reservation under key is refused for the grace.
+func (c ledgerCheck) inGrace(key string) {
+	c.t.Helper()
+	_, err := c.s.Reserve(context.Background(), c.acct, quota.Rooms, key, c.bound, time.Minute)
+	var ue *redisstore.UnavailableError
+	if !errors.As(err, &ue) || !errors.Is(err, redisstore.ErrGrace) || errors.Is(err, quota.ErrExceeded) {
+		c.t.Fatalf("Reserve(%q) during the grace: %v, want *UnavailableError with ErrGrace, no ExceededError", key, err)
 	}
 }
 
@@ -393,7 +402,7 @@ func TestFailLocalRestart(t *testing.T) {
 	if _, full, err := observer.Used(context.Background(), "AC1", quota.Rooms); err != nil || !full {
 		t.Errorf("Used after recovery from a data loss: full %v, %v; want the grace mark", full, err)
 	}
-	c.reserve("r3", true)
+	c.inGrace("r3")
 	time.Sleep(150 * time.Millisecond)
 	for _, k := range []string{"r3", "r4", "r5"} {
 		c.reserve(k, false)
@@ -436,7 +445,7 @@ func TestFailLocalHang(t *testing.T) {
 	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2")
 	// Every write-back holds reservations off for the grace (two probe
 	// intervals), while the other processes write theirs back.
-	c.reserve("r3", true)
+	c.inGrace("r3")
 	time.Sleep(150 * time.Millisecond)
 	c.reserve("r3", false)
 	c.reserve("r4", true) // the whole quota (4) again

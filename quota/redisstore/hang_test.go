@@ -1,0 +1,394 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/redisstore"
+	"github.com/videoquota/videoquota/quota/redisstore/redistest"
+)
+
+// slack is what a wait may take beyond the store's deadline in these tests:
+// generous, for a loaded machine. The figures measured are logged.
+const slack = time.Second
+
+// opMix runs one store operation of each kind in turn, so that every path
+// (a token, a ledger script, a read) meets the hung Redis.
+func opMix(s *redisstore.Store, i int) (string, error) {
+	ctx := context.Background()
+	b := &backend.Bounds{Limit: 100, Hysteresis: 1}
+	key := fmt.Sprintf("k%d", i)
+	switch i % 5 {
+	case 0:
+		_, err := s.Reserve(ctx, "AC1", quota.Rooms, key, b, time.Minute)
+		return "Reserve", err
+	case 1:
+		_, _, err := s.TakeToken(ctx, "AC1", quota.Write, quota.Rate{PerSecond: 1000, Burst: 100}, 0)
+		return "TakeToken", err
+	case 2:
+		_, err := s.Hold(ctx, "AC1", quota.Rooms, "RM"+key, b, time.Minute)
+		return "Hold", err
+	case 3:
+		_, err := s.Release(ctx, "AC1", quota.Rooms, "RM"+key, b)
+		return "Release", err
+	default:
+		_, _, err := s.Used(ctx, "AC1", quota.Rooms)
+		return "Used", err
+	}
+}
+
+// TestHangBoundedWait: with a Redis client of default options (a 3 s read
+// timeout, retried) and redis-server SIGSTOPped, every operation returns
+// within the store's deadline with an *UnavailableError whose cause is a
+// *TimeoutError; after SIGCONT the next operations go through, and the
+// reservations Redis took after their callers had gone are given back.
+func TestHangBoundedWait(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	const timeout = 200 * time.Millisecond
+	prefix := redistest.Prefix(t)
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithTimeout(timeout))
+	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	b := &backend.Bounds{Limit: 100, Hysteresis: 1}
+	ctx := context.Background()
+	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "before", b, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Pause(t)
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			srv.Resume(t)
+		}
+	})
+	const workers, rounds = 8, 4 // 32 operations, 4 waits of 200 ms each per worker
+	var mu sync.Mutex
+	var longest time.Duration
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				start := time.Now()
+				op, err := opMix(s, w*rounds+r)
+				d := time.Since(start)
+				mu.Lock()
+				longest = max(longest, d)
+				mu.Unlock()
+				var ue *redisstore.UnavailableError
+				var te *redisstore.TimeoutError
+				if !errors.As(err, &ue) || ue.Op != op || !errors.As(err, &te) || te.Timeout != timeout {
+					t.Errorf("%s with Redis hung: %v, want *UnavailableError{Op: %q} with a *TimeoutError of %v", op, err, op, timeout)
+				}
+				if d > timeout+slack {
+					t.Errorf("%s with Redis hung returned after %v, want within %v (+%v slack)", op, d, timeout, slack)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("longest wait with Redis hung: %v (deadline %v)", longest, timeout)
+
+	srv.Resume(t)
+	resumed = true
+	resume := time.Now()
+	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "after", b, time.Minute); err != nil {
+		t.Fatalf("Reserve after SIGCONT: %v", err)
+	}
+	t.Logf("first Reserve after SIGCONT admitted in %v", time.Since(resume))
+	// The reservations that Redis ran on SIGCONT, after their callers got
+	// an *UnavailableError, are given back: only "before" and "after" stay.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := observer.Pending(ctx, "AC1", quota.Rooms)
+		if err == nil && n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending reservations after SIGCONT: %d, %v; want 2 (before, after): the late ones given back", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The Holds that timed out may have run too: they are facts (Twilio
+	// holds those Rooms), kept.
+	for _, k := range []string{"before", "after"} {
+		if h, err := observer.Holds(ctx, "AC1", quota.Rooms, k); err != nil || !h {
+			t.Errorf("Holds(%q) after SIGCONT = %v, %v; want true", k, h, err)
+		}
+	}
+}
+
+// TestCloseEndsWaits: Close ends the operations waiting on a hung Redis at
+// once with ErrClosed, however long the store's deadline, and later ones
+// send nothing.
+func TestCloseEndsWaits(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(time.Minute))
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	const n = 6
+	type ended struct {
+		op  string
+		err error
+		at  time.Time
+	}
+	out := make(chan ended, n)
+	for i := range n {
+		go func() {
+			op, err := opMix(s, i)
+			out <- ended{op, err, time.Now()}
+		}()
+	}
+	waitWaiting(t, s, n)
+	closeAt := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	closeTook := time.Since(closeAt)
+	var longest time.Duration
+	for range n {
+		e := <-out
+		d := e.at.Sub(closeAt)
+		longest = max(longest, d)
+		if !errors.Is(e.err, redisstore.ErrClosed) || !errors.Is(e.err, quota.ErrClosed) {
+			t.Errorf("%s waiting on Redis at Close: %v, want ErrClosed (and quota.ErrClosed)", e.op, e.err)
+		}
+		if d > slack {
+			t.Errorf("%s returned %v after Close, want at once", e.op, d)
+		}
+	}
+	t.Logf("Close took %v; the waiting calls returned within %v of it", closeTook, longest)
+	if op, err := opMix(s, 0); !errors.Is(err, redisstore.ErrClosed) {
+		t.Errorf("%s after Close: %v, want ErrClosed", op, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestCallerContextEndsWait: the caller's ctx ends a wait on a hung Redis,
+// with ctx's cause, not an *UnavailableError.
+func TestCallerContextEndsWait(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(time.Minute))
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	cause := errors.New("the caller gave up")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Reserve(ctx, "AC1", quota.Rooms, "r", &backend.Bounds{Limit: 5, Hysteresis: 1}, time.Minute)
+		done <- err
+	}()
+	waitWaiting(t, s, 1)
+	at := time.Now()
+	cancel(cause)
+	err := <-done
+	if d := time.Since(at); d > slack {
+		t.Errorf("Reserve returned %v after its ctx ended", d)
+	}
+	if !errors.Is(err, cause) || errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Reserve whose ctx ended: %v, want its cause, not ErrUnavailable", err)
+	}
+}
+
+// waitWaiting waits until n operations of s wait on Redis.
+func waitWaiting(t *testing.T, s *redisstore.Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for redisstore.Waiting(s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d operations waiting on Redis after 10s, want %d", redisstore.Waiting(s), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestFailLocalHangRecovers: under FailLocal with default client options, a
+// hung Redis costs one deadline; while it hangs, refusals are the local
+// share's, typed as such (an *UnavailableError with the share's
+// *ExceededError inside); after SIGCONT the store is back on Redis within a
+// probe interval and reservations are admitted at the real usage once the
+// grace (two probe intervals) is over, every refusal until then an
+// *UnavailableError.
+func TestFailLocalHangRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	prefix := redistest.Prefix(t)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithLogger(log),
+		redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(1.0/4))
+	t.Cleanup(func() { _ = s.Close() })
+	other := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	b := &backend.Bounds{Limit: 16, Hysteresis: 1}
+	ctx := context.Background()
+	for i := range 5 { // another process holds 5 of 16
+		if _, err := other.Hold(ctx, "AC1", quota.Rooms, fmt.Sprintf("RM%d", i), b, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Used(ctx, "AC1", quota.Rooms); err != nil { // s sees the usage
+		t.Fatal(err)
+	}
+
+	srv.Pause(t)
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			srv.Resume(t)
+		}
+	})
+	start := time.Now()
+	// The local share: floor((16 - 5) / 4) = 2.
+	for i := range 2 {
+		if _, err := s.Reserve(ctx, "AC1", quota.Rooms, fmt.Sprintf("local%d", i), b, time.Minute); err != nil {
+			t.Fatalf("Reserve within the local share: %v", err)
+		}
+	}
+	t.Logf("the first Reserve with Redis hung and the next one took %v (deadline %v)", time.Since(start), redisstore.DefaultTimeout)
+	if d := time.Since(start); d > redisstore.DefaultTimeout+slack {
+		t.Errorf("two Reserves with Redis hung took %v, want one deadline (%v)", d, redisstore.DefaultTimeout)
+	}
+	_, err := s.Reserve(ctx, "AC1", quota.Rooms, "over", b, time.Minute)
+	var ue *redisstore.UnavailableError
+	var ee *quota.ExceededError
+	if !errors.As(err, &ue) || !errors.As(err, &ee) || ee.Limit != 2 || !strings.Contains(err.Error(), "local share") {
+		t.Fatalf("Reserve past the local share: %v, want *UnavailableError naming the local share, with its *ExceededError (Limit 2)", err)
+	}
+
+	srv.Resume(t)
+	resumed = true
+	resume := time.Now()
+	var admitted time.Duration
+	for i := 0; ; i++ {
+		_, err := s.Reserve(ctx, "AC1", quota.Rooms, fmt.Sprintf("after%d", i), b, time.Minute)
+		if err == nil && !s.Degraded() {
+			admitted = time.Since(resume)
+			break
+		}
+		if err != nil && !errors.As(err, &ue) {
+			t.Fatalf("Reserve after SIGCONT: %v, want success or an *UnavailableError (local share, grace)", err)
+		}
+		if time.Since(resume) > 10*time.Second {
+			t.Fatalf("no reservation admitted from Redis within 10s of SIGCONT (last: %v)", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("first reservation admitted from Redis %v after SIGCONT (probe interval %v, grace %v)",
+		admitted, redisstore.DefaultProbeInterval, 2*redisstore.DefaultProbeInterval)
+	// Redis counts the other process's 5, the 2 local ones written back and
+	// the one just admitted; the local refusals were given back.
+	used, _, err := other.Used(ctx, "AC1", quota.Rooms)
+	if err != nil || used != 8 {
+		t.Errorf("Used in Redis after recovery: %d, %v; want 8 (5 held elsewhere, 2 written back, 1 new)", used, err)
+	}
+}
+
+// TestNewChecksRedis: New on an address where nothing listens returns an
+// *UnavailableError at once, and go-redis's own lines about it go to the
+// store's logger.
+func TestNewChecksRedis(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close() // nothing listens there now
+	lines := make(chan string, 16)
+	log := slog.New(chanHandler(lines))
+	// The failed dial is logged from go-redis's dialing goroutine, with no
+	// trace of the store's call: it goes to the logger RouteRedisLog names.
+	redisstore.RouteRedisLog(log)
+	t.Cleanup(func() { redisstore.RouteRedisLog(stderrLog) })
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DialerRetries: 1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	start := time.Now()
+	s, err := redisstore.New(rdb, redisstore.WithLogger(log), redisstore.WithTimeout(300*time.Millisecond))
+	var ue *redisstore.UnavailableError
+	if s != nil || !errors.As(err, &ue) || ue.Op != "New" || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("New on a dead address: %v, %v; want nil and an *UnavailableError{Op: New} saying why", s, err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond+slack {
+		t.Errorf("New on a dead address took %v", d)
+	}
+	select {
+	case line := <-lines:
+		if !strings.Contains(line, "go-redis") || !strings.Contains(line, "dial") {
+			t.Errorf("logged %q, want go-redis's dial failure", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("go-redis's dial failure did not reach the store's logger within 5s")
+	}
+}
+
+func TestNewFromURL(t *testing.T) {
+	srv := redistest.Start(t)
+	s, err := redisstore.NewFromURL(srv.URL, redisstore.WithPrefix(redistest.Prefix(t)))
+	if err != nil {
+		t.Fatalf("NewFromURL(%s): %v", srv.URL, err)
+	}
+	b := &backend.Bounds{Limit: 5, Hysteresis: 1}
+	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r", b, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.Reserve(context.Background(), "AC1", quota.Rooms, "r2", b, time.Minute); !errors.Is(err, redisstore.ErrClosed) {
+		t.Errorf("Reserve after Close: %v, want ErrClosed", err)
+	}
+
+	_, err = redisstore.NewFromURL("http://user:s3cret@127.0.0.1:1/0")
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.HasPrefix(err.Error(), "redisstore: NewFromURL") {
+		t.Errorf("NewFromURL with a bad scheme: %v, want an error naming the url without its password", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "redis://:s3cret@" + l.Addr().String() + "/0"
+	_ = l.Close()
+	_, err = redisstore.NewFromURL(dead, redisstore.WithTimeout(200*time.Millisecond))
+	if !errors.Is(err, redisstore.ErrUnavailable) || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("NewFromURL on a dead address: %v, want ErrUnavailable, no password", err)
+	}
+}
+
+var stderrLog = slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+// chanHandler is a slog.Handler sending each record's message to a channel
+// (dropped when full).
+type chanHandler chan string
+
+func (h chanHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h chanHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h chanHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h chanHandler) WithGroup(string) slog.Handler      { return h }
