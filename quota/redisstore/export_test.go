@@ -18,3 +18,6 @@ func OnReturn(s *Store, f func(account string, class quota.Class)) {
 
 // Waiting returns how many operations of s wait on Redis.
 func Waiting(s *Store) int { return int(s.waiting.Load()) }
+
+// MaxQueued is the bound of the write queue of a FailClosed store.
+const MaxQueued = maxQueued

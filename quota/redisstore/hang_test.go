@@ -91,8 +91,15 @@ func TestHangBoundedWait(t *testing.T) {
 				mu.Unlock()
 				var ue *redisstore.UnavailableError
 				var te *redisstore.TimeoutError
-				if !errors.As(err, &ue) || ue.Op != op || !errors.As(err, &te) || te.Timeout != timeout {
-					t.Errorf("%s with Redis hung: %v, want *UnavailableError{Op: %q} with a *TimeoutError of %v", op, err, op, timeout)
+				switch {
+				case op == "Hold" || op == "Release":
+					if err != nil { // queued, to be written back
+						t.Errorf("%s with Redis hung: %v, want it queued (nil)", op, err)
+					}
+				case !errors.As(err, &ue) || ue.Op != op:
+					t.Errorf("%s with Redis hung: %v, want *UnavailableError{Op: %q}", op, err, op)
+				case !errors.Is(err, redisstore.ErrBacklog) && !(errors.As(err, &te) && te.Timeout == timeout):
+					t.Errorf("%s with Redis hung: %v, want a *TimeoutError of %v or ErrBacklog", op, err, timeout)
 				}
 				if d > timeout+slack {
 					t.Errorf("%s with Redis hung returned after %v, want within %v (+%v slack)", op, d, timeout, slack)
@@ -106,10 +113,17 @@ func TestHangBoundedWait(t *testing.T) {
 	srv.Resume(t)
 	resumed = true
 	resume := time.Now()
-	if _, err := s.Reserve(ctx, "AC1", quota.Rooms, "after", b, time.Minute); err != nil {
-		t.Fatalf("Reserve after SIGCONT: %v", err)
+	for {
+		_, err := s.Reserve(ctx, "AC1", quota.Rooms, "after", b, time.Minute)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, redisstore.ErrBacklog) || time.Since(resume) > 5*time.Second {
+			t.Fatalf("Reserve after SIGCONT: %v, want success once the queued writes are written back", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	t.Logf("first Reserve after SIGCONT admitted in %v", time.Since(resume))
+	t.Logf("first Reserve after SIGCONT admitted in %v (the queued writes written back first)", time.Since(resume))
 	// The reservations that Redis ran on SIGCONT, after their callers got
 	// an *UnavailableError, are given back: only "before" and "after" stay.
 	deadline := time.Now().Add(5 * time.Second)
@@ -392,3 +406,112 @@ func (h chanHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h chanHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h chanHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestCallbacksQueuedWhileHung: under FailClosed, what Twilio reports while
+// Redis hangs (Hold, Commit, Release) is queued, not refused, and written
+// back in order once Redis answers: Redis then holds exactly what Twilio
+// holds, without a reconcile, and reservations follow it at once.
+func TestCallbacksQueuedWhileHung(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	const timeout = 200 * time.Millisecond
+	prefix := redistest.Prefix(t)
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix), redisstore.WithTimeout(timeout))
+	t.Cleanup(func() { _ = s.Close() })
+	observer := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	b := &backend.Bounds{Limit: 6, Hysteresis: 1}
+	ctx := context.Background()
+	c := ledgerCheck{t, s, "AC1", b}
+	c.hold("RM1")
+	c.hold("RM2")
+	c.reserve("r1", false)
+
+	srv.Pause(t)
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			srv.Resume(t)
+		}
+	})
+	start := time.Now()
+	steps := []struct {
+		op string
+		fn func() error
+	}{
+		{"Release RM1", func() error { _, err := s.Release(ctx, "AC1", quota.Rooms, "RM1", b); return err }},
+		{"Commit r1 as RM3", func() error { _, err := s.Commit(ctx, "AC1", quota.Rooms, "r1", "RM3", b, time.Hour); return err }},
+		{"Hold RM4", func() error { _, err := s.Hold(ctx, "AC1", quota.Rooms, "RM4", b, time.Hour); return err }},
+		{"Hold RM5", func() error { _, err := s.Hold(ctx, "AC1", quota.Rooms, "RM5", b, time.Hour); return err }},
+		{"Release RM5", func() error { _, err := s.Release(ctx, "AC1", quota.Rooms, "RM5", b); return err }},
+	}
+	for _, st := range steps {
+		if err := st.fn(); err != nil {
+			t.Fatalf("%s with Redis hung: %v, want it queued", st.op, err)
+		}
+	}
+	t.Logf("5 writes with Redis hung took %v (one deadline of %v, then queued)", time.Since(start), timeout)
+	if d := time.Since(start); d > timeout+slack {
+		t.Errorf("5 writes with Redis hung took %v, want about one deadline", d)
+	}
+	_, err := s.Reserve(ctx, "AC1", quota.Rooms, "r2", b, time.Minute)
+	if !errors.Is(err, redisstore.ErrBacklog) || !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Reserve with writes queued: %v, want *UnavailableError with ErrBacklog", err)
+	}
+
+	srv.Resume(t)
+	resumed = true
+	resume := time.Now()
+	want := []string{"RM2", "RM3", "RM4"}
+	for {
+		used, _, err := observer.Used(ctx, "AC1", quota.Rooms)
+		if err == nil && used == len(want) {
+			break
+		}
+		if time.Since(resume) > 5*time.Second {
+			t.Fatalf("Redis counts %d, %v 5s after SIGCONT; want %v", used, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("queued writes in Redis %v after SIGCONT", time.Since(resume))
+	ledgerCheck{t, observer, "AC1", b}.expect(want...)
+	// Admission follows Redis at once: 3 of 6 held, 3 more admitted.
+	for _, k := range []string{"r2", "r3", "r4"} {
+		var err error
+		for {
+			if _, err = s.Reserve(ctx, "AC1", quota.Rooms, k, b, time.Minute); !errors.Is(err, redisstore.ErrBacklog) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // the flusher drops its last batch
+		}
+		if err != nil {
+			t.Fatalf("Reserve(%q) after the write-back: %v", k, err)
+		}
+	}
+	c.reserve("r5", true)
+}
+
+// TestQueueBounded: the queue of writes kept while Redis is unreachable is
+// bounded; past it, writes are refused with an *UnavailableError again.
+func TestQueueBounded(t *testing.T) {
+	srv := redistest.Start(t)
+	if !srv.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	s := newStore(t, srv.Client(t), redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(100*time.Millisecond))
+	t.Cleanup(func() { _ = s.Close() })
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	b := &backend.Bounds{Limit: 5, Hysteresis: 1}
+	ctx := context.Background()
+	for i := range redisstore.MaxQueued {
+		if _, err := s.Hold(ctx, "AC1", quota.Rooms, fmt.Sprintf("RM%d", i), b, time.Hour); err != nil {
+			t.Fatalf("Hold %d with Redis hung: %v, want it queued", i, err)
+		}
+	}
+	_, err := s.Hold(ctx, "AC1", quota.Rooms, "one-too-many", b, time.Hour)
+	if !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Hold past the queue's bound (%d): %v, want *UnavailableError", redisstore.MaxQueued, err)
+	}
+}

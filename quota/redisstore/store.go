@@ -89,6 +89,9 @@ type Store struct {
 	probes    sync.WaitGroup // the recovery probes running
 	waiting   atomic.Int64   // calls waiting on Redis (tests)
 
+	qmu sync.Mutex // guards q
+	q   writeQueue // FailClosed: the writes Twilio reported while Redis was unreachable
+
 	// granted, set by tests only, sees the Redis server time (µs) at which
 	// each token granted from Redis may be used.
 	granted func(bucketID, int64)
@@ -320,6 +323,9 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		return zero, fmt.Errorf("redisstore: %s: %w", op, context.Cause(ctx))
 	}
 	fb := s.fb
+	if fb == nil && s.queueLen() > 0 {
+		return zero, &UnavailableError{Op: op, Err: ErrBacklog}
+	}
 	if fb != nil && fb.degraded.Load() && !fb.recover(s) {
 		if local == nil {
 			return zero, &UnavailableError{Op: op, Err: errDegraded}
@@ -642,8 +648,17 @@ func (s *Store) giveBack(account string, res quota.Resource, key string, b *back
 	}
 }
 
-// Commit implements [backend.Store].
+// Commit implements [backend.Store]. Under [FailClosed], while Redis cannot
+// be reached, it is queued and written back when Redis answers (see the
+// package doc), rather than refused: Twilio reported the Room or
+// Participant.
 func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+	return s.fact(ctx, "Commit", queued{op: "commit", id: ledgerID{account, res}, key: key, holdKey: holdKey, b: b, ttl: ttl}, func() (backend.Change, error) {
+		return s.commitOp(ctx, account, res, key, holdKey, b, ttl)
+	})
+}
+
+func (s *Store) commitOp(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl)}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -662,8 +677,15 @@ func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, 
 	return r.change, err
 }
 
-// Hold implements [backend.Store].
+// Hold implements [backend.Store]; under [FailClosed] it is queued while
+// Redis cannot be reached, as Commit is.
 func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+	return s.fact(ctx, "Hold", queued{op: "hold", id: ledgerID{account, res}, key: key, b: b, ttl: ttl}, func() (backend.Change, error) {
+		return s.holdOp(ctx, account, res, key, b, ttl)
+	})
+}
+
+func (s *Store) holdOp(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl)}, func(r ledgerReply) {
 			if r.change.Changed {
@@ -680,8 +702,15 @@ func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, ke
 	return r.change, err
 }
 
-// Release implements [backend.Store].
+// Release implements [backend.Store]; under [FailClosed] it is queued while
+// Redis cannot be reached, as Commit is.
 func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
+	return s.fact(ctx, "Release", queued{op: "release", id: ledgerID{account, res}, key: key, b: b}, func() (backend.Change, error) {
+		return s.releaseOp(ctx, account, res, key, b)
+	})
+}
+
+func (s *Store) releaseOp(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)

@@ -229,7 +229,6 @@ func TestFailClosed(t *testing.T) {
 			_, _, err := s.TakeToken(ctx, "AC1", quota.Write, quota.Rate{PerSecond: 1, Burst: 1}, 0)
 			return err
 		}},
-		{"Release", func() error { _, err := s.Release(ctx, "AC1", quota.Rooms, "r1", b); return err }},
 		{"Used", func() error { _, _, err := s.Used(ctx, "AC1", quota.Rooms); return err }},
 	}
 	for _, c := range checks {

@@ -127,14 +127,19 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		// The flusher of the write queue starts under qmu unless the store
+		// is closed: after this, none starts.
+		s.qmu.Lock()
+		s.q.running = true
+		s.qmu.Unlock()
 		if s.fb != nil {
 			// A recovery probe starts under probeMu unless the store is
 			// closed: after this, none starts, and those running end at once.
 			s.fb.probeMu.Lock()
 			s.fb.probing = true // and none starts again
 			s.fb.probeMu.Unlock()
-			s.probes.Wait()
 		}
+		s.probes.Wait()
 		if s.stop != nil {
 			s.stop()
 			<-s.stopped
