@@ -41,8 +41,10 @@ type queued struct {
 // Redis cannot be reached, so that no status callback is lost: each is
 // applied to the queue at once, and a goroutine writes the queue back to
 // Redis, in order, once Redis answers, trying every probe interval. While
-// the queue is not empty every other operation returns an *UnavailableError
-// (ErrBacklog), so that nothing is decided on a ledger that misses them.
+// the queue is not empty every other operation first tries to write it back
+// (one at a time, within the deadline) and otherwise returns an
+// *UnavailableError (ErrBacklog), so that nothing is decided on a ledger
+// that misses them.
 // The writes are idempotent (sets keyed by SID), so one that Redis also ran
 // late counts once.
 type writeQueue struct {
@@ -108,8 +110,9 @@ func (s *Store) flusher() {
 			return
 		case <-t.C:
 		}
-		for {
+		for s.flushMu.TryLock() {
 			n, err := s.flushOnce()
+			s.flushMu.Unlock()
 			if err != nil {
 				break
 			}
@@ -127,6 +130,22 @@ func (s *Store) flusher() {
 	}
 }
 
+// flushNow writes the whole queue back, unless a write-back is under way
+// already, and reports whether the queue is empty: the first operation after
+// Redis returns does not wait for the flusher's next try.
+func (s *Store) flushNow() bool {
+	if !s.flushMu.TryLock() {
+		return false
+	}
+	defer s.flushMu.Unlock()
+	for s.queueLen() > 0 {
+		if _, err := s.flushOnce(); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // flushOnce writes the first flushBatch queued writes back in one pipeline
 // under the store's deadline and drops them from the queue.
 func (s *Store) flushOnce() (int, error) {
@@ -140,20 +159,29 @@ func (s *Store) flushOnce() (int, error) {
 		if err := ledgerScript.Load(ctx, s.rdb).Err(); err != nil {
 			return struct{}{}, err
 		}
+		// Each write carries the ledger's epoch as last seen, so that a
+		// Redis that lost its data meanwhile is found as by any call.
+		known := make(map[ledgerID]int64)
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(batch))
 		for i, w := range batch {
-			cmds[i] = ledgerScript.EvalSha(ctx, pipe, s.ledgerKeys(w.id.account, w.id.res), w.args()...)
+			if _, ok := known[w.id]; !ok {
+				known[w.id] = s.hold.epoch(w.id)
+			}
+			cmds[i] = ledgerScript.EvalSha(ctx, pipe, s.ledgerKeys(w.id.account, w.id.res), w.args(known[w.id], millis(2*s.probe))...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return struct{}{}, err
 		}
+		lost := make(map[ledgerID]bool)
 		for i, w := range batch {
 			vals, err := cmds[i].Int64Slice()
 			if err != nil || len(vals) < 6 {
 				continue
 			}
-			s.hold.sawEpoch(w.id, vals[5])
+			if s.hold.sawEpoch(w.id, vals[5]) {
+				lost[w.id] = true
+			}
 			switch w.op {
 			case "hold":
 				s.hold.owned(w.id, w.key, true, w.ttl)
@@ -163,6 +191,11 @@ func (s *Store) flushOnce() (int, error) {
 			case "release":
 				s.hold.disowned(w.id, w.key)
 			}
+		}
+		// Redis lost these ledgers: the slots this process holds, the
+		// queued writes applied, go back now, as after any call.
+		for id := range lost {
+			s.lostLedger(ctx, id, known[id])
 		}
 		return struct{}{}, nil
 	}, nil)
@@ -179,19 +212,19 @@ func (s *Store) flushOnce() (int, error) {
 }
 
 // args returns the ledger script's arguments for w, its ttl shortened by the
-// time it waited.
-func (w queued) args() []any {
+// time it waited; known and grace are as for every ledger call.
+func (w queued) args(known, grace int64) []any {
 	ttl := w.ttl
 	if ttl > 0 {
 		ttl = max(ttl-time.Since(w.at), time.Millisecond)
 	}
 	switch w.op {
 	case "commit":
-		return ledgerArgs("commit", 0, 0, w.b, w.key, w.holdKey, millis(ttl))
+		return ledgerArgs("commit", known, grace, w.b, w.key, w.holdKey, millis(ttl))
 	case "release":
-		return ledgerArgs("release", 0, 0, w.b, w.key)
+		return ledgerArgs("release", known, grace, w.b, w.key)
 	}
-	return ledgerArgs("hold", 0, 0, w.b, w.key, millis(ttl))
+	return ledgerArgs("hold", known, grace, w.b, w.key, millis(ttl))
 }
 
 // fact runs a ledger write that reports what Twilio did (Hold, Commit,

@@ -89,8 +89,9 @@ type Store struct {
 	probes    sync.WaitGroup // the recovery probes running
 	waiting   atomic.Int64   // calls waiting on Redis (tests)
 
-	qmu sync.Mutex // guards q
-	q   writeQueue // FailClosed: the writes Twilio reported while Redis was unreachable
+	qmu     sync.Mutex // guards q
+	flushMu sync.Mutex // one write-back of the queue at a time
+	q       writeQueue // FailClosed: the writes Twilio reported while Redis was unreachable
 
 	// granted, set by tests only, sees the Redis server time (µs) at which
 	// each token granted from Redis may be used.
@@ -323,7 +324,7 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		return zero, fmt.Errorf("redisstore: %s: %w", op, context.Cause(ctx))
 	}
 	fb := s.fb
-	if fb == nil && s.queueLen() > 0 {
+	if fb == nil && s.queueLen() > 0 && !s.flushNow() {
 		return zero, &UnavailableError{Op: op, Err: ErrBacklog}
 	}
 	if fb != nil && fb.degraded.Load() && !fb.recover(s) {
