@@ -40,8 +40,8 @@ func opMix(s *redisstore.Store, i int) (string, error) {
 	case 2:
 		_, err := s.Hold(ctx, "AC1", quota.Rooms, "RM"+key, b, time.Minute)
 		return "Hold", err
-	case 3:
-		_, err := s.Release(ctx, "AC1", quota.Rooms, "RM"+key, b)
+	case 3: // the Room the Hold before held
+		_, err := s.Release(ctx, "AC1", quota.Rooms, fmt.Sprintf("RMk%d", i-1), b)
 		return "Release", err
 	default:
 		_, _, err := s.Used(ctx, "AC1", quota.Rooms)
@@ -514,4 +514,157 @@ func TestQueueBounded(t *testing.T) {
 	if !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Errorf("Hold past the queue's bound (%d): %v, want *UnavailableError", redisstore.MaxQueued, err)
 	}
+}
+
+// TestSentinelMasterHangs: through Sentinel, with a failover client of
+// default options, the master SIGSTOPped: every operation returns within the
+// deadline while the sentinel declares it down and promotes the replica;
+// then the store works on the new master, under either policy.
+func TestSentinelMasterHangs(t *testing.T) {
+	for _, policy := range []redisstore.FailurePolicy{redisstore.FailClosed, redisstore.FailLocal} {
+		t.Run(policy.String(), func(t *testing.T) {
+			sen := redistest.StartSentinel(t)
+			const timeout = 300 * time.Millisecond
+			prefix := redistest.Prefix(t)
+			opts := []redisstore.Option{redisstore.WithPrefix(prefix), redisstore.WithTimeout(timeout)}
+			if policy == redisstore.FailLocal {
+				opts = append(opts, redisstore.WithFailurePolicy(policy), redisstore.WithLocalShare(0.5))
+			}
+			s := newStore(t, sen.Client(t, nil), opts...)
+			t.Cleanup(func() { _ = s.Close() })
+			b := &backend.Bounds{Limit: 100, Hysteresis: 1}
+			ctx := context.Background()
+			if _, err := s.Hold(ctx, "AC1", quota.Rooms, "RM-before", b, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := sen.Client(t, nil).Do(ctx, "WAIT", 1, 2000).Err(); err != nil {
+				t.Fatal(err)
+			}
+
+			sen.Master.Pause(t)
+			t.Cleanup(func() { sen.Master.Resume(t) })
+			stop := make(chan struct{})
+			var mu sync.Mutex
+			var longest time.Duration
+			var wg sync.WaitGroup
+			stopped := false
+			halt := func() {
+				if !stopped {
+					stopped = true
+					close(stop)
+					wg.Wait()
+				}
+			}
+			defer halt()
+			for w := range 4 {
+				wg.Go(func() {
+					// About 100 operations a second each: a steady load, as
+					// of callbacks and creates.
+					tick := time.NewTicker(10 * time.Millisecond)
+					defer tick.Stop()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						case <-tick.C:
+						}
+						start := time.Now()
+						op, err := opMix(s, w*1000+i)
+						d := time.Since(start)
+						mu.Lock()
+						longest = max(longest, d)
+						mu.Unlock()
+						if d > timeout+slack {
+							t.Errorf("%s with the master hung returned after %v (%v), want within %v", op, d, err, timeout)
+						}
+						if err != nil && !errors.Is(err, redisstore.ErrUnavailable) && !errors.Is(err, quota.ErrExceeded) {
+							t.Errorf("%s with the master hung: %v, want success or *UnavailableError", op, err)
+						}
+					}
+				})
+			}
+			paused := time.Now()
+			sen.WaitPromoted(t)
+			promoted := time.Since(paused)
+			var ok time.Duration
+			for {
+				_, err := s.Reserve(ctx, "AC1", quota.Rooms, "after", b, time.Minute)
+				if err == nil && !s.Degraded() {
+					ok = time.Since(paused)
+					break
+				}
+				if time.Since(paused) > 20*time.Second {
+					t.Fatalf("no reservation from the new master within 20s of the pause (last: %v)", err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			halt()
+			t.Logf("%v: replica promoted %v after the pause; first reservation from the new master %v after the pause; longest call %v (deadline %v)",
+				policy, promoted.Round(time.Millisecond), ok.Round(time.Millisecond), longest, timeout)
+			observer := newStore(t, sen.Client(t, nil), redisstore.WithPrefix(prefix))
+			for _, k := range []string{"RM-before", "after"} {
+				if h, err := observer.Holds(ctx, "AC1", quota.Rooms, k); err != nil || !h {
+					t.Errorf("the new master holds %q: %v, %v; want true", k, h, err)
+				}
+			}
+		})
+	}
+}
+
+// TestClusterNodeHangs: on a Redis Cluster with one master SIGSTOPped, the
+// operations on accounts it serves return within the deadline, and those
+// of the other masters' accounts go on.
+func TestClusterNodeHangs(t *testing.T) {
+	cl := redistest.StartCluster(t, 3)
+	rdb := cl.Client(t, nil)
+	const timeout = 300 * time.Millisecond
+	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(timeout))
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	b := &backend.Bounds{Limit: 5, Hysteresis: 1}
+	// An account on the paused master, and one elsewhere.
+	hung := cl.Nodes[0]
+	var onHung, elsewhere string
+	for i := 0; onHung == "" || elsewhere == ""; i++ {
+		acct := fmt.Sprintf("AC%032d", i)
+		n, err := rdb.ClusterKeySlot(ctx, "x:{"+acct+"}:y").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 16384/3 {
+			onHung = cmp(onHung, acct)
+		} else {
+			elsewhere = cmp(elsewhere, acct)
+		}
+	}
+	for _, a := range []string{onHung, elsewhere} {
+		if _, err := s.Reserve(ctx, a, quota.Rooms, "r0", b, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hung.Pause(t)
+	t.Cleanup(func() { hung.Resume(t) })
+	var longest time.Duration
+	for i := range 4 {
+		start := time.Now()
+		_, err := s.Reserve(ctx, onHung, quota.Rooms, fmt.Sprintf("r%d", i+1), b, time.Minute)
+		d := time.Since(start)
+		longest = max(longest, d)
+		var te *redisstore.TimeoutError
+		if !errors.As(err, &te) || d > timeout+slack {
+			t.Errorf("Reserve on the hung master: %v after %v, want a *TimeoutError within %v", err, d, timeout)
+		}
+		if _, err := s.Reserve(ctx, elsewhere, quota.Rooms, fmt.Sprintf("r%d", i+1), b, time.Minute); err != nil {
+			t.Errorf("Reserve on another master while one hangs: %v", err)
+		}
+	}
+	t.Logf("longest Reserve on the hung master: %v (deadline %v)", longest, timeout)
+}
+
+// cmp returns cur if set, else v.
+func cmp(cur, v string) string {
+	if cur != "" {
+		return cur
+	}
+	return v
 }

@@ -49,7 +49,8 @@ type queued struct {
 // late counts once.
 type writeQueue struct {
 	ops     []queued
-	running bool // the flusher runs; guarded with ops by Store.qmu
+	running bool      // the flusher runs; guarded with ops by Store.qmu
+	retryAt time.Time // before it, operations do not try a write-back (one failed)
 }
 
 // queueLen returns how many writes wait to be written back.
@@ -76,6 +77,10 @@ func (s *Store) enqueue(w queued) (backend.Change, bool) {
 	}
 	s.q.ops = append(s.q.ops, w)
 	n := len(s.q.ops)
+	if n == 1 {
+		// Redis just failed this write: the next try is the flusher's.
+		s.q.retryAt = time.Now().Add(s.probe)
+	}
 	if !s.q.running {
 		s.q.running = true
 		s.probes.Add(1) // under qmu, so that Close's Wait comes after
@@ -111,7 +116,7 @@ func (s *Store) flusher() {
 		case <-t.C:
 		}
 		for s.flushMu.TryLock() {
-			n, err := s.flushOnce()
+			n, err := s.flushOnce(context.Background())
 			s.flushMu.Unlock()
 			if err != nil {
 				break
@@ -133,13 +138,24 @@ func (s *Store) flusher() {
 // flushNow writes the whole queue back, unless a write-back is under way
 // already, and reports whether the queue is empty: the first operation after
 // Redis returns does not wait for the flusher's next try.
-func (s *Store) flushNow() bool {
-	if !s.flushMu.TryLock() {
+//
+// After a failed try, operations do not try again for a probe interval
+// (the flusher does): each try may cost the deadline.
+func (s *Store) flushNow(ctx context.Context) bool {
+	s.qmu.Lock()
+	wait := time.Now().Before(s.q.retryAt)
+	s.qmu.Unlock()
+	if wait || !s.flushMu.TryLock() {
 		return false
 	}
 	defer s.flushMu.Unlock()
 	for s.queueLen() > 0 {
-		if _, err := s.flushOnce(); err != nil {
+		// ctx's budget bounds the whole write-back, however many batches
+		// the queue holds or writes arrive meanwhile.
+		if _, err := s.flushOnce(ctx); err != nil {
+			s.qmu.Lock()
+			s.q.retryAt = time.Now().Add(s.probe)
+			s.qmu.Unlock()
 			return false
 		}
 	}
@@ -148,14 +164,14 @@ func (s *Store) flushNow() bool {
 
 // flushOnce writes the first flushBatch queued writes back in one pipeline
 // under the store's deadline and drops them from the queue.
-func (s *Store) flushOnce() (int, error) {
+func (s *Store) flushOnce(ctx context.Context) (int, error) {
 	s.qmu.Lock()
 	batch := append([]queued(nil), s.q.ops[:min(len(s.q.ops), flushBatch)]...)
 	s.qmu.Unlock()
 	if len(batch) == 0 {
 		return 0, nil
 	}
-	_, err := call(s, context.Background(), func(ctx context.Context) (struct{}, error) {
+	_, err := call(s, ctx, func(ctx context.Context) (struct{}, error) {
 		if err := ledgerScript.Load(ctx, s.rdb).Err(); err != nil {
 			return struct{}{}, err
 		}
@@ -230,16 +246,17 @@ func (w queued) args(known, grace int64) []any {
 // fact runs a ledger write that reports what Twilio did (Hold, Commit,
 // Release): under [FailClosed], when Redis cannot be reached or writes are
 // queued already, it is queued (see [writeQueue]) rather than refused.
-func (s *Store) fact(ctx context.Context, op string, w queued, run func() (backend.Change, error)) (backend.Change, error) {
+func (s *Store) fact(ctx context.Context, op string, w queued, run func(context.Context) (backend.Change, error)) (backend.Change, error) {
 	if s.fb != nil || ctx == nil {
-		return run()
+		return run(ctx)
 	}
-	if ctx.Err() == nil && s.queueLen() > 0 {
+	ctx = s.withBudget(ctx)
+	if ctx.Err() == nil && s.queueLen() > 0 && !s.flushNow(ctx) {
 		if c, ok := s.enqueue(w); ok {
 			return c, nil
 		}
 	}
-	c, err := run()
+	c, err := run(ctx)
 	if errors.Is(err, ErrUnavailable) {
 		if qc, ok := s.enqueue(w); ok {
 			return qc, nil

@@ -323,8 +323,9 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	if err := ctx.Err(); err != nil {
 		return zero, fmt.Errorf("redisstore: %s: %w", op, context.Cause(ctx))
 	}
+	ctx = s.withBudget(ctx)
 	fb := s.fb
-	if fb == nil && s.queueLen() > 0 && !s.flushNow() {
+	if fb == nil && s.queueLen() > 0 && !s.flushNow(ctx) {
 		return zero, &UnavailableError{Op: op, Err: ErrBacklog}
 	}
 	if fb != nil && fb.degraded.Load() && !fb.recover(s) {
@@ -342,7 +343,8 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	v, err := call(s, ctx, remote, late)
 	if err == nil {
 		if fb != nil || s.watch > 0 {
-			_, _ = call(s, ctx, func(ctx context.Context) (struct{}, error) {
+			// Once per store, with a deadline of its own.
+			_, _ = call(s, context.WithValue(ctx, budgetKey{}, time.Now().Add(s.timeout)), func(ctx context.Context) (struct{}, error) {
 				s.repl.learn(ctx, s.rdb)
 				return struct{}{}, nil
 			}, nil)
@@ -654,7 +656,7 @@ func (s *Store) giveBack(account string, res quota.Resource, key string, b *back
 // package doc), rather than refused: Twilio reported the Room or
 // Participant.
 func (s *Store) Commit(ctx context.Context, account string, res quota.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
-	return s.fact(ctx, "Commit", queued{op: "commit", id: ledgerID{account, res}, key: key, holdKey: holdKey, b: b, ttl: ttl}, func() (backend.Change, error) {
+	return s.fact(ctx, "Commit", queued{op: "commit", id: ledgerID{account, res}, key: key, holdKey: holdKey, b: b, ttl: ttl}, func(ctx context.Context) (backend.Change, error) {
 		return s.commitOp(ctx, account, res, key, holdKey, b, ttl)
 	})
 }
@@ -681,7 +683,7 @@ func (s *Store) commitOp(ctx context.Context, account string, res quota.Resource
 // Hold implements [backend.Store]; under [FailClosed] it is queued while
 // Redis cannot be reached, as Commit is.
 func (s *Store) Hold(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
-	return s.fact(ctx, "Hold", queued{op: "hold", id: ledgerID{account, res}, key: key, b: b, ttl: ttl}, func() (backend.Change, error) {
+	return s.fact(ctx, "Hold", queued{op: "hold", id: ledgerID{account, res}, key: key, b: b, ttl: ttl}, func(ctx context.Context) (backend.Change, error) {
 		return s.holdOp(ctx, account, res, key, b, ttl)
 	})
 }
@@ -706,7 +708,7 @@ func (s *Store) holdOp(ctx context.Context, account string, res quota.Resource, 
 // Release implements [backend.Store]; under [FailClosed] it is queued while
 // Redis cannot be reached, as Commit is.
 func (s *Store) Release(ctx context.Context, account string, res quota.Resource, key string, b *backend.Bounds) (backend.Change, error) {
-	return s.fact(ctx, "Release", queued{op: "release", id: ledgerID{account, res}, key: key, b: b}, func() (backend.Change, error) {
+	return s.fact(ctx, "Release", queued{op: "release", id: ledgerID{account, res}, key: key, b: b}, func(ctx context.Context) (backend.Change, error) {
 		return s.releaseOp(ctx, account, res, key, b)
 	})
 }

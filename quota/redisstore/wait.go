@@ -53,7 +53,7 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 	if s.isClosed() {
 		return zero, ErrClosed
 	}
-	rctx, cancel := context.WithTimeout(s.tag(ctx), s.timeout)
+	rctx, cancel := context.WithDeadline(s.tag(ctx), s.deadline(ctx))
 	defer cancel()
 	type result struct {
 		v   T
@@ -104,6 +104,28 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 		return zero, context.Cause(ctx)
 	}
 	return zero, &TimeoutError{Timeout: s.timeout}
+}
+
+// budgetKey marks the ctx of one store operation with the time by which it
+// must be done: the round trips it makes (a write-back of queued writes,
+// then its own) share one deadline.
+type budgetKey struct{}
+
+// withBudget returns ctx with the operation's deadline, now plus the store's
+// timeout, unless ctx has one already.
+func (s *Store) withBudget(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(budgetKey{}).(time.Time); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, budgetKey{}, time.Now().Add(s.timeout))
+}
+
+// deadline returns the time by which a round trip under ctx must be done.
+func (s *Store) deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Value(budgetKey{}).(time.Time); ok {
+		return d
+	}
+	return time.Now().Add(s.timeout)
 }
 
 func (s *Store) isClosed() bool {
