@@ -5,15 +5,32 @@
 //
 // # Use
 //
-// Build a Store on a go-redis client and hand it to the video client with its
-// store option; every process that uses the same Redis and prefix shares the
-// account's quota:
+// Build a Store on a go-redis client ([New]) or a redis:// URL
+// ([NewFromURL]) and hand it to the video client with its store option;
+// every process that uses the same Redis and prefix shares the account's
+// quota. Both check that Redis answers, and return an *[UnavailableError]
+// (Op "New") if it does not:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	store, err := redisstore.New(rdb,
 //		redisstore.WithFailurePolicy(redisstore.FailLocal),
 //		redisstore.WithLocalShare(1.0/4), // 4 replicas
 //	)
+//
+// # Bounded waits
+//
+// Every operation waits for Redis at most the store's deadline
+// ([WithTimeout], [DefaultTimeout] 500 ms), whatever the go-redis client's
+// own timeouts and retries: the round trip runs in a goroutine of its own,
+// and the operation returns when it answers, when the deadline passes (then
+// Redis counts as unreachable, with a *[TimeoutError] cause), when the
+// caller's ctx ends (its cause), or when [Store.Close] is called
+// ([ErrClosed]). The goroutine itself ends when the client returns, after its
+// ReadTimeout at worst; a reservation Redis takes after its caller has gone
+// (a hung Redis that resumes within the client's ReadTimeout) is given back.
+//
+// go-redis's own log lines (a dial that failed) go to the store's logger
+// ([WithLogger]; see [RouteRedisLog] for the process-wide part).
 //
 // # One round trip
 //
@@ -49,20 +66,30 @@
 //
 // # Redis trouble
 //
-// When Redis cannot be reached (refused, reset, a timeout set with
-// [WithTimeout], a loading or read-only server), the [FailurePolicy] decides:
+// When Redis cannot be reached (refused, reset, no answer within the
+// deadline, a loading or read-only server), the [FailurePolicy] decides:
 //
 //   - [FailClosed] (the default) returns an *[UnavailableError] naming the
 //     operation and wrapping the Redis error; nothing is admitted on an unknown
-//     quota. The store works again as soon as Redis answers.
+//     quota. What Twilio reported meanwhile (Hold, Commit, Release: a status
+//     callback's Room or Participant, a Room that ended) is not refused but
+//     queued, up to 10,000 writes, and a goroutine writes the queue back in
+//     order once Redis answers, trying every probe interval; until then
+//     every other operation returns an *[UnavailableError] with [ErrBacklog].
+//     The crossings of the writes written back late are not reported. The
+//     store works again as soon as Redis answers and the queue is written.
 //   - [FailLocal] serves from an in-process store holding this process's share
 //     of every limit and rate ([WithLocalShare]; for a ledger, its own slots
 //     plus its share of the room left, see below), so n replicas with share
 //     1/n stay within the quota together. Sync needs the
-//     whole account and returns an *[UnavailableError] meanwhile. At most once
-//     per probe interval ([WithProbeInterval]) an operation pings Redis; when it
-//     answers, the store writes back what it did while degraded and switches
-//     back by itself.
+//     whole account and returns an *[UnavailableError] meanwhile. A refusal of
+//     the local share is an *[UnavailableError] whose cause wraps the share's
+//     *quota.ExceededError (errors.As finds both). At most once per probe
+//     interval ([WithProbeInterval], 250 ms by default) the first operation
+//     starts a probe in a goroutine of its own (it does not wait for it): a
+//     PING and, when Redis answers, the write-back of what the store did
+//     while degraded, each within the deadline; then the store is back on
+//     Redis.
 //
 // No slot is counted twice across the switch: each lives in one place at a
 // time, and leases are sets keyed by the slot's key (reservation id or SID),
@@ -83,7 +110,8 @@
 //     replication ID, after a failover); otherwise they are there already,
 //     or were given back through another process and must not return. Every
 //     ledger the process knows then refuses reservations for two probe
-//     intervals (the grace, a key that releases do not clear), while the
+//     intervals (the grace, a key that releases do not clear; the refusal is
+//     an *[UnavailableError] with [ErrGrace]), while the
 //     other processes, which probe as often, write theirs back. Then the
 //     local store is dropped and operations go to Redis again.
 //

@@ -15,3 +15,9 @@ func OnGrant(s *Store, f func(account string, class backend.Class, redisMicros i
 func OnReturn(s *Store, f func(account string, class backend.Class)) {
 	s.returned = func(id bucketID) { f(id.account, id.class) }
 }
+
+// Waiting returns how many operations of s wait on Redis.
+func Waiting(s *Store) int { return int(s.waiting.Load()) }
+
+// MaxQueued is the bound of the write queue of a FailClosed store.
+const MaxQueued = maxQueued

@@ -7,12 +7,13 @@ import (
 	"maps"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/memstore"
+	"github.com/videoquota/videoquota/quota/backend"
 )
 
 // FailurePolicy is what a [Store] does when Redis cannot be reached (a
@@ -55,7 +56,7 @@ type UnavailableError struct {
 
 // Error names the operation and the cause.
 func (e *UnavailableError) Error() string {
-	return "redisstore: " + e.Op + ": redis unavailable: " + e.Err.Error()
+	return "redisstore: " + e.Op + ": redis unavailable: " + strings.TrimPrefix(e.Err.Error(), "redisstore: ")
 }
 
 // Is reports whether target is [ErrUnavailable].
@@ -97,10 +98,11 @@ type fallback struct {
 	sw    sync.RWMutex
 	local *memstore.Store // ledgers and factors; replaced under sw held for writing
 
-	probeMu   sync.Mutex // one recovery attempt at a time; guards nextProbe
+	probeMu   sync.Mutex // guards nextProbe and probing
 	nextProbe time.Time
+	probing   bool // a recovery probe is running
 
-	failover bool // a failover seen by a recovery not yet done; guarded by probeMu
+	failover atomic.Bool // a failover seen by a recovery not yet done
 
 	bmu     sync.Mutex             // guards buckets
 	buckets map[bucketID]time.Time // local arrival times
@@ -113,20 +115,6 @@ type fallback struct {
 	jmu      sync.Mutex // guards leases and released
 	leases   map[ledgerID]map[string]lease
 	released map[ledgerID]map[string]struct{}
-}
-
-// clockFunc is a quota.Clock made of a func.
-type clockFunc func() time.Time
-
-func (f clockFunc) Now() time.Time { return f() }
-
-// newLocal returns the in-process store of the local share, on the clock now.
-func newLocal(now func() time.Time) *memstore.Store {
-	m, err := memstore.New(memstore.WithClock(clockFunc(now)))
-	if err != nil {
-		panic(err) // unreachable: the one option is valid
-	}
-	return m
 }
 
 func newFallback(share float64, probe time.Duration, now func() time.Time) *fallback {
@@ -337,86 +325,144 @@ func (fb *fallback) forget(account string, res backend.Resource, key string) {
 	m[key] = struct{}{}
 }
 
-// recover tries to switch back to Redis, at most once per probe interval and
-// by one caller at a time. It reports whether the store is on Redis.
-func (fb *fallback) recover(ctx context.Context, s *Store) bool {
+// recover starts a recovery probe in a goroutine of its own, unless one is
+// running or the last started less than a probe interval ago, and reports
+// whether the store is on Redis. The caller does not wait for the probe: it
+// serves the local share meanwhile.
+func (fb *fallback) recover(s *Store) bool {
 	if !fb.degraded.Load() {
 		return true
 	}
-	if !fb.probeMu.TryLock() {
-		return false
-	}
-	defer fb.probeMu.Unlock()
-	if !fb.degraded.Load() {
-		return true
-	}
+	fb.probeMu.Lock()
 	now := fb.now()
-	if now.Before(fb.nextProbe) {
-		return false
+	if fb.probing || now.Before(fb.nextProbe) || s.isClosed() {
+		fb.probeMu.Unlock()
+		return !fb.degraded.Load()
 	}
-	fb.nextProbe = now.Add(fb.probe)
+	fb.probing, fb.nextProbe = true, now.Add(fb.probe)
+	s.probes.Add(1) // under probeMu, so that Close's Wait comes after
+	fb.probeMu.Unlock()
+	go func() {
+		defer s.probes.Done()
+		fb.tryRecover(s)
+		fb.probeMu.Lock()
+		fb.probing = false
+		fb.probeMu.Unlock()
+	}()
+	return false
+}
 
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
-	defer cancel()
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return false
+// tryRecover pings Redis and, when it answers, writes back what was done
+// locally and switches back; each step waits for Redis at most the store's
+// deadline. No local operation runs during the write-back, so it waits that
+// long at most too.
+func (fb *fallback) tryRecover(s *Store) {
+	ctx := context.Background()
+	failover, err := call(s, ctx, func(ctx context.Context) (bool, error) {
+		if err := s.rdb.Ping(ctx).Err(); err != nil {
+			return false, err
+		}
+		// A new replication ID: a replica was promoted and may have missed
+		// the last writes, so the slots from before the outage are written
+		// back too.
+		return s.repl.changed(ctx, s.rdb), nil
+	}, nil)
+	if err != nil {
+		return
 	}
-	// A new replication ID: a replica was promoted and may have missed the
-	// last writes, so the slots from before the outage are written back too.
-	if s.repl.changed(ctx, s.rdb) {
-		fb.failover = true // kept until a write-back succeeds
+	if failover {
+		fb.failover.Store(true) // kept until a write-back succeeds
 	}
 	fb.sw.Lock()
 	defer fb.sw.Unlock()
-	n, err := fb.restore(ctx, s, fb.failover)
-	if err != nil {
-		s.logger().Warn("redisstore: Redis answers but the write-back failed; still serving the local share", "err", err)
-		return false
+	if !fb.degraded.Load() {
+		return
 	}
-	fb.failover = false
+	w := fb.snapshot(s, fb.failover.Load())
+	n, err := call(s, ctx, w.write, nil)
+	if err != nil {
+		if !errors.Is(err, ErrClosed) {
+			s.logger().Warn("redisstore: Redis answers but the write-back failed; still serving the local share", "err", err)
+		}
+		return
+	}
+	fb.failover.Store(false)
+	s.hold.replace(w.leases, w.now)
+	clear(fb.leases)
+	clear(fb.released)
+	fb.bmu.Lock()
+	clear(fb.buckets)
+	fb.bmu.Unlock()
 	fb.local = newLocal(fb.now)
 	fb.degraded.Store(false)
 	s.logger().Info("redisstore: Redis reachable again; local slots written back", "slots", n)
-	return true
 }
 
-// restore writes the journal and the local buckets back to Redis and clears
-// them; requires sw held for writing. It is idempotent, so a failed attempt
-// is simply repeated.
-func (fb *fallback) restore(ctx context.Context, s *Store, failover bool) (int, error) {
-	if err := fb.reseed(ctx, s); err != nil {
-		return 0, err
-	}
+// writeBack is what a recovery writes to Redis, copied from the journal and
+// the local buckets under sw held for writing, so that the write can run in
+// a goroutine of its own (see [call]) that may outlive the lock.
+type writeBack struct {
+	s        *Store
+	now      time.Time
+	failover bool
+	share    string
+	calm     int64
+	buckets  map[bucketID]time.Time
+	accounts map[string]struct{}
+	ids      map[ledgerID]struct{}
+	leases   map[ledgerID]map[string]lease
+	released map[ledgerID]map[string]struct{}
+}
+
+// snapshot copies what the write-back needs; requires sw held for writing.
+func (fb *fallback) snapshot(s *Store, failover bool) *writeBack {
+	w := &writeBack{s: s, now: fb.now(), failover: failover, share: fb.shareArg(), calm: millis(2 * fb.probe),
+		accounts: s.sched.accounts(), ids: make(map[ledgerID]struct{}),
+		leases: make(map[ledgerID]map[string]lease), released: make(map[ledgerID]map[string]struct{})}
+	fb.bmu.Lock()
+	w.buckets = maps.Clone(fb.buckets)
+	fb.bmu.Unlock()
 	fb.jmu.Lock()
 	defer fb.jmu.Unlock()
-	ids := make(map[ledgerID]struct{})
-	for id := range fb.leases {
-		ids[id] = struct{}{}
+	for id, m := range fb.leases {
+		w.leases[id] = maps.Clone(m)
+		w.ids[id] = struct{}{}
 	}
-	for id := range fb.released {
-		ids[id] = struct{}{}
+	for id, m := range fb.released {
+		w.released[id] = maps.Clone(m)
+		w.ids[id] = struct{}{}
 	}
 	// Every ledger this process knows gets the grace, written back to or
 	// not: the other processes may be serving it from their local shares.
 	for id := range s.hold.usedAll() {
-		ids[id] = struct{}{}
+		w.ids[id] = struct{}{}
 	}
-	now := fb.now()
+	return w
+}
+
+// write writes the journal and the local buckets back to Redis and returns
+// how many slots it wrote. It is idempotent, so a failed attempt is simply
+// repeated.
+func (w *writeBack) write(ctx context.Context) (int, error) {
+	s := w.s
+	if err := w.reseed(ctx); err != nil {
+		return 0, err
+	}
 	written := 0
-	for id := range ids {
-		rel := fb.released[id]
+	for id := range w.ids {
+		rel := w.released[id]
 		known := s.hold.epoch(id)
-		if failover && known != 0 {
+		if w.failover && known != 0 {
 			known = -1 // no epoch matches: write back everything, with the grace
 		}
-		extra := []any{known, millis(2 * fb.probe), len(rel)}
+		extra := []any{known, w.calm, len(rel)}
 		for k := range rel {
 			extra = append(extra, k)
 		}
-		for k, l := range fb.leases[id] {
+		for k, l := range w.leases[id] {
 			var ms int64
 			if !l.until.IsZero() {
-				if ms = l.until.Sub(now).Milliseconds(); ms <= 0 {
+				if ms = l.until.Sub(w.now).Milliseconds(); ms <= 0 {
 					continue // lapsed while degraded
 				}
 			}
@@ -438,10 +484,6 @@ func (fb *fallback) restore(ctx context.Context, s *Store, failover bool) (int, 
 			s.hold.sawEpoch(id, vals[2])
 		}
 	}
-	// What was written back is this process's own in Redis now.
-	s.hold.replace(fb.leases, now)
-	clear(fb.leases)
-	clear(fb.released)
 	return written, nil
 }
 
@@ -449,37 +491,44 @@ func (fb *fallback) restore(ctx context.Context, s *Store, failover bool) (int, 
 // every account this process knows into calm for two probe intervals: the
 // account's buckets run at this process's share meanwhile, as the other
 // processes, which probe as often, may still be serving theirs.
-func (fb *fallback) reseed(ctx context.Context, s *Store) error {
-	now := fb.now()
-	fb.bmu.Lock()
-	local := maps.Clone(fb.buckets)
-	fb.bmu.Unlock()
-	accounts := s.sched.accounts()
-	for id := range local {
+func (w *writeBack) reseed(ctx context.Context) error {
+	s := w.s
+	accounts := maps.Clone(w.accounts)
+	for id := range w.buckets {
 		accounts[id.account] = struct{}{}
 	}
-	calm := millis(2 * fb.probe)
-	for id, tat := range local {
-		if !tat.After(now) {
+	for id, tat := range w.buckets {
+		if !tat.After(w.now) {
 			continue
 		}
 		keys := []string{s.key(id.account, "rate", id.class.String()), s.key(id.account, "calm")}
-		if err := seedScript.Run(ctx, s.rdb, keys, s.sched.redisTime(tat), fb.shareArg(), calm).Err(); err != nil {
+		if err := seedScript.Run(ctx, s.rdb, keys, s.sched.redisTime(tat), w.share, w.calm).Err(); err != nil {
 			return err
 		}
 		delete(accounts, id.account)
 	}
 	for a := range accounts {
 		keys := []string{s.key(a, "rate", backend.Write.String()), s.key(a, "calm")}
-		if err := seedScript.Run(ctx, s.rdb, keys, 0, fb.shareArg(), calm).Err(); err != nil {
+		if err := seedScript.Run(ctx, s.rdb, keys, 0, w.share, w.calm).Err(); err != nil {
 			return err
 		}
 	}
-	fb.bmu.Lock()
-	clear(fb.buckets)
-	fb.bmu.Unlock()
 	return nil
 }
 
 // shareArg is the share as a script argument.
 func (fb *fallback) shareArg() string { return strconv.FormatFloat(fb.share, 'g', -1, 64) }
+
+// clockFunc is a quota.Clock made of a func.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
+
+// newLocal returns the in-process store of the local share, on the clock now.
+func newLocal(now func() time.Time) *memstore.Store {
+	m, err := memstore.New(memstore.WithClock(clockFunc(now)))
+	if err != nil {
+		panic(err) // unreachable: the one option is valid
+	}
+	return m
+}

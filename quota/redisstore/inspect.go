@@ -42,7 +42,7 @@ func (s *Store) Tokens(ctx context.Context, account string, class backend.Class,
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
 		return fb.tokens(ctx, bucketID{account, class}, r)
-	})
+	}, nil)
 }
 
 // Pending implements [backend.Inspector]: the reservations of every process
@@ -55,7 +55,7 @@ func (s *Store) Pending(ctx context.Context, account string, res backend.Resourc
 		return int(n), err
 	}, func(fb *fallback) (int, error) {
 		return fb.local.Pending(ctx, account, res)
-	})
+	}, nil)
 }
 
 var _ backend.Inspector = (*Store)(nil)

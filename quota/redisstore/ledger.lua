@@ -24,7 +24,8 @@
 -- loss from the epoch in the reply, which differs from the one it saw.
 --
 -- Replies {status, used, changed, added, removed, epoch, level index, rising, ...}:
--- status 0 is a refusal (quota used up or marked full), 1 success; the
+-- status 0 is a refusal (quota used up or marked full), 2 a refusal for the
+-- grace, 1 success; the
 -- trailing pairs are the threshold crossings the operation caused, decided
 -- here so that exactly one caller sees each, then (when there are any) the
 -- pair {0, seq} numbering them in the order decided. For "used" the reply is
@@ -130,7 +131,10 @@ if op == 'reserve' then
   if has(pending, key) or has(held, key) then
     return reply(1, u, 0, 0, 0, false)
   end
-  if redis.call('EXISTS', fullk) == 1 or redis.call('EXISTS', gracek) == 1 or (limit >= 0 and u >= limit) then
+  if redis.call('EXISTS', gracek) == 1 then
+    return reply(2, u, 0, 0, 0, false)
+  end
+  if redis.call('EXISTS', fullk) == 1 or (limit >= 0 and u >= limit) then
     return reply(0, u, 0, 0, 0, false)
   end
   redis.call('ZADD', pending, expiry(ttl), key)

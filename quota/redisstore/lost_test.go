@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -91,8 +92,8 @@ func TestLostLedgerWrittenBack(t *testing.T) {
 	}
 	ledgerCheck{t, observer, "AC1", bounds}.expect("RM1", "r1")
 	// b's reservation is refused for the grace, but b writes back RM2.
-	if c, err := b.Reserve(ctx, "AC1", backend.Rooms, "r2", bounds, time.Minute); err != nil || !c.Refused {
-		t.Fatalf("Reserve during the grace: %+v, %v, want Refused", c, err)
+	if _, err := b.Reserve(ctx, "AC1", backend.Rooms, "r2", bounds, time.Minute); !errors.Is(err, redisstore.ErrGrace) {
+		t.Fatalf("Reserve during the grace: %v, want *UnavailableError with ErrGrace", err)
 	}
 	ledgerCheck{t, observer, "AC1", bounds}.expect("RM1", "r1", "RM2")
 	time.Sleep(250 * time.Millisecond)
@@ -134,7 +135,7 @@ func TestFailLocalRateContinuity(t *testing.T) {
 		localEnd = time.Now().Add(w)
 	}
 	srv.Restart(t)
-	time.Sleep(350 * time.Millisecond)
+	waitRecovered(t, s, "AC1")
 	w, ok, err = s.TakeToken(ctx, "AC1", backend.Write, r, time.Minute)
 	if err != nil || !ok || s.Degraded() {
 		t.Fatalf("TakeToken after recovery: %v %v, degraded %v", ok, err, s.Degraded())
@@ -220,7 +221,7 @@ func TestFailLocalUnevenShare(t *testing.T) {
 	if !s.Degraded() {
 		t.Fatal("not degraded after Redis stopped")
 	}
-	if c, err := s.Reserve(context.Background(), "AC1", backend.Rooms, "r2", b, time.Minute); err != nil || !c.Refused || c.Limit != 2 {
+	if c, err := s.Reserve(context.Background(), "AC1", backend.Rooms, "r2", b, time.Minute); !localRefusal(err) || !c.Refused || c.Limit != 2 {
 		t.Errorf("second local reservation: %+v, %v, want Refused with the local Limit 2", c, err)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,8 +46,11 @@ var (
 const DefaultPrefix = "videoquota"
 
 // DefaultProbeInterval is how often a degraded store (see [FailLocal]) tries
-// Redis again: at most once per interval, on the first operation after it.
-const DefaultProbeInterval = time.Second
+// Redis again: at most once per interval, in a goroutine of its own started
+// by the first operation after it (or by the watch), so that a Redis that
+// answers again is followed within about one interval. Two intervals are the
+// grace after a write-back.
+const DefaultProbeInterval = 250 * time.Millisecond
 
 // restoreTimeout bounds the write-back when a degraded store recovers.
 const restoreTimeout = 2 * time.Second
@@ -68,7 +73,7 @@ type Store struct {
 	repl  replication // the replication ID of the Redis last reached (FailLocal, WithWatch)
 	sched *schedule   // the arrival times seen of each bucket
 	hold  *holdings   // the slots this process took, and each ledger's epoch
-	calls rateCalls   // the keys and constant arguments of each bucket's rate script call
+	calls rateCalls // the keys and constant arguments of each bucket's rate script call
 	// wb is held for reading by every ledger operation on Redis and for
 	// writing while writing back to a Redis that lost its data, so that no
 	// release of this process slips between the snapshot and the write.
@@ -80,6 +85,14 @@ type Store struct {
 	stop      context.CancelFunc // ends the watch goroutine; nil without one
 	stopped   chan struct{}      // closed when the watch goroutine has ended
 	closeOnce sync.Once
+	closed    chan struct{}  // closed by Close
+	ownClient bool           // NewFromURL: Close closes rdb
+	probes    sync.WaitGroup // the recovery probes running
+	waiting   atomic.Int64   // calls waiting on Redis (tests)
+
+	qmu     sync.Mutex // guards q
+	flushMu sync.Mutex // one write-back of the queue at a time
+	q       writeQueue // FailClosed: the writes Twilio reported while Redis was unreachable
 
 	// granted, set by tests only, sees the Redis server time (µs) at which
 	// each token granted from Redis may be used.
@@ -105,6 +118,13 @@ func WithPrefix(prefix string) Option {
 }
 
 // WithLogger sets the logger for Redis trouble and recovery (nil: silent).
+// go-redis's own lines (a dial that failed, a pool in trouble) go to it too,
+// at level Warn: a non-nil logger makes [New] install, once per process, a
+// go-redis logger (redis.SetLogger) that sends each line caused by a store's
+// call to that store's logger, and the lines go-redis logs with no trace of
+// their call to the logger of the first store built with one, or the one
+// given to [RouteRedisLog]. A program that sets a go-redis logger of its own
+// with redis.SetLogger should set it after New (it then gets every line).
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Store) error {
 		s.log = l
@@ -137,13 +157,17 @@ func WithLocalShare(share float64) Option {
 	}
 }
 
-// WithTimeout bounds each operation's round trip to Redis; a slower Redis
-// counts as unreachable and the failure policy applies. Zero (the default)
-// leaves it to the client's own dial, read and write timeouts.
+// WithTimeout sets how long an operation waits for Redis (default
+// [DefaultTimeout]), whatever the Redis client's own dial, read and write
+// timeouts and retries: a Redis that has not answered by then counts as
+// unreachable (an *[UnavailableError] with a *[TimeoutError] cause under
+// [FailClosed], the local share under [FailLocal]). The caller's ctx and
+// [Store.Close] end the wait sooner. New's check of the connection waits as
+// long.
 func WithTimeout(d time.Duration) Option {
 	return func(s *Store) error {
-		if d < 0 {
-			return fmt.Errorf("redisstore: WithTimeout(%v): want a positive duration, or 0 for none", d)
+		if d <= 0 {
+			return fmt.Errorf("redisstore: WithTimeout(%v): want a positive duration", d)
 		}
 		s.timeout = d
 		return nil
@@ -166,14 +190,52 @@ func WithProbeInterval(d time.Duration) Option {
 }
 
 // New returns a Store on rdb (a *redis.Client, *redis.ClusterClient or
-// *redis.Ring). It sends nothing to Redis until the first operation, unless
-// [WithWatch] starts a watch, which [Store.Close] stops.
+// *redis.Ring), which the caller owns: [Store.Close] leaves it open. New
+// checks that Redis answers (a PING within the store's deadline,
+// [WithTimeout]) and returns an *[UnavailableError] with Op "New" when it
+// does not, under either policy: a store that is built is one that reached
+// Redis. [WithWatch] starts a goroutine, which [Store.Close] stops.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, errors.New("redisstore: New: nil Redis client")
 	}
+	return newStore(rdb, false, opts)
+}
+
+// NewFromURL returns a Store on a Redis client built from url with go-redis's
+// ParseURL (redis://[user:password@]host:port/db, rediss:// for TLS, with
+// query options such as ?dial_timeout=1s), checked as [New] checks it. The
+// store owns the client: [Store.Close] closes it. An error for a malformed
+// url names the url without its password.
+func NewFromURL(url string, opts ...Option) (*Store, error) {
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: NewFromURL(%q): %w", redacted(url), err)
+	}
+	return newStore(redis.NewClient(o), true, opts)
+}
+
+// redacted returns url with its password, if any, replaced by "xxxxx".
+func redacted(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+func newStore(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
+	s, err := build(rdb, own, opts)
+	if err != nil && own {
+		_ = rdb.Close() // the store that would have owned it is not built
+	}
+	return s, err
+}
+
+func build(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
 	s := &Store{rdb: rdb, prefix: DefaultPrefix, policy: FailClosed, share: 1, probe: DefaultProbeInterval,
-		sched: newSchedule(), hold: newHoldings(time.Now)}
+		timeout: DefaultTimeout, sched: newSchedule(), hold: newHoldings(time.Now),
+		closed: make(chan struct{}), ownClient: own}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("redisstore: New: nil Option")
@@ -187,6 +249,14 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 			return nil, errors.New("redisstore: WithFailurePolicy(FailLocal) needs WithLocalShare: the share of the quota one process may use alone")
 		}
 		s.fb = newFallback(s.share, s.probe, time.Now)
+	}
+	if s.log != nil {
+		routeRedisLog(s.log)
+	}
+	if _, err := call(s, context.Background(), func(ctx context.Context) (string, error) {
+		return rdb.Ping(ctx).Result()
+	}, nil); err != nil {
+		return nil, &UnavailableError{Op: "New", Err: err}
 	}
 	s.startWatch()
 	return s, nil
@@ -219,14 +289,6 @@ func (s *Store) ledgerKeys(account string, res backend.Resource) []string {
 	}
 }
 
-// withTimeout applies [WithTimeout] to ctx.
-func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.timeout > 0 {
-		return context.WithTimeout(ctx, s.timeout)
-	}
-	return ctx, func() {}
-}
-
 // unavailable reports whether err (from a call under ctx, whose parent is
 // caller) means Redis trouble rather than a caller's cancellation or a bug.
 func unavailable(caller context.Context, err error) bool {
@@ -246,32 +308,56 @@ func unavailable(caller context.Context, err error) bool {
 	return true
 }
 
-// do runs remote against Redis under the failure policy: on Redis trouble it
-// returns an *UnavailableError (FailClosed) or runs local (FailLocal).
-func do[T any](s *Store, ctx context.Context, op string, remote func(context.Context) (T, error), local func(*fallback) (T, error)) (T, error) {
+// do runs remote against Redis under the failure policy and the store's
+// deadline (see [call]): on Redis trouble it returns an *UnavailableError
+// (FailClosed) or runs local (FailLocal); late, if not nil, gets remote's
+// result when it comes after the caller has gone (FailClosed only: under
+// FailLocal the local side has taken over the operation).
+func do[T any](s *Store, ctx context.Context, op string, remote func(context.Context) (T, error), local func(*fallback) (T, error), late func(T, error)) (T, error) {
 	var zero T
+	if ctx == nil {
+		return zero, fmt.Errorf("redisstore: %s: nil Context", op)
+	}
+	if s.isClosed() {
+		return zero, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, fmt.Errorf("redisstore: %s: %w", op, context.Cause(ctx))
+	}
+	ctx = s.withBudget(ctx)
 	fb := s.fb
-	if fb != nil && fb.degraded.Load() && !fb.recover(ctx, s) {
+	if fb == nil && s.queueLen() > 0 && !s.flushNow(ctx) {
+		return zero, &UnavailableError{Op: op, Err: ErrBacklog}
+	}
+	if fb != nil && fb.degraded.Load() && !fb.recover(s) {
 		if local == nil {
 			return zero, &UnavailableError{Op: op, Err: errDegraded}
 		}
 		if v, err, ok := runLocal(fb, local); ok {
-			return v, err
+			return v, localErr(op, err)
 		}
-		// Recovered meanwhile by another operation: go to Redis.
+		// Recovered meanwhile: go to Redis.
 	}
-	rctx, cancel := s.withTimeout(ctx)
-	v, err := remote(rctx)
-	cancel()
+	if fb != nil {
+		late = nil
+	}
+	v, err := call(s, ctx, remote, late)
 	if err == nil {
 		if fb != nil || s.watch > 0 {
-			s.repl.learn(ctx, s.rdb)
+			// Once per store, with a deadline of its own.
+			_, _ = call(s, context.WithValue(ctx, budgetKey{}, time.Now().Add(s.timeout)), func(ctx context.Context) (struct{}, error) {
+				s.repl.learn(ctx, s.rdb)
+				return struct{}{}, nil
+			}, nil)
 		}
 		return v, nil
 	}
+	if errors.Is(err, ErrClosed) {
+		return zero, ErrClosed
+	}
 	if errors.Is(err, redis.ErrClosed) {
 		// The application closed the Redis client: the store is closed too.
-		return zero, fmt.Errorf("redisstore: %s: %w", op, errors.Join(quota.ErrClosed, err))
+		return zero, fmt.Errorf("redisstore: %s: %w", op, errors.Join(ErrClosed, err))
 	}
 	if !unavailable(ctx, err) {
 		return zero, fmt.Errorf("redisstore: %s: %w", op, err)
@@ -283,9 +369,25 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		s.logger().Warn("redisstore: Redis unreachable; serving from the local share", "op", op, "share", s.share, "err", err)
 	}
 	if v, err, ok := runLocal(fb, local); ok {
-		return v, err
+		return v, localErr(op, err)
 	}
 	return zero, &UnavailableError{Op: op, Err: err}
+}
+
+// localErr makes a refusal of the local share an *UnavailableError whose
+// cause matches quota.ErrExceeded: errors.Is finds both ErrUnavailable and
+// quota.ErrExceeded, and the text says the refusal is the local share's, not
+// the account's.
+func localErr(op string, err error) error {
+	if !errors.Is(err, quota.ErrExceeded) {
+		return err
+	}
+	return &UnavailableError{Op: op, Err: err}
+}
+
+// localRefusal is the error of a reservation the local share refused.
+func localRefusal(c backend.Change) error {
+	return fmt.Errorf("refused by this process's local share (%d of %d) while Redis is unreachable: %w", c.Used, c.Limit, quota.ErrExceeded)
 }
 
 // TakeToken implements [backend.Store] with a GCRA bucket in Redis, on Redis
@@ -325,7 +427,7 @@ func (s *Store) TakeToken(ctx context.Context, account string, class backend.Cla
 	}, func(fb *fallback) (result, error) {
 		w, ok, err := fb.takeToken(ctx, id, r, maxWait)
 		return result{w, ok}, err
-	})
+	}, nil)
 	return res.wait, res.ok, err
 }
 
@@ -337,7 +439,7 @@ func (s *Store) lostBucket(ctx context.Context, account string) {
 	s.logger().Warn("redisstore: Redis lost a request bucket; re-seeded from the tokens this process saw granted")
 	for _, id := range s.hold.ledgers(account) {
 		known := s.hold.epoch(id)
-		rctx, cancel := s.withTimeout(context.WithoutCancel(ctx))
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 		vals, err := ledgerScript.Run(rctx, s.rdb, s.ledgerKeys(id.account, id.res), ledgerArgs("used", known, millis(2*s.probe), nil)...).Int64Slice()
 		cancel()
 		if err != nil || len(vals) != 4 {
@@ -366,7 +468,7 @@ func (s *Store) RateFactor(ctx context.Context, account string, class backend.Cl
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
 		return fb.local.RateFactor(ctx, account, class)
-	})
+	}, nil)
 }
 
 // AdjustRateFactor implements [backend.Store] with one script: the factor is
@@ -389,7 +491,7 @@ func (s *Store) AdjustRateFactor(ctx context.Context, account string, class back
 		return f, nil
 	}, func(fb *fallback) (float64, error) {
 		return fb.local.AdjustRateFactor(ctx, account, class, from, to, ttl)
-	})
+	}, nil)
 }
 
 // ReturnToken implements [backend.Store]: one script moves the bucket's
@@ -407,7 +509,7 @@ func (s *Store) ReturnToken(ctx context.Context, account string, class backend.C
 		return struct{}{}, err
 	}, func(fb *fallback) (struct{}, error) {
 		return struct{}{}, fb.local.ReturnToken(ctx, account, class, fb.rate(r))
-	})
+	}, nil)
 	return err
 }
 
@@ -441,6 +543,7 @@ func millis(d time.Duration) int64 {
 // ledgerReply is the decoded reply of a ledger script.
 type ledgerReply struct {
 	ok             bool
+	grace          bool // a reservation refused for the ledger's grace
 	change         backend.Change
 	added, removed int
 }
@@ -478,6 +581,7 @@ func (s *Store) runLedger(ctx context.Context, account string, res backend.Resou
 func decodeLedger(vals []int64, b *backend.Bounds) (ledgerReply, error) {
 	r := ledgerReply{
 		ok:      vals[0] == 1,
+		grace:   vals[0] == 2,
 		change:  backend.Change{Used: int(vals[1]), Changed: vals[2] == 1},
 		added:   int(vals[3]),
 		removed: int(vals[4]),
@@ -505,8 +609,12 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 			}
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
-		// A refusal here is the local share's (Change.Refused).
+		// A refusal here is the local share's: an error, so that it is not
+		// taken for the account's (see localErr).
 		c, err := fb.local.Reserve(ctx, account, res, key, fb.bounds(ledgerID{account, res}, b), ttl)
+		if err == nil && c.Refused {
+			err = localRefusal(c)
+		}
 		switch {
 		case err == nil && c.Changed:
 			fb.journal(account, res, key, false, ttl)
@@ -517,11 +625,21 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 			fb.forget(account, res, key)
 		}
 		return ledgerReply{ok: true, change: c}, err
+	}, func(r ledgerReply, err error) {
+		// Redis took the reservation after the caller had given up on it
+		// (a hung Redis that resumed): give it back, or it would hold a
+		// slot until it lapses.
+		if err == nil && r.change.Changed {
+			s.giveBack(account, res, key, b)
+		}
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return r.change, err
-	}
-	if !r.ok {
+	case r.grace:
+		return r.change, &UnavailableError{Op: "Reserve", Err: ErrGrace}
+	case !r.ok:
+		// A fact, not an error: package quota builds the error.
 		r.change.Refused, r.change.Limit = true, -1
 		if b != nil {
 			r.change.Limit = b.Limit
@@ -530,8 +648,29 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 	return r.change, nil
 }
 
-// Commit implements [backend.Store].
+// giveBack releases in Redis a reservation taken after its caller had gone.
+func (s *Store) giveBack(account string, res backend.Resource, key string, b *backend.Bounds) {
+	_, err := call(s, context.Background(), func(ctx context.Context) (ledgerReply, error) {
+		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
+			s.hold.disowned(ledgerID{account, res}, key)
+		})
+	}, nil)
+	if err != nil && !errors.Is(err, ErrClosed) {
+		s.logger().Warn("redisstore: giving back a reservation Redis took after its caller had gone failed; it lapses with its ttl", "err", err)
+	}
+}
+
+// Commit implements [backend.Store]. Under [FailClosed], while Redis cannot
+// be reached, it is queued and written back when Redis answers (see the
+// package doc), rather than refused: Twilio reported the Room or
+// Participant.
 func (s *Store) Commit(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+	return s.fact(ctx, "Commit", queued{op: "commit", id: ledgerID{account, res}, key: key, holdKey: holdKey, b: b, ttl: ttl}, func(ctx context.Context) (backend.Change, error) {
+		return s.commitOp(ctx, account, res, key, holdKey, b, ttl)
+	})
+}
+
+func (s *Store) commitOp(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl)}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -546,12 +685,19 @@ func (s *Store) Commit(ctx context.Context, account string, res backend.Resource
 			fb.journal(account, res, holdKey, true, ttl)
 		}
 		return ledgerReply{ok: true, change: c}, err
-	})
+	}, nil)
 	return r.change, err
 }
 
-// Hold implements [backend.Store].
+// Hold implements [backend.Store]; under [FailClosed] it is queued while
+// Redis cannot be reached, as Commit is.
 func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+	return s.fact(ctx, "Hold", queued{op: "hold", id: ledgerID{account, res}, key: key, b: b, ttl: ttl}, func(ctx context.Context) (backend.Change, error) {
+		return s.holdOp(ctx, account, res, key, b, ttl)
+	})
+}
+
+func (s *Store) holdOp(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl)}, func(r ledgerReply) {
 			if r.change.Changed {
@@ -564,12 +710,19 @@ func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, 
 			fb.journal(account, res, key, true, ttl)
 		}
 		return ledgerReply{ok: true, change: c}, err
-	})
+	}, nil)
 	return r.change, err
 }
 
-// Release implements [backend.Store].
+// Release implements [backend.Store]; under [FailClosed] it is queued while
+// Redis cannot be reached, as Commit is.
 func (s *Store) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
+	return s.fact(ctx, "Release", queued{op: "release", id: ledgerID{account, res}, key: key, b: b}, func(ctx context.Context) (backend.Change, error) {
+		return s.releaseOp(ctx, account, res, key, b)
+	})
+}
+
+func (s *Store) releaseOp(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
 		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
@@ -580,7 +733,7 @@ func (s *Store) Release(ctx context.Context, account string, res backend.Resourc
 			fb.forget(account, res, key)
 		}
 		return ledgerReply{ok: true, change: c}, err
-	})
+	}, nil)
 	return r.change, err
 }
 
@@ -597,7 +750,7 @@ func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, 
 		return s.runLedger(ctx, account, res, b, "sync", extra, func(ledgerReply) {
 			s.hold.synced(ledgerID{account, res}, keys)
 		})
-	}, nil)
+	}, nil, nil)
 	return r.change, r.added, r.removed, err
 }
 
@@ -607,7 +760,7 @@ func (s *Store) MarkFull(ctx context.Context, account string, res backend.Resour
 		return struct{}{}, ledgerScript.Run(ctx, s.rdb, s.ledgerKeys(account, res), ledgerArgs("markfull", 0, 0, nil, millis(d))...).Err()
 	}, func(fb *fallback) (struct{}, error) {
 		return struct{}{}, fb.local.MarkFull(ctx, account, res, d)
-	})
+	}, nil)
 	return err
 }
 
@@ -626,7 +779,7 @@ func (s *Store) Used(ctx context.Context, account string, res backend.Resource) 
 	}, func(fb *fallback) (result, error) {
 		u, f, err := fb.local.Used(ctx, account, res)
 		return result{u, f}, err
-	})
+	}, nil)
 	return r.used, r.full, err
 }
 
@@ -640,7 +793,7 @@ func (s *Store) Holds(ctx context.Context, account string, res backend.Resource,
 		return vals[1] == 1, nil
 	}, func(fb *fallback) (bool, error) {
 		return fb.local.Holds(ctx, account, res, key)
-	})
+	}, nil)
 }
 
 // readLedger runs a reading op ("used", "holds") whose reply has n values,

@@ -56,10 +56,16 @@ func (s *Store) startWatch() {
 // look is one round of the watch.
 func (s *Store) look(ctx context.Context) {
 	if fb := s.fb; fb != nil && fb.degraded.Load() {
-		fb.recover(ctx, s)
+		fb.recover(s)
 		return
 	}
-	if s.repl.changed(ctx, s.rdb) {
+	changed, err := call(s, ctx, func(ctx context.Context) (bool, error) {
+		return s.repl.changed(ctx, s.rdb), nil
+	}, nil)
+	if err != nil {
+		return
+	}
+	if changed {
 		// A replica was promoted and may have missed the last writes, with
 		// the ledgers' epochs: write every slot back, with the grace.
 		for _, id := range s.hold.held() {
@@ -71,22 +77,9 @@ func (s *Store) look(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		rctx, cancel := s.withTimeout(ctx)
 		// A reading operation: a loss it shows is written back at once.
-		_, _ = s.readLedger(rctx, id.account, id.res, "used", 4)
-		cancel()
+		_, _ = call(s, ctx, func(ctx context.Context) ([]int64, error) {
+			return s.readLedger(ctx, id.account, id.res, "used", 4)
+		}, nil)
 	}
-}
-
-// Close stops the goroutine of [WithWatch] and waits for it to end. It does
-// not close the Redis client, which the caller owns, and the store keeps
-// working without the watch. A second Close does nothing. It returns nil.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		if s.stop != nil {
-			s.stop()
-			<-s.stopped
-		}
-	})
-	return nil
 }

@@ -1,0 +1,181 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/videoquota/videoquota/quota"
+)
+
+// DefaultTimeout is how long an operation waits for Redis, unless
+// [WithTimeout] says otherwise: a Lua script on loopback or a LAN answers in
+// well under a millisecond, so half a second is a Redis in trouble.
+const DefaultTimeout = 500 * time.Millisecond
+
+// ErrClosed is returned by the operations of a closed [Store], and by those
+// that were waiting on Redis when [Store.Close] was called.
+// errors.Is(err, quota.ErrClosed) holds for it too.
+var ErrClosed error = closedError{}
+
+type closedError struct{}
+
+func (closedError) Error() string { return "redisstore: store closed" }
+
+// Is reports whether target is quota.ErrClosed, the quota package's.
+func (closedError) Is(target error) bool { return target == quota.ErrClosed }
+
+// TimeoutError is the cause, inside an *[UnavailableError], of an operation
+// that Redis did not answer within the store's deadline ([WithTimeout]).
+type TimeoutError struct {
+	Timeout time.Duration // the deadline in force
+}
+
+// Error says how long the store waited.
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("no answer from Redis within %v", e.Timeout)
+}
+
+// call runs f, which talks to Redis, in a goroutine of its own, and returns
+// its result, or as soon as the store's deadline passes (a *TimeoutError),
+// ctx ends (ctx's cause) or the store is closed ([ErrClosed]), whichever
+// comes first. So a call never waits on Redis longer than the deadline,
+// whatever the Redis client's own timeouts and retries: a client built
+// without ContextTimeoutEnabled reads on for its ReadTimeout (3 s by
+// default), retried. f's ctx ends when call returns; f itself ends when the
+// Redis client returns, which is bounded by the client's timeouts. If the
+// caller has gone by then and late is not nil, late gets f's result, on f's
+// goroutine (a Reserve applied late is given back that way).
+func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, error), late func(T, error)) (T, error) {
+	var zero T
+	if s.isClosed() {
+		return zero, ErrClosed
+	}
+	rctx, cancel := context.WithDeadline(s.tag(ctx), s.deadline(ctx))
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	var mu sync.Mutex // guards gone
+	gone := false
+	go func() {
+		v, err := f(rctx)
+		mu.Lock()
+		left := gone
+		if !left {
+			done <- result{v, err}
+		}
+		mu.Unlock()
+		if left && late != nil {
+			late(v, err)
+		}
+	}()
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	select {
+	case r := <-done:
+		if r.err == nil || rctx.Err() == nil {
+			return r.v, r.err
+		}
+		// The Redis client gave up on rctx's end (a pool wait, a retry):
+		// say why as below.
+	case <-rctx.Done():
+	case <-s.closed:
+	}
+	mu.Lock()
+	select {
+	case r := <-done: // answered just in time
+		mu.Unlock()
+		if r.err == nil || rctx.Err() == nil {
+			return r.v, r.err
+		}
+	default:
+		gone = true
+		mu.Unlock()
+	}
+	switch {
+	case s.isClosed():
+		return zero, ErrClosed
+	case ctx.Err() != nil:
+		return zero, context.Cause(ctx)
+	}
+	return zero, &TimeoutError{Timeout: s.timeout}
+}
+
+// budgetKey marks the ctx of one store operation with the time by which it
+// must be done: the round trips it makes (a write-back of queued writes,
+// then its own) share one deadline.
+type budgetKey struct{}
+
+// withBudget returns ctx with the operation's deadline, now plus the store's
+// timeout, unless ctx has one already.
+func (s *Store) withBudget(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(budgetKey{}).(time.Time); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, budgetKey{}, time.Now().Add(s.timeout))
+}
+
+// deadline returns the time by which a round trip under ctx must be done.
+func (s *Store) deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Value(budgetKey{}).(time.Time); ok {
+		return d
+	}
+	return time.Now().Add(s.timeout)
+}
+
+func (s *Store) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close ends the store: the operations waiting on Redis return [ErrClosed]
+// at once, later ones return it without sending anything, and the goroutine
+// of [WithWatch] and the recovery probes of [FailLocal] are stopped and
+// waited for. A store built by [NewFromURL]
+// closes its Redis client too; one built by [New] leaves the client, which
+// the caller owns, open: a command the store had sent then ends when the
+// client's own timeout ends it. A second Close does nothing and returns nil.
+// Close returns the error of closing the client, if any.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		// The flusher of the write queue starts under qmu unless the store
+		// is closed: after this, none starts.
+		s.qmu.Lock()
+		s.q.running = true
+		s.qmu.Unlock()
+		if s.fb != nil {
+			// A recovery probe starts under probeMu unless the store is
+			// closed: after this, none starts, and those running end at once.
+			s.fb.probeMu.Lock()
+			s.fb.probing = true // and none starts again
+			s.fb.probeMu.Unlock()
+		}
+		s.probes.Wait()
+		if s.stop != nil {
+			s.stop()
+			<-s.stopped
+		}
+		if s.ownClient {
+			err = s.rdb.Close()
+		}
+	})
+	return err
+}
+
+// ErrGrace is the cause, inside an *[UnavailableError], of a reservation
+// refused during a ledger's grace: for two probe intervals after a
+// write-back (a recovery under [FailLocal], or Redis found to have lost its
+// data), while the processes write back the slots they took, no reservation
+// is admitted. See the package doc.
+var ErrGrace = errors.New("redisstore: ledger in its grace after a write-back (two probe intervals): processes are writing back the slots they took while Redis was away or lost its data")
