@@ -22,6 +22,7 @@ type MemoryStore struct {
 	now      func() time.Time
 	mu       sync.Mutex                             // serialises adding accounts
 	accounts atomic.Pointer[map[string]*memAccount] // copied on write, read without a lock
+	peaks    memPeaks                               // the peak report (peaks.go)
 }
 
 // MemoryOption configures a MemoryStore.

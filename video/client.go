@@ -98,6 +98,8 @@ type Client struct {
 
 	metrics *clientMetrics // nil unless WithMeterProvider (metrics.go)
 
+	status *statusRecorder // trends, peaks and recent events (status.go)
+
 	life lifecycle
 
 	// done is closed by Close: background loops and workers select on it.
@@ -165,6 +167,7 @@ type settings struct {
 	metrics                 metricsSettings
 	attemptTimeout          *time.Duration // WithAttemptTimeout
 	callbacks               *atomic.Int32  // the Client's count of running callbacks
+	status                  statusSettings // WithForecast, WithPeakPeriod
 }
 
 // WithAPIKey authenticates REST requests with an API key instead of the
@@ -480,7 +483,15 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	c.limiter = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
 	ledgerOpts := append([]quota.LedgerOption{quota.WithClock(c.now)}, s.ledgerOpts...)
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
-	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)
+	if c.status, err = newStatusRecorder(c, &s.status); err != nil {
+		return nil, err
+	}
+	if s.thresholdsSet || s.metrics.provider != nil {
+		// Only where the levels are watched already: a Client that watches
+		// none must not have the store decide crossings for it.
+		ledgerOpts = append(ledgerOpts, quota.WithThreshold(c.status.threshold, s.metrics.levels...))
+	}
+	led, err := quota.NewLedger(c.status.ledgerStore(c.store), accountSID, c.limits, ledgerOpts...)
 	if err != nil {
 		return nil, &ConfigError{Option: "New", Err: err}
 	}
@@ -488,6 +499,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if err := c.metrics.register(c); err != nil {
 		led.Close()
 		return nil, asConfigError(err)
+	}
+	if c.status.fn != nil && c.startWorker() {
+		go c.runForecast()
 	}
 	return c, nil
 }
