@@ -83,7 +83,7 @@ type statusRecorder struct {
 	full   [2]StatusEvent // the last Twilio refusal per resource (why it is marked full)
 	drift  *Drift
 
-	peakCache atomic.Pointer[peakSnapshot]
+	peakCache atomic.Pointer[storePeaks]
 	peakBusy  atomic.Bool
 }
 

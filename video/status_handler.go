@@ -28,7 +28,7 @@ var statusTemplate = template.Must(template.New("status").Parse(statusPage))
 //
 //   - Accept: text/html (or no preference): one self-contained page, with
 //     no external asset (it works offline), that polls its own JSON every
-//     two seconds: usage, pending, limit and utilization per resource, full
+//     second: usage, pending, limit and utilization per resource, full
 //     marks and why, the forecast, charts of the last hour, the request
 //     classes' rates, adaptive factors and tokens, recent events and Rooms,
 //     and the peak report.

@@ -194,9 +194,16 @@ type PeakRow struct {
 
 // peakSnapshot is the whole period's hourly peaks as last read.
 type peakSnapshot struct {
-	at     time.Time
 	shared bool
 	hours  []PeakRow
+}
+
+// storePeaks is the store's part of the report as last read, and when
+// (by the process's own clock: its age is a matter of load, not of the
+// Client's clock).
+type storePeaks struct {
+	read  time.Time
+	hours []backend.HourPeak
 }
 
 // peakRefresh is how often the store's peak report is read again for
@@ -204,27 +211,41 @@ type peakSnapshot struct {
 const peakRefresh = 5 * time.Second
 
 // peakReport returns the period's hourly peaks: the store's merged with
-// this process's own (which may not have reached the store yet). fresh
-// reads the store now; otherwise a copy at most peakRefresh old is used.
+// this process's own (which may not have reached the store yet, and are
+// always current). fresh reads the store now; otherwise the store's copy
+// may be up to peakRefresh old, and one request at a time reads it again.
 func (r *statusRecorder) peakReport(ctx context.Context, now time.Time, fresh bool) *peakSnapshot {
-	if !fresh {
-		if p := r.peakCache.Load(); p != nil && now.Sub(p.at) < peakRefresh && !now.Before(p.at) {
-			return p
-		}
-		if !r.peakBusy.CompareAndSwap(false, true) {
-			if p := r.peakCache.Load(); p != nil {
-				return p // another request is reading the store
-			}
-		} else {
-			defer r.peakBusy.Store(false)
-		}
-	}
 	to := now.Unix() / 3600
 	from := to - int64(r.period/time.Hour) + 1
-	local := r.peaks.list(from, to)
+	rec, shared := r.c.store.(backend.PeakRecorder)
+	var stored []backend.HourPeak
+	if shared {
+		sp := r.peakCache.Load()
+		stale := sp == nil || time.Since(sp.read) >= peakRefresh
+		if fresh || (stale && r.peakBusy.CompareAndSwap(false, true)) {
+			if !fresh {
+				defer r.peakBusy.Store(false)
+			}
+			// The whole period: Redis keys expire after it, the memory
+			// store drops them as it goes.
+			hs, err := rec.Peaks(ctx, r.c.accountSID, time.Unix(from*3600, 0), time.Unix(to*3600, 0))
+			if err == nil {
+				sp = &storePeaks{read: time.Now(), hours: hs}
+				r.peakCache.Store(sp)
+			} else if sp == nil {
+				shared = false
+			}
+		}
+		if sp != nil {
+			stored = sp.hours
+		}
+	}
 	merged := map[int64]*PeakRow{}
 	add := func(h backend.HourPeak) {
 		k := h.Hour.Unix() / 3600
+		if k < from || k > to {
+			return
+		}
 		p := merged[k]
 		if p == nil {
 			p = &PeakRow{Start: h.Hour.UTC()}
@@ -233,27 +254,21 @@ func (r *statusRecorder) peakReport(ctx context.Context, now time.Time, fresh bo
 		p.Rooms = max(p.Rooms, h.Rooms)
 		p.Participants = max(p.Participants, h.Participants)
 	}
-	for _, h := range local {
+	for _, h := range r.peaks.list(from, to) {
 		add(h)
 	}
-	snap := &peakSnapshot{at: now}
-	if rec, ok := r.c.store.(backend.PeakRecorder); ok {
-		if hs, err := rec.Peaks(ctx, r.c.accountSID, time.Unix(from*3600, 0), time.Unix(to*3600, 0)); err == nil {
-			snap.shared = true
-			for _, h := range hs {
-				add(h)
-			}
-		}
+	for _, h := range stored {
+		add(h)
 	}
 	keys := make([]int64, 0, len(merged))
 	for k := range merged {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	snap := &peakSnapshot{shared: shared}
 	for _, k := range keys {
 		snap.hours = append(snap.hours, *merged[k])
 	}
-	r.peakCache.Store(snap)
 	return snap
 }
 
