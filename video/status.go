@@ -85,6 +85,13 @@ type statusRecorder struct {
 
 	peakCache atomic.Pointer[storePeaks]
 	peakBusy  atomic.Bool
+
+	// gen counts changes of what the status shows (usage, events, Rooms),
+	// so that the served snapshot is rebuilt only when it is stale.
+	gen      atomic.Uint64
+	lastUsed [2]atomic.Int64
+	snap     atomic.Pointer[statusSnapshot]
+	building atomic.Bool
 }
 
 // statusSettings is what the options say about the status.
@@ -196,6 +203,9 @@ func (r *ring[T]) list() []T {
 func (r *statusRecorder) observe(ctx context.Context, res quota.Resource, used int, now time.Time) {
 	res &= 1
 	r.trend[res].Observe(now, used)
+	if r.lastUsed[res].Swap(int64(used)) != int64(used) {
+		r.gen.Add(1)
+	}
 	hour := now.Truncate(time.Hour)
 	if !r.peaks.raise(hour, res, used) {
 		return
@@ -214,6 +224,7 @@ func (r *statusRecorder) observe(ctx context.Context, res quota.Resource, used i
 
 // event records e in the ring of recent events.
 func (r *statusRecorder) event(e StatusEvent) {
+	defer r.gen.Add(1)
 	r.mu.Lock()
 	r.events.push(e)
 	if e.Kind == "refused" && (e.Resource == "rooms" || e.Resource == "participants") {
@@ -256,6 +267,7 @@ func (r *statusRecorder) throttle(class quota.Class, on bool, now time.Time) {
 
 // reconciled records a reconciliation's drift.
 func (r *statusRecorder) reconciled(d Drift) {
+	defer r.gen.Add(1)
 	r.mu.Lock()
 	dc := d
 	r.drift = &dc
@@ -276,6 +288,7 @@ func (r *statusRecorder) room(sid, name, status string, at time.Time) {
 		name = name[:maxRoomName]
 	}
 	sr := StatusRoom{SID: sid, Name: name, Status: status, At: at}
+	defer r.gen.Add(1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// The same Room again replaces its entry.

@@ -40,8 +40,12 @@ var statusTemplate = template.Must(template.New("status").Parse(statusPage))
 //
 // Reading it takes a snapshot: the usage figures from the store (bounded by
 // one second, like [Client.Usage]), copies of the Client's rings, and the
-// peak report read from the store at most every five seconds. It holds no
-// lock a request of the Client waits on, except for the copies. It shows no
+// peak report read from the store at most every five seconds. A snapshot
+// serves the reads that follow while nothing it shows has changed, for at
+// most a second, and for at least 100 ms while things change (so that many
+// readers cost the Client a few snapshots a second); [Client.Status] always
+// takes a new one. It holds no lock a request of the Client waits on,
+// except for the copies. It shows no
 // credential, signature, token or Participant identity; Room names are
 // shown, as text.
 func (c *Client) StatusHandler() http.Handler {
@@ -62,10 +66,10 @@ func (c *Client) serveStatus(w http.ResponseWriter, r *http.Request) {
 		c.servePeaks(w, r, p)
 		return
 	}
-	rep := c.status.report(false)
+	snap := c.status.snapshot()
 	if q.Get("format") == "json" || wantsJSON(r.Header.Get("Accept")) {
 		h.Set("Content-Type", "application/json")
-		writeJSON(w, rep)
+		_, _ = w.Write(snap.json)
 		return
 	}
 	nonce := newNonce()
@@ -73,7 +77,7 @@ func (c *Client) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if err := statusTemplate.Execute(&buf, struct {
 		Nonce string
 		JSON  StatusReport
-	}{nonce, rep}); err != nil {
+	}{nonce, snap.rep}); err != nil {
 		http.Error(w, "video: status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -82,6 +86,46 @@ func (c *Client) serveStatus(w http.ResponseWriter, r *http.Request) {
 		"'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// Ages of a served snapshot: it is rebuilt when older than statusMaxAge,
+// or when what it shows has changed and it is older than statusMinAge.
+const (
+	statusMaxAge = time.Second
+	statusMinAge = 100 * time.Millisecond
+)
+
+// statusSnapshot is a report and its JSON, as served.
+type statusSnapshot struct {
+	built time.Time // by the process's clock: its age is a matter of load
+	gen   uint64
+	rep   StatusReport
+	json  []byte
+}
+
+// snapshot returns a current enough snapshot, building a new one when
+// needed; one reader at a time builds, the others serve the previous one.
+func (r *statusRecorder) snapshot() *statusSnapshot {
+	old := r.snap.Load()
+	if old != nil {
+		age := time.Since(old.built)
+		if age < statusMaxAge && (old.gen == r.gen.Load() || age < statusMinAge) {
+			return old
+		}
+		if !r.building.CompareAndSwap(false, true) {
+			return old
+		}
+		defer r.building.Store(false)
+	}
+	rep := r.report(false)
+	gen := r.gen.Load()
+	b, err := json.Marshal(rep)
+	if err != nil {
+		b = []byte(`{"error":"video: status: ` + strings.ReplaceAll(err.Error(), `"`, `'`) + `"}`)
+	}
+	s := &statusSnapshot{built: time.Now(), gen: gen, rep: rep, json: append(b, '\n')}
+	r.snap.Store(s)
+	return s
 }
 
 // servePeaks serves the whole peak report: spec is "hour" or "day", then
