@@ -74,3 +74,19 @@ func BenchmarkStatusHistoryHeap(b *testing.B) {
 		b.ReportMetric(float64(n), "history-B")
 	}
 }
+
+// BenchmarkStatusObserve is what each ledger operation of a Client adds
+// for the status: the trend sample and the hour's peak, with usage moving
+// below the hour's peak (the store is written only on a new high).
+func BenchmarkStatusObserve(b *testing.B) {
+	r := fullStatusRecorder(b, DefaultPeakPeriod)
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000+2*3600, 0)
+	r.observe(ctx, quota.Rooms, 1000, now)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		r.observe(ctx, quota.Rooms, 500+i%100, now.Add(time.Duration(i)*time.Millisecond))
+	}
+}

@@ -1,0 +1,31 @@
+package quota_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/storetest"
+)
+
+func TestMemoryPeaks(t *testing.T) {
+	storetest.RunPeaks(t, quota.NewMemoryStore(), "AC1")
+}
+
+// TestMemoryPeaksLapse: an hour's record is gone after its keepUntil.
+func TestMemoryPeaksLapse(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	s := quota.NewMemoryStore(quota.WithClock(func() time.Time { return now }))
+	ctx := context.Background()
+	if _, err := s.RecordPeak(ctx, "AC1", quota.Rooms, now, 5, now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if hs, _ := s.Peaks(ctx, "AC1", now, now); len(hs) != 1 || hs[0].Rooms != 5 {
+		t.Fatalf("Peaks = %+v, want the hour", hs)
+	}
+	now = now.Add(2 * time.Hour)
+	if hs, _ := s.Peaks(ctx, "AC1", now.Add(-2*time.Hour), now); len(hs) != 0 {
+		t.Errorf("Peaks after keepUntil = %+v, want none", hs)
+	}
+}
