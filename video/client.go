@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -489,7 +490,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if s.thresholdsSet || s.metrics.provider != nil {
 		// Only where the levels are watched already: a Client that watches
 		// none must not have the store decide crossings for it.
-		ledgerOpts = append(ledgerOpts, quota.WithThreshold(c.status.threshold, s.metrics.levels...))
+		// First, so that the status holds an event by the time the
+		// application's funcs are told of it.
+		ledgerOpts = slices.Insert(ledgerOpts, 1, quota.LedgerOption(quota.WithThreshold(c.status.threshold, s.metrics.levels...)))
 	}
 	led, err := quota.NewLedger(c.status.ledgerStore(c.store), accountSID, c.limits, ledgerOpts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -350,5 +351,44 @@ func TestStatusPeaksSharedByProcesses(t *testing.T) {
 	// left the account at 12, 20..25).
 	if rep := a.Status(); !rep.Peaks.Shared {
 		t.Errorf("A's report does not come from the store: %+v", rep.Peaks)
+	}
+}
+
+// TestStatusFullReason: after Twilio refuses a Room (the ledger allowed
+// it: the account's real quota is lower), the status says Rooms are full
+// and why.
+func TestStatusFullReason(t *testing.T) {
+	refusal := make(chan struct{}, 1)
+	_, vq := setup(t, videotest.Options{ConcurrentRooms: 2}, video.WithLimits(quota.Limits{ConcurrentRooms: 5}),
+		video.WithThresholds(func(e quota.Event) {
+			if e.Code == quota.CodeRoomsExceeded {
+				refusal <- struct{}{}
+			}
+		}))
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := vq.CreateRoom(ctx, room(fmt.Sprintf("r%d", i)))
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 && !errors.Is(err, quota.ErrExceeded) {
+			t.Fatalf("third Room: %v, want Twilio's 53119", err)
+		}
+	}
+	<-refusal // delivered to the status first, then to the application
+	rep := vq.Status()
+	rs := rep.Resources[0]
+	if !rs.Full || !strings.Contains(rs.FullReason, "53119") {
+		t.Errorf("rooms full %v, reason %q; want full, because of 53119", rs.Full, rs.FullReason)
+	}
+	if rep.TwilioRefusals != 1 {
+		t.Errorf("twilioRefusals %d, want 1", rep.TwilioRefusals)
+	}
+	var refused bool
+	for _, e := range rep.Events {
+		refused = refused || (e.Kind == "refused" && e.Code == quota.CodeRoomsExceeded && e.Source == "twilio")
+	}
+	if !refused {
+		t.Errorf("events %+v lack Twilio's refusal", rep.Events)
 	}
 }
