@@ -26,6 +26,9 @@ type ResourceUsage struct {
 	// committed, released or lapsed (every client's, for a shared store).
 	// It is zero when the store does not implement [backend.Inspector].
 	Pending int `json:"pending"`
+	// Forecast is when Used would reach Limit at its recent trend (see
+	// [Trend]); not Rising on a flat or falling trend.
+	Forecast Forecast `json:"forecast"`
 }
 
 // Share returns Used as a share of Limit (0 when unlimited).

@@ -119,6 +119,9 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 			return
 		}
 		c.metrics.statusCallback(r.Context(), apply, ev.Stale)
+		if apply && !ev.Stale && (ev.Event == "room-created" || ev.Event == "room-ended") {
+			c.status.room(ev.RoomSID, ev.RoomName, ev.RoomStatus, c.now())
+		}
 		if apply {
 			for _, fn := range h.onRoom {
 				fn(ev)

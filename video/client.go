@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,8 @@ type Client struct {
 
 	metrics *clientMetrics // nil unless WithMeterProvider (metrics.go)
 
+	status *statusRecorder // trends, peaks and recent events (status.go)
+
 	life lifecycle
 
 	// done is closed by Close: background loops and workers select on it.
@@ -170,6 +173,7 @@ type settings struct {
 	attemptTimeout          *time.Duration   // WithAttemptTimeout
 	callbacks               *atomic.Int32    // the Client's count of running callbacks
 	accounts                accountsSettings // options for NewAccounts only (accounts.go)
+	status                  statusSettings   // WithForecast, WithPeakPeriod
 }
 
 // WithAPIKey authenticates REST requests with an API key instead of the
@@ -534,7 +538,17 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		ledgerOpts = append([]quota.Option{quota.WithClock(s.clock)}, ledgerOpts...)
 	}
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
-	led, err := quota.NewLedger(c.store, accountSID, c.limits, ledgerOpts...)
+	if c.status, err = newStatusRecorder(c, &s.status); err != nil {
+		return nil, err
+	}
+	if s.thresholdsSet || s.metrics.provider != nil {
+		// Only where the levels are watched already: a Client that watches
+		// none must not have the store decide crossings for it.
+		// First, so that the status holds an event by the time the
+		// application's funcs are told of it.
+		ledgerOpts = slices.Insert(ledgerOpts, 1, quota.WithThreshold(c.status.threshold, s.metrics.levels...))
+	}
+	led, err := quota.NewLedger(c.status.ledgerStore(c.store), accountSID, c.limits, ledgerOpts...)
 	if err != nil {
 		return nil, &ConfigError{Option: "New", Err: err}
 	}
@@ -542,6 +556,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	if err := c.metrics.register(c); err != nil {
 		led.Close()
 		return nil, asConfigError(err)
+	}
+	if c.status.fn != nil && c.startWorker() {
+		go c.runForecast()
 	}
 	return c, nil
 }

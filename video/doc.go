@@ -304,4 +304,18 @@
 // per-call details at Debug. Secrets never appear in logs or errors.
 // [Client.Usage] returns a snapshot of the slots used, the rates and the
 // counters, for code that wants them without a metrics pipeline.
+//
+// # Status page, forecast and peak report
+//
+// [Client.StatusHandler] is a read-only http.Handler, mounted where the
+// application chooses (never on a default mux): a self-contained page for a
+// browser, the same state as a [StatusReport] for Accept: application/json,
+// and the peak report as CSV or JSON. [Client.Status] returns the report.
+// Each resource's usage trend, over a short and a long window, forecasts
+// when its quota would be reached ([quota.Forecast], in Usage, on the page
+// and as videoquota.concurrency.forecast); [WithForecast] is told when both
+// windows predict it within a horizon, and when they stop. The peak report
+// keeps the highest concurrent Rooms and Participants of each hour for
+// [WithPeakPeriod], in the store when it implements backend.PeakRecorder,
+// so that every process sharing it reports the account's peak.
 package video

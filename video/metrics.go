@@ -50,6 +50,9 @@ const (
 	// AttrDelivery is how a Twilio event arrived: "status_callback",
 	// "debugger_webhook" or "alert_poll".
 	AttrDelivery = attribute.Key("videoquota.delivery")
+	// AttrForecastBound is "earliest" or "latest": which end of the
+	// forecast's range videoquota.concurrency.forecast reports.
+	AttrForecastBound = attribute.Key("videoquota.forecast.bound")
 )
 
 // Request outcomes (AttrOutcome of videoquota.requests).
@@ -185,6 +188,7 @@ type clientMetrics struct {
 	requests    metric.Int64ObservableCounter
 	refusals    metric.Int64ObservableCounter
 	pending     metric.Int64ObservableUpDownCounter
+	forecast    metric.Float64ObservableGauge // status.go's forecast
 
 	reg metric.Registration
 
@@ -197,6 +201,7 @@ type clientMetrics struct {
 	refusalAttr  [2][2]metric.MeasurementOption // resource, local/twilio
 	callbackAttr [numDeliveries][numCallbackOutcomes]metric.MeasurementOption
 	driftAttr    [2][2]metric.MeasurementOption // resource, added/removed
+	boundAttr    [2][2]metric.MeasurementOption // resource, earliest/latest
 }
 
 // attrs returns the option for the attribute set kv plus the extra attributes.
@@ -275,6 +280,9 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 	m.refusals, err = mt.Int64ObservableCounter("videoquota.concurrency.refusals", metric.WithUnit("{refusal}"),
 		metric.WithDescription("Calls refused for a concurrency quota: locally without a request, or by Twilio (53119, 53206)."))
 	add(err)
+	m.forecast, err = mt.Float64ObservableGauge("videoquota.concurrency.forecast", metric.WithUnit("s"),
+		metric.WithDescription("Time until the concurrency quota is reached at the recent usage trend, the earliest and latest of the range (videoquota.forecast.bound); absent on a flat or falling trend."))
+	add(err)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("video: WithMeterProvider: %w", errors.Join(errs...))
 	}
@@ -287,6 +295,9 @@ func newClientMetrics(s *metricsSettings) (*clientMetrics, error) {
 		}
 		for i, dir := range [...]string{"added", "removed"} {
 			m.driftAttr[r][i] = m.attrs(AttrResource.String(r.String()), AttrDirection.String(dir))
+		}
+		for i, b := range [...]string{"earliest", "latest"} {
+			m.boundAttr[r][i] = m.attrs(AttrResource.String(r.String()), AttrForecastBound.String(b))
 		}
 	}
 	for _, cl := range [...]quota.Class{quota.Read, quota.Write} {
@@ -350,7 +361,7 @@ func (m *clientMetrics) register(c *Client) error {
 	}
 	m.c = c
 	reg, err := m.meter.RegisterCallback(m.observe, m.usage, m.limit, m.utilization, m.full,
-		m.rateLimit, m.rateFactor, m.rateEst, m.rateTokens, m.requests, m.refusals, m.pending)
+		m.rateLimit, m.rateFactor, m.rateEst, m.rateTokens, m.requests, m.refusals, m.pending, m.forecast)
 	if err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
@@ -381,6 +392,14 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 			o.ObserveInt64(m.limit, int64(limit), m.resAttr[r])
 		}
 		if used, full, err := c.ledger.Used(ctx, r); err == nil {
+			now := c.now()
+			c.status.observe(ctx, r, used, now)
+			if f := c.status.trend[r].Forecast(now, limit); f.Rising {
+				o.ObserveFloat64(m.forecast, f.Earliest.Seconds(), m.boundAttr[r][0])
+				if f.Latest != quota.ForecastUnbounded {
+					o.ObserveFloat64(m.forecast, f.Latest.Seconds(), m.boundAttr[r][1])
+				}
+			}
 			o.ObserveInt64(m.usage, int64(used), m.resAttr[r])
 			if limit > 0 {
 				o.ObserveFloat64(m.utilization, float64(used)/float64(limit), m.resAttr[r])
@@ -570,6 +589,7 @@ func (c *Client) throttleSeen(ctx context.Context, class quota.Class, cl *call) 
 	}
 	ep.start.Store(now)
 	ep.base.Store(cs.throttled.Load() - 1)
+	c.status.throttle(class, true, c.now())
 	if m := c.metrics; m != nil {
 		m.throttles.Add(ctx, 1, m.classAttr[class&1])
 	}
@@ -603,6 +623,7 @@ func (c *Client) throttleEnded(class quota.Class) {
 	if !ep.active.CompareAndSwap(true, false) {
 		return
 	}
+	c.status.throttle(class, false, c.now())
 	c.logger.LogAttrs(context.Background(), slog.LevelInfo, "videoquota: Twilio stopped throttling requests",
 		slog.String("class", class.String()),
 		slog.Duration("duration", time.Duration(ep.last.Load()-ep.start.Load())),

@@ -398,6 +398,7 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 	d := p.d
 	d.At = c.now()
 	c.metrics.reconciled(ctx, d)
+	c.status.reconciled(d)
 	if !d.Zero() {
 		c.logger.LogAttrs(ctx, slog.LevelInfo, "videoquota: reconciled the ledger with Twilio",
 			slog.Int("rooms", d.Rooms.Twilio), slog.Int("rooms_added", d.Rooms.Added),

@@ -61,6 +61,7 @@ func (c *Client) CreateRoom(ctx context.Context, params *openapi.CreateRoomParam
 	if err != nil {
 		return nil, err
 	}
+	c.status.roomSeen(room)
 	return room, nil
 }
 
@@ -266,6 +267,7 @@ func (c *Client) afterUpdateRoom(ctx context.Context, p *openapi.UpdateRoomParam
 		r2.Status = &done
 		r = &r2
 	}
+	c.status.roomSeen(r)
 	c.observeRoom(ctx, r)
 }
 

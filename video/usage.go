@@ -35,14 +35,28 @@ const usageTimeout = time.Second
 // one-second bound; a figure the store could not report reads as zero, and so
 // do pending slots and tokens when the store does not implement
 // [backend.Inspector].
+//
+// Each resource's Forecast is when its quota would be reached at the usage
+// trend the Client has observed (its own ledger operations, these reads,
+// and the samples of [WithForecast]); see [quota.Forecast].
 func (c *Client) Usage() quota.Usage {
 	ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
 	defer cancel()
+	return c.usage(ctx, c.now())
+}
+
+// usage is Usage with its bound ctx and its time now.
+func (c *Client) usage(ctx context.Context, now time.Time) quota.Usage {
 	in, _ := c.store.(backend.Inspector)
 	var u quota.Usage
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
 		ru := quota.ResourceUsage{Limit: c.ledger.Limit(r)}
-		ru.Used, ru.Full, _ = c.ledger.Used(ctx, r)
+		var err error
+		ru.Used, ru.Full, err = c.ledger.Used(ctx, r)
+		if err == nil {
+			c.status.observe(ctx, r, ru.Used, now)
+		}
+		ru.Forecast = c.status.trend[r].Forecast(now, ru.Limit)
 		if in != nil {
 			if n, err := in.Pending(ctx, c.accountSID, backend.Resource(r)); err == nil {
 				ru.Pending = n

@@ -30,6 +30,7 @@ type Store struct {
 	mu       sync.Mutex                             // serialises adding accounts
 	accounts atomic.Pointer[map[string]*memAccount] // copied on write, read without a lock
 	last     atomic.Pointer[memAccount]             // the account found last: most stores serve one
+	peaks    memPeaks                               // the peak report (peaks.go)
 }
 
 // Option configures a [Store].

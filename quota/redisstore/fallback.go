@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/videoquota/videoquota/quota/memstore"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/memstore"
 )
 
 // FailurePolicy is what a [Store] does when Redis cannot be reached (a

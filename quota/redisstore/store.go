@@ -73,7 +73,7 @@ type Store struct {
 	repl  replication // the replication ID of the Redis last reached (FailLocal, WithWatch)
 	sched *schedule   // the arrival times seen of each bucket
 	hold  *holdings   // the slots this process took, and each ledger's epoch
-	calls rateCalls // the keys and constant arguments of each bucket's rate script call
+	calls rateCalls   // the keys and constant arguments of each bucket's rate script call
 	// wb is held for reading by every ledger operation on Redis and for
 	// writing while writing back to a Redis that lost its data, so that no
 	// release of this process slips between the snapshot and the write.
