@@ -68,6 +68,15 @@ type Ledger struct {
 	inFunc  bool               // a ThresholdFunc is running (the event goroutine is in it)
 	started sync.Once          // the event goroutine starts with the first event (or Close)
 	up      [2]map[float64]int // per resource and level: levelDown, levelUp or levelTwilio
+	full    [2]fullEpisode     // per resource: Twilio's refusal, from MarkFull until a source shows room
+}
+
+// fullEpisode is one episode of a resource marked full after Twilio refused
+// for its quota: it begins with the first [Ledger.MarkFull] and ends when a
+// source shows room (see MarkFull). Guarded by the Ledger's mutex.
+type fullEpisode struct {
+	open         bool
+	since, until time.Time // the first refusal; until when reservations are refused locally
 }
 
 type subscription struct {
@@ -150,7 +159,13 @@ func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time
 		return l.store.Reserve(ctx, l.account, backend.Resource(res), key, b, ttl)
 	})
 	if err == nil && c.Refused {
-		return &ExceededError{Resource: res, Used: c.Used, Limit: c.Limit, Code: res.ExceededCode(), Source: SourceLocal}
+		e := &ExceededError{Resource: res, Used: c.Used, Limit: c.Limit, Code: res.ExceededCode(), Source: SourceLocal}
+		l.mu.Lock()
+		if f := l.full[res&1]; f.open && l.clock.Now().Before(f.until) {
+			e.FullSince, e.FullUntil = f.since, f.until
+		}
+		l.mu.Unlock()
+		return e
 	}
 	return err
 }
@@ -194,9 +209,13 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 // call, a callback). Committing a reservation that is gone (lapsed, or
 // settled by another source) holds holdKey all the same.
 func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, src Source) error {
-	_, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
+	c, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Commit(ctx, l.account, backend.Resource(res), key, holdKey, b, MaxHold)
 	})
+	if err == nil && src == SourceLocal {
+		// Twilio accepted the Client's own create: it had room.
+		l.endFull(res, c.Used, src)
+	}
 	return err
 }
 
@@ -218,6 +237,11 @@ func (l *Ledger) Release(ctx context.Context, res Resource, key string, src Sour
 	})
 	if err == nil && c.Changed && l.waiters.Load() > 0 {
 		l.signalFreed()
+	}
+	if err == nil && c.Changed && src != SourceLocal {
+		// A Room or Participant that Twilio reported ended: capacity was
+		// freed there.
+		l.endFull(res, c.Used, src)
 	}
 	return err
 }
@@ -244,15 +268,83 @@ func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string, keep tim
 	if err == nil && r > 0 && l.waiters.Load() > 0 {
 		l.signalFreed()
 	}
+	if b := l.bounds[res&1]; err == nil && b.Limit >= 0 && len(keys) < b.Limit {
+		// Twilio listed fewer than the quota: it has room.
+		l.endFull(res, len(keys), SourceReconcile)
+	}
 	return a, r, err
 }
 
-// MarkFull refuses reservations of res for d or until corrected, after Twilio answered 53119/53206.
-func (l *Ledger) MarkFull(ctx context.Context, res Resource, d time.Duration) error {
+// MarkFull records that Twilio refused for the quota of res (53119 or
+// 53206, src saying how it was learnt: a REST answer is [SourceTwilio],
+// as is a Debugger event) at at: reservations of res are refused locally
+// for d, or until a release or a listing clears the mark, and their
+// *[ExceededError] says since when and until when.
+//
+// The first MarkFull of an episode delivers one [Event] with Level 1,
+// Rising, Code 53119 or 53206, and Used equal to Limit (Twilio found the
+// quota used up, whatever this Ledger counted); later ones in the episode
+// (the same refusal reported by the REST answer and by the Debugger, a
+// create that tried again after d) only extend the mark. The episode ends,
+// with one falling Event of the same Level and Code, when a source shows
+// room: a Room or Participant reported ended ([Ledger.Release] with a
+// Source other than SourceLocal), a listing of fewer than the quota
+// ([Ledger.Sync]), or the Client's own create accepted by Twilio
+// ([Ledger.Commit] with SourceLocal), which d lets through as a probe once
+// the mark lapses.
+func (l *Ledger) MarkFull(ctx context.Context, res Resource, d time.Duration, src Source, at time.Time) error {
 	if err := l.check(ctx); err != nil {
 		return err
 	}
-	return l.store.MarkFull(ctx, l.account, backend.Resource(res), d)
+	if err := l.store.MarkFull(ctx, l.account, backend.Resource(res), d); err != nil {
+		return err
+	}
+	limit := l.bounds[res&1].Limit
+	l.mu.Lock()
+	f := &l.full[res&1]
+	first := !f.open
+	if first {
+		f.open, f.since = true, at
+	}
+	f.until = l.clock.Now().Add(d)
+	closed := l.closed
+	if first && !closed && len(l.subs) > 0 {
+		l.ops.hold(Event{Resource: res, Used: limit, Limit: limit, Level: 1, Rising: true,
+			Code: res.ExceededCode(), Source: src, At: at}, math.MaxUint64)
+		l.queue = l.ops.release(l.queue)
+	}
+	l.mu.Unlock()
+	if first {
+		l.poke()
+	}
+	return nil
+}
+
+// endFull ends the full episode of res, if one is open, delivering its
+// falling Event with the usage used.
+func (l *Ledger) endFull(res Resource, used int, src Source) {
+	l.mu.Lock()
+	f := &l.full[res&1]
+	if !f.open {
+		l.mu.Unlock()
+		return
+	}
+	*f = fullEpisode{}
+	if !l.closed && len(l.subs) > 0 {
+		l.ops.hold(Event{Resource: res, Used: used, Limit: l.bounds[res&1].Limit, Level: 1, Rising: false,
+			Code: res.ExceededCode(), Source: src, At: l.clock.Now()}, math.MaxUint64)
+		l.queue = l.ops.release(l.queue)
+	}
+	l.mu.Unlock()
+	l.poke()
+}
+
+// FullSince returns when Twilio's refusal for res began the episode in
+// progress (see [Ledger.MarkFull]), or the zero Time when none is.
+func (l *Ledger) FullSince(res Resource) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.full[res&1].since
 }
 
 // Holds reports whether key is pending or held.

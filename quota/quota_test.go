@@ -254,7 +254,7 @@ func TestLedgerLapseAndFull(t *testing.T) {
 	if used, _, _ := l.Used(ctx, quota.Participants); used != 0 {
 		t.Fatalf("used after lapse = %d, want 0", used)
 	}
-	if err := l.MarkFull(ctx, quota.Participants, time.Second); err != nil {
+	if err := l.MarkFull(ctx, quota.Participants, time.Second, quota.SourceTwilio, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Reserve(ctx, quota.Participants, "d", time.Minute); !errors.Is(err, quota.ErrExceeded) {

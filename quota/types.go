@@ -3,6 +3,7 @@ package quota
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/videoquota/videoquota/quota/backend"
 )
@@ -110,13 +111,22 @@ type ExceededError struct {
 	Limit    int
 	Code     int // 53119 for rooms, 53206 for participants
 	Source   Source
-	Err      error
+	// FullSince and FullUntil are set on a local refusal while Twilio's
+	// own refusal marks the quota full (see [Ledger.MarkFull]): when
+	// Twilio first refused, and until when the Client refuses locally
+	// unless a source shows room sooner. Zero otherwise.
+	FullSince, FullUntil time.Time
+	Err                  error
 }
 
 // Error describes the refusal.
 func (e *ExceededError) Error() string {
 	msg := fmt.Sprintf("quota: concurrent %s quota exceeded (%d of %d in use, Twilio code %d, %s)",
 		e.Resource, e.Used, e.Limit, e.Code, e.Source)
+	if !e.FullSince.IsZero() {
+		msg += fmt.Sprintf(": Twilio refused with %d at %s; refusing locally until %s or until a source shows room",
+			e.Code, e.FullSince.UTC().Format(time.RFC3339), e.FullUntil.UTC().Format(time.RFC3339))
+	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

@@ -126,13 +126,12 @@ func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fn
 		if ev.Code == quota.CodeParticipantsExceeded {
 			res = quota.Participants
 		}
-		if err := c.ledger.MarkFull(bg, res, c.fullFor); err != nil {
+		// One full event per episode, whether the REST answer or this
+		// Debugger event told it first (see quota.Ledger.MarkFull).
+		if err := c.ledger.MarkFull(bg, res, c.fullFor, quota.SourceTwilio, at); err != nil {
 			c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: marking quota full failed",
 				slog.String("resource", res.String()), slog.String("error", err.Error()))
 		}
-		used, _, _ := c.ledger.Used(bg, res)
-		c.ledger.Notify(quota.Event{Resource: res, Used: used, Limit: c.ledger.Limit(res), Level: 1,
-			Rising: true, Code: ev.Code, Source: quota.SourceTwilio, At: at})
 	case quota.CodeTooManyRequests:
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: Twilio reported 20429 (too many requests)",
 			slog.String("alert", ev.SID), slog.String("resource", ev.ResourceSID))

@@ -480,15 +480,16 @@ func (c *Client) twilioExceeded(ctx context.Context, res quota.Resource, tw erro
 	c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: Twilio refused for its concurrency quota; the ledger was behind, marking it full",
 		slog.String("resource", res.String()), slog.Int("code", res.ExceededCode()), slog.Duration("full_for", c.fullFor))
 	bg := context.WithoutCancel(ctx)
-	if err := c.ledger.MarkFull(bg, res, c.fullFor); err != nil {
+	now := c.now()
+	if err := c.ledger.MarkFull(bg, res, c.fullFor, quota.SourceTwilio, now); err != nil {
 		c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: marking quota full failed",
 			slog.String("resource", res.String()), slog.String("error", err.Error()))
 	}
-	used, _, _ := c.ledger.Used(bg, res)
-	c.ledger.Notify(quota.Event{Resource: res, Used: used, Limit: c.ledger.Limit(res), Level: 1,
-		Rising: true, Code: res.ExceededCode(), Source: quota.SourceTwilio, At: c.now()})
-	return &quota.ExceededError{Resource: res, Used: used, Limit: c.ledger.Limit(res),
-		Code: res.ExceededCode(), Source: quota.SourceTwilio, Err: tw}
+	// Twilio's numbers: it found the quota used up, whatever the ledger
+	// counted (another application's Rooms are not in it).
+	limit := c.ledger.Limit(res)
+	return &quota.ExceededError{Resource: res, Used: limit, Limit: limit,
+		Code: res.ExceededCode(), Source: quota.SourceTwilio, FullSince: c.ledger.FullSince(res), FullUntil: now.Add(c.fullFor), Err: tw}
 }
 
 // requestHandler is what [Client.RequestHandler] returns: twilio-go's

@@ -33,10 +33,13 @@ const (
 	// releasing it. It covers one attempt's timeout plus the retries.
 	DefaultReservationTTL = 2 * time.Minute
 	// DefaultFullFor is how long a 53119/53206 from Twilio keeps the resource
-	// marked full when nothing corrects the ledger first (a Room completing,
-	// a Participant leaving, a reconcile). Twilio's REST rooms time out after
-	// 5 minutes without participants, so a minute is a conservative retry point.
-	DefaultFullFor = time.Minute
+	// marked full when no source shows room first (a Room or Participant
+	// reported ended, a listing under the quota): then the next create goes
+	// to Twilio as a probe, one write, and either ends the episode or marks
+	// it full again. Another application's Rooms are seen by no callback of
+	// this Client, so this bounds how long creates stay refused after that
+	// application frees Rooms.
+	DefaultFullFor = 10 * time.Second
 	// DefaultConcurrencyHint is the Twilio-Concurrent-Requests value at or
 	// above which a 20429 is attributed to the platform's API concurrency limit
 	// rather than to the Video requests-per-second quota. Twilio does not
