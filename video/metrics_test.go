@@ -285,12 +285,14 @@ func TestMetrics(t *testing.T) {
 		"videoquota.direction=rising,videoquota.resource=rooms,videoquota.source=local,videoquota.threshold.level=0.7,videoquota.twilio.code=53121":  1,
 		"videoquota.direction=falling,videoquota.resource=rooms,videoquota.source=local,videoquota.threshold.level=0.7,videoquota.twilio.code=53121": 1,
 		"videoquota.direction=rising,videoquota.resource=rooms,videoquota.source=twilio,videoquota.threshold.level=1,videoquota.twilio.code=53119":   1,
+		// The listing shows room under the quota: the full episode ends.
+		"videoquota.direction=falling,videoquota.resource=rooms,videoquota.source=reconcile,videoquota.threshold.level=1,videoquota.twilio.code=53119": 1,
 		// Twilio's own 53121 for the crossing the ledger reported when it
 		// reserved the slot (before the request) is not a second event.
 		"videoquota.direction=rising,videoquota.resource=rooms,videoquota.source=twilio,videoquota.threshold.level=0.7,videoquota.twilio.code=53121": 0,
 	})
 	log.mu.Lock()
-	if n := len(log.ev); int64(n) != sum(th) || n != 3 {
+	if n := len(log.ev); int64(n) != sum(th) || n != 4 {
 		t.Errorf("threshold func got %d events, metrics counted %d: %+v", n, sum(th), log.ev)
 	}
 	log.mu.Unlock()
