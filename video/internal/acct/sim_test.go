@@ -28,7 +28,7 @@ type scenario struct {
 	maxClock             int64
 	token                string // a JoinToken name: tokens may be minted, connect (ad hoc), lapse
 	limit                int    // the store's limit (0: none)
-	big                  bool   // over 40,000 states
+	big                  bool   // over 25,000 states
 }
 
 type screate struct {
@@ -576,15 +576,15 @@ var scenarios = []scenario{
 		creates: []screate{{0, ""}, {0, ""}, {0, ""}}, lose: true, dropCB: true},
 	{name: "two unnamed creates, given up on, callbacks duplicated", procs: 1,
 		creates: []screate{{0, ""}, {0, ""}}, lose: true, giveUp: true, dropCB: true, dupCB: true, maxClock: 1},
-	{name: "two unnamed creates, a Room ends", procs: 1,
+	{name: "two unnamed creates, a Room ends", procs: 1, big: true,
 		creates: []screate{{0, ""}, {0, ""}}, lose: true, refuse: true, dropCB: true, dupCB: true, ends: 1},
 	{name: "two unnamed creates, refused, a Reconcile anywhere", procs: 1, big: true,
 		creates: []screate{{0, ""}, {0, ""}}, lose: true, refuse: true, dropCB: true, listings: 1, maxClock: 1},
 	{name: "two creates of one name, a Room ends", procs: 1, big: true,
 		creates: []screate{{0, "a"}, {0, "a"}}, lose: true, dropCB: true, dupCB: true, ends: 1, maxClock: 1},
-	{name: "named and unnamed, a Reconcile anywhere", procs: 1,
+	{name: "named and unnamed, a Reconcile anywhere", procs: 1, big: true,
 		creates: []screate{{0, "a"}, {0, ""}}, lose: true, dropCB: true, listings: 1, maxClock: 1},
-	{name: "named and unnamed, given up on, a Room ends", procs: 1,
+	{name: "named and unnamed, given up on, a Room ends", procs: 1, big: true,
 		creates: []screate{{0, "a"}, {0, ""}}, lose: true, giveUp: true, dropCB: true, ends: 1, maxClock: 1},
 	{name: "a JoinToken's ad-hoc Room, its name's create, Rooms ending", procs: 1,
 		creates: []screate{{0, "n"}}, lose: true, dropCB: true, ends: 1, token: "n", maxClock: 1},
@@ -603,8 +603,8 @@ var scenarios = []scenario{
 func TestEveryInterleaving(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			if testing.Short() && sc.big {
-				t.Skip("over 40,000 states: not in -short")
+			if (testing.Short() || raceEnabled) && sc.big {
+				t.Skip("over 25,000 states: not in -short or under -race")
 			}
 			res := explore(&sc, false)
 			t.Logf("%d states", res.states)
@@ -636,7 +636,7 @@ func TestOrphanGuessFails(t *testing.T) {
 func TestRandomLong(t *testing.T) {
 	seed := rand.Uint64()
 	walks := 2000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		walks = 200
 	}
 	sc := scenario{procs: 1, lose: true, refuse: true, giveUp: true, dropCB: true, dupCB: true, ends: 4, listings: 2, maxClock: 6}
