@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/redisstore"
+	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -68,15 +70,25 @@ func (p *probe) finish(t *testing.T) {
 // callbacks lost it counts at least those, and exactly those after a
 // Reconcile past the request window.
 func TestConcurrentUnnamedCreatesNeverUnderCount(t *testing.T) {
-	for _, drop := range []float64{0, 0.3} {
-		t.Run(fmt.Sprintf("callbacks lost %.0f%%", drop*100), func(t *testing.T) {
-			unnamedCreates(t, drop)
-		})
+	for _, st := range []string{"memory", "redis"} {
+		for _, drop := range []float64{0, 0.3} {
+			t.Run(fmt.Sprintf("%s store, callbacks lost %.0f%%", st, drop*100), func(t *testing.T) {
+				var opts []video.Option
+				if st == "redis" {
+					s, err := redisstore.New(redistest.Start(t).Client(t))
+					if err != nil {
+						t.Fatal(err)
+					}
+					opts = append(opts, video.WithStore(s))
+				}
+				unnamedCreates(t, drop, opts...)
+			})
+		}
 	}
 }
 
-func unnamedCreates(t *testing.T, drop float64) {
-	te := newTruthEnv(t, func(o *videotest.Options) { o.Faults.CallbackDropRate = drop }, nil)
+func unnamedCreates(t *testing.T, drop float64, opts ...video.Option) {
+	te := newTruthEnv(t, func(o *videotest.Options) { o.Faults.CallbackDropRate = drop }, nil, opts...)
 	var n atomic.Int64
 	te.proxy.set(func(method, path string) lossAction {
 		if method == "POST" && path == "/v1/Rooms" && n.Add(1)%3 == 0 {

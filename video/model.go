@@ -189,44 +189,56 @@ func (m *model) createStarted(c *Client, key, name string) {
 func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name string) bool {
 	m.mu.Lock()
 	rec, ok := m.creates[key]
-	delete(m.creates, key)
 	m.dropOrphanLocked(sid)
-	pairs := m.absorbLocked() // this create is no longer in flight
-	defer m.commitPairs(ctx, c, pairs)
 	if ok && rec.settled == sid {
-		m.mu.Unlock()
+		m.settledLocked(ctx, c, key) // unlocks
 		return true // a callback committed it under the SID already
 	}
+	res := key
 	if ok && rec.settled != "" {
 		// A callback took another Room of that name (an older one, created
 		// and ended elsewhere) for this create's: that Room keeps the slot
 		// it took, and this one is held on its own.
-		key = ""
+		res = ""
 	}
 	if r, known := m.getRoom(sid); known && r.ended() {
-		m.mu.Unlock()
-		c.giveBack(ctx, quota.Rooms, key)
+		m.settledLocked(ctx, c, key) // unlocks
+		c.giveBack(ctx, quota.Rooms, res)
 		return false // ended (callbacks) before its answer arrived
 	}
 	m.recon.room(sid, true)
 	m.mu.Unlock()
+	// The create stays in flight until its Room is tracked: a callback of
+	// that Room meanwhile holds it on its own, and takes no reservation of
+	// a create of unknown outcome for it.
 	st := m.stripe(sid)
 	st.Lock()
 	defer st.Unlock()
 	var err error
-	if key == "" {
+	if res == "" {
 		err = c.ledger.Hold(context.WithoutCancel(ctx), quota.Rooms, sid, quota.SourceLocal)
 	} else {
-		err = c.settle(ctx, quota.Rooms, key, sid)
-	}
-	if err != nil {
-		c.logWarn(ctx, "committing a room failed", err, "room", sid)
-		return true // the reservation stays until it lapses
+		err = c.settle(ctx, quota.Rooms, res, sid)
 	}
 	m.mu.Lock()
-	m.trackOwnRoomLocked(c, sid, name)
+	if err != nil {
+		c.logWarn(ctx, "committing a room failed", err, "room", sid)
+	} else {
+		m.trackOwnRoomLocked(c, sid, name)
+	}
+	m.dropOrphanLocked(sid) // a callback may have noted it meanwhile
+	m.settledLocked(ctx, c, key)
+	return true // on error, the reservation stays until it lapses
+}
+
+// settledLocked forgets create key, no longer in flight, and commits the
+// orphans that then settle creates of unknown outcome. Requires mu held,
+// and releases it.
+func (m *model) settledLocked(ctx context.Context, c *Client, key string) {
+	delete(m.creates, key)
+	pairs := m.absorbLocked()
 	m.mu.Unlock()
-	return true
+	m.commitPairs(ctx, c, pairs)
 }
 
 // trackOwnRoomLocked records Room sid, created by the Client, as in
