@@ -192,7 +192,7 @@ func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name
 	m.dropOrphanLocked(sid)
 	if ok && rec.settled == sid {
 		m.settledLocked(ctx, c, key) // unlocks
-		return true // a callback committed it under the SID already
+		return true                  // a callback committed it under the SID already
 	}
 	res := key
 	if ok && rec.settled != "" {
