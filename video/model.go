@@ -36,10 +36,16 @@ import (
 //   - the create's own retry finding the Room by UniqueName (named creates);
 //   - a room-created (or participant-connected) callback for a Room of that
 //     UniqueName, which commits the reservation under the Room's SID;
-//   - for an unnamed create, a room-created callback for a Room the Client
-//     knows nothing of, which takes the oldest such reservation (Twilio's
-//     callback does not say who created the Room; the count is right either
-//     way, and a Room of the create that arrives later is held on its own);
+//   - for an unnamed create, a Room the Client knows nothing of (an
+//     orphan), once no unnamed create of this Client is in flight: Twilio's
+//     callback does not say who created the Room, and while a create is in
+//     flight the Room may be its (whose answer would then find the SID held
+//     and give its own reservation back). Until then the orphan is held on
+//     its own, by SID; then orphans settle creates of unknown outcome one
+//     for one (absorbLocked), each by a Commit of the reservation onto the
+//     orphan's SID. With several processes sharing the store, another
+//     process's create in flight may be the orphan's creator too, which
+//     this Client cannot see (see the acct package: Config.Shared);
 //   - a Reconcile started after the request window ([Client.Reconcile]):
 //     the listing then shows every Room that exists, so the reservation is
 //     given back;
@@ -376,8 +382,9 @@ func (m *model) commitPairs(ctx context.Context, c *Client, pairs []absorbed) {
 // claimRoomLocked takes the reservation that a Room sid named name, created
 // at ts (µs, Twilio's clock), settles: a create of that name begun before
 // it, else a JoinToken reservation for that name made before it, else (for
-// a Room without a UniqueName of its own) the oldest unnamed create whose
-// outcome is unknown. It returns the key to commit ("" to hold the SID) and
+// a Room without a UniqueName of its own, and only while no unnamed create
+// is in flight) the unnamed create of unknown outcome that may have made it
+// whose window closes first. It returns the key to commit ("" to hold the SID) and
 // an undo. A JoinToken reservation still being made is marked, so that it
 // is given back once made. Requires mu held.
 func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo func()) {
