@@ -690,7 +690,8 @@ func (m *Model) done(in Done) {
 	}
 }
 
-// Creates returns the creates not settled: in flight or of unknown outcome.
+// Creates returns how many creates are not settled: in flight or of
+// unknown outcome.
 func (m *Model) Creates() int { return len(m.creates) }
 
 // Holds reports whether the Model holds Room sid.
