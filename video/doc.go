@@ -102,10 +102,12 @@
 // so the ledger never undercounts. The Client keeps what the other sources
 // need to settle it, and the first that knows does: the create's retry
 // finding the Room by UniqueName; a room-created (or participant-connected)
-// callback for that UniqueName, or for an unnamed create the first Room the
-// Client knows nothing of; a [Client.Reconcile] started more than
-// the request window (the attempt timeout in force: [DefaultRequestWindow])
-// after the request was last on the wire (the listing
+// callback for that UniqueName, or for an unnamed create a Room the Client
+// knows nothing of, once no unnamed create is in flight (until then such a
+// Room is held on its own: it may be the Room of the create in flight); a
+// [Client.Reconcile] started more than the request window (the attempt
+// timeout in force: [DefaultRequestWindow]) after the request was last on
+// the wire (the listing
 // shows every Room that exists, so the reservation is given back); else the
 // reservation's TTL ([WithReservationTTL]). A 4xx, or a request never sent,
 // created nothing: its slot is given back at once.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,10 +37,16 @@ import (
 //   - the create's own retry finding the Room by UniqueName (named creates);
 //   - a room-created (or participant-connected) callback for a Room of that
 //     UniqueName, which commits the reservation under the Room's SID;
-//   - for an unnamed create, a room-created callback for a Room the Client
-//     knows nothing of, which takes the oldest such reservation (Twilio's
-//     callback does not say who created the Room; the count is right either
-//     way, and a Room of the create that arrives later is held on its own);
+//   - for an unnamed create, a Room the Client knows nothing of (an
+//     orphan), once no unnamed create of this Client is in flight: Twilio's
+//     callback does not say who created the Room, and while a create is in
+//     flight the Room may be its (whose answer would then find the SID held
+//     and give its own reservation back). Until then the orphan is held on
+//     its own, by SID; then orphans settle creates of unknown outcome one
+//     for one (absorbLocked), each by a Commit of the reservation onto the
+//     orphan's SID. With several processes sharing the store, another
+//     process's create in flight may be the orphan's creator too, which
+//     this Client cannot see (see the acct package: Config.Shared);
 //   - a Reconcile started after the request window ([Client.Reconcile]):
 //     the listing then shows every Room that exists, so the reservation is
 //     given back;
@@ -134,7 +141,7 @@ type createRec struct {
 // create of this Client was in flight: it may be that create's Room.
 type orphan struct {
 	sid string
-	at  int64 // local time (µs) it was learnt
+	at  int64 // when it was created (µs, Twilio's clock)
 }
 
 // tokRes is a JoinToken reservation: a Room slot for a name not known in
@@ -189,42 +196,56 @@ func (m *model) createStarted(c *Client, key, name string) {
 func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name string) bool {
 	m.mu.Lock()
 	rec, ok := m.creates[key]
-	delete(m.creates, key)
 	m.dropOrphanLocked(sid)
 	if ok && rec.settled == sid {
-		m.mu.Unlock()
-		return true // a callback committed it under the SID already
+		m.settledLocked(ctx, c, key) // unlocks
+		return true                  // a callback committed it under the SID already
 	}
+	res := key
 	if ok && rec.settled != "" {
 		// A callback took another Room of that name (an older one, created
 		// and ended elsewhere) for this create's: that Room keeps the slot
 		// it took, and this one is held on its own.
-		key = ""
+		res = ""
 	}
 	if r, known := m.getRoom(sid); known && r.ended() {
-		m.mu.Unlock()
-		c.giveBack(ctx, quota.Rooms, key)
+		m.settledLocked(ctx, c, key) // unlocks
+		c.giveBack(ctx, quota.Rooms, res)
 		return false // ended (callbacks) before its answer arrived
 	}
 	m.recon.room(sid, true)
 	m.mu.Unlock()
+	// The create stays in flight until its Room is tracked: a callback of
+	// that Room meanwhile holds it on its own, and takes no reservation of
+	// a create of unknown outcome for it.
 	st := m.stripe(sid)
 	st.Lock()
 	defer st.Unlock()
 	var err error
-	if key == "" {
+	if res == "" {
 		err = c.ledger.Hold(context.WithoutCancel(ctx), quota.Rooms, sid, quota.SourceLocal)
 	} else {
-		err = c.settle(ctx, quota.Rooms, key, sid)
-	}
-	if err != nil {
-		c.logWarn(ctx, "committing a room failed", err, "room", sid)
-		return true // the reservation stays until it lapses
+		err = c.settle(ctx, quota.Rooms, res, sid)
 	}
 	m.mu.Lock()
-	m.trackOwnRoomLocked(c, sid, name)
+	if err != nil {
+		c.logWarn(ctx, "committing a room failed", err, "room", sid)
+	} else {
+		m.trackOwnRoomLocked(c, sid, name)
+	}
+	m.dropOrphanLocked(sid) // a callback may have noted it meanwhile
+	m.settledLocked(ctx, c, key)
+	return true // on error, the reservation stays until it lapses
+}
+
+// settledLocked forgets create key, no longer in flight, and commits the
+// orphans that then settle creates of unknown outcome. Requires mu held,
+// and releases it.
+func (m *model) settledLocked(ctx context.Context, c *Client, key string) {
+	delete(m.creates, key)
+	pairs := m.absorbLocked()
 	m.mu.Unlock()
-	return true
+	m.commitPairs(ctx, c, pairs)
 }
 
 // trackOwnRoomLocked records Room sid, created by the Client, as in
@@ -250,7 +271,9 @@ func (m *model) createFailed(ctx context.Context, c *Client, key string) {
 	m.mu.Lock()
 	rec, ok := m.creates[key]
 	delete(m.creates, key)
+	pairs := m.absorbLocked() // this create is no longer in flight
 	m.mu.Unlock()
+	m.commitPairs(ctx, c, pairs)
 	if ok && rec.settled != "" {
 		return // a callback showed the Room exists after all
 	}
@@ -258,9 +281,9 @@ func (m *model) createFailed(ctx context.Context, c *Client, key string) {
 }
 
 // createUnknown keeps the reservation of a create whose outcome is unknown
-// pending, for the truth sources to settle (see the type's doc). An unnamed
-// create whose Room a callback already showed while it was in flight (an
-// orphan learnt since it started) is settled at once: that Room is held.
+// pending, for the truth sources to settle (see the type's doc). Once no
+// unnamed create is in flight, orphans settle unnamed creates of unknown
+// outcome one for one (see absorbLocked).
 func (m *model) createUnknown(ctx context.Context, c *Client, key string) {
 	m.mu.Lock()
 	rec, ok := m.creates[key]
@@ -273,59 +296,99 @@ func (m *model) createUnknown(ctx context.Context, c *Client, key string) {
 		m.mu.Unlock()
 		return
 	}
-	if rec.name == "" {
-		for i, o := range m.orphans {
-			if o.at >= rec.started {
-				m.orphans = append(m.orphans[:i], m.orphans[i+1:]...)
-				delete(m.creates, key)
-				m.mu.Unlock()
-				c.giveBack(ctx, quota.Rooms, key)
-				return
+	rec.unknown, rec.sent = true, stamp(c.now())
+	pairs := m.absorbLocked()
+	m.mu.Unlock()
+	m.commitPairs(ctx, c, pairs)
+}
+
+// noteOrphanLocked records Room sid, created at ts (µs, Twilio's clock),
+// held from a callback with no reservation to settle, if an unnamed create
+// is in flight: that create's answer may name it (createDone drops it), or
+// be lost, and once none is in flight the orphan settles a create of
+// unknown outcome (absorbLocked). Requires mu.
+func (m *model) noteOrphanLocked(sid string, ts int64) {
+	if m.unnamedInFlightLocked() {
+		m.orphans = append(m.orphans, orphan{sid: sid, at: ts})
+	}
+}
+
+// unnamedInFlightLocked reports whether an unnamed create of this Client
+// was sent and neither answered nor returned. Requires mu.
+func (m *model) unnamedInFlightLocked() bool {
+	for _, rec := range m.creates {
+		if rec.name == "" && !rec.unknown && rec.settled == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// dropOrphanLocked forgets orphan sid (its creator is known, or it ended).
+// Requires mu.
+func (m *model) dropOrphanLocked(sid string) {
+	m.orphans = slices.DeleteFunc(m.orphans, func(o orphan) bool { return o.sid == sid })
+}
+
+// couldCreate reports whether unnamed create rec may have made a Room
+// created at ts (µs, Twilio's clock): after it began, within its request
+// window.
+func (rec *createRec) couldCreate(ts int64) bool {
+	skew := int64(maxSkew / time.Microsecond)
+	return rec.started <= ts+skew && (!rec.unknown || ts <= rec.sent+int64(DefaultRequestWindow/time.Microsecond)+skew)
+}
+
+// absorbed is a create's reservation key to commit under an orphan's SID.
+type absorbed struct{ key, sid string }
+
+// absorbLocked settles unnamed creates of unknown outcome with orphans, one
+// for one, once no unnamed create is in flight. Every orphan is then the
+// Room of a create of unknown outcome (no other create is left to have
+// made it; Rooms of other Clients of the account carry no orphan's shape
+// only if they reserve through this Client), a different one for each, so
+// that at most |unknown| - |orphans| of their Rooms can be hidden and that
+// many reservations stay. Never a guess about which create a Room is: while
+// one is in flight, the Room may be its, and its answer would then find the
+// SID held and give its reservation back. Each pair is committed (the
+// reservation becomes the orphan's holding in one store operation). The
+// orphans are forgotten. Requires mu.
+func (m *model) absorbLocked() []absorbed {
+	if len(m.orphans) == 0 || m.unnamedInFlightLocked() {
+		return nil
+	}
+	var out []absorbed
+	for _, o := range m.orphans {
+		best := ""
+		for k, rec := range m.creates {
+			if rec.name == "" && rec.unknown && rec.settled == "" && rec.couldCreate(o.at) &&
+				(best == "" || rec.sent < m.creates[best].sent) {
+				best = k
 			}
 		}
+		if best != "" {
+			delete(m.creates, best)
+			out = append(out, absorbed{key: best, sid: o.sid})
+		}
 	}
-	rec.unknown, rec.sent = true, stamp(c.now())
-	m.mu.Unlock()
+	m.orphans = m.orphans[:0]
+	return out
 }
 
-// noteOrphanLocked records Room sid, held from a callback with no
-// reservation to settle, if an unnamed create is in flight: its answer may
-// be lost (createUnknown), or name sid (createDone drops it). Requires mu.
-func (m *model) noteOrphanLocked(c *Client, sid string) {
-	for _, rec := range m.creates {
-		if rec.name == "" && !rec.unknown && rec.settled == "" {
-			m.orphans = append(m.orphans, orphan{sid: sid, at: stamp(c.now())})
-			return
+// commitPairs commits each create's reservation under its orphan's SID.
+func (m *model) commitPairs(ctx context.Context, c *Client, pairs []absorbed) {
+	for _, p := range pairs {
+		if err := c.settle(ctx, quota.Rooms, p.key, p.sid); err != nil {
+			c.logWarn(ctx, "committing a reservation under a room failed", err, "room", p.sid)
 		}
 	}
-}
-
-// dropOrphanLocked forgets orphan sid, and orphans no unnamed create in
-// flight could claim any more. Requires mu.
-func (m *model) dropOrphanLocked(sid string) {
-	if len(m.orphans) == 0 {
-		return
-	}
-	oldest := int64(math.MaxInt64)
-	for _, rec := range m.creates {
-		if rec.name == "" && !rec.unknown && rec.settled == "" {
-			oldest = min(oldest, rec.started)
-		}
-	}
-	kept := m.orphans[:0]
-	for _, o := range m.orphans {
-		if o.sid != sid && o.at >= oldest {
-			kept = append(kept, o)
-		}
-	}
-	m.orphans = kept
 }
 
 // claimRoomLocked takes the reservation that a Room sid named name, created
 // at ts (µs, Twilio's clock), settles: a create of that name begun before
 // it, else a JoinToken reservation for that name made before it, else (for
-// a Room without a UniqueName of its own) the oldest unnamed create whose
-// outcome is unknown. It returns the key to commit ("" to hold the SID) and
+// a Room without a UniqueName of its own, and only while no unnamed create
+// is in flight) the unnamed create of unknown outcome that may have made it
+// whose window closes first. It returns the key to commit ("" to hold the SID) and
 // an undo. A JoinToken reservation still being made is marked, so that it
 // is given back once made. Requires mu held.
 func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo func()) {
@@ -350,9 +413,12 @@ func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo fu
 		}
 		return "", func() {}
 	}
+	if m.unnamedInFlightLocked() {
+		return "", func() {} // held on its own: it may be that create's Room
+	}
 	var oldest string
 	for k, rec := range m.creates {
-		if rec.name == "" && rec.unknown && rec.settled == "" &&
+		if rec.name == "" && rec.unknown && rec.settled == "" && rec.couldCreate(ts) &&
 			(oldest == "" || rec.sent < m.creates[oldest].sent) {
 			oldest = k
 		}
@@ -395,6 +461,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 		return src == quota.SourceCallback && r.mark.at() == at, nil
 	}
 	taken := m.takeRoomLocked(sid, idxHeld|idxConn)
+	m.dropOrphanLocked(sid)
 	m.recon.room(sid, false)
 	for _, p := range taken {
 		m.recon.part(p.sid, sid, false)
@@ -536,7 +603,7 @@ type roomPlan struct {
 func (m *model) learnRoomLocked(c *Client, sid, name string, ts int64) roomPlan {
 	key, undo := m.claimRoomLocked(sid, name, ts)
 	if key == "" && (name == "" || name == sid) {
-		m.noteOrphanLocked(c, sid)
+		m.noteOrphanLocked(sid, ts)
 	}
 	prev, had := m.nameSIDLocked(name)
 	m.nameLocked(name, sid)

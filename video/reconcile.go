@@ -505,6 +505,7 @@ func (m *model) roomSetLocked(win *reconWindow, rooms []twilioRoom) roomList {
 // outcome was unknown since before cut (µs), and JoinToken reservations of
 // listed Room names. Requires mu held.
 func (m *model) settleRoomsLocked(cut int64, rooms roomList) []string {
+	m.orphans = m.orphans[:0] // listed, or ended: no create is settled by them now
 	var out []string
 	for k, rec := range m.creates {
 		if rec.unknown && rec.settled == "" && rec.sent < cut {

@@ -1,0 +1,115 @@
+package acct
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// run applies ins to a Model, reporting every operation as Done (OK) as
+// soon as it is emitted unless hold says to keep it, and returns the
+// operations in the order they came out.
+func run(cfg Config, ins []Input) []string {
+	m := New(cfg)
+	var out []string
+	var apply func(Input)
+	apply = func(in Input) {
+		for _, op := range m.Apply(in) {
+			out = append(out, op.String())
+			apply(Done{ID: op.ID, OK: true})
+		}
+	}
+	for _, in := range ins {
+		apply(in)
+	}
+	return out
+}
+
+func TestTable(t *testing.T) {
+	cfg := Config{Window: 10}
+	tests := []struct {
+		name string
+		ins  []Input
+		want []string
+	}{
+		{"answered: the reservation becomes the Room's holding",
+			[]Input{CreateStarted{ID: 1, Key: "k1"}, Answered{ID: 1, SID: "RM1"}},
+			[]string{"reserve k1", "commit k1->RM1"}},
+		{"refused: given back",
+			[]Input{CreateStarted{ID: 1, Key: "k1"}, Refused{ID: 1}},
+			[]string{"reserve k1", "release k1"}},
+		{"callback before the answer: held on its own, then the answer commits onto it",
+			[]Input{CreateStarted{ID: 1, Key: "k1"}, RoomCreated{SID: "RM1", Name: "RM1"}, Answered{ID: 1, SID: "RM1"}},
+			[]string{"reserve k1", "hold RM1", "commit k1->RM1"}},
+		{"an orphan never settles a create while another is in flight",
+			[]Input{
+				CreateStarted{ID: 1, Key: "k1"}, CreateStarted{ID: 2, Key: "k2"},
+				Unknown{ID: 1}, RoomCreated{SID: "RM2", Name: "RM2"}, // RM2 may be create 2's
+				Answered{ID: 2, SID: "RM2"},
+			},
+			[]string{"reserve k1", "reserve k2", "hold RM2", "commit k2->RM2"}},
+		{"once none is in flight, an orphan settles a lost answer",
+			[]Input{
+				CreateStarted{ID: 1, Key: "k1"}, CreateStarted{ID: 2, Key: "k2"},
+				RoomCreated{SID: "RM1", Name: "RM1"}, Unknown{ID: 1}, Unknown{ID: 2},
+			},
+			[]string{"reserve k1", "reserve k2", "hold RM1", "commit k1->RM1"}},
+		{"a named Room settles its create of unknown outcome",
+			[]Input{CreateStarted{ID: 1, Key: "k1", Name: "a"}, Unknown{ID: 1}, RoomCreated{SID: "RM1", Name: "a"}},
+			[]string{"reserve k1", "commit k1->RM1"}},
+		{"two creates of one name: the Room is held on its own",
+			[]Input{
+				CreateStarted{ID: 1, Key: "k1", Name: "a"}, CreateStarted{ID: 2, Key: "k2", Name: "a"},
+				RoomCreated{SID: "RM1", Name: "a"},
+			},
+			[]string{"reserve k1", "reserve k2", "hold RM1"}},
+		{"ended before the answer: the reservation is given back",
+			[]Input{CreateStarted{ID: 1, Key: "k1"}, RoomEnded{SID: "RM1"}, Answered{ID: 1, SID: "RM1"}},
+			[]string{"reserve k1", "release k1"}},
+		{"a late room-created of an ended Room holds nothing",
+			[]Input{RoomEnded{SID: "RM1"}, RoomCreated{SID: "RM1", Name: "RM1"}},
+			nil},
+		{"a listing after the window settles a lost answer, after holding what it shows",
+			[]Input{CreateStarted{ID: 1, Key: "k1"}, Unknown{ID: 1, Sent: 0}, Listed{Started: 11, Rooms: []Room{{SID: "RM9", Name: "RM9"}}}},
+			[]string{"reserve k1", "hold RM9", "release k1"}},
+		{"a listing within the window settles nothing",
+			[]Input{CreateStarted{ID: 1, Key: "k1"}, Unknown{ID: 1, Sent: 5}, Listed{Started: 10}},
+			[]string{"reserve k1"}},
+		{"a token's name keeps a Room slot when its Room ends",
+			[]Input{
+				RoomCreated{SID: "RM1", Name: "n"}, TokenMinted{Name: "n", Key: "tok:n"},
+				RoomEnded{SID: "RM1"}, RoomCreated{SID: "RM2", Name: "n"},
+			},
+			[]string{"hold RM1", "hold tok:n", "release RM1", "hold RM2", "release tok:n"}},
+		{"a token for a name with no Room reserves one; its ad-hoc Room takes it",
+			[]Input{TokenMinted{Name: "n", Key: "tok:n"}, RoomCreated{SID: "RM1", Name: "n"}},
+			[]string{"reserve tok:n", "commit tok:n->RM1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := run(cfg, tt.ins); !slices.Equal(got, tt.want) {
+				t.Errorf("ops %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestOrdering: an operation on a key waits for the one before it, and a
+// release that a hold justifies waits for the hold.
+func TestOrdering(t *testing.T) {
+	m := New(Config{})
+	ops := m.Apply(RoomCreated{SID: "RM1", Name: "RM1"})
+	if len(ops) != 1 || ops[0].Kind != Hold {
+		t.Fatalf("room-created: %v", ops)
+	}
+	if got := m.Apply(RoomEnded{SID: "RM1"}); len(got) != 0 {
+		t.Fatalf("the release ran before the hold was done: %v", got)
+	}
+	got := m.Apply(Done{ID: ops[0].ID, OK: true})
+	if fmt.Sprint(got) != "[release RM1]" {
+		t.Fatalf("after the hold: %v, want the release", got)
+	}
+	if m.Apply(Done{ID: got[0].ID, OK: true}); !m.Idle() {
+		t.Fatal("not idle")
+	}
+}
