@@ -185,6 +185,7 @@ type clientMetrics struct {
 	requests    metric.Int64ObservableCounter
 	refusals    metric.Int64ObservableCounter
 	pending     metric.Int64ObservableUpDownCounter
+	sched       schedMetrics // metrics_sched.go
 
 	reg metric.Registration
 
@@ -355,6 +356,10 @@ func (m *clientMetrics) register(c *Client) error {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
 	m.reg = reg
+	if err := m.registerSched(c); err != nil {
+		_ = reg.Unregister()
+		return err
+	}
 	return nil
 }
 
@@ -364,6 +369,9 @@ func (m *clientMetrics) close() {
 		return
 	}
 	_ = m.reg.Unregister()
+	if m.sched.reg != nil {
+		_ = m.sched.reg.Unregister()
+	}
 }
 
 // observe reports the asynchronous instruments. Store reads (usage, the

@@ -118,13 +118,20 @@ type ExceededError struct {
 	Limit    int
 	Code     int // 53119 for rooms, 53206 for participants
 	Source   Source
-	Err      error
+	// Tenant names the tenant whose own cap refused, "" when the account's
+	// quota did.
+	Tenant string
+	Err    error
 }
 
 // Error describes the refusal.
 func (e *ExceededError) Error() string {
 	msg := fmt.Sprintf("quota: concurrent %s quota exceeded (%d of %d in use, Twilio code %d, %s)",
 		e.Resource, e.Used, e.Limit, e.Code, e.Source)
+	if e.Tenant != "" {
+		msg = fmt.Sprintf("quota: tenant %q's concurrent %s cap exceeded (%d of %d in use, %s)",
+			e.Tenant, e.Resource, e.Used, e.Limit, e.Source)
+	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
