@@ -81,8 +81,10 @@ type TenantPolicy struct {
 	// waiting at the same level; 0 (or less) means 1.
 	Weight float64
 	// Limits caps the tenant's concurrent Rooms and Participants (its
-	// MaxRooms and MaxParticipants; a zero field is no cap). Its rate fields
-	// are not used: rates are shared by weight.
+	// ConcurrentRooms and ConcurrentParticipants; zero or less is no cap),
+	// store-wide. A tenant at its cap is refused at once, even when the
+	// Client waits for the account's capacity (WithWaitForCapacity). Its
+	// rate fields are not used: rates are shared by weight.
 	Limits quota.Limits
 }
 
