@@ -53,6 +53,17 @@ func BenchmarkAcquire(b *testing.B) {
 			}
 		})
 	}
+	b.Run("limiter-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := c.limiter.Wait(plain, quota.Write); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 	for _, bc := range []struct {
 		name string
 		ctx  context.Context

@@ -111,3 +111,59 @@ func TestTenantRoomCap(t *testing.T) {
 		})
 	}
 }
+
+// TestTenantShares: two tenants flood one Client from 40 and 10 goroutines
+// (first come first served would split the writes about 80/20); the writes
+// are shared by the tenants' weights instead. Counts, not times, are
+// compared.
+func TestTenantShares(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		weights [2]float64
+		want    float64 // share of the first tenant
+	}{
+		{"weights 1:1", [2]float64{1, 1}, 0.5},
+		{"weights 1:3", [2]float64{1, 3}, 0.25},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			policy := func(tenant string) video.TenantPolicy {
+				if tenant == "big" {
+					return video.TenantPolicy{Weight: tc.weights[0]}
+				}
+				return video.TenantPolicy{Weight: tc.weights[1]}
+			}
+			_, vq := setup(t, videotest.Options{WritesPerSecond: -1}, video.WithTenantPolicy(policy),
+				video.WithLimits(quota.Limits{WritesPerSecond: 100, WriteBurst: 1}))
+			const total = 200
+			var mu sync.Mutex
+			var got [2]int
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			var wg sync.WaitGroup
+			for i, n := range [2]int{40, 10} {
+				tctx := video.WithTenant(ctx, [2]string{"big", "small"}[i])
+				for range n {
+					wg.Go(func() {
+						for ctx.Err() == nil {
+							_, err := vq.CreateRoom(tctx, room(""))
+							if err != nil {
+								continue
+							}
+							mu.Lock()
+							got[i]++
+							if got[0]+got[1] >= total {
+								stop()
+							}
+							mu.Unlock()
+						}
+					})
+				}
+			}
+			wg.Wait()
+			share := float64(got[0]) / float64(got[0]+got[1])
+			if share < tc.want-0.05 || share > tc.want+0.05 {
+				t.Errorf("big got %d, small %d: share %.2f, want %.2f ± 0.05", got[0], got[1], share, tc.want)
+			}
+		})
+	}
+}
