@@ -68,7 +68,8 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 // inside a priority level, the tenants that wait share the tokens in
 // proportion to their weights ([TenantPolicy]), and the Rooms and
 // Participants the requests reserve count against the tenant's caps as well
-// as the account's. "" is no tenant.
+// as the account's. "" is no tenant: callers without one share their
+// level as one more tenant of weight 1.
 func WithTenant(ctx context.Context, tenant string) context.Context {
 	t := tagOf(ctx)
 	t.tenant = tenant
