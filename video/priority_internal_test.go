@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/videoquota/videoquota/quota"
 )
@@ -53,6 +54,35 @@ func BenchmarkAcquire(b *testing.B) {
 			}
 		})
 	}
+	// ratio interleaves the three in one loop, in batches, so that drift of
+	// a shared machine affects them alike, and reports tagged/plain and
+	// plain/limiter.
+	b.Run("ratio", func(b *testing.B) {
+		const batch = 64
+		var d [3]time.Duration
+		for b.Loop() {
+			for k := range 3 {
+				start := time.Now()
+				for range batch {
+					var err error
+					switch k {
+					case 0:
+						err = c.limiter.Wait(plain, quota.Write)
+					case 1:
+						err = c.acquire(plain, quota.Write, req)
+					case 2:
+						err = c.acquire(tagged, quota.Write, req)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				d[k] += time.Since(start)
+			}
+		}
+		b.ReportMetric(float64(d[2])/float64(d[1]), "tagged/plain")
+		b.ReportMetric(float64(d[1])/float64(d[0]), "plain/limiter")
+	})
 	b.Run("limiter-parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
