@@ -116,13 +116,20 @@ type ExceededError struct {
 	// Twilio first refused, and until when the Client refuses locally
 	// unless a source shows room sooner. Zero otherwise.
 	FullSince, FullUntil time.Time
-	Err                  error
+	// Tenant names the tenant whose own cap refused, "" when the account's
+	// quota did.
+	Tenant string
+	Err    error
 }
 
 // Error describes the refusal.
 func (e *ExceededError) Error() string {
 	msg := fmt.Sprintf("quota: concurrent %s quota exceeded (%d of %d in use, Twilio code %d, %s)",
 		e.Resource, e.Used, e.Limit, e.Code, e.Source)
+	if e.Tenant != "" {
+		msg = fmt.Sprintf("quota: tenant %q's concurrent %s cap exceeded (%d of %d in use, %s)",
+			e.Tenant, e.Resource, e.Used, e.Limit, e.Source)
+	}
 	if !e.FullSince.IsZero() {
 		msg += fmt.Sprintf(": Twilio refused with %d at %s; refusing locally until %s or until a source shows room",
 			e.Code, e.FullSince.UTC().Format(time.RFC3339), e.FullUntil.UTC().Format(time.RFC3339))

@@ -188,7 +188,7 @@ func (cl *call) roundTrip(ctx context.Context, req *http.Request) (*http.Respons
 	cs := &c.stats.class[class]
 	retrier := c.retry.Start()
 	for attempt := 0; ; attempt++ {
-		if err := c.acquire(ctx, class); err != nil {
+		if err := c.acquire(ctx, class, req); err != nil {
 			cl.localErr = err
 			return nil, err
 		}
@@ -332,8 +332,9 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// acquire takes a slot of the in-flight cap (if any) and a rate token.
-func (c *Client) acquire(ctx context.Context, class quota.Class) error {
+// acquire takes a slot of the in-flight cap (if any) and a rate token for
+// req, waiting at req's priority level (priority.go) when tokens are scarce.
+func (c *Client) acquire(ctx context.Context, class quota.Class, req *http.Request) error {
 	if c.inFlight != nil {
 		select {
 		case c.inFlight <- struct{}{}:
@@ -341,7 +342,7 @@ func (c *Client) acquire(ctx context.Context, class quota.Class) error {
 			return ended(ctx, ctx.Err())
 		}
 	}
-	if err := c.limiter.Wait(ctx, class); err != nil {
+	if err := c.takeToken(ctx, class, req); err != nil {
 		c.releaseSlot()
 		var rl *quota.RateLimitError
 		if errors.As(err, &rl) {

@@ -20,6 +20,7 @@ import (
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/quota/memstore"
+	"github.com/videoquota/videoquota/video/internal/sched"
 )
 
 // Defaults of a [Client], each with where its number comes from.
@@ -76,10 +77,15 @@ type Client struct {
 
 	limits  quota.Limits
 	limiter *quota.Limiter
-	ledger  clientLedger
-	store   backend.Store
-	logger  *slog.Logger
-	now     func() time.Time
+	// sched orders the callers waiting for a token of each class
+	// (priority.go); tenantPolicy is WithTenantPolicy's function, nil if none.
+	sched        [2]*sched.Scheduler
+	tenantPolicy func(string) TenantPolicy
+	tenants      tenantSlots // tenant caps on Rooms and Participants (tenants.go)
+	ledger       clientLedger
+	store        backend.Store
+	logger       *slog.Logger
+	now          func() time.Time
 
 	transport       http.RoundTripper // the base transport every attempt goes through
 	ownTransport    bool              // transport was made by New: Close closes its idle connections
@@ -169,6 +175,7 @@ type settings struct {
 	clock                   quota.Clock // as given to WithClock; nil for the system's
 	waitForCapacity         bool
 	maxInFlight             int
+	tenantPolicy            func(string) TenantPolicy
 	reservationTTL          time.Duration
 	joinWindow              time.Duration
 	concurrencyHint         int
@@ -532,6 +539,9 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
+	c.sched = [2]*sched.Scheduler{sched.New(sched.Config{Now: c.now}), sched.New(sched.Config{Now: c.now})}
+	c.tenantPolicy = s.tenantPolicy
+	c.tenants.c = c
 	c.limiter, err = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
 	if err != nil {
 		return nil, &ConfigError{Option: "New", Err: err}

@@ -236,7 +236,7 @@ func TestCloseQueuedWrites(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitForGoroutines(t, 5, "quota.(*Limiter).Wait") // five calls wait for a write token
+	waitForGoroutines(t, 5, "video.(*Client).takeToken") // five calls wait for a write token (one in the limiter, four queued before it)
 	closeReturns(t, vq)
 	sent := srv.Stats().Writes
 	wg.Wait()

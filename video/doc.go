@@ -84,6 +84,20 @@
 // (quota.CauseVideoRate or quota.CauseConcurrency, from the
 // Twilio-Concurrent-Requests header; see [WithConcurrencyHint]).
 //
+// # Priorities and tenants
+//
+// When callers wait for tokens, they wait in the Client by level
+// ([WithPriority]: [PriorityCritical], [PriorityNormal] by default,
+// [PriorityBackground]) and inside a level by weighted fair queuing between
+// tenants ([WithTenant], weights from [WithTenantPolicy]). Completions and
+// disconnections are critical by default; the Client's reconciler and alert
+// poller background. A tenant's [TenantPolicy].Limits cap its concurrent
+// Rooms and Participants across every Client of the store; a tenant at its
+// cap is refused with a *quota.ExceededError whose Tenant names it.
+// [Client.PriorityUsage] and [Client.TenantUsage] report the queues and the
+// caps. The order holds inside one Client; Clients of a shared store each
+// order their own callers.
+//
 // # Concurrency ledger
 //
 // Concurrent Rooms and Participants are accounted in a [quota.Ledger].

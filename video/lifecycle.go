@@ -175,7 +175,7 @@ func (l clientLedger) Reserve(ctx context.Context, res quota.Resource, key strin
 	if ctx == nil {
 		return errNilContext
 	}
-	return l.Ledger.Reserve(ctx, res, key, ttl)
+	return l.c.tenants.reserve(ctx, res, key, ttl, l.Ledger.Reserve)
 }
 
 // ReserveWait is [quota.Ledger.ReserveWait] that Close wakes with ErrClosed.
@@ -185,7 +185,25 @@ func (l clientLedger) ReserveWait(ctx context.Context, res quota.Resource, key s
 		return err
 	}
 	defer release()
-	return ended(bound, l.Ledger.ReserveWait(bound, res, key, ttl))
+	return ended(bound, l.c.tenants.reserve(bound, res, key, ttl, l.Ledger.ReserveWait))
+}
+
+// Commit is [quota.Ledger.Commit], moving the tenant slot reserved under key
+// (if any) to holdKey.
+func (l clientLedger) Commit(ctx context.Context, res quota.Resource, key, holdKey string, src quota.Source) error {
+	err := l.Ledger.Commit(ctx, res, key, holdKey, src)
+	if err == nil {
+		l.c.tenants.commit(ctx, res, key, holdKey)
+	}
+	return err
+}
+
+// Release is [quota.Ledger.Release], giving back the tenant slot under key
+// (if this Client knows one).
+func (l clientLedger) Release(ctx context.Context, res quota.Resource, key string, src quota.Source) error {
+	err := l.Ledger.Release(ctx, res, key, src)
+	l.c.tenants.release(ctx, res, key)
+	return err
 }
 
 // startLoop binds a background loop (RunReconciler, PollAlerts) to the
@@ -196,6 +214,7 @@ func (c *Client) startLoop(ctx context.Context) (bound context.Context, stop fun
 	if err != nil {
 		return nil, nil, err
 	}
+	bound = backgroundLoop(bound)
 	if !c.startWorker() {
 		release()
 		return nil, nil, ErrClosed

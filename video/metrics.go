@@ -189,6 +189,7 @@ type clientMetrics struct {
 	refusals    metric.Int64ObservableCounter
 	pending     metric.Int64ObservableUpDownCounter
 	forecast    metric.Float64ObservableGauge // status.go's forecast
+	sched       schedMetrics                  // metrics_sched.go
 
 	reg metric.Registration
 
@@ -366,6 +367,10 @@ func (m *clientMetrics) register(c *Client) error {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
 	m.reg = reg
+	if err := m.registerSched(c); err != nil {
+		_ = reg.Unregister()
+		return err
+	}
 	return nil
 }
 
@@ -375,6 +380,9 @@ func (m *clientMetrics) close() {
 		return
 	}
 	_ = m.reg.Unregister()
+	if m.sched.reg != nil {
+		_ = m.sched.reg.Unregister()
+	}
 }
 
 // observe reports the asynchronous instruments. Store reads (usage, the

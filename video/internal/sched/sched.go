@@ -1,0 +1,421 @@
+// Package sched orders the callers that wait for a rate token of one request
+// class: by priority level, with a guaranteed share for each level, and
+// inside a level by weighted fair queuing between tenants.
+//
+// # How it works
+//
+// A [Scheduler] hands one baton around: the caller that holds it (between
+// [Scheduler.Enter] and [Scheduler.Leave]) is the only one of the class that
+// takes a token from the rate limiter. A caller that finds the baton free and
+// nobody queued takes it at once, without allocating; the others queue, and
+// Leave hands the baton to the next one chosen:
+//
+//   - Levels: the highest level with callers waiting, except that a lower
+//     level that has been waiting is served as soon as its guaranteed share
+//     ([Config].Shares) of the grants made while it waited is due. A level
+//     with nobody waiting earns no share: what it would have had goes to the
+//     levels that are busy.
+//   - Tenants, inside a level: start-time fair queuing. Each waiting call gets
+//     a start tag max(level's virtual time, tenant's last finish tag) and its
+//     tenant's finish tag moves 1/weight past it; the smallest start tag is
+//     served. Busy tenants share the grants in proportion to their weights,
+//     none starves, and an idle tenant's share goes to the busy ones.
+//
+// Because only the baton holder reserves a token, a token is never promised
+// to a caller further ahead than the rate's interval (the limiter's horizon
+// applies to the holder alone), so a critical caller arriving during a flood
+// waits for at most the token in progress.
+//
+// Memory is bounded by the callers waiting: a tenant is kept only while it
+// has calls queued, and forgotten (its finish tag dropped) when its queue
+// empties. A tenant that empties its queue thus gains at most one call's
+// worth of virtual time.
+//
+// The Scheduler does no I/O and reads no clock except through
+// [Config].Now; tests drive it with testing/synctest.
+package sched
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Priority is a level; smaller is served first.
+type Priority uint8
+
+// The levels.
+const (
+	Critical Priority = iota
+	Normal
+	Background
+	// Levels is the number of levels.
+	Levels = 3
+)
+
+// String returns "critical", "normal" or "background".
+func (p Priority) String() string {
+	switch p {
+	case Critical:
+		return "critical"
+	case Normal:
+		return "normal"
+	case Background:
+		return "background"
+	}
+	return "unknown"
+}
+
+// DefaultShares are the guaranteed shares of the levels: a normal caller gets
+// at least 10% of the grants made while it waits behind critical ones, a
+// background caller at least 5% while it waits behind either.
+var DefaultShares = [Levels]float64{Critical: 0, Normal: 0.10, Background: 0.05}
+
+// Config configures a Scheduler.
+type Config struct {
+	// Shares are the guaranteed shares of grants of each level, each in
+	// [0, 1); their sum must stay under 1. The zero value takes DefaultShares.
+	Shares [Levels]float64
+	// Now reads the clock for wait times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Stats are a level's counters since the Scheduler was made.
+type Stats struct {
+	Granted  int64         // batons handed over, at once or after waiting
+	Queued   int64         // of Granted, those that waited in the queue
+	Canceled int64         // callers whose ctx ended while queued
+	Waited   time.Duration // total time Queued callers waited
+	Waiting  int           // callers queued now
+}
+
+// Scheduler is the baton of one request class. It is safe for simultaneous
+// use. Its zero value is not usable; create one with [New].
+type Scheduler struct {
+	shares [Levels]float64
+	now    func() time.Time
+
+	mu        sync.Mutex
+	busy      bool  // the baton is held
+	immediate int64 // batons taken through TryEnter
+	waiting   int   // callers queued, all levels
+	levels    [Levels]level
+	free      *waiter // pooled waiters, at most maxFree
+	nfree     int
+	freeT     *tenant // pooled tenants, at most maxFree
+	nfreeT    int
+}
+
+// maxSpin is how many times Enter yields, while only the holder is ahead,
+// before it queues.
+const maxSpin = 4
+
+// maxFree bounds the waiters and tenants kept for reuse.
+const maxFree = 256
+
+// level is one priority level's queues. Requires Scheduler.mu held.
+type level struct {
+	tenants map[string]*tenant
+	active  []*tenant // tenants with calls queued, in arrival order
+	vtime   float64   // start tag of the last call served
+	credit  float64   // share earned while waiting, spent by a grant
+	stats   Stats
+}
+
+// tenant is one tenant's queue in a level.
+type tenant struct {
+	name       string
+	weight     float64
+	finish     float64 // finish tag of the tenant's last queued call
+	head, tail *waiter
+	next       *tenant // free list
+}
+
+// waiter is one queued caller.
+type waiter struct {
+	ready   chan struct{} // capacity 1: the baton was handed over
+	start   float64
+	since   time.Time
+	granted bool
+	next    *waiter
+}
+
+// New returns a Scheduler configured by cfg.
+func New(cfg Config) *Scheduler {
+	s := &Scheduler{shares: cfg.Shares, now: cfg.Now}
+	if s.shares == ([Levels]float64{}) {
+		s.shares = DefaultShares
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i := range s.levels {
+		s.levels[i].tenants = make(map[string]*tenant)
+	}
+	return s
+}
+
+// TryEnter takes the baton if it is free and nobody is queued, and reports
+// whether it did. It never blocks nor allocates; what it grants is counted
+// in [Scheduler.Immediate], not in a level's Stats.
+func (s *Scheduler) TryEnter() bool {
+	s.mu.Lock()
+	ok := !s.busy && s.waiting == 0
+	if ok {
+		s.busy = true
+		s.immediate++
+	}
+	s.mu.Unlock()
+	return ok
+}
+
+// Enter waits for the baton as a caller of level p and tenant (weight w; 0
+// or less means 1). It returns nil holding the baton, which the caller must
+// give back with Leave, or ctx.Err() if ctx ended first, holding nothing.
+func (s *Scheduler) Enter(ctx context.Context, p Priority, tenantName string, w float64) error {
+	p %= Levels
+	if w <= 0 {
+		w = 1
+	}
+	s.mu.Lock()
+	for spin := 0; ; spin++ {
+		if !s.busy && s.waiting == 0 {
+			s.busy = true
+			s.levels[p].stats.Granted++
+			s.mu.Unlock()
+			return nil
+		}
+		if spin == maxSpin || s.waiting > 0 {
+			break
+		}
+		// The holder alone, likely about to leave (a token granted at
+		// once): yield a few times before queuing, which costs a park and
+		// a wake-up. Nobody queued is bypassed: the baton is taken only
+		// while nobody waits; among callers spinning at once, whoever sees
+		// it free first takes it, whatever its level (tokens are plentiful
+		// then, or the holder would still be waiting for one).
+		s.mu.Unlock()
+		runtime.Gosched()
+		s.mu.Lock()
+	}
+	if err := ctx.Err(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	wt := s.enqueue(p, tenantName, w)
+	s.mu.Unlock()
+	select {
+	case <-wt.ready:
+		s.mu.Lock()
+		s.putWaiter(wt)
+		s.mu.Unlock()
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if wt.granted {
+		// Handed the baton as ctx ended: pass it on.
+		<-wt.ready
+		s.putWaiter(wt)
+		s.handOffLocked()
+		return ctx.Err()
+	}
+	s.removeLocked(p, tenantName, wt)
+	s.levels[p].stats.Canceled++
+	s.putWaiter(wt)
+	return ctx.Err()
+}
+
+// Leave gives the baton to the next caller chosen, or frees it.
+func (s *Scheduler) Leave() {
+	s.mu.Lock()
+	s.handOffLocked()
+	s.mu.Unlock()
+}
+
+// Stats returns the counters of level p.
+func (s *Scheduler) Stats(p Priority) Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.levels[p%Levels].stats
+	return st
+}
+
+// Immediate returns how many batons TryEnter granted.
+func (s *Scheduler) Immediate() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.immediate
+}
+
+// Tenants returns how many tenants have calls queued now, all levels.
+func (s *Scheduler) Tenants() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for i := range s.levels {
+		n += len(s.levels[i].tenants)
+	}
+	return n
+}
+
+// enqueue queues a caller. Requires s.mu held.
+func (s *Scheduler) enqueue(p Priority, name string, w float64) *waiter {
+	lv := &s.levels[p]
+	t := lv.tenants[name]
+	if t == nil {
+		t = s.getTenant()
+		t.name, t.weight, t.finish = name, w, lv.vtime
+		lv.tenants[name] = t
+		lv.active = append(lv.active, t)
+	}
+	wt := s.getWaiter()
+	wt.start = max(lv.vtime, t.finish)
+	t.finish = wt.start + 1/t.weight
+	wt.since = s.now()
+	if t.tail == nil {
+		t.head = wt
+	} else {
+		t.tail.next = wt
+	}
+	t.tail = wt
+	s.waiting++
+	lv.stats.Waiting++
+	return wt
+}
+
+// removeLocked takes wt out of its tenant's queue (its ctx ended).
+func (s *Scheduler) removeLocked(p Priority, name string, wt *waiter) {
+	lv := &s.levels[p]
+	t := lv.tenants[name]
+	var prev *waiter
+	for w := t.head; w != nil; prev, w = w, w.next {
+		if w != wt {
+			continue
+		}
+		if prev == nil {
+			t.head = w.next
+		} else {
+			prev.next = w.next
+		}
+		if t.tail == w {
+			t.tail = prev
+		}
+		break
+	}
+	s.waiting--
+	lv.stats.Waiting--
+	if t.head == nil {
+		s.dropTenant(lv, t)
+	}
+}
+
+// handOffLocked gives the baton to the next caller, or frees it.
+func (s *Scheduler) handOffLocked() {
+	if s.waiting == 0 {
+		s.busy = false
+		return
+	}
+	p := s.pickLevel()
+	lv := &s.levels[p]
+	var t *tenant
+	for _, c := range lv.active {
+		if t == nil || c.head.start < t.head.start {
+			t = c
+		}
+	}
+	wt := t.head
+	t.head = wt.next
+	if t.head == nil {
+		t.tail = nil
+		s.dropTenant(lv, t)
+	}
+	wt.next = nil
+	lv.vtime = wt.start
+	s.waiting--
+	lv.stats.Waiting--
+	lv.stats.Granted++
+	lv.stats.Queued++
+	lv.stats.Waited += s.now().Sub(wt.since)
+	wt.granted = true
+	wt.ready <- struct{}{}
+}
+
+// pickLevel chooses the level served next: a waiting level whose guaranteed
+// share is due, else the highest waiting level. Each waiting level earns its
+// share on every grant; a level not waiting earns nothing and keeps nothing.
+func (s *Scheduler) pickLevel() Priority {
+	due, top := Levels, Levels
+	for i := range s.levels {
+		lv := &s.levels[i]
+		if lv.stats.Waiting == 0 {
+			lv.credit = 0
+			continue
+		}
+		if top == Levels {
+			top = i
+		}
+		lv.credit = min(lv.credit+s.shares[i], 1)
+		if lv.credit >= 1 && due == Levels {
+			due = i
+		}
+	}
+	p := top
+	if due != Levels {
+		p = due
+	}
+	s.levels[p].credit = max(s.levels[p].credit-1, 0)
+	return Priority(p)
+}
+
+// dropTenant forgets t, whose queue is empty.
+func (s *Scheduler) dropTenant(lv *level, t *tenant) {
+	delete(lv.tenants, t.name)
+	for i, c := range lv.active {
+		if c == t {
+			last := len(lv.active) - 1
+			copy(lv.active[i:], lv.active[i+1:])
+			lv.active[last] = nil
+			lv.active = lv.active[:last]
+			break
+		}
+	}
+	if s.nfreeT < maxFree {
+		*t = tenant{next: s.freeT}
+		s.freeT = t
+		s.nfreeT++
+	}
+}
+
+func (s *Scheduler) getTenant() *tenant {
+	if t := s.freeT; t != nil {
+		s.freeT = t.next
+		s.nfreeT--
+		t.next = nil
+		return t
+	}
+	return &tenant{}
+}
+
+func (s *Scheduler) getWaiter() *waiter {
+	if w := s.free; w != nil {
+		s.free = w.next
+		s.nfree--
+		w.next = nil
+		return w
+	}
+	return &waiter{ready: make(chan struct{}, 1)}
+}
+
+// putWaiter pools wt, whose ready channel is empty. Requires s.mu held.
+func (s *Scheduler) putWaiter(wt *waiter) {
+	if s.nfree >= maxFree {
+		return
+	}
+	wt.granted, wt.start, wt.since = false, 0, time.Time{}
+	wt.next = s.free
+	s.free = wt
+	s.nfree++
+}
