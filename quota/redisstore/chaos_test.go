@@ -266,17 +266,26 @@ func (rig *chaosRig) run(t *testing.T, events []chaosEvent) {
 		total.Unavailable += r.Unavailable
 		total.Lost += r.Lost
 	}
-	limit := int(chaosWrites) + 1
+	// What Twilio would see is the emulator's bucket (the quota, with its
+	// burst): no 429, and so at most rate + burst arrivals in any second.
+	// Arrivals are the tokens' grant times plus each sender's scheduling
+	// delay, so on a loaded machine a second can hold a token or two more
+	// than the rate alone: that figure is logged, the bucket's bound is
+	// asserted.
+	limit := int(chaosWrites) + chaosBurst
 	for _, p := range phases {
 		n, at := rig.log.maxWindow(p.from.Add(-time.Second), p.to)
 		t.Logf("%-22s most POSTs in one second: %d (window at +%v)", p.name, n, at.Sub(start).Round(time.Millisecond))
 		if n > limit {
-			t.Errorf("%s: %d POSTs reached the emulator in one second, want at most the quota + 1 (%d); arrivals in it (ms after its start): %v",
+			t.Errorf("%s: %d POSTs reached the emulator in one second, want at most the quota + its burst (%d); arrivals in it (ms after its start): %v",
 				p.name, n, limit, rig.log.offsets(at, time.Second))
 		}
 	}
 	if n, _ := rig.log.maxWindow(start, end); n > limit {
 		t.Errorf("whole run: %d POSTs in one second, want at most %d", n, limit)
+	}
+	if n := rig.log.code(429); n != 0 {
+		t.Errorf("the emulator answered %d 429s; want none", n)
 	}
 	st := rig.emu.Stats()
 	t.Logf("completions whose answer was lost (cut off by their deadline, or retried into 53112): %d", total.Lost)

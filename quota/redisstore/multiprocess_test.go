@@ -117,7 +117,9 @@ func runChild(mode string) int {
 		opts.ReadTimeout, opts.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond
 		if conf.FailLocal {
 			storeOpts = append(storeOpts, redisstore.WithFailurePolicy(redisstore.FailLocal),
-				redisstore.WithLocalShare(1/float64(conf.Processes)), redisstore.WithProbeInterval(50*time.Millisecond))
+				// A grace (two probe intervals) that covers the other
+				// processes' write-backs on a loaded machine.
+				redisstore.WithLocalShare(1/float64(conf.Processes)), redisstore.WithProbeInterval(250*time.Millisecond))
 		}
 	}
 	if mode == "chaos" {
@@ -619,15 +621,26 @@ func TestMultiProcessRedisRestart(t *testing.T) {
 			}
 
 			srv.Restart(t)                     // empty: no persistence
-			time.Sleep(100 * time.Millisecond) // past the probe interval
+			time.Sleep(300 * time.Millisecond) // past the probe interval
 			r = step(1)
 			sids = append(sids, r.SIDs...)
 			observer := newStore(t, srv.Client(t), redisstore.WithPrefix(conf.Prefix))
-			used, _, err := observer.Used(context.Background(), conf.Account, backend.Rooms)
-			if err != nil {
-				t.Fatal(err)
-			}
 			st := emu.Stats()
+			// The processes write their rooms back as they meet the lost
+			// ledger, in the background of the operation that met it:
+			// wait (bounded) for Redis to count what the emulator has.
+			var used int
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				var err error
+				used, _, err = observer.Used(context.Background(), conf.Account, backend.Rooms)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if used >= st.RoomsNow || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			t.Logf("after the restart: created %d more, refused locally %d; Redis counts %d rooms, the emulator has %d (peak %d)",
 				r.OK, r.Local, used, st.RoomsNow, st.RoomsPeak)
 			if st.RoomsPeak > rooms || st.Requests[400] != 0 {
