@@ -99,6 +99,13 @@ func (h *holdings) usage(id ledgerID) (int, bool) {
 	return u.peak, ok
 }
 
+// usageNow is [holdings.usage] for callers that do not hold h.mu.
+func (h *holdings) usageNow(id ledgerID) (int, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.usage(id)
+}
+
 // usedAll returns [holdings.usage] of every ledger seen.
 func (h *holdings) usedAll() map[ledgerID]int {
 	h.mu.Lock()

@@ -90,7 +90,7 @@ func (s *Store) enqueue(w queued) (backend.Change, bool) {
 	if n == 1 {
 		s.logger().Warn("redisstore: Redis unreachable; queueing the writes Twilio reported until it answers", "op", w.op)
 	}
-	used, _ := s.hold.usage(w.id)
+	used, _ := s.hold.usageNow(w.id) // h.mu is not held here
 	if w.op == "release" {
 		used = max(used-1, 0)
 	} else {
