@@ -291,7 +291,7 @@ func (a *Accounts) entry(ctx context.Context, accountSID string) (*accountEntry,
 		return nil, errNilContext
 	}
 	if !validSID("AC", accountSID) {
-		return nil, &AccountError{AccountSID: "(invalid SID)", Err: fmt.Errorf("%w: want \"AC\" followed by 32 hex digits", ErrUnknownAccount)}
+		return nil, &AccountError{AccountSID: "(invalid SID)", Err: fmt.Errorf("not an Account SID (want \"AC\" followed by 32 hex digits): %w", ErrUnknownAccount)}
 	}
 	a.mu.Lock()
 	if a.closed {

@@ -22,6 +22,9 @@
 //		video.WithLimits(quota.Limits{ConcurrentRooms: 500}), // zero fields: Twilio's defaults
 //		video.WithThresholds(onThreshold, 0.7, 0.9),
 //	)
+//	if err != nil {
+//		return err // a *ConfigError naming the argument or option
+//	}
 //	defer vq.Close()
 //
 // [WithBaseURL] points every Twilio host at another origin, such as a

@@ -210,16 +210,31 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 func NewFromURL(url string, opts ...Option) (*Store, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
+		// net/url's errors quote the whole url, password included: keep
+		// only what they say was wrong.
+		var ue *neturl.Error
+		var esc neturl.EscapeError
+		switch {
+		case errors.As(err, &esc):
+			err = errors.New("malformed URL: invalid %-escape")
+		case errors.As(err, &ue):
+			err = fmt.Errorf("malformed URL: %v", ue.Err)
+		}
 		return nil, fmt.Errorf("redisstore: NewFromURL(%q): %w", redacted(url), err)
 	}
 	return newStore(redis.NewClient(o), true, opts)
 }
 
-// redacted returns url with its password, if any, replaced by "xxxxx".
+// redacted returns url with its password, if any, replaced by "xxxxx"; a url
+// net/url cannot parse, or that has an "@" outside a user-info part (a
+// mistyped scheme, as in "redis//:password@host"), is not shown at all.
 func redacted(raw string) string {
 	u, err := neturl.Parse(raw)
 	if err != nil {
 		return "(unparsable)"
+	}
+	if u.User == nil && strings.Contains(raw, "@") {
+		return "(not shown: it may hold a password)"
 	}
 	return u.Redacted()
 }
