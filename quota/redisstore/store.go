@@ -210,16 +210,31 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 func NewFromURL(url string, opts ...Option) (*Store, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
+		// net/url's errors quote the whole url, password and all: keep
+		// only what they say is wrong.
+		var uerr *neturl.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+			var esc neturl.EscapeError
+			if errors.As(err, &esc) {
+				err = errors.New("invalid percent-escape")
+			}
+		}
 		return nil, fmt.Errorf("redisstore: NewFromURL(%q): %w", redacted(url), err)
 	}
 	return newStore(redis.NewClient(o), true, opts)
 }
 
-// redacted returns url with its password, if any, replaced by "xxxxx".
+// redacted returns url with its password, if any, replaced by "xxxxx"; a
+// string that is no URL with a scheme and a host or path is not shown at all
+// (it may be a secret pasted where the URL should be).
 func redacted(raw string) string {
 	u, err := neturl.Parse(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "(unparsable)"
+	case u.Scheme == "" || u.Opaque != "":
+		return "(not a redis:// URL)"
 	}
 	return u.Redacted()
 }
