@@ -378,6 +378,9 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		return zero, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if fb == nil || local == nil {
+		if te := (*TimeoutError)(nil); fb == nil && errors.As(err, &te) {
+			s.timedOut()
+		}
 		return zero, &UnavailableError{Op: op, Err: err}
 	}
 	if fb.degrade(s) {
