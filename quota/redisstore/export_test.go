@@ -21,3 +21,6 @@ func Waiting(s *Store) int { return int(s.waiting.Load()) }
 
 // MaxQueued is the bound of the write queue of a FailClosed store.
 const MaxQueued = maxQueued
+
+// QueueLen returns how many writes s has queued while Redis was unreachable.
+func QueueLen(s *Store) int { return s.queueLen() }

@@ -658,8 +658,9 @@ func TestMultiProcessRedisRestart(t *testing.T) {
 				}
 			} else if r.OK != 0 || r.Unavailable != processes || used != st.RoomsNow {
 				// Redis came back empty: each process meets the lost ledger at
-				// its first operation, writes its rooms back, and is refused
-				// for the grace (two probe intervals; ErrGrace), without a
+				// its first operation or its flusher's write-back, writes its
+				// rooms back, and is refused meanwhile (ErrBacklog) or for
+				// the grace (two probe intervals; ErrGrace), without a
 				// reconcile.
 				t.Errorf("after the restart: created %d, refused for the grace %d, Redis counts %d; want 0, %d, and the emulator's %d",
 					r.OK, r.Unavailable, used, processes, st.RoomsNow)

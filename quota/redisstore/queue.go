@@ -50,7 +50,28 @@ type queued struct {
 type writeQueue struct {
 	ops     []queued
 	running bool      // the flusher runs; guarded with ops by Store.qmu
-	retryAt time.Time // before it, operations do not try a write-back (one failed)
+	retryAt time.Time // before it, operations do not try a write-back (one failed), and writes go to the queue (an operation timed out)
+}
+
+// timedOut notes that an operation found Redis hung (it did not answer
+// within the deadline): for a probe interval, the writes that report what
+// Twilio did go to the queue without waiting another deadline each, as they
+// do once one is queued. So a create whose reservation timed out gives it
+// back at once, not one deadline later.
+func (s *Store) timedOut() {
+	s.qmu.Lock()
+	if at := time.Now().Add(s.probe); at.After(s.q.retryAt) {
+		s.q.retryAt = at
+	}
+	s.qmu.Unlock()
+}
+
+// queueing reports whether a write must go to the queue: writes wait there
+// already, or an operation timed out less than a probe interval ago.
+func (s *Store) queueing() bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.q.ops) > 0 || time.Now().Before(s.q.retryAt)
 }
 
 // queueLen returns how many writes wait to be written back.
@@ -251,7 +272,7 @@ func (s *Store) fact(ctx context.Context, op string, w queued, run func(context.
 		return run(ctx)
 	}
 	ctx = s.withBudget(ctx)
-	if ctx.Err() == nil && s.queueLen() > 0 && !s.flushNow(ctx) {
+	if ctx.Err() == nil && s.queueing() && !s.flushNow(ctx) {
 		if c, ok := s.enqueue(w); ok {
 			return c, nil
 		}

@@ -225,13 +225,18 @@ func NewFromURL(url string, opts ...Option) (*Store, error) {
 	return newStore(redis.NewClient(o), true, opts)
 }
 
-// redacted returns url with its password, if any, replaced by "xxxxx"; a url
-// net/url cannot parse, or that has an "@" outside a user-info part (a
-// mistyped scheme, as in "redis//:password@host"), is not shown at all.
+// redacted returns url with its password, if any, replaced by "xxxxx". A
+// string that is no URL with a scheme (it may be a secret pasted where the
+// URL should be), a url net/url cannot parse, or one with an "@" outside a
+// user-info part (a mistyped scheme, as in "redis//:password@host") is not
+// shown at all.
 func redacted(raw string) string {
 	u, err := neturl.Parse(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "(unparsable)"
+	case u.Scheme == "" || u.Opaque != "":
+		return "(not a redis:// URL)"
 	}
 	if u.User == nil && strings.Contains(raw, "@") {
 		return "(not shown: it may hold a password)"
@@ -378,6 +383,9 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 		return zero, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	if fb == nil || local == nil {
+		if te := (*TimeoutError)(nil); fb == nil && errors.As(err, &te) {
+			s.timedOut()
+		}
 		return zero, &UnavailableError{Op: op, Err: err}
 	}
 	if fb.degrade(s) {
