@@ -167,7 +167,23 @@ func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time
 		l.mu.Unlock()
 		return e
 	}
+	if err == nil && c.Changed {
+		l.clearedFull(res, c.Used)
+	}
 	return err
+}
+
+// clearedFull ends the full episode of res when the store admitted a
+// reservation, or showed no mark, before the mark would have lapsed: a
+// source that showed room (a release or a listing, through any client of
+// the store) cleared it.
+func (l *Ledger) clearedFull(res Resource, used int) {
+	l.mu.Lock()
+	f := l.full[res&1]
+	l.mu.Unlock()
+	if f.open && l.clock.Now().Before(f.until) {
+		l.endFull(res, used, SourceLocal)
+	}
 }
 
 // ReserveWait is Reserve that waits for capacity until ctx ends (it then
@@ -289,9 +305,11 @@ func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string, keep tim
 // with one falling Event of the same Level and Code, when a source shows
 // room: a Room or Participant reported ended ([Ledger.Release] with a
 // Source other than SourceLocal), a listing of fewer than the quota
-// ([Ledger.Sync]), or the Client's own create accepted by Twilio
+// ([Ledger.Sync]), the Client's own create accepted by Twilio
 // ([Ledger.Commit] with SourceLocal), which d lets through as a probe once
-// the mark lapses.
+// the mark lapses, or the store found without the mark before it would
+// have lapsed (a Reserve admitted, a Used read): another client of the
+// store heard the source that showed room.
 func (l *Ledger) MarkFull(ctx context.Context, res Resource, d time.Duration, src Source, at time.Time) error {
 	if err := l.check(ctx); err != nil {
 		return err
@@ -360,7 +378,11 @@ func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
 	if err := l.check(ctx); err != nil {
 		return 0, false, err
 	}
-	return l.store.Used(ctx, l.account, backend.Resource(res))
+	used, full, err := l.store.Used(ctx, l.account, backend.Resource(res))
+	if err == nil && !full {
+		l.clearedFull(res, used)
+	}
+	return used, full, err
 }
 
 // Limit returns the quota of res (negative when unlimited).
