@@ -101,8 +101,9 @@ func (s *settings) accountsOption(name string) *accountsSettings {
 // WithIdleEviction makes [Accounts] drop an account's Client d after its
 // last use (default [DefaultIdleEviction]; 0 switches eviction off). A
 // Client is never dropped while its account holds or has pending Rooms,
-// Participants or reservations in the ledger, or while one of its HTTP
-// attempts is on the wire. For [NewAccounts] only: [New] refuses it.
+// Participants or reservations in the ledger, while one of its calls is in
+// progress (waiting for a rate token or a retry included) or one of its
+// HTTP attempts is on the wire. For [NewAccounts] only: [New] refuses it.
 func WithIdleEviction(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {
@@ -444,13 +445,14 @@ func (a *Accounts) Close() error {
 	return nil
 }
 
-// idle reports whether c may be dropped: no HTTP attempt of it is on the
-// wire and its account holds no Room or Participant slot, held or pending
+// idle reports whether c may be dropped: no call of it is in progress (one
+// waiting for a rate token or a retry holds nothing else), no HTTP attempt
+// of it is on the wire and its account holds no Room or Participant slot, held or pending
 // (Rooms in progress, creates in flight, JoinToken and Participant
 // reservations all hold one), in the store. With a shared store, another
 // process's slots of the account keep it too.
 func (c *Client) idle(ctx context.Context) (bool, error) {
-	if !c.life.sending.TryLock() {
+	if c.life.busy.Load() > 0 || !c.life.sending.TryLock() {
 		return false, nil
 	}
 	c.life.sending.Unlock()
