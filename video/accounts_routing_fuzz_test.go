@@ -58,7 +58,7 @@ func FuzzAccountsRoutesToSignerOnly(f *testing.F) {
 		{"AccountSid=" + xSID, room(ySID)},
 		{"", "AccountSid=" + ySID + "&" + room(xSID)},
 		{"", "Account%53id=" + xSID + "&" + room(ySID)},
-		{"", strings.Replace(room(xSID), "AccountSid=", "AccountSid=" + ySID + ";AccountSid=", 1)},
+		{"", strings.Replace(room(xSID), "AccountSid=", "AccountSid="+ySID+";AccountSid=", 1)},
 		{"", "AccountSid=" + ySID + "&ParentAccountSid=" + xSID + "&" + alert(xSID)},
 		{"", alert(ySID) + "&ParentAccountSid=" + xSID},
 		{"", "AccountSid=" + strings.ToLower(ySID) + "&" + room(xSID)},
