@@ -24,10 +24,16 @@ const (
 	// DefaultIdleEviction is how long an account's Client stays cached
 	// after its last use before [Accounts] may drop it (it is never dropped
 	// while it holds or has pending Rooms, Participants or reservations).
-	// Ten minutes is twice Twilio's default room timeouts (5 minutes,
-	// https://www.twilio.com/docs/video/api/rooms-resource), so an account
-	// whose Room just ended is not rebuilt for its late callbacks.
-	DefaultIdleEviction = 10 * time.Minute
+	// Twenty minutes is more than [DefaultCallbackRetention] plus the
+	// handlers' default clock skew (one minute): every callback a Client
+	// applied is older than the retention when it is dropped, so a late
+	// duplicate delivered to the account's next Client is stale and changes
+	// nothing (a shorter idle time lets such a duplicate hold a slot until
+	// [Client.Reconcile]). It is also four times Twilio's default room
+	// timeouts (5 minutes, https://www.twilio.com/docs/video/api/rooms-resource),
+	// so an account whose Room just ended is not rebuilt for its late
+	// callbacks.
+	DefaultIdleEviction = 20 * time.Minute
 	// DefaultLookupTimeout bounds one call of the [AccountLookup] func (made
 	// once for concurrent first uses of an account). A webhook that needs a
 	// lookup answers within it.
@@ -99,10 +105,14 @@ func (s *settings) accountsOption(name string) *accountsSettings {
 }
 
 // WithIdleEviction makes [Accounts] drop an account's Client d after its
-// last use (default [DefaultIdleEviction]; 0 switches eviction off). A
+// last use (default [DefaultIdleEviction]; 0 switches eviction off). A d
+// shorter than [DefaultCallbackRetention] plus a minute lets a late
+// duplicate status callback, delivered after the drop, be applied again by
+// the account's next Client (a Room slot held until [Client.Reconcile]). A
 // Client is never dropped while its account holds or has pending Rooms,
-// Participants or reservations in the ledger, or while one of its HTTP
-// attempts is on the wire. For [NewAccounts] only: [New] refuses it.
+// Participants or reservations in the ledger, while one of its calls is in
+// progress (waiting for a rate token or a retry included) or one of its
+// HTTP attempts is on the wire. For [NewAccounts] only: [New] refuses it.
 func WithIdleEviction(d time.Duration) Option {
 	return func(s *settings) error {
 		if d < 0 {
@@ -444,13 +454,14 @@ func (a *Accounts) Close() error {
 	return nil
 }
 
-// idle reports whether c may be dropped: no HTTP attempt of it is on the
-// wire and its account holds no Room or Participant slot, held or pending
+// idle reports whether c may be dropped: no call of it is in progress (one
+// waiting for a rate token or a retry holds nothing else), no HTTP attempt
+// of it is on the wire and its account holds no Room or Participant slot, held or pending
 // (Rooms in progress, creates in flight, JoinToken and Participant
 // reservations all hold one), in the store. With a shared store, another
 // process's slots of the account keep it too.
 func (c *Client) idle(ctx context.Context) (bool, error) {
-	if !c.life.sending.TryLock() {
+	if c.life.busy.Load() > 0 || !c.life.sending.TryLock() {
 		return false, nil
 	}
 	c.life.sending.Unlock()

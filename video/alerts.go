@@ -45,8 +45,10 @@ const alertPollPageSize = 100
 // callbacks' clock (a replayed request: the signature does not cover time)
 // changes nothing and is passed on with Stale set; a 53121 for a level the
 // Client already reported rising is not reported again (see
-// [quota.Ledger]). Every accepted event is then passed to the [OnAlert]
-// funcs, whatever its code.
+// [quota.Ledger]). A subaccount's event (its ParentAccountSid this
+// Client's account) changes nothing either, since each account has its own
+// quotas. Every accepted event is then passed to the [OnAlert] funcs,
+// whatever its code.
 func (c *Client) AlertHandler(opts ...HandlerOption) http.Handler {
 	h := c.buildHandlerConfig("AlertHandler", opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +106,10 @@ func (c *Client) handleAlert(ctx context.Context, ev AlertEvent, idem string, fn
 	}
 	bg := context.WithoutCancel(ctx)
 	code := ev.Code
-	if ev.Stale {
+	if ev.Stale || (ev.AccountSID != "" && ev.AccountSID != c.accountSID) {
+		// A subaccount's event, delivered to its parent's webhook, is about
+		// the subaccount's quotas: each Account SID has its own
+		// (https://www.twilio.com/docs/video/guide-to-scaling-applications).
 		code = 0
 	}
 	switch code {

@@ -37,6 +37,11 @@ type lifecycle struct {
 	// wait for the attempts on the wire, which its cancel has just aborted.
 	sending sync.RWMutex
 
+	// busy counts the work bound to the Client by bind (calls in progress,
+	// waits, streams, loops): [Accounts] does not evict a Client while it
+	// is not zero.
+	busy atomic.Int64
+
 	mu       sync.Mutex // guards closing and workers.Add
 	closing  bool
 	workers  sync.WaitGroup // RunReconciler, PollAlerts, stream relays
@@ -130,7 +135,15 @@ func (c *Client) bind(ctx context.Context) (bound context.Context, release func(
 	}
 	bound, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(c.life.ctx, func() { cancel(ErrClosed) })
-	return bound, func() { stop(); cancel(context.Canceled) }, nil
+	c.life.busy.Add(1)
+	var released atomic.Bool
+	return bound, func() {
+		if released.CompareAndSwap(false, true) {
+			c.life.busy.Add(-1)
+		}
+		stop()
+		cancel(context.Canceled)
+	}, nil
 }
 
 // ended returns ErrClosed in place of err when Close ended ctx, a context
