@@ -22,7 +22,7 @@
 // request, [Limiter.Throttled] moves the bucket's rate to what Twilio
 // accepted and [Limiter.Succeeded] probes upward gently, never above the
 // configured rate, so a rate set too high converges to the real one
-// ([Limiter.Estimate]) instead of hammering Twilio. The adjustment lives in
+// ([Limiter.Factor] times the configured rate) instead of hammering Twilio. The adjustment lives in
 // the store: every Limiter of the store shares it, any of them raises it
 // again, and it expires 30 s after its last change.
 //

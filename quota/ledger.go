@@ -388,9 +388,6 @@ func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
 // Limit returns the quota of res (negative when unlimited).
 func (l *Ledger) Limit(res Resource) int { return l.bounds[res&1].Limit }
 
-// Account returns the account SID the Ledger accounts for.
-func (l *Ledger) Account() string { return l.account }
-
 // apply runs one store operation and queues the crossings it caused, in the
 // store's order (see opOrder).
 func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*backend.Bounds) (backend.Change, error)) (backend.Change, error) {

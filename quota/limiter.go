@@ -181,7 +181,7 @@ func NewLimiter(store backend.Store, account string, limits Limits, opts ...Opti
 	limits = limits.WithDefaults()
 	l := &Limiter{store: store, account: account, clock: o.clock, log: o.log}
 	for _, c := range [...]Class{Read, Write} {
-		ps, burst := limits.Rate(c)
+		ps, burst := limits.rate(c)
 		if ps < 0 {
 			ps = Unlimited
 		}
@@ -522,19 +522,5 @@ func (l *Limiter) Factor(class Class) float64 {
 	return l.adapt[class&1].load()
 }
 
-// Estimate returns the rate of class, in requests per second, that the
-// account appears to allow: the configured rate times the factor this
-// Limiter last set or saw. It is negative when the rate is unlimited.
-func (l *Limiter) Estimate(class Class) float64 {
-	r := l.rates[class&1].PerSecond
-	if r < 0 {
-		return r
-	}
-	return r * l.Factor(class)
-}
-
 // Rate returns the configured ceiling of class.
 func (l *Limiter) Rate(class Class) Rate { return Rate(l.rates[class&1]) }
-
-// Account returns the account SID whose buckets the Limiter uses.
-func (l *Limiter) Account() string { return l.account }

@@ -86,15 +86,15 @@ func TestLimiterFindsLowerQuota(t *testing.T) {
 		share := float64(o.ok) / 500
 		thr := float64(o.throttled) / float64(o.ok+o.throttled)
 		t.Logf("seconds 10-60: %d accepted (%.1f%% of the real quota), %d throttled (%.1f%%), estimate %.2f/s",
-			o.ok, 100*share, o.throttled, 100*thr, l.Estimate(quota.Write))
+			o.ok, 100*share, o.throttled, 100*thr, l.Rate(quota.Write).PerSecond*l.Factor(quota.Write))
 		// The load harness holds the targets (95%, 2%) against the
 		// emulator; here the bounds leave room for the jitter's randomness.
 		if share < 0.93 || thr > 0.04 {
 			t.Errorf("got %.1f%% of the real quota with %.1f%% 429s; want >= 93%% and <= 4%%", 100*share, 100*thr)
 		}
 		// The last probe may still be draining Twilio's burst: above 10, not far.
-		if e := l.Estimate(quota.Write); e < 9 || e > 13.5 {
-			t.Errorf("Estimate = %v writes/s, want about 10", e)
+		if e := l.Rate(quota.Write).PerSecond * l.Factor(quota.Write); e < 9 || e > 13.5 {
+			t.Errorf("estimate (Rate.PerSecond*Factor) = %v writes/s, want about 10", e)
 		}
 		msgs := logs.messages()
 		if len(msgs) != 1 || !strings.Contains(msgs[0], "the account appears to allow") || !strings.Contains(msgs[0], "configured 20") {

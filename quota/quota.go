@@ -6,21 +6,9 @@ import (
 	"time"
 )
 
-// Twilio Video's default account quotas, per Account SID and not shared with
-// subaccounts (https://www.twilio.com/docs/video/programmable-video-limits).
-const (
-	// DefaultConcurrentRooms is Twilio's default "Max concurrent Rooms".
-	DefaultConcurrentRooms = 10000
-	// DefaultConcurrentParticipants is Twilio's default "Max concurrent Participants".
-	DefaultConcurrentParticipants = 10000
-	// DefaultReadsPerSecond is Twilio's default "Max REST API Read requests/sec".
-	DefaultReadsPerSecond = 80
-	// DefaultWritesPerSecond is Twilio's default "Max REST API Write requests/sec".
-	DefaultWritesPerSecond = 20
-	// DefaultThresholdLevel is the share of a concurrency quota at which Twilio
-	// raises warning 53121 ("Reached 70% of room or participant concurrency quota").
-	DefaultThresholdLevel = 0.7
-)
+// DefaultThresholdLevel is the share of a concurrency quota at which Twilio
+// raises warning 53121 ("Reached 70% of room or participant concurrency quota").
+const DefaultThresholdLevel = 0.7
 
 // Unlimited switches a limit off when used as a value in [Limits].
 const Unlimited = -1
@@ -40,14 +28,18 @@ type Limits struct {
 	WriteBurst int
 }
 
-// DefaultLimits returns Twilio's default quotas: 10,000 concurrent Rooms,
-// 10,000 concurrent Participants, 80 reads/s and 20 writes/s.
+// DefaultLimits returns Twilio Video's default account quotas, per Account
+// SID and not shared with subaccounts
+// (https://www.twilio.com/docs/video/programmable-video-limits): 10,000
+// concurrent Rooms ("Max concurrent Rooms"), 10,000 concurrent Participants
+// ("Max concurrent Participants"), 80 reads/s ("Max REST API Read
+// requests/sec") and 20 writes/s ("Max REST API Write requests/sec").
 func DefaultLimits() Limits {
 	return Limits{
-		ConcurrentRooms:        DefaultConcurrentRooms,
-		ConcurrentParticipants: DefaultConcurrentParticipants,
-		ReadsPerSecond:         DefaultReadsPerSecond,
-		WritesPerSecond:        DefaultWritesPerSecond,
+		ConcurrentRooms:        10000,
+		ConcurrentParticipants: 10000,
+		ReadsPerSecond:         80,
+		WritesPerSecond:        20,
 		ReadBurst:              1,
 		WriteBurst:             1,
 	}
@@ -113,8 +105,8 @@ func (l Limits) Concurrency(res Resource) int {
 	return l.ConcurrentRooms
 }
 
-// Rate returns the per-second rate and burst for class (a negative rate when unlimited).
-func (l Limits) Rate(class Class) (perSecond float64, burst int) {
+// rate returns the per-second rate and burst for class (a negative rate when unlimited).
+func (l Limits) rate(class Class) (perSecond float64, burst int) {
 	if class == Read {
 		return l.ReadsPerSecond, l.ReadBurst
 	}

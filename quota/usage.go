@@ -1,5 +1,11 @@
 package quota
 
+import (
+	"time"
+
+	"github.com/videoquota/videoquota/quota/forecast"
+)
+
 // Usage is a snapshot of an account's quota as a client sees it. Its JSON
 // form (encoding/json) uses the snake_case names in the field tags.
 type Usage struct {
@@ -27,8 +33,8 @@ type ResourceUsage struct {
 	// It is zero when the store does not implement [backend.Inspector].
 	Pending int `json:"pending"`
 	// Forecast is when Used would reach Limit at its recent trend (see
-	// [Trend]); not Rising on a flat or falling trend.
-	Forecast Forecast `json:"forecast"`
+	// [forecast.Trend]); not Rising on a flat or falling trend.
+	Forecast forecast.Forecast `json:"forecast"`
 }
 
 // Share returns Used as a share of Limit (0 when unlimited).
@@ -54,3 +60,20 @@ type ClassUsage struct {
 	// [backend.Inspector].
 	Tokens float64 `json:"tokens"`
 }
+
+// ForecastEvent tells a [ForecastFunc] that both windows of a
+// [forecast.Trend] now predict a concurrency quota reached within the
+// horizon (Exhausting true), or that they no longer do (Exhausting false).
+type ForecastEvent struct {
+	Resource   Resource
+	Used       int // usage when the forecast was made
+	Limit      int
+	Exhausting bool // true at the onset of an episode, false at its end
+	Horizon    time.Duration
+	Forecast   forecast.Forecast // the forecast that started or ended the episode
+	At         time.Time         // when the forecast was made
+}
+
+// ForecastFunc is told of each [ForecastEvent]: once when an episode
+// starts, once when it ends.
+type ForecastFunc func(ForecastEvent)

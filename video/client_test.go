@@ -148,7 +148,8 @@ func TestFlood(t *testing.T) {
 	}
 	srv, vq := setup(t, videotest.Options{})
 	ctx := context.Background()
-	const writes, reads = 3 * quota.DefaultWritesPerSecond * 2, 3 * quota.DefaultReadsPerSecond * 2
+	d := quota.DefaultLimits()
+	writes, reads := int64(3*d.WritesPerSecond*2), int64(3*d.ReadsPerSecond*2)
 	var next atomic.Int64
 	var sids sync.Map
 	var wg sync.WaitGroup

@@ -331,7 +331,7 @@
 // browser, the same state as a [StatusReport] for Accept: application/json,
 // and the peak report as CSV or JSON. [Client.Status] returns the report.
 // Each resource's usage trend, over a short and a long window, forecasts
-// when its quota would be reached ([quota.Forecast], in Usage, on the page
+// when its quota would be reached ([forecast.Forecast], in Usage, on the page
 // and as videoquota.concurrency.forecast); [WithForecast] is told when both
 // windows predict it within a horizon, and when they stop. The peak report
 // keeps the highest concurrent Rooms and Participants of each hour for

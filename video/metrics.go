@@ -18,6 +18,7 @@ import (
 	"github.com/videoquota/videoquota/backoff"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/forecast"
 )
 
 // MeterName is the instrumentation scope of the metrics a [Client] records
@@ -404,7 +405,7 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 			c.status.observe(ctx, r, used, now)
 			if f := c.status.trend[r].Forecast(now, limit); f.Rising {
 				o.ObserveFloat64(m.forecast, f.Earliest.Seconds(), m.boundAttr[r][0])
-				if f.Latest != quota.ForecastUnbounded {
+				if f.Latest != forecast.Unbounded {
 					o.ObserveFloat64(m.forecast, f.Latest.Seconds(), m.boundAttr[r][1])
 				}
 			}

@@ -222,7 +222,7 @@ func TestMetrics(t *testing.T) {
 	check("videoquota.concurrency.usage", m.ints("videoquota.concurrency.usage"), map[string]int64{
 		"videoquota.resource=rooms": 8, "videoquota.resource=participants": 0})
 	check("videoquota.concurrency.limit", m.ints("videoquota.concurrency.limit"), map[string]int64{
-		"videoquota.resource=rooms": 12, "videoquota.resource=participants": quota.DefaultConcurrentParticipants})
+		"videoquota.resource=rooms": 12, "videoquota.resource=participants": int64(quota.DefaultLimits().ConcurrentParticipants)})
 	check("videoquota.concurrency.full", m.ints("videoquota.concurrency.full"), map[string]int64{
 		"videoquota.resource=rooms": 0, "videoquota.resource=participants": 0})
 	if u := m.floats("videoquota.concurrency.utilization")["videoquota.resource=rooms"]; u != 8.0/12 {

@@ -111,7 +111,7 @@ func BenchmarkReconcile(b *testing.B) {
 				b.Fatalf("steady pass: %v, want no drift at %d rooms", d, n)
 			}
 			b.ReportMetric(float64(d.Requests), "reads/pass")
-			b.ReportMetric(float64(d.Requests)/(quota.DefaultReadsPerSecond*video.DefaultReconcileShare), "s@8/s")
+			b.ReportMetric(float64(d.Requests)/(quota.DefaultLimits().ReadsPerSecond*video.DefaultReconcileShare), "s@8/s")
 		})
 	}
 }

@@ -38,7 +38,7 @@ func advance(clk *videotest.FakeClock) func(context.Context, time.Duration) erro
 func budgetClient(tb testing.TB, base, account, token string, clk *videotest.FakeClock) *video.Client {
 	tb.Helper()
 	vq, err := video.New(account, token, video.WithBaseURL(base), video.WithClock(clk),
-		video.WithLimits(quota.Limits{ReadsPerSecond: quota.DefaultReadsPerSecond, ReadBurst: 1 << 24,
+		video.WithLimits(quota.Limits{ReadsPerSecond: quota.DefaultLimits().ReadsPerSecond, ReadBurst: 1 << 24,
 			WritesPerSecond: 1e9, WriteBurst: 1 << 20,
 			ConcurrentRooms: quota.Unlimited, ConcurrentParticipants: quota.Unlimited}))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/forecast"
 )
 
 // What a Client keeps for its status page, the forecast and the peak
@@ -33,14 +34,14 @@ const (
 // WithForecast calls fn when both windows of the usage trend of Rooms or
 // Participants predict the quota reached within cfg.Horizon, and once when
 // they stop (with cfg.Hysteresis), beside the threshold levels of
-// [WithThresholds]; see [quota.ForecastWatch]. Zero fields of cfg take
+// [WithThresholds]; see [forecast.Watch]. Zero fields of cfg take
 // quota's defaults (windows of 5 minutes and 1 hour, a 30-minute horizon).
 // The Client then samples usage from the store every cfg.Step on a
 // goroutine of its own, which Close ends; fn runs on that goroutine,
 // outside every lock. Without this option the forecast of [Client.Usage]
 // and of the status page still runs, on the default configuration, from
 // the usage the Client observes.
-func WithForecast(fn quota.ForecastFunc, cfg quota.ForecastConfig) Option {
+func WithForecast(fn quota.ForecastFunc, cfg forecast.Config) Option {
 	return func(s *settings) error {
 		if fn == nil {
 			return optErr("WithForecast", "nil ForecastFunc")
@@ -70,12 +71,12 @@ func WithPeakPeriod(d time.Duration) Option {
 // the local part of the peak report, and rings of recent events and Rooms.
 type statusRecorder struct {
 	c      *Client
-	trend  [2]*quota.Trend
+	trend  [2]*forecast.Trend
 	period time.Duration
 	peaks  peakTable
 
 	fn    quota.ForecastFunc // nil unless WithForecast
-	watch [2]*quota.ForecastWatch
+	watch [2]*forecast.Watch
 
 	mu     sync.Mutex // guards the rings; held for copies only
 	events ring[StatusEvent]
@@ -96,7 +97,7 @@ type statusRecorder struct {
 
 // statusSettings is what the options say about the status.
 type statusSettings struct {
-	forecast   quota.ForecastConfig
+	forecast   forecast.Config
 	forecastFn quota.ForecastFunc
 	peakPeriod time.Duration
 }
@@ -107,13 +108,13 @@ func newStatusRecorder(c *Client, s *statusSettings) (*statusRecorder, error) {
 		r.period = DefaultPeakPeriod
 	}
 	for i := range r.trend {
-		t, err := quota.NewTrend(s.forecast)
+		t, err := forecast.NewTrend(s.forecast)
 		if err != nil {
 			return nil, &ConfigError{Option: "WithForecast", Err: err}
 		}
 		r.trend[i] = t
 		if r.fn != nil {
-			if r.watch[i], err = quota.NewForecastWatch(s.forecast); err != nil {
+			if r.watch[i], err = forecast.NewWatch(s.forecast); err != nil {
 				return nil, &ConfigError{Option: "WithForecast", Err: err}
 			}
 		}

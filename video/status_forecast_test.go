@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/forecast"
 	"github.com/videoquota/videoquota/video"
 )
 
@@ -26,7 +27,7 @@ func TestForecastHookAndMetric(t *testing.T) {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		defer mp.Shutdown(context.Background())
-		cfg := quota.ForecastConfig{Short: time.Minute, Long: 10 * time.Minute, Step: time.Second, Horizon: 5 * time.Minute}
+		cfg := forecast.Config{Short: time.Minute, Long: 10 * time.Minute, Step: time.Second, Horizon: 5 * time.Minute}
 		vq, err := video.New(testAccount, "token", video.WithBaseURL("http://127.0.0.1:1"),
 			video.WithLimits(quota.Limits{ConcurrentParticipants: 2600}), video.WithMeterProvider(mp),
 			video.WithForecast(func(e quota.ForecastEvent) {
@@ -40,7 +41,7 @@ func TestForecastHookAndMetric(t *testing.T) {
 		defer vq.Close()
 		ctx := context.Background()
 		// 2 Participants a second for 20 minutes (2,400 of 2,600), then flat.
-		var during quota.Forecast
+		var during forecast.Forecast
 		for s := range 20 * 60 {
 			for k := range 2 {
 				if err := vq.HoldParticipant(ctx, roomSID(1), participantSID(2*s+k)); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/quota/forecast"
 )
 
 // StatusReport is the state [Client.StatusHandler] serves, as JSON (GET
@@ -68,7 +69,7 @@ type ResourceStatus struct {
 	History     []int   `json:"history"`
 }
 
-// ForecastStatus is a [quota.Forecast] in seconds.
+// ForecastStatus is a [forecast.Forecast] in seconds.
 type ForecastStatus struct {
 	// Rising is true when both windows see usage rising; only then are
 	// EarliestSeconds and LatestSeconds the forecast, a range of seconds
@@ -82,7 +83,7 @@ type ForecastStatus struct {
 	Long  WindowStatus `json:"long"`
 }
 
-// WindowStatus is a [quota.WindowTrend] in seconds.
+// WindowStatus is a [forecast.WindowTrend] in seconds.
 type WindowStatus struct {
 	// WindowSeconds is the window's length; Samples how many steps of it
 	// have data (half the window is needed to forecast).
@@ -357,14 +358,14 @@ func (r *statusRecorder) report(freshPeaks bool) StatusReport {
 	return rep
 }
 
-func forecastStatus(f quota.Forecast) ForecastStatus {
+func forecastStatus(f forecast.Forecast) ForecastStatus {
 	secs := func(d time.Duration) float64 {
-		if d == quota.ForecastUnbounded {
+		if d == forecast.Unbounded {
 			return -1
 		}
 		return math.Round(d.Seconds())
 	}
-	win := func(w quota.WindowTrend) WindowStatus {
+	win := func(w forecast.WindowTrend) WindowStatus {
 		return WindowStatus{WindowSeconds: w.Window.Seconds(), Samples: w.Samples, SlopePerSecond: w.Slope,
 			SlopeErr: w.SlopeErr, Rising: w.Rising, ETASeconds: secs(w.ETA)}
 	}

@@ -77,7 +77,7 @@ func TestStatusHandler(t *testing.T) {
 	if u := rep.Resources[0].Utilization; u != 0.1 {
 		t.Errorf("rooms utilization %v, want 0.1", u)
 	}
-	if len(rep.Classes) != 2 || rep.Classes[1].Class != "write" || rep.Classes[1].Requests != 1 || rep.Classes[1].RatePerSecond != quota.DefaultWritesPerSecond {
+	if len(rep.Classes) != 2 || rep.Classes[1].Class != "write" || rep.Classes[1].Requests != 1 || rep.Classes[1].RatePerSecond != quota.DefaultLimits().WritesPerSecond {
 		t.Errorf("classes: %+v", rep.Classes)
 	}
 	if len(rep.Rooms) != 1 || rep.Rooms[0].Name != name || rep.Rooms[0].SID != *rm.Sid || rep.Rooms[0].Status != "in-progress" {

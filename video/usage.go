@@ -38,7 +38,7 @@ const usageTimeout = time.Second
 //
 // Each resource's Forecast is when its quota would be reached at the usage
 // trend the Client has observed (its own ledger operations, these reads,
-// and the samples of [WithForecast]); see [quota.Forecast].
+// and the samples of [WithForecast]); see [forecast.Forecast].
 func (c *Client) Usage() quota.Usage {
 	ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
 	defer cancel()

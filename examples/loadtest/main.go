@@ -78,10 +78,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each client is driven (whole seconds)")
 	fs.IntVar(&c.workers, "workers", 50, "goroutines issuing operations, per client and stream")
 	fs.Float64Var(&c.offered, "offered", 3, "offered load as a multiple of the quota")
-	fs.Float64Var(&c.reads, "reads", quota.DefaultReadsPerSecond, "read (GET) quota per second")
-	fs.Float64Var(&c.writes, "writes", quota.DefaultWritesPerSecond, "write (POST, DELETE) quota per second")
+	fs.Float64Var(&c.reads, "reads", quota.DefaultLimits().ReadsPerSecond, "read (GET) quota per second")
+	fs.Float64Var(&c.writes, "writes", quota.DefaultLimits().WritesPerSecond, "write (POST, DELETE) quota per second")
 	fs.IntVar(&c.rooms, "rooms", 0, "concurrent rooms quota (0: 10,000; 20 in the wall scenario)")
-	fs.IntVar(&c.participants, "participants", quota.DefaultConcurrentParticipants, "concurrent participants quota")
+	fs.IntVar(&c.participants, "participants", quota.DefaultLimits().ConcurrentParticipants, "concurrent participants quota")
 	fs.IntVar(&c.batch, "batch", 200, "fixed batch timed against its physical minimum (batch / quota rate): room creations, or fetches in the read scenario; 0 skips it")
 	fs.DurationVar(&c.hold, "hold", 4*time.Second, "wall scenario: how long each room is held, on average (uniform in [hold/2, 3*hold/2]), before it is completed")
 	fs.IntVar(&c.seedRooms, "seed-rooms", 60, "read scenario: rooms in progress before the run (created without REST requests)")
@@ -127,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	if c.rooms == 0 {
-		c.rooms = quota.DefaultConcurrentRooms
+		c.rooms = quota.DefaultLimits().ConcurrentRooms
 		if c.scenario == "wall" {
 			c.rooms = 20
 		}

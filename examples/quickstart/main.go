@@ -61,7 +61,7 @@ func run(out io.Writer) (summary, error) {
 	sid, token := os.Getenv("TWILIO_ACCOUNT_SID"), os.Getenv("TWILIO_AUTH_TOKEN")
 	var opts []video.Option
 	var srv *videotest.Server
-	p := plan{goroutines: 50, reads: 3 * quota.DefaultReadsPerSecond, roomQuota: 25, creates: 40}
+	p := plan{goroutines: 50, reads: 3 * int(quota.DefaultLimits().ReadsPerSecond), roomQuota: 25, creates: 40}
 	if sid == "" || token == "" {
 		srv = videotest.NewServer(videotest.Options{}) // Twilio's default quotas
 		defer srv.Close()
@@ -108,7 +108,7 @@ func run(out io.Writer) (summary, error) {
 
 	// 1. A read flood: three seconds' worth of reads from many goroutines at once.
 	fmt.Fprintf(w, "\n1. %d goroutines send %d ListRoom calls at once (quota: %d reads/s)\n",
-		p.goroutines, p.reads, quota.DefaultReadsPerSecond)
+		p.goroutines, p.reads, int(quota.DefaultLimits().ReadsPerSecond))
 	start := time.Now()
 	var next atomic.Int64
 	flood(p.goroutines, func() bool {
@@ -153,7 +153,7 @@ func run(out io.Writer) (summary, error) {
 	took = time.Since(start)
 	time.Sleep(50 * time.Millisecond) // let the threshold line print first
 	fmt.Fprintf(w, "  %d created (paced: %.1fs at up to %d writes/s), %d refused locally without a request\n",
-		nCreated, took.Seconds(), quota.DefaultWritesPerSecond, refused.Load())
+		nCreated, took.Seconds(), int(quota.DefaultLimits().WritesPerSecond), refused.Load())
 
 	// 3. Complete the Rooms: the ledger gives their slots back.
 	fmt.Fprintf(w, "\n3. Completing the %d Rooms\n", nCreated)

@@ -31,7 +31,7 @@ func ExampleNew() {
 		return
 	}
 	ctx := context.Background()
-	b := &backend.Bounds{Limit: quota.DefaultConcurrentRooms, Levels: []float64{quota.DefaultThresholdLevel}, Hysteresis: 1}
+	b := &backend.Bounds{Limit: quota.DefaultLimits().ConcurrentRooms, Levels: []float64{quota.DefaultThresholdLevel}, Hysteresis: 1}
 	change, err := store.Reserve(ctx, "AC123", backend.Rooms, "reservation-1", b, 30*time.Second)
 	if err != nil {
 		fmt.Println(err) // *redisstore.UnavailableError under FailClosed

@@ -393,7 +393,7 @@ func multiSetup(t *testing.T, opts videotest.Options) (*videotest.Server, *redis
 	return emu, srv, childConf{
 		Emulator: emu.URL(), Account: emu.AccountSID(), Token: emu.AuthToken(),
 		Redis: srv.URL, Prefix: redistest.Prefix(t),
-		Rooms: opts.ConcurrentRooms, Writes: quota.DefaultWritesPerSecond,
+		Rooms: opts.ConcurrentRooms, Writes: quota.DefaultLimits().WritesPerSecond,
 	}
 }
 
@@ -438,7 +438,7 @@ func TestMultiProcessWriteRate(t *testing.T) {
 		duration = 4 * time.Second
 	)
 	emu, _, conf := multiSetup(t, videotest.Options{WritesPerSecond: writes})
-	conf.Rooms = quota.DefaultConcurrentRooms
+	conf.Rooms = quota.DefaultLimits().ConcurrentRooms
 	conf.Writes = writes
 	conf.Duration = duration
 	conf.Offered = 3 * writes / processes // 3x the quota in total

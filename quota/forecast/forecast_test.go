@@ -1,27 +1,36 @@
-package quota_test
+package forecast_test
 
 import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/forecast"
 )
 
-// replay feeds a usage series to a Trend and a ForecastWatch, one
+// episode is an onset (Exhausting true) or an end reported by a Watch.
+type episode struct {
+	Used       int
+	Limit      int
+	Exhausting bool
+	Forecast   forecast.Forecast
+	At         time.Time
+}
+
+// replay feeds a usage series to a Trend and a Watch, one
 // observation a second under a fake clock, and returns the episodes
 // (onsets and ends, in order) and the forecast at every observation.
 type replayResult struct {
-	events    []quota.ForecastEvent
-	forecasts []quota.Forecast // one per second
+	events    []episode
+	forecasts []forecast.Forecast // one per second
 }
 
-func replay(t *testing.T, cfg quota.ForecastConfig, limit int, seconds int, usage func(s int) int) replayResult {
+func replay(t *testing.T, cfg forecast.Config, limit int, seconds int, usage func(s int) int) replayResult {
 	t.Helper()
-	tr, err := quota.NewTrend(cfg)
+	tr, err := forecast.NewTrend(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := quota.NewForecastWatch(cfg)
+	w, err := forecast.NewWatch(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +43,7 @@ func replay(t *testing.T, cfg quota.ForecastConfig, limit int, seconds int, usag
 		f := tr.Forecast(now, limit)
 		r.forecasts = append(r.forecasts, f)
 		if changed, on := w.Update(f); changed {
-			r.events = append(r.events, quota.ForecastEvent{Used: u, Limit: limit, Exhausting: on, Forecast: f, At: now})
+			r.events = append(r.events, episode{Used: u, Limit: limit, Exhausting: on, Forecast: f, At: now})
 		}
 	}
 	return r
@@ -45,7 +54,7 @@ func TestForecastLinearRamp(t *testing.T) {
 	// is 10,000, the horizon 30 minutes.
 	const limit = 10000
 	usage := func(s int) int { return min(2*s, 8000) }
-	r := replay(t, quota.ForecastConfig{}, limit, 5000, usage)
+	r := replay(t, forecast.Config{}, limit, 5000, usage)
 
 	// At one hour, both windows see 2/s: 7,200 used, 2,800 left, 1,400 s.
 	f := r.forecasts[3600]
@@ -56,7 +65,7 @@ func TestForecastLinearRamp(t *testing.T) {
 	if f.Earliest > want || f.Latest < want || f.Latest-f.Earliest > want/20 {
 		t.Errorf("at 1h: forecast %s..%s, want a narrow range around %s", f.Earliest, f.Latest, want)
 	}
-	for _, w := range []quota.WindowTrend{f.Short, f.Long} {
+	for _, w := range []forecast.WindowTrend{f.Short, f.Long} {
 		if w.Slope < 1.99 || w.Slope > 2.01 {
 			t.Errorf("window %s: slope %.3f/s, want 2/s", w.Window, w.Slope)
 		}
@@ -93,7 +102,7 @@ func TestForecastFlatAndFalling(t *testing.T) {
 		{"empty", func(int) int { return 0 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := replay(t, quota.ForecastConfig{}, 10000, 7200, tc.usage)
+			r := replay(t, forecast.Config{}, 10000, 7200, tc.usage)
 			for s, f := range r.forecasts {
 				if f.Rising || f.Earliest != 0 || f.Latest != 0 || f.Short.Rising || f.Long.Rising {
 					t.Fatalf("at %d s: forecast %+v on a %s series", s, f, tc.name)
@@ -111,7 +120,7 @@ func TestForecastSawtooth(t *testing.T) {
 	// short window rises and falls with each tooth, the long one sees no
 	// trend that would reach 10,000 within hours.
 	usage := func(s int) int { return 2000 + (s%600)*2000/600 }
-	r := replay(t, quota.ForecastConfig{}, 10000, 3*3600, usage)
+	r := replay(t, forecast.Config{}, 10000, 3*3600, usage)
 	if len(r.events) != 0 {
 		t.Fatalf("episodes %+v on a sawtooth", r.events)
 	}
@@ -144,7 +153,7 @@ func TestForecastSpikeFallsBack(t *testing.T) {
 			return 2000
 		}
 	}
-	r := replay(t, quota.ForecastConfig{}, 10000, 5400, usage)
+	r := replay(t, forecast.Config{}, 10000, 5400, usage)
 	if !r.forecasts[3700].Short.Rising || r.forecasts[3700].Short.ETA > 10*time.Minute {
 		t.Errorf("during the spike the short window should predict the quota within minutes: %+v", r.forecasts[3700].Short)
 	}
@@ -162,9 +171,9 @@ func TestForecastEpisodesHysteresis(t *testing.T) {
 	// A ramp whose forecast hovers around the horizon: two slopes that put
 	// the ETA a little inside and a little outside 30 minutes, alternating
 	// every 10 minutes; the hysteresis keeps it one episode.
-	cfg := quota.ForecastConfig{Horizon: 30 * time.Minute}
-	tr, _ := quota.NewTrend(cfg)
-	w, _ := quota.NewForecastWatch(cfg)
+	cfg := forecast.Config{Horizon: 30 * time.Minute}
+	tr, _ := forecast.NewTrend(cfg)
+	w, _ := forecast.NewWatch(cfg)
 	start := time.Unix(0, 0)
 	var onsets, ends int
 	u := 0.0
@@ -193,7 +202,7 @@ func TestForecastEpisodesHysteresis(t *testing.T) {
 }
 
 func TestForecastBoundedAndUnlimited(t *testing.T) {
-	tr, err := quota.NewTrend(quota.ForecastConfig{})
+	tr, err := forecast.NewTrend(forecast.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +214,7 @@ func TestForecastBoundedAndUnlimited(t *testing.T) {
 	if h := tr.History(now, 24*time.Hour); len(h) != 360 {
 		t.Errorf("history holds %d samples, want 360 (one hour of 10 s steps)", len(h))
 	}
-	if f := tr.Forecast(now, quota.Unlimited); f.Rising {
+	if f := tr.Forecast(now, -1 /* unlimited */); f.Rising {
 		t.Errorf("forecast for an unlimited quota: %+v", f)
 	}
 	// A day's gap carries the last usage forward: flat, no forecast.
@@ -219,14 +228,14 @@ func TestForecastBoundedAndUnlimited(t *testing.T) {
 }
 
 func TestForecastConfigValidate(t *testing.T) {
-	for _, c := range []quota.ForecastConfig{
+	for _, c := range []forecast.Config{
 		{Short: -time.Second},
 		{Short: time.Hour, Long: time.Minute},
 		{Short: 20 * time.Second, Step: 10 * time.Second},
 		{Long: 100 * time.Hour, Step: time.Second},
 		{Hysteresis: -1},
 	} {
-		if _, err := quota.NewTrend(c); err == nil {
+		if _, err := forecast.NewTrend(c); err == nil {
 			t.Errorf("NewTrend(%+v): no error", c)
 		}
 	}

@@ -1,4 +1,11 @@
-package quota
+// Package forecast predicts when a concurrency quota would be reached at
+// its recent trend: a [Trend] keeps a resource's usage in a ring of
+// fixed-width samples and fits a line to two windows of it, and a [Watch]
+// turns successive forecasts into episodes (an onset and an end, with
+// hysteresis). Package video feeds one Trend per resource with every usage
+// figure it learns and reports the forecast in Usage, on its status page
+// and to a quota.ForecastFunc.
+package forecast
 
 import (
 	"errors"
@@ -8,40 +15,41 @@ import (
 	"time"
 )
 
-// Defaults of a [ForecastConfig]. The two windows follow the multiwindow
+// Defaults of a [Config]. The two windows follow the multiwindow
 // burn-rate alerts of Google's SRE workbook ("Alerting on SLOs",
 // https://sre.google/workbook/alerting-on-slos/): a long window that shows
 // the trend is real and a short one that shows it is still going on.
 const (
-	// DefaultForecastShort is the short window: the trend of the last 5 minutes.
-	DefaultForecastShort = 5 * time.Minute
-	// DefaultForecastLong is the long window: the trend of the last hour.
-	DefaultForecastLong = time.Hour
-	// DefaultForecastStep is the width of one sample of the trend: usage is
+	// defaultShort is the short window: the trend of the last 5 minutes.
+	defaultShort = 5 * time.Minute
+	// defaultLong is the long window: the trend of the last hour.
+	defaultLong = time.Hour
+	// defaultStep is the width of one sample of the trend: usage is
 	// kept as one value per 10 seconds (360 samples for the long window).
-	DefaultForecastStep = 10 * time.Second
-	// DefaultForecastHorizon is how soon both windows must predict the quota
-	// reached for a [ForecastFunc] to be told: 30 minutes, time to ask for
+	defaultStep = 10 * time.Second
+	// defaultHorizon is how soon both windows must predict the quota
+	// reached for a quota.ForecastFunc to be told: 30 minutes, time to ask for
 	// more quota or to shed load before Twilio refuses with 53119 or 53206.
-	DefaultForecastHorizon = 30 * time.Minute
-	// DefaultForecastHysteresis is how far past the horizon a window's
+	defaultHorizon = 30 * time.Minute
+	// defaultHysteresis is how far past the horizon a window's
 	// forecast must move (as a share of the horizon) before the episode is
 	// reported over: 25%, so a forecast hovering at the horizon is reported
 	// once, not on every sample.
-	DefaultForecastHysteresis = 0.25
+	defaultHysteresis = 0.25
 )
 
-// forecastSigmas is how many standard errors a window's slope must stand
+// sigmas is how many standard errors a window's slope must stand
 // above zero to count as rising, and how wide the range of its forecast is:
 // two, about a 95% interval.
-const forecastSigmas = 2
+const sigmas = 2
 
-// ForecastConfig says how a [Trend] forecasts. Zero fields take the defaults
-// above.
-type ForecastConfig struct {
+// Config says how a [Trend] and a [Watch] forecast. Zero fields take the
+// defaults: Short 5 minutes, Long 1 hour, Step 10 seconds, Horizon 30
+// minutes, Hysteresis 0.25.
+type Config struct {
 	Short, Long time.Duration // the two windows; Short < Long
 	Step        time.Duration // one sample's width; Long/Step samples are kept (at most 10,000)
-	// Horizon: a [ForecastFunc] is told when both windows predict the quota
+	// Horizon: a quota.ForecastFunc is told when both windows predict the quota
 	// reached within Horizon.
 	Horizon time.Duration
 	// Hysteresis: the episode is over when a window stops rising, or when
@@ -49,48 +57,48 @@ type ForecastConfig struct {
 	Hysteresis float64
 }
 
-// maxForecastSamples bounds a Trend's memory: 10,000 samples of 8 bytes.
-const maxForecastSamples = 10000
+// maxSamples bounds a Trend's memory: 10,000 samples of 8 bytes.
+const maxSamples = 10000
 
 // WithDefaults returns c with every zero field replaced by its default.
-func (c ForecastConfig) WithDefaults() ForecastConfig {
+func (c Config) WithDefaults() Config {
 	if c.Short == 0 {
-		c.Short = DefaultForecastShort
+		c.Short = defaultShort
 	}
 	if c.Long == 0 {
-		c.Long = DefaultForecastLong
+		c.Long = defaultLong
 	}
 	if c.Step == 0 {
-		c.Step = DefaultForecastStep
+		c.Step = defaultStep
 	}
 	if c.Horizon == 0 {
-		c.Horizon = DefaultForecastHorizon
+		c.Horizon = defaultHorizon
 	}
 	if c.Hysteresis == 0 {
-		c.Hysteresis = DefaultForecastHysteresis
+		c.Hysteresis = defaultHysteresis
 	}
 	return c
 }
 
 // Validate reports a configuration that cannot be used (after
-// [ForecastConfig.WithDefaults]): negative durations, Short not below Long,
+// [Config.WithDefaults]): negative durations, Short not below Long,
 // a window shorter than three steps, more than 10,000 samples, a negative
 // hysteresis.
-func (c ForecastConfig) Validate() error {
+func (c Config) Validate() error {
 	switch {
 	case c.Short < 0 || c.Long < 0 || c.Step < 0 || c.Horizon < 0:
-		return fmt.Errorf("quota: ForecastConfig: negative duration (Short %s, Long %s, Step %s, Horizon %s)", c.Short, c.Long, c.Step, c.Horizon)
+		return fmt.Errorf("forecast: Config: negative duration (Short %s, Long %s, Step %s, Horizon %s)", c.Short, c.Long, c.Step, c.Horizon)
 	case c.Hysteresis < 0 || math.IsNaN(c.Hysteresis):
-		return fmt.Errorf("quota: ForecastConfig: Hysteresis %v, want >= 0", c.Hysteresis)
+		return fmt.Errorf("forecast: Config: Hysteresis %v, want >= 0", c.Hysteresis)
 	}
 	d := c.WithDefaults()
 	switch {
 	case d.Short >= d.Long:
-		return fmt.Errorf("quota: ForecastConfig: Short %s must be below Long %s", d.Short, d.Long)
+		return fmt.Errorf("forecast: Config: Short %s must be below Long %s", d.Short, d.Long)
 	case d.Short < 3*d.Step:
-		return fmt.Errorf("quota: ForecastConfig: Short %s must span at least three steps of %s", d.Short, d.Step)
-	case d.Long/d.Step > maxForecastSamples:
-		return fmt.Errorf("quota: ForecastConfig: Long/Step = %d samples, at most %d", d.Long/d.Step, maxForecastSamples)
+		return fmt.Errorf("forecast: Config: Short %s must span at least three steps of %s", d.Short, d.Step)
+	case d.Long/d.Step > maxSamples:
+		return fmt.Errorf("forecast: Config: Long/Step = %d samples, at most %d", d.Long/d.Step, maxSamples)
 	}
 	return nil
 }
@@ -105,7 +113,7 @@ type Forecast struct {
 	Rising bool
 	// Earliest and Latest bound the time from now until usage reaches the
 	// quota: the widest range of the two windows' (each its slope plus or
-	// minus two standard errors). Latest is [ForecastUnbounded] when a
+	// minus two standard errors). Latest is [Unbounded] when a
 	// window's slope, less two standard errors, is not above zero. Both are
 	// zero when usage is at or past the quota already.
 	Earliest, Latest time.Duration
@@ -113,8 +121,8 @@ type Forecast struct {
 	Short, Long WindowTrend
 }
 
-// ForecastUnbounded stands for a forecast with no upper bound.
-const ForecastUnbounded = time.Duration(math.MaxInt64)
+// Unbounded stands for a forecast with no upper bound.
+const Unbounded = time.Duration(math.MaxInt64)
 
 // WindowTrend is the usage trend of one window.
 type WindowTrend struct {
@@ -142,7 +150,7 @@ type WindowTrend struct {
 // A Trend is safe for simultaneous use; each method holds its mutex for the
 // time of a copy of the ring at most.
 type Trend struct {
-	cfg ForecastConfig
+	cfg Config
 
 	mu      sync.Mutex
 	ring    []trendSample // ring[i%len] is the sample of step i
@@ -154,8 +162,8 @@ type Trend struct {
 type trendSample struct{ max, last int32 }
 
 // NewTrend returns an empty Trend for cfg (zero fields take the defaults),
-// or the error of [ForecastConfig.Validate].
-func NewTrend(cfg ForecastConfig) (*Trend, error) {
+// or the error of [Config.Validate].
+func NewTrend(cfg Config) (*Trend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -164,7 +172,7 @@ func NewTrend(cfg ForecastConfig) (*Trend, error) {
 }
 
 // Config returns the Trend's configuration, defaults filled in.
-func (t *Trend) Config() ForecastConfig { return t.cfg }
+func (t *Trend) Config() Config { return t.cfg }
 
 func (t *Trend) step(at time.Time) int64 { return at.UnixNano() / int64(t.cfg.Step) }
 
@@ -316,7 +324,7 @@ func (t *Trend) windowLocked(w time.Duration, now time.Time) WindowTrend {
 	}
 	wt.Slope = b
 	wt.SlopeErr = math.Sqrt(sse / (fn - 2) / dxx)
-	wt.Rising = b-forecastSigmas*wt.SlopeErr > 0 && b > 1e-12
+	wt.Rising = b-sigmas*wt.SlopeErr > 0 && b > 1e-12
 	return wt
 }
 
@@ -333,70 +341,53 @@ func (w *WindowTrend) eta(used, limit int) {
 		return // at the quota: every forecast is zero
 	}
 	w.ETA = seconds(head / w.Slope)
-	w.Earliest = seconds(head / (w.Slope + forecastSigmas*w.SlopeErr))
-	if lo := w.Slope - forecastSigmas*w.SlopeErr; lo > 0 {
+	w.Earliest = seconds(head / (w.Slope + sigmas*w.SlopeErr))
+	if lo := w.Slope - sigmas*w.SlopeErr; lo > 0 {
 		w.Latest = seconds(head / lo)
 	} else {
-		w.Latest = ForecastUnbounded
+		w.Latest = Unbounded
 	}
 }
 
 // seconds converts s seconds to a Duration, saturating.
 func seconds(s float64) time.Duration {
 	if s >= float64(math.MaxInt64)/float64(time.Second) {
-		return ForecastUnbounded
+		return Unbounded
 	}
 	return time.Duration(s * float64(time.Second))
 }
 
-// ForecastEvent tells a [ForecastFunc] that both windows now predict a
-// concurrency quota reached within the horizon (Exhausting true), or that
-// they no longer do (Exhausting false).
-type ForecastEvent struct {
-	Resource   Resource
-	Used       int // usage when the forecast was made
-	Limit      int
-	Exhausting bool // true at the onset of an episode, false at its end
-	Horizon    time.Duration
-	Forecast   Forecast  // the forecast that started or ended the episode
-	At         time.Time // when the forecast was made
-}
-
-// ForecastFunc is told of each [ForecastEvent]: once when an episode
-// starts, once when it ends.
-type ForecastFunc func(ForecastEvent)
-
-// ForecastWatch turns a resource's successive forecasts into episodes: it
+// Watch turns a resource's successive forecasts into episodes: it
 // reports an onset once when both windows predict the quota reached within
 // the horizon (their ETA at most Horizon), and the end once when either
 // window stops rising or its ETA moves past Horizon*(1+Hysteresis). Its zero
-// value is not ready: use [NewForecastWatch]. It is not safe for
+// value is not ready: use [NewWatch]. It is not safe for
 // simultaneous use: one goroutine feeds it.
-type ForecastWatch struct {
+type Watch struct {
 	horizon, off time.Duration
 	on           bool
 }
 
-// NewForecastWatch returns a watch for cfg's horizon and hysteresis (zero
+// NewWatch returns a watch for cfg's horizon and hysteresis (zero
 // fields take the defaults).
-func NewForecastWatch(cfg ForecastConfig) (*ForecastWatch, error) {
+func NewWatch(cfg Config) (*Watch, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.Horizon <= 0 {
-		return nil, errors.New("quota: ForecastConfig: Horizon must be positive")
+		return nil, errors.New("forecast: Config: Horizon must be positive")
 	}
 	off := time.Duration(float64(cfg.Horizon) * (1 + cfg.Hysteresis))
-	return &ForecastWatch{horizon: cfg.Horizon, off: off}, nil
+	return &Watch{horizon: cfg.Horizon, off: off}, nil
 }
 
 // On reports whether an episode is under way.
-func (w *ForecastWatch) On() bool { return w.on }
+func (w *Watch) On() bool { return w.on }
 
 // Update takes the latest forecast and reports whether it starts an
 // episode (changed true, on true) or ends one (changed true, on false).
-func (w *ForecastWatch) Update(f Forecast) (changed, on bool) {
+func (w *Watch) Update(f Forecast) (changed, on bool) {
 	within := func(lim time.Duration) bool {
 		return f.Short.Rising && f.Long.Rising && f.Short.ETA <= lim && f.Long.ETA <= lim
 	}
