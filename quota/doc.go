@@ -39,7 +39,7 @@
 //
 // # Thresholds
 //
-// [WithThreshold] registers a [ThresholdFunc] for levels of each quota,
+// [WithThresholds] registers a [ThresholdFunc] for levels of each quota,
 // 0.7 by default like Twilio's warning 53121. It is told once when usage
 // rises to a level and once when it falls back under it (with a hysteresis
 // of 2% of the quota, at least one slot, so it does not flap). Events from
@@ -57,7 +57,7 @@
 //
 // [NewLedger] and [NewLimiter] return an error for an invalid argument, and
 // take one kind of [Option]: [WithClock] (one [Clock] for the module:
-// memstore.WithClock and video.WithClock take it too), [WithThreshold] (a
+// memstore.WithClock and video.WithClock take it too), [WithThresholds] (a
 // Ledger's) and [WithLogger] (a Limiter's). [ErrClosed] is the module's one "closed"
 // error: a closed Ledger returns it, and errors.Is finds it in the errors of
 // a closed video.Client and of a redisstore.Store whose Redis client was

@@ -17,7 +17,7 @@ func ExampleLedger() {
 		panic(err)
 	}
 	ledger, err := quota.NewLedger(store, "AC123", quota.Limits{ConcurrentRooms: 2},
-		quota.WithThreshold(func(e quota.Event) { events <- e }, 0.5))
+		quota.WithThresholds(func(e quota.Event) { events <- e }, 0.5))
 	if err != nil {
 		panic(err)
 	}

@@ -19,7 +19,7 @@ func TestFullEpisodeEndsWhenAnotherProcessSeesRoom(t *testing.T) {
 	st := newMem(t)
 	ctx := context.Background()
 	events := make(chan quota.Event, 16)
-	a, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 2}, quota.WithThreshold(func(e quota.Event) { events <- e }, 1))
+	a, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 2}, quota.WithThresholds(func(e quota.Event) { events <- e }, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

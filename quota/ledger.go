@@ -85,7 +85,7 @@ type subscription struct {
 }
 
 // NewLedger returns a Ledger for account with the concurrency limits of limits
-// (zero fields take Twilio's defaults). It takes [WithThreshold] and
+// (zero fields take Twilio's defaults). It takes [WithThresholds] and
 // [WithClock]. It fails for a nil store, invalid limits or an invalid option.
 func NewLedger(store backend.Store, account string, limits Limits, opts ...Option) (*Ledger, error) {
 	if store == nil {

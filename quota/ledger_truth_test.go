@@ -53,7 +53,7 @@ func TestCrossingsInStoreOrder(t *testing.T) {
 	var mu sync.Mutex
 	var got []bool
 	l, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 10},
-		quota.WithThreshold(func(e quota.Event) {
+		quota.WithThresholds(func(e quota.Event) {
 			mu.Lock()
 			got = append(got, e.Rising)
 			mu.Unlock()
@@ -95,7 +95,7 @@ func TestTwilioRepeatNotDelivered(t *testing.T) {
 		var mu sync.Mutex
 		var got []quota.Event
 		l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 10},
-			quota.WithThreshold(func(e quota.Event) {
+			quota.WithThresholds(func(e quota.Event) {
 				mu.Lock()
 				got = append(got, e)
 				mu.Unlock()
@@ -149,7 +149,7 @@ func TestTwilioRepeatFromAnotherClient(t *testing.T) {
 	got := map[string][]quota.Event{}
 	ledger := func(name string) *quota.Ledger {
 		l, err := quota.NewLedger(store, acct, quota.Limits{ConcurrentRooms: 10},
-			quota.WithThreshold(func(e quota.Event) {
+			quota.WithThresholds(func(e quota.Event) {
 				mu.Lock()
 				got[name] = append(got[name], e)
 				mu.Unlock()
@@ -228,7 +228,7 @@ func TestRisePointNoOverflow(t *testing.T) {
 	}
 	var fired bool
 	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: math.MaxInt},
-		quota.WithThreshold(func(quota.Event) { fired = true }, 1.0))
+		quota.WithThresholds(func(quota.Event) { fired = true }, 1.0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestLedgerClosed(t *testing.T) {
 	closed := make(chan struct{})
 	var l *quota.Ledger
 	l, err := quota.NewLedger(st, acct, quota.Limits{ConcurrentRooms: 1},
-		quota.WithThreshold(func(quota.Event) {
+		quota.WithThresholds(func(quota.Event) {
 			l.Close() // from the event goroutine: must not wait for itself
 			close(closed)
 		}, 1.0))

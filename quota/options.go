@@ -76,20 +76,20 @@ func WithLogger(log *slog.Logger) Option {
 	}
 }
 
-// WithThreshold registers fn, for a [Ledger], for levels (shares of each
+// WithThresholds registers fn, for a [Ledger], for levels (shares of each
 // quota, in (0, 1]); with no levels, fn gets [DefaultThresholdLevel]. It may
 // be given several times. Given to NewLimiter it is an error.
-func WithThreshold(fn ThresholdFunc, levels ...float64) Option {
+func WithThresholds(fn ThresholdFunc, levels ...float64) Option {
 	return func(o *options) error {
 		if fn == nil {
-			return errors.New("quota: WithThreshold: nil ThresholdFunc")
+			return errors.New("quota: WithThresholds: nil ThresholdFunc")
 		}
 		if len(levels) == 0 {
 			levels = []float64{DefaultThresholdLevel}
 		}
 		for _, lv := range levels {
 			if !(lv > 0 && lv <= 1) {
-				return fmt.Errorf("quota: WithThreshold: level %v outside (0, 1]", lv)
+				return fmt.Errorf("quota: WithThresholds: level %v outside (0, 1]", lv)
 			}
 		}
 		o.subs = append(o.subs, subscription{fn: fn, levels: slices.Clone(levels)})
@@ -104,7 +104,7 @@ func (o *options) only(ctor string, logger, thresholds bool) error {
 		return fmt.Errorf("quota: %s: WithLogger does not apply (only NewLimiter logs)", ctor)
 	}
 	if o.thresholds && !thresholds {
-		return fmt.Errorf("quota: %s: WithThreshold does not apply (only a Ledger has thresholds)", ctor)
+		return fmt.Errorf("quota: %s: WithThresholds does not apply (only a Ledger has thresholds)", ctor)
 	}
 	return nil
 }

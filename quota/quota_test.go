@@ -148,7 +148,7 @@ func TestLimiterCancelAbortsWait(t *testing.T) {
 func TestLedgerRace(t *testing.T) {
 	var rising atomic.Int32
 	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 10},
-		quota.WithThreshold(func(e quota.Event) {
+		quota.WithThresholds(func(e quota.Event) {
 			if e.Rising {
 				rising.Add(1)
 			}
@@ -188,7 +188,7 @@ func TestLedgerThresholds(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{ConcurrentRooms: 10},
-		quota.WithThreshold(func(e quota.Event) {
+		quota.WithThresholds(func(e quota.Event) {
 			mu.Lock()
 			got = append(got, fmt.Sprintf("%s %.1f rising=%v used=%d code=%d", e.Resource, e.Level, e.Rising, e.Used, e.Code))
 			mu.Unlock()
@@ -301,7 +301,7 @@ func TestReserveWait(t *testing.T) {
 func TestNotifyFromTwilio(t *testing.T) {
 	got := make(chan quota.Event, 4)
 	l, err := quota.NewLedger(newMem(t), acct, quota.Limits{},
-		quota.WithThreshold(func(e quota.Event) { got <- e }))
+		quota.WithThresholds(func(e quota.Event) { got <- e }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,9 +320,9 @@ func TestNotifyFromTwilio(t *testing.T) {
 func TestOptionErrors(t *testing.T) {
 	s := newMem(t)
 	for i, opt := range []quota.Option{
-		quota.WithThreshold(nil),
-		quota.WithThreshold(func(quota.Event) {}, 1.5),
-		quota.WithThreshold(func(quota.Event) {}, 0),
+		quota.WithThresholds(nil),
+		quota.WithThresholds(func(quota.Event) {}, 1.5),
+		quota.WithThresholds(func(quota.Event) {}, 0),
 		quota.WithClock(nil),
 		quota.WithLogger(nil), // a Ledger does not log
 		nil,
@@ -333,7 +333,7 @@ func TestOptionErrors(t *testing.T) {
 	}
 	for i, opt := range []quota.Option{
 		quota.WithClock(nil),
-		quota.WithThreshold(func(quota.Event) {}), // a Limiter has no thresholds
+		quota.WithThresholds(func(quota.Event) {}), // a Limiter has no thresholds
 		nil,
 	} {
 		if _, err := quota.NewLimiter(s, acct, quota.Limits{}, opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {
@@ -421,7 +421,7 @@ func BenchmarkAcquire(b *testing.B) {
 // BenchmarkLedgerReserveRelease measures one reserve plus one release.
 func BenchmarkLedgerReserveRelease(b *testing.B) {
 	l, err := quota.NewLedger(newMem(b), acct, quota.Limits{ConcurrentRooms: 10000},
-		quota.WithThreshold(func(quota.Event) {}))
+		quota.WithThresholds(func(quota.Event) {}))
 	if err != nil {
 		b.Fatal(err)
 	}

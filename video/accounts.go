@@ -639,8 +639,8 @@ func (a *Accounts) RunReconciler(ctx context.Context, every time.Duration, opts 
 // lookup that fails otherwise, and any request after Close, gets 503. Both
 // change nothing. A request for an account with no Client alive calls the
 // lookup (failed lookups are not remembered), so the lookup should answer
-// an unknown SID cheaply. The handler panics on an invalid option, as
-// [Client.StatusCallbackHandler] does.
+// an unknown SID cheaply. An invalid option makes the handler answer 500
+// to every request, as [Client.StatusCallbackHandler]'s does.
 func (a *Accounts) StatusCallbackHandler(hopts ...HandlerOption) http.Handler {
 	return a.handler("StatusCallbackHandler", hopts, (*Client).StatusCallbackHandler)
 }
@@ -655,15 +655,10 @@ func (a *Accounts) AlertHandler(hopts ...HandlerOption) http.Handler {
 }
 
 func (a *Accounts) handler(method string, hopts []HandlerOption, build func(*Client, ...HandlerOption) http.Handler) http.Handler {
-	// Check the options now, as the Client's constructors do.
-	h := &handlerConfig{maxBody: DefaultMaxCallbackBody}
-	for i, o := range hopts {
-		if o == nil {
-			panic(fmt.Sprintf("video: Accounts.%s: option %d is nil", method, i))
-		}
-		if err := o(h); err != nil {
-			panic(err.Error())
-		}
+	// Check the options now, as the Client's handlers do.
+	h, err := applyHandlerOptions("Accounts."+method, hopts)
+	if err != nil {
+		return misconfigured(a.logger, "Accounts."+method, err)
 	}
 	a.mu.Lock()
 	a.handlers++

@@ -50,7 +50,10 @@ const alertPollPageSize = 100
 // quotas. Every accepted event is then passed to the [OnAlert] funcs,
 // whatever its code.
 func (c *Client) AlertHandler(opts ...HandlerOption) http.Handler {
-	h := c.buildHandlerConfig("AlertHandler", opts)
+	h, err := c.buildHandlerConfig("AlertHandler", opts)
+	if err != nil {
+		return misconfigured(c.logger, "alert handler", err)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.closed.Load() {
 			c.rejectWebhook(w, r, "debugger event", h, &webhookError{http.StatusServiceUnavailable, ErrClosed})
@@ -200,14 +203,9 @@ func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...Ha
 	if every <= 0 {
 		return fmt.Errorf("video: PollAlerts(%s): want a positive interval", every)
 	}
-	h := &handlerConfig{}
-	for i, o := range opts {
-		if o == nil {
-			return fmt.Errorf("video: PollAlerts: option %d is nil", i)
-		}
-		if err := o(h); err != nil {
-			return err
-		}
+	h, err := applyHandlerOptions("PollAlerts", opts)
+	if err != nil {
+		return err
 	}
 	ctx, stop, err := c.startLoop(ctx)
 	if err != nil {

@@ -69,7 +69,10 @@ import (
 // Ledger updates are serialised across the Client's handlers. The handler
 // is safe for simultaneous use; several handlers of one Client share state.
 func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
-	h := c.buildHandlerConfig("StatusCallbackHandler", opts)
+	h, err := c.buildHandlerConfig("StatusCallbackHandler", opts)
+	if err != nil {
+		return misconfigured(c.logger, "status callback handler", err)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c.closed.Load() {
 			// Closed: nothing is applied, not even the duplicate check, so

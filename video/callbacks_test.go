@@ -702,25 +702,60 @@ func TestCloseEmptyRoomsChecksFirst(t *testing.T) {
 	}
 }
 
+// TestHandlerOptionsValidated: an invalid HandlerOption never panics. A
+// handler built with one (the Client's and the Accounts' status callback
+// and alert handlers) answers 500 to a signed callback that would take a
+// slot, takes none, and logs at Error a message naming the option;
+// PollAlerts returns a *ConfigError naming it.
 func TestHandlerOptionsValidated(t *testing.T) {
-	vq, _ := offline(t)
 	for name, opt := range map[string]video.HandlerOption{
 		"WithPublicURL":       video.WithPublicURL("not a url"),
 		"WithURLFunc":         video.WithURLFunc(nil),
 		"WithMaxBody":         video.WithMaxBody(0),
+		"WithMaxClockSkew":    video.WithMaxClockSkew(0),
 		"OnRoomEvent":         video.OnRoomEvent(nil),
 		"OnAlert":             video.OnAlert(nil),
 		"WithCloseEmptyRooms": video.WithCloseEmptyRooms(-time.Second),
+		"option 1 is nil":     nil,
 	} {
-		func() {
-			defer func() {
-				r := recover()
-				if r == nil || !strings.Contains(fmt.Sprint(r), name) {
-					t.Errorf("%s: panic %v, want one naming the option", name, r)
+		t.Run(name, func(t *testing.T) {
+			var logs logSink
+			vq, token := offline(t, video.WithLogger(logs.logger()))
+			accts, err := video.NewAccounts(func(context.Context, string) (video.Account, error) {
+				return video.Account{}, video.ErrUnknownAccount
+			}, video.WithLogger(logs.logger()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = accts.Close() })
+			opts := []video.HandlerOption{video.WithMaxBody(1 << 20), opt}
+			handlers := map[string]http.Handler{
+				"Client.StatusCallbackHandler":   vq.StatusCallbackHandler(opts...),
+				"Client.AlertHandler":            vq.AlertHandler(opts...),
+				"Accounts.StatusCallbackHandler": accts.StatusCallbackHandler(opts...),
+				"Accounts.AlertHandler":          accts.AlertHandler(opts...),
+			}
+			form := roomForm(vq.AccountSID(), video.EventRoomCreated, testRoom, "", "2026-11-26T10:00:00Z")
+			for hname, h := range handlers {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, signedPost(token, "http://example.test/status", form))
+				if w.Code != http.StatusInternalServerError {
+					t.Errorf("%s: status %d, want 500", hname, w.Code)
 				}
-			}()
-			vq.StatusCallbackHandler(opt)
-		}()
+			}
+			if n := mustUsed(t, vq, quota.Rooms); n != 0 {
+				t.Errorf("%d Rooms held after refused callbacks", n)
+			}
+			// Each handler logs once when built and once at its first request.
+			if n := strings.Count(logs.String(), "level=ERROR"); n != 2*len(handlers) || strings.Count(logs.String(), name) < 2*len(handlers) {
+				t.Errorf("want %d Error lines naming %s, got %d:\n%s", 2*len(handlers), name, n, logs.String())
+			}
+			err = vq.PollAlerts(context.Background(), time.Minute, opts...)
+			if ce := (*video.ConfigError)(nil); !errors.As(err, &ce) || !strings.Contains(err.Error(), name) ||
+				!strings.HasPrefix(err.Error(), "video: ") {
+				t.Errorf("PollAlerts: %v; want a *video.ConfigError naming %s", err, name)
+			}
+		})
 	}
 }
 

@@ -255,7 +255,7 @@ func WithThresholds(fn quota.ThresholdFunc, levels ...float64) Option {
 			}
 		}
 		n := s.callbacks
-		s.ledgerOpts = append(s.ledgerOpts, quota.WithThreshold(func(e quota.Event) { callback(n, fn, e) }, levels...))
+		s.ledgerOpts = append(s.ledgerOpts, quota.WithThresholds(func(e quota.Event) { callback(n, fn, e) }, levels...))
 		s.thresholdsSet = true
 		s.metrics.addLevels(levels)
 		return nil
@@ -559,7 +559,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		// none must not have the store decide crossings for it.
 		// First, so that the status holds an event by the time the
 		// application's funcs are told of it.
-		ledgerOpts = slices.Insert(ledgerOpts, 1, quota.WithThreshold(c.status.threshold, s.metrics.levels...))
+		ledgerOpts = slices.Insert(ledgerOpts, 1, quota.WithThresholds(c.status.threshold, s.metrics.levels...))
 	}
 	led, err := quota.NewLedger(c.status.ledgerStore(c.store), accountSID, c.limits, ledgerOpts...)
 	if err != nil {

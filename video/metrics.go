@@ -329,7 +329,7 @@ func (m *clientMetrics) ledgerOptions(s *metricsSettings) []quota.Option {
 	if m == nil {
 		return nil
 	}
-	return []quota.Option{quota.WithThreshold(m.threshold, s.levels...)}
+	return []quota.Option{quota.WithThresholds(m.threshold, s.levels...)}
 }
 
 // limiterStore returns the store the Limiter should use: st itself, or,

@@ -1,6 +1,7 @@
 package video
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -53,9 +54,11 @@ type RoomEventFunc func(RoomEvent)
 type AlertFunc func(AlertEvent)
 
 // HandlerOption configures [Client.StatusCallbackHandler],
-// [Client.AlertHandler] and [Client.PollAlerts]. The handler constructors
-// panic on an invalid option (a nil func, a malformed URL), as http.Handle
-// does on a programming error; the message names the option.
+// [Client.AlertHandler] and [Client.PollAlerts]. An invalid option (a nil
+// func, a malformed URL, a size or duration out of range) is a
+// *[ConfigError] naming it: PollAlerts returns it, and a handler built with
+// it logs it at Error when built and answers every request 500, changing
+// nothing. Handler constructors never panic.
 type HandlerOption func(*handlerConfig) error
 
 type handlerConfig struct {
@@ -86,7 +89,7 @@ const defaultMaxSkew = time.Minute
 func WithMaxClockSkew(d time.Duration) HandlerOption {
 	return func(h *handlerConfig) error {
 		if d <= 0 {
-			return fmt.Errorf("video: WithMaxClockSkew(%s): want d > 0", d)
+			return optErr("WithMaxClockSkew", "%s: want d > 0", d)
 		}
 		h.maxSkew = d
 		return nil
@@ -129,7 +132,7 @@ func WithPublicURL(rawURL string) HandlerOption {
 	return func(h *handlerConfig) error {
 		u, err := url.Parse(rawURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("video: WithPublicURL(%q): want an absolute http or https URL", rawURL)
+			return optErr("WithPublicURL", "%q: want an absolute http or https URL", rawURL)
 		}
 		h.urlFunc = func(r *http.Request) string {
 			if u.RawQuery == "" && r.URL.RawQuery != "" {
@@ -147,7 +150,7 @@ func WithPublicURL(rawURL string) HandlerOption {
 func WithURLFunc(fn func(*http.Request) string) HandlerOption {
 	return func(h *handlerConfig) error {
 		if fn == nil {
-			return errors.New("video: WithURLFunc: nil func")
+			return optErr("WithURLFunc", "nil func")
 		}
 		h.urlFunc = fn
 		return nil
@@ -159,7 +162,7 @@ func WithURLFunc(fn func(*http.Request) string) HandlerOption {
 func WithMaxBody(n int64) HandlerOption {
 	return func(h *handlerConfig) error {
 		if n <= 0 {
-			return fmt.Errorf("video: WithMaxBody(%d): want n > 0", n)
+			return optErr("WithMaxBody", "%d: want n > 0", n)
 		}
 		h.maxBody = n
 		return nil
@@ -176,7 +179,7 @@ func WithMaxBody(n int64) HandlerOption {
 func OnRoomEvent(fn RoomEventFunc) HandlerOption {
 	return func(h *handlerConfig) error {
 		if fn == nil {
-			return errors.New("video: OnRoomEvent: nil func")
+			return optErr("OnRoomEvent", "nil func")
 		}
 		h.onRoom = append(h.onRoom, fn)
 		return nil
@@ -189,7 +192,7 @@ func OnRoomEvent(fn RoomEventFunc) HandlerOption {
 func OnAlert(fn AlertFunc) HandlerOption {
 	return func(h *handlerConfig) error {
 		if fn == nil {
-			return errors.New("video: OnAlert: nil func")
+			return optErr("OnAlert", "nil func")
 		}
 		h.onAlert = append(h.onAlert, fn)
 		return nil
@@ -210,30 +213,59 @@ func OnAlert(fn AlertFunc) HandlerOption {
 func WithCloseEmptyRooms(grace time.Duration) HandlerOption {
 	return func(h *handlerConfig) error {
 		if grace < 0 {
-			return fmt.Errorf("video: WithCloseEmptyRooms(%s): want a grace >= 0", grace)
+			return optErr("WithCloseEmptyRooms", "%s: want a grace >= 0", grace)
 		}
 		h.closeEmpty, h.closeGrace = true, grace
 		return nil
 	}
 }
 
-func (c *Client) buildHandlerConfig(method string, opts []HandlerOption) *handlerConfig {
-	h := &handlerConfig{maxBody: DefaultMaxCallbackBody, maxSkew: defaultMaxSkew}
-	for i, o := range opts {
-		if o == nil {
-			panic(fmt.Sprintf("video: %s: option %d is nil", method, i))
-		}
-		if err := o(h); err != nil {
-			panic(err.Error())
-		}
+// buildHandlerConfig applies opts over the defaults, or returns a
+// *[ConfigError] naming the first invalid option.
+func (c *Client) buildHandlerConfig(method string, opts []HandlerOption) (*handlerConfig, error) {
+	h, err := applyHandlerOptions(method, opts)
+	if err != nil {
+		return nil, err
 	}
 	// The body and its URL: the URL is not under WithMaxBody.
 	v, err := signature.New(c.authToken, signature.WithMaxBytes(int(h.maxBody)+maxSignedURL))
 	if err != nil {
-		panic(fmt.Sprintf("video: %s: %v", method, err))
+		return nil, &ConfigError{Option: method, Err: err}
 	}
 	h.sig = v
-	return h
+	return h, nil
+}
+
+// applyHandlerOptions applies opts over the defaults, or returns a
+// *[ConfigError] naming the first invalid option (method for a nil one).
+func applyHandlerOptions(method string, opts []HandlerOption) (*handlerConfig, error) {
+	h := &handlerConfig{maxBody: DefaultMaxCallbackBody, maxSkew: defaultMaxSkew}
+	for i, o := range opts {
+		if o == nil {
+			return nil, optErr(method, "option %d is nil", i)
+		}
+		if err := o(h); err != nil {
+			return nil, asConfigError(err)
+		}
+	}
+	return h, nil
+}
+
+// misconfigured is the handler built from an invalid [HandlerOption]: it
+// logs err (a *[ConfigError] naming the option) at Error when built and
+// again at the first request, and answers every request 500 without
+// reading it, so that nothing changes and Twilio's own logs show the
+// failure.
+func misconfigured(log *slog.Logger, what string, err error) http.Handler {
+	msg := "videoquota: " + what + " answers 500 to every request: invalid option"
+	log.LogAttrs(context.Background(), slog.LevelError, msg, slog.String("error", err.Error()))
+	var logged atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if logged.CompareAndSwap(false, true) {
+			log.LogAttrs(r.Context(), slog.LevelError, msg, slog.String("error", err.Error()))
+		}
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	})
 }
 
 // maxSignedURL bounds the URL a webhook is signed over, beside its body.

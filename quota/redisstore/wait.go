@@ -35,7 +35,7 @@ type TimeoutError struct {
 
 // Error says how long the store waited.
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("no answer from Redis within %v", e.Timeout)
+	return fmt.Sprintf("redisstore: no answer from Redis within %v", e.Timeout)
 }
 
 // call runs f, which talks to Redis, in a goroutine of its own, and returns

@@ -532,7 +532,7 @@ func ParseFaults(b []byte) (Faults, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&fj); err != nil {
-		return Faults{}, fmt.Errorf("faults: %w", err)
+		return Faults{}, fmt.Errorf("videotest: faults: %w", err)
 	}
 	if err := fj.validate(); err != nil {
 		return Faults{}, err
@@ -548,7 +548,7 @@ func (fj faultsJSON) validate() error {
 		{"callback_drop_rate", fj.CallbackDropRate}, {"callback_duplicate_rate", fj.CallbackDuplicateRate},
 		{"callback_delay_rate", fj.CallbackDelayRate}, {"callback_reorder_rate", fj.CallbackReorderRate}} {
 		if x.v < 0 || x.v > 1 {
-			return fmt.Errorf("faults: %s %v must be a probability from 0 to 1", x.name, x.v)
+			return fmt.Errorf("videotest: faults: %s %v must be a probability from 0 to 1", x.name, x.v)
 		}
 	}
 	for _, x := range []struct {
@@ -556,7 +556,7 @@ func (fj faultsJSON) validate() error {
 		v    int
 	}{{"force_429", fj.Force429}, {"latency_ms", fj.LatencyMS}, {"callback_delay_ms", fj.CallbackDelayMS}} {
 		if x.v < 0 {
-			return fmt.Errorf("faults: %s %d must not be negative", x.name, x.v)
+			return fmt.Errorf("videotest: faults: %s %d must not be negative", x.name, x.v)
 		}
 	}
 	return nil

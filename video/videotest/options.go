@@ -68,6 +68,15 @@ var maxParticipantsByType = map[string]int{
 // 10,000 concurrent rooms and participants, 80 reads/s and 20 writes/s with a
 // one-second burst, no platform concurrency limit, real time, and client-side
 // (ad-hoc) room creation off.
+//
+// Options is a plain struct, not functional options as package video's: it
+// is the emulator's whole configuration as a value, filled field for field
+// by the videotest command's flags and $VIDEOTEST_ variables (package
+// emulator), as http.Server's fields are. What changes while the emulator
+// runs (faults, the clock) goes through [Server]'s methods and the control
+// API instead. An invalid field makes [Start] fail with an error naming it
+// ("videotest: Options.<Field> …"); [NewServer] panics with that error, as
+// httptest.NewServer does.
 type Options struct {
 	// Addr is the loopback address to listen on; "" means 127.0.0.1:0 (a free
 	// port). Non-loopback addresses are refused.

@@ -88,7 +88,7 @@ type Server struct {
 func NewServer(opts Options) *Server {
 	s, err := Start(opts)
 	if err != nil {
-		panic("videotest: " + err.Error())
+		panic(err.Error())
 	}
 	return s
 }
@@ -107,12 +107,12 @@ func Start(opts Options) (*Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 		s.disp.close()
-		return nil, fmt.Errorf("Options.Addr %q: want a loopback host:port such as 127.0.0.1:0", addr)
+		return nil, fmt.Errorf("videotest: Options.Addr %q: want a loopback host:port such as 127.0.0.1:0", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		s.disp.close()
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("videotest: listen %s: %w", addr, err)
 	}
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String()
@@ -133,29 +133,29 @@ func isAlnum(s string) bool {
 
 func newServer(opts Options) (*Server, error) {
 	if _, ok := sidmap.Parse("AC", opts.AccountSID); opts.AccountSID != "" && !ok {
-		return nil, errors.New("Options.AccountSID must be a Twilio Account SID: AC followed by 32 hex digits")
+		return nil, errors.New("videotest: Options.AccountSID must be a Twilio Account SID: AC followed by 32 hex digits")
 	}
 	if opts.AuthToken != "" && !isAlnum(opts.AuthToken) {
-		return nil, errors.New("Options.AuthToken must be alphanumeric")
+		return nil, errors.New("videotest: Options.AuthToken must be alphanumeric")
 	}
 	if (opts.APIKeySID == "") != (opts.APIKeySecret == "") {
-		return nil, errors.New("Options.APIKeySID and Options.APIKeySecret: set both or neither")
+		return nil, errors.New("videotest: Options.APIKeySID and Options.APIKeySecret: set both or neither")
 	}
 	if _, ok := sidmap.Parse("SK", opts.APIKeySID); opts.APIKeySID != "" && !ok {
-		return nil, errors.New("Options.APIKeySID must be a Twilio API Key SID: SK followed by 32 hex digits")
+		return nil, errors.New("videotest: Options.APIKeySID must be a Twilio API Key SID: SK followed by 32 hex digits")
 	}
 	if opts.APIKeySecret != "" && !isAlnum(opts.APIKeySecret) {
-		return nil, errors.New("Options.APIKeySecret must be alphanumeric")
+		return nil, errors.New("videotest: Options.APIKeySecret must be alphanumeric")
 	}
 	if opts.AdHocRoomType != "" {
 		if _, ok := maxParticipantsByType[opts.AdHocRoomType]; !ok {
-			return nil, fmt.Errorf("Options.AdHocRoomType %q is not a room type", opts.AdHocRoomType)
+			return nil, fmt.Errorf("videotest: Options.AdHocRoomType %q is not a room type", opts.AdHocRoomType)
 		}
 	}
 	switch strings.ToUpper(opts.AdHocStatusCallbackMethod) {
 	case "", "POST", "GET":
 	default:
-		return nil, fmt.Errorf("Options.AdHocStatusCallbackMethod %q must be GET or POST", opts.AdHocStatusCallbackMethod)
+		return nil, fmt.Errorf("videotest: Options.AdHocStatusCallbackMethod %q must be GET or POST", opts.AdHocStatusCallbackMethod)
 	}
 	seed := opts.Seed
 	if seed == 0 {

@@ -291,7 +291,7 @@ func Run(ctx context.Context) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	fmt.Fprintln(os.Stderr, err) // every error names its package: "emulator: …", "videotest: …"
 	var ue *UsageError
 	if errors.As(err, &ue) {
 		return 2
@@ -303,8 +303,8 @@ func Run(ctx context.Context) int {
 // it before starting anything.
 type UsageError struct{ Err error }
 
-// Error implements error.
-func (e *UsageError) Error() string { return e.Err.Error() }
+// Error reads "emulator: <what is wrong>".
+func (e *UsageError) Error() string { return "emulator: " + e.Err.Error() }
 
 // Unwrap returns the cause.
 func (e *UsageError) Unwrap() error { return e.Err }
