@@ -519,6 +519,9 @@ func TestQueueBounded(t *testing.T) {
 // deadline while the sentinel declares it down and promotes the replica;
 // then the store works on the new master, under either policy.
 func TestSentinelMasterHangs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis master, replica and Sentinel per policy and waits out a failover (seconds); run without -short")
+	}
 	for _, policy := range []redisstore.FailurePolicy{redisstore.FailClosed, redisstore.FailLocal} {
 		t.Run(policy.String(), func(t *testing.T) {
 			sen := redistest.StartSentinel(t)
@@ -613,6 +616,9 @@ func TestSentinelMasterHangs(t *testing.T) {
 // operations on accounts it serves return within the deadline, and those
 // of the other masters' accounts go on.
 func TestClusterNodeHangs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster of three masters (seconds); run without -short")
+	}
 	cl := redistest.StartCluster(t, 3)
 	rdb := cl.Client(t, nil)
 	const timeout = 300 * time.Millisecond
