@@ -285,12 +285,14 @@ type Model struct {
 	resOp    map[uint64]uint64 // Reserve op -> create
 	tokOp    map[uint64]string // Reserve op -> token name
 	holdOp   map[uint64]string // Hold or Commit op of a Room -> its SID
+	endOp    map[uint64]string // Release op of an ended Room -> its SID
 	nextOp   uint64
 	last     map[string]uint64 // key -> latest op on it not Done
 	open     map[uint64]bool   // ops emitted and not Done
 	waiting  []blocked         // ops waiting for others' Done
 	out      []Op
-	greedy   bool // tests: the rule this package replaced (absorb while creates are in flight)
+	due      int64 // the earliest a create of unknown outcome can lapse; 0: none
+	greedy   bool  // tests: the rule this package replaced (absorb while creates are in flight)
 }
 
 // New returns an empty Model.
@@ -304,6 +306,7 @@ func New(cfg Config) *Model {
 		resOp:   make(map[uint64]uint64),
 		tokOp:   make(map[uint64]string),
 		holdOp:  make(map[uint64]string),
+		endOp:   make(map[uint64]string),
 		last:    make(map[string]uint64),
 		open:    make(map[uint64]bool),
 	}
@@ -336,6 +339,9 @@ func (m *Model) Apply(in Input) []Op {
 				break
 			}
 			c.phase, c.sent = unknown, in.Sent
+			if at := c.started + m.cfg.TTL; m.cfg.TTL > 0 && (m.due == 0 || at < m.due) {
+				m.due = at
+			}
 		}
 	case RoomCreated:
 		m.roomCreated(in)
@@ -486,7 +492,7 @@ func (m *Model) roomEnded(sid string) {
 	if !ok {
 		// The store may hold it all the same (another process's holding,
 		// one the Model forgot after a failed operation).
-		m.emit(Op{Kind: Release, Key: sid})
+		m.endOp[m.emit(Op{Kind: Release, Key: sid})] = sid
 		return
 	}
 	delete(m.rooms, sid)
@@ -505,7 +511,7 @@ func (m *Model) roomEnded(sid string) {
 		t.reserved, t.held = true, true
 		deps = append(deps, m.emit(Op{Kind: Hold, Key: t.key}))
 	}
-	m.emitAfter(Op{Kind: Release, Key: sid}, deps)
+	m.endOp[m.emitAfter(Op{Kind: Release, Key: sid}, deps)] = sid
 }
 
 func (m *Model) listing(in Listed) {
@@ -587,11 +593,15 @@ func (m *Model) tokenMinted(in TokenMinted) {
 }
 
 func (m *Model) lapse() {
-	if m.cfg.TTL <= 0 {
-		return
+	if m.cfg.TTL <= 0 || m.due == 0 || m.now < m.due {
+		return // nothing can lapse yet: the clock costs nothing per input
 	}
+	m.due = 0
 	for _, id := range slices.Sorted(maps.Keys(m.creates)) {
 		c := m.creates[id]
+		if c.phase == unknown && c.started+m.cfg.TTL > m.now && (m.due == 0 || c.started+m.cfg.TTL < m.due) {
+			m.due = c.started + m.cfg.TTL
+		}
 		if c.phase == unknown && c.started+m.cfg.TTL <= m.now {
 			delete(m.creates, id)
 			m.emit(Op{Kind: Release, Key: c.key}) // lapsed in the store as well
@@ -710,13 +720,25 @@ func (m *Model) done(in Done) {
 			delete(m.rooms, sid)
 		}
 	}
+	if sid, ok := m.endOp[in.ID]; ok {
+		delete(m.endOp, in.ID)
+		if !in.OK {
+			// The store may still hold it: the next source that shows it
+			// ended releases it again.
+			delete(m.ended, sid)
+		}
+	}
 	if cid, ok := m.resOp[in.ID]; ok {
 		delete(m.resOp, in.ID)
 		if c, ok := m.creates[cid]; ok && c.phase == reserving {
 			if in.OK {
 				c.phase = inFlight
 			} else {
-				delete(m.creates, cid) // refused at the quota: never sent
+				// Refused at the quota, or the store failed: never sent.
+				// A store that failed may have taken it before its answer
+				// was lost: given back.
+				delete(m.creates, cid)
+				m.emit(Op{Kind: Release, Key: c.key})
 			}
 		}
 	}
@@ -744,6 +766,17 @@ func (m *Model) done(in Done) {
 // Creates returns how many creates are not settled: in flight or of
 // unknown outcome.
 func (m *Model) Creates() int { return len(m.creates) }
+
+// Creating reports whether a create of Room name is not settled: in
+// flight or of unknown outcome.
+func (m *Model) Creating(name string) bool {
+	for _, c := range m.creates {
+		if c.name == name && !c.settled {
+			return true
+		}
+	}
+	return false
+}
 
 // Holds reports whether the Model holds Room sid.
 func (m *Model) Holds(sid string) bool {
@@ -773,6 +806,7 @@ func (m *Model) Clone() *Model {
 	c.resOp = maps.Clone(m.resOp)
 	c.tokOp = maps.Clone(m.tokOp)
 	c.holdOp = maps.Clone(m.holdOp)
+	c.endOp = maps.Clone(m.endOp)
 	c.last = maps.Clone(m.last)
 	c.open = maps.Clone(m.open)
 	c.waiting = make([]blocked, len(m.waiting))

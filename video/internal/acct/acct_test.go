@@ -123,7 +123,7 @@ func runFailing(cfg Config, fail map[string]bool, ins []Input) []string {
 	apply = func(in Input) {
 		for _, op := range m.Apply(in) {
 			out = append(out, op.String())
-			ok := !((op.Kind == Hold && fail[op.Key]) || (op.Kind == Commit && fail[op.To]))
+			ok := !((op.Kind == Hold && fail[op.Key]) || (op.Kind == Commit && fail[op.To]) || fail[op.String()])
 			apply(Done{ID: op.ID, OK: ok})
 		}
 	}
@@ -173,6 +173,10 @@ func TestClientInputs(t *testing.T) {
 			map[string]bool{"RM1": true},
 			[]Input{RoomCreated{SID: "RM1", Name: "RM1"}, RoomCreated{SID: "RM1", Name: "RM1"}},
 			[]string{"hold RM1", "hold RM1"}},
+		{"a release the store failed: the next source that shows the end releases again",
+			map[string]bool{"release RM1": true},
+			[]Input{RoomCreated{SID: "RM1", Name: "RM1"}, RoomEnded{SID: "RM1"}, RoomEnded{SID: "RM1"}},
+			[]string{"hold RM1", "release RM1", "release RM1"}},
 		{"a forgotten tombstone: a late room-created is taken for a new Room",
 			nil,
 			[]Input{RoomEnded{SID: "RM1"}, Forget{SID: "RM1"}, RoomCreated{SID: "RM1", Name: "RM1"}},
