@@ -20,7 +20,7 @@ import (
 // on Redis.
 func TestCloseEndsCreateWaitingOnHungRedis(t *testing.T) {
 	t.Skip("CreateRoom returns ErrClosed about 5 s after Close (measured 5.04 s): Close ends the Reserve's wait, " +
-		"then createFailed gives the reservation back (giveBack) with a ctx without cancel, and as the ledger is closed " +
+		"then the driver gives the reservation back with a ctx without cancel, and as the ledger is closed " +
 		"it goes to store.Release directly, which waits on the hung Redis (go-redis's 3 s read timeout here, up to the store's deadline); " +
 		"giving back asynchronously would leave a goroutine after Close, and skipping it risks a reservation Redis applies late, " +
 		"which the store's own late give-back covers only when Redis answers before the client's read timeout")

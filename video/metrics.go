@@ -462,7 +462,7 @@ func (m *clientMetrics) observe(ctx context.Context, o metric.Observer) error {
 			pending[quota.Rooms]++
 		}
 	}
-	pending[quota.Rooms] += int64(len(st.creates))
+	pending[quota.Rooms] += int64(c.rooms().creates())
 	for _, t := range st.partToks {
 		if now.Before(t.exp) {
 			pending[quota.Participants]++

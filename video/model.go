@@ -5,7 +5,6 @@ import (
 	"errors"
 	"hash/maphash"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,41 +15,19 @@ import (
 	"github.com/videoquota/videoquota/internal/sidmap"
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/video/internal/acct"
 )
 
-// The model: what a Client knows of its account's Rooms and Participants,
-// and the one place that decides what to reserve, commit and release in the
-// ledger. Every source feeds it through its methods: the Client's own calls
-// (createStarted/createDone, observeRoomEnded, the public slot methods), the
-// status callbacks (roomCreated, roomEnded, participantConnected,
-// participantDisconnected), JoinToken (tokenFor) and Reconcile (settle).
-//
-// # Unknown outcomes
-//
-// A request that may have reached Twilio and whose answer was not seen (the
-// connection failed after sending, ctx ended while it was on the wire, a 5xx)
-// keeps its slot pending, never released on a guess, and leaves behind what
-// the other sources need to settle it: the reservation key, the UniqueName
-// if any, and when the request was last on the wire. It is settled by the
-// first of:
-//
-//   - the create's own retry finding the Room by UniqueName (named creates);
-//   - a room-created (or participant-connected) callback for a Room of that
-//     UniqueName, which commits the reservation under the Room's SID;
-//   - for an unnamed create, a Room the Client knows nothing of (an
-//     orphan), once no unnamed create of this Client is in flight: Twilio's
-//     callback does not say who created the Room, and while a create is in
-//     flight the Room may be its (whose answer would then find the SID held
-//     and give its own reservation back). Until then the orphan is held on
-//     its own, by SID; then orphans settle creates of unknown outcome one
-//     for one (absorbLocked), each by a Commit of the reservation onto the
-//     orphan's SID. With several processes sharing the store, another
-//     process's create in flight may be the orphan's creator too, which
-//     this Client cannot see (see the acct package: Config.Shared);
-//   - a Reconcile started after the request window ([Client.Reconcile]):
-//     the listing then shows every Room that exists, so the reservation is
-//     given back;
-//   - the reservation's TTL ([WithReservationTTL]), when nothing else runs.
+// The model: what a Client knows of its account's Rooms and Participants.
+// The Rooms' ledger is decided by one state machine, fed by every source
+// through the driver (driver.go, the acct package): the Client's own
+// creates (rooms.go), the status callbacks (roomCreated, endRoom,
+// participantConnected), JoinToken's Room reservations and Reconcile's
+// listings. Unknown outcomes and how each is settled are the acct
+// package's doc. The model keeps beside it what the Participants need: the
+// Room tracks (in progress or ended, by SID, with the Participants indexed
+// in them), the names of Rooms in progress, and the Participants' ledger,
+// which it decides itself.
 //
 // # Locks
 //
@@ -60,23 +37,24 @@ import (
 // mu again (or the decision undone). Events of one Room are serialised by
 // that Room's stripe lock, held across their store operations, so that a
 // connect and a disconnect of one Participant reach the store in order
-// while other Rooms proceed.
+// while other Rooms proceed. The driver's lock is taken under mu, never
+// the other way round.
 type model struct {
 	mu        sync.Mutex
-	rooms     sidmap.Map[roomState]           // Room SID -> roomState; SIDs of Twilio's shape held as IDs, others as strings
-	names     sidmap.Table[uint64, sidmap.ID] // nameHash(UniqueName) -> the Room last known in progress under it (see nameLocked)
-	oddNames  map[uint64]string               // the same, for Rooms whose SID is not of Twilio's shape
-	nameAt    int                             // pruning cursor into names
-	parts     map[string]partTrack            // Participant SID -> (those not indexed in a Room)
-	heldIn    map[string]string               // Participant SID -> Room, for those held through the public slot methods
-	bigIdx    map[string]map[pid]int          // Room SID -> Participant -> index in its parts, for Rooms of bigRoom or more
-	aliases   map[sidmap.ID]aliasRec          // alias pid -> its SID (see pidLocked)
-	aliasOf   map[string]sidmap.ID            // SID -> alias pid
-	aliasN    uint64                          // aliases made
-	pa        sidmap.Parser                   // Participant SIDs, the last remembered: an event asks for one several times
-	creates   map[string]*createRec
-	orphans   []orphan                                   // Rooms callbacks showed while unnamed creates were in flight, unclaimed
+	rooms     sidmap.Map[roomState]                      // Room SID -> roomState; SIDs of Twilio's shape held as IDs, others as strings
+	names     sidmap.Table[uint64, sidmap.ID]            // nameHash(UniqueName) -> the Room last known in progress under it (see nameLocked)
+	oddNames  map[uint64]string                          // the same, for Rooms whose SID is not of Twilio's shape
+	nameAt    int                                        // pruning cursor into names
+	parts     map[string]partTrack                       // Participant SID -> (those not indexed in a Room)
+	heldIn    map[string]string                          // Participant SID -> Room, for those held through the public slot methods
+	bigIdx    map[string]map[pid]int                     // Room SID -> Participant -> index in its parts, for Rooms of bigRoom or more
+	aliases   map[sidmap.ID]aliasRec                     // alias pid -> its SID (see pidLocked)
+	aliasOf   map[string]sidmap.ID                       // SID -> alias pid
+	aliasN    uint64                                     // aliases made
+	pa        sidmap.Parser                              // Participant SIDs, the last remembered: an event asks for one several times
+	drv       driver                                     // the Rooms' accounting (driver.go)
 	roomToks  map[string]*tokRes                         // Room name -> JoinToken's Room reservation
+	later     []acct.Input                               // what pruning tells the driver, once mu is released
 	partToks  map[string]*tokRes                         // ParticipantReservationKey(room, identity) -> JoinToken's reservation
 	toksOf    map[string]int                             // room (name or SID) -> JoinToken Participant reservations outstanding
 	seen      dedupe                                     // status callback deliveries
@@ -105,7 +83,6 @@ func (m *model) init() {
 	m.bigIdx = make(map[string]map[pid]int)
 	m.aliases = make(map[sidmap.ID]aliasRec)
 	m.aliasOf = make(map[string]sidmap.ID)
-	m.creates = make(map[string]*createRec)
 	m.roomToks = make(map[string]*tokRes)
 	m.partToks = make(map[string]*tokRes)
 	m.toksOf = make(map[string]int)
@@ -127,28 +104,10 @@ func (m *model) stripe(sid string) *sync.Mutex {
 	return &m.stripes[maphash.String(m.seed, sid)%uint64(len(m.stripes))]
 }
 
-// createRec is a Room reservation of this Client's CreateRoom, from the
-// reservation to its settlement.
-type createRec struct {
-	name    string // UniqueName; "" for an unnamed create
-	started int64  // local time (µs) the create began
-	unknown bool   // the call returned without knowing whether the Room was created
-	sent    int64  // local time (µs) the outcome became unknown
-	settled string // the Room SID another source committed the reservation under
-}
-
-// orphan is a Room a callback showed, held under its SID, while an unnamed
-// create of this Client was in flight: it may be that create's Room.
-type orphan struct {
-	sid string
-	at  int64 // when it was created (µs, Twilio's clock)
-}
-
 // tokRes is a JoinToken reservation: a Room slot for a name not known in
 // progress, or a Participant slot for a (room, identity).
 type tokRes struct {
 	created int64     // local time (µs) it was made
-	claimed string    // the Room SID a callback showed while it was being made
 	id      string    // its key in the model: the room name, or ParticipantReservationKey(room, identity)
 	key     string    // the ledger key: id made unique, so that a reservation given back never takes a newer one with it
 	room    string    // the room as given to JoinToken (Participant reservations)
@@ -182,70 +141,18 @@ func (m *model) identHash(identity string) uint32 {
 	return uint32(maphash.String(m.seed, identity)) | 1
 }
 
-// ---- the Client's own calls ----
+// maxSkew is how far Twilio's clock and the local one may disagree when an
+// event is matched with a reservation by time, and how far ahead of the
+// local clock an event's Timestamp may be before it is refused.
+const maxSkew = time.Minute
 
-// createStarted records the reservation key of a create of Room name.
-func (m *model) createStarted(c *Client, key, name string) {
-	m.mu.Lock()
-	m.creates[key] = &createRec{name: name, started: stamp(c.now())}
-	m.mu.Unlock()
-}
-
-// createDone settles the reservation of a create whose Room is room. It
-// reports whether the slot is now held.
-func (m *model) createDone(ctx context.Context, c *Client, key string, sid, name string) bool {
-	m.mu.Lock()
-	rec, ok := m.creates[key]
-	m.dropOrphanLocked(sid)
-	if ok && rec.settled == sid {
-		m.settledLocked(ctx, c, key) // unlocks
-		return true                  // a callback committed it under the SID already
+func (t *tokRes) isReady() bool {
+	select {
+	case <-t.ready:
+		return true
+	default:
+		return false
 	}
-	res := key
-	if ok && rec.settled != "" {
-		// A callback took another Room of that name (an older one, created
-		// and ended elsewhere) for this create's: that Room keeps the slot
-		// it took, and this one is held on its own.
-		res = ""
-	}
-	if r, known := m.getRoom(sid); known && r.ended() {
-		m.settledLocked(ctx, c, key) // unlocks
-		c.giveBack(ctx, quota.Rooms, res)
-		return false // ended (callbacks) before its answer arrived
-	}
-	m.recon.room(sid, true)
-	m.mu.Unlock()
-	// The create stays in flight until its Room is tracked: a callback of
-	// that Room meanwhile holds it on its own, and takes no reservation of
-	// a create of unknown outcome for it.
-	st := m.stripe(sid)
-	st.Lock()
-	defer st.Unlock()
-	var err error
-	if res == "" {
-		err = c.ledger.Hold(context.WithoutCancel(ctx), quota.Rooms, sid, quota.SourceLocal)
-	} else {
-		err = c.settle(ctx, quota.Rooms, res, sid)
-	}
-	m.mu.Lock()
-	if err != nil {
-		c.logWarn(ctx, "committing a room failed", err, "room", sid)
-	} else {
-		m.trackOwnRoomLocked(c, sid, name)
-	}
-	m.dropOrphanLocked(sid) // a callback may have noted it meanwhile
-	m.settledLocked(ctx, c, key)
-	return true // on error, the reservation stays until it lapses
-}
-
-// settledLocked forgets create key, no longer in flight, and commits the
-// orphans that then settle creates of unknown outcome. Requires mu held,
-// and releases it.
-func (m *model) settledLocked(ctx context.Context, c *Client, key string) {
-	delete(m.creates, key)
-	pairs := m.absorbLocked()
-	m.mu.Unlock()
-	m.commitPairs(ctx, c, pairs)
 }
 
 // trackOwnRoomLocked records Room sid, created by the Client, as in
@@ -265,186 +172,6 @@ func (m *model) trackOwnRoomLocked(c *Client, sid, name string) {
 	m.recon.room(r.sid, true)
 }
 
-// createFailed gives back the reservation of a create that Twilio did not
-// process (refused, never sent).
-func (m *model) createFailed(ctx context.Context, c *Client, key string) {
-	m.mu.Lock()
-	rec, ok := m.creates[key]
-	delete(m.creates, key)
-	pairs := m.absorbLocked() // this create is no longer in flight
-	m.mu.Unlock()
-	m.commitPairs(ctx, c, pairs)
-	if ok && rec.settled != "" {
-		return // a callback showed the Room exists after all
-	}
-	c.giveBack(ctx, quota.Rooms, key)
-}
-
-// createUnknown keeps the reservation of a create whose outcome is unknown
-// pending, for the truth sources to settle (see the type's doc). Once no
-// unnamed create is in flight, orphans settle unnamed creates of unknown
-// outcome one for one (see absorbLocked).
-func (m *model) createUnknown(ctx context.Context, c *Client, key string) {
-	m.mu.Lock()
-	rec, ok := m.creates[key]
-	if !ok {
-		m.mu.Unlock()
-		return
-	}
-	if rec.settled != "" {
-		delete(m.creates, key)
-		m.mu.Unlock()
-		return
-	}
-	rec.unknown, rec.sent = true, stamp(c.now())
-	pairs := m.absorbLocked()
-	m.mu.Unlock()
-	m.commitPairs(ctx, c, pairs)
-}
-
-// noteOrphanLocked records Room sid, created at ts (µs, Twilio's clock),
-// held from a callback with no reservation to settle, if an unnamed create
-// is in flight: that create's answer may name it (createDone drops it), or
-// be lost, and once none is in flight the orphan settles a create of
-// unknown outcome (absorbLocked). Requires mu.
-func (m *model) noteOrphanLocked(sid string, ts int64) {
-	if m.unnamedInFlightLocked() {
-		m.orphans = append(m.orphans, orphan{sid: sid, at: ts})
-	}
-}
-
-// unnamedInFlightLocked reports whether an unnamed create of this Client
-// was sent and neither answered nor returned. Requires mu.
-func (m *model) unnamedInFlightLocked() bool {
-	for _, rec := range m.creates {
-		if rec.name == "" && !rec.unknown && rec.settled == "" {
-			return true
-		}
-	}
-	return false
-}
-
-// dropOrphanLocked forgets orphan sid (its creator is known, or it ended).
-// Requires mu.
-func (m *model) dropOrphanLocked(sid string) {
-	m.orphans = slices.DeleteFunc(m.orphans, func(o orphan) bool { return o.sid == sid })
-}
-
-// couldCreate reports whether unnamed create rec may have made a Room
-// created at ts (µs, Twilio's clock): after it began, within its request
-// window.
-func (rec *createRec) couldCreate(ts int64) bool {
-	skew := int64(maxSkew / time.Microsecond)
-	return rec.started <= ts+skew && (!rec.unknown || ts <= rec.sent+int64(DefaultRequestWindow/time.Microsecond)+skew)
-}
-
-// absorbed is a create's reservation key to commit under an orphan's SID.
-type absorbed struct{ key, sid string }
-
-// absorbLocked settles unnamed creates of unknown outcome with orphans, one
-// for one, once no unnamed create is in flight. Every orphan is then the
-// Room of a create of unknown outcome (no other create is left to have
-// made it; Rooms of other Clients of the account carry no orphan's shape
-// only if they reserve through this Client), a different one for each, so
-// that at most |unknown| - |orphans| of their Rooms can be hidden and that
-// many reservations stay. Never a guess about which create a Room is: while
-// one is in flight, the Room may be its, and its answer would then find the
-// SID held and give its reservation back. Each pair is committed (the
-// reservation becomes the orphan's holding in one store operation). The
-// orphans are forgotten. Requires mu.
-func (m *model) absorbLocked() []absorbed {
-	if len(m.orphans) == 0 || m.unnamedInFlightLocked() {
-		return nil
-	}
-	var out []absorbed
-	for _, o := range m.orphans {
-		best := ""
-		for k, rec := range m.creates {
-			if rec.name == "" && rec.unknown && rec.settled == "" && rec.couldCreate(o.at) &&
-				(best == "" || rec.sent < m.creates[best].sent) {
-				best = k
-			}
-		}
-		if best != "" {
-			delete(m.creates, best)
-			out = append(out, absorbed{key: best, sid: o.sid})
-		}
-	}
-	m.orphans = m.orphans[:0]
-	return out
-}
-
-// commitPairs commits each create's reservation under its orphan's SID.
-func (m *model) commitPairs(ctx context.Context, c *Client, pairs []absorbed) {
-	for _, p := range pairs {
-		if err := c.settle(ctx, quota.Rooms, p.key, p.sid); err != nil {
-			c.logWarn(ctx, "committing a reservation under a room failed", err, "room", p.sid)
-		}
-	}
-}
-
-// claimRoomLocked takes the reservation that a Room sid named name, created
-// at ts (µs, Twilio's clock), settles: a create of that name begun before
-// it, else a JoinToken reservation for that name made before it, else (for
-// a Room without a UniqueName of its own, and only while no unnamed create
-// is in flight) the unnamed create of unknown outcome that may have made it
-// whose window closes first. It returns the key to commit ("" to hold the SID) and
-// an undo. A JoinToken reservation still being made is marked, so that it
-// is given back once made. Requires mu held.
-func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo func()) {
-	late := ts + int64(maxSkew/time.Microsecond) // the latest local time the Room can have been created at
-	if name != "" && name != sid {
-		for k, rec := range m.creates {
-			if rec.name == name && rec.settled == "" && rec.started <= late {
-				rec.settled = sid
-				return k, func() { rec.settled = "" }
-			}
-		}
-		if t, ok := m.roomToks[name]; ok && t.created <= late {
-			delete(m.roomToks, name)
-			if !t.isReady() {
-				t.claimed = sid // settleTok gives the reservation back once made
-				return "", func() { t.claimed = ""; m.roomToks[name] = t; m.tokQ.push(t) }
-			}
-			if t.err == nil {
-				return t.key, func() { m.roomToks[name] = t; m.tokQ.push(t) }
-			}
-			return "", func() { m.roomToks[name] = t; m.tokQ.push(t) }
-		}
-		return "", func() {}
-	}
-	if m.unnamedInFlightLocked() {
-		return "", func() {} // held on its own: it may be that create's Room
-	}
-	var oldest string
-	for k, rec := range m.creates {
-		if rec.name == "" && rec.unknown && rec.settled == "" && rec.couldCreate(ts) &&
-			(oldest == "" || rec.sent < m.creates[oldest].sent) {
-			oldest = k
-		}
-	}
-	if oldest != "" {
-		rec := m.creates[oldest]
-		delete(m.creates, oldest)
-		return oldest, func() { m.creates[oldest] = rec }
-	}
-	return "", func() {}
-}
-
-// maxSkew is how far Twilio's clock and the local one may disagree when an
-// event is matched with a reservation by time, and how far ahead of the
-// local clock an event's Timestamp may be before it is refused.
-const maxSkew = time.Minute
-
-func (t *tokRes) isReady() bool {
-	select {
-	case <-t.ready:
-		return true
-	default:
-		return false
-	}
-}
-
 // ---- Room ends learnt from the Client's own calls ----
 
 // roomEnded releases Room sid and the Participants known in it (the Room
@@ -461,7 +188,6 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 		return src == quota.SourceCallback && r.mark.at() == at, nil
 	}
 	taken := m.takeRoomLocked(sid, idxHeld|idxConn)
-	m.dropOrphanLocked(sid)
 	m.recon.room(sid, false)
 	for _, p := range taken {
 		m.recon.part(p.sid, sid, false)
@@ -475,7 +201,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 			}
 		}
 	}
-	if err := c.ledger.Release(ctx, quota.Rooms, sid, src); err != nil {
+	if _, err := c.rooms().apply(ctx, c, src, stamp(c.now()), acct.RoomEnded{SID: sid}, nil); err != nil {
 		errs = append(errs, err)
 	}
 	m.mu.Lock()
@@ -566,8 +292,11 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 	}
 	m.newest = max(m.newest, ts)
 	m.pruneLocked()
+	later := m.later
+	m.later = nil
 	m.mu.Unlock()
 	st.Unlock()
+	c.rooms().tell(ctx, c, later)
 	if empty && h.closeEmpty {
 		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
 	}
@@ -591,25 +320,21 @@ func (m *model) heardLocked(e *RoomEvent) {
 	}
 }
 
-// roomPlan is what learning of a Room in progress does to the ledger.
+// roomPlan is a Room in progress learnt from a status callback: recorded
+// in the model optimistically (its name), counted by the driver.
 type roomPlan struct {
 	sid, name string
-	key       string // reservation to commit under sid; "" to hold sid
+	ts        int64 // when it was created (µs, Twilio's clock)
 	undo      func()
 }
 
-// learnRoomLocked decides how Room sid (name), new to the model, is
-// counted and records it optimistically. Requires mu held and sid's stripe.
-func (m *model) learnRoomLocked(c *Client, sid, name string, ts int64) roomPlan {
-	key, undo := m.claimRoomLocked(sid, name, ts)
-	if key == "" && (name == "" || name == sid) {
-		m.noteOrphanLocked(sid, ts)
-	}
+// learnRoomLocked records Room sid (name), new to the model, under its
+// name. Requires mu held and sid's stripe.
+func (m *model) learnRoomLocked(sid, name string, ts int64) roomPlan {
 	prev, had := m.nameSIDLocked(name)
 	m.nameLocked(name, sid)
 	m.recon.room(sid, true)
-	return roomPlan{sid: sid, name: name, key: key, undo: func() {
-		undo()
+	return roomPlan{sid: sid, name: name, ts: ts, undo: func() {
 		if had {
 			m.nameLocked(name, prev)
 		} else {
@@ -618,11 +343,11 @@ func (m *model) learnRoomLocked(c *Client, sid, name string, ts int64) roomPlan 
 	}}
 }
 
+// exec counts the Room: the driver holds it, or commits the reservation
+// that it settles.
 func (p *roomPlan) exec(ctx context.Context, c *Client, src quota.Source) error {
-	if p.key != "" {
-		return c.ledger.Commit(ctx, quota.Rooms, p.key, p.sid, src)
-	}
-	return c.ledger.Hold(ctx, quota.Rooms, p.sid, src)
+	_, err := c.rooms().apply(ctx, c, src, stamp(c.now()), acct.RoomCreated{SID: p.sid, Name: strings.Clone(p.name), At: p.ts}, nil)
+	return err
 }
 
 func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int64) error {
@@ -638,7 +363,7 @@ func (m *model) roomCreated(ctx context.Context, c *Client, e *RoomEvent, ts int
 		m.mu.Unlock()
 		return nil // already in progress (own call, a participant event came first) or ended
 	}
-	plan := m.learnRoomLocked(c, r.sid, e.RoomName, ts)
+	plan := m.learnRoomLocked(r.sid, e.RoomName, ts)
 	m.mu.Unlock()
 	err := plan.exec(ctx, c, quota.SourceCallback)
 	m.mu.Lock()
@@ -712,7 +437,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	var rp roomPlan
 	if roomNew {
 		// room-created not seen (yet): the Room is in progress all the same.
-		rp = m.learnRoomLocked(c, r.sid, e.RoomName, ts)
+		rp = m.learnRoomLocked(r.sid, e.RoomName, ts)
 	}
 	keys, undoToks := m.takeTokensLocked(e)
 	m.recon.part(e.ParticipantSID, r.sid, true)
@@ -830,7 +555,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 	if !validSID("RM", room) {
 		sid = m.inProgressLocked(room)
 	}
-	if !validSID("RM", room) && sid == "" && !m.creatingLocked(room) {
+	if !validSID("RM", room) && sid == "" && !c.rooms().creating(room) {
 		// No Room in progress or being created under that name: the token's
 		// first connect creates one (ad hoc).
 		if t, ok := m.roomToks[room]; ok {
@@ -879,16 +604,6 @@ func (m *model) inProgressLocked(name string) string {
 	return ""
 }
 
-// creatingLocked reports whether a create of Room name is pending.
-func (m *model) creatingLocked(name string) bool {
-	for _, rec := range m.creates {
-		if rec.name == name && rec.settled == "" {
-			return true
-		}
-	}
-	return false
-}
-
 // connectedAsLocked reports whether a Participant with identity hash id is
 // known connected in Room sid.
 func (m *model) connectedAsLocked(sid string, id uint32) bool {
@@ -930,7 +645,11 @@ func (m *model) tokenDone(ctx context.Context, c *Client, t *tokRes, res quota.R
 		}
 	}
 	m.mu.Unlock()
-	if drop && t.err == nil {
+	switch {
+	case !drop || t.err != nil:
+	case res == quota.Rooms:
+		c.rooms().tell(ctx, c, []acct.Input{acct.TokenDropped{Name: t.id, Key: t.key}})
+	default:
 		c.giveBack(ctx, res, t.key)
 	}
 }
@@ -976,6 +695,7 @@ func (m *model) pruneLocked() {
 			if r, ok := m.getRoom(e.sid); ok && r.mark != untracked && r.ended() && r.at() < cut {
 				r.mark = untracked
 				m.storeRoomLocked(r)
+				m.later = append(m.later, acct.Forget{SID: e.sid})
 			}
 			continue
 		}
@@ -1000,6 +720,7 @@ func (m *model) pruneLocked() {
 		case m.roomToks[t.id] == t:
 			if t.users == 0 && !wall.Before(t.exp) {
 				delete(m.roomToks, t.id)
+				m.later = append(m.later, acct.TokensLapsed{Name: t.id, At: now})
 				continue
 			}
 		default:
@@ -1324,16 +1045,4 @@ func (c *Client) giveBack(ctx context.Context, res quota.Resource, key string) {
 	if err != nil {
 		c.logWarn(ctx, "releasing a reservation failed", err)
 	}
-}
-
-// settle commits this Client's reservation key under the Room or
-// Participant SID it turned out to be, directly in the store after Close
-// (see giveBack).
-func (c *Client) settle(ctx context.Context, res quota.Resource, key, sid string) error {
-	ctx = context.WithoutCancel(ctx)
-	err := c.ledger.Commit(ctx, res, key, sid, quota.SourceLocal)
-	if errors.Is(err, quota.ErrClosed) {
-		_, err = c.store.Commit(ctx, c.accountSID, backend.Resource(res), key, sid, nil, quota.MaxHold)
-	}
-	return err
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video/internal/acct"
 )
 
 // DefaultReconcileShare is the share of the read quota that reconciliation
@@ -374,7 +375,7 @@ func (c *Client) reconcile(ctx context.Context, cfg *reconcileConfig) (Drift, er
 		return p.d, err
 	}
 	bg := context.WithoutCancel(ctx)
-	live, gone, err := p.syncRooms(bg, rooms, stamp(started.Add(-c.requestWindow())))
+	live, gone, err := p.syncRooms(bg, rooms, stamp(started))
 	rooms = nil
 	if err != nil {
 		return p.d, err
@@ -431,15 +432,16 @@ func sweep(n, budget, unlisted, roomReads int) int {
 
 // syncRooms makes the ledger's Rooms exactly those listed (corrected by
 // what the window recorded while listing), settles the reservations the
-// listing accounts for, and records the listing in the model. It returns
+// listing accounts for (the driver: creates of unknown outcome whose
+// request window closed before the listing began at started, µs, and
+// lapsed JoinToken reservations), and records the listing in the model. It returns
 // the Rooms in progress (the listing's SID strings) and the Rooms the model
 // held in progress that Twilio no longer lists.
-func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, cut int64) (live, gone []string, err error) {
+func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, started int64) (live, gone []string, err error) {
 	c, m := p.c, p.m
 	m.mu.Lock()
 	list := m.roomSetLocked(p.win, rooms)
 	snap := p.win.gen
-	settled := m.settleRoomsLocked(cut, list)
 	keys := make([]string, len(list))
 	for i, r := range list {
 		keys[i] = r.sid
@@ -451,12 +453,11 @@ func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, cut int64) (li
 	if err != nil {
 		return nil, nil, err
 	}
-	p.d.Rooms = ResourceDrift{Twilio: len(keys), Added: added, Removed: removed, Settled: len(settled)}
-	for _, k := range settled {
-		if err := c.ledger.Release(ctx, quota.Rooms, k, quota.SourceReconcile); err != nil {
-			return nil, nil, err
-		}
+	settled, err := c.rooms().apply(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, nil)
+	if err != nil {
+		return nil, nil, err
 	}
+	p.d.Rooms = ResourceDrift{Twilio: len(keys), Added: added, Removed: removed, Settled: settled}
 
 	m.mu.Lock()
 	gone = m.adoptRoomsLocked(list)
@@ -498,31 +499,6 @@ func (m *model) roomSetLocked(win *reconWindow, rooms []twilioRoom) roomList {
 		slices.SortFunc(rooms, func(a, b twilioRoom) int { return strings.Compare(a.sid, b.sid) })
 	}
 	return rooms
-}
-
-// settleRoomsLocked takes out the pending Room reservations a listing
-// accounts for and returns their ledger keys: creates of this Client whose
-// outcome was unknown since before cut (µs), and JoinToken reservations of
-// listed Room names. Requires mu held.
-func (m *model) settleRoomsLocked(cut int64, rooms roomList) []string {
-	m.orphans = m.orphans[:0] // listed, or ended: no create is settled by them now
-	var out []string
-	for k, rec := range m.creates {
-		if rec.unknown && rec.settled == "" && rec.sent < cut {
-			delete(m.creates, k)
-			out = append(out, k)
-		}
-	}
-	if len(m.roomToks) == 0 {
-		return out
-	}
-	for _, r := range rooms {
-		if t, ok := m.roomToks[r.name]; ok && r.name != "" && t.made && t.isReady() && t.err == nil {
-			delete(m.roomToks, r.name)
-			out = append(out, t.key)
-		}
-	}
-	return out
 }
 
 // adoptRoomsLocked makes the model's Rooms agree with the listing: listed

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video/internal/acct"
 )
 
 // Participant and Room slots through the public seam. Participants join
@@ -140,7 +141,7 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 	m.mu.Lock()
 	m.recon.room(roomSID, true)
 	m.mu.Unlock()
-	if err := c.ledger.Hold(ctx, quota.Rooms, roomSID, quota.SourceLocal); err != nil {
+	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Held{SID: strings.Clone(roomSID)}, nil); err != nil {
 		return err
 	}
 	m.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"github.com/twilio/twilio-go/client/jwt"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/video/internal/acct"
 )
 
 // Access token lifetimes (https://www.twilio.com/docs/iam/access-tokens).
@@ -188,19 +189,22 @@ func (c *Client) settleTok(ctx context.Context, t *tokRes, mine bool, res quota.
 			return err
 		}
 	}
-	err := c.reserve(ctx, res, t.key, ttl)
+	var err error
+	if res == quota.Rooms {
+		// The Rooms' accounting reserves for the name (none while it holds
+		// a Room of it) and turns the reservation into the Room's holding
+		// when the token's connect creates the Room.
+		_, err = c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.TokenMinted{Name: t.id, Key: t.key},
+			func(key string) error { return c.reserve(ctx, res, key, ttl) })
+	} else {
+		err = c.reserve(ctx, res, t.key, ttl)
+	}
 	m.mu.Lock()
 	t.err = err
 	if !t.isReady() {
 		close(t.ready)
 	}
-	claimed := t.claimed != ""
 	m.mu.Unlock()
-	if err == nil && claimed {
-		// The Room's room-created came while this was being made: the Room
-		// is held under its SID, the reservation is not needed.
-		c.giveBack(ctx, res, t.key)
-	}
 	return err
 }
 

@@ -201,6 +201,21 @@ type Done struct {
 // Tick is the local clock: creates of unknown outcome past their TTL lapse.
 type Tick struct{ Now int64 }
 
+// Held is Room SID in progress, told by the application (a holding it
+// asked for): held by SID, never an orphan, since no create is settled by
+// it.
+type Held struct{ SID string }
+
+// TokenDropped says that no JoinToken relies on the Room reservation Key
+// that [TokenMinted] for Name made (every call that wanted it failed): the
+// reservation is given back and the name forgotten.
+type TokenDropped struct{ Name, Key string }
+
+// Forget drops what the Model remembers of ended Room SID (its tombstone),
+// once no late source for it is applied any more. A later input for SID is
+// then taken for a Room never seen.
+type Forget struct{ SID string }
+
 func (CreateStarted) input() {}
 func (Answered) input()      {}
 func (Refused) input()       {}
@@ -212,6 +227,9 @@ func (TokenMinted) input()   {}
 func (TokensLapsed) input()  {}
 func (Done) input()          {}
 func (Tick) input()          {}
+func (Held) input()          {}
+func (TokenDropped) input()  {}
+func (Forget) input()        {}
 
 type phase uint8
 
@@ -266,12 +284,15 @@ type Model struct {
 	tokens   map[string]*token // names with JoinTokens outstanding
 	resOp    map[uint64]uint64 // Reserve op -> create
 	tokOp    map[uint64]string // Reserve op -> token name
+	holdOp   map[uint64]string // Hold or Commit op of a Room -> its SID
+	endOp    map[uint64]string // Release op of an ended Room -> its SID
 	nextOp   uint64
 	last     map[string]uint64 // key -> latest op on it not Done
 	open     map[uint64]bool   // ops emitted and not Done
 	waiting  []blocked         // ops waiting for others' Done
 	out      []Op
-	greedy   bool // tests: the rule this package replaced (absorb while creates are in flight)
+	due      int64 // the earliest a create of unknown outcome can lapse; 0: none
+	greedy   bool  // tests: the rule this package replaced (absorb while creates are in flight)
 }
 
 // New returns an empty Model.
@@ -284,6 +305,8 @@ func New(cfg Config) *Model {
 		tokens:  make(map[string]*token),
 		resOp:   make(map[uint64]uint64),
 		tokOp:   make(map[uint64]string),
+		holdOp:  make(map[uint64]string),
+		endOp:   make(map[uint64]string),
 		last:    make(map[string]uint64),
 		open:    make(map[uint64]bool),
 	}
@@ -316,6 +339,9 @@ func (m *Model) Apply(in Input) []Op {
 				break
 			}
 			c.phase, c.sent = unknown, in.Sent
+			if at := c.started + m.cfg.TTL; m.cfg.TTL > 0 && (m.due == 0 || at < m.due) {
+				m.due = at
+			}
 		}
 	case RoomCreated:
 		m.roomCreated(in)
@@ -338,6 +364,19 @@ func (m *Model) Apply(in Input) []Op {
 	case Tick:
 		m.tick(in.Now)
 		m.lapse()
+	case Held:
+		if !m.ended[in.SID] {
+			m.hold(in.SID, "")
+		}
+	case TokenDropped:
+		if t, ok := m.tokens[in.Name]; ok && t.key == in.Key {
+			delete(m.tokens, in.Name)
+			if t.reserved {
+				m.emit(Op{Kind: Release, Key: t.key})
+			}
+		}
+	case Forget:
+		delete(m.ended, in.SID)
 	}
 	m.absorb()
 	return m.out
@@ -366,7 +405,7 @@ func (m *Model) answered(in Answered) {
 		// One store operation: the reservation becomes the holding (or, if
 		// a callback held the SID first, is dropped).
 		m.rooms[in.SID] = room{name: c.name, learnt: m.now}
-		m.emit(Op{Kind: Commit, Key: c.key, To: in.SID})
+		m.holdOp[m.emit(Op{Kind: Commit, Key: c.key, To: in.SID})] = in.SID
 	}
 }
 
@@ -375,7 +414,7 @@ func (m *Model) hold(sid, name string) {
 		return
 	}
 	m.rooms[sid] = room{name: name, learnt: m.now}
-	m.emit(Op{Kind: Hold, Key: sid})
+	m.holdOp[m.emit(Op{Kind: Hold, Key: sid})] = sid
 }
 
 func (m *Model) roomCreated(in RoomCreated) {
@@ -405,7 +444,7 @@ func (m *Model) roomCreated(in RoomCreated) {
 				delete(m.creates, id)
 			}
 			m.rooms[in.SID] = room{name: in.Name, learnt: m.now}
-			m.emit(Op{Kind: Commit, Key: c.key, To: in.SID})
+			m.holdOp[m.emit(Op{Kind: Commit, Key: c.key, To: in.SID})] = in.SID
 		case n == 0 && tok && t.reserved:
 			// Its tokens' connect made it (no create of the name could).
 			// The token stays known until a listing after they lapse: its
@@ -415,9 +454,10 @@ func (m *Model) roomCreated(in RoomCreated) {
 			if t.held {
 				t.held = false
 				id := m.emit(Op{Kind: Hold, Key: in.SID})
+				m.holdOp[id] = in.SID
 				m.emitAfter(Op{Kind: Release, Key: t.key}, []uint64{id})
 			} else {
-				m.emit(Op{Kind: Commit, Key: t.key, To: in.SID})
+				m.holdOp[m.emit(Op{Kind: Commit, Key: t.key, To: in.SID})] = in.SID
 			}
 		default:
 			m.hold(in.SID, in.Name)
@@ -450,6 +490,9 @@ func (m *Model) roomEnded(sid string) {
 	m.dropOrphan(sid)
 	r, ok := m.rooms[sid]
 	if !ok {
+		// The store may hold it all the same (another process's holding,
+		// one the Model forgot after a failed operation).
+		m.endOp[m.emit(Op{Kind: Release, Key: sid})] = sid
 		return
 	}
 	delete(m.rooms, sid)
@@ -468,7 +511,7 @@ func (m *Model) roomEnded(sid string) {
 		t.reserved, t.held = true, true
 		deps = append(deps, m.emit(Op{Kind: Hold, Key: t.key}))
 	}
-	m.emitAfter(Op{Kind: Release, Key: sid}, deps)
+	m.endOp[m.emitAfter(Op{Kind: Release, Key: sid}, deps)] = sid
 }
 
 func (m *Model) listing(in Listed) {
@@ -529,11 +572,17 @@ func (m *Model) listing(in Listed) {
 }
 
 func (m *Model) tokenMinted(in TokenMinted) {
-	if _, ok := m.tokens[in.Name]; ok {
-		return
+	t, ok := m.tokens[in.Name]
+	if ok {
+		t.lapsed = false // tokens are outstanding again
+		if t.reserved {
+			return
+		}
+		t.key = in.Key
+	} else {
+		t = &token{key: in.Key}
+		m.tokens[in.Name] = t
 	}
-	t := &token{key: in.Key}
-	m.tokens[in.Name] = t
 	for _, r := range m.rooms {
 		if r.name == in.Name {
 			return // reserved for the name when that Room ends (roomEnded)
@@ -544,11 +593,15 @@ func (m *Model) tokenMinted(in TokenMinted) {
 }
 
 func (m *Model) lapse() {
-	if m.cfg.TTL <= 0 {
-		return
+	if m.cfg.TTL <= 0 || m.due == 0 || m.now < m.due {
+		return // nothing can lapse yet: the clock costs nothing per input
 	}
+	m.due = 0
 	for _, id := range slices.Sorted(maps.Keys(m.creates)) {
 		c := m.creates[id]
+		if c.phase == unknown && c.started+m.cfg.TTL > m.now && (m.due == 0 || c.started+m.cfg.TTL < m.due) {
+			m.due = c.started + m.cfg.TTL
+		}
 		if c.phase == unknown && c.started+m.cfg.TTL <= m.now {
 			delete(m.creates, id)
 			m.emit(Op{Kind: Release, Key: c.key}) // lapsed in the store as well
@@ -659,13 +712,33 @@ func (m *Model) done(in Done) {
 			delete(m.last, k)
 		}
 	}
+	if sid, ok := m.holdOp[in.ID]; ok {
+		delete(m.holdOp, in.ID)
+		if !in.OK && !m.ended[sid] {
+			// The store does not hold it: forgotten, so that the next
+			// source that shows it holds it again.
+			delete(m.rooms, sid)
+		}
+	}
+	if sid, ok := m.endOp[in.ID]; ok {
+		delete(m.endOp, in.ID)
+		if !in.OK {
+			// The store may still hold it: the next source that shows it
+			// ended releases it again.
+			delete(m.ended, sid)
+		}
+	}
 	if cid, ok := m.resOp[in.ID]; ok {
 		delete(m.resOp, in.ID)
 		if c, ok := m.creates[cid]; ok && c.phase == reserving {
 			if in.OK {
 				c.phase = inFlight
 			} else {
-				delete(m.creates, cid) // refused at the quota: never sent
+				// Refused at the quota, or the store failed: never sent.
+				// A store that failed may have taken it before its answer
+				// was lost: given back.
+				delete(m.creates, cid)
+				m.emit(Op{Kind: Release, Key: c.key})
 			}
 		}
 	}
@@ -694,6 +767,17 @@ func (m *Model) done(in Done) {
 // unknown outcome.
 func (m *Model) Creates() int { return len(m.creates) }
 
+// Creating reports whether a create of Room name is not settled: in
+// flight or of unknown outcome.
+func (m *Model) Creating(name string) bool {
+	for _, c := range m.creates {
+		if c.name == name && !c.settled {
+			return true
+		}
+	}
+	return false
+}
+
 // Holds reports whether the Model holds Room sid.
 func (m *Model) Holds(sid string) bool {
 	_, ok := m.rooms[sid]
@@ -721,6 +805,8 @@ func (m *Model) Clone() *Model {
 	}
 	c.resOp = maps.Clone(m.resOp)
 	c.tokOp = maps.Clone(m.tokOp)
+	c.holdOp = maps.Clone(m.holdOp)
+	c.endOp = maps.Clone(m.endOp)
 	c.last = maps.Clone(m.last)
 	c.open = maps.Clone(m.open)
 	c.waiting = make([]blocked, len(m.waiting))

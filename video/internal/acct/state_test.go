@@ -74,6 +74,16 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 		e.s(m.tokOp[id])
 	}
 	e.sep('|')
+	for _, id := range slices.Sorted(maps.Keys(m.holdOp)) {
+		e.i(int64(rank[id]))
+		e.s(m.holdOp[id])
+	}
+	e.sep('|')
+	for _, id := range slices.Sorted(maps.Keys(m.endOp)) {
+		e.i(int64(rank[id]))
+		e.s(m.endOp[id])
+	}
+	e.sep('|')
 	for _, k := range slices.Sorted(maps.Keys(m.last)) {
 		e.s(k)
 		e.i(int64(rank[m.last[k]]))

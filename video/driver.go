@@ -1,0 +1,141 @@
+package video
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/video/internal/acct"
+)
+
+// driver runs the Client's Room accounting: every source of Room facts (the
+// Client's own creates, the status callbacks, the Client's own ends of
+// Rooms, Reconcile's listings, JoinToken's Room reservations, the clock)
+// feeds one [acct.Model] under one lock, and the driver runs the store
+// operations it decides against the Rooms ledger, outside the lock, in the
+// goroutine that fed the input, reporting each result back. The Model never
+// lets two operations on one key be out at once, so operations that run in
+// different goroutines never cross on a key.
+type driver struct {
+	mu   sync.Mutex
+	once sync.Once
+	m    *acct.Model
+	ids  uint64 // creates begun
+}
+
+// rooms returns the Client's Room accounting, made on first use.
+func (c *Client) rooms() *driver {
+	d := &c.events.drv
+	d.once.Do(func() {
+		d.m = acct.New(acct.Config{
+			Window: int64(c.requestWindow() / time.Microsecond),
+			Skew:   int64(maxSkew / time.Microsecond),
+			TTL:    int64(c.reservationTTL / time.Microsecond),
+		})
+	})
+	return d
+}
+
+// newCreate returns an ID for a create.
+func (d *driver) newCreate() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ids++
+	return d.ids
+}
+
+// creates returns how many creates are not settled.
+func (d *driver) creates() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m.Creates()
+}
+
+// creating reports whether a create of Room name is not settled.
+func (d *driver) creating(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m.Creating(name)
+}
+
+// tell applies ins, logging the store's errors: what the model's pruning
+// says (tombstones forgotten, JoinToken reservations lapsed or dropped).
+func (d *driver) tell(ctx context.Context, c *Client, ins []acct.Input) {
+	for _, in := range ins {
+		if _, err := d.apply(ctx, c, quota.SourceLocal, stamp(c.now()), in, nil); err != nil {
+			c.logWarn(ctx, "releasing a reservation failed", err)
+		}
+	}
+}
+
+// apply tells the Model the local time now (µs: what it learns is learnt
+// then, and creates of unknown outcome past their TTL lapse), feeds it in,
+// and runs the
+// operations it decides, and those their results decide. A Reserve is the
+// caller's own reservation, run by reserve (which may wait for capacity,
+// and whose refusal the caller returns). It returns the first operation's
+// error and how many reservations were given back.
+func (d *driver) apply(ctx context.Context, c *Client, src quota.Source, now int64, in acct.Input, reserve func(key string) error) (released int, err error) {
+	d.mu.Lock()
+	ops := d.m.Apply(acct.Tick{Now: now})
+	ops = append(ops, d.m.Apply(in)...)
+	d.mu.Unlock()
+	for len(ops) > 0 {
+		op := ops[0]
+		ops = ops[1:]
+		oerr := d.exec(ctx, c, src, op, reserve)
+		if oerr != nil && err == nil {
+			err = oerr
+		}
+		if oerr == nil && op.Kind == acct.Release && !validSID("RM", op.Key) {
+			released++
+		}
+		d.mu.Lock()
+		ops = append(ops, d.m.Apply(acct.Done{ID: op.ID, OK: oerr == nil})...)
+		d.mu.Unlock()
+	}
+	return released, err
+}
+
+// exec runs op against the Rooms ledger. After Close the ledger refuses
+// operations and give-backs and commits go to the store directly (no
+// threshold event is delivered after Close): a shared store must not keep a
+// slot for a call that Close ended.
+func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.Op, reserve func(string) error) error {
+	bg := context.WithoutCancel(ctx)
+	switch op.Kind {
+	case acct.Reserve:
+		if reserve == nil {
+			return errors.New("video: a Room reservation with nobody to make it")
+		}
+		return reserve(op.Key)
+	case acct.Commit:
+		err := c.ledger.Commit(bg, quota.Rooms, op.Key, op.To, src)
+		if errors.Is(err, quota.ErrClosed) {
+			_, err = c.store.Commit(bg, c.accountSID, backend.Resource(quota.Rooms), op.Key, op.To, nil, quota.MaxHold)
+		}
+		return err
+	case acct.Hold:
+		return c.ledger.Hold(bg, quota.Rooms, op.Key, src)
+	case acct.Release:
+		err := c.ledger.Release(bg, quota.Rooms, op.Key, src)
+		if errors.Is(err, quota.ErrClosed) {
+			_, err = c.store.Release(bg, c.accountSID, backend.Resource(quota.Rooms), op.Key, nil)
+		}
+		return err
+	}
+	return nil
+}
+
+// acctRooms turns a listing's Rooms into the Model's.
+func acctRooms(rooms roomList) []acct.Room {
+	out := make([]acct.Room, len(rooms))
+	for i, r := range rooms {
+		out[i] = acct.Room{SID: r.sid, Name: strings.Clone(r.name)}
+	}
+	return out
+}
