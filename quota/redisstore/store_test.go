@@ -372,7 +372,9 @@ func TestFailLocalRestart(t *testing.T) {
 	if !srv.Own() {
 		t.Skip("needs a redis-server of its own to stop")
 	}
-	s, observer := failLocal(t, srv)
+	// The grace after a data loss lasts two probe intervals: 1 s here, so
+	// that the checks made within it hold on a loaded machine.
+	s, observer := failLocal(t, srv, redisstore.WithProbeInterval(500*time.Millisecond))
 	// The local share is 4: the 2 slots this process holds and half of the 4 left.
 	b := &backend.Bounds{Limit: 6, Hysteresis: 1}
 	c := ledgerCheck{t, s, "AC1", b}
@@ -411,7 +413,16 @@ func TestFailLocalRestart(t *testing.T) {
 		t.Errorf("Used after recovery from a data loss: full %v, %v; want the grace mark", full, err)
 	}
 	c.inGrace("r3")
-	time.Sleep(150 * time.Millisecond)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, full, err := observer.Used(context.Background(), "AC1", backend.Rooms); err == nil && !full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the grace mark outlived 5 s (two probe intervals are 1 s)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, k := range []string{"r3", "r4", "r5"} {
 		c.reserve(k, false)
 	}
