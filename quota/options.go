@@ -77,8 +77,11 @@ func WithLogger(log *slog.Logger) Option {
 }
 
 // WithThresholds registers fn, for a [Ledger], for levels (shares of each
-// quota, in (0, 1]); with no levels, fn gets [DefaultThresholdLevel]. It may
-// be given several times. Given to NewLimiter it is an error.
+// quota, in (0, 1]); with no levels, fn gets [DefaultThresholdLevel]. fn is
+// told once when usage rises to a level and once when it falls back under
+// it by 2% of the quota (at least one slot), so that it does not flap;
+// Twilio's own reports reach it through [Ledger.Notify]. It may be given
+// several times. Given to NewLimiter it is an error.
 func WithThresholds(fn ThresholdFunc, levels ...float64) Option {
 	return func(o *options) error {
 		if fn == nil {

@@ -7,7 +7,9 @@
 // chromium or chromium-browser on PATH. When none is there the test is
 // skipped, unless the environment has CI=true: then it fails, so that a CI
 // machine without the browser cannot pass the browser tests by skipping them.
-// .ci/run installs the package.
+// .ci/run installs the package. Under go test -short, New skips the test:
+// starting Chromium takes seconds, and the contributors' -short run leaves
+// the browser to the full run (CI's).
 //
 // # One browser per test
 //
@@ -104,8 +106,8 @@ func Timeout(d time.Duration) Option {
 }
 
 // New starts a headless Chromium for tb and returns it with one blank tab
-// open. It skips the test when the browser is not installed, or fails it when
-// the environment variable CI is "true". Everything New starts is stopped by
+// open. It skips the test under -short, and when the browser is not
+// installed unless the environment variable CI is "true" (then it fails). Everything New starts is stopped by
 // tb's Cleanup.
 func New(tb testing.TB, opts ...Option) *Browser {
 	tb.Helper()
@@ -115,6 +117,9 @@ func New(tb testing.TB, opts ...Option) *Browser {
 	}
 	if cfg.width <= 0 || cfg.height <= 0 || cfg.timeout <= 0 {
 		tb.Fatalf("browsertest: window %dx%d and timeout %v must be positive", cfg.width, cfg.height, cfg.timeout)
+	}
+	if testing.Short() {
+		tb.Skip("browsertest: starts headless Chromium (seconds); run without -short")
 	}
 	path, err := Find()
 	if err != nil {

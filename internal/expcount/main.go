@@ -31,7 +31,7 @@ func main() {
 			if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
 				continue
 			}
-			f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, 0)
+			f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.ParseComments)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "expcount:", err)
 				os.Exit(1)

@@ -15,8 +15,12 @@ import (
 // so that the lines go-redis logs while serving them reach it.
 type logKey struct{}
 
-// tag returns ctx marked with the store's logger (nil: silent).
+// tag returns ctx marked with the store's logger (nil: silent), once
+// go-redis logs through [redisLog]; before, go-redis does not read the mark.
 func (s *Store) tag(ctx context.Context) context.Context {
+	if !installed.Load() {
+		return ctx
+	}
 	return context.WithValue(ctx, logKey{}, s.logger())
 }
 
@@ -25,6 +29,9 @@ var (
 	// untagged gets the go-redis lines that carry no store's ctx.
 	untagged atomic.Pointer[slog.Logger]
 	routed   atomic.Bool // RouteRedisLog was called
+	// installed: go-redis logs through redisLog, which reads the store's
+	// logger from the ctx (see tag).
+	installed atomic.Bool
 )
 
 // RouteRedisLog makes go-redis's own log lines go to l (nil: nowhere),
@@ -58,7 +65,10 @@ func routeRedisLog(l *slog.Logger) {
 }
 
 func installRedisLog() {
-	routeOnce.Do(func() { redis.SetLogger(redisLog{}) })
+	routeOnce.Do(func() {
+		installed.Store(true)
+		redis.SetLogger(redisLog{})
+	})
 }
 
 // redisLog is go-redis's logger once a store routes it.

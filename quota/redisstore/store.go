@@ -293,10 +293,13 @@ func (s *Store) Degraded() bool { return s.fb != nil && s.fb.degraded.Load() }
 
 func (s *Store) logger() *slog.Logger {
 	if s.log == nil {
-		return slog.New(slog.DiscardHandler)
+		return discardLogger
 	}
 	return s.log
 }
+
+// discardLogger is the logger of a Store without [WithLogger].
+var discardLogger = slog.New(slog.DiscardHandler)
 
 func (s *Store) key(account string, parts ...string) string {
 	return s.prefix + ":{" + account + "}:" + strings.Join(parts, ":")
@@ -350,10 +353,14 @@ func do[T any](s *Store, ctx context.Context, op string, remote func(context.Con
 	if err := ctx.Err(); err != nil {
 		return zero, fmt.Errorf("redisstore: %s: %w", op, context.Cause(ctx))
 	}
-	ctx = s.withBudget(ctx)
 	fb := s.fb
-	if fb == nil && s.queueLen() > 0 && !s.flushNow(ctx) {
-		return zero, &UnavailableError{Op: op, Err: ErrBacklog}
+	if fb == nil && s.queueLen() > 0 {
+		// The write-back and this operation's own round trip share one
+		// deadline; a lone round trip takes its deadline in call.
+		ctx = s.withBudget(ctx)
+		if !s.flushNow(ctx) {
+			return zero, &UnavailableError{Op: op, Err: ErrBacklog}
+		}
 	}
 	if fb != nil && fb.degraded.Load() && !fb.recover(s) {
 		if local == nil {

@@ -55,29 +55,12 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 	}
 	rctx, cancel := context.WithDeadline(s.tag(ctx), s.deadline(ctx))
 	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	var mu sync.Mutex // guards gone
-	gone := false
-	go func() {
-		v, err := f(rctx)
-		mu.Lock()
-		left := gone
-		if !left {
-			done <- result{v, err}
-		}
-		mu.Unlock()
-		if left && late != nil {
-			late(v, err)
-		}
-	}()
+	op := &callOp[T]{done: make(chan callResult[T], 1)}
+	go op.run(rctx, f, late)
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
 	select {
-	case r := <-done:
+	case r := <-op.done:
 		if r.err == nil || rctx.Err() == nil {
 			return r.v, r.err
 		}
@@ -86,16 +69,16 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 	case <-rctx.Done():
 	case <-s.closed:
 	}
-	mu.Lock()
+	op.mu.Lock()
 	select {
-	case r := <-done: // answered just in time
-		mu.Unlock()
+	case r := <-op.done: // answered just in time
+		op.mu.Unlock()
 		if r.err == nil || rctx.Err() == nil {
 			return r.v, r.err
 		}
 	default:
-		gone = true
-		mu.Unlock()
+		op.gone = true
+		op.mu.Unlock()
 	}
 	switch {
 	case s.isClosed():
@@ -104,6 +87,34 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 		return zero, context.Cause(ctx)
 	}
 	return zero, &TimeoutError{Timeout: s.timeout}
+}
+
+// callOp is one [call]: its result, handed over on done unless the caller
+// has gone.
+type callOp[T any] struct {
+	done chan callResult[T]
+	mu   sync.Mutex // guards gone
+	gone bool       // the caller has returned without the result
+}
+
+type callResult[T any] struct {
+	v   T
+	err error
+}
+
+// run runs f and hands its result to the caller, or to late when the
+// caller has gone.
+func (op *callOp[T]) run(ctx context.Context, f func(context.Context) (T, error), late func(T, error)) {
+	v, err := f(ctx)
+	op.mu.Lock()
+	left := op.gone
+	if !left {
+		op.done <- callResult[T]{v, err}
+	}
+	op.mu.Unlock()
+	if left && late != nil {
+		late(v, err)
+	}
 }
 
 // budgetKey marks the ctx of one store operation with the time by which it
