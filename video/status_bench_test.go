@@ -187,3 +187,19 @@ func BenchmarkStatusSnapshot(b *testing.B) {
 		_ = vq.Status()
 	}
 }
+
+// BenchmarkStatusPage is one read of the status page (HTML), in process.
+func BenchmarkStatusPage(b *testing.B) {
+	_, vq := setupB(b)
+	h := vq.StatusHandler()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Accept", "text/html")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}
