@@ -69,7 +69,8 @@ type config struct {
 	start       int64
 	redisPrefix string
 	// Scenarios that run on their own (see standalone).
-	status statusConfig
+	status   statusConfig
+	accounts accountsConfig
 	// Profiles of the run (profile.go).
 	profiles profileConfig
 }
@@ -114,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Int64Var(&c.start, "start", 0, "internal: child mode: start time, Unix nanoseconds")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "loadtest", "internal: child mode: Redis key prefix")
 	statusFlags(fs, &c.status)
+	accountsFlags(fs, &c.accounts)
 	profileFlags(fs, &c.profiles)
 	if err := fs.Parse(args); err != nil {
 		return c, err
