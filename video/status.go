@@ -187,12 +187,7 @@ func (r *ring[T]) push(v T) {
 	r.n = min(r.n+1, len(r.buf))
 }
 
-// list returns a copy, oldest first.
-func (r *ring[T]) list() []T {
-	return r.appendTo(make([]T, 0, r.n))
-}
-
-// appendTo appends the values to out, oldest first: with out of capacity
+// appendTo appends a copy of the values to out, oldest first: with out of capacity
 // len(r.buf) it allocates nothing (its callers make out before they lock).
 func (r *ring[T]) appendTo(out []T) []T {
 	for i := range r.n {
