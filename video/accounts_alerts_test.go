@@ -14,7 +14,10 @@ import (
 // TestAccountsPollAlertsPerAccount: one Accounts.PollAlerts loop reads each
 // subaccount's own Monitor Alerts with that subaccount's credentials: two
 // subaccounts that Twilio (the emulator) refused a Room with 53119 each get
-// their alert, with their own AccountSid, and an account with a Client
+// their alert, with their own AccountSid; an alert raised later in one of
+// them (a 53206 when a client SDK connects one Participant too many, no
+// REST request involved) is found by a later pass, from that account's
+// cursor, since the account still holds a Room; an account with a Client
 // alive but no work (nothing held, no request sent) is not visited at all,
 // nor is the parent.
 func TestAccountsPollAlertsPerAccount(t *testing.T) {
@@ -26,7 +29,7 @@ func TestAccountsPollAlertsPerAccount(t *testing.T) {
 	for _, s := range busy {
 		// Twilio allows one Room; the Client believes five: the second
 		// Room is refused by Twilio, which raises a 53119 alert.
-		if err := s.SetLimits(videotest.Limits{ConcurrentRooms: 1}); err != nil {
+		if err := s.SetLimits(videotest.Limits{ConcurrentRooms: 1, ConcurrentParticipants: 1}); err != nil {
 			t.Fatal(err)
 		}
 		l.limits[s.AccountSID()] = quota.Limits{ConcurrentRooms: 5}
@@ -56,26 +59,44 @@ func TestAccountsPollAlertsPerAccount(t *testing.T) {
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- a.PollAlerts(pctx, time.Hour, video.OnAlert(func(ev video.AlertEvent) { got <- ev }))
+		done <- a.PollAlerts(pctx, 20*time.Millisecond, video.OnAlert(func(ev video.AlertEvent) { got <- ev }))
 	}()
-	refused := map[string]int{}
+	refused, partsRefused := map[string]int{}, map[string]int{}
 	deadline := time.After(20 * time.Second)
-	for len(refused) < len(busy) {
-		select {
-		case ev := <-got:
-			if !ev.Polled {
-				t.Errorf("alert %s not marked Polled", ev.SID)
+	receive := func(until func() bool, what string) {
+		t.Helper()
+		for !until() {
+			select {
+			case ev := <-got:
+				if !ev.Polled {
+					t.Errorf("alert %s not marked Polled", ev.SID)
+				}
+				switch ev.Code {
+				case quota.CodeRoomsExceeded:
+					refused[ev.AccountSID]++
+				case quota.CodeParticipantsExceeded:
+					partsRefused[ev.AccountSID]++
+				}
+			case <-deadline:
+				t.Fatalf("%s: 53119 alerts polled by account %v, 53206 %v", what, refused, partsRefused)
 			}
-			if ev.Code == quota.CodeRoomsExceeded {
-				refused[ev.AccountSID]++
-			}
-		case <-deadline:
-			t.Fatalf("53119 alerts polled by account: %v, want one for each of %s and %s", refused, busy[0].AccountSID(), busy[1].AccountSID())
 		}
 	}
+	receive(func() bool { return len(refused) == len(busy) }, "the first pass")
+	late := busy[0]
+	if _, err := late.Connect("first", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := late.Connect("first", "bob"); err == nil {
+		t.Fatal("the emulator let a second Participant in past a quota of one")
+	}
+	receive(func() bool { return partsRefused[late.AccountSID()] == 1 }, "a later pass")
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("PollAlerts returned %v after its context ended, want context.Canceled", err)
+	}
+	if len(partsRefused) != 1 {
+		t.Errorf("53206 alerts by account: %v, want one, of %s", partsRefused, late.AccountSID())
 	}
 	for _, s := range busy {
 		if refused[s.AccountSID()] != 1 || s.Stats().MonitorReads == 0 {
