@@ -76,7 +76,7 @@ type alertPoller struct {
 // alertCursor is where an account's next visit starts.
 type alertCursor struct {
 	since    time.Time // the newest alert's DateCreated seen, or the first look-back
-	requests int64     // the Client's requests when its last visit ended (its own polls, and any sent meanwhile, included)
+	requests int64     // the Client's requests when its last visit ended (its polls included); -1 after a failed visit
 	c        *Client   // the Client the count is of
 }
 
@@ -122,11 +122,12 @@ func (p *alertPoller) pass(ctx context.Context) {
 			defer func() { <-sem }()
 			next, err := p.visit(ctx, c, since)
 			// Each cursor is this goroutine's alone until wg.Wait.
-			cur.c, cur.requests = c, c.requestCount()
+			cur.c = c
 			if err == nil {
-				cur.since = next
+				cur.since, cur.requests = next, c.requestCount()
 				return
 			}
+			cur.requests = -1 // visited again at the next pass, from the same cursor
 			if ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 				a.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: polling alerts failed",
 					slog.String("account", c.accountSID), slog.String("error", err.Error()))
@@ -137,10 +138,10 @@ func (p *alertPoller) pass(ctx context.Context) {
 }
 
 // hasWork reports whether c's account has anything that may have raised an
-// alert since its last visit: a request sent since (a request of the
-// application sent during the visit counts as seen: an alert it raised
-// after the visit read is found at the account's next visit, from the
-// cursor), or a ledger that is not idle.
+// alert since its last visit: a last visit that failed, a request sent
+// since (a request of the application sent during the visit counts as
+// seen: an alert it raised after the visit read is found at the account's
+// next visit, from the cursor), or a ledger that is not idle.
 func (p *alertPoller) hasWork(ctx context.Context, c *Client, cur *alertCursor) bool {
 	if cur.c != c || c.requestCount() != cur.requests {
 		return true
