@@ -188,9 +188,9 @@ func (r *ring[T]) push(v T) {
 	r.n = min(r.n+1, len(r.buf))
 }
 
-// list returns a copy, oldest first.
-func (r *ring[T]) list() []T {
-	out := make([]T, 0, r.n)
+// appendTo appends a copy of the values to out, oldest first: with out of capacity
+// len(r.buf) it allocates nothing (its callers make out before they lock).
+func (r *ring[T]) appendTo(out []T) []T {
 	for i := range r.n {
 		out = append(out, r.buf[(r.next-r.n+i+len(r.buf))%len(r.buf)])
 	}
@@ -434,13 +434,22 @@ func (p *peakTable) unflush(hour time.Time, res quota.Resource, used int) {
 	}
 }
 
-// list returns the local peaks of the hours from..to, oldest first.
-func (p *peakTable) list(from, to int64) []backend.HourPeak {
+// copySlots copies the table's slots into dst, of their length.
+func (p *peakTable) copySlots(dst []peakSlot) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	copy(dst, p.slots)
+	p.mu.Unlock()
+}
+
+// list returns the local peaks of the hours from..to, oldest first. It
+// holds the table's lock (which every ledger operation takes) for a copy
+// of the slots only.
+func (p *peakTable) list(from, to int64) []backend.HourPeak {
+	slots := make([]peakSlot, len(p.slots)) // the length is fixed at init
+	p.copySlots(slots)
 	var out []backend.HourPeak
 	for h := from; h <= to; h++ {
-		s := &p.slots[int(h%int64(len(p.slots)))]
+		s := &slots[int(h%int64(len(slots)))]
 		if s.hour == h {
 			out = append(out, backend.HourPeak{Hour: time.Unix(h*3600, 0).UTC(), Rooms: s.used[0], Participants: s.used[1]})
 		}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -73,11 +74,8 @@ func (c *Client) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nonce := newNonce()
-	var buf bytes.Buffer
-	if err := statusTemplate.Execute(&buf, struct {
-		Nonce string
-		JSON  StatusReport
-	}{nonce, snap.rep}); err != nil {
+	page, err := snap.page(nonce)
+	if err != nil {
 		http.Error(w, "video: status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -85,7 +83,41 @@ func (c *Client) serveStatus(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; style-src 'nonce-"+nonce+
 		"'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(page)
+}
+
+// pageMark stands for the nonce in a snapshot's rendered page: random, so
+// that nothing the page shows (a Room name) can hold it, and never served.
+var pageMark = "nonce" + newNonce()
+
+// page returns the snapshot's HTML page with nonce in it. The template runs
+// once per snapshot, on the first HTML read; each read then only joins the
+// pieces around the nonce.
+func (s *statusSnapshot) page(nonce string) ([]byte, error) {
+	s.pageOnce.Do(func() {
+		var buf bytes.Buffer
+		if s.pageErr = statusTemplate.Execute(&buf, struct {
+			Nonce string
+			JSON  StatusReport
+		}{pageMark, s.rep}); s.pageErr == nil {
+			s.pageParts = bytes.Split(buf.Bytes(), []byte(pageMark))
+		}
+	})
+	if s.pageErr != nil {
+		return nil, s.pageErr
+	}
+	n := len(nonce) * (len(s.pageParts) - 1)
+	for _, p := range s.pageParts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for i, p := range s.pageParts {
+		if i > 0 {
+			out = append(out, nonce...)
+		}
+		out = append(out, p...)
+	}
+	return out, nil
 }
 
 // Ages of a served snapshot: it is rebuilt when older than statusMaxAge,
@@ -101,6 +133,10 @@ type statusSnapshot struct {
 	gen   uint64
 	rep   StatusReport
 	json  []byte
+
+	pageOnce  sync.Once
+	pageParts [][]byte // the rendered page, split where the nonce goes
+	pageErr   error
 }
 
 // snapshot returns a current enough snapshot, building a new one when

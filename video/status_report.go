@@ -303,10 +303,11 @@ func (r *statusRecorder) report(freshPeaks bool) StatusReport {
 	u := c.usage(ctx, now)
 	rep := StatusReport{At: now, Retries: u.Retries, Throttled: u.Throttled,
 		LocalRefusals: u.LocalRefusals, TwilioRefusals: u.TwilioRefusals}
-	r.mu.Lock()
+	events, rooms := make([]StatusEvent, 0, statusEvents), make([]StatusRoom, 0, statusRooms)
+	r.mu.Lock() // for copies only: every event and Room seen waits on it
 	full := r.full
-	rep.Events = r.events.list()
-	rep.Rooms = r.rooms.list()
+	rep.Events = r.events.appendTo(events)
+	rep.Rooms = r.rooms.appendTo(rooms)
 	if d := r.drift; d != nil {
 		rep.Drift = &StatusDrift{At: d.At, RoomsAdded: d.Rooms.Added, RoomsRemoved: d.Rooms.Removed,
 			ParticipantsAdded: d.Participants.Added, ParticipantsRemoved: d.Participants.Removed, Requests: d.Requests}

@@ -68,13 +68,28 @@ type config struct {
 	url, sid    string
 	start       int64
 	redisPrefix string
+	// Scenarios that run on their own (see standalone).
+	status   statusConfig
+	accounts accountsConfig
+	// Profiles of the run (profile.go).
+	profiles profileConfig
+}
+
+// standalone are the scenarios that run and report on their own, each
+// registered by its file: the flags of the other scenarios that they use
+// are documented there.
+var standalone = map[string]standaloneScenario{}
+
+type standaloneScenario struct {
+	validate func(cfg config) error
+	run      func(cfg config, stdout, stderr io.Writer) error
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall, unknown, shared or distributed")
+	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall, unknown, shared, distributed, status or accounts")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each client is driven (whole seconds)")
 	fs.IntVar(&c.workers, "workers", 50, "goroutines issuing operations, per client and stream")
 	fs.Float64Var(&c.offered, "offered", 3, "offered load as a multiple of the quota")
@@ -99,6 +114,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.sid, "sid", "", "internal: child mode: the emulator's Account SID")
 	fs.Int64Var(&c.start, "start", 0, "internal: child mode: start time, Unix nanoseconds")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "loadtest", "internal: child mode: Redis key prefix")
+	statusFlags(fs, &c.status)
+	accountsFlags(fs, &c.accounts)
+	profileFlags(fs, &c.profiles)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -154,6 +172,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case c.from < 0 || time.Duration(c.from)*time.Second >= c.duration:
 		return c, fmt.Errorf("-from %d: want a second within -duration", c.from)
 	}
+	if sc, ok := standalone[c.scenario]; ok {
+		return c, sc.validate(c)
+	}
 	if _, ok := scenarios[c.scenario]; !ok && c.scenario != "distributed" {
 		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall, unknown, shared or distributed", c.scenario)
 	}
@@ -190,6 +211,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if cfg.child != "" {
 		return runChild(cfg, stdout)
+	}
+	stopProfiles, err := cfg.profiles.start()
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
+	if sc, ok := standalone[cfg.scenario]; ok {
+		return sc.run(cfg, stdout, stderr)
 	}
 	procs := ""
 	if cfg.scenario == "distributed" {

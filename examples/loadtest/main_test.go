@@ -32,6 +32,14 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-other", "20"}, "-other"},
 		{[]string{"-twilio-writes", "-1"}, "-twilio-writes"},
 		{[]string{"-from", "10"}, "-from"},
+		{[]string{"-scenario", "status"}, ""},
+		{[]string{"-scenario", "accounts"}, ""},
+		{[]string{"-scenario", "accounts", "-accounts", "0"}, "-accounts"},
+		{[]string{"-scenario", "accounts", "-isolation-x", "-1"}, "-isolation-x"},
+		{[]string{"-scenario", "accounts", "-isolation-x", "0", "-duration", "2s"}, ""},
+		{[]string{"-scenario", "status", "-status-reads", "0"}, "-status-reads"},
+		{[]string{"-scenario", "status", "-status-format", "xml"}, "-status-format"},
+		{[]string{"-scenario", "status", "-duration", "6s", "-phase", "2s"}, "-phase"},
 	} {
 		_, err := parseFlags(tc.args, io.Discard)
 		switch {
@@ -84,5 +92,46 @@ func TestRunSmoke(t *testing.T) {
 	defer f.Close()
 	if _, err := png.Decode(f); err != nil {
 		t.Errorf("chart is not a valid PNG: %v", err)
+	}
+}
+
+// TestStatusScenarioSmoke runs the status scenario for two seconds (four
+// phases) and checks that both sides of the comparison and the reader's
+// achieved rate are reported.
+func TestStatusScenarioSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the emulator for 2 s")
+	}
+	var out bytes.Buffer
+	err := run([]string{"-scenario", "status", "-duration", "2s", "-phase", "500ms", "-status-reads", "100",
+		"-workers", "10", "-offered", "1"}, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| without status reads |", "| with status reads |", "p99 with the reader over p99 without", "status reads: offered 100/s, achieved"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestAccountsScenarioSmoke runs the accounts scenario with three
+// subaccounts for three seconds, and its isolation run, and checks that the
+// per-account table and the isolation comparison are reported.
+func TestAccountsScenarioSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the emulator for 7 s")
+	}
+	var out bytes.Buffer
+	err := run([]string{"-scenario", "accounts", "-accounts", "3", "-duration", "3s", "-phase", "500ms",
+		"-workers", "5", "-isolation-x", "3"}, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"3 subaccounts (created through ApiV2010.CreateAccount)", "| accounts | min | median |", "| 3 |",
+		"| other account idle |", "| other account flooded |", "neighbour's p99"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
 	}
 }
