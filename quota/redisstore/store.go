@@ -89,6 +89,7 @@ type Store struct {
 	ownClient bool           // NewFromURL: Close closes rdb
 	probes    sync.WaitGroup // the recovery probes running
 	waiting   atomic.Int64   // calls waiting on Redis (tests)
+	dials     *dialWatch     // the outcome of rdb's latest dial
 
 	qmu     sync.Mutex // guards q
 	flushMu sync.Mutex // one write-back of the queue at a time
@@ -194,7 +195,10 @@ func WithProbeInterval(d time.Duration) Option {
 // checks that Redis answers (a PING within the store's deadline,
 // [WithTimeout]) and returns an *[UnavailableError] with Op "New" when it
 // does not, under either policy: a store that is built is one that reached
-// Redis. [WithWatch] starts a goroutine, which [Store.Close] stops.
+// Redis. [WithWatch] starts a goroutine, which [Store.Close] stops. New adds
+// a hook to rdb that keeps the error of its latest failed dial, so that an
+// operation that times out while Redis refuses connections says so (see
+// [TimeoutError]); the hook stays on rdb after Close.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, errors.New("redisstore: New: nil Redis client")
@@ -273,6 +277,8 @@ func build(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
 	if s.log != nil {
 		routeRedisLog(s.log)
 	}
+	s.dials = &dialWatch{}
+	rdb.AddHook(s.dials)
 	if _, err := call(s, context.Background(), func(ctx context.Context) (string, error) {
 		return rdb.Ping(ctx).Result()
 	}, nil); err != nil {
