@@ -90,6 +90,7 @@ type Store struct {
 	probes    sync.WaitGroup // the recovery probes running
 	waiting   atomic.Int64   // calls waiting on Redis (tests)
 	dials     *dialWatch     // the outcome of rdb's latest dial
+	limits    limitsSeen     // the limits in force last seen per account
 
 	qmu     sync.Mutex // guards q
 	flushMu sync.Mutex // one write-back of the queue at a time
@@ -557,7 +558,10 @@ func ledgerArgs(op string, known, grace int64, b *backend.Bounds, extra ...any) 
 	args := make([]any, 0, 6+2*len(levels)+len(extra))
 	args = append(args, op, known, grace, limit, hyst, len(levels))
 	for _, l := range levels {
-		args = append(args, strconv.FormatFloat(l, 'g', -1, 64), backend.RisePoint(l, limit))
+		// A level's state is kept per limit: when the limit in force
+		// changes (see backend.LimitsStore), the levels start afresh
+		// rather than stay up at the old limit's rising points.
+		args = append(args, strconv.FormatFloat(l, 'g', -1, 64)+"@"+strconv.Itoa(limit), backend.RisePoint(l, limit))
 	}
 	return append(args, extra...)
 }

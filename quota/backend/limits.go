@@ -1,0 +1,47 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// AccountLimits is a set of an account's concurrency limits as one client
+// offers it to a [LimitsStore].
+type AccountLimits struct {
+	Rooms        int // concurrent Rooms; negative: unlimited
+	Participants int // concurrent Participants; negative: unlimited
+	// Since is when the client that offers them started: of the limits
+	// offered for an account, those with the latest Since are in force.
+	Since time.Time
+}
+
+// Limit returns the limit of res.
+func (l AccountLimits) Limit(res Resource) int {
+	if res == Participants {
+		return l.Participants
+	}
+	return l.Rooms
+}
+
+// LimitsStore is implemented by a [Store] that keeps one set of
+// concurrency limits per account, so that every client of the account
+// enforces the same limit at any moment, whatever each was configured with.
+//
+// The rule is that the most recently started client's limits win: each
+// client offers its configured limits with the time it started
+// ([AccountLimits.Since]), and the store keeps the offer with the latest
+// Since (an offer with an equal or earlier Since leaves the kept one in
+// force). So a rolling deploy that raises or lowers a quota puts the new
+// limits in force as soon as its first new client offers them, and the
+// clients still running the old configuration follow. A client of the old
+// configuration that restarts during the deploy wins again until the next
+// new one starts: the deploy settles when the last client has started.
+//
+// A store that does not implement it leaves each client with its own
+// limits.
+type LimitsStore interface {
+	// OfferLimits offers lim as account's limits (kept if lim.Since is
+	// later than that of the limits in force, or if none are) and returns
+	// the limits in force afterwards. Since is kept to the microsecond.
+	OfferLimits(ctx context.Context, account string, lim AccountLimits) (AccountLimits, error)
+}
