@@ -112,7 +112,8 @@ type subscription struct {
 // lowers a quota). So every client of the account refuses at the same
 // count. [Ledger.Limit] returns the limits in force; when they differ from
 // the configured ones the Ledger logs one line at Warn naming both (once per
-// set of limits in force). Each client's threshold levels are shares of the
+// set of limits in force). An offer lapses after [LimitsTTL] without
+// another. Each client's threshold levels are shares of the
 // limit in force, and the store keeps their state per limit: when the limit
 // changes, each level rises afresh at its new rising point.
 func NewLedger(store backend.Store, account string, limits Limits, opts ...Option) (*Ledger, error) {
@@ -175,6 +176,14 @@ func (l *Ledger) setBounds(lim backend.AccountLimits) {
 // boundsOf returns the bounds in force for res.
 func (l *Ledger) boundsOf(res Resource) *backend.Bounds { return &l.bounds.Load()[res&1] }
 
+// LimitsTTL is how long a Ledger's offer of its limits to a store that
+// keeps the account's limits stays in force without another (see
+// [backend.LimitsStore]): a Ledger offers them at every Reserve, and at a
+// Used when it has not for a second. Once every Ledger of a configuration
+// has stopped, its limits lapse within LimitsTTL and those of the running
+// Ledgers are in force.
+const LimitsTTL = 10 * time.Minute
+
 // limitsMaxAge is how old the limits in force learnt from the store may be
 // for [Ledger.Used] (and so a client's Usage) to show them; Reserve learns
 // them afresh every time.
@@ -197,7 +206,7 @@ func (l *Ledger) offerLimits(ctx context.Context, maxAge time.Duration) error {
 			return nil
 		}
 	}
-	in, err := l.limits.OfferLimits(ctx, l.account, l.own)
+	in, err := l.limits.OfferLimits(ctx, l.account, l.own, LimitsTTL)
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,19 @@ func (l AccountLimits) Limit(res Resource) int {
 // configuration that restarts during the deploy wins again until the next
 // new one starts: the deploy settles when the last client has started.
 //
+// Offers lapse: the limits in force are those with the latest Since among
+// the offers made within the last ttl (each client offers its limits again
+// at every reservation, which keeps them). So once the clients of a
+// configuration have all stopped, their limits lapse within ttl and the
+// next offer of a running client is in force, even if it started earlier.
+//
 // A store that does not implement it leaves each client with its own
 // limits.
 type LimitsStore interface {
-	// OfferLimits offers lim as account's limits (kept if lim.Since is
-	// later than that of the limits in force, or if none are) and returns
-	// the limits in force afterwards. Since is kept to the microsecond.
-	OfferLimits(ctx context.Context, account string, lim AccountLimits) (AccountLimits, error)
+	// OfferLimits offers lim as account's limits and returns the limits in
+	// force afterwards: lim if none are in force (none were offered within
+	// ttl) or if lim.Since is later than theirs; an offer of the limits in
+	// force (the same Since) keeps them in force for ttl more. Since is kept
+	// to the microsecond.
+	OfferLimits(ctx context.Context, account string, lim AccountLimits, ttl time.Duration) (AccountLimits, error)
 }

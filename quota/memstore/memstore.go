@@ -79,8 +79,9 @@ type memAccount struct {
 	ledgers [2]memLedger
 	seq     atomic.Uint64 // numbers the ledger operations that cross a level
 
-	limMu  sync.Mutex            // guards limits
-	limits backend.AccountLimits // in force; zero Since when none was offered
+	limMu    sync.Mutex            // guards limits and limUntil
+	limits   backend.AccountLimits // in force until limUntil; zero Since when none was offered
+	limUntil time.Time
 }
 
 type memBucket struct {

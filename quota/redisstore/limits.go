@@ -47,10 +47,10 @@ func (l *limitsSeen) merge(account string, lim backend.AccountLimits, keep bool)
 // per account (its key in the account's hash slot). While a [FailLocal]
 // store is degraded it returns the later of the offer and the limits in
 // force it last saw in Redis.
-func (s *Store) OfferLimits(ctx context.Context, account string, lim backend.AccountLimits) (backend.AccountLimits, error) {
+func (s *Store) OfferLimits(ctx context.Context, account string, lim backend.AccountLimits, ttl time.Duration) (backend.AccountLimits, error) {
 	since := lim.Since.UnixMicro()
 	return do(s, ctx, "OfferLimits", func(ctx context.Context) (backend.AccountLimits, error) {
-		vals, err := limitsScript.Run(ctx, s.rdb, []string{s.key(account, "limits")}, lim.Rooms, lim.Participants, since).Int64Slice()
+		vals, err := limitsScript.Run(ctx, s.rdb, []string{s.key(account, "limits")}, lim.Rooms, lim.Participants, since, millis(ttl)).Int64Slice()
 		if err != nil {
 			return backend.AccountLimits{}, err
 		}

@@ -13,7 +13,7 @@ import (
 // shared store (newPair may return the same store twice): the offer with
 // the latest Since is in force for its account, whichever handle made it and
 // in whatever order the offers arrive, an earlier or equal Since leaves it in
-// force, accounts are independent, and a threshold level's state is kept per
+// force, an offer not renewed within its ttl lapses, accounts are independent, and a threshold level's state is kept per
 // limit, so that a level up at one limit rises afresh at another.
 func RunLimits(t *testing.T, newPair func(t *testing.T) (a, b backend.Store)) {
 	t.Helper()
@@ -23,6 +23,7 @@ func RunLimits(t *testing.T, newPair func(t *testing.T) (a, b backend.Store)) {
 	}{
 		{"LatestSinceWins", testLimitsLatestWins},
 		{"Concurrent", testLimitsConcurrent},
+		{"Lapse", testLimitsLapse},
 		{"AccountsIndependent", testLimitsIndependent},
 		{"LevelsPerLimit", testLimitsLevels},
 	} {
@@ -46,7 +47,7 @@ func limitsAt(rooms, participants int, t0 time.Time, d time.Duration) backend.Ac
 
 func offer(t *testing.T, s backend.LimitsStore, account string, lim backend.AccountLimits, want backend.AccountLimits, what string) {
 	t.Helper()
-	got, err := s.OfferLimits(ctxT(t), account, lim)
+	got, err := s.OfferLimits(ctxT(t), account, lim, longTTL)
 	if err != nil {
 		t.Fatalf("%s: OfferLimits: %v", what, err)
 	}
@@ -81,7 +82,7 @@ func testLimitsConcurrent(t *testing.T, a, b backend.LimitsStore, account string
 		}
 		wg.Go(func() {
 			// Offers of later starts come first, in the main.
-			if _, err := s.OfferLimits(ctxT(t), account, limitsAt(i+1, i+1, t0, time.Duration(n-i)*time.Millisecond)); err != nil {
+			if _, err := s.OfferLimits(ctxT(t), account, limitsAt(i+1, i+1, t0, time.Duration(n-i)*time.Millisecond), longTTL); err != nil {
 				t.Error(err)
 			}
 		})
@@ -137,4 +138,16 @@ func testLimitsLevels(t *testing.T, a, b backend.LimitsStore, account string) {
 			t.Fatalf("release to %d at a limit of 10: crossings %v, want a falling 0.7: %v", i-1, c.Crossings, want)
 		}
 	}
+}
+
+func testLimitsLapse(t *testing.T, a, b backend.LimitsStore, account string) {
+	t0 := time.Now().Truncate(time.Microsecond)
+	late := limitsAt(10, 10, t0, time.Second)
+	if got, err := a.OfferLimits(ctxT(t), account, late, shortTTL); err != nil || !got.Since.Equal(late.Since) {
+		t.Fatalf("first offer: %v, %v", got, err)
+	}
+	early := limitsAt(5, 5, t0, 0)
+	offer(t, b, account, early, late, "an earlier start while the later offer is fresh")
+	sleep(t, shortTTL+lapseMargin)
+	offer(t, b, account, early, early, "an earlier start once the later offer lapsed")
 }
