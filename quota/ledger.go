@@ -185,8 +185,8 @@ func (l *Ledger) boundsOf(res Resource) *backend.Bounds { return &l.bounds.Load(
 const LimitsTTL = 10 * time.Minute
 
 // limitsMaxAge is how old the limits in force learnt from the store may be
-// for [Ledger.Used] (and so a client's Usage) to show them; Reserve learns
-// them afresh every time.
+// for [Ledger.Used] (and so a client's Usage) to show them, and for a Hold
+// at the tracking cap to be refused; Reserve learns them afresh every time.
 const limitsMaxAge = time.Second
 
 // offerLimits offers the configured limits to a store that keeps the
@@ -493,6 +493,8 @@ func (l *Ledger) Holds(ctx context.Context, res Resource, key string) (bool, err
 }
 
 // Used returns held plus pending slots of res, and whether it is marked full.
+// With a store that keeps the account's limits it first learns the limits
+// in force, unless it did less than a second ago (see [NewLedger]).
 func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
 	if err := l.check(ctx); err != nil {
 		return 0, false, err

@@ -48,15 +48,20 @@ func trackCap(limit int) int {
 
 // capped refuses a Hold of res when the store counts the tracking cap or
 // more. The usage last seen decides whether to look (no store call while
-// under the cap); at the cap the store's usage is read afresh, so a count
-// others lowered meanwhile lets the Hold through. The first refusal of a run
+// under the cap); at the cap the limits in force and the store's usage are
+// read afresh, so a limit raised or a count lowered meanwhile lets the Hold
+// through. The first refusal of a run
 // of them is logged.
 func (l *Ledger) capped(ctx context.Context, res Resource) error {
-	limit := l.boundsOf(res).Limit
-	c := trackCap(limit)
-	if int(l.seen[res&1].Load()) < c {
+	if int(l.seen[res&1].Load()) < trackCap(l.boundsOf(res).Limit) {
 		return nil
 	}
+	// At the cap: the limit in force may have been raised meanwhile.
+	if err := l.offerLimits(ctx, limitsMaxAge); err != nil {
+		return err
+	}
+	limit := l.boundsOf(res).Limit
+	c := trackCap(limit)
 	used, _, err := l.store.Used(ctx, l.account, backend.Resource(res))
 	if err != nil {
 		return err
