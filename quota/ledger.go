@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -50,9 +51,19 @@ var ErrClosed = errors.New("quota: closed")
 type Ledger struct {
 	store   backend.Store
 	account string
-	bounds  [2]backend.Bounds
+	bounds  atomic.Pointer[[2]backend.Bounds] // in force; replaced, never changed
 	subs    []subscription
 	clock   Clock
+	log     *slog.Logger
+	levels  []float64 // every level watched, ascending
+
+	// own is the configured limits, offered to a store that keeps the
+	// account's limits (limits, nil otherwise) with the Ledger's start.
+	own    backend.AccountLimits
+	limits backend.LimitsStore
+
+	seen     [2]atomic.Int64 // per resource: the usage the store last reported
+	refusing [2]atomic.Bool  // per resource: Hold refuses at the tracking cap (logged once)
 
 	waiters atomic.Int32 // ReserveWait calls waiting for a release
 	closing atomic.Bool
@@ -69,6 +80,8 @@ type Ledger struct {
 	started sync.Once          // the event goroutine starts with the first event (or Close)
 	up      [2]map[float64]int // per resource and level: levelDown, levelUp or levelTwilio
 	full    [2]fullEpisode     // per resource: Twilio's refusal, from MarkFull until a source shows room
+	told    time.Time          // the Since of the limits in force last logged as differing from own
+	offered time.Time          // when the limits in force were last learnt from the store
 }
 
 // fullEpisode is one episode of a resource marked full after Twilio refused
@@ -85,8 +98,24 @@ type subscription struct {
 }
 
 // NewLedger returns a Ledger for account with the concurrency limits of limits
-// (zero fields take Twilio's defaults). It takes [WithThresholds] and
-// [WithClock]. It fails for a nil store, invalid limits or an invalid option.
+// (zero fields take Twilio's defaults). It takes [WithThresholds],
+// [WithClock] and [WithLogger]. It fails for a nil store, invalid limits or
+// an invalid option.
+//
+// # One set of limits per account
+//
+// When store implements [backend.LimitsStore] (memstore and redisstore
+// do), the Ledger offers its limits to the store, stamped with the time
+// NewLedger was called, before each Reserve, and enforces the limits the
+// store keeps in force: those of the Ledger started last (see
+// backend.LimitsStore for the rule and how a rolling deploy raises or
+// lowers a quota). So every client of the account refuses at the same
+// count. [Ledger.Limit] returns the limits in force; when they differ from
+// the configured ones the Ledger logs one line at Warn naming both (once per
+// set of limits in force). An offer lapses after [LimitsTTL] without
+// another. Each client's threshold levels are shares of the
+// limit in force, and the store keeps their state per limit: when the limit
+// changes, each level rises afresh at its new rising point.
 func NewLedger(store backend.Store, account string, limits Limits, opts ...Option) (*Ledger, error) {
 	if store == nil {
 		return nil, errors.New("quota: NewLedger: nil Store")
@@ -96,7 +125,7 @@ func NewLedger(store backend.Store, account string, limits Limits, opts ...Optio
 	}
 	o, err := build(opts)
 	if err == nil {
-		err = o.only("NewLedger", false, true)
+		err = o.only("NewLedger", true, true)
 	}
 	if err != nil {
 		return nil, err
@@ -106,6 +135,7 @@ func NewLedger(store backend.Store, account string, limits Limits, opts ...Optio
 		store:   store,
 		account: account,
 		clock:   o.clock,
+		log:     o.log,
 		subs:    o.subs,
 		wake:    make(chan struct{}, 1),
 		freed:   make(chan struct{}),
@@ -118,15 +148,88 @@ func NewLedger(store backend.Store, account string, limits Limits, opts ...Optio
 		levels = append(levels, s.levels...)
 	}
 	slices.Sort(levels)
-	levels = slices.Compact(levels)
+	l.levels = slices.Compact(levels)
+	own := [2]int{}
 	for _, res := range [...]Resource{Rooms, Participants} {
 		limit := limits.Concurrency(res)
 		if limit < 0 {
 			limit = Unlimited
 		}
-		l.bounds[res] = backend.Bounds{Limit: limit, Levels: levels, Hysteresis: hysteresis(limit)}
+		own[res] = limit
 	}
+	l.own = backend.AccountLimits{Rooms: own[Rooms], Participants: own[Participants], Since: l.clock.Now()}
+	l.limits, _ = store.(backend.LimitsStore)
+	l.setBounds(l.own)
 	return l, nil
+}
+
+// setBounds makes lim the limits the Ledger enforces.
+func (l *Ledger) setBounds(lim backend.AccountLimits) {
+	var b [2]backend.Bounds
+	for _, res := range [...]backend.Resource{backend.Rooms, backend.Participants} {
+		limit := lim.Limit(res)
+		b[res] = backend.Bounds{Limit: limit, Levels: l.levels, Hysteresis: hysteresis(limit)}
+	}
+	l.bounds.Store(&b)
+}
+
+// boundsOf returns the bounds in force for res.
+func (l *Ledger) boundsOf(res Resource) *backend.Bounds { return &l.bounds.Load()[res&1] }
+
+// LimitsTTL is how long a Ledger's offer of its limits to a store that
+// keeps the account's limits stays in force without another (see
+// [backend.LimitsStore]): a Ledger offers them at every Reserve, and at a
+// Used when it has not for a second. Once every Ledger of a configuration
+// has stopped, its limits lapse within LimitsTTL and those of the running
+// Ledgers are in force.
+const LimitsTTL = 10 * time.Minute
+
+// limitsMaxAge is how old the limits in force learnt from the store may be
+// for [Ledger.Used] (and so a client's Usage) to show them, and for a Hold
+// at the tracking cap to be refused; Reserve learns them afresh every time.
+const limitsMaxAge = time.Second
+
+// offerLimits offers the configured limits to a store that keeps the
+// account's limits and adopts those in force, unless they were learnt less
+// than maxAge ago. It logs the limits in force when they differ from the
+// configured ones, once per set in force. A store error is returned: the
+// operation that follows would meet the same store.
+func (l *Ledger) offerLimits(ctx context.Context, maxAge time.Duration) error {
+	if l.limits == nil {
+		return nil
+	}
+	if maxAge > 0 {
+		l.mu.Lock()
+		fresh := !l.offered.IsZero() && l.clock.Now().Sub(l.offered) < maxAge
+		l.mu.Unlock()
+		if fresh {
+			return nil
+		}
+	}
+	in, err := l.limits.OfferLimits(ctx, l.account, l.own, LimitsTTL)
+	if err != nil {
+		return err
+	}
+	cur := l.bounds.Load()
+	if cur[Rooms].Limit != in.Rooms || cur[Participants].Limit != in.Participants {
+		l.setBounds(in)
+	}
+	differ := in.Rooms != l.own.Rooms || in.Participants != l.own.Participants
+	l.mu.Lock()
+	l.offered = l.clock.Now()
+	tell := differ && !in.Since.Equal(l.told)
+	if tell {
+		l.told = in.Since
+	}
+	l.mu.Unlock()
+	if tell && l.log != nil {
+		l.log.Warn("quota: the account's limits in force differ from this client's configured limits; enforcing those in force (the client started last wins)",
+			"account", l.account,
+			"configured_rooms", l.own.Rooms, "configured_participants", l.own.Participants,
+			"in_force_rooms", in.Rooms, "in_force_participants", in.Participants,
+			"in_force_since", in.Since.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // startRun starts the event goroutine once: with the first event to
@@ -155,6 +258,12 @@ func (l *Ledger) check(ctx context.Context) error {
 // returns an *ExceededError (SourceLocal) at once when the quota is used up.
 // It returns [ErrClosed] after Close and ctx's error when ctx has ended.
 func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time.Duration) error {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	if err := l.offerLimits(ctx, 0); err != nil {
+		return err
+	}
 	c, err := l.apply(ctx, res, SourceLocal, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Reserve(ctx, l.account, backend.Resource(res), key, b, ttl)
 	})
@@ -236,8 +345,18 @@ func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, 
 }
 
 // Hold records a slot known to be held (src says how it was learnt), even
-// past the limit.
+// past the limit, but not past the tracking cap: when the store counts
+// [TrackCapFactor] times the limit in force or more it records nothing and
+// returns a *[TrackCapError] (logged at Warn once per run of refusals).
+// Holds running at once may each pass the check: the count may exceed the
+// cap by as many.
 func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source) error {
+	if err := l.check(ctx); err != nil {
+		return err
+	}
+	if err := l.capped(ctx, res); err != nil {
+		return err
+	}
 	_, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Hold(ctx, l.account, backend.Resource(res), key, b, MaxHold)
 	})
@@ -284,7 +403,7 @@ func (l *Ledger) Sync(ctx context.Context, res Resource, keys []string, keep tim
 	if err == nil && r > 0 && l.waiters.Load() > 0 {
 		l.signalFreed()
 	}
-	if b := l.bounds[res&1]; err == nil && b.Limit >= 0 && len(keys) < b.Limit {
+	if b := l.boundsOf(res); err == nil && b.Limit >= 0 && len(keys) < b.Limit {
 		// Twilio listed fewer than the quota: it has room.
 		l.endFull(res, len(keys), SourceReconcile)
 	}
@@ -317,7 +436,7 @@ func (l *Ledger) MarkFull(ctx context.Context, res Resource, d time.Duration, sr
 	if err := l.store.MarkFull(ctx, l.account, backend.Resource(res), d); err != nil {
 		return err
 	}
-	limit := l.bounds[res&1].Limit
+	limit := l.boundsOf(res).Limit
 	l.mu.Lock()
 	f := &l.full[res&1]
 	first := !f.open
@@ -349,7 +468,7 @@ func (l *Ledger) endFull(res Resource, used int, src Source) {
 	}
 	*f = fullEpisode{}
 	if !l.closed && len(l.subs) > 0 {
-		l.ops.hold(Event{Resource: res, Used: used, Limit: l.bounds[res&1].Limit, Level: 1, Rising: false,
+		l.ops.hold(Event{Resource: res, Used: used, Limit: l.boundsOf(res).Limit, Level: 1, Rising: false,
 			Code: res.ExceededCode(), Source: src, At: l.clock.Now()}, math.MaxUint64)
 		l.queue = l.ops.release(l.queue)
 	}
@@ -374,11 +493,19 @@ func (l *Ledger) Holds(ctx context.Context, res Resource, key string) (bool, err
 }
 
 // Used returns held plus pending slots of res, and whether it is marked full.
+// With a store that keeps the account's limits it first learns the limits
+// in force, unless it did less than a second ago (see [NewLedger]).
 func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
 	if err := l.check(ctx); err != nil {
 		return 0, false, err
 	}
+	if err := l.offerLimits(ctx, limitsMaxAge); err != nil {
+		return 0, false, err
+	}
 	used, full, err := l.store.Used(ctx, l.account, backend.Resource(res))
+	if err == nil {
+		l.seen[res&1].Store(int64(used))
+	}
 	if err == nil && !full {
 		l.clearedFull(res, used)
 	}
@@ -386,7 +513,9 @@ func (l *Ledger) Used(ctx context.Context, res Resource) (int, bool, error) {
 }
 
 // Limit returns the quota of res (negative when unlimited).
-func (l *Ledger) Limit(res Resource) int { return l.bounds[res&1].Limit }
+// With a store that keeps the account's limits it is the limit in force
+// (see [NewLedger]), as last learnt from the store.
+func (l *Ledger) Limit(res Resource) int { return l.boundsOf(res).Limit }
 
 // apply runs one store operation and queues the crossings it caused, in the
 // store's order (see opOrder).
@@ -394,14 +523,21 @@ func (l *Ledger) apply(ctx context.Context, res Resource, src Source, op func(*b
 	if err := l.check(ctx); err != nil {
 		return backend.Change{}, err
 	}
-	b := &l.bounds[res&1]
+	b := l.boundsOf(res)
 	if len(l.subs) == 0 {
-		return op(b)
+		c, err := op(b)
+		if err == nil {
+			l.seen[res&1].Store(int64(c.Used))
+		}
+		return c, err
 	}
 	l.mu.Lock()
 	t := l.ops.begin()
 	l.mu.Unlock()
 	c, err := op(b)
+	if err == nil {
+		l.seen[res&1].Store(int64(c.Used))
+	}
 	var at time.Time
 	if len(c.Crossings) > 0 {
 		at = l.clock.Now()
@@ -511,7 +647,7 @@ func (l *Ledger) deliver(e Event) {
 			if st != levelDown {
 				return
 			}
-			if b := &l.bounds[e.Resource&1]; b.Limit >= 0 && slices.Contains(b.Levels, e.Level) && e.Used >= backend.RisePoint(e.Level, b.Limit) {
+			if b := l.boundsOf(e.Resource); b.Limit >= 0 && slices.Contains(b.Levels, e.Level) && e.Used >= backend.RisePoint(e.Level, b.Limit) {
 				// The store's usage is past the level, so the store
 				// decided the rising crossing, for whichever client made
 				// the change, and delivered it there.

@@ -66,9 +66,10 @@ func WithClock(c Clock) Option {
 // WithLogger sets the logger of a [Limiter], which reports at Warn what the
 // account appears to allow once the estimate settles well under the
 // configured rate (under 80% of it, held for one probe interval after a
-// cut), and again only when it settles 25% away from the figure logged. Nil
-// (the default) is silent. A Ledger does not log: given to NewLedger it is
-// an error.
+// cut), and again only when it settles 25% away from the figure logged; and
+// of a [Ledger], which reports at Warn the account's limits in force when
+// they differ from its configured ones (see [NewLedger]). Nil (the default)
+// is silent.
 func WithLogger(log *slog.Logger) Option {
 	return func(o *options) error {
 		o.log, o.logSet = log, true
@@ -104,7 +105,7 @@ func WithThresholds(fn ThresholdFunc, levels ...float64) Option {
 // only refuses the options set that do not apply to what ctor builds.
 func (o *options) only(ctor string, logger, thresholds bool) error {
 	if o.logSet && !logger {
-		return fmt.Errorf("quota: %s: WithLogger does not apply (only NewLimiter logs)", ctor)
+		return fmt.Errorf("quota: %s: WithLogger does not apply", ctor)
 	}
 	if o.thresholds && !thresholds {
 		return fmt.Errorf("quota: %s: WithThresholds does not apply (only a Ledger has thresholds)", ctor)

@@ -324,7 +324,6 @@ func TestOptionErrors(t *testing.T) {
 		quota.WithThresholds(func(quota.Event) {}, 1.5),
 		quota.WithThresholds(func(quota.Event) {}, 0),
 		quota.WithClock(nil),
-		quota.WithLogger(nil), // a Ledger does not log
 		nil,
 	} {
 		if _, err := quota.NewLedger(s, acct, quota.Limits{}, opt); err == nil || !strings.HasPrefix(err.Error(), "quota: ") {

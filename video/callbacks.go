@@ -2,9 +2,11 @@ package video
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 
+	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video/internal/signature"
 )
 
@@ -41,7 +43,16 @@ import (
 // Client's clock by more than [WithMaxClockSkew] (a minute by default; the
 // first such refusal is logged at Error with the skew seen), or whose
 // AccountSid is missing or another account's gets 400 and changes nothing.
-// After [Client.Close] every request gets 503 and changes nothing. Event names this library does not
+// A callback that would have the Client count more Rooms or Participants in
+// progress than twice the limit in force ([quota.TrackCapFactor]; Twilio
+// never has more than the limit) gets 503 and changes nothing: what a
+// Client tracks stays bounded by the limits it enforces, whatever is sent
+// to it (the first such refusal is logged at Warn, and [Client.Reconcile]
+// corrects the count). At Twilio's default limits that is at most 20,000
+// Rooms and 20,000 Participants in progress, under 16 MB of heap
+// (BenchmarkCallbackFlood measures it after 1,000,000 callbacks for
+// distinct Rooms never ended). After [Client.Close] every request gets 503 and
+// changes nothing. Event names this library does not
 // act on (track, recording, and any Twilio adds later) get 200 and are
 // passed to [OnRoomEvent] funcs without changing the ledger.
 //
@@ -112,6 +123,13 @@ func (c *Client) StatusCallbackHandler(opts ...HandlerOption) http.Handler {
 		st := c.model()
 		// Not cancelled when Twilio hangs up: an update is applied whole.
 		apply, err := st.applyRoomEvent(context.WithoutCancel(r.Context()), c, &ev, h)
+		if errors.Is(err, quota.ErrTrackCap) {
+			// More in progress than twice the limit in force: not
+			// recorded, nothing kept (the ledger logged the first).
+			c.metrics.callback(r.Context(), deliveryStatus, cbFailed)
+			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			// The store failed (a shared store that is down): ask Twilio to
 			// send it again; nothing was remembered as seen.

@@ -551,6 +551,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		ledgerOpts = append([]quota.Option{quota.WithClock(s.clock)}, ledgerOpts...)
 	}
 	ledgerOpts = append(ledgerOpts, c.metrics.ledgerOptions(&s.metrics)...)
+	ledgerOpts = append(ledgerOpts, quota.WithLogger(c.logger))
 	if c.status, err = newStatusRecorder(c, &s.status); err != nil {
 		return nil, err
 	}
@@ -634,7 +635,11 @@ func (v LimiterView) Rate(class quota.Class) quota.Rate { return v.l.Rate(class)
 // Rate(class).PerSecond times it (1 when never slowed by a 20429).
 func (v LimiterView) Factor(class quota.Class) float64 { return v.l.Factor(class) }
 
-// Limits returns the quotas the Client enforces, with defaults filled in.
+// Limits returns the quotas the Client was configured with, defaults filled
+// in. With a store that keeps the account's limits (memstore, redisstore)
+// the concurrency limits it enforces are those in force for the account,
+// which [Client.Ledger]'s Limit and [Client.Usage] show (see
+// [quota.NewLedger]).
 func (c *Client) Limits() quota.Limits { return c.limits }
 
 // validSID reports whether s is prefix followed by 32 lowercase or uppercase hex digits.

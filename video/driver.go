@@ -106,7 +106,8 @@ func (d *driver) apply(ctx context.Context, c *Client, src quota.Source, now int
 // threshold event is delivered after Close): a shared store must not keep a
 // slot for a call that Close ended.
 func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.Op, reserve func(string) error) error {
-	bg := context.WithoutCancel(ctx)
+	bg, cancel := c.storeCtx(ctx)
+	defer cancel()
 	switch op.Kind {
 	case acct.Reserve:
 		if reserve == nil {

@@ -1032,12 +1032,33 @@ func (m *model) readBudget(slot **rate.Limiter, perSecond float64) *rate.Limiter
 	return *slot
 }
 
+// closingStoreWait bounds how long a call that Close ended waits on the
+// store to give back or settle its reservation, so that Close ends it
+// within about this much even on a hung Redis: a store that queues the
+// writes Twilio reported (redisstore under FailClosed) keeps the write and
+// writes it back when Redis answers; with another store the reservation
+// lapses with its ttl (the reservation TTL of the Client).
+const closingStoreWait = 50 * time.Millisecond
+
+// storeCtx returns the context of a store write that settles this
+// Client's own call: not ended by the call's ctx, and bounded by
+// closingStoreWait once Close has begun.
+func (c *Client) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = context.WithoutCancel(ctx)
+	if c.closed.Load() {
+		return context.WithTimeout(ctx, closingStoreWait)
+	}
+	return ctx, func() {}
+}
+
 // giveBack releases this Client's reservation key. After Close the Ledger
 // refuses operations, so the reservation is given back to the store
 // directly (no threshold event is delivered after Close): a shared store
-// must not keep a slot for a call that Close ended.
+// must not keep a slot for a call that Close ended. Once Close has begun it
+// waits on the store for closingStoreWait at most.
 func (c *Client) giveBack(ctx context.Context, res quota.Resource, key string) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := c.storeCtx(ctx)
+	defer cancel()
 	err := c.ledger.Release(ctx, res, key, quota.SourceLocal)
 	if errors.Is(err, quota.ErrClosed) {
 		_, err = c.store.Release(ctx, c.accountSID, backend.Resource(res), key, nil)

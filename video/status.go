@@ -128,7 +128,15 @@ func newStatusRecorder(c *Client, s *statusSettings) (*statusRecorder, error) {
 // ledgerStore returns st with every ledger operation's resulting usage
 // observed by r (the trend and the peak report).
 func (r *statusRecorder) ledgerStore(st backend.Store) backend.Store {
-	return observedStore{Store: st, r: r}
+	o := observedStore{Store: st, r: r}
+	if ls, ok := st.(backend.LimitsStore); ok {
+		// The ledger enforces the account's limits the store keeps.
+		return struct {
+			observedStore
+			backend.LimitsStore
+		}{o, ls}
+	}
+	return o
 }
 
 // observedStore observes the usage each ledger operation leaves.

@@ -50,9 +50,10 @@ func (c *Client) usage(ctx context.Context, now time.Time) quota.Usage {
 	in, _ := c.store.(backend.Inspector)
 	var u quota.Usage
 	for _, r := range [...]quota.Resource{quota.Rooms, quota.Participants} {
-		ru := quota.ResourceUsage{Limit: c.ledger.Limit(r)}
+		var ru quota.ResourceUsage
 		var err error
 		ru.Used, ru.Full, err = c.ledger.Used(ctx, r)
+		ru.Limit = c.ledger.Limit(r) // in force, as Used learnt it
 		if err == nil {
 			c.status.observe(ctx, r, ru.Used, now)
 		}

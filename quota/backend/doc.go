@@ -2,8 +2,9 @@
 // is what a database driver implements: the [Store] interface that the
 // Ledger and Limiter of package github.com/videoquota/videoquota/quota keep
 // their state in, the [Bounds] each ledger operation is checked against,
-// the [Change] it reports, the optional [Inspector], and the few value types
-// they speak of.
+// the [Change] it reports, the optional [Inspector] and [LimitsStore] (one
+// set of concurrency limits per account), and the few value types they
+// speak of.
 //
 // A store reports facts (a usage, a refusal, the crossings of a level);
 // package quota turns them into what applications see (its Resource, Class,

@@ -79,6 +79,10 @@ type memAccount struct {
 	buckets [2]memBucket
 	ledgers [2]memLedger
 	seq     atomic.Uint64 // numbers the ledger operations that cross a level
+
+	limMu    sync.Mutex            // guards limits and limUntil
+	limits   backend.AccountLimits // in force until limUntil; zero Since when none was offered
+	limUntil time.Time
 }
 
 type memBucket struct {
@@ -95,8 +99,11 @@ type memConf struct {
 	lim  *rate.Limiter
 }
 
+// memLevel is the state of one threshold level at one limit: when the
+// limit in force changes (see backend.LimitsStore), the levels start afresh.
 type memLevel struct {
 	level float64
+	limit int
 	above bool
 }
 
@@ -350,7 +357,7 @@ func (l *memLedger) crossings(used int, b *backend.Bounds) []backend.Crossing {
 	}
 	var out []backend.Crossing
 	for _, level := range b.Levels {
-		st := l.level(level)
+		st := l.level(level, b.Limit)
 		rise := backend.RisePoint(level, b.Limit)
 		switch {
 		case !st.above && used >= rise:
@@ -364,13 +371,13 @@ func (l *memLedger) crossings(used int, b *backend.Bounds) []backend.Crossing {
 	return out
 }
 
-func (l *memLedger) level(level float64) *memLevel {
+func (l *memLedger) level(level float64, limit int) *memLevel {
 	for i := range l.levels {
-		if l.levels[i].level == level {
+		if l.levels[i].level == level && l.levels[i].limit == limit {
 			return &l.levels[i]
 		}
 	}
-	l.levels = append(l.levels, memLevel{level: level})
+	l.levels = append(l.levels, memLevel{level: level, limit: limit})
 	return &l.levels[len(l.levels)-1]
 }
 

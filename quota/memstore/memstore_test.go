@@ -40,3 +40,8 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLimitsConformance(t *testing.T) {
+	s := newMem(t)
+	storetest.RunLimits(t, func(t *testing.T) (backend.Store, backend.Store) { return s, s })
+}

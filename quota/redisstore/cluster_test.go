@@ -31,6 +31,10 @@ func TestClusterConformance(t *testing.T) {
 		other := newStore(t, cl.Client(t, nil), redisstore.WithPrefix(prefix))
 		storetest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) { return s, other })
 	})
+	t.Run("Limits", func(t *testing.T) {
+		other := newStore(t, cl.Client(t, nil), redisstore.WithPrefix(prefix))
+		storetest.RunLimits(t, func(t *testing.T) (backend.Store, backend.Store) { return s, other })
+	})
 	t.Run("FailLocal", func(t *testing.T) {
 		fl := newStore(t, rdb, redisstore.WithPrefix(prefix),
 			redisstore.WithFailurePolicy(redisstore.FailLocal), redisstore.WithLocalShare(0.5))

@@ -84,8 +84,12 @@ func (s *Store) queueLen() int {
 // enqueue adds w to the queue and starts the flusher if none runs. It
 // reports false when the queue is full or the store closed. The Change it
 // returns is a guess from the last usage seen, without crossings: the
-// crossings of the writes written back later are not reported.
-func (s *Store) enqueue(w queued) (backend.Change, bool) {
+// crossings of the writes written back later are not reported. failed says
+// that Redis failed w (it did not answer, or refused): the operations after
+// it then leave the write-back to the flusher for a probe interval. A write
+// queued because its caller stopped waiting says nothing of Redis, and the
+// next operation tries the write-back at once.
+func (s *Store) enqueue(w queued, failed bool) (backend.Change, bool) {
 	if w.b != nil {
 		b := *w.b
 		w.b = &b
@@ -98,7 +102,7 @@ func (s *Store) enqueue(w queued) (backend.Change, bool) {
 	}
 	s.q.ops = append(s.q.ops, w)
 	n := len(s.q.ops)
-	if n == 1 {
+	if n == 1 && failed {
 		// Redis just failed this write: the next try is the flusher's.
 		s.q.retryAt = time.Now().Add(s.probe)
 	}
@@ -266,20 +270,39 @@ func (w queued) args(known, grace int64, endedTTL time.Duration, maxEnded int) [
 
 // fact runs a ledger write that reports what Twilio did (Hold, Commit,
 // Release): under [FailClosed], when Redis cannot be reached or writes are
-// queued already, it is queued (see [writeQueue]) rather than refused.
+// queued already, it is queued (see [writeQueue]) rather than refused. So
+// is a write whose ctx ends before Redis answered it (or that came with a
+// ctx ended already): a caller that cannot wait, such as a video.Client
+// giving back a reservation as it closes, does not lose what Twilio
+// reported; it is written back by the queue's flusher, or by the next
+// operation, and lost only if the store is closed first (it then lapses
+// with its ttl, or the next reconciliation corrects it).
 func (s *Store) fact(ctx context.Context, op string, w queued, run func(context.Context) (backend.Change, error)) (backend.Change, error) {
 	if s.fb != nil || ctx == nil {
 		return run(ctx)
 	}
 	ctx = s.withBudget(ctx)
+	if ctx.Err() != nil {
+		if c, ok := s.enqueue(w, false); ok {
+			return c, nil
+		}
+	}
 	if ctx.Err() == nil && s.queueing() && !s.flushNow(ctx) {
-		if c, ok := s.enqueue(w); ok {
+		if c, ok := s.enqueue(w, true); ok {
 			return c, nil
 		}
 	}
 	c, err := run(ctx)
-	if errors.Is(err, ErrUnavailable) {
-		if qc, ok := s.enqueue(w); ok {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		if qc, ok := s.enqueue(w, true); ok {
+			return qc, nil
+		}
+	case err != nil && ctx.Err() != nil:
+		// The caller stopped waiting: Redis may still apply the write
+		// (the queued copy then changes nothing: the writes are
+		// idempotent), or may not.
+		if qc, ok := s.enqueue(w, false); ok {
 			return qc, nil
 		}
 	}

@@ -94,6 +94,8 @@ type Store struct {
 	ownClient bool           // NewFromURL: Close closes rdb
 	probes    sync.WaitGroup // the recovery probes running
 	waiting   atomic.Int64   // calls waiting on Redis (tests)
+	dials     *dialWatch     // the outcome of rdb's latest dial
+	limits    limitsSeen     // the limits in force last seen per account
 
 	qmu     sync.Mutex // guards q
 	flushMu sync.Mutex // one write-back of the queue at a time
@@ -199,7 +201,10 @@ func WithProbeInterval(d time.Duration) Option {
 // checks that Redis answers (a PING within the store's deadline,
 // [WithTimeout]) and returns an *[UnavailableError] with Op "New" when it
 // does not, under either policy: a store that is built is one that reached
-// Redis. [WithWatch] starts a goroutine, which [Store.Close] stops.
+// Redis. [WithWatch] starts a goroutine, which [Store.Close] stops. New adds
+// a hook to rdb that keeps the error of its latest failed dial, so that an
+// operation that times out while Redis refuses connections says so (see
+// [TimeoutError]); the hook stays on rdb after Close.
 func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 	if rdb == nil {
 		return nil, errors.New("redisstore: New: nil Redis client")
@@ -278,6 +283,8 @@ func build(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
 	if s.log != nil {
 		routeRedisLog(s.log)
 	}
+	s.dials = &dialWatch{}
+	rdb.AddHook(s.dials)
 	if _, err := call(s, context.Background(), func(ctx context.Context) (string, error) {
 		return rdb.Ping(ctx).Result()
 	}, nil); err != nil {
@@ -564,7 +571,10 @@ func ledgerArgs(op string, known, grace int64, b *backend.Bounds, extra ...any) 
 	args := make([]any, 0, 6+2*len(levels)+len(extra))
 	args = append(args, op, known, grace, limit, hyst, len(levels))
 	for _, l := range levels {
-		args = append(args, strconv.FormatFloat(l, 'g', -1, 64), backend.RisePoint(l, limit))
+		// A level's state is kept per limit: when the limit in force
+		// changes (see backend.LimitsStore), the levels start afresh
+		// rather than stay up at the old limit's rising points.
+		args = append(args, strconv.FormatFloat(l, 'g', -1, 64)+"@"+strconv.Itoa(limit), backend.RisePoint(l, limit))
 	}
 	return append(args, extra...)
 }

@@ -50,6 +50,14 @@ func TestShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) { return a, b })
 }
 
+func TestLimitsConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	prefix := redistest.Prefix(t)
+	a := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	b := newStore(t, srv.Client(t), redisstore.WithPrefix(prefix))
+	storetest.RunLimits(t, func(t *testing.T) (backend.Store, backend.Store) { return a, b })
+}
+
 func TestInspector(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)

@@ -15,9 +15,6 @@ import (
 // outlasts the store's deadline, instead of only "no answer within ...",
 // which reads as a slow Redis.
 func TestUnreachableRedisErrorNamesCause(t *testing.T) {
-	t.Skip("not fixed: when go-redis's redialling outlasts the store's deadline, call (wait.go) " +
-		"gets only the context's end from go-redis, not the refused dial, and returns a bare *TimeoutError; " +
-		"the cause is only in go-redis's pool log line (seen with WithLogger)")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/videoquota/videoquota/quota"
 )
@@ -31,11 +35,71 @@ func (closedError) Is(target error) bool { return target == quota.ErrClosed }
 // that Redis did not answer within the store's deadline ([WithTimeout]).
 type TimeoutError struct {
 	Timeout time.Duration // the deadline in force
+	// Dial is the error of the Redis client's last dial when it failed
+	// during the wait or one deadline before it, with no dial succeeding
+	// since (nil otherwise): Redis could not be reached at all (a refused
+	// connection, an unknown host), as opposed to a Redis that is slow.
+	Dial error
 }
 
-// Error says how long the store waited.
+// Error says how long the store waited, and why the last dial failed when
+// one did.
 func (e *TimeoutError) Error() string {
+	if e.Dial != nil {
+		return fmt.Sprintf("redisstore: no answer from Redis within %v; the last dial failed: %v", e.Timeout, e.Dial)
+	}
 	return fmt.Sprintf("redisstore: no answer from Redis within %v", e.Timeout)
+}
+
+// Unwrap returns the failed dial's error, if any.
+func (e *TimeoutError) Unwrap() error { return e.Dial }
+
+// dialWatch is a go-redis hook that keeps the outcome of the Redis client's
+// latest dial, so that an operation that times out can say that Redis could
+// not be reached at all: go-redis redials a refused connection with backoff
+// and, when that outlasts the store's deadline, returns only the end of the
+// wait. [New] adds it to the client (a hook cannot be removed: it stays on a
+// client the caller owns after Close, keeping only the last dial's error).
+type dialWatch struct {
+	last atomic.Pointer[dialFailure] // nil after a dial that succeeded
+}
+
+type dialFailure struct {
+	err error
+	at  time.Time
+}
+
+// DialHook records each dial's outcome.
+func (w *dialWatch) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			w.last.Store(&dialFailure{err: err, at: time.Now()})
+		} else {
+			w.last.Store(nil)
+		}
+		return c, err
+	}
+}
+
+// ProcessHook passes commands through.
+func (w *dialWatch) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+// ProcessPipelineHook passes pipelines through.
+func (w *dialWatch) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// failedSince returns the error of the latest dial if it failed at or
+// after t and none has succeeded since.
+func (w *dialWatch) failedSince(t time.Time) error {
+	if w == nil {
+		return nil
+	}
+	if f := w.last.Load(); f != nil && !f.at.Before(t) {
+		return f.err
+	}
+	return nil
 }
 
 // call runs f, which talks to Redis, in a goroutine of its own, and returns
@@ -53,6 +117,7 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 	if s.isClosed() {
 		return zero, ErrClosed
 	}
+	start := time.Now()
 	rctx, cancel := context.WithDeadline(s.tag(ctx), s.deadline(ctx))
 	defer cancel()
 	op := &callOp[T]{done: make(chan callResult[T], 1)}
@@ -86,7 +151,7 @@ func call[T any](s *Store, ctx context.Context, f func(context.Context) (T, erro
 	case ctx.Err() != nil:
 		return zero, context.Cause(ctx)
 	}
-	return zero, &TimeoutError{Timeout: s.timeout}
+	return zero, &TimeoutError{Timeout: s.timeout, Dial: s.dials.failedSince(start.Add(-s.timeout))}
 }
 
 // callOp is one [call]: its result, handed over on done unless the caller

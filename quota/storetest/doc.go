@@ -18,7 +18,8 @@
 //
 // A store shared by several processes should also pass [RunShared], given
 // two handles on one shared state. A store that implements the optional
-// [backend.Inspector] should pass [RunInspector] too.
+// [backend.Inspector] should pass [RunInspector] too, and one that
+// implements [backend.LimitsStore] [RunLimits].
 //
 // # What it checks
 //

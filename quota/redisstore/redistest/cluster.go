@@ -24,9 +24,19 @@ type Cluster struct {
 }
 
 // StartCluster starts a cluster of n masters (n >= 1), stopped at t's
-// cleanup. Without redis-server it skips t (fails it under CI=true): a
-// cluster cannot be borrowed through $VIDEOQUOTA_REDIS_URL.
+// cleanup, with a node timeout of 2 s. Without redis-server it skips t
+// (fails it under CI=true): a cluster cannot be borrowed through
+// $VIDEOQUOTA_REDIS_URL.
 func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	return StartClusterTimeout(t, n, 2*time.Second)
+}
+
+// StartClusterTimeout is [StartCluster] with the cluster-node-timeout
+// given: how long a master may not answer before the others fail it (and
+// the cluster refuses every command with CLUSTERDOWN, having no replica to
+// promote). Redis's default is 15 s.
+func StartClusterTimeout(t testing.TB, n int, nodeTimeout time.Duration) *Cluster {
 	t.Helper()
 	if n < 1 {
 		t.Fatalf("redistest: StartCluster(%d): want at least one master", n)
@@ -46,7 +56,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 		srv := startOwn(t, bin, port, "",
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", fmt.Sprintf("%s/nodes-%d-%d.conf", dir, i, port),
-			"--cluster-node-timeout", "2000",
+			"--cluster-node-timeout", strconv.FormatInt(nodeTimeout.Milliseconds(), 10),
 			"--dir", dir)
 		c.Nodes = append(c.Nodes, srv)
 		c.Addrs = append(c.Addrs, srv.Addr)
