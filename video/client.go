@@ -176,6 +176,7 @@ type settings struct {
 	waitForCapacity         bool
 	maxInFlight             int
 	tenantPolicy            func(string) TenantPolicy
+	shares                  [sched.Levels]float64 // WithPriorityShares; zero: sched.DefaultShares
 	reservationTTL          time.Duration
 	joinWindow              time.Duration
 	concurrencyHint         int
@@ -539,7 +540,8 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
-	c.sched = [2]*sched.Scheduler{sched.New(sched.Config{Now: c.now}), sched.New(sched.Config{Now: c.now})}
+	sc := sched.Config{Shares: s.shares, Now: c.now}
+	c.sched = [2]*sched.Scheduler{sched.New(sc), sched.New(sc)}
 	c.tenantPolicy = s.tenantPolicy
 	c.tenants.c = c
 	c.limiter, err = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
