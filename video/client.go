@@ -81,6 +81,7 @@ type Client struct {
 	// (priority.go); tenantPolicy is WithTenantPolicy's function, nil if none.
 	sched        [2]*sched.Scheduler
 	tenantPolicy func(string) TenantPolicy
+	fair         bool        // the store orders takers across its clients (backend.FairStore)
 	tenants      tenantSlots // tenant caps on Rooms and Participants (tenants.go)
 	ledger       clientLedger
 	store        backend.Store
@@ -543,6 +544,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 	sc := sched.Config{Shares: s.shares, Now: c.now}
 	c.sched = [2]*sched.Scheduler{sched.New(sc), sched.New(sc)}
 	c.tenantPolicy = s.tenantPolicy
+	_, c.fair = c.store.(backend.FairStore)
 	c.tenants.c = c
 	c.limiter, err = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
 	if err != nil {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/fnv"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/video/internal/sched"
 )
 
@@ -155,7 +158,23 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 			return err
 		}
 	}
-	err := c.limiter.Wait(ctx, class)
+	var err error
+	if c.fair {
+		tag := tagOf(ctx)
+		t := c.taker(tag, req)
+		lvl, weight := sched.Priority(tag.level(req)), t.Weight
+		given := false // the baton was yielded and not had back
+		err = c.limiter.WaitAs(ctx, class, t, func(ctx context.Context, d time.Duration) (bool, error) {
+			yielded, err := s.Yield(ctx, lvl, tag.tenant, weight, d)
+			given = err != nil
+			return yielded, err
+		})
+		if given {
+			return err
+		}
+	} else {
+		err = c.limiter.Wait(ctx, class)
+	}
 	s.Leave()
 	if err != nil {
 		var rl *quota.RateLimitError
@@ -165,6 +184,28 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 		}
 	}
 	return err
+}
+
+// taker is who takes a token for req under tag, for a store that orders
+// takers across its clients: the level, and the tenant (names longer than
+// MaxTenantName cut, with a hash of the whole name) with its weight.
+func (c *Client) taker(tag callTag, req *http.Request) backend.Taker {
+	t := backend.Taker{Tenant: tag.tenant, Weight: 1}
+	switch tag.level(req) {
+	case PriorityCritical:
+		t.Level = backend.LevelCritical
+	case PriorityBackground:
+		t.Level = backend.LevelBackground
+	}
+	if tag.tenant != "" {
+		t.Weight = c.policy(tag.tenant).Weight
+		if len(t.Tenant) > MaxTenantName {
+			h := fnv.New64a()
+			_, _ = h.Write([]byte(t.Tenant))
+			t.Tenant = t.Tenant[:MaxTenantName-17] + "#" + strconv.FormatUint(h.Sum64(), 16)
+		}
+	}
+	return t
 }
 
 // level is the level of req under tag: tag's, or req's default.

@@ -117,17 +117,19 @@ type Scheduler struct {
 	shares [Levels]float64
 	now    func() time.Time
 
-	mu        sync.Mutex
-	busy      bool  // the baton is held
-	immediate int64 // batons taken through TryEnter
-	waiting   int   // callers queued, all levels
-	levels    [Levels]level
-	tstats    map[string]*Stats // tenants counted by name, at most MaxTenantStats
-	other     Stats             // the tenants past MaxTenantStats
-	free      *waiter           // pooled waiters, at most maxFree
-	nfree     int
-	freeT     *tenant // pooled tenants, at most maxFree
-	nfreeT    int
+	mu         sync.Mutex
+	busy       bool  // the baton is held
+	immediate  int64 // batons taken through TryEnter
+	waiting    int   // callers queued, all levels
+	levels     [Levels]level
+	watch      chan struct{} // signalled when a caller above watchLevel queues; nil when none yields
+	watchLevel Priority
+	tstats     map[string]*Stats // tenants counted by name, at most MaxTenantStats
+	other      Stats             // the tenants past MaxTenantStats
+	free       *waiter           // pooled waiters, at most maxFree
+	nfree      int
+	freeT      *tenant // pooled tenants, at most maxFree
+	nfreeT     int
 }
 
 // maxSpin is how many times Enter yields, while only the holder is ahead,
@@ -231,8 +233,66 @@ func (s *Scheduler) Enter(ctx context.Context, p Priority, tenantName string, w 
 		s.mu.Unlock()
 		return err
 	}
-	wt := s.enqueue(p, tenantName, w)
+	wt := s.enqueue(p, tenantName, w, false)
 	s.mu.Unlock()
+	return s.await(ctx, p, tenantName, wt)
+}
+
+// Yield gives the baton, held by a caller of level p and tenant (weight w),
+// to a caller of a higher level if one is waiting or arrives within d, and
+// then waits to have it back, ahead of every other caller of its level. It
+// reports whether it yielded; after d, or when ctx ends, without a yield,
+// it returns false and nil, still holding the baton. An error (ctx ended
+// while it waited for the baton back) means it holds nothing. A yield
+// counts as a wait in the Stats.
+func (s *Scheduler) Yield(ctx context.Context, p Priority, tenantName string, w float64, d time.Duration) (bool, error) {
+	p %= Levels
+	if w <= 0 {
+		w = 1
+	}
+	s.mu.Lock()
+	if !s.higherLocked(p) {
+		if d <= 0 {
+			s.mu.Unlock()
+			return false, nil
+		}
+		ch := make(chan struct{}, 1)
+		s.watch, s.watchLevel = ch, p
+		s.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		s.mu.Lock()
+		s.watch = nil
+		if !s.higherLocked(p) || ctx.Err() != nil {
+			s.mu.Unlock()
+			return false, nil
+		}
+	}
+	wt := s.enqueue(p, tenantName, w, true)
+	s.handOffLocked()
+	s.mu.Unlock()
+	return true, s.await(ctx, p, tenantName, wt)
+}
+
+// higherLocked reports whether a caller of a level above p waits. Requires
+// s.mu held.
+func (s *Scheduler) higherLocked(p Priority) bool {
+	for i := range p {
+		if s.levels[i].stats.Waiting > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// await waits for queued wt to be handed the baton, or takes it out of the
+// queue when ctx ends first.
+func (s *Scheduler) await(ctx context.Context, p Priority, tenantName string, wt *waiter) error {
 	select {
 	case <-wt.ready:
 		s.mu.Lock()
@@ -347,8 +407,10 @@ func (s *Scheduler) Tenants() int {
 	return n
 }
 
-// enqueue queues a caller. Requires s.mu held.
-func (s *Scheduler) enqueue(p Priority, name string, w float64) *waiter {
+// enqueue queues a caller; a caller in front (one that yielded) starts at
+// the level's virtual time, without charging its tenant, and goes to the
+// head of its tenant's queue. Requires s.mu held.
+func (s *Scheduler) enqueue(p Priority, name string, w float64, front bool) *waiter {
 	lv := &s.levels[p]
 	t := lv.tenants[name]
 	if t == nil {
@@ -358,18 +420,34 @@ func (s *Scheduler) enqueue(p Priority, name string, w float64) *waiter {
 		lv.active = append(lv.active, t)
 	}
 	wt := s.getWaiter()
-	wt.start = max(lv.vtime, t.finish)
-	t.finish = wt.start + 1/t.weight
 	wt.since = s.now()
-	if t.tail == nil {
+	switch {
+	case front:
+		wt.start = lv.vtime
+		wt.next = t.head
 		t.head = wt
-	} else {
-		t.tail.next = wt
+		if t.tail == nil {
+			t.tail = wt
+		}
+	default:
+		wt.start = max(lv.vtime, t.finish)
+		t.finish = wt.start + 1/t.weight
+		if t.tail == nil {
+			t.head = wt
+		} else {
+			t.tail.next = wt
+		}
+		t.tail = wt
 	}
-	t.tail = wt
 	s.waiting++
 	lv.stats.Waiting++
 	t.st.Waiting++
+	if s.watch != nil && p < s.watchLevel {
+		select {
+		case s.watch <- struct{}{}:
+		default:
+		}
+	}
 	return wt
 }
 

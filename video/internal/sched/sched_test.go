@@ -296,3 +296,51 @@ func BenchmarkEnterLeave(b *testing.B) {
 		s.Leave()
 	}
 }
+
+// TestYieldToHigherLevel: a background holder waiting to ask the store
+// again gives the baton to a normal caller that arrives meanwhile and has it
+// back when that caller leaves; with nobody arriving it keeps the baton for
+// the whole wait.
+func TestYieldToHigherLevel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(Config{})
+		ctx := context.Background()
+		if !s.TryEnter() {
+			t.Fatal("TryEnter refused a free baton")
+		}
+		start := time.Now()
+		if yielded, err := s.Yield(ctx, Background, "", 1, time.Second); yielded || err != nil {
+			t.Fatalf("Yield with nobody waiting = %v, %v", yielded, err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("Yield with nobody arriving returned after %v, want 1s", d)
+		}
+		type res struct {
+			yielded bool
+			err     error
+			at      time.Duration
+		}
+		done := make(chan res, 1)
+		start = time.Now()
+		go func() {
+			y, err := s.Yield(ctx, Background, "", 1, time.Minute)
+			done <- res{y, err, time.Since(start)}
+		}()
+		time.Sleep(100 * time.Millisecond)
+		if err := s.Enter(ctx, Normal, "", 1); err != nil {
+			t.Fatal(err)
+		}
+		entered := time.Since(start)
+		time.Sleep(interval)
+		s.Leave()
+		r := <-done
+		if !r.yielded || r.err != nil || entered != 100*time.Millisecond || r.at != 100*time.Millisecond+interval {
+			t.Errorf("normal entered at %v; Yield = %v, %v at %v; want the baton at 100ms and back at %v",
+				entered, r.yielded, r.err, r.at, 100*time.Millisecond+interval)
+		}
+		s.Leave()
+		if !s.TryEnter() {
+			t.Error("baton not free after the holder left")
+		}
+	})
+}
