@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -299,8 +300,7 @@ func chartTenants(cfg config, results []*tenantResult) error {
 		return err
 	}
 	if err := loadtest.WriteChart(f, ch); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	return f.Close()
 }
