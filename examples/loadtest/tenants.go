@@ -175,7 +175,7 @@ func runTenantCase(cfg config, c tenantCase, prefix string) (*tenantResult, erro
 	policy := func(tenant string) video.TenantPolicy { return video.TenantPolicy{Weight: weights[tenant]} }
 	clients := make([]*video.Client, cfg.procs)
 	for i := range clients {
-		rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr, PoolSize: 8})
+		rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr, PoolSize: 4 * cfg.workers})
 		defer rdb.Close()
 		st, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
 		if err != nil {

@@ -21,6 +21,11 @@
 //     served. Busy tenants share the grants in proportion to their weights,
 //     none starves, and an idle tenant's share goes to the busy ones.
 //
+// A holder that the store makes wait to ask again (a store shared with
+// other processes puts their callers of a higher level first) calls
+// [Scheduler.Yield] meanwhile: a caller of a higher level of its own that
+// waits or arrives takes the baton, and the holder has it back next.
+//
 // Because only the baton holder reserves a token, a token is never promised
 // to a caller further ahead than the rate's interval (the limiter's horizon
 // applies to the holder alone), so a critical caller arriving during a flood
