@@ -59,6 +59,31 @@ type ClassUsage struct {
 	// It is zero when the rate is unlimited or the store does not implement
 	// [backend.Inspector].
 	Tokens float64 `json:"tokens"`
+	// Priorities are how this client's callers of the class waited for
+	// their turn to take a token, by priority level: critical, normal,
+	// background (each WaitUsage's Name).
+	Priorities [3]WaitUsage `json:"priorities"`
+	// Tenants are the same by tenant: the tenants that waited most, by
+	// name (at most video.TopTenants of them; "" is the callers without a
+	// tenant), then the others summed under the Name "other". Empty while
+	// no caller has waited.
+	Tenants []WaitUsage `json:"tenants,omitempty"`
+}
+
+// WaitUsage is how the callers of one priority level or one tenant waited
+// for their turn to take a rate token in one client, and how many were
+// refused. Waits and refusals are counted apart: a caller that waited and
+// was then refused counts in both.
+type WaitUsage struct {
+	Name     string `json:"name"`     // the level or the tenant
+	Queued   int64  `json:"queued"`   // callers that waited behind others, then got their turn
+	Canceled int64  `json:"canceled"` // callers whose ctx ended while they waited
+	// Refused counts the callers refused a token without a request: their
+	// deadline came before the token (a *RateLimitError with
+	// CauseLocalDeadline).
+	Refused int64         `json:"refused"`
+	Waited  time.Duration `json:"waited_ns"` // total time the Queued callers waited, in ns in JSON
+	Waiting int           `json:"waiting"`   // callers waiting now
 }
 
 // ForecastEvent tells a [ForecastFunc] that both windows of a

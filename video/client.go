@@ -81,6 +81,7 @@ type Client struct {
 	// (priority.go); tenantPolicy is WithTenantPolicy's function, nil if none.
 	sched        [2]*sched.Scheduler
 	tenantPolicy func(string) TenantPolicy
+	fair         bool        // the store orders takers across its clients (backend.FairStore)
 	tenants      tenantSlots // tenant caps on Rooms and Participants (tenants.go)
 	ledger       clientLedger
 	store        backend.Store
@@ -176,6 +177,7 @@ type settings struct {
 	waitForCapacity         bool
 	maxInFlight             int
 	tenantPolicy            func(string) TenantPolicy
+	shares                  [sched.Levels]float64 // WithPriorityShares; zero: sched.DefaultShares
 	reservationTTL          time.Duration
 	joinWindow              time.Duration
 	concurrencyHint         int
@@ -539,8 +541,10 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		return nil, asConfigError(err)
 	}
 	c.metrics = metrics
-	c.sched = [2]*sched.Scheduler{sched.New(sched.Config{Now: c.now}), sched.New(sched.Config{Now: c.now})}
+	sc := sched.Config{Shares: s.shares, Now: c.now}
+	c.sched = [2]*sched.Scheduler{sched.New(sc), sched.New(sc)}
 	c.tenantPolicy = s.tenantPolicy
+	_, c.fair = c.store.(backend.FairStore)
 	c.tenants.c = c
 	c.limiter, err = quota.NewLimiter(c.metrics.limiterStore(c.store), accountSID, c.limits, quota.WithLogger(c.logger))
 	if err != nil {

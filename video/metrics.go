@@ -338,7 +338,24 @@ func (m *clientMetrics) limiterStore(st backend.Store) backend.Store {
 	if m == nil {
 		return st
 	}
+	if fs, ok := st.(backend.FairStore); ok {
+		return fairWaitRecorder{waitRecorder{Store: st, m: m}, fs}
+	}
 	return waitRecorder{Store: st, m: m}
+}
+
+// fairWaitRecorder is a waitRecorder of a FairStore.
+type fairWaitRecorder struct {
+	waitRecorder
+	fs backend.FairStore
+}
+
+func (w fairWaitRecorder) TakeTokenAs(ctx context.Context, account string, class backend.Class, r backend.Rate, maxWait time.Duration, t backend.Taker) (time.Duration, time.Duration, bool, error) {
+	wait, lead, ok, err := w.fs.TakeTokenAs(ctx, account, class, r, maxWait, t)
+	if ok && err == nil && wait > 0 {
+		w.m.wait.Record(ctx, wait.Seconds(), w.m.classAttr[class&1])
+	}
+	return wait, lead, ok, err
 }
 
 // waitRecorder records in videoquota.limiter.wait each wait TakeToken

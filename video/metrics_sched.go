@@ -15,8 +15,10 @@ import (
 // "background" (a [Priority]).
 const AttrPriority = attribute.Key("videoquota.priority")
 
-// AttrTenant is the tenant refused at its cap. Only the first 256 tenants
-// refused are named; the others are counted under "".
+// AttrTenant is a tenant. The set of its values is bounded: the
+// [TopTenants] tenants that waited (or were refused) most are named, "" is
+// the callers without a tenant, and the others are summed under "other"
+// (so a tenant that leaves the top moves its counts there).
 const AttrTenant = attribute.Key("videoquota.tenant")
 
 // schedMetrics are the instruments of the token queues and tenant caps:
@@ -25,11 +27,21 @@ const AttrTenant = attribute.Key("videoquota.tenant")
 //     token, by class, priority and outcome ("granted" or "canceled");
 //   - videoquota.rate.queue.wait: their total wait, in seconds;
 //   - videoquota.rate.waiting: callers waiting now, by class and priority;
+//   - videoquota.rate.refusals: callers refused a token without a request
+//     (their deadline came first), by class and priority, counted apart
+//     from the waits;
+//   - videoquota.tenant.rate.queued, videoquota.tenant.rate.queue.wait and
+//     videoquota.tenant.rate.refusals: the same by class and tenant (the top
+//     tenants, see [AttrTenant]);
 //   - videoquota.tenant.refusals: local refusals at a tenant's cap, by tenant.
 type schedMetrics struct {
 	queued   metric.Int64ObservableCounter
 	wait     metric.Float64ObservableCounter
 	waiting  metric.Int64ObservableUpDownCounter
+	refused  metric.Int64ObservableCounter
+	tQueued  metric.Int64ObservableCounter
+	tWait    metric.Float64ObservableCounter
+	tRefused metric.Int64ObservableCounter
 	refusals metric.Int64ObservableCounter
 	reg      metric.Registration
 	attr     [2][sched.Levels][2]metric.MeasurementOption // class, level, granted/canceled
@@ -52,8 +64,24 @@ func (m *clientMetrics) registerSched(c *Client) error {
 		metric.WithDescription("Calls waiting now behind others for a rate token, by priority.")); err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
+	if s.refused, err = m.meter.Int64ObservableCounter("videoquota.rate.refusals", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls refused a rate token without a request (deadline before the token), by priority.")); err != nil {
+		return fmt.Errorf("video: WithMeterProvider: %w", err)
+	}
+	if s.tQueued, err = m.meter.Int64ObservableCounter("videoquota.tenant.rate.queued", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls that waited behind others for a rate token, by tenant (the top tenants named, the rest as other); outcome granted or canceled.")); err != nil {
+		return fmt.Errorf("video: WithMeterProvider: %w", err)
+	}
+	if s.tWait, err = m.meter.Float64ObservableCounter("videoquota.tenant.rate.queue.wait", metric.WithUnit("s"),
+		metric.WithDescription("Total time granted calls waited behind others for a rate token, by tenant (the top tenants named, the rest as other).")); err != nil {
+		return fmt.Errorf("video: WithMeterProvider: %w", err)
+	}
+	if s.tRefused, err = m.meter.Int64ObservableCounter("videoquota.tenant.rate.refusals", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls refused a rate token without a request, by tenant (the top tenants named, the rest as other).")); err != nil {
+		return fmt.Errorf("video: WithMeterProvider: %w", err)
+	}
 	if s.refusals, err = m.meter.Int64ObservableCounter("videoquota.tenant.refusals", metric.WithUnit("{refusal}"),
-		metric.WithDescription("Rooms and Participants refused locally at a tenant's cap, by tenant (the first 256 named).")); err != nil {
+		metric.WithDescription("Rooms and Participants refused locally at a tenant's cap, by tenant (the top tenants named, the rest as other).")); err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}
 	for _, cl := range [...]quota.Class{quota.Read, quota.Write} {
@@ -72,15 +100,21 @@ func (m *clientMetrics) registerSched(c *Client) error {
 				o.ObserveInt64(s.queued, st.Canceled, s.attr[cl][p][1])
 				o.ObserveFloat64(s.wait, st.Waited.Seconds(), s.level[cl][p])
 				o.ObserveInt64(s.waiting, int64(st.Waiting), s.level[cl][p])
+				o.ObserveInt64(s.refused, st.Refused, s.level[cl][p])
+			}
+			for _, t := range c.sched[cl].TenantStats(TopTenants) {
+				class, tenant := AttrClass.String(cl.String()), AttrTenant.String(t.Tenant)
+				o.ObserveInt64(s.tQueued, t.Queued, m.attrs(class, tenant, AttrOutcome.String("granted")))
+				o.ObserveInt64(s.tQueued, t.Canceled, m.attrs(class, tenant, AttrOutcome.String("canceled")))
+				o.ObserveFloat64(s.tWait, t.Waited.Seconds(), m.attrs(class, tenant))
+				o.ObserveInt64(s.tRefused, t.Refused, m.attrs(class, tenant))
 			}
 		}
-		c.tenants.mu.Lock()
-		defer c.tenants.mu.Unlock()
-		for tenant, n := range c.tenants.refused {
-			o.ObserveInt64(s.refusals, n, m.attrs(AttrTenant.String(tenant)))
+		for _, t := range c.tenants.top(TopTenants) {
+			o.ObserveInt64(s.refusals, t.n, m.attrs(AttrTenant.String(t.tenant)))
 		}
 		return nil
-	}, s.queued, s.wait, s.waiting, s.refusals)
+	}, s.queued, s.wait, s.waiting, s.refused, s.tQueued, s.tWait, s.tRefused, s.refusals)
 	if err != nil {
 		return fmt.Errorf("video: WithMeterProvider: %w", err)
 	}

@@ -63,6 +63,13 @@ func TestMetricsPriorityAndTenant(t *testing.T) {
 	if n := queued["videoquota.outcome=granted,videoquota.priority=critical,videoquota.request.class=write"]; n != 0 {
 		t.Errorf("%d critical writes counted; none was made", n)
 	}
+	tq := m.ints("videoquota.tenant.rate.queued")
+	if tq["videoquota.outcome=granted,videoquota.request.class=write,videoquota.tenant=globex"] == 0 {
+		t.Errorf("no write of globex counted as queued: %v", tq)
+	}
+	if n := m.ints("videoquota.rate.refusals")["videoquota.priority=background,videoquota.request.class=write"]; n != 0 {
+		t.Errorf("%d background writes counted as refused a token; none was", n)
+	}
 	if got := m.ints("videoquota.tenant.refusals")["videoquota.tenant=acme"]; got != 4 {
 		t.Errorf("tenant refusals = %d, want 4", got)
 	}

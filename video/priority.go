@@ -3,12 +3,16 @@ package video
 import (
 	"bytes"
 	"context"
+	"errors"
+	"hash/fnv"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/backend"
 	"github.com/videoquota/videoquota/video/internal/sched"
 )
 
@@ -104,6 +108,33 @@ func WithTenantPolicy(fn func(tenant string) TenantPolicy) Option {
 	}
 }
 
+// MaxPriorityShares is the most that the guaranteed shares of the lower
+// levels ([WithPriorityShares]) may add up to: a lower level never takes the
+// last 30% of the tokens that callers of a higher level are waiting for.
+const MaxPriorityShares = 0.7
+
+// WithPriorityShares sets the guaranteed shares of the lower levels: while
+// callers of higher levels wait, waiting normal callers get at least normal
+// of the tokens granted meanwhile and waiting background callers at least
+// background (both in [0, 1), adding up to at most [MaxPriorityShares]);
+// the rest goes to the highest level waiting. A level with nobody waiting
+// lends its share. The defaults are 0.10 and 0.05: background takes at most
+// 5% of the tokens that normal callers wait for. Both 0 is strict priority.
+// Out-of-range values are a *ConfigError naming the option.
+func WithPriorityShares(normal, background float64) Option {
+	return func(s *settings) error {
+		if !(normal >= 0 && background >= 0 && normal+background <= MaxPriorityShares) {
+			return optErr("WithPriorityShares", "shares %v and %v: each must be at least 0 and both add up to at most %v",
+				normal, background, MaxPriorityShares)
+		}
+		s.shares = [sched.Levels]float64{sched.Normal: normal, sched.Background: background}
+		if s.shares == ([sched.Levels]float64{}) {
+			s.shares = [sched.Levels]float64{sched.Critical: sched.Strict}
+		}
+		return nil
+	}
+}
+
 // policy returns tenant's policy.
 func (c *Client) policy(tenant string) TenantPolicy {
 	if tenant == "" || c.tenantPolicy == nil {
@@ -123,17 +154,66 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 	s := c.sched[class&1]
 	if !s.TryEnter() {
 		tag := tagOf(ctx)
-		p := tag.prio
-		if !tag.set {
-			p = defaultPriority(req)
-		}
-		if err := s.Enter(ctx, sched.Priority(p), tag.tenant, c.policy(tag.tenant).Weight); err != nil {
+		if err := s.Enter(ctx, sched.Priority(tag.level(req)), tag.tenant, c.policy(tag.tenant).Weight); err != nil {
 			return err
 		}
 	}
-	err := c.limiter.Wait(ctx, class)
+	var err error
+	if c.fair {
+		tag := tagOf(ctx)
+		t := c.taker(tag, req)
+		lvl, weight := sched.Priority(tag.level(req)), t.Weight
+		given := false // the baton was yielded and not had back
+		err = c.limiter.WaitAs(ctx, class, t, func(ctx context.Context, d time.Duration) (bool, error) {
+			yielded, err := s.Yield(ctx, lvl, tag.tenant, weight, d)
+			given = err != nil
+			return yielded, err
+		})
+		if given {
+			return err
+		}
+	} else {
+		err = c.limiter.Wait(ctx, class)
+	}
 	s.Leave()
+	if err != nil {
+		var rl *quota.RateLimitError
+		if errors.As(err, &rl) {
+			tag := tagOf(ctx)
+			s.Refused(sched.Priority(tag.level(req)), tag.tenant)
+		}
+	}
 	return err
+}
+
+// taker is who takes a token for req under tag, for a store that orders
+// takers across its clients: the level, and the tenant (names longer than
+// MaxTenantName cut, with a hash of the whole name) with its weight.
+func (c *Client) taker(tag callTag, req *http.Request) backend.Taker {
+	t := backend.Taker{Tenant: tag.tenant, Weight: 1}
+	switch tag.level(req) {
+	case PriorityCritical:
+		t.Level = backend.LevelCritical
+	case PriorityBackground:
+		t.Level = backend.LevelBackground
+	}
+	if tag.tenant != "" {
+		t.Weight = c.policy(tag.tenant).Weight
+		if len(t.Tenant) > MaxTenantName {
+			h := fnv.New64a()
+			_, _ = h.Write([]byte(t.Tenant))
+			t.Tenant = t.Tenant[:MaxTenantName-17] + "#" + strconv.FormatUint(h.Sum64(), 16)
+		}
+	}
+	return t
+}
+
+// level is the level of req under tag: tag's, or req's default.
+func (t callTag) level(req *http.Request) Priority {
+	if t.set {
+		return t.prio
+	}
+	return defaultPriority(req)
 }
 
 // defaultPriority is the level of a request whose ctx sets none: critical

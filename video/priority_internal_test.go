@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,6 +83,30 @@ func BenchmarkAcquire(b *testing.B) {
 		}
 		b.ReportMetric(float64(d[2])/float64(d[1]), "tagged/plain")
 		b.ReportMetric(float64(d[1])/float64(d[0]), "plain/limiter")
+	})
+	// ratio-parallel is ratio with every caller contending: each goroutine
+	// alternates batches of plain and tagged acquires, so that both meet
+	// the same contention, and reports tagged/plain.
+	b.Run("ratio-parallel", func(b *testing.B) {
+		const batch = 64
+		var plainNs, taggedNs atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for k := 0; pb.Next(); k++ {
+				ctx, sum := plain, &plainNs
+				if k%2 == 1 {
+					ctx, sum = tagged, &taggedNs
+				}
+				start := time.Now()
+				for range batch {
+					if err := c.acquire(ctx, quota.Write, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				sum.Add(int64(time.Since(start)))
+			}
+		})
+		b.ReportMetric(float64(taggedNs.Load())/float64(plainNs.Load()), "tagged/plain")
 	})
 	b.Run("limiter-parallel", func(b *testing.B) {
 		b.ReportAllocs()

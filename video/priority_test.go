@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
@@ -146,5 +147,77 @@ func TestPriorityUsageCountsWaits(t *testing.T) {
 	}
 	if c := vq.PriorityUsage(quota.Write, video.PriorityCritical); c != (video.PriorityUsage{}) {
 		t.Errorf("critical writes: %+v, want nothing", c)
+	}
+}
+
+// TestUsageWaitsByPriorityAndTenant: Usage shows the waits of a flood by
+// level and by tenant, and counts apart, at its level and tenant, a caller
+// refused because its deadline comes before its token.
+func TestUsageWaitsByPriorityAndTenant(t *testing.T) {
+	_, vq := setup(t, videotest.Options{WritesPerSecond: 50}, video.WithLimits(quota.Limits{WritesPerSecond: 50, WriteBurst: 1}))
+	var wg sync.WaitGroup
+	for i := range 12 {
+		ctx := video.WithTenant(context.Background(), []string{"acme", "globex"}[i%2])
+		wg.Go(func() {
+			if _, err := vq.CreateRoom(ctx, room("")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// The bucket's next token is a whole interval away at 1/s; a deadline
+	// of 1 ms cannot be met.
+	_, slow := setup(t, videotest.Options{}, video.WithLimits(quota.Limits{WritesPerSecond: 1, WriteBurst: 1}))
+	if _, err := slow.CreateRoom(context.Background(), room("")); err != nil {
+		t.Fatal(err)
+	}
+	bg, cancel := context.WithTimeout(video.WithTenant(video.WithPriority(context.Background(), video.PriorityBackground), "initech"), time.Millisecond)
+	defer cancel()
+	var rl *quota.RateLimitError
+	if _, err := slow.CreateRoom(bg, room("")); !errors.As(err, &rl) {
+		t.Fatalf("a create 1 ms before its deadline: %v; want a *quota.RateLimitError", err)
+	}
+
+	w := vq.Usage().Writes
+	if n := w.Priorities[video.PriorityNormal]; n.Name != "normal" || n.Queued == 0 || n.Waited <= 0 || n.Refused != 0 {
+		t.Errorf("normal writes %+v; want some queued and waited, none refused", n)
+	}
+	names := map[string]quota.WaitUsage{}
+	for _, tu := range w.Tenants {
+		names[tu.Name] = tu
+	}
+	if names["acme"].Queued == 0 || names["globex"].Queued == 0 {
+		t.Errorf("tenants %+v; want acme and globex queued", w.Tenants)
+	}
+	s := slow.Usage()
+	if b := s.Writes.Priorities[video.PriorityBackground]; b.Refused != 1 {
+		t.Errorf("background writes %+v; want 1 refused", b)
+	}
+	if len(s.Writes.Tenants) != 1 || s.Writes.Tenants[0].Name != "initech" || s.Writes.Tenants[0].Refused != 1 {
+		t.Errorf("tenants %+v; want initech refused once", s.Writes.Tenants)
+	}
+	if s.LocalRefusals != 1 {
+		t.Errorf("local refusals %d, want 1", s.LocalRefusals)
+	}
+}
+
+// TestPriorityShares: WithPriorityShares takes shares adding up to at most
+// MaxPriorityShares and refuses others, naming itself.
+func TestPriorityShares(t *testing.T) {
+	for _, tc := range []struct {
+		normal, background float64
+		ok                 bool
+	}{
+		{0.10, 0.05, true}, {0, 0, true}, {0, 0.7, true}, {0.3, 0.4, true},
+		{0.5, 0.5, false}, {-0.1, 0, false}, {0, 0.71, false},
+	} {
+		_, err := video.New("AC0123456789abcdef0123456789abcdef", "token", video.WithPriorityShares(tc.normal, tc.background))
+		var ce *video.ConfigError
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("WithPriorityShares(%v, %v): %v", tc.normal, tc.background, err)
+		case !tc.ok && (!errors.As(err, &ce) || ce.Option != "WithPriorityShares"):
+			t.Errorf("WithPriorityShares(%v, %v): %v; want a *ConfigError naming WithPriorityShares", tc.normal, tc.background, err)
+		}
 	}
 }

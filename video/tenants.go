@@ -1,13 +1,16 @@
 package video
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/video/internal/sched"
 )
 
 // MaxTenantName is the longest tenant name, in bytes, that a Room or
@@ -21,7 +24,7 @@ const MaxTenantName = 128
 const maxTenantKeys = 1 << 16
 
 // maxTenantStats bounds the tenants whose refusals are counted by name; the
-// others are counted together under "".
+// others are counted together under sched.OtherTenants.
 const maxTenantStats = 256
 
 // tenantSlots keeps the tenants' caps on concurrent Rooms and Participants:
@@ -43,7 +46,7 @@ type tenantSlots struct {
 
 	mu      sync.Mutex
 	keys    map[string]string // slot key (reservation key or SID) → tenant
-	refused map[string]int64  // tenant → local refusals for its cap; "" for the rest
+	refused map[string]int64  // tenant → local refusals for its cap; sched.OtherTenants for the rest
 }
 
 // tenantAccount is the ledger account of tenant's caps.
@@ -139,9 +142,35 @@ func (t *tenantSlots) countRefusal(tenant string) {
 		t.refused = make(map[string]int64)
 	}
 	if _, ok := t.refused[tenant]; !ok && len(t.refused) >= maxTenantStats {
-		tenant = ""
+		tenant = sched.OtherTenants
 	}
 	t.refused[tenant]++
+}
+
+// tenantCount is one tenant's count of refusals at its cap.
+type tenantCount struct {
+	tenant string
+	n      int64
+}
+
+// top returns the refusals at their caps of the n tenants refused most
+// (ties by name), then the others' sum under sched.OtherTenants.
+func (t *tenantSlots) top(n int) []tenantCount {
+	t.mu.Lock()
+	all := make([]tenantCount, 0, len(t.refused))
+	for tenant, k := range t.refused {
+		all = append(all, tenantCount{tenant, k})
+	}
+	t.mu.Unlock()
+	slices.SortFunc(all, func(a, b tenantCount) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.tenant, b.tenant)) })
+	if len(all) <= n {
+		return all
+	}
+	other := tenantCount{tenant: sched.OtherTenants}
+	for _, c := range all[n:] {
+		other.n += c.n
+	}
+	return append(all[:n], other)
 }
 
 // TenantUsage is what one tenant uses of its caps; see [Client.TenantUsage].
@@ -157,7 +186,7 @@ type TenantUsage struct {
 // TenantUsage returns what tenant uses of its caps, read from the store
 // (so counting every Client of a shared store) with a one-second bound, and
 // this Client's refusals at its caps. Refusals are counted by name for the
-// first 256 tenants refused; TenantUsage("") returns the rest together.
+// first 256 tenants refused; TenantUsage("other") returns the rest together.
 func (c *Client) TenantUsage(tenant string) TenantUsage {
 	ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
 	defer cancel()

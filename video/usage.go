@@ -8,6 +8,7 @@ import (
 
 	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/quota/backend"
+	"github.com/videoquota/videoquota/video/internal/sched"
 )
 
 // stats are a Client's counters, updated without locks.
@@ -86,6 +87,7 @@ func (c *Client) usage(ctx context.Context, now time.Time) quota.Usage {
 				cu.Tokens = n
 			}
 		}
+		c.waitUsage(cl, &cu)
 		if cl == quota.Read {
 			u.Reads = cu
 		} else {
@@ -96,4 +98,24 @@ func (c *Client) usage(ctx context.Context, now time.Time) quota.Usage {
 		u.LocalRefusals += cs.refused.Load()
 	}
 	return u
+}
+
+// TopTenants is how many tenants [Client.Usage] and the metrics name, the
+// ones whose callers waited most; the others are summed as "other".
+const TopTenants = 10
+
+// waitUsage fills cu's waits by priority level and by tenant.
+func (c *Client) waitUsage(cl quota.Class, cu *quota.ClassUsage) {
+	s := c.sched[cl&1]
+	for p := range sched.Levels {
+		cu.Priorities[p] = waitUsageOf(sched.Priority(p).String(), s.Stats(sched.Priority(p)))
+	}
+	for _, t := range s.TenantStats(TopTenants) {
+		cu.Tenants = append(cu.Tenants, waitUsageOf(t.Tenant, t.Stats))
+	}
+}
+
+func waitUsageOf(name string, st sched.Stats) quota.WaitUsage {
+	return quota.WaitUsage{Name: name, Queued: st.Queued, Canceled: st.Canceled, Refused: st.Refused,
+		Waited: st.Waited, Waiting: st.Waiting}
 }

@@ -15,7 +15,6 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/examples/loadtest/internal/loadtest"
-	"github.com/videoquota/videoquota/quota"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -67,7 +66,7 @@ func init() {
 
 // accountsWrites is each subaccount's write quota: Twilio's default, which
 // the emulator gives every subaccount it creates.
-const accountsWrites float64 = quota.DefaultWritesPerSecond
+const accountsWrites float64 = videotest.DefaultWritesPerSecond
 
 func runAccounts(cfg config, stdout, stderr io.Writer) error {
 	n := cfg.accounts.n

@@ -17,7 +17,8 @@
 // unknown (the account allows less than the Client is configured for),
 // shared (another application takes part of the write quota) and
 // distributed (several OS processes sharing one account, videoquota sharing
-// its quota through Redis or not). The chart goes to -chart, by default a
+// its quota through Redis or not) and tenants (priority levels and tenants'
+// weighted shares, with several Clients on one Redis store). The chart goes to -chart, by default a
 // file in the temporary directory.
 package main
 
@@ -89,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall, unknown, shared, distributed, status or accounts")
+	fs.StringVar(&c.scenario, "scenario", "write", "write, read, mixed, wall, unknown, shared, distributed, status, accounts or tenants")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each client is driven (whole seconds)")
 	fs.IntVar(&c.workers, "workers", 50, "goroutines issuing operations, per client and stream")
 	fs.Float64Var(&c.offered, "offered", 3, "offered load as a multiple of the quota")
@@ -101,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.hold, "hold", 4*time.Second, "wall scenario: how long each room is held, on average (uniform in [hold/2, 3*hold/2]), before it is completed")
 	fs.IntVar(&c.seedRooms, "seed-rooms", 60, "read scenario: rooms in progress before the run (created without REST requests)")
 	fs.IntVar(&c.pageSize, "page-size", 10, "read scenario: ListRoom page size (each list reads 3 pages)")
-	fs.IntVar(&c.procs, "procs", 4, "distributed scenario: OS processes per client")
+	fs.IntVar(&c.procs, "procs", 4, "distributed scenario: OS processes per client; tenants scenario: Clients sharing one Redis store")
 	fs.StringVar(&c.redisAddr, "redis", "", "distributed scenario: Redis address (empty: start a redis-server on a free loopback port)")
 	fs.StringVar(&c.chart, "chart", "", "write the PNG chart of successful operations/s over time to this file (default: videoquota-loadtest-<scenario>.png in the temporary directory; \"none\": no chart)")
 	fs.Float64Var(&c.twilioWrites, "twilio-writes", 0, "the write quota the emulator enforces, the account's real one (default: -writes; unknown scenario: half of -writes)")
@@ -175,8 +176,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if sc, ok := standalone[c.scenario]; ok {
 		return c, sc.validate(c)
 	}
-	if _, ok := scenarios[c.scenario]; !ok && c.scenario != "distributed" {
-		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall, unknown, shared or distributed", c.scenario)
+	if _, ok := scenarios[c.scenario]; !ok && c.scenario != "distributed" && c.scenario != "tenants" {
+		return c, fmt.Errorf("-scenario %q: want write, read, mixed, wall, unknown, shared, distributed, status, accounts or tenants", c.scenario)
 	}
 	if c.clients == "" {
 		c.clients = "raw,naive,videoquota"
@@ -219,6 +220,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stopProfiles()
 	if sc, ok := standalone[cfg.scenario]; ok {
 		return sc.run(cfg, stdout, stderr)
+	}
+	if cfg.scenario == "tenants" {
+		return runTenants(cfg, stdout, stderr)
 	}
 	procs := ""
 	if cfg.scenario == "distributed" {

@@ -29,6 +29,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-procs", "0"}, "-procs"},
 		{[]string{"-scenario", "unknown"}, ""},
 		{[]string{"-scenario", "shared"}, ""},
+		{[]string{"-scenario", "tenants"}, ""},
 		{[]string{"-other", "20"}, "-other"},
 		{[]string{"-twilio-writes", "-1"}, "-twilio-writes"},
 		{[]string{"-from", "10"}, "-from"},

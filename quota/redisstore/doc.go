@@ -43,6 +43,16 @@
 // process's TakeToken reads, so a slow-down after a 20429 in one process slows
 // them all.
 //
+// [Store.TakeTokenAs] ([backend.FairStore]) takes the token in the same round
+// trip, ordering the takers of every process by priority level and tenant
+// (fair.lua, which runs rate.lua inside it): a critical or normal taker leaves
+// a mark for a second (<prefix>:{<account>}:mark:<class>:<level>), and while
+// one of a higher level is there a lower level books at most half an
+// interval ahead; inside a level, start-time fair tags (one key for the
+// level's virtual time, one per tenant, expiring 20 s and 2 s after their
+// last grant) let a tenant behind its weighted share book further ahead
+// than one ahead of it.
+//
 // The ledger of a resource is two sorted sets of leases scored by expiry
 // (pending reservations and holdings), a full-mark key with a PX expiry, and a
 // hash of the threshold levels that are up. Lapsed leases are purged by the

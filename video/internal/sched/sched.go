@@ -21,6 +21,11 @@
 //     served. Busy tenants share the grants in proportion to their weights,
 //     none starves, and an idle tenant's share goes to the busy ones.
 //
+// A holder that the store makes wait to ask again (a store shared with
+// other processes puts their callers of a higher level first) calls
+// [Scheduler.Yield] meanwhile: a caller of a higher level of its own that
+// waits or arrives takes the baton, and the holder has it back next.
+//
 // Because only the baton holder reserves a token, a token is never promised
 // to a caller further ahead than the rate's interval (the limiter's horizon
 // applies to the holder alone), so a critical caller arriving during a flood
@@ -36,8 +41,10 @@
 package sched
 
 import (
+	"cmp"
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -72,23 +79,42 @@ func (p Priority) String() string {
 // background caller at least 5% while it waits behind either.
 var DefaultShares = [Levels]float64{Critical: 0, Normal: 0.10, Background: 0.05}
 
+// Strict, as Shares[Critical], makes every share 0: strict priority.
+const Strict = -1
+
 // Config configures a Scheduler.
 type Config struct {
 	// Shares are the guaranteed shares of grants of each level, each in
-	// [0, 1); their sum must stay under 1. The zero value takes DefaultShares.
+	// [0, 1); their sum must stay under 1. The zero value takes
+	// DefaultShares; Shares[Critical] = Strict makes them all 0.
 	Shares [Levels]float64
 	// Now reads the clock for wait times; nil means time.Now.
 	Now func() time.Time
 }
 
-// Stats are a level's counters since the Scheduler was made.
+// Stats are a level's or a tenant's counters since the Scheduler was made.
 type Stats struct {
-	Granted  int64         // batons handed over, at once or after waiting
+	Granted  int64         // batons handed over, at once or after waiting (a tenant's: after waiting)
 	Queued   int64         // of Granted, those that waited in the queue
 	Canceled int64         // callers whose ctx ended while queued
+	Refused  int64         // callers refused after their turn (see [Scheduler.Refused])
 	Waited   time.Duration // total time Queued callers waited
 	Waiting  int           // callers queued now
 }
+
+// TenantStats are one tenant's counters; see [Scheduler.TenantStats].
+type TenantStats struct {
+	Tenant string
+	Stats
+}
+
+// OtherTenants is the name under which [Scheduler.TenantStats] sums the
+// tenants it does not name.
+const OtherTenants = "other"
+
+// MaxTenantStats bounds the tenants counted by name: past it, new tenants
+// are counted together under OtherTenants.
+const MaxTenantStats = 256
 
 // Scheduler is the baton of one request class. It is safe for simultaneous
 // use. Its zero value is not usable; create one with [New].
@@ -96,15 +122,19 @@ type Scheduler struct {
 	shares [Levels]float64
 	now    func() time.Time
 
-	mu        sync.Mutex
-	busy      bool  // the baton is held
-	immediate int64 // batons taken through TryEnter
-	waiting   int   // callers queued, all levels
-	levels    [Levels]level
-	free      *waiter // pooled waiters, at most maxFree
-	nfree     int
-	freeT     *tenant // pooled tenants, at most maxFree
-	nfreeT    int
+	mu         sync.Mutex
+	busy       bool  // the baton is held
+	immediate  int64 // batons taken through TryEnter
+	waiting    int   // callers queued, all levels
+	levels     [Levels]level
+	watch      chan struct{} // signalled when a caller above watchLevel queues; nil when none yields
+	watchLevel Priority
+	tstats     map[string]*Stats // tenants counted by name, at most MaxTenantStats
+	other      Stats             // the tenants past MaxTenantStats
+	free       *waiter           // pooled waiters, at most maxFree
+	nfree      int
+	freeT      *tenant // pooled tenants, at most maxFree
+	nfreeT     int
 }
 
 // maxSpin is how many times Enter yields, while only the holder is ahead,
@@ -128,6 +158,7 @@ type tenant struct {
 	name       string
 	weight     float64
 	finish     float64 // finish tag of the tenant's last queued call
+	st         *Stats  // the tenant's counters
 	head, tail *waiter
 	next       *tenant // free list
 }
@@ -144,8 +175,11 @@ type waiter struct {
 // New returns a Scheduler configured by cfg.
 func New(cfg Config) *Scheduler {
 	s := &Scheduler{shares: cfg.Shares, now: cfg.Now}
-	if s.shares == ([Levels]float64{}) {
+	switch {
+	case s.shares == ([Levels]float64{}):
 		s.shares = DefaultShares
+	case s.shares[Critical] == Strict:
+		s.shares = [Levels]float64{}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -153,6 +187,7 @@ func New(cfg Config) *Scheduler {
 	for i := range s.levels {
 		s.levels[i].tenants = make(map[string]*tenant)
 	}
+	s.tstats = make(map[string]*Stats)
 	return s
 }
 
@@ -203,8 +238,66 @@ func (s *Scheduler) Enter(ctx context.Context, p Priority, tenantName string, w 
 		s.mu.Unlock()
 		return err
 	}
-	wt := s.enqueue(p, tenantName, w)
+	wt := s.enqueue(p, tenantName, w, false)
 	s.mu.Unlock()
+	return s.await(ctx, p, tenantName, wt)
+}
+
+// Yield gives the baton, held by a caller of level p and tenant (weight w),
+// to a caller of a higher level if one is waiting or arrives within d, and
+// then waits to have it back, ahead of every other caller of its level. It
+// reports whether it yielded; after d, or when ctx ends, without a yield,
+// it returns false and nil, still holding the baton. An error (ctx ended
+// while it waited for the baton back) means it holds nothing. A yield
+// counts as a wait in the Stats.
+func (s *Scheduler) Yield(ctx context.Context, p Priority, tenantName string, w float64, d time.Duration) (bool, error) {
+	p %= Levels
+	if w <= 0 {
+		w = 1
+	}
+	s.mu.Lock()
+	if !s.higherLocked(p) {
+		if d <= 0 {
+			s.mu.Unlock()
+			return false, nil
+		}
+		ch := make(chan struct{}, 1)
+		s.watch, s.watchLevel = ch, p
+		s.mu.Unlock()
+		t := time.NewTimer(d)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		s.mu.Lock()
+		s.watch = nil
+		if !s.higherLocked(p) || ctx.Err() != nil {
+			s.mu.Unlock()
+			return false, nil
+		}
+	}
+	wt := s.enqueue(p, tenantName, w, true)
+	s.handOffLocked()
+	s.mu.Unlock()
+	return true, s.await(ctx, p, tenantName, wt)
+}
+
+// higherLocked reports whether a caller of a level above p waits. Requires
+// s.mu held.
+func (s *Scheduler) higherLocked(p Priority) bool {
+	for i := range p {
+		if s.levels[i].stats.Waiting > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// await waits for queued wt to be handed the baton, or takes it out of the
+// queue when ctx ends first.
+func (s *Scheduler) await(ctx context.Context, p Priority, tenantName string, wt *waiter) error {
 	select {
 	case <-wt.ready:
 		s.mu.Lock()
@@ -224,6 +317,7 @@ func (s *Scheduler) Enter(ctx context.Context, p Priority, tenantName string, w 
 	}
 	s.removeLocked(p, tenantName, wt)
 	s.levels[p].stats.Canceled++
+	s.statsOf(tenantName).Canceled++
 	s.putWaiter(wt)
 	return ctx.Err()
 }
@@ -240,6 +334,63 @@ func (s *Scheduler) Stats(p Priority) Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.levels[p%Levels].stats
+	return st
+}
+
+// Refused counts a caller of level p and tenant that got its turn and was
+// then refused a token (its deadline came before the token).
+func (s *Scheduler) Refused(p Priority, tenant string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.levels[p%Levels].stats.Refused++
+	s.statsOf(tenant).Refused++
+}
+
+// TenantStats returns the counters of the n tenants that waited most
+// (Queued plus Canceled, then Refused; ties by name), followed, when there
+// are others, by their sum under [OtherTenants]. The tenants counted by
+// name are the first [MaxTenantStats] seen waiting or refused; "" is the
+// callers without a tenant.
+func (s *Scheduler) TenantStats(n int) []TenantStats {
+	s.mu.Lock()
+	all := make([]TenantStats, 0, len(s.tstats))
+	for name, st := range s.tstats {
+		all = append(all, TenantStats{Tenant: name, Stats: *st})
+	}
+	other := s.other
+	s.mu.Unlock()
+	slices.SortFunc(all, func(a, b TenantStats) int {
+		return cmp.Or(cmp.Compare(b.Queued+b.Canceled, a.Queued+a.Canceled), cmp.Compare(b.Refused, a.Refused),
+			cmp.Compare(a.Tenant, b.Tenant))
+	})
+	n = max(n, 0)
+	hasOther := other != (Stats{})
+	for _, t := range all[min(n, len(all)):] {
+		other.Granted += t.Granted
+		other.Queued += t.Queued
+		other.Canceled += t.Canceled
+		other.Refused += t.Refused
+		other.Waited += t.Waited
+		other.Waiting += t.Waiting
+		hasOther = true
+	}
+	out := all[:min(n, len(all))]
+	if hasOther {
+		out = append(out, TenantStats{Tenant: OtherTenants, Stats: other})
+	}
+	return out
+}
+
+// statsOf returns tenant's counters. Requires s.mu held.
+func (s *Scheduler) statsOf(tenant string) *Stats {
+	if st := s.tstats[tenant]; st != nil {
+		return st
+	}
+	if len(s.tstats) >= MaxTenantStats {
+		return &s.other
+	}
+	st := &Stats{}
+	s.tstats[tenant] = st
 	return st
 }
 
@@ -261,28 +412,47 @@ func (s *Scheduler) Tenants() int {
 	return n
 }
 
-// enqueue queues a caller. Requires s.mu held.
-func (s *Scheduler) enqueue(p Priority, name string, w float64) *waiter {
+// enqueue queues a caller; a caller in front (one that yielded) starts at
+// the level's virtual time, without charging its tenant, and goes to the
+// head of its tenant's queue. Requires s.mu held.
+func (s *Scheduler) enqueue(p Priority, name string, w float64, front bool) *waiter {
 	lv := &s.levels[p]
 	t := lv.tenants[name]
 	if t == nil {
 		t = s.getTenant()
-		t.name, t.weight, t.finish = name, w, lv.vtime
+		t.name, t.weight, t.finish, t.st = name, w, lv.vtime, s.statsOf(name)
 		lv.tenants[name] = t
 		lv.active = append(lv.active, t)
 	}
 	wt := s.getWaiter()
-	wt.start = max(lv.vtime, t.finish)
-	t.finish = wt.start + 1/t.weight
 	wt.since = s.now()
-	if t.tail == nil {
+	switch {
+	case front:
+		wt.start = lv.vtime
+		wt.next = t.head
 		t.head = wt
-	} else {
-		t.tail.next = wt
+		if t.tail == nil {
+			t.tail = wt
+		}
+	default:
+		wt.start = max(lv.vtime, t.finish)
+		t.finish = wt.start + 1/t.weight
+		if t.tail == nil {
+			t.head = wt
+		} else {
+			t.tail.next = wt
+		}
+		t.tail = wt
 	}
-	t.tail = wt
 	s.waiting++
 	lv.stats.Waiting++
+	t.st.Waiting++
+	if s.watch != nil && p < s.watchLevel {
+		select {
+		case s.watch <- struct{}{}:
+		default:
+		}
+	}
 	return wt
 }
 
@@ -307,6 +477,7 @@ func (s *Scheduler) removeLocked(p Priority, name string, wt *waiter) {
 	}
 	s.waiting--
 	lv.stats.Waiting--
+	t.st.Waiting--
 	if t.head == nil {
 		s.dropTenant(lv, t)
 	}
@@ -327,6 +498,12 @@ func (s *Scheduler) handOffLocked() {
 		}
 	}
 	wt := t.head
+	waited := s.now().Sub(wt.since)
+	st := t.st
+	st.Waiting--
+	st.Granted++
+	st.Queued++
+	st.Waited += waited
 	t.head = wt.next
 	if t.head == nil {
 		t.tail = nil
@@ -338,7 +515,7 @@ func (s *Scheduler) handOffLocked() {
 	lv.stats.Waiting--
 	lv.stats.Granted++
 	lv.stats.Queued++
-	lv.stats.Waited += s.now().Sub(wt.since)
+	lv.stats.Waited += waited
 	wt.granted = true
 	wt.ready <- struct{}{}
 }
@@ -357,7 +534,7 @@ func (s *Scheduler) pickLevel() Priority {
 		if top == Levels {
 			top = i
 		}
-		lv.credit = min(lv.credit+s.shares[i], 1)
+		lv.credit = min(lv.credit+s.shares[i], 2)
 		if lv.credit >= 1 && due == Levels {
 			due = i
 		}

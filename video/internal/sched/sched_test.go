@@ -32,9 +32,15 @@ type result struct {
 // and counts the grants made before d.
 func simulate(t *testing.T, flows []flow, d time.Duration) []result {
 	t.Helper()
+	return simulateWith(t, Config{}, flows, d)
+}
+
+// simulateWith is simulate with a Scheduler configured by cfg.
+func simulateWith(t *testing.T, cfg Config, flows []flow, d time.Duration) []result {
+	t.Helper()
 	out := make([]result, len(flows))
 	synctest.Test(t, func(t *testing.T) {
-		s := New(Config{})
+		s := New(cfg)
 		ctx, cancel := context.WithCancel(context.Background())
 		end := time.Now().Add(d)
 		var mu sync.Mutex
@@ -120,6 +126,76 @@ func TestGuaranteedShareOfLowerLevel(t *testing.T) {
 	if share < 0.045 || share > 0.06 {
 		t.Errorf("background share %.3f, want about %.2f", share, DefaultShares[Background])
 	}
+}
+
+// TestSharesAtMostSeventyPercent: with background's share at its largest
+// (0.7, video.MaxPriorityShares) and both levels flooding, background gets
+// 70% and normal the last 30%; with strict priority (Strict) background
+// gets nothing while normal waits, and everything once normal is idle.
+func TestSharesAtMostSeventyPercent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		shares [Levels]float64
+		want   float64 // background's share of the grants
+	}{
+		{"background 0.7", [Levels]float64{Background: 0.7}, 0.7},
+		{"strict", [Levels]float64{Critical: Strict}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := simulateWith(t, Config{Shares: tc.shares}, []flow{
+				{prio: Normal, rate: 60},
+				{prio: Background, rate: 60},
+			}, 20*time.Second)
+			share := float64(r[1].granted) / float64(r[0].granted+r[1].granted)
+			t.Logf("background %d, normal %d: background share %.3f", r[1].granted, r[0].granted, share)
+			if math.Abs(share-tc.want) > 0.01 {
+				t.Errorf("background share %.3f, want %.2f", share, tc.want)
+			}
+		})
+	}
+	r := simulateWith(t, Config{Shares: [Levels]float64{Critical: Strict}}, []flow{{prio: Background, rate: 60}}, 10*time.Second)
+	if want := int(10*time.Second/interval) - 1; r[0].granted < want {
+		t.Errorf("strict: background alone got %d, want ≥ %d", r[0].granted, want)
+	}
+}
+
+// TestTenantStatsTopAndOther: TenantStats names the tenants that waited
+// most and sums the rest under OtherTenants; refusals are counted apart
+// from waits.
+func TestTenantStatsTopAndOther(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(Config{})
+		if !s.TryEnter() {
+			t.Fatal("TryEnter refused a free baton")
+		}
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for i, n := range []int{3, 2, 1, 1} {
+			name := string(rune('a' + i))
+			for range n {
+				wg.Go(func() {
+					if err := s.Enter(ctx, Normal, name, 1); err != nil {
+						t.Error(err)
+						return
+					}
+					time.Sleep(interval)
+					s.Leave()
+				})
+			}
+		}
+		synctest.Wait()
+		s.Leave()
+		wg.Wait()
+		s.Refused(Normal, "d")
+		got := s.TenantStats(2)
+		if len(got) != 3 || got[0].Tenant != "a" || got[0].Queued != 3 || got[1].Tenant != "b" || got[1].Queued != 2 ||
+			got[2].Tenant != OtherTenants || got[2].Queued != 2 || got[2].Refused != 1 {
+			t.Errorf("TenantStats(2) = %+v", got)
+		}
+		if st := s.Stats(Normal); st.Queued != 7 || st.Refused != 1 || st.Waited <= 0 {
+			t.Errorf("normal stats %+v", st)
+		}
+	})
 }
 
 func TestIdleLevelLends(t *testing.T) {
@@ -219,4 +295,52 @@ func BenchmarkEnterLeave(b *testing.B) {
 		}
 		s.Leave()
 	}
+}
+
+// TestYieldToHigherLevel: a background holder waiting to ask the store
+// again gives the baton to a normal caller that arrives meanwhile and has it
+// back when that caller leaves; with nobody arriving it keeps the baton for
+// the whole wait.
+func TestYieldToHigherLevel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(Config{})
+		ctx := context.Background()
+		if !s.TryEnter() {
+			t.Fatal("TryEnter refused a free baton")
+		}
+		start := time.Now()
+		if yielded, err := s.Yield(ctx, Background, "", 1, time.Second); yielded || err != nil {
+			t.Fatalf("Yield with nobody waiting = %v, %v", yielded, err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("Yield with nobody arriving returned after %v, want 1s", d)
+		}
+		type res struct {
+			yielded bool
+			err     error
+			at      time.Duration
+		}
+		done := make(chan res, 1)
+		start = time.Now()
+		go func() {
+			y, err := s.Yield(ctx, Background, "", 1, time.Minute)
+			done <- res{y, err, time.Since(start)}
+		}()
+		time.Sleep(100 * time.Millisecond)
+		if err := s.Enter(ctx, Normal, "", 1); err != nil {
+			t.Fatal(err)
+		}
+		entered := time.Since(start)
+		time.Sleep(interval)
+		s.Leave()
+		r := <-done
+		if !r.yielded || r.err != nil || entered != 100*time.Millisecond || r.at != 100*time.Millisecond+interval {
+			t.Errorf("normal entered at %v; Yield = %v, %v at %v; want the baton at 100ms and back at %v",
+				entered, r.yielded, r.err, r.at, 100*time.Millisecond+interval)
+		}
+		s.Leave()
+		if !s.TryEnter() {
+			t.Error("baton not free after the holder left")
+		}
+	})
 }
