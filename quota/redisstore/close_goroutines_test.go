@@ -37,9 +37,10 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 			return s
 		}},
 		{"New/ContextTimeoutEnabled", func(t *testing.T, opts ...redisstore.Option) *redisstore.Store {
-			t.Skip("a round trip sent on a client the caller owns (New) keeps its goroutine blocked in go-redis's read after Close until the client gives up: " +
-				"go-redis does not abort a read when its ctx is cancelled, only at the net deadline, which is the store's deadline with ContextTimeoutEnabled " +
-				"(WithTimeout, here a minute) and the client's ReadTimeout (3 s by default) without it; the store cannot close a client it does not own")
+			t.Skip("a round trip sent on a client the caller owns (New) keeps its goroutine blocked in go-redis's socket read after Close " +
+				"until the read deadline go-redis set as the read began: the client's ReadTimeout (3 s by default), or the store's deadline " +
+				"(WithTimeout, here a minute) if that is earlier, ContextTimeoutEnabled being set; go-redis v9 does not abort a read when its ctx " +
+				"is cancelled, and the store cannot close a client, or the pooled connections, that the caller owns and may be using")
 			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 			t.Cleanup(func() { _ = rdb.Close() })
 			return newStore(t, rdb, opts...)
