@@ -92,14 +92,17 @@
 // When callers wait for tokens, they wait in the Client by level
 // ([WithPriority]: [PriorityCritical], [PriorityNormal] by default,
 // [PriorityBackground]) and inside a level by weighted fair queuing between
-// tenants ([WithTenant], weights from [WithTenantPolicy]). Completions and
-// disconnections are critical by default; the Client's reconciler and alert
-// poller background. A tenant's [TenantPolicy].Limits cap its concurrent
-// Rooms and Participants across every Client of the store; a tenant at its
-// cap is refused with a *quota.ExceededError whose Tenant names it.
-// [Client.PriorityUsage] and [Client.TenantUsage] report the queues and the
-// caps. The order holds inside one Client; Clients of a shared store each
-// order their own callers.
+// tenants ([WithTenant], weights from [WithTenantPolicy]); lower levels get
+// guaranteed shares ([WithPriorityShares]). Completions and disconnections
+// are critical by default; the Client's reconciler and alert poller
+// background. A tenant's [TenantPolicy].Limits cap its concurrent Rooms and
+// Participants across every Client of the store; a tenant at its cap is
+// refused with a *quota.ExceededError whose Tenant names it. Usage's
+// Priorities and Tenants (per class), [Client.PriorityUsage] and
+// [Client.TenantUsage] report the queues, the refusals and the caps. With a
+// store that orders takers across its clients (the Redis store; see
+// backend.FairStore) the order holds between the Clients of every process;
+// Clients sharing a memory store share its rate first come first served.
 //
 // # Concurrency ledger
 //

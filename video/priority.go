@@ -116,7 +116,7 @@ const MaxPriorityShares = 0.7
 // WithPriorityShares sets the guaranteed shares of the lower levels: while
 // callers of higher levels wait, waiting normal callers get at least normal
 // of the tokens granted meanwhile and waiting background callers at least
-// background (both in [0, 1), adding up to at most [MaxPriorityShares]);
+// background (both at least 0, adding up to at most [MaxPriorityShares]);
 // the rest goes to the highest level waiting. A level with nobody waiting
 // lends its share. The defaults are 0.10 and 0.05: background takes at most
 // 5% of the tokens that normal callers wait for. Both 0 is strict priority.
@@ -149,7 +149,11 @@ func (c *Client) policy(tenant string) TenantPolicy {
 
 // takeToken takes a rate token of class for req, waiting in the class's
 // scheduler when another caller holds or waits for one. The fast path (the
-// scheduler free, nobody waiting) reads nothing of ctx and allocates nothing.
+// scheduler free, nobody waiting) reads nothing of ctx and allocates nothing,
+// unless the store orders takers across its clients (a backend.FairStore):
+// then the holder tells the store its level and tenant, and while the store
+// makes it wait to ask again it yields its turn to a caller of a higher level
+// of this Client.
 func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Request) error {
 	s := c.sched[class&1]
 	if !s.TryEnter() {
@@ -161,8 +165,9 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 	var err error
 	if c.fair {
 		tag := tagOf(ctx)
-		t := c.taker(tag, req)
-		lvl, weight := sched.Priority(tag.level(req)), t.Weight
+		p := tag.level(req)
+		t := c.taker(tag, p)
+		lvl, weight := sched.Priority(p), t.Weight
 		given := false // the baton was yielded and not had back
 		err = c.limiter.WaitAs(ctx, class, t, func(ctx context.Context, d time.Duration) (bool, error) {
 			yielded, err := s.Yield(ctx, lvl, tag.tenant, weight, d)
@@ -186,12 +191,12 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 	return err
 }
 
-// taker is who takes a token for req under tag, for a store that orders
-// takers across its clients: the level, and the tenant (names longer than
-// MaxTenantName cut, with a hash of the whole name) with its weight.
-func (c *Client) taker(tag callTag, req *http.Request) backend.Taker {
+// taker is who takes a token at level p for tag's tenant, for a store that
+// orders takers across its clients: the level, and the tenant (names longer
+// than MaxTenantName cut, with a hash of the whole name) with its weight.
+func (c *Client) taker(tag callTag, p Priority) backend.Taker {
 	t := backend.Taker{Tenant: tag.tenant, Weight: 1}
-	switch tag.level(req) {
+	switch p {
 	case PriorityCritical:
 		t.Level = backend.LevelCritical
 	case PriorityBackground:

@@ -211,10 +211,18 @@ func runTenantCase(cfg config, c tenantCase, prefix string) (*tenantResult, erro
 		if f.tenant != "" {
 			fctx = video.WithTenant(fctx, f.tenant)
 		}
-		for _, ci := range on {
+		for j, ci := range on {
 			vq := clients[ci]
 			rate := f.offered * cfg.writes / float64(len(on))
+			// The Clients' arrivals are staggered, so that together they
+			// come as evenly as one flow's, not len(on) at once.
+			phase := time.Duration(float64(j) * float64(time.Second) / (f.offered * cfg.writes))
 			wg.Go(func() {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(phase):
+				}
 				loadtest.Pace(ctx, rate, cfg.workers, func(context.Context) {
 					mu.Lock()
 					seq++
