@@ -185,7 +185,7 @@ func runStatus(cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "| %s | %d | %.1f | %s | %s | %s | %d |\n", label, len(s), float64(len(s))/sideSeconds,
 			ms(loadtest.Percentile(s, 50)), ms(loadtest.Percentile(s, 99)), ms(last(s)), failed[i].Load())
 	}
-	if len(pooled[0]) == 0 || len(pooled[1]) == 0 {
+	if len(pooled[0]) == 0 || len(pooled[1]) == 0 || len(ratios) == 0 {
 		return errors.New("status: no successful call on one side: nothing to compare")
 	}
 	slices.Sort(ratios)
