@@ -38,7 +38,7 @@ type statusConfig struct {
 
 func statusFlags(fs *flag.FlagSet, c *statusConfig) {
 	fs.Float64Var(&c.reads, "status-reads", 1000, "status scenario: status handler reads offered per second during the reading phases")
-	fs.DurationVar(&c.phase, "phase", 2*time.Second, "status scenario: length of each phase (without, then with, the reader)")
+	fs.DurationVar(&c.phase, "phase", 2*time.Second, "status and accounts scenarios: length of each phase (without, then with, the reader; the other account idle, then flooded)")
 	fs.StringVar(&c.format, "status-format", "json", "status scenario: what the reader asks for, json or html")
 }
 
