@@ -84,6 +84,8 @@ type statusRecorder struct {
 	full   [2]StatusEvent // the last Twilio refusal per resource (why it is marked full)
 	drift  *Drift
 
+	hist [2]historyCache // the charts' past steps, per resource
+
 	peakCache atomic.Pointer[storePeaks]
 	peakBusy  atomic.Bool
 
@@ -382,6 +384,8 @@ func (c *Client) runForecast() {
 type peakTable struct {
 	mu    sync.Mutex
 	slots []peakSlot
+
+	scratch sync.Pool // *[]peakSlot of len(slots): list's copies, made outside the lock
 }
 
 type peakSlot struct {
@@ -453,7 +457,13 @@ func (p *peakTable) copySlots(dst []peakSlot) {
 // holds the table's lock (which every ledger operation takes) for a copy
 // of the slots only.
 func (p *peakTable) list(from, to int64) []backend.HourPeak {
-	slots := make([]peakSlot, len(p.slots)) // the length is fixed at init
+	buf, _ := p.scratch.Get().(*[]peakSlot)
+	if buf == nil {
+		b := make([]peakSlot, len(p.slots)) // the length is fixed at init
+		buf = &b
+	}
+	defer p.scratch.Put(buf)
+	slots := *buf
 	p.copySlots(slots)
 	var out []backend.HourPeak
 	for h := from; h <= to; h++ {
@@ -463,4 +473,58 @@ func (p *peakTable) list(from, to int64) []backend.HourPeak {
 		}
 	}
 	return out
+}
+
+// historyCache keeps the highest usage of a trend's finished steps, so that
+// a snapshot reads from the trend (under the lock every ledger operation
+// takes to observe) only the steps since the last snapshot, not the hour.
+// A step is final once the trend has moved past it: a late observation
+// counts towards the newest step only.
+type historyCache struct {
+	mu    sync.Mutex // taken by snapshot builds and Status only
+	first int64      // the step number of vals[0]
+	vals  []int      // Max of consecutive finished steps
+}
+
+// last returns the highest usage of each step of the last d, oldest first,
+// as t.History(now, d) does.
+func (h *historyCache) last(t *quota.Trend, now time.Time, d time.Duration) []int {
+	step := t.Config().Step
+	want := int64(d / step)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := want
+	end := h.first + int64(len(h.vals)) // the first step not kept
+	if len(h.vals) > 0 {
+		n = min(want, max(now.UnixNano()/int64(step)-end+1, 1))
+	}
+	pts := t.History(now, time.Duration(n)*step)
+	if len(pts) == 0 {
+		return nil
+	}
+	stepOf := func(p quota.Point) int64 { return p.At.UnixNano() / int64(step) }
+	if len(h.vals) == 0 || stepOf(pts[0]) > end {
+		// The first read, or the trend moved further than now says: read the whole span again.
+		if n < want {
+			pts = t.History(now, d)
+		}
+		h.first, h.vals = stepOf(pts[0]), h.vals[:0]
+		end = h.first
+	}
+	head := stepOf(pts[len(pts)-1])
+	for _, p := range pts[:len(pts)-1] {
+		if s := stepOf(p); s == end {
+			h.vals = append(h.vals, p.Max)
+			end++
+		}
+	}
+	// Keep the finished steps within d of the newest one.
+	if lo := head - want + 1; lo > h.first {
+		cut := int(min(lo-h.first, int64(len(h.vals))))
+		h.vals = h.vals[cut:]
+		h.first += int64(cut)
+	}
+	out := make([]int, 0, len(h.vals)+1)
+	out = append(out, h.vals...)
+	return append(out, pts[len(pts)-1].Max)
 }

@@ -7,7 +7,9 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"mime"
 	"net/http"
@@ -87,8 +89,16 @@ func (c *Client) serveStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // pageMark stands for the nonce in a snapshot's rendered page: random, so
-// that nothing the page shows (a Room name) can hold it, and never served.
-var pageMark = "nonce" + newNonce()
+// that nothing the page shows (a Room name) can hold it, never served, and
+// of letters and digits only, which the template writes as they are.
+var pageMark = func() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "nonce" + hex.EncodeToString(b[:])
+}()
+
+// pageNonces is how many times the template writes the nonce.
+var pageNonces = strings.Count(statusPage, "{{.Nonce}}")
 
 // page returns the snapshot's HTML page with nonce in it. The template runs
 // once per snapshot, on the first HTML read; each read then only joins the
@@ -101,6 +111,9 @@ func (s *statusSnapshot) page(nonce string) ([]byte, error) {
 			JSON  StatusReport
 		}{pageMark, s.rep}); s.pageErr == nil {
 			s.pageParts = bytes.Split(buf.Bytes(), []byte(pageMark))
+		}
+		if s.pageErr == nil && len(s.pageParts) != pageNonces+1 {
+			s.pageErr = fmt.Errorf("the page holds its nonce %d times, want %d", len(s.pageParts)-1, pageNonces)
 		}
 	})
 	if s.pageErr != nil {

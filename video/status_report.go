@@ -303,7 +303,12 @@ func (r *statusRecorder) report(freshPeaks bool) StatusReport {
 	u := c.usage(ctx, now)
 	rep := StatusReport{At: now, Retries: u.Retries, Throttled: u.Throttled,
 		LocalRefusals: u.LocalRefusals, TwilioRefusals: u.TwilioRefusals}
-	events, rooms := make([]StatusEvent, 0, statusEvents), make([]StatusRoom, 0, statusRooms)
+	// The copies are made before the lock, of the rings' sizes as they
+	// were (a ring that grew in between grows its copy under the lock).
+	r.mu.Lock()
+	ne, nr := r.events.n, r.rooms.n
+	r.mu.Unlock()
+	events, rooms := make([]StatusEvent, 0, ne), make([]StatusRoom, 0, nr)
 	r.mu.Lock() // for copies only: every event and Room seen waits on it
 	full := r.full
 	rep.Events = r.events.appendTo(events)
@@ -328,11 +333,8 @@ func (r *statusRecorder) report(freshPeaks bool) StatusReport {
 					"; refused locally until a Room or Participant ends, a reconcile corrects the ledger, or the mark lapses"
 			}
 		}
-		step := r.trend[res].Config().Step
-		rs.StepSeconds = step.Seconds()
-		for _, p := range r.trend[res].History(now, time.Hour) {
-			rs.History = append(rs.History, p.Max)
-		}
+		rs.StepSeconds = r.trend[res].Config().Step.Seconds()
+		rs.History = r.hist[res].last(r.trend[res], now, time.Hour)
 		rep.Resources = append(rep.Resources, rs)
 	}
 	for i, cu := range [...]quota.ClassUsage{u.Reads, u.Writes} {

@@ -38,7 +38,7 @@ type statusConfig struct {
 
 func statusFlags(fs *flag.FlagSet, c *statusConfig) {
 	fs.Float64Var(&c.reads, "status-reads", 1000, "status scenario: status handler reads offered per second during the reading phases")
-	fs.DurationVar(&c.phase, "phase", 2*time.Second, "status scenario: length of each phase (without, then with, the reader)")
+	fs.DurationVar(&c.phase, "phase", 2*time.Second, "status and accounts scenarios: length of each phase (without, then with, the reader; the other account idle, then flooded)")
 	fs.StringVar(&c.format, "status-format", "json", "status scenario: what the reader asks for, json or html")
 }
 
@@ -185,7 +185,7 @@ func runStatus(cfg config, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "| %s | %d | %.1f | %s | %s | %s | %d |\n", label, len(s), float64(len(s))/sideSeconds,
 			ms(loadtest.Percentile(s, 50)), ms(loadtest.Percentile(s, 99)), ms(last(s)), failed[i].Load())
 	}
-	if len(pooled[0]) == 0 || len(pooled[1]) == 0 {
+	if len(pooled[0]) == 0 || len(pooled[1]) == 0 || len(ratios) == 0 {
 		return errors.New("status: no successful call on one side: nothing to compare")
 	}
 	slices.Sort(ratios)
