@@ -488,7 +488,7 @@ type historyCache struct {
 
 // last returns the highest usage of each step of the last d, oldest first,
 // as t.History(now, d) does.
-func (h *historyCache) last(t *quota.Trend, now time.Time, d time.Duration) []int {
+func (h *historyCache) last(t *forecast.Trend, now time.Time, d time.Duration) []int {
 	step := t.Config().Step
 	want := int64(d / step)
 	h.mu.Lock()
@@ -502,7 +502,7 @@ func (h *historyCache) last(t *quota.Trend, now time.Time, d time.Duration) []in
 	if len(pts) == 0 {
 		return nil
 	}
-	stepOf := func(p quota.Point) int64 { return p.At.UnixNano() / int64(step) }
+	stepOf := func(p forecast.Point) int64 { return p.At.UnixNano() / int64(step) }
 	if len(h.vals) == 0 || stepOf(pts[0]) > end {
 		// The first read, or the trend moved further than now says: read the whole span again.
 		if n < want {

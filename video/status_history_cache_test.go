@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/videoquota/videoquota/quota"
+	"github.com/videoquota/videoquota/quota/forecast"
 )
 
 // TestStatusHistoryCacheMatchesTrend: the charts' history, read from the
@@ -17,7 +17,7 @@ import (
 func TestStatusHistoryCacheMatchesTrend(t *testing.T) {
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		tr, err := quota.NewTrend(quota.ForecastConfig{})
+		tr, err := forecast.NewTrend(forecast.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
