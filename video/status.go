@@ -36,8 +36,9 @@ const (
 // they stop (with cfg.Hysteresis), beside the threshold levels of
 // [WithThresholds]; see [forecast.Watch]. Zero fields of cfg take
 // quota's defaults (windows of 5 minutes and 1 hour, a 30-minute horizon).
-// The Client then samples usage from the store every cfg.Step on a
-// goroutine of its own, which Close ends; fn runs on that goroutine,
+// The Client then samples usage from the store every cfg.Step of real
+// time (a [WithClock] clock does not drive it) on a goroutine of its own,
+// which Close ends; fn runs on that goroutine,
 // outside every lock. Without this option the forecast of [Client.Usage]
 // and of the status page still runs, on the default configuration, from
 // the usage the Client observes.

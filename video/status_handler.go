@@ -39,7 +39,8 @@ var statusTemplate = template.Must(template.New("status").Parse(statusPage))
 //     [StatusReport].
 //   - ?peaks=hour.csv, ?peaks=day.csv, ?peaks=hour.json, ?peaks=day.json:
 //     the whole peak report ([WithPeakPeriod]) per hour or per UTC day, as
-//     CSV (start,rooms,participants) or as a JSON array of [PeakRow].
+//     CSV (hour_start_utc or day_start_utc, peak_rooms, peak_participants) or
+//     as a JSON array of [PeakRow].
 //
 // Reading it takes a snapshot: the usage figures from the store (bounded by
 // one second, like [Client.Usage]), copies of the Client's rings, and the
