@@ -10,8 +10,9 @@ import (
 
 // TestNewFromURLErrorHidesPassword: whatever is wrong with a Redis URL (a
 // port, a host, an escape, a scheme, a database number, a control
-// character, a stray value where the URL should be), NewFromURL's error
-// names the function and what was wrong, and never carries the password:
+// character, a stray value where the URL should be, an empty one),
+// NewFromURL's error names the function and what was wrong, and never
+// carries the password:
 // net/url's own parse errors quote the whole URL, and a secret pasted in
 // place of the URL is no URL at all.
 func TestNewFromURLErrorHidesPassword(t *testing.T) {
@@ -24,6 +25,7 @@ func TestNewFromURLErrorHidesPassword(t *testing.T) {
 		{"redis://user:" + secret + "@[::1/0", ""},
 		{"redis://user:" + secret + "@127.0.0.1:1/0\n", ""},
 		{secret, ""},
+		{"", "empty URL, want redis://"},
 	} {
 		st, err := redisstore.NewFromURL(tc.url, redisstore.WithTimeout(100*time.Millisecond))
 		if err == nil {

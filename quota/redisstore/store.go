@@ -215,9 +215,13 @@ func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
 // NewFromURL returns a Store on a Redis client built from url with go-redis's
 // ParseURL (redis://[user:password@]host:port/db, rediss:// for TLS, with
 // query options such as ?dial_timeout=1s), checked as [New] checks it. The
-// store owns the client: [Store.Close] closes it. An error for a malformed
-// url names the url without its password.
+// store owns the client: [Store.Close] closes it. An error for an empty or
+// malformed url names the url without its password.
 func NewFromURL(url string, opts ...Option) (*Store, error) {
+	if url == "" {
+		// An unset environment variable, as often as not.
+		return nil, errors.New(`redisstore: NewFromURL(""): empty URL, want redis://[user:password@]host:port/db`)
+	}
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		// net/url's errors quote the whole url, password included: keep
