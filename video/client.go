@@ -123,8 +123,8 @@ type Client struct {
 // with a *[ConfigError] naming it.
 type Option func(*settings) error
 
-// ConfigError is an invalid argument of [New] or an invalid [Option]; New
-// returns no Client.
+// ConfigError is an invalid argument of [New] or an invalid [Option] (New
+// returns no Client), or an invalid [HandlerOption] (see there).
 type ConfigError struct {
 	Option string // the option, e.g. "WithLimits", or "New" for New's own arguments
 	Err    error  // what is wrong

@@ -19,6 +19,7 @@ func TestClusterConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster of three masters (seconds); run without -short")
 	}
+	t.Parallel() // its own servers
 	cl := redistest.StartCluster(t, 3)
 	rdb := cl.Client(t, nil)
 	prefix := redistest.Prefix(t)
@@ -104,6 +105,7 @@ func TestClusterConformance(t *testing.T) {
 
 func TestSentinelConformance(t *testing.T) {
 	skipSentinelIfShort(t)
+	t.Parallel() // its own servers, and mostly waiting for the sentinel
 	sen := redistest.StartSentinel(t)
 	rdb := sen.Client(t, nil)
 	s := newStore(t, rdb, redisstore.WithPrefix(redistest.Prefix(t)))
@@ -115,6 +117,7 @@ func TestSentinelConformance(t *testing.T) {
 
 func TestSentinelFailover(t *testing.T) {
 	skipSentinelIfShort(t)
+	t.Parallel() // its own servers, and mostly waiting for the sentinel
 	// The replica is promoted: the store finds the new master through the
 	// sentinel; the ledger (replicated) is kept; no slot is lost or doubled.
 	sen := redistest.StartSentinel(t)
@@ -144,6 +147,7 @@ func TestSentinelFailover(t *testing.T) {
 
 func TestSentinelFailoverMissedWrites(t *testing.T) {
 	skipSentinelIfShort(t)
+	t.Parallel() // its own servers, and mostly waiting for the sentinel
 	// The promoted replica missed the master's last write (it was paused):
 	// it has the ledger's epoch but not the slot. The store sees a new
 	// replication ID on recovery and writes its slots back.

@@ -519,11 +519,11 @@ func TestQueueBounded(t *testing.T) {
 // deadline while the sentinel declares it down and promotes the replica;
 // then the store works on the new master, under either policy.
 func TestSentinelMasterHangs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis master, replica and Sentinel per policy and waits out a failover (seconds); run without -short")
-	}
+	skipSentinelIfShort(t)
+	t.Parallel() // its own servers, and mostly waiting for the sentinel
 	for _, policy := range []redisstore.FailurePolicy{redisstore.FailClosed, redisstore.FailLocal} {
 		t.Run(policy.String(), func(t *testing.T) {
+			t.Parallel()
 			sen := redistest.StartSentinel(t)
 			const timeout = 300 * time.Millisecond
 			prefix := redistest.Prefix(t)
@@ -619,6 +619,7 @@ func TestClusterNodeHangs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster of three masters (seconds); run without -short")
 	}
+	t.Parallel() // its own servers
 	cl := redistest.StartCluster(t, 3)
 	rdb := cl.Client(t, nil)
 	const timeout = 300 * time.Millisecond

@@ -601,7 +601,7 @@ func (c *controlReq) setFaults() {
 		return
 	}
 	if err := fj.validate(); err != nil {
-		ctlErr(c.w, errf(20001, "Invalid %v", strings.TrimPrefix(err.Error(), "faults: ")))
+		ctlErr(c.w, errf(20001, "Invalid %v", strings.TrimPrefix(err.Error(), "videotest: faults: ")))
 		return
 	}
 	c.s.setControlFaults(fj)

@@ -221,7 +221,7 @@ func uiFaultsForm(form url.Values) (faultsJSON, error) {
 	fj.MatchMethod = strings.ToUpper(strings.TrimSpace(form.Get("match_method")))
 	fj.MatchPathPrefix = strings.TrimSpace(form.Get("match_path_prefix"))
 	if err := fj.validate(); err != nil {
-		return fj, errors.New(strings.TrimPrefix(err.Error(), "faults: "))
+		return fj, errors.New(strings.TrimPrefix(err.Error(), "videotest: faults: "))
 	}
 	return fj, nil
 }
