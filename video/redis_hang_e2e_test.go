@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestRedisHangEndToEndCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster")
 	}
-	cl := redistest.StartClusterTimeout(t, 3, 15*time.Second)
+	cl := redistest.StartClusterTimeout(t, 3, max(15*time.Second, hangFor(t)+10*time.Second))
 	node := func(t *testing.T, rdb redis.UniversalClient, account string) *redistest.Server {
 		t.Helper()
 		m, err := rdb.(*redis.ClusterClient).MasterForKey(context.Background(), "{"+account+"}")
@@ -105,10 +106,24 @@ func TestRedisHangEndToEndCluster(t *testing.T) {
 	})
 }
 
+// hangFor is how long Redis stays SIGSTOPped: 3 s, or
+// $VIDEOQUOTA_HANG (a Go duration, e.g. 30s) for the long run.
+func hangFor(t *testing.T) time.Duration {
+	v := os.Getenv("VIDEOQUOTA_HANG")
+	if v == "" {
+		return 3 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("VIDEOQUOTA_HANG=%q: want a positive Go duration", v)
+	}
+	return d
+}
+
 func redisHang(t *testing.T, topo hangTopo) {
 	const deadline = 200 * time.Millisecond
 	const slack = time.Second // a loaded machine; the figures are logged
-	const hangFor = 3 * time.Second
+	hangFor := hangFor(t)
 	rdb := topo.client(t)
 	var sent atomic.Int64 // commands sent to Redis
 	rdb.AddHook(countHook{&sent})
