@@ -2,6 +2,8 @@ package video_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/videoquota/videoquota/quota"
@@ -72,5 +74,28 @@ func TestTenantSlotFreedWhenItsRoomEnds(t *testing.T) {
 				t.Errorf("acme's next Room after its only Room ended: %v", err)
 			}
 		})
+	}
+}
+
+// TestTenantNameTooLongIsValidationError: a capped tenant's name longer than
+// MaxTenantName is refused before anything is reserved or sent, with a
+// *video.ValidationError naming the tenant as the parameter at fault.
+func TestTenantNameTooLongIsValidationError(t *testing.T) {
+	srv := videotest.NewServer(videotest.Options{ReadsPerSecond: -1, WritesPerSecond: -1})
+	t.Cleanup(srv.Close)
+	vq := newClient(t, srv, video.WithStore(memStore(t)), video.WithTenantPolicy(func(string) video.TenantPolicy {
+		return video.TenantPolicy{Limits: quota.Limits{ConcurrentRooms: 1}}
+	}))
+	long := video.WithTenant(context.Background(), strings.Repeat("t", video.MaxTenantName+1))
+	_, err := vq.CreateRoom(long, room("long-tenant"))
+	var ve *video.ValidationError
+	if !errors.As(err, &ve) || ve.Param != "tenant" {
+		t.Fatalf("CreateRoom with a tenant name of %d bytes: %v (%T), want a *video.ValidationError for the tenant", video.MaxTenantName+1, err, err)
+	}
+	if len(ve.Value) > 2*video.MaxTenantName {
+		t.Errorf("the error carries %d bytes of the name", len(ve.Value))
+	}
+	if n := srv.Stats().RoomsNow; n != 0 || mustUsed(t, vq, quota.Rooms) != 0 {
+		t.Errorf("after the refusal: emulator %d Rooms, ledger %d, want 0 and 0", n, mustUsed(t, vq, quota.Rooms))
 	}
 }

@@ -14,7 +14,8 @@ import (
 )
 
 // MaxTenantName is the longest tenant name, in bytes, that a Room or
-// Participant reservation accepts.
+// Participant reservation for a tenant with a cap accepts; a longer one is
+// a *[ValidationError] whose Param is "tenant".
 const MaxTenantName = 128
 
 // maxTenantKeys bounds how many slot keys the Client remembers the tenant of.
@@ -73,7 +74,8 @@ func (t *tenantSlots) reserve(ctx context.Context, res quota.Resource, key strin
 		return account(ctx, res, key, ttl)
 	}
 	if len(tenant) > MaxTenantName {
-		return fmt.Errorf("video: tenant name of %d bytes, longer than MaxTenantName (%d)", len(tenant), MaxTenantName)
+		return &ValidationError{Param: "tenant", Value: shorten(tenant),
+			Reason: fmt.Sprintf("a name of %d bytes, longer than MaxTenantName (%d)", len(tenant), MaxTenantName)}
 	}
 	b := &backend.Bounds{Limit: limit, Hysteresis: 1}
 	c, err := t.c.store.Reserve(ctx, t.c.tenantAccount(tenant), backend.Resource(res), key, b, ttl)
