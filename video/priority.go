@@ -168,6 +168,12 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 		p := tag.level(req)
 		t := c.taker(tag, p)
 		lvl, weight := sched.Priority(p), t.Weight
+		if from, ok := s.ShareTurn(); ok {
+			// Served for its level's share while a higher level waits:
+			// the store serves it as that level, so that the marks of
+			// this Client's own waiting callers do not defer it.
+			t.Level = backendLevel(Priority(from))
+		}
 		given := false // the baton was yielded and not had back
 		err = c.limiter.WaitAs(ctx, class, t, func(ctx context.Context, d time.Duration) (bool, error) {
 			yielded, err := s.Yield(ctx, lvl, tag.tenant, weight, d)
@@ -195,13 +201,7 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 // orders takers across its clients: the level, and the tenant (names longer
 // than MaxTenantName cut, with a hash of the whole name) with its weight.
 func (c *Client) taker(tag callTag, p Priority) backend.Taker {
-	t := backend.Taker{Tenant: tag.tenant, Weight: 1}
-	switch p {
-	case PriorityCritical:
-		t.Level = backend.LevelCritical
-	case PriorityBackground:
-		t.Level = backend.LevelBackground
-	}
+	t := backend.Taker{Tenant: tag.tenant, Weight: 1, Level: backendLevel(p)}
 	if tag.tenant != "" {
 		t.Weight = c.policy(tag.tenant).Weight
 		if len(t.Tenant) > MaxTenantName {
@@ -211,6 +211,17 @@ func (c *Client) taker(tag callTag, p Priority) backend.Taker {
 		}
 	}
 	return t
+}
+
+// backendLevel is the store's level of p.
+func backendLevel(p Priority) backend.Level {
+	switch p {
+	case PriorityCritical:
+		return backend.LevelCritical
+	case PriorityBackground:
+		return backend.LevelBackground
+	}
+	return backend.LevelNormal
 }
 
 // level is the level of req under tag: tag's, or req's default.

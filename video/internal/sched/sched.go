@@ -129,6 +129,8 @@ type Scheduler struct {
 	levels     [Levels]level
 	watch      chan struct{} // signalled when a caller above watchLevel queues; nil when none yields
 	watchLevel Priority
+	shareTurn  bool              // the holder was handed the baton for its level's share while a higher level waited
+	shareFrom  Priority          // that higher level, when shareTurn
 	tstats     map[string]*Stats // tenants counted by name, at most MaxTenantStats
 	other      Stats             // the tenants past MaxTenantStats
 	free       *waiter           // pooled waiters, at most maxFree
@@ -249,13 +251,29 @@ func (s *Scheduler) Enter(ctx context.Context, p Priority, tenantName string, w 
 // reports whether it yielded; after d, or when ctx ends, without a yield,
 // it returns false and nil, still holding the baton. An error (ctx ended
 // while it waited for the baton back) means it holds nothing. A yield
-// counts as a wait in the Stats.
+// counts as a wait in the Stats. A holder handed the baton for its level's
+// guaranteed share while a higher level waited never yields: it waits d and
+// returns false, so that the share holds when the store defers its level.
 func (s *Scheduler) Yield(ctx context.Context, p Priority, tenantName string, w float64, d time.Duration) (bool, error) {
 	p %= Levels
 	if w <= 0 {
 		w = 1
 	}
 	s.mu.Lock()
+	if s.shareTurn {
+		// Served for its level's guaranteed share: the baton is not given
+		// back to the higher level it was taken from.
+		s.mu.Unlock()
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		return false, nil
+	}
 	if !s.higherLocked(p) {
 		if d <= 0 {
 			s.mu.Unlock()
@@ -320,6 +338,16 @@ func (s *Scheduler) await(ctx context.Context, p Priority, tenantName string, wt
 	s.statsOf(tenantName).Canceled++
 	s.putWaiter(wt)
 	return ctx.Err()
+}
+
+// ShareTurn reports whether the holder was handed the baton for its level's
+// guaranteed share while callers of a higher level waited, and the highest
+// such level: a store that orders takers across processes is to serve the
+// holder as that level, or the share would not hold there.
+func (s *Scheduler) ShareTurn() (Priority, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shareFrom, s.shareTurn
 }
 
 // Leave gives the baton to the next caller chosen, or frees it.
@@ -487,6 +515,7 @@ func (s *Scheduler) removeLocked(p Priority, name string, wt *waiter) {
 func (s *Scheduler) handOffLocked() {
 	if s.waiting == 0 {
 		s.busy = false
+		s.shareTurn = false
 		return
 	}
 	p := s.pickLevel()
@@ -544,6 +573,7 @@ func (s *Scheduler) pickLevel() Priority {
 		p = due
 	}
 	s.levels[p].credit = max(s.levels[p].credit-1, 0)
+	s.shareTurn, s.shareFrom = p != top, Priority(top)
 	return Priority(p)
 }
 
