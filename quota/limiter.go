@@ -83,6 +83,12 @@ const reserveHorizon = time.Second
 // the caller abandoned (its ctx has ended by then).
 const returnTimeout = time.Second
 
+// closedReturnWait bounds that call instead when the caller's ctx ended
+// with [ErrClosed] as its cause (its owner closed, a video.Client say), so
+// that a wait Close ended returns at once even on a hung store: the token
+// given back is a best effort.
+const closedReturnWait = 50 * time.Millisecond
+
 // errZeroLimiter is returned by [Limiter.Wait] of a Limiter that was not made
 // by [NewLimiter].
 var errZeroLimiter = errors.New("quota: Limiter has no store: create it with NewLimiter")
@@ -293,7 +299,11 @@ func (l *Limiter) waitToken(ctx context.Context, class Class, r backend.Rate, no
 		}
 	}
 	if err := sleep(ctx, wait); err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
+		bound := returnTimeout
+		if errors.Is(context.Cause(ctx), ErrClosed) {
+			bound = closedReturnWait
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
 		defer cancel()
 		_ = l.store.ReturnToken(rctx, l.account, backend.Class(class), r) // best effort: the wait has ended anyway
 		return err
