@@ -3,7 +3,6 @@ package video
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -31,18 +30,15 @@ import (
 // used again starts over, one interval back. A failed visit is logged at
 // Warn and tried again at the next pass. Run it on its own goroutine; it
 // leaves nothing running when it returns.
+// An interval that is not positive, or a nil or invalid option, is a
+// *[ConfigError] naming it, returned at once.
 func (a *Accounts) PollAlerts(ctx context.Context, every time.Duration, opts ...HandlerOption) error {
 	if every <= 0 {
-		return fmt.Errorf("video: Accounts.PollAlerts(%s): want a positive interval", every)
+		return optErr("Accounts.PollAlerts", "interval %s: want a positive interval", every)
 	}
-	h := &handlerConfig{}
-	for i, o := range opts {
-		if o == nil {
-			return fmt.Errorf("video: Accounts.PollAlerts: option %d is nil", i)
-		}
-		if err := o(h); err != nil {
-			return err
-		}
+	h, err := applyHandlerOptions("Accounts.PollAlerts", opts)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

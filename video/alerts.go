@@ -199,9 +199,11 @@ func videoAlertCode(code int) bool {
 // a local budget of [DefaultAlertPollRate] requests per second. A failed
 // poll is logged at Warn and tried again at the next tick. Run it on its
 // own goroutine; it leaves nothing running when it returns.
+// An interval that is not positive, or a nil or invalid option, is a
+// *[ConfigError] naming it, returned at once.
 func (c *Client) PollAlerts(ctx context.Context, every time.Duration, opts ...HandlerOption) error {
 	if every <= 0 {
-		return fmt.Errorf("video: PollAlerts(%s): want a positive interval", every)
+		return optErr("PollAlerts", "interval %s: want a positive interval", every)
 	}
 	h, err := applyHandlerOptions("PollAlerts", opts)
 	if err != nil {
