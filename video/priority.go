@@ -73,7 +73,10 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 // proportion to their weights ([TenantPolicy]), and the Rooms and
 // Participants the requests reserve count against the tenant's caps as well
 // as the account's. "" is no tenant: callers without one share their
-// level as one more tenant of weight 1.
+// level as one more tenant of weight 1. A name longer than [MaxTenantName]
+// is kept and shown (Usage, the metrics, the store's keys) as its first
+// bytes and a hash of the whole, MaxTenantName bytes in all; a tenant with
+// a cap must have a name no longer than that (see [MaxTenantName]).
 func WithTenant(ctx context.Context, tenant string) context.Context {
 	t := tagOf(ctx)
 	t.tenant = tenant
@@ -158,7 +161,7 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 	s := c.sched[class&1]
 	if !s.TryEnter() {
 		tag := tagOf(ctx)
-		if err := s.Enter(ctx, sched.Priority(tag.level(req)), tag.tenant, c.policy(tag.tenant).Weight); err != nil {
+		if err := s.Enter(ctx, sched.Priority(tag.level(req)), shortTenant(tag.tenant), c.policy(tag.tenant).Weight); err != nil {
 			return err
 		}
 	}
@@ -176,7 +179,7 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 		}
 		given := false // the baton was yielded and not had back
 		err = c.limiter.WaitAs(ctx, class, t, func(ctx context.Context, d time.Duration) (bool, error) {
-			yielded, err := s.Yield(ctx, lvl, tag.tenant, weight, d)
+			yielded, err := s.Yield(ctx, lvl, t.Tenant, weight, d)
 			given = err != nil
 			return yielded, err
 		})
@@ -191,7 +194,7 @@ func (c *Client) takeToken(ctx context.Context, class quota.Class, req *http.Req
 		var rl *quota.RateLimitError
 		if errors.As(err, &rl) {
 			tag := tagOf(ctx)
-			s.Refused(sched.Priority(tag.level(req)), tag.tenant)
+			s.Refused(sched.Priority(tag.level(req)), shortTenant(tag.tenant))
 		}
 	}
 	return err
@@ -204,13 +207,22 @@ func (c *Client) taker(tag callTag, p Priority) backend.Taker {
 	t := backend.Taker{Tenant: tag.tenant, Weight: 1, Level: backendLevel(p)}
 	if tag.tenant != "" {
 		t.Weight = c.policy(tag.tenant).Weight
-		if len(t.Tenant) > MaxTenantName {
-			h := fnv.New64a()
-			_, _ = h.Write([]byte(t.Tenant))
-			t.Tenant = t.Tenant[:MaxTenantName-17] + "#" + strconv.FormatUint(h.Sum64(), 16)
-		}
+		t.Tenant = shortTenant(t.Tenant)
 	}
 	return t
+}
+
+// shortTenant is the name under which the Client keeps and shows a tenant
+// (its queues, Usage, the metrics, the store's keys): the name itself, or
+// for a name longer than MaxTenantName its first bytes and a hash of the
+// whole, MaxTenantName bytes at most.
+func shortTenant(name string) string {
+	if len(name) <= MaxTenantName {
+		return name
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	return name[:MaxTenantName-17] + "#" + strconv.FormatUint(h.Sum64(), 16)
 }
 
 // backendLevel is the store's level of p.
