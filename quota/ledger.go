@@ -109,8 +109,10 @@ type subscription struct {
 // NewLedger was called, before each Reserve, and enforces the limits the
 // store keeps in force: those of the Ledger started last (see
 // backend.LimitsStore for the rule and how a rolling deploy raises or
-// lowers a quota). So every client of the account refuses at the same
-// count. [Ledger.Limit] returns the limits in force; when they differ from
+// lowers a quota). A reservation admitted learns them once more (another
+// round trip) and is given back, refused, when lower limits came into force
+// meanwhile and it took usage past them. So every client of the account
+// refuses at the same count, also while a deploy starts. [Ledger.Limit] returns the limits in force; when they differ from
 // the configured ones the Ledger logs one line at Warn naming both (once per
 // set of limits in force). An offer lapses after [LimitsTTL] without
 // another. Each client's threshold levels are shares of the
@@ -264,9 +266,14 @@ func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time
 	if err := l.offerLimits(ctx, 0); err != nil {
 		return err
 	}
+	var bound int // the limit the store decided at
 	c, err := l.apply(ctx, res, SourceLocal, func(b *backend.Bounds) (backend.Change, error) {
+		bound = b.Limit
 		return l.store.Reserve(ctx, l.account, backend.Resource(res), key, b, ttl)
 	})
+	if err == nil && !c.Refused && c.Changed && l.limits != nil && bound >= 0 {
+		c, err = l.recheck(ctx, res, key, bound, c)
+	}
 	if err == nil && c.Refused {
 		e := &ExceededError{Resource: res, Used: c.Used, Limit: c.Limit, Code: res.ExceededCode(), Source: SourceLocal}
 		l.mu.Lock()
@@ -280,6 +287,27 @@ func (l *Ledger) Reserve(ctx context.Context, res Resource, key string, ttl time
 		l.clearedFull(res, c.Used)
 	}
 	return err
+}
+
+// recheck learns the limits in force again after a reservation the store
+// admitted at limit bound, c its answer: another client may have offered
+// later, lower limits between this Ledger's offer and the reservation (two
+// round trips). When the limit in force is lower than bound and the
+// reservation took usage past it, the reservation is given back and c is
+// returned refused at the limit in force: every client of the account
+// refuses at the same count, also while a deploy starts.
+func (l *Ledger) recheck(ctx context.Context, res Resource, key string, bound int, c backend.Change) (backend.Change, error) {
+	if err := l.offerLimits(ctx, 0); err != nil {
+		return c, nil // the reservation stands, decided at the limits last learnt
+	}
+	limit := l.boundsOf(res).Limit
+	if limit < 0 || limit >= bound || c.Used <= limit {
+		return c, nil
+	}
+	if err := l.Release(ctx, res, key, SourceLocal); err != nil {
+		return c, err
+	}
+	return backend.Change{Refused: true, Used: c.Used - 1, Limit: limit}, nil
 }
 
 // clearedFull ends the full episode of res when the store admitted a

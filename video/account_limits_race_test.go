@@ -23,7 +23,6 @@ import (
 // are created, whichever Client's first offer reaches Redis first. Ten
 // rounds, each on a fresh account.
 func TestOneLimitPerAccountRacingAtStartup(t *testing.T) {
-	t.Skip("defect in quota.Ledger.Reserve: the offer of limits and the reservation are two store round trips, so a reservation of the Client started first whose offer preceded the other Client's first offer is decided at its own, higher limit after the other has filled the lower one: 6 or 7 Rooms of a limit in force of 5 in 4 of 5 runs of ten rounds, with or without -race; a fix needs the reservation script to read the limits in force (the limits hash is in the account's hash slot) or a check after each reservation")
 	if testing.Short() {
 		t.Skip("starts redis-server")
 	}
