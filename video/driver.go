@@ -66,20 +66,20 @@ func (d *driver) creating(name string) bool {
 // says (tombstones forgotten, JoinToken reservations lapsed or dropped).
 func (d *driver) tell(ctx context.Context, c *Client, ins []acct.Input) {
 	for _, in := range ins {
-		if _, err := d.apply(ctx, c, quota.SourceLocal, stamp(c.now()), in, nil); err != nil {
+		if _, err := d.feed(ctx, c, quota.SourceLocal, stamp(c.now()), in, nil); err != nil {
 			c.logWarn(ctx, "releasing a reservation failed", err)
 		}
 	}
 }
 
-// apply tells the Model the local time now (µs: what it learns is learnt
+// feed tells the Model the local time now (µs: what it learns is learnt
 // then, and creates of unknown outcome past their TTL lapse), feeds it in,
 // and runs the
 // operations it decides, and those their results decide. A Reserve is the
 // caller's own reservation, run by reserve (which may wait for capacity,
 // and whose refusal the caller returns). It returns the first operation's
 // error and how many reservations were given back.
-func (d *driver) apply(ctx context.Context, c *Client, src quota.Source, now int64, in acct.Input, reserve func(key string) error) (released int, err error) {
+func (d *driver) feed(ctx context.Context, c *Client, src quota.Source, now int64, in acct.Input, reserve func(key string) error) (released int, err error) {
 	d.mu.Lock()
 	ops := d.m.Apply(acct.Tick{Now: now})
 	ops = append(ops, d.m.Apply(in)...)

@@ -201,7 +201,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 			}
 		}
 	}
-	if _, err := c.rooms().apply(ctx, c, src, stamp(c.now()), acct.RoomEnded{SID: sid}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, src, stamp(c.now()), acct.RoomEnded{SID: sid}, nil); err != nil {
 		errs = append(errs, err)
 	}
 	m.mu.Lock()
@@ -346,7 +346,7 @@ func (m *model) learnRoomLocked(sid, name string, ts int64) roomPlan {
 // exec counts the Room: the driver holds it, or commits the reservation
 // that it settles.
 func (p *roomPlan) exec(ctx context.Context, c *Client, src quota.Source) error {
-	_, err := c.rooms().apply(ctx, c, src, stamp(c.now()), acct.RoomCreated{SID: p.sid, Name: strings.Clone(p.name), At: p.ts}, nil)
+	_, err := c.rooms().feed(ctx, c, src, stamp(c.now()), acct.RoomCreated{SID: p.sid, Name: strings.Clone(p.name), At: p.ts}, nil)
 	return err
 }
 

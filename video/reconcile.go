@@ -453,7 +453,7 @@ func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, started int64)
 	if err != nil {
 		return nil, nil, err
 	}
-	settled, err := c.rooms().apply(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, nil)
+	settled, err := c.rooms().feed(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, nil)
 	if err != nil {
 		return nil, nil, err
 	}

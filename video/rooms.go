@@ -120,7 +120,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 	d := c.rooms()
 	id := d.newCreate()
 	begun := acct.CreateStarted{ID: id, Key: c.reservationID(), Name: strings.Clone(name), At: stamp(c.now())}
-	if _, err := d.apply(ctx, c, quota.SourceLocal, begun.At, begun, func(key string) error {
+	if _, err := d.feed(ctx, c, quota.SourceLocal, begun.At, begun, func(key string) error {
 		return c.reserve(ctx, quota.Rooms, key, c.reservationTTL)
 	}); err != nil {
 		return err // refused: nothing was sent
@@ -213,7 +213,7 @@ func (c *Client) createAnswered(ctx context.Context, id uint64, sid, name string
 	st := m.stripe(sid)
 	st.Lock()
 	defer st.Unlock()
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Answered{ID: id, SID: sid}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Answered{ID: id, SID: sid}, nil); err != nil {
 		c.logWarn(ctx, "committing a room failed", err, "room", sid)
 		return true
 	}
@@ -230,7 +230,7 @@ func (c *Client) createAnswered(ctx context.Context, id uint64, sid, name string
 // unknown, for the sources that can settle it (see the acct package).
 func (c *Client) createUnknown(ctx context.Context, id uint64) {
 	now := stamp(c.now())
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, now, acct.Unknown{ID: id, Sent: now}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, quota.SourceLocal, now, acct.Unknown{ID: id, Sent: now}, nil); err != nil {
 		c.logWarn(ctx, "committing a reservation under a room failed", err)
 	}
 }
@@ -238,7 +238,7 @@ func (c *Client) createUnknown(ctx context.Context, id uint64) {
 // createRefused gives back the reservation of create id, which Twilio did
 // not process (refused, never sent).
 func (c *Client) createRefused(ctx context.Context, id uint64) {
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Refused{ID: id}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Refused{ID: id}, nil); err != nil {
 		c.logWarn(ctx, "releasing a reservation failed", err)
 	}
 }

@@ -141,7 +141,7 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 	m.mu.Lock()
 	m.recon.room(roomSID, true)
 	m.mu.Unlock()
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Held{SID: strings.Clone(roomSID)}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Held{SID: strings.Clone(roomSID)}, nil); err != nil {
 		return err
 	}
 	m.mu.Lock()

@@ -30,10 +30,12 @@
 //     reaches the store before the Commit or Hold that put it there.
 //   - A JoinToken for a name keeps a Room reservation for that name until its
 //     tokens lapse, even while a Room of that name is in progress: that Room
-//     can end before the token is used, and the token's first connect then
-//     creates a new Room (ad hoc). The cost is one Room slot per name with
-//     tokens outstanding, for the tokens' lifetime, while no Room of the name
-//     is in progress.
+//     can end before the token is used (its room-ended may be lost), and the
+//     token's first connect then creates a new Room (ad hoc). A Room of the
+//     name that was in progress before the tokens does not take their
+//     reservation. The cost is one Room slot per name with tokens
+//     outstanding, for the tokens' lifetime (and, once they lapse, until a
+//     listing shows the Rooms they made).
 //
 // The model is one process's. Absorbing orphans needs to know that no create
 // of any process sharing the store is in flight: [Config.Shared] turns it off,
@@ -263,6 +265,7 @@ type token struct {
 	held     bool  // the reservation is a holding (Hold), which Commit does not drop
 	lapsed   bool  // every token was used or expired: kept until a listing
 	lapsedAt int64 // local time it lapsed
+	minted   int64 // local time the reservation was asked for
 }
 
 type blocked struct {
@@ -436,6 +439,9 @@ func (m *Model) roomCreated(in RoomCreated) {
 		if tok && t.lapsed && in.At > t.lapsedAt+m.cfg.Window+m.cfg.Skew {
 			tok = false // made after its tokens lapsed: not by them
 		}
+		if tok && in.At+m.cfg.Skew < t.minted {
+			tok = false // in progress before the tokens: not made by them
+		}
 		switch {
 		case n == 1 && !tok && !m.cfg.Shared:
 			c := m.creates[id]
@@ -465,7 +471,14 @@ func (m *Model) roomCreated(in RoomCreated) {
 		return
 	}
 	m.hold(in.SID, in.Name)
-	m.orphans = append(m.orphans, orphan{sid: in.SID, at: in.At})
+	for _, c := range m.creates {
+		if c.name == "" {
+			// An unnamed create may have made it. (A create begun later
+			// cannot: it is started before it is sent.)
+			m.orphans = append(m.orphans, orphan{sid: in.SID, at: in.At})
+			break
+		}
+	}
 }
 
 // namedCreates returns how many creates of name not settled may have made
@@ -583,11 +596,10 @@ func (m *Model) tokenMinted(in TokenMinted) {
 		t = &token{key: in.Key}
 		m.tokens[in.Name] = t
 	}
-	for _, r := range m.rooms {
-		if r.name == in.Name {
-			return // reserved for the name when that Room ends (roomEnded)
-		}
-	}
+	// Reserved even while a Room of the name is held: that Room may have
+	// ended unheard (its room-ended lost), and the token's first connect
+	// then creates another.
+	t.minted = m.now
 	t.reserved = true
 	m.tokOp[m.emit(Op{Kind: Reserve, Key: in.Key})] = in.Name
 }

@@ -90,7 +90,10 @@ type world struct {
 	nlist   int
 	lossy   bool // an answer or a callback was lost, or the Client gave up
 	tok     int  // 0 none, 1 minted, 2 lapsed
-	trace   []string
+	trace   *trail
+	// deferLoss leaves callbacks to be lost at rest rather than at every
+	// step (see explore).
+	deferLoss bool
 }
 
 func newWorld(sc *scenario, greedy bool) *world {
@@ -113,7 +116,6 @@ func (w *world) clone() *world {
 	c.pending, c.held = maps.Clone(w.pending), maps.Clone(w.held)
 	c.truth, c.gone, c.born = maps.Clone(w.truth), maps.Clone(w.gone), maps.Clone(w.born)
 	c.reqs, c.msgs, c.ops, c.lists = slices.Clone(w.reqs), slices.Clone(w.msgs), slices.Clone(w.ops), slices.Clone(w.lists)
-	c.trace = slices.Clone(w.trace)
 	return &c
 }
 
@@ -160,10 +162,27 @@ func (w *world) newSID() string {
 	return fmt.Sprintf("RM%d", w.nsid)
 }
 
+// trail is the steps that led to a world, the last first.
+type trail struct {
+	label string
+	prev  *trail
+}
+
+// steps returns the steps in the order they were taken.
+func (t *trail) steps() []string {
+	var out []string
+	for ; t != nil; t = t.prev {
+		out = append(out, t.label)
+	}
+	slices.Reverse(out)
+	return out
+}
+
 // action is one step the world may take.
 type action struct {
 	label string
 	do    func(w *world)
+	hear  bool // a process hears a callback
 }
 
 func (w *world) actions() []action {
@@ -175,12 +194,12 @@ func (w *world) actions() []action {
 		key := fmt.Sprintf("create:%d", i)
 		switch r.phase {
 		case reqIdle:
-			as = append(as, action{fmt.Sprintf("start %d", i), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("start %d", i), do: func(w *world) {
 				w.reqs[i].phase = reqReserving
 				w.apply(cr.proc, CreateStarted{ID: uint64(i), Key: key, Name: cr.name, At: w.clock})
 			}})
 		case reqWire, reqGone:
-			as = append(as, action{fmt.Sprintf("twilio creates %d", i), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("twilio creates %d", i), do: func(w *world) {
 				r := &w.reqs[i]
 				if cr.name != "" && w.nameLive(cr.name) {
 					r.refused = true // 53113
@@ -202,7 +221,7 @@ func (w *world) actions() []action {
 				}
 			}})
 			if sc.refuse {
-				as = append(as, action{fmt.Sprintf("twilio refuses %d", i), func(w *world) {
+				as = append(as, action{label: fmt.Sprintf("twilio refuses %d", i), do: func(w *world) {
 					r := &w.reqs[i]
 					r.refused = true
 					if r.phase == reqGone {
@@ -213,14 +232,14 @@ func (w *world) actions() []action {
 				}})
 			}
 			if sc.giveUp && r.phase == reqWire {
-				as = append(as, action{fmt.Sprintf("client gives up %d", i), func(w *world) {
+				as = append(as, action{label: fmt.Sprintf("client gives up %d", i), do: func(w *world) {
 					w.reqs[i].phase = reqGone
 					w.lossy = true
 					w.apply(cr.proc, Unknown{ID: uint64(i), Sent: w.reqs[i].sent})
 				}})
 			}
 		case reqProcessed:
-			as = append(as, action{fmt.Sprintf("answer %d", i), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("answer %d", i), do: func(w *world) {
 				r := &w.reqs[i]
 				r.phase = reqDone
 				if r.refused {
@@ -230,7 +249,7 @@ func (w *world) actions() []action {
 				}
 			}})
 			if sc.lose {
-				as = append(as, action{fmt.Sprintf("answer lost %d", i), func(w *world) {
+				as = append(as, action{label: fmt.Sprintf("answer lost %d", i), do: func(w *world) {
 					r := &w.reqs[i]
 					r.phase = reqDone
 					w.lossy = true
@@ -240,7 +259,7 @@ func (w *world) actions() []action {
 		}
 	}
 	for i, o := range w.ops {
-		as = append(as, action{fmt.Sprintf("p%d %v", o.proc, o.op), func(w *world) {
+		as = append(as, action{label: fmt.Sprintf("p%d %v", o.proc, o.op), do: func(w *world) {
 			o := w.ops[i]
 			w.ops = slices.Delete(w.ops, i, i+1)
 			ok := w.exec(o.op)
@@ -263,7 +282,7 @@ func (w *world) actions() []action {
 			if mg.proc >= 0 && mg.proc != p {
 				continue
 			}
-			as = append(as, action{fmt.Sprintf("p%d hears %s %v", p, mg.kind(), mg.sid), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("p%d hears %s %v", p, mg.kind(), mg.sid), do: func(w *world) {
 				mg := &w.msgs[i]
 				var in Input = RoomCreated{SID: mg.sid, Name: mg.name, At: mg.at}
 				if mg.ended {
@@ -275,10 +294,10 @@ func (w *world) actions() []action {
 					w.msgs = slices.Delete(w.msgs, i, i+1)
 				}
 				w.apply(p, in)
-			}})
+			}, hear: true})
 		}
-		if sc.dropCB {
-			as = append(as, action{fmt.Sprintf("lose %s %v", mg.kind(), mg.sid), func(w *world) {
+		if sc.dropCB && !w.deferLoss {
+			as = append(as, action{label: fmt.Sprintf("lose %s %v", mg.kind(), mg.sid), do: func(w *world) {
 				w.msgs = slices.Delete(w.msgs, i, i+1)
 				w.lossy = true
 			}})
@@ -286,7 +305,7 @@ func (w *world) actions() []action {
 	}
 	if w.ends < sc.ends {
 		for _, sid := range slices.Sorted(maps.Keys(w.truth)) {
-			as = append(as, action{"twilio ends " + sid, func(w *world) {
+			as = append(as, action{label: "twilio ends " + sid, do: func(w *world) {
 				w.ends++
 				name := w.truth[sid]
 				delete(w.truth, sid)
@@ -297,21 +316,21 @@ func (w *world) actions() []action {
 	}
 	if w.nlist < sc.listings {
 		for p := range w.models {
-			as = append(as, action{fmt.Sprintf("p%d lists", p), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("p%d lists", p), do: func(w *world) {
 				w.nlist++
 				w.lists = append(w.lists, listing{proc: p, started: w.clock, rooms: w.listNow()})
 			}})
 		}
 	}
 	for i, l := range w.lists {
-		as = append(as, action{fmt.Sprintf("p%d listing done", l.proc), func(w *world) {
+		as = append(as, action{label: fmt.Sprintf("p%d listing done", l.proc), do: func(w *world) {
 			l := w.lists[i]
 			w.lists = slices.Delete(w.lists, i, i+1)
 			w.apply(l.proc, Listed{Started: l.started, Rooms: l.rooms})
 		}})
 	}
 	if w.clock < sc.maxClock && w.windowsClosed() {
-		as = append(as, action{"tick", func(w *world) {
+		as = append(as, action{label: "tick", do: func(w *world) {
 			w.clock++
 			for p := range w.models {
 				w.apply(p, Tick{Now: w.clock})
@@ -321,20 +340,20 @@ func (w *world) actions() []action {
 	if sc.token != "" {
 		switch w.tok {
 		case 0:
-			as = append(as, action{"mint token", func(w *world) {
+			as = append(as, action{label: "mint token", do: func(w *world) {
 				w.tok = 1
 				w.apply(0, TokenMinted{Name: sc.token, Key: "pending-room:" + sc.token})
 			}})
 		case 1:
 			if !w.nameLive(sc.token) {
-				as = append(as, action{"token connects", func(w *world) {
+				as = append(as, action{label: "token connects", do: func(w *world) {
 					sid := w.newSID()
 					w.truth[sid] = sc.token
 					w.born[sid] = w.clock
 					w.msgs = append(w.msgs, msg{proc: -1, sid: sid, name: sc.token, at: w.clock, dups: w.dups()})
 				}})
 			}
-			as = append(as, action{"tokens lapse", func(w *world) {
+			as = append(as, action{label: "tokens lapse", do: func(w *world) {
 				w.tok = 2
 				w.lossy = true // a reservation its tokens did not use waits for a listing
 				for p := range w.models {
@@ -405,7 +424,7 @@ func (w *world) exec(op Op) bool {
 }
 
 func (w *world) step(a action) {
-	w.trace = append(w.trace, a.label)
+	w.trace = &trail{a.label, w.trace} // shared with the world it came from
 	a.do(w)
 }
 
@@ -513,21 +532,37 @@ type result struct {
 // maxStates bounds an exploration, so that the suite stays fast.
 var maxStates = 150000
 
+// A lost callback is one never heard: losing it changes no Model and no
+// store, so a world that loses it at some step goes through the same
+// checked states as one that keeps it undelivered. The exploration
+// therefore never loses a callback on the way (each "lose" would double the
+// states); it loses every callback still undelivered at each state where
+// only deliveries are left, and checks that state at rest.
 func explore(sc *scenario, greedy bool) result {
 	var res result
 	seen := map[string]bool{}
-	stack := []*world{newWorld(sc, greedy)}
+	w0 := newWorld(sc, greedy)
+	w0.deferLoss = true
+	stack := []*world{w0}
 	for len(stack) > 0 {
 		w := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		as := w.actions()
-		if len(as) == 0 {
+		if len(as) == 0 || (sc.dropCB && onlyHearing(as)) {
 			res.terminal++
-			if err := w.quiescent(); err != nil {
-				res.err, res.trace = err, w.trace
+			q := w
+			if len(w.msgs) > 0 {
+				q = w.clone()
+				q.trace = &trail{"every callback left is lost", q.trace}
+				q.msgs, q.lossy = nil, true
+			}
+			if err := q.quiescent(); err != nil {
+				res.err, res.trace = err, q.trace.steps()
 				return res
 			}
-			continue
+			if len(as) == 0 {
+				continue
+			}
 		}
 		for _, a := range as {
 			n := w.clone()
@@ -543,13 +578,22 @@ func explore(sc *scenario, greedy bool) result {
 				return res
 			}
 			if err := n.check(); err != nil {
-				res.err, res.trace = err, n.trace
+				res.err, res.trace = err, n.trace.steps()
 				return res
 			}
 			stack = append(stack, n)
 		}
 	}
 	return res
+}
+
+func onlyHearing(as []action) bool {
+	for _, a := range as {
+		if !a.hear {
+			return false
+		}
+	}
+	return true
 }
 
 // quiescent checks a world where nothing more can happen: with one process
@@ -673,11 +717,11 @@ func randomWalks(sc *scenario, seed uint64, walks int) error {
 			}
 			w.step(as[r.IntN(len(as))])
 			if err := w.check(); err != nil {
-				return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace, "\n  "))
+				return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace.steps(), "\n  "))
 			}
 		}
 		if err := w.quiescent(); err != nil {
-			return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace, "\n  "))
+			return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace.steps(), "\n  "))
 		}
 	}
 	return nil

@@ -62,6 +62,7 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 		e.b(t.held)
 		e.b(t.lapsed)
 		e.i(t.lapsedAt)
+		e.i(t.minted)
 	}
 	e.sep('|')
 	for _, id := range slices.Sorted(maps.Keys(m.resOp)) {
