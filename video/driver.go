@@ -135,7 +135,7 @@ func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.
 func acctRooms(rooms roomList) []acct.Room {
 	out := make([]acct.Room, len(rooms))
 	for i, r := range rooms {
-		out[i] = acct.Room{SID: r.sid, Name: strings.Clone(r.name)}
+		out[i] = acct.Room{SID: r.sid, Name: strings.Clone(r.name), Created: r.created}
 	}
 	return out
 }

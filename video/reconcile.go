@@ -211,7 +211,10 @@ func (w *reconWindow) part(sid, room string, connected bool) {
 }
 
 // twilioRoom is an in-progress Room as listed.
-type twilioRoom struct{ sid, name string }
+type twilioRoom struct {
+	sid, name string
+	created   int64 // date_created (µs, Twilio's clock); 0 when not known
+}
 
 // twilioPart is a connected Participant as listed.
 type twilioPart struct{ sid, room, identity string }
@@ -843,7 +846,7 @@ func (m *model) disagreeingLocked() map[string]bool {
 
 // listRooms pages through the in-progress Rooms, one read per page
 // (Rooms are listed whatever the budget: they are exact every pass),
-// keeping SID and name only.
+// keeping SID, name and creation time only.
 func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
 	q := url.Values{"Status": {statusInProgress}, "PageSize": {strconv.Itoa(reconcilePageSize)}}
 	p.m.mu.Lock()
@@ -865,7 +868,11 @@ func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
 			return nil, fmt.Errorf("video: Reconcile: listing rooms: %w", err)
 		}
 		for _, it := range page {
-			out = append(out, twilioRoom{sid: it.Sid, name: it.UniqueName})
+			r := twilioRoom{sid: it.Sid, name: it.UniqueName}
+			if t, err := time.Parse(time.RFC3339, it.Created); err == nil {
+				r.created = stamp(t)
+			}
+			out = append(out, r)
 		}
 		if !nextQuery(q, next) {
 			return out, nil
@@ -901,6 +908,7 @@ type listed struct {
 	Sid        string `json:"sid"`
 	Status     string `json:"status"`
 	UniqueName string `json:"unique_name"` // Rooms
+	Created    string `json:"date_created"` // Rooms: ISO 8601
 	Identity   string `json:"identity"`    // Participants
 }
 
