@@ -907,9 +907,9 @@ func (p *pass) listConnected(ctx context.Context, roomSID string, out []twilioPa
 type listed struct {
 	Sid        string `json:"sid"`
 	Status     string `json:"status"`
-	UniqueName string `json:"unique_name"` // Rooms
+	UniqueName string `json:"unique_name"`  // Rooms
 	Created    string `json:"date_created"` // Rooms: ISO 8601
-	Identity   string `json:"identity"`    // Participants
+	Identity   string `json:"identity"`     // Participants
 }
 
 // listPage reads one page of a Twilio list (GET path?q) through twilio-go's
