@@ -75,11 +75,12 @@ func (d *driver) tell(ctx context.Context, c *Client, ins []acct.Input) {
 // feed tells the Model the local time now (µs: what it learns is learnt
 // then, and creates of unknown outcome past their TTL lapse), feeds it in,
 // and runs the
-// operations it decides, and those their results decide. A Reserve is the
-// caller's own reservation, run by reserve (which may wait for capacity,
-// and whose refusal the caller returns). It returns the first operation's
-// error and how many reservations were given back.
-func (d *driver) feed(ctx context.Context, c *Client, src quota.Source, now int64, in acct.Input, reserve func(key string) error) (released int, err error) {
+// operations it decides, and those their results decide. own, if not nil,
+// runs the operations that are the caller's (it reports false for the
+// others): a Reserve is always the caller's own reservation (it may wait
+// for capacity, and the caller returns its refusal). It returns the first
+// operation's error and how many reservations were given back.
+func (d *driver) feed(ctx context.Context, c *Client, src quota.Source, now int64, in acct.Input, own func(acct.Op) (bool, error)) (released int, err error) {
 	d.mu.Lock()
 	ops := d.m.Apply(acct.Tick{Now: now})
 	ops = append(ops, d.m.Apply(in)...)
@@ -87,7 +88,7 @@ func (d *driver) feed(ctx context.Context, c *Client, src quota.Source, now int6
 	for len(ops) > 0 {
 		op := ops[0]
 		ops = ops[1:]
-		oerr := d.exec(ctx, c, src, op, reserve)
+		oerr := d.exec(ctx, c, src, op, own)
 		if oerr != nil && err == nil {
 			err = oerr
 		}
@@ -105,14 +106,16 @@ func (d *driver) feed(ctx context.Context, c *Client, src quota.Source, now int6
 // operations and give-backs and commits go to the store directly (no
 // threshold event is delivered after Close): a shared store must not keep a
 // slot for a call that Close ended.
-func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.Op, reserve func(string) error) error {
+func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.Op, own func(acct.Op) (bool, error)) error {
+	if own != nil {
+		if mine, err := own(op); mine {
+			return err
+		}
+	}
 	bg := context.WithoutCancel(ctx)
 	switch op.Kind {
 	case acct.Reserve:
-		if reserve == nil {
-			return errors.New("video: a Room reservation with nobody to make it")
-		}
-		return reserve(op.Key)
+		return errors.New("video: a Room reservation with nobody to make it")
 	case acct.Commit:
 		err := c.ledger.Commit(bg, quota.Rooms, op.Key, op.To, src)
 		if errors.Is(err, quota.ErrClosed) {
@@ -129,6 +132,16 @@ func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.
 		return err
 	}
 	return nil
+}
+
+// reserving runs the Reserve operations with reserve.
+func reserving(reserve func(key string) error) func(acct.Op) (bool, error) {
+	return func(op acct.Op) (bool, error) {
+		if op.Kind != acct.Reserve {
+			return false, nil
+		}
+		return true, reserve(op.Key)
+	}
 }
 
 // acctRooms turns a listing's Rooms into the Model's.

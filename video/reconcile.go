@@ -456,7 +456,10 @@ func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, started int64)
 	if err != nil {
 		return nil, nil, err
 	}
-	settled, err := c.rooms().feed(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, nil)
+	// The Sync holds every listed Room already: the Model's holds of them
+	// need no store operation each.
+	synced := func(op acct.Op) (bool, error) { return op.Kind == acct.Hold && list.has(op.Key), nil }
+	settled, err := c.rooms().feed(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, synced)
 	if err != nil {
 		return nil, nil, err
 	}

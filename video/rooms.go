@@ -120,9 +120,9 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 	d := c.rooms()
 	id := d.newCreate()
 	begun := acct.CreateStarted{ID: id, Key: c.reservationID(), Name: strings.Clone(name), At: stamp(c.now())}
-	if _, err := d.feed(ctx, c, quota.SourceLocal, begun.At, begun, func(key string) error {
+	if _, err := d.feed(ctx, c, quota.SourceLocal, begun.At, begun, reserving(func(key string) error {
 		return c.reserve(ctx, quota.Rooms, key, c.reservationTTL)
-	}); err != nil {
+	})); err != nil {
 		return err // refused: nothing was sent
 	}
 	var retrier backoff.Retrier

@@ -195,7 +195,7 @@ func (c *Client) settleTok(ctx context.Context, t *tokRes, mine bool, res quota.
 		// a Room of it) and turns the reservation into the Room's holding
 		// when the token's connect creates the Room.
 		_, err = c.rooms().feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.TokenMinted{Name: t.id, Key: t.key},
-			func(key string) error { return c.reserve(ctx, res, key, ttl) })
+			reserving(func(key string) error { return c.reserve(ctx, res, key, ttl) }))
 	} else {
 		err = c.reserve(ctx, res, t.key, ttl)
 	}
