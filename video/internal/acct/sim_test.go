@@ -304,7 +304,7 @@ func (w *world) actions() []action {
 		}
 	}
 	if w.ends < sc.ends {
-		for _, sid := range slices.Sorted(maps.Keys(w.truth)) {
+		for _, sid := range sortedKeys(w.truth) {
 			as = append(as, action{label: "twilio ends " + sid, do: func(w *world) {
 				w.ends++
 				name := w.truth[sid]
@@ -392,7 +392,7 @@ func (w *world) windowsClosed() bool {
 
 func (w *world) listNow() []Room {
 	var rs []Room
-	for _, sid := range slices.Sorted(maps.Keys(w.truth)) {
+	for _, sid := range sortedKeys(w.truth) {
 		rs = append(rs, Room{SID: sid, Name: w.truth[sid], Created: w.born[sid]})
 	}
 	return rs
@@ -432,7 +432,7 @@ func (w *world) step(a action) {
 func (w *world) check() error {
 	if u, e := w.used(), w.exist(); u < e {
 		return fmt.Errorf("store counts %d Rooms, %d may exist (held %v, pending %v, truth %v)",
-			u, e, slices.Sorted(maps.Keys(w.held)), slices.Sorted(maps.Keys(w.pending)), w.truth)
+			u, e, sortedKeys(w.held), sortedKeys(w.pending), w.truth)
 	}
 	return nil
 }
@@ -465,15 +465,15 @@ func (w *world) key() string {
 	e.i(int64(w.nlist))
 	e.i(int64(w.tok))
 	e.b(w.lossy)
-	for _, k := range slices.Sorted(maps.Keys(w.pending)) {
+	for _, k := range sortedKeys(w.pending) {
 		e.s(k)
 	}
 	e.sep('|')
-	for _, k := range slices.Sorted(maps.Keys(w.held)) {
+	for _, k := range sortedKeys(w.held) {
 		e.s(k)
 	}
 	e.sep('|')
-	for _, k := range slices.Sorted(maps.Keys(w.truth)) {
+	for _, k := range sortedKeys(w.truth) {
 		e.s(k)
 		e.s(w.truth[k])
 	}
@@ -605,12 +605,12 @@ func (w *world) quiescent() error {
 	}
 	if len(w.models) == 1 && !w.lossy && w.used() != w.exist() {
 		return fmt.Errorf("at rest with nothing lost: store counts %d Rooms, %d exist (held %v pending %v truth %v)",
-			w.used(), w.exist(), slices.Sorted(maps.Keys(w.held)), slices.Sorted(maps.Keys(w.pending)), w.truth)
+			w.used(), w.exist(), sortedKeys(w.held), sortedKeys(w.pending), w.truth)
 	}
 	w.settle()
 	if w.used() != w.exist() {
 		return fmt.Errorf("after a Reconcile: store counts %d Rooms, %d exist (held %v pending %v truth %v)",
-			w.used(), w.exist(), slices.Sorted(maps.Keys(w.held)), slices.Sorted(maps.Keys(w.pending)), w.truth)
+			w.used(), w.exist(), sortedKeys(w.held), sortedKeys(w.pending), w.truth)
 	}
 	return nil
 }
