@@ -46,7 +46,9 @@ import (
 //     for one (absorbLocked), each by a Commit of the reservation onto the
 //     orphan's SID. With several processes sharing the store, another
 //     process's create in flight may be the orphan's creator too, which
-//     this Client cannot see (see the acct package: Config.Shared);
+//     this Client cannot see: a Client given a store ([WithStore]) never
+//     absorbs orphans (m.shared; the acct package's Config.Shared), and
+//     leaves those creates to a Reconcile or their TTL;
 //   - a Reconcile started after the request window ([Client.Reconcile]):
 //     the listing then shows every Room that exists, so the reservation is
 //     given back;
@@ -93,6 +95,7 @@ type model struct {
 	reconMu   sync.Mutex                                 // one Reconcile at a time
 	passes    uint32                                     // Reconcile passes started (the Rooms' listed clock)
 	sleepFn   func(context.Context, time.Duration) error // tests: waits on a fake clock
+	shared    bool                                       // other clients may reserve in the store (WithStore): orphans are never absorbed
 	stripes   [64]sync.Mutex                             // per-Room serialisation of events
 	once      sync.Once
 }
@@ -150,7 +153,7 @@ type tokRes struct {
 	created int64     // local time (µs) it was made
 	claimed string    // the Room SID a callback showed while it was being made
 	id      string    // its key in the model: the room name, or ParticipantReservationKey(room, identity)
-	key     string    // the ledger key: id made unique, so that a reservation given back never takes a newer one with it
+	key     string    // the ledger key: roomResKey(id) or id, the same in every process sharing the store, so that the callbacks any of them hears settle it (roomPlan.exec, tokenKeys)
 	room    string    // the room as given to JoinToken (Participant reservations)
 	exp     time.Time // the latest expiry of the tokens relying on it
 	ready   chan struct{}
@@ -308,7 +311,7 @@ func (m *model) createUnknown(ctx context.Context, c *Client, key string) {
 // be lost, and once none is in flight the orphan settles a create of
 // unknown outcome (absorbLocked). Requires mu.
 func (m *model) noteOrphanLocked(sid string, ts int64) {
-	if m.unnamedInFlightLocked() {
+	if m.unnamedInFlightLocked() && !m.shared {
 		m.orphans = append(m.orphans, orphan{sid: sid, at: ts})
 	}
 }
@@ -413,8 +416,10 @@ func (m *model) claimRoomLocked(sid, name string, ts int64) (key string, undo fu
 		}
 		return "", func() {}
 	}
-	if m.unnamedInFlightLocked() {
-		return "", func() {} // held on its own: it may be that create's Room
+	if m.shared || m.unnamedInFlightLocked() {
+		// Held on its own: it may be the Room of that create, or of another
+		// client's create in flight, which this Client cannot see.
+		return "", func() {}
 	}
 	var oldest string
 	for k, rec := range m.creates {
@@ -619,8 +624,15 @@ func (m *model) learnRoomLocked(c *Client, sid, name string, ts int64) roomPlan 
 }
 
 func (p *roomPlan) exec(ctx context.Context, c *Client, src quota.Source) error {
-	if p.key != "" {
-		return c.ledger.Commit(ctx, quota.Rooms, p.key, p.sid, src)
+	key := p.key
+	if key == "" && p.name != "" && p.name != p.sid {
+		// A JoinToken reservation for the name, made by any process sharing
+		// the store (the key is the same in each), becomes the Room's
+		// holding in one store operation.
+		key = roomResKey(p.name)
+	}
+	if key != "" {
+		return c.ledger.Commit(ctx, quota.Rooms, key, p.sid, src)
 	}
 	return c.ledger.Hold(ctx, quota.Rooms, p.sid, src)
 }
@@ -693,10 +705,10 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 			e.Stale = true
 		}
 		// Known already (a listing held it first): the token it connected
-		// with is used up all the same.
-		keys, _ := m.takeTokensLocked(e)
+		// with is used up all the same, whichever process made it.
+		m.takeTokensLocked(e)
 		m.mu.Unlock()
-		m.releaseKeys(ctx, c, keys)
+		m.releaseKeys(ctx, c, tokenKeys(e))
 		return nil
 	}
 	r, roomNew := m.roomLocked(e.RoomSID)
@@ -704,9 +716,9 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
 		m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
-		keys, _ := m.takeTokensLocked(e)
+		m.takeTokensLocked(e)
 		m.mu.Unlock()
-		m.releaseKeys(ctx, c, keys)
+		m.releaseKeys(ctx, c, tokenKeys(e))
 		return nil
 	}
 	var rp roomPlan
@@ -714,7 +726,17 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		// room-created not seen (yet): the Room is in progress all the same.
 		rp = m.learnRoomLocked(c, r.sid, e.RoomName, ts)
 	}
-	keys, undoToks := m.takeTokensLocked(e)
+	_, undoToks := m.takeTokensLocked(e)
+	// A JoinToken Room reservation for the name, in any process, stands for
+	// this Room, which is held under its SID: it is used up (roomPlan.exec
+	// commits it when the Room is new here).
+	nameKey := ""
+	if e.RoomName != "" && e.RoomName != e.RoomSID && !(roomNew && rp.key == "") {
+		nameKey = roomResKey(e.RoomName)
+		if t, ok := m.roomToks[e.RoomName]; ok && t.made && t.isReady() {
+			delete(m.roomToks, e.RoomName)
+		}
+	}
 	m.recon.part(e.ParticipantSID, r.sid, true)
 	m.mu.Unlock()
 
@@ -722,15 +744,20 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	if roomNew {
 		err = rp.exec(ctx, c, quota.SourceCallback)
 	}
+	// The token's reservation, made by this process or another sharing the
+	// store, becomes the Participant's holding in one store operation: the
+	// key is the same in every process.
+	keys := tokenKeys(e)
 	if err == nil {
-		if len(keys) > 0 {
-			err = c.ledger.Commit(ctx, quota.Participants, keys[0], e.ParticipantSID, quota.SourceCallback)
-		} else {
-			err = c.ledger.Hold(ctx, quota.Participants, e.ParticipantSID, quota.SourceCallback)
-		}
+		err = c.ledger.Commit(ctx, quota.Participants, keys[0], e.ParticipantSID, quota.SourceCallback)
 	}
 	if err == nil && len(keys) > 1 {
 		m.releaseKeys(ctx, c, keys[1:])
+	}
+	if err == nil && nameKey != "" {
+		if err := c.ledger.Release(ctx, quota.Rooms, nameKey, quota.SourceCallback); err != nil {
+			c.logWarn(ctx, "releasing a token's room reservation failed", err)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -748,6 +775,18 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	m.indexLocked(r.sid, e.ParticipantSID, idxHeld|idxConn)
 	m.trackPartLocked(r.sid, e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
 	return nil
+}
+
+// tokenKeys returns the store keys of the JoinToken Participant
+// reservations that a Participant of e's Room and identity uses up, in
+// whichever process they were made: [ParticipantReservationKey] of the
+// Room's name, then of its SID when that differs (a token names its Room
+// either way).
+func tokenKeys(e *RoomEvent) []string {
+	if e.RoomName == "" || e.RoomName == e.RoomSID {
+		return []string{ParticipantReservationKey(e.RoomSID, e.ParticipantIdentity)}
+	}
+	return []string{ParticipantReservationKey(e.RoomName, e.ParticipantIdentity), ParticipantReservationKey(e.RoomSID, e.ParticipantIdentity)}
 }
 
 // releaseKeys gives back Participant reservations an event showed used.
@@ -837,7 +876,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 			t.users++
 			roomTok = t
 		} else {
-			roomTok = &tokRes{created: stamp(c.now()), id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
+			roomTok = &tokRes{created: stamp(c.now()), id: room, key: roomResKey(room), room: room, ready: make(chan struct{}), users: 1}
 			m.roomToks[room] = roomTok
 			m.tokQ.push(roomTok)
 			mineRoom = true
@@ -853,7 +892,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 		t.users++
 		return roomTok, t, mineRoom, false
 	}
-	partTok = &tokRes{id: k, key: c.uniqueKey(k), room: room, ready: make(chan struct{}), users: 1}
+	partTok = &tokRes{id: k, key: k, room: room, ready: make(chan struct{}), users: 1}
 	m.partToks[k] = partTok
 	m.tokQ.push(partTok)
 	m.toksOf[room]++
@@ -1291,7 +1330,8 @@ func (m *model) dropNameLocked(name string) {
 func (m *model) nameHash(name string) uint64 { return maphash.String(m.seed, name) }
 
 // roomResKey is the ledger key of a Room slot reserved by JoinToken for a
-// Room name not known to be in progress.
+// Room name not known to be in progress, the same in every process (see
+// roomPlan.exec).
 func roomResKey(name string) string { return "pending-room:" + name }
 
 // readBudget returns the limiter in *slot, made or re-rated to perSecond

@@ -100,7 +100,9 @@ type Store interface {
 	// resource is not marked full; otherwise it takes nothing and reports
 	// Change.Refused (not an error: package quota builds the error). A
 	// reservation lapses after ttl unless committed or released. Reserving a key
-	// that is already pending or held changes nothing.
+	// that is already pending or held changes nothing, but that a pending
+	// one then lapses with the later of the two ttls (clients that share a
+	// key, such as a JoinToken's, each wait their own time).
 	Reserve(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error)
 	// Commit turns the reservation under key into a holding under holdKey
 	// (which may equal key), held for at most ttl (Twilio's 24 h maximum).

@@ -445,7 +445,14 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	used := l.used(now)
-	if _, ok := l.pending[key]; ok {
+	if t, ok := l.pending[key]; ok {
+		// Asked again (by another client of the store, under a key they
+		// share): it lapses with the later of the two.
+		if ttl <= 0 {
+			l.pending[key] = math.MaxInt64
+		} else if e := now.Add(ttl).UnixNano(); e > t {
+			l.pending[key] = e
+		}
 		return backend.Change{Used: used}, nil
 	}
 	if l.held.Has(key) {

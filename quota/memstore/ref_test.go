@@ -108,7 +108,10 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				_, h := l.held[k]
 				var want backend.Change
 				switch {
-				case p || h:
+				case p:
+					l.pending[k] = max(l.pending[k], refExpiry(now, d))
+					want = backend.Change{Used: used}
+				case h:
 					want = backend.Change{Used: used}
 				case now.Before(l.fullUntil) || used >= b.Limit:
 					want = backend.Change{Used: used, Refused: true}

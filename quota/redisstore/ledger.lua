@@ -148,7 +148,14 @@ if op == 'reserve' then
   local key, ttl = ARGV[base], ARGV[base + 1]
   purge()
   local u = used()
-  if has(pending, key) or has(held, key) then
+  if has(pending, key) then
+    -- Asked again (by another process, under a key they share): it lapses
+    -- with the later of the two.
+    redis.call('ZADD', pending, 'GT', expiry(ttl), key)
+    keepalive(pending)
+    return reply(1, u, 0, 0, 0, false)
+  end
+  if has(held, key) then
     return reply(1, u, 0, 0, 0, false)
   end
   if redis.call('EXISTS', gracek) == 1 then

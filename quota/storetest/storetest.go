@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) backend.Store) {
 		{"Reserve/Duplicate", testReserveDuplicate},
 		{"Reserve/Unlimited", testReserveUnlimited},
 		{"Reserve/Lapse", testReserveLapse},
+		{"Reserve/AgainLapsesLater", testReserveAgainLapsesLater},
 		{"Reserve/ResourcesAndAccountsIndependent", testReserveIndependent},
 		{"Reserve/Concurrent", testReserveConcurrent},
 		{"Commit", testCommit},
@@ -487,6 +488,21 @@ func testReserveDuplicate(t *testing.T, s backend.Store, account string) {
 	c = reserve(t, s, account, backend.Rooms, "RM1", b, longTTL)
 	expectChange(t, "reservation of a held key", c, 2, false)
 	expectUsed(t, s, account, backend.Rooms, 2, false)
+}
+
+// testReserveAgainLapsesLater: a key reserved again (two clients sharing
+// one key, such as a JoinToken's) lapses with the later of the two ttls,
+// never the earlier.
+func testReserveAgainLapsesLater(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	reserve(t, s, account, backend.Participants, "early-first", b, shortTTL)
+	expectChange(t, "reserved again for longer", reserve(t, s, account, backend.Participants, "early-first", b, longTTL), 1, false)
+	reserve(t, s, account, backend.Participants, "late-first", b, longTTL)
+	expectChange(t, "reserved again for shorter", reserve(t, s, account, backend.Participants, "late-first", b, shortTTL), 2, false)
+	sleep(t, shortTTL+lapseMargin)
+	expectHolds(t, s, account, backend.Participants, "early-first", true)
+	expectHolds(t, s, account, backend.Participants, "late-first", true)
+	expectUsed(t, s, account, backend.Participants, 2, false)
 }
 
 func testReserveUnlimited(t *testing.T, s backend.Store, account string) {
