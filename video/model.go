@@ -751,12 +751,17 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	if err == nil {
 		err = c.ledger.Commit(ctx, quota.Participants, keys[0], e.ParticipantSID, quota.SourceCallback)
 	}
-	if err == nil && len(keys) > 1 {
-		m.releaseKeys(ctx, c, keys[1:])
+	// The other keys are committed onto what is held already: a Commit
+	// drops a reservation without marking its key ended, as a Release of
+	// a key not pending would.
+	for _, k := range keys[1:] {
+		if err == nil {
+			err = c.ledger.Commit(ctx, quota.Participants, k, e.ParticipantSID, quota.SourceCallback)
+		}
 	}
 	if err == nil && nameKey != "" {
-		if err := c.ledger.Release(ctx, quota.Rooms, nameKey, quota.SourceCallback); err != nil {
-			c.logWarn(ctx, "releasing a token's room reservation failed", err)
+		if err := c.ledger.Commit(ctx, quota.Rooms, nameKey, e.RoomSID, quota.SourceCallback); err != nil {
+			c.logWarn(ctx, "settling a token's room reservation failed", err)
 		}
 	}
 	m.mu.Lock()

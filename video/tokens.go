@@ -183,7 +183,15 @@ func (c *Client) settleTok(ctx context.Context, t *tokRes, mine bool, res quota.
 		if err != nil && t.retry() {
 			mine = true // the first call failed: this one reserves in its place
 		}
+		claimed := t.claimed != ""
 		m.mu.Unlock()
+		if !mine && err == nil && !claimed {
+			// Reserved again, in the store only (the key is the same in
+			// every process, so this changes nothing while the reservation
+			// is pending, but its lapse): another process may have settled
+			// it since, hearing an earlier token's Participant connect.
+			return c.reserve(ctx, res, t.key, ttl)
+		}
 		if !mine {
 			return err
 		}

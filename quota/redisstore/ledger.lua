@@ -204,10 +204,10 @@ elseif op == 'release' then
   local p = redis.call('ZREM', pending, key)
   local h = redis.call('ZREM', held, key)
   local changed = 0
-  if h > 0 then
-    redis.call('DEL', fullk)
-    if endedTTL and endedTTL > 0 then markEnded(key, endedTTL, maxEnded) end
-  end
+  if h > 0 then redis.call('DEL', fullk) end
+  -- A holding given back has ended; so has a key neither held nor pending
+  -- (an end heard before its start, which comes late if it comes).
+  if p == 0 and key ~= '' and endedTTL and endedTTL > 0 then markEnded(key, endedTTL, maxEnded) end
   if p + h > 0 then changed = 1 end
   return reply(1, used(), changed, 0, 0, true)
 
@@ -225,14 +225,9 @@ elseif op == 'sync' then
     local k = ARGV[i]
     if not want[k] then
       want[k] = true
-      -- A key that ended after the listing began stays ended; one that
-      -- ended before is in progress after all, as the listing shows.
-      local e = redis.call('ZSCORE', endedk, k)
-      if e and tonumber(e) > now - keep then
-        want[k] = 'ended'
-      elseif e then
-        redis.call('ZREM', endedk, k)
-      end
+      -- An ended key stays ended: Twilio never reuses a SID, so the
+      -- listing (or what a client learnt while it ran) began before the end.
+      if redis.call('ZSCORE', endedk, k) then want[k] = 'ended' end
       if want[k] == true and not has(held, k) then
         redis.call('ZREM', pending, k)
         redis.call('ZADD', held, expiry(ttl), k)
