@@ -35,6 +35,9 @@ func (c *Client) rooms() *driver {
 			Window: int64(c.requestWindow() / time.Microsecond),
 			Skew:   int64(maxSkew / time.Microsecond),
 			TTL:    int64(c.reservationTTL / time.Microsecond),
+			// Other clients may reserve in a store given with WithStore.
+			Shared:   c.events.shared,
+			TokenKey: roomResKey,
 		})
 	})
 	return d
@@ -62,11 +65,12 @@ func (d *driver) creating(name string) bool {
 	return d.m.Creating(name)
 }
 
-// tell applies ins, logging the store's errors: what the model's pruning
-// says (tombstones forgotten, JoinToken reservations lapsed or dropped).
-func (d *driver) tell(ctx context.Context, c *Client, ins []acct.Input) {
+// tell applies ins, learnt from src, logging the store's errors: what the
+// model's pruning says (tombstones forgotten, JoinToken reservations lapsed
+// or dropped), what a Participant's callback says of its token.
+func (d *driver) tell(ctx context.Context, c *Client, src quota.Source, ins []acct.Input) {
 	for _, in := range ins {
-		if _, err := d.feed(ctx, c, quota.SourceLocal, stamp(c.now()), in, nil); err != nil {
+		if _, err := d.feed(ctx, c, src, stamp(c.now()), in, nil); err != nil {
 			c.logWarn(ctx, "releasing a reservation failed", err)
 		}
 	}

@@ -43,6 +43,26 @@ type Change struct {
 	Seq uint64
 }
 
+// EndedTTL is how long a store remembers a holding it gave back (a Room or
+// Participant SID that ended, through [Store.Release] or [Store.Sync]): for
+// that long a later [Store.Hold] or [Store.Commit] onto the key, by any
+// client of the store, holds nothing. Twilio never reuses a SID, so the
+// only later reports of an ended SID are late ones: a room-created or
+// participant-connected callback delivered after the end (to a process
+// that did not hear the end), a response that crossed the end on the wire.
+// Twenty minutes is more than video's callback retention (15 minutes: older
+// callbacks change nothing) plus the minute of clock skew it allows.
+//
+// A store keeps at most [MaxEnded] ended keys per account and resource,
+// dropping the oldest first; with fewer ends than that within EndedTTL,
+// every one is remembered.
+const EndedTTL = 20 * time.Minute
+
+// MaxEnded bounds the ended keys a store remembers per account and resource
+// (see [EndedTTL]): 100,000 ends in 20 minutes is 83 a second, more than
+// Twilio's 10,000 concurrent Participants each staying two minutes.
+const MaxEnded = 100_000
+
 // Store keeps an account's quota state: the request buckets and the
 // concurrency ledger. Every method is atomic, so several clients (in one
 // process with the store of quota/memstore, or in many with a Redis store)
@@ -80,26 +100,38 @@ type Store interface {
 	// resource is not marked full; otherwise it takes nothing and reports
 	// Change.Refused (not an error: package quota builds the error). A
 	// reservation lapses after ttl unless committed or released. Reserving a key
-	// that is already pending or held changes nothing.
+	// that is already pending or held changes nothing, but that a pending
+	// one then lapses with the later of the two ttls (clients that share a
+	// key, such as a JoinToken's, each wait their own time).
 	Reserve(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error)
 	// Commit turns the reservation under key into a holding under holdKey
 	// (which may equal key), held for at most ttl (Twilio's 24 h maximum).
 	// Committing an unknown or lapsed reservation adds the holding anyway.
+	// Committing onto an ended holdKey (see [EndedTTL]) drops the
+	// reservation and holds nothing.
 	Commit(ctx context.Context, account string, res Resource, key, holdKey string, b *Bounds, ttl time.Duration) (Change, error)
 	// Hold records a slot that Twilio reports held (a callback, a response),
-	// even past the limit. Holding a key already held changes nothing.
+	// even past the limit. Holding a key already held changes nothing, and
+	// so does holding an ended key (see [EndedTTL]).
 	Hold(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error)
 	// Release gives back the pending or held slot under key. Giving back a
-	// held slot clears a full mark (capacity was freed at Twilio); giving
-	// back a pending reservation does not (it never took capacity there).
-	// Releasing an unknown key changes nothing.
+	// held slot clears a full mark (capacity was freed at Twilio) and marks
+	// key ended for [EndedTTL]; giving back a pending reservation does
+	// neither (it never took capacity there). Releasing a key that is
+	// neither changes no count but marks it ended all the same (a Room or
+	// Participant whose end is heard before its start: the start, heard
+	// later by another client, then holds nothing); the empty key is never
+	// marked.
 	Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error)
 	// Sync replaces the holdings of res with exactly keys, keeping pending
 	// reservations and the holdings added within the last keep (they were
 	// added after the listing that keys come from began: another client
 	// created them meanwhile), and returns how many holdings it added and
 	// removed. A holding's age is its expiry less ttl: holdings are added
-	// with one ttl (the Ledger's: Twilio's 24-hour maximum).
+	// with one ttl (the Ledger's: Twilio's 24-hour maximum). The holdings it
+	// removes are marked ended (see [EndedTTL]), and a listed key marked
+	// ended is not held (Twilio never reuses a SID: the listing, or what a
+	// client learnt while it ran, began before the end).
 	Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl, keep time.Duration) (c Change, added, removed int, err error)
 	// MarkFull refuses further reservations of res for d, or until a release
 	// or sync, after Twilio answered 53119 or 53206.

@@ -4,12 +4,18 @@
 // (and every video.Client) that shares one Store shares its accounts'
 // quotas; package video makes one when given no store. Across processes,
 // use quota/redisstore.
+//
+// Each ledger remembers the holdings it gave back for [backend.EndedTTL]
+// (at most [backend.MaxEnded] of them, oldest forgotten first), so that a
+// late Hold or Commit onto an ended SID holds nothing (see
+// [backend.Store.Release]).
 package memstore
 
 import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +112,16 @@ type memLedger struct {
 	held       sidmap.Map[int64] // holding key -> expiry (unix ns); SIDs in 16 bytes
 	levels     []memLevel
 	fullUntil  time.Time
-	nextExpiry int64 // earliest lapse or expiry among pending and held (unix ns); 0 when none
+	nextExpiry int64             // earliest lapse or expiry among pending and held (unix ns); 0 when none
+	ended      sidmap.Map[int64] // holding key given back -> when (unix ns), for backend.EndedTTL
+	endedQ     []endedKey        // the same, oldest first from endedHead: the order they lapse in
+	endedHead  int
+}
+
+// endedKey is a holding given back at at (unix ns).
+type endedKey struct {
+	key string
+	at  int64
 }
 
 func (s *Store) account(account string) *memAccount {
@@ -364,6 +379,56 @@ func (l *memLedger) level(level float64) *memLevel {
 	return &l.levels[len(l.levels)-1]
 }
 
+// endedTTL is how long an ended key is remembered: [backend.EndedTTL].
+const endedTTL = int64(backend.EndedTTL)
+
+// isEnded reports whether holding key was given back within
+// [backend.EndedTTL], after forgetting the ends older than that; requires
+// l.mu held.
+func (l *memLedger) isEnded(key string, now int64) bool {
+	l.forgetEnded(now - endedTTL)
+	_, ok := l.ended.Get(key)
+	return ok
+}
+
+// markEnded remembers that holding key was given back at now, dropping the
+// oldest ends past [backend.MaxEnded]; requires l.mu held.
+func (l *memLedger) markEnded(key string, now int64) {
+	l.forgetEnded(now - endedTTL)
+	key = strings.Clone(key) // kept: not the caller's memory
+	l.ended.Set(key, now)
+	l.endedQ = append(l.endedQ, endedKey{key: key, at: now})
+	for l.ended.Len() > backend.MaxEnded {
+		l.popEnded()
+	}
+}
+
+// forgetEnded forgets the ends at or before cut (unix ns); requires l.mu held.
+func (l *memLedger) forgetEnded(cut int64) {
+	for l.endedHead < len(l.endedQ) && l.endedQ[l.endedHead].at <= cut {
+		l.popEnded()
+	}
+}
+
+// popEnded forgets the oldest end queued (unless the key ended again
+// since, or was held again); requires l.mu held and the queue not empty.
+func (l *memLedger) popEnded() {
+	e := l.endedQ[l.endedHead]
+	if at, ok := l.ended.Get(e.key); ok && at == e.at {
+		l.ended.Delete(e.key)
+	}
+	l.endedQ[l.endedHead] = endedKey{}
+	l.endedHead++
+	switch {
+	case l.endedHead == len(l.endedQ):
+		l.endedQ, l.endedHead = l.endedQ[:0], 0
+	case l.endedHead >= 64 && l.endedHead*2 >= len(l.endedQ):
+		n := copy(l.endedQ, l.endedQ[l.endedHead:])
+		clear(l.endedQ[n:])
+		l.endedQ, l.endedHead = l.endedQ[:n], 0
+	}
+}
+
 // Reserve implements [backend.Store].
 func (s *Store) Reserve(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	l := s.ledger(account, res)
@@ -371,7 +436,14 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	used := l.used(now)
-	if _, ok := l.pending[key]; ok {
+	if t, ok := l.pending[key]; ok {
+		// Asked again (by another client of the store, under a key they
+		// share): it lapses with the later of the two.
+		if ttl <= 0 {
+			l.pending[key] = math.MaxInt64
+		} else if e := now.Add(ttl).UnixNano(); e > t {
+			l.pending[key] = e
+		}
 		return backend.Change{Used: used}, nil
 	}
 	if l.held.Has(key) {
@@ -397,6 +469,10 @@ func (s *Store) Commit(ctx context.Context, account string, res backend.Resource
 	l.used(now)
 	_, wasPending := l.pending[key]
 	delete(l.pending, key)
+	if l.isEnded(holdKey, now.UnixNano()) {
+		// The Room or Participant ended already: nothing to hold.
+		return l.change(now, b, wasPending), nil
+	}
 	wasHeld := l.held.Has(holdKey)
 	l.held.Set(holdKey, l.expiry(now, ttl))
 	return l.change(now, b, wasPending || !wasHeld), nil
@@ -409,7 +485,7 @@ func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.used(now)
-	if l.held.Has(key) {
+	if l.held.Has(key) || l.isEnded(key, now.UnixNano()) {
 		return l.change(now, b, false), nil
 	}
 	// A pending reservation under the same key becomes the holding.
@@ -420,9 +496,8 @@ func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, 
 
 // Release implements [backend.Store].
 //
-// Release reads no clock: lapsed entries are dropped by the next operation
-// that does (Reserve, Used, ...), so the usage it reports may still count
-// them.
+// Release drops no lapsed entry: the next operation that does (Reserve,
+// Used, ...) drops them, so the usage it reports may still count them.
 func (s *Store) Release(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	l := s.ledger(account, res)
 	l.mu.Lock()
@@ -431,7 +506,12 @@ func (s *Store) Release(ctx context.Context, account string, res backend.Resourc
 		delete(l.pending, key)
 	} else if l.held.Delete(key) {
 		l.fullUntil = time.Time{}
+		l.markEnded(key, s.clock.Now().UnixNano())
 	} else {
+		if key != "" {
+			// An end heard before its start: the start, if it comes, is late.
+			l.markEnded(key, s.clock.Now().UnixNano())
+		}
 		return l.result(len(l.pending)+l.held.Len(), b, false), nil
 	}
 	return l.result(len(l.pending)+l.held.Len(), b, true), nil
@@ -447,9 +527,11 @@ func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, 
 	var want sidmap.Map[struct{}]
 	want.Grow(len(keys))
 	added := 0
+	ns := now.UnixNano()
+	l.forgetEnded(ns - endedTTL)
 	for _, k := range keys {
 		want.Set(k, struct{}{})
-		if !l.held.Has(k) {
+		if !l.held.Has(k) && !l.isEnded(k, ns) {
 			delete(l.pending, k)
 			l.held.Set(k, l.expiry(now, ttl))
 			added++
@@ -463,6 +545,7 @@ func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, 
 	for k, exp := range l.held.All() {
 		if !want.HasKey(k) && *exp <= young {
 			l.held.DeleteKey(k)
+			l.markEnded(k.String(), ns)
 			removed++
 		}
 	}

@@ -19,7 +19,14 @@ import (
 type refLedger struct {
 	pending   map[string]int64
 	held      map[string]int64
+	ended     map[string]int64 // holdings given back -> when (unix ns)
 	fullUntil time.Time
+}
+
+// isEnded reports whether holding k was given back within backend.EndedTTL.
+func (l *refLedger) isEnded(k string, now time.Time) bool {
+	at, ok := l.ended[k]
+	return ok && now.UnixNano()-at < int64(backend.EndedTTL)
 }
 
 func (l *refLedger) used(now time.Time) int {
@@ -71,7 +78,7 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 		ref := map[string]*refLedger{}
 		for _, a := range accounts {
 			for _, res := range []backend.Resource{backend.Rooms, backend.Participants} {
-				ref[fmt.Sprint(a, res)] = &refLedger{pending: map[string]int64{}, held: map[string]int64{}}
+				ref[fmt.Sprint(a, res)] = &refLedger{pending: map[string]int64{}, held: map[string]int64{}, ended: map[string]int64{}}
 			}
 		}
 		b := &backend.Bounds{Limit: 12}
@@ -90,6 +97,9 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 			switch op := r.IntN(100); {
 			case op < 10:
 				now = now.Add(time.Duration(r.IntN(4000)) * time.Millisecond)
+				if r.IntN(40) == 0 {
+					now = now.Add(backend.EndedTTL / 3) // ends lapse too
+				}
 			case op < 30:
 				k, d := key(), ttl()
 				c, err := s.Reserve(ctx, a, res, k, b, d)
@@ -98,7 +108,10 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				_, h := l.held[k]
 				var want backend.Change
 				switch {
-				case p || h:
+				case p:
+					l.pending[k] = max(l.pending[k], refExpiry(now, d))
+					want = backend.Change{Used: used}
+				case h:
 					want = backend.Change{Used: used}
 				case now.Before(l.fullUntil) || used >= b.Limit:
 					want = backend.Change{Used: used, Refused: true}
@@ -119,7 +132,11 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				_, wasPending := l.pending[k]
 				delete(l.pending, k)
 				_, wasHeld := l.held[hk]
-				l.held[hk] = refExpiry(now, d)
+				if l.isEnded(hk, now) {
+					wasHeld = true // nothing to hold
+				} else {
+					l.held[hk] = refExpiry(now, d)
+				}
 				want := backend.Change{Used: l.used(now), Changed: wasPending || !wasHeld}
 				if err != nil || c.Used != want.Used || c.Changed != want.Changed {
 					t.Fatalf("%s: Commit(%q, %q) = %+v, %v; want %+v", where, k, hk, c, err, want)
@@ -129,6 +146,9 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				c, err := s.Hold(ctx, a, res, k, b, d)
 				l.used(now)
 				_, wasHeld := l.held[k]
+				if l.isEnded(k, now) {
+					wasHeld = true // nothing to hold
+				}
 				if !wasHeld {
 					delete(l.pending, k)
 					l.held[k] = refExpiry(now, d)
@@ -145,8 +165,12 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 					delete(l.pending, k)
 				} else if _, ok := l.held[k]; ok {
 					delete(l.held, k)
+					l.ended[k] = now.UnixNano()
 					l.fullUntil = time.Time{}
 				} else {
+					if k != "" {
+						l.ended[k] = now.UnixNano()
+					}
 					changed = false
 				}
 				// Release reads no clock: what it counts may include
@@ -167,6 +191,9 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				wantAdded, wantRemoved := 0, 0
 				for _, k := range ks {
 					want[k] = true
+					if l.isEnded(k, now) {
+						continue // an ended SID is never in progress again
+					}
 					if _, ok := l.held[k]; !ok {
 						delete(l.pending, k)
 						l.held[k] = refExpiry(now, d)
@@ -180,6 +207,7 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				for k, exp := range l.held {
 					if !want[k] && exp <= young {
 						delete(l.held, k)
+						l.ended[k] = now.UnixNano()
 						wantRemoved++
 					}
 				}

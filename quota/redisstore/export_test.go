@@ -1,6 +1,10 @@
 package redisstore
 
-import "github.com/videoquota/videoquota/quota/backend"
+import (
+	"time"
+
+	"github.com/videoquota/videoquota/quota/backend"
+)
 
 // OnGrant makes s call f with the Redis server time (µs) at which each
 // token granted from Redis may be used: the store's schedule, for tests that
@@ -24,3 +28,7 @@ const MaxQueued = maxQueued
 
 // QueueLen returns how many writes s has queued while Redis was unreachable.
 func QueueLen(s *Store) int { return s.queueLen() }
+
+// SetEnded shortens how long s remembers ended holdings and how many, for
+// tests of those bounds. Set it before s is used.
+func SetEnded(s *Store, ttl time.Duration, maxEnded int) { s.endedTTL, s.maxEnded = ttl, maxEnded }

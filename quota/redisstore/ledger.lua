@@ -8,6 +8,9 @@
 -- KEYS[6]: the grace mark (a key with a PX expiry): while it exists no
 --          reservation is admitted, as processes write back what they hold;
 --          unlike the full mark, a release does not clear it
+-- KEYS[7]: ended holdings, a sorted set of keys scored by the time they
+--          were given back (ms): a Hold or Commit onto one holds nothing
+--          (Twilio never reuses a SID: a report of it now is a late one)
 -- ARGV[1]: the operation
 -- ARGV[2]: the ledger's epoch as the caller last saw it (0: never seen)
 -- ARGV[3]: the grace in ms during which a ledger found to have lost its data
@@ -31,7 +34,7 @@
 -- pair {0, seq} numbering them in the order decided. For "used" the reply is
 -- {1, used, full, epoch}; for "holds" {1, held, epoch}, with epoch 0 for a
 -- ledger never written.
-local pending, held, fullk, levk, epochk, gracek = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local pending, held, fullk, levk, epochk, gracek, endedk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op = ARGV[1]
 local seenEpoch = tonumber(ARGV[2])
 local lostGrace = tonumber(ARGV[3])
@@ -69,6 +72,23 @@ end
 local function purge()
   redis.call('ZREMRANGEBYSCORE', pending, '-inf', now)
   redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+end
+
+-- isEnded reports whether holding k was given back within the last
+-- endedTTL ms, after forgetting the older ends.
+local function isEnded(k, endedTTL)
+  redis.call('ZREMRANGEBYSCORE', endedk, '-inf', now - endedTTL)
+  return redis.call('ZSCORE', endedk, k) ~= false
+end
+
+-- markEnded remembers that holding k was given back now, for endedTTL ms
+-- (the set expires with its newest entry), keeping the newest maxEnded.
+local function markEnded(k, endedTTL, maxEnded)
+  redis.call('ZREMRANGEBYSCORE', endedk, '-inf', now - endedTTL)
+  redis.call('ZADD', endedk, now, k)
+  local n = redis.call('ZCARD', endedk)
+  if n > maxEnded then redis.call('ZREMRANGEBYRANK', endedk, 0, n - maxEnded - 1) end
+  redis.call('PEXPIRE', endedk, endedTTL + 1000)
 end
 
 local function used()
@@ -128,7 +148,14 @@ if op == 'reserve' then
   local key, ttl = ARGV[base], ARGV[base + 1]
   purge()
   local u = used()
-  if has(pending, key) or has(held, key) then
+  if has(pending, key) then
+    -- Asked again (by another process, under a key they share): it lapses
+    -- with the later of the two.
+    redis.call('ZADD', pending, 'GT', expiry(ttl), key)
+    keepalive(pending)
+    return reply(1, u, 0, 0, 0, false)
+  end
+  if has(held, key) then
     return reply(1, u, 0, 0, 0, false)
   end
   if redis.call('EXISTS', gracek) == 1 then
@@ -142,9 +169,15 @@ if op == 'reserve' then
   return reply(1, u + 1, 1, 0, 0, true)
 
 elseif op == 'commit' then
-  local key, holdKey, ttl = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  local key, holdKey, ttl, endedTTL = ARGV[base], ARGV[base + 1], ARGV[base + 2], tonumber(ARGV[base + 3])
   purge()
   local wasPending = redis.call('ZREM', pending, key) == 1
+  if isEnded(holdKey, endedTTL) then
+    -- The Room or Participant ended already: nothing to hold.
+    local changed = 0
+    if wasPending then changed = 1 end
+    return reply(1, used(), changed, 0, 0, true)
+  end
   local wasHeld = has(held, holdKey)
   redis.call('ZADD', held, expiry(ttl), holdKey)
   keepalive(held)
@@ -153,9 +186,9 @@ elseif op == 'commit' then
   return reply(1, used(), changed, 0, 0, true)
 
 elseif op == 'hold' then
-  local key, ttl = ARGV[base], ARGV[base + 1]
+  local key, ttl, endedTTL = ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2])
   purge()
-  if has(held, key) then
+  if has(held, key) or isEnded(key, endedTTL) then
     return reply(1, used(), 0, 0, 0, true)
   end
   redis.call('ZREM', pending, key)
@@ -164,30 +197,38 @@ elseif op == 'hold' then
   return reply(1, used(), 1, 0, 0, true)
 
 elseif op == 'release' then
-  local key = ARGV[base]
+  local key, endedTTL, maxEnded = ARGV[base], tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
   purge()
   -- Only a held slot freed capacity at Twilio: releasing a reservation
-  -- keeps a full mark.
+  -- keeps a full mark, and is no end to remember.
   local p = redis.call('ZREM', pending, key)
   local h = redis.call('ZREM', held, key)
   local changed = 0
   if h > 0 then redis.call('DEL', fullk) end
+  -- A holding given back has ended; so has a key neither held nor pending
+  -- (an end heard before its start, which comes late if it comes).
+  if p == 0 and key ~= '' and endedTTL and endedTTL > 0 then markEnded(key, endedTTL, maxEnded) end
   if p + h > 0 then changed = 1 end
   return reply(1, used(), changed, 0, 0, true)
 
 elseif op == 'sync' then
   local ttl, keep = ARGV[base], tonumber(ARGV[base + 1])
+  local endedTTL, maxEnded = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   purge()
+  redis.call('ZREMRANGEBYSCORE', endedk, '-inf', now - endedTTL)
   local want = {}
   local added, removed = 0, 0
   -- holdings whose expiry is above young were added within keep
   local young = 1e18
   if keep > 0 and tonumber(ttl) > 0 then young = now + tonumber(ttl) - keep end
-  for i = base + 2, #ARGV do
+  for i = base + 4, #ARGV do
     local k = ARGV[i]
     if not want[k] then
       want[k] = true
-      if not has(held, k) then
+      -- An ended key stays ended: Twilio never reuses a SID, so the
+      -- listing (or what a client learnt while it ran) began before the end.
+      if redis.call('ZSCORE', endedk, k) then want[k] = 'ended' end
+      if want[k] == true and not has(held, k) then
         redis.call('ZREM', pending, k)
         redis.call('ZADD', held, expiry(ttl), k)
         added = added + 1
@@ -199,6 +240,7 @@ elseif op == 'sync' then
     local k = hs[i]
     if not want[k] and tonumber(hs[i + 1]) <= young then
       redis.call('ZREM', held, k)
+      markEnded(k, endedTTL, maxEnded)
       removed = removed + 1
     end
   end

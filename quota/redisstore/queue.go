@@ -205,7 +205,7 @@ func (s *Store) flushOnce(ctx context.Context) (int, error) {
 			if _, ok := known[w.id]; !ok {
 				known[w.id] = s.hold.epoch(w.id)
 			}
-			cmds[i] = ledgerScript.EvalSha(ctx, pipe, s.ledgerKeys(w.id.account, w.id.res), w.args(known[w.id], millis(2*s.probe))...)
+			cmds[i] = ledgerScript.EvalSha(ctx, pipe, s.ledgerKeys(w.id.account, w.id.res), w.args(known[w.id], millis(2*s.probe), s.endedTTL, s.maxEnded)...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return struct{}{}, err
@@ -250,18 +250,18 @@ func (s *Store) flushOnce(ctx context.Context) (int, error) {
 
 // args returns the ledger script's arguments for w, its ttl shortened by the
 // time it waited; known and grace are as for every ledger call.
-func (w queued) args(known, grace int64) []any {
+func (w queued) args(known, grace int64, endedTTL time.Duration, maxEnded int) []any {
 	ttl := w.ttl
 	if ttl > 0 {
 		ttl = max(ttl-time.Since(w.at), time.Millisecond)
 	}
 	switch w.op {
 	case "commit":
-		return ledgerArgs("commit", known, grace, w.b, w.key, w.holdKey, millis(ttl))
+		return ledgerArgs("commit", known, grace, w.b, w.key, w.holdKey, millis(ttl), millis(endedTTL))
 	case "release":
-		return ledgerArgs("release", known, grace, w.b, w.key)
+		return ledgerArgs("release", known, grace, w.b, w.key, millis(endedTTL), maxEnded)
 	}
-	return ledgerArgs("hold", known, grace, w.b, w.key, millis(ttl))
+	return ledgerArgs("hold", known, grace, w.b, w.key, millis(ttl), millis(endedTTL))
 }
 
 // fact runs a ledger write that reports what Twilio did (Hold, Commit,

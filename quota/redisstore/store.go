@@ -79,6 +79,11 @@ type Store struct {
 	// release of this process slips between the snapshot and the write.
 	wb sync.RWMutex
 
+	// endedTTL and maxEnded bound the ended holdings each ledger remembers
+	// (backend.EndedTTL and backend.MaxEnded; tests shorten them).
+	endedTTL time.Duration
+	maxEnded int
+
 	fb *fallback // nil under FailClosed
 
 	watch     time.Duration      // [WithWatch]
@@ -255,7 +260,7 @@ func newStore(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error
 func build(rdb redis.UniversalClient, own bool, opts []Option) (*Store, error) {
 	s := &Store{rdb: rdb, prefix: DefaultPrefix, policy: FailClosed, share: 1, probe: DefaultProbeInterval,
 		timeout: DefaultTimeout, sched: newSchedule(), hold: newHoldings(time.Now),
-		closed: make(chan struct{}), ownClient: own}
+		closed: make(chan struct{}), ownClient: own, endedTTL: backend.EndedTTL, maxEnded: backend.MaxEnded}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("redisstore: New: nil Option")
@@ -306,6 +311,7 @@ func (s *Store) ledgerKeys(account string, res backend.Resource) []string {
 		s.key(account, r, "levels"),
 		s.key(account, r, "epoch"),
 		s.key(account, r, "grace"),
+		s.key(account, r, "ended"),
 	}
 }
 
@@ -674,7 +680,7 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 // giveBack releases in Redis a reservation taken after its caller had gone.
 func (s *Store) giveBack(account string, res backend.Resource, key string, b *backend.Bounds) {
 	_, err := call(s, context.Background(), func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
+		return s.runLedger(ctx, account, res, b, "release", []any{key, millis(s.endedTTL), s.maxEnded}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
 		})
 	}, nil)
@@ -695,7 +701,7 @@ func (s *Store) Commit(ctx context.Context, account string, res backend.Resource
 
 func (s *Store) commitOp(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Commit", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl)}, func(ledgerReply) {
+		return s.runLedger(ctx, account, res, b, "commit", []any{key, holdKey, millis(ttl), millis(s.endedTTL)}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
 			s.hold.owned(ledgerID{account, res}, holdKey, true, ttl)
 		})
@@ -722,7 +728,7 @@ func (s *Store) Hold(ctx context.Context, account string, res backend.Resource, 
 
 func (s *Store) holdOp(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
 	r, err := do(s, ctx, "Hold", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl)}, func(r ledgerReply) {
+		return s.runLedger(ctx, account, res, b, "hold", []any{key, millis(ttl), millis(s.endedTTL)}, func(r ledgerReply) {
 			if r.change.Changed {
 				s.hold.owned(ledgerID{account, res}, key, true, ttl)
 			}
@@ -747,7 +753,7 @@ func (s *Store) Release(ctx context.Context, account string, res backend.Resourc
 
 func (s *Store) releaseOp(ctx context.Context, account string, res backend.Resource, key string, b *backend.Bounds) (backend.Change, error) {
 	r, err := do(s, ctx, "Release", func(ctx context.Context) (ledgerReply, error) {
-		return s.runLedger(ctx, account, res, b, "release", []any{key}, func(ledgerReply) {
+		return s.runLedger(ctx, account, res, b, "release", []any{key, millis(s.endedTTL), s.maxEnded}, func(ledgerReply) {
 			s.hold.disowned(ledgerID{account, res}, key)
 		})
 	}, func(fb *fallback) (ledgerReply, error) {
@@ -764,8 +770,8 @@ func (s *Store) releaseOp(ctx context.Context, account string, res backend.Resou
 // an *UnavailableError under either policy, since the holdings it would
 // replace are the whole account's.
 func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, keys []string, b *backend.Bounds, ttl, keep time.Duration) (backend.Change, int, int, error) {
-	extra := make([]any, 0, 2+len(keys))
-	extra = append(extra, millis(ttl), millis(keep))
+	extra := make([]any, 0, 4+len(keys))
+	extra = append(extra, millis(ttl), millis(keep), millis(s.endedTTL), s.maxEnded)
 	for _, k := range keys {
 		extra = append(extra, k)
 	}

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) backend.Store) {
 		{"Reserve/Duplicate", testReserveDuplicate},
 		{"Reserve/Unlimited", testReserveUnlimited},
 		{"Reserve/Lapse", testReserveLapse},
+		{"Reserve/AgainLapsesLater", testReserveAgainLapsesLater},
 		{"Reserve/ResourcesAndAccountsIndependent", testReserveIndependent},
 		{"Reserve/Concurrent", testReserveConcurrent},
 		{"Commit", testCommit},
@@ -55,6 +56,11 @@ func Run(t *testing.T, newStore func(t *testing.T) backend.Store) {
 		{"Hold/Lapse", testHoldLapse},
 		{"Release", testRelease},
 		{"Sync", testSync},
+		{"Ended/HoldHoldsNothing", testEndedHold},
+		{"Ended/CommitDropsReservationOnly", testEndedCommit},
+		{"Ended/ReservationGivenBackIsNoEnd", testEndedNotPending},
+		{"Ended/BeforeStart", testEndedBeforeStart},
+		{"Ended/Sync", testEndedSync},
 		{"SyncKeepsNewer", testSyncKeepsNewer},
 		{"CrossingSeq", testCrossingSeq},
 		{"MarkFull/ClearedByRelease", testFullRelease},
@@ -86,6 +92,7 @@ func RunShared(t *testing.T, newPair func(t *testing.T) (a, b backend.Store)) {
 		{"RateFactor", testSharedFactor},
 		{"Ledger", testSharedLedger},
 		{"Crossings", testSharedCrossings},
+		{"Ended", testSharedEnded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -484,6 +491,21 @@ func testReserveDuplicate(t *testing.T, s backend.Store, account string) {
 	expectUsed(t, s, account, backend.Rooms, 2, false)
 }
 
+// testReserveAgainLapsesLater: a key reserved again (two clients sharing
+// one key, such as a JoinToken's) lapses with the later of the two ttls,
+// never the earlier.
+func testReserveAgainLapsesLater(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	reserve(t, s, account, backend.Participants, "early-first", b, shortTTL)
+	expectChange(t, "reserved again for longer", reserve(t, s, account, backend.Participants, "early-first", b, longTTL), 1, false)
+	reserve(t, s, account, backend.Participants, "late-first", b, longTTL)
+	expectChange(t, "reserved again for shorter", reserve(t, s, account, backend.Participants, "late-first", b, shortTTL), 2, false)
+	sleep(t, shortTTL+lapseMargin)
+	expectHolds(t, s, account, backend.Participants, "early-first", true)
+	expectHolds(t, s, account, backend.Participants, "late-first", true)
+	expectUsed(t, s, account, backend.Participants, 2, false)
+}
+
 func testReserveUnlimited(t *testing.T, s backend.Store, account string) {
 	b := bounds(-1, 0.7)
 	for i := 1; i <= 30; i++ {
@@ -862,7 +884,7 @@ func testThresholds(t *testing.T, s backend.Store, account string) {
 		step{"-", "RM7", 6, nil},                           //
 		step{"-", "k6", 5, []backend.Crossing{fall(0.7)}},  // 5 < 7-1
 		step{"+", "k6", 6, nil},                            //
-		step{"h", "RM7", 7, []backend.Crossing{rise(0.7)}}, // a hold crosses too
+		step{"h", "RM8", 7, []backend.Crossing{rise(0.7)}}, // a hold crosses too (RM7 ended)
 		step{"+", "k8", 8, nil},
 		step{"+", "k9", 9, []backend.Crossing{rise(0.9)}},
 	)
@@ -997,4 +1019,128 @@ func testSharedCrossings(t *testing.T, a, b backend.Store, account string) {
 		t.Errorf("crossings over two handles = %v, want %v exactly once", crossings, want)
 	}
 	expectUsed(t, a, account, backend.Rooms, 20, false)
+}
+
+// hold holds key, failing the test on an error.
+func hold(t *testing.T, s backend.Store, account string, res backend.Resource, key string, b *backend.Bounds) backend.Change {
+	t.Helper()
+	c, err := s.Hold(ctxT(t), account, res, key, b, longTTL)
+	if err != nil {
+		t.Fatalf("Hold(%q): %v", key, err)
+	}
+	return c
+}
+
+// release releases key, failing the test on an error.
+func release(t *testing.T, s backend.Store, account string, res backend.Resource, key string, b *backend.Bounds) backend.Change {
+	t.Helper()
+	c, err := s.Release(ctxT(t), account, res, key, b)
+	if err != nil {
+		t.Fatalf("Release(%q): %v", key, err)
+	}
+	return c
+}
+
+// testEndedHold: a holding given back is remembered ended, and a later Hold
+// of it (a late room-created reaching a client that did not see the end)
+// holds nothing.
+func testEndedHold(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	for _, res := range []backend.Resource{backend.Rooms, backend.Participants} {
+		hold(t, s, account, res, "SID1", b)
+		hold(t, s, account, res, "SID2", b)
+		expectChange(t, res.String()+": release", release(t, s, account, res, "SID1", b), 1, true)
+		expectChange(t, res.String()+": hold after the end", hold(t, s, account, res, "SID1", b), 1, false)
+		expectHolds(t, s, account, res, "SID1", false)
+		expectUsed(t, s, account, res, 1, false)
+		// Releasing it again changes nothing, and it stays ended.
+		expectChange(t, res.String()+": second release", release(t, s, account, res, "SID1", b), 1, false)
+		expectChange(t, res.String()+": hold after the second release", hold(t, s, account, res, "SID1", b), 1, false)
+	}
+}
+
+// testEndedCommit: a Commit onto an ended key drops the reservation (the
+// create's Room ended already) and holds nothing.
+func testEndedCommit(t *testing.T, s backend.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(5)
+	hold(t, s, account, backend.Participants, "PA1", b)
+	release(t, s, account, backend.Participants, "PA1", b)
+	reserve(t, s, account, backend.Participants, "token", b, longTTL)
+	expectUsed(t, s, account, backend.Participants, 1, false)
+	c, err := s.Commit(ctx, account, backend.Participants, "token", "PA1", b, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, "commit onto an ended key", c, 0, true)
+	expectHolds(t, s, account, backend.Participants, "token", false)
+	expectHolds(t, s, account, backend.Participants, "PA1", false)
+	// With no reservation left, the same Commit changes nothing.
+	if c, err = s.Commit(ctx, account, backend.Participants, "token", "PA1", b, longTTL); err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, "repeated commit onto an ended key", c, 0, false)
+}
+
+// testEndedNotPending: a reservation given back never took capacity at
+// Twilio and is no end: its key can be held afterwards.
+func testEndedNotPending(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	reserve(t, s, account, backend.Rooms, "RM1", b, longTTL)
+	release(t, s, account, backend.Rooms, "RM1", b)
+	expectChange(t, "hold of a key given back pending", hold(t, s, account, backend.Rooms, "RM1", b), 1, true)
+}
+
+// testEndedBeforeStart: an end heard before the start (a key released that
+// was never held) is remembered too: the start, heard later, holds nothing.
+// The empty key is never marked.
+func testEndedBeforeStart(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	expectChange(t, "release of a key never held", release(t, s, account, backend.Participants, "PA1", b), 0, false)
+	expectChange(t, "hold after the end", hold(t, s, account, backend.Participants, "PA1", b), 0, false)
+	release(t, s, account, backend.Participants, "", b)
+	expectChange(t, "hold of the empty key", hold(t, s, account, backend.Participants, "", b), 1, true)
+}
+
+// testEndedSync: a Sync marks the holdings it removes ended, and holds no
+// listed key that ended (the listing began before the end), whatever keep.
+func testEndedSync(t *testing.T, s backend.Store, account string) {
+	ctx := ctxT(t)
+	b := bounds(10)
+	hold(t, s, account, backend.Rooms, "RMgone", b)
+	hold(t, s, account, backend.Rooms, "RMlate", b)
+	release(t, s, account, backend.Rooms, "RMlate", b)
+	for _, keep := range []time.Duration{0, time.Hour} {
+		_, added, _, err := s.Sync(ctx, account, backend.Rooms, []string{"RMlate", "RMnew" + keep.String()}, b, longTTL, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added != 1 {
+			t.Errorf("Sync (keep %v) listing an ended key and a new one: added %d, want 1", keep, added)
+		}
+		expectHolds(t, s, account, backend.Rooms, "RMlate", false)
+		expectHolds(t, s, account, backend.Rooms, "RMnew"+keep.String(), true)
+	}
+	expectHolds(t, s, account, backend.Rooms, "RMgone", false)
+	expectChange(t, "hold of a key removed by Sync", hold(t, s, account, backend.Rooms, "RMgone", b), 2, false)
+}
+
+// testSharedEnded: an end heard through one handle stops a late Hold or
+// Commit through the other.
+func testSharedEnded(t *testing.T, a, b backend.Store, account string) {
+	ctx := ctxT(t)
+	bd := bounds(5)
+	hold(t, a, account, backend.Rooms, "RM1", bd)
+	release(t, a, account, backend.Rooms, "RM1", bd)
+	expectChange(t, "late hold through the other handle", hold(t, b, account, backend.Rooms, "RM1", bd), 0, false)
+	reserve(t, b, account, backend.Participants, "token", bd, longTTL)
+	hold(t, b, account, backend.Participants, "PA1", bd)
+	release(t, b, account, backend.Participants, "PA1", bd)
+	c, err := a.Commit(ctx, account, backend.Participants, "token", "PA1", bd, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectChange(t, "late commit through the other handle", c, 0, true)
+	expectUsed(t, b, account, backend.Rooms, 0, false)
+	expectUsed(t, b, account, backend.Participants, 0, false)
 }

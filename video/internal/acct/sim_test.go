@@ -27,6 +27,7 @@ type scenario struct {
 	listings             int  // Reconciles that may start anywhere
 	maxClock             int64
 	token                string // a JoinToken name: tokens may be minted, connect (ad hoc), lapse
+	tokenOnce            bool   // the token connects at most once
 	limit                int    // the store's limit (0: none)
 	big                  bool   // over 25,000 states
 }
@@ -53,12 +54,13 @@ type req struct {
 }
 
 type msg struct {
-	proc  int // -1: any process may hear it
-	ended bool
-	sid   string
-	name  string
-	at    int64
-	dups  int
+	proc   int // -1: any process may hear it
+	ended  bool
+	joined bool // a participant-connected of the token's connect
+	sid    string
+	name   string
+	at     int64
+	dups   int
 }
 
 type pop struct {
@@ -73,24 +75,25 @@ type listing struct {
 }
 
 type world struct {
-	sc      *scenario
-	clock   int64
-	models  []*Model
-	pending map[string]bool // the store: reservations
-	held    map[string]bool // the store: holdings
-	truth   map[string]string
-	born    map[string]int64 // when each Room was created
-	gone    map[string]bool  // Rooms that ended (truth)
-	nsid    int
-	reqs    []req
-	msgs    []msg
-	ops     []pop
-	lists   []listing
-	ends    int
-	nlist   int
-	lossy   bool // an answer or a callback was lost, or the Client gave up
-	tok     int  // 0 none, 1 minted, 2 lapsed
-	trace   *trail
+	sc       *scenario
+	clock    int64
+	models   []*Model
+	pending  map[string]bool // the store: reservations
+	held     map[string]bool // the store: holdings
+	truth    map[string]string
+	born     map[string]int64 // when each Room was created
+	gone     map[string]bool  // Rooms that ended (truth)
+	nsid     int
+	reqs     []req
+	msgs     []msg
+	ops      []pop
+	lists    []listing
+	ends     int
+	nlist    int
+	lossy    bool   // an answer or a callback was lost, or the Client gave up
+	tok      int    // 0 none, 1 minted, 2 lapsed, 3 every token connected (none connects again)
+	lastJoin string // the Room of the token's latest connect
+	trace    *trail
 	// deferLoss leaves callbacks to be lost at rest rather than at every
 	// step (see explore).
 	deferLoss bool
@@ -99,7 +102,7 @@ type world struct {
 func newWorld(sc *scenario, greedy bool) *world {
 	w := &world{sc: sc, pending: map[string]bool{}, held: map[string]bool{}, truth: map[string]string{}, born: map[string]int64{}, gone: map[string]bool{}}
 	for range sc.procs {
-		m := New(Config{Window: 1, Shared: sc.procs > 1})
+		m := New(Config{Window: 1, Shared: sc.procs > 1, TokenKey: tokenKey})
 		m.greedy = greedy
 		w.models = append(w.models, m)
 	}
@@ -119,13 +122,16 @@ func (w *world) clone() *world {
 	return &c
 }
 
+func tokenKey(name string) string { return "pending-room:" + name }
+
 func (w *world) used() int { return len(w.pending) + len(w.held) }
 
 // exist is how many Rooms may exist: those in progress, plus one for a
-// token's name with no Room of it in progress (its first connect makes one).
+// token's name with no Room of it in progress while the token may still
+// connect (its connect makes one).
 func (w *world) exist() int {
 	n := len(w.truth)
-	if w.tok == 1 && !w.nameLive(w.sc.token) {
+	if w.tok == 1 && !w.nameLive(w.sc.token) && !(w.sc.tokenOnce && w.lastJoin != "") {
 		n++
 	}
 	return n
@@ -283,18 +289,14 @@ func (w *world) actions() []action {
 				continue
 			}
 			as = append(as, action{label: fmt.Sprintf("p%d hears %s %v", p, mg.kind(), mg.sid), do: func(w *world) {
-				mg := &w.msgs[i]
-				var in Input = RoomCreated{SID: mg.sid, Name: mg.name, At: mg.at}
-				if mg.ended {
-					in = RoomEnded{SID: mg.sid}
-				}
-				if mg.dups > 0 {
-					mg.dups--
-				} else {
-					w.msgs = slices.Delete(w.msgs, i, i+1)
-				}
-				w.apply(p, in)
+				w.hear(p, i, false)
 			}, hear: true})
+			if mg.joined && p == 0 && w.tok == 1 && mg.sid == w.lastJoin {
+				// The minter hears the connect of its last token.
+				as = append(as, action{label: fmt.Sprintf("p%d hears the last token's %s %v", p, mg.kind(), mg.sid), do: func(w *world) {
+					w.hear(p, i, true)
+				}, hear: true})
+			}
 		}
 		if sc.dropCB && !w.deferLoss {
 			as = append(as, action{label: fmt.Sprintf("lose %s %v", mg.kind(), mg.sid), do: func(w *world) {
@@ -342,15 +344,17 @@ func (w *world) actions() []action {
 		case 0:
 			as = append(as, action{label: "mint token", do: func(w *world) {
 				w.tok = 1
-				w.apply(0, TokenMinted{Name: sc.token, Key: "pending-room:" + sc.token})
+				w.apply(0, TokenMinted{Name: sc.token, Key: tokenKey(sc.token), Gen: 1})
 			}})
 		case 1:
-			if !w.nameLive(sc.token) {
+			if !w.nameLive(sc.token) && (!sc.tokenOnce || w.lastJoin == "") {
 				as = append(as, action{label: "token connects", do: func(w *world) {
 					sid := w.newSID()
 					w.truth[sid] = sc.token
 					w.born[sid] = w.clock
-					w.msgs = append(w.msgs, msg{proc: -1, sid: sid, name: sc.token, at: w.clock, dups: w.dups()})
+					w.lastJoin = sid
+					w.msgs = append(w.msgs, msg{proc: -1, sid: sid, name: sc.token, at: w.clock, dups: w.dups()},
+						msg{proc: -1, joined: true, sid: sid, name: sc.token, at: w.clock, dups: w.dups()})
 				}})
 			}
 			as = append(as, action{label: "tokens lapse", do: func(w *world) {
@@ -365,9 +369,39 @@ func (w *world) actions() []action {
 	return as
 }
 
+// hear delivers message i to process p; last says it is the connect of
+// the last token the process minted.
+func (w *world) hear(p, i int, last bool) {
+	mg := &w.msgs[i]
+	sid, name, at, ended, joined := mg.sid, mg.name, mg.at, mg.ended, mg.joined
+	if mg.dups > 0 {
+		mg.dups--
+	} else {
+		w.msgs = slices.Delete(w.msgs, i, i+1)
+	}
+	switch {
+	case ended:
+		w.apply(p, RoomEnded{SID: sid})
+	case joined:
+		// A participant-connected shows its Room in progress, then the
+		// token's use.
+		w.apply(p, RoomCreated{SID: sid, Name: name, At: at})
+		w.apply(p, Joined{SID: sid, Name: name})
+		if last {
+			w.tok = 3
+			w.apply(p, TokensUsed{Name: name})
+		}
+	default:
+		w.apply(p, RoomCreated{SID: sid, Name: name, At: at})
+	}
+}
+
 func (m msg) kind() string {
-	if m.ended {
+	switch {
+	case m.ended:
 		return "room-ended"
+	case m.joined:
+		return "participant-connected"
 	}
 	return "room-created"
 }
@@ -464,6 +498,7 @@ func (w *world) key() string {
 	e.i(int64(w.ends))
 	e.i(int64(w.nlist))
 	e.i(int64(w.tok))
+	e.s(w.lastJoin)
 	e.b(w.lossy)
 	for _, k := range sortedKeys(w.pending) {
 		e.s(k)
@@ -488,6 +523,7 @@ func (w *world) key() string {
 	for _, m := range w.msgs {
 		e.i(int64(m.proc))
 		e.b(m.ended)
+		e.b(m.joined)
 		e.s(m.sid)
 		e.s(m.name)
 		e.i(m.at)
@@ -632,6 +668,10 @@ var scenarios = []scenario{
 		creates: []screate{{0, "a"}, {0, ""}}, lose: true, giveUp: true, dropCB: true, ends: 1, maxClock: 1},
 	{name: "a JoinToken's ad-hoc Room, its name's create, Rooms ending", procs: 1,
 		creates: []screate{{0, "n"}}, lose: true, dropCB: true, ends: 1, token: "n", maxClock: 1},
+	{name: "a JoinToken's ad-hoc Room, every token connected, Rooms ending", procs: 1, big: true,
+		dropCB: true, ends: 1, token: "n", maxClock: 1},
+	{name: "two processes, a JoinToken connecting once, its Room ending", procs: 2,
+		dropCB: true, ends: 1, token: "n", tokenOnce: true, maxClock: 1},
 	{name: "at the limit", procs: 1, limit: 2,
 		creates: []screate{{0, ""}, {0, ""}, {0, "a"}}, lose: true, refuse: true, dropCB: true},
 	{name: "two processes, one store, each hearing any callback", procs: 2,
@@ -699,7 +739,9 @@ func TestRandomLong(t *testing.T) {
 	}
 	sc3 := scenario{procs: 1, lose: true, dropCB: true, dupCB: true, ends: 3, listings: 2, maxClock: 6, token: "n",
 		creates: []screate{{0, "n"}, {0, ""}, {0, "n"}}}
-	for _, s := range []*scenario{&sc, &sc2, &sc3} {
+	sc4 := scenario{procs: 2, lose: true, dropCB: true, dupCB: true, ends: 3, listings: 2, maxClock: 6, token: "n", tokenOnce: true,
+		creates: []screate{{1, "n"}, {0, ""}, {0, "n"}}}
+	for _, s := range []*scenario{&sc, &sc2, &sc3, &sc4} {
 		if err := randomWalks(s, seed, walks); err != nil {
 			t.Fatalf("seed %d (%d processes): %v", seed, s.procs, err)
 		}

@@ -68,6 +68,8 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 		t := m.tokens[n]
 		e.s(n)
 		e.s(t.key)
+		e.s(t.base)
+		e.u(t.gen)
 		e.b(t.reserved)
 		e.b(t.held)
 		e.b(t.lapsed)
@@ -83,6 +85,7 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 	for _, id := range sortedKeys(m.tokOp) {
 		e.i(int64(rank[id]))
 		e.s(m.tokOp[id])
+		e.b(m.againOp[id])
 	}
 	e.sep('|')
 	for _, id := range sortedKeys(m.holdOp) {
