@@ -92,7 +92,9 @@ func (c *Client) holdParticipant(ctx context.Context, key, roomSID, participantS
 
 // ReleaseParticipant gives back the Participant slot under key: a Participant
 // SID (disconnected) or a reservation key (the token was never used).
-// Releasing an unknown key changes nothing.
+// Releasing an unknown key changes no count; a SID released is remembered
+// ended by the store (backend.EndedTTL), so that a late connect of it, in
+// any process sharing the store, holds nothing.
 func (c *Client) ReleaseParticipant(ctx context.Context, key string) error {
 	if err := c.check(ctx); err != nil {
 		return err
