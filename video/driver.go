@@ -73,9 +73,9 @@ func (d *driver) tell(ctx context.Context, c *Client, ins []acct.Input) {
 }
 
 // feed tells the Model the local time now (µs: what it learns is learnt
-// then, and creates of unknown outcome past their TTL lapse), feeds it in,
-// and runs the
-// operations it decides, and those their results decide. own, if not nil,
+// then, and reservations of unknown outcome past their TTL lapse), feeds it
+// in, and runs the operations it decides, and those their results decide,
+// in this goroutine. own, if not nil,
 // runs the operations that are the caller's (it reports false for the
 // others): a Reserve is always the caller's own reservation (it may wait
 // for capacity, and the caller returns its refusal). It returns the first
