@@ -104,7 +104,7 @@ type Client struct {
 	idEpoch string        // distinguishes this client's reservation ids across processes
 
 	// events is what status callbacks, Debugger events, JoinToken and
-	// Reconcile know (see callbacks.go);
+	// Reconcile know (see model.go; the Rooms' accounting: driver.go);
 	// its zero value is ready.
 	events model
 

@@ -3,6 +3,7 @@ package video
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -71,15 +72,15 @@ func (d *driver) creating(name string) bool {
 func (d *driver) tell(ctx context.Context, c *Client, src quota.Source, ins []acct.Input) {
 	for _, in := range ins {
 		if _, err := d.feed(ctx, c, src, stamp(c.now()), in, nil); err != nil {
-			c.logWarn(ctx, "releasing a reservation failed", err)
+			d.warn(ctx, c, "releasing a reservation failed", err)
 		}
 	}
 }
 
 // feed tells the Model the local time now (µs: what it learns is learnt
-// then, and creates of unknown outcome past their TTL lapse), feeds it in,
-// and runs the
-// operations it decides, and those their results decide. own, if not nil,
+// then, and reservations of unknown outcome past their TTL lapse), feeds it
+// in, and runs the operations it decides, and those their results decide,
+// in this goroutine. own, if not nil,
 // runs the operations that are the caller's (it reports false for the
 // others): a Reserve is always the caller's own reservation (it may wait
 // for capacity, and the caller returns its refusal). It returns the first
@@ -136,6 +137,54 @@ func (d *driver) exec(ctx context.Context, c *Client, src quota.Source, op acct.
 		return err
 	}
 	return nil
+}
+
+// ---- the Client's own creates ----
+
+// answered settles create id, whose Room is sid (name): the driver
+// turns its reservation into the Room's holding. It reports whether the
+// Room is counted (false: it ended before its answer arrived). On a store
+// error the reservation stays pending until it lapses.
+func (d *driver) answered(ctx context.Context, c *Client, id uint64, sid, name string) bool {
+	m := c.model()
+	sid = strings.Clone(sid)
+	st := m.stripe(sid)
+	st.Lock()
+	defer st.Unlock()
+	if _, err := d.feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Answered{ID: id, SID: sid}, nil); err != nil {
+		d.warn(ctx, c, "committing a room failed", err, slog.String("room", sid))
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, known := m.getRoom(sid); known && r.ended() {
+		return false // ended (callbacks) before its answer arrived
+	}
+	m.trackOwnRoomLocked(c, sid, name)
+	return true
+}
+
+// unknown keeps the reservation of create id, whose outcome is
+// unknown, for the sources that can settle it (see the acct package).
+func (d *driver) unknown(ctx context.Context, c *Client, id uint64) {
+	now := stamp(c.now())
+	if _, err := d.feed(ctx, c, quota.SourceLocal, now, acct.Unknown{ID: id, Sent: now}, nil); err != nil {
+		d.warn(ctx, c, "committing a reservation under a room failed", err)
+	}
+}
+
+// refused gives back the reservation of create id, which Twilio did
+// not process (refused, never sent).
+func (d *driver) refused(ctx context.Context, c *Client, id uint64) {
+	if _, err := d.feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Refused{ID: id}, nil); err != nil {
+		d.warn(ctx, c, "releasing a reservation failed", err)
+	}
+}
+
+// warn logs a store error the driver cannot return: the reservation it
+// left lapses in the store.
+func (d *driver) warn(ctx context.Context, c *Client, msg string, err error, attrs ...slog.Attr) {
+	c.logger.LogAttrs(ctx, slog.LevelWarn, "videoquota: "+msg, append(attrs, slog.String("error", err.Error()))...)
 }
 
 // reserving runs the Reserve operations with reserve.

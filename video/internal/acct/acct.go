@@ -36,7 +36,7 @@
 //     reservation. The cost is one Room slot per name with tokens
 //     outstanding, until every one of them has connected ([TokensUsed]) or
 //     they lapse (and, once they lapse, until a listing shows the Rooms they
-//     made).
+//     made, or [Config.TTL] passes).
 //
 // The model is one process's. Absorbing orphans needs to know that no create
 // of any process sharing the store is in flight: [Config.Shared] turns it off,
@@ -80,8 +80,9 @@ type Config struct {
 	Window int64
 	// Skew is how far Twilio's clock and the local one may disagree.
 	Skew int64
-	// TTL is how long a reservation of unknown outcome is kept; the store's
-	// reservation lapses then too. Zero: never.
+	// TTL is how long a reservation of unknown outcome is kept (a create's,
+	// and lapsed JoinTokens' for their name); the store's reservation of a
+	// create lapses then too. Zero: never.
 	TTL int64
 	// Shared says other processes reserve in the same store: orphans are then
 	// never absorbed, and a name's JoinToken slot is not kept when its Room
@@ -351,6 +352,7 @@ type Model struct {
 	waiting  []blocked         // ops waiting for others' Done
 	out      []Op
 	due      int64 // the earliest a create of unknown outcome can lapse; 0: none
+	tokDue   int64 // the earliest lapsed tokens' reservation can be given back; 0: none
 	greedy   bool  // tests: the rule this package replaced (absorb while creates are in flight)
 }
 
@@ -416,8 +418,11 @@ func (m *Model) Apply(in Input) []Op {
 		if t, ok := m.tokens[in.Name]; ok && !t.lapsed {
 			// A token may have connected and made a Room whose callback
 			// is lost (or late): the reservation, and what the Model knows
-			// of the tokens, stay until a listing shows.
+			// of the tokens, stay until a listing shows, or the TTL.
 			t.lapsed, t.lapsedAt = true, m.now
+			if at := m.now + m.cfg.TTL; m.cfg.TTL > 0 && (m.tokDue == 0 || at < m.tokDue) {
+				m.tokDue = at
+			}
 		}
 	case Done:
 		m.done(in)
@@ -750,6 +755,9 @@ func (m *Model) joined(in Joined) {
 }
 
 func (m *Model) lapse() {
+	if m.cfg.TTL > 0 && m.tokDue != 0 && m.now >= m.tokDue {
+		m.lapseTokens()
+	}
 	if m.cfg.TTL <= 0 || m.due == 0 || m.now < m.due {
 		return // nothing can lapse yet: the clock costs nothing per input
 	}
@@ -770,6 +778,30 @@ func (m *Model) lapse() {
 				}
 			}
 			m.orphans = kept
+		}
+	}
+}
+
+// lapseTokens forgets the names whose tokens lapsed a TTL ago, giving
+// their reservations back: with no listing, a Room their tokens made whose
+// callbacks were all lost is counted by nothing after that (as a create's
+// of unknown outcome after its TTL).
+func (m *Model) lapseTokens() {
+	m.tokDue = 0
+	for _, n := range slices.Sorted(maps.Keys(m.tokens)) {
+		t := m.tokens[n]
+		if !t.lapsed {
+			continue
+		}
+		if at := t.lapsedAt + m.cfg.TTL; at > m.now {
+			if m.tokDue == 0 || at < m.tokDue {
+				m.tokDue = at
+			}
+			continue
+		}
+		delete(m.tokens, n)
+		if t.reserved {
+			m.emit(Op{Kind: Release, Key: t.key})
 		}
 	}
 }

@@ -135,7 +135,7 @@ func runFailing(cfg Config, fail map[string]bool, ins []Input) []string {
 
 // TestClientInputs: the inputs a Client feeds besides the sources' own.
 func TestClientInputs(t *testing.T) {
-	cfg := Config{Window: 10}
+	cfg := Config{Window: 10, TTL: 20}
 	tests := []struct {
 		name string
 		fail map[string]bool
@@ -166,6 +166,13 @@ func TestClientInputs(t *testing.T) {
 			nil,
 			[]Input{TokenMinted{Name: "n", Key: "t1"}, TokensLapsed{Name: "n"}, TokenMinted{Name: "n", Key: "t2"}, Listed{Started: 100}},
 			[]string{"reserve t1", "reserve t1"}}, // reserved again under its key: the store only extends its lapse
+		{"lapsed tokens' reservation is given back a TTL after they lapsed",
+			nil,
+			[]Input{
+				TokenMinted{Name: "n", Key: "tok:n"}, RoomCreated{SID: "RM1", Name: "n", At: 0}, RoomEnded{SID: "RM1"},
+				TokensLapsed{Name: "n", At: 5}, Tick{Now: 24}, Tick{Now: 25},
+			},
+			[]string{"reserve tok:n", "commit tok:n->RM1", "hold tok:n@RM1", "release RM1", "release tok:n@RM1"}},
 		{"a hold the store failed is forgotten: the next source holds again",
 			map[string]bool{"RM1": true},
 			[]Input{RoomCreated{SID: "RM1", Name: "RM1"}, RoomCreated{SID: "RM1", Name: "RM1"}},
