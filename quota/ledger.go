@@ -360,7 +360,8 @@ func (l *Ledger) ReserveWait(ctx context.Context, res Resource, key string, ttl 
 // Commit turns the reservation under key into a holding under holdKey;
 // src says how the Room or Participant was learnt to exist (the Client's own
 // call, a callback). Committing a reservation that is gone (lapsed, or
-// settled by another source) holds holdKey all the same.
+// settled by another source) holds holdKey all the same, unless the store
+// knows holdKey ended (see [backend.EndedTTL]): it then only drops key.
 func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, src Source) error {
 	c, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {
 		return l.store.Commit(ctx, l.account, backend.Resource(res), key, holdKey, b, MaxHold)
@@ -377,7 +378,8 @@ func (l *Ledger) Commit(ctx context.Context, res Resource, key, holdKey string, 
 // [TrackCapFactor] times the limit in force or more it records nothing and
 // returns a *[TrackCapError] (logged at Warn once per run of refusals).
 // Holds running at once may each pass the check: the count may exceed the
-// cap by as many.
+// cap by as many. A key the store knows ended (see [backend.EndedTTL]) is
+// not held.
 func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source) error {
 	if err := l.check(ctx); err != nil {
 		return err
@@ -392,7 +394,8 @@ func (l *Ledger) Hold(ctx context.Context, res Resource, key string, src Source)
 }
 
 // Release gives back the slot under key (src says how its end was learnt);
-// an unknown key changes nothing. It wakes the ReserveWait calls of this
+// an unknown key changes no count, and the store remembers it ended, as it
+// does a holding given back (see [backend.EndedTTL]). It wakes the ReserveWait calls of this
 // Ledger when it freed a slot.
 func (l *Ledger) Release(ctx context.Context, res Resource, key string, src Source) error {
 	c, err := l.apply(ctx, res, src, func(b *backend.Bounds) (backend.Change, error) {

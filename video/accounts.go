@@ -253,7 +253,7 @@ func NewAccounts(lookup AccountLookup, opts ...Option) (*Accounts, error) {
 		if err != nil {
 			return nil, err
 		}
-		clientOpts = append(clientOpts, WithStore(st))
+		clientOpts = append(clientOpts, withOwnStore(st))
 	}
 	if s.httpClient == nil {
 		// Every account's requests go to the same Twilio hosts: keep enough

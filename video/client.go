@@ -105,7 +105,7 @@ type Client struct {
 	idEpoch string        // distinguishes this client's reservation ids across processes
 
 	// events is what status callbacks, Debugger events, JoinToken and
-	// Reconcile know (see callbacks.go);
+	// Reconcile know (see model.go; the Rooms' accounting: driver.go);
 	// its zero value is ready.
 	events model
 
@@ -172,6 +172,7 @@ type settings struct {
 	logger                  *slog.Logger
 	retry                   *backoff.Policy
 	store                   backend.Store
+	storeShared             bool // the store may have other clients for the account (WithStore)
 	now                     func() time.Time
 	clock                   quota.Clock // as given to WithClock; nil for the system's
 	waitForCapacity         bool
@@ -321,12 +322,28 @@ func WithLogger(l *slog.Logger) Option {
 // WithStore keeps the account's buckets and ledger in st, so that several
 // clients (processes, with a shared store such as Redis) share one quota.
 // The default is a new memstore.New() per Client.
+//
+// A Client given a store counts on other clients reserving in it: a Room
+// of unknown origin that a status callback shows is then never taken for
+// one of this Client's unnamed creates whose answer was lost, since another
+// client's create may be in flight and be its creator. Such a create keeps
+// its reservation until a Reconcile after the request window, or its TTL
+// (see the README's section on lost answers).
 func WithStore(st backend.Store) Option {
 	return func(s *settings) error {
 		if st == nil {
 			return optErr("WithStore", "nil backend.Store")
 		}
-		s.store = st
+		s.store, s.storeShared = st, true
+		return nil
+	}
+}
+
+// withOwnStore is [WithStore] for a store that no other client reserves
+// in for the account (Accounts' own memory store: one Client per account).
+func withOwnStore(st backend.Store) Option {
+	return func(s *settings) error {
+		s.store, s.storeShared = st, false
 		return nil
 	}
 }
@@ -571,6 +588,7 @@ func New(accountSID, authToken string, opts ...Option) (*Client, error) {
 		return nil, &ConfigError{Option: "New", Err: err}
 	}
 	c.ledger = clientLedger{Ledger: led, c: c}
+	c.model().shared = s.storeShared
 	if err := c.metrics.register(c); err != nil {
 		led.Close()
 		return nil, asConfigError(err)

@@ -124,13 +124,23 @@
 // finding the Room by UniqueName; a room-created (or participant-connected)
 // callback for that UniqueName, or for an unnamed create a Room the Client
 // knows nothing of, once no unnamed create is in flight (until then such a
-// Room is held on its own: it may be the Room of the create in flight); a
+// Room is held on its own: it may be the Room of the create in flight; a
+// Client given a store with [WithStore] never settles a create this way,
+// since another process's create may have made the Room); a
 // [Client.Reconcile] started more than the request window (the attempt
 // timeout in force: [DefaultRequestWindow]) after the request was last on
 // the wire (the listing
 // shows every Room that exists, so the reservation is given back); else the
 // reservation's TTL ([WithReservationTTL]). A 4xx, or a request never sent,
 // created nothing: its slot is given back at once.
+//
+// With several processes on one store behind one callback URL, a callback
+// settles what any of them made: JoinToken reservations are keyed the same
+// in every process ([ParticipantReservationKey]) and committed by whichever
+// process hears the Participant connect, and the store remembers ended
+// Room and Participant SIDs (backend.EndedTTL), so that a late room-created
+// or participant-connected heard by the process that did not see the end
+// holds nothing.
 //
 // When a reservation would exceed the quota, the call fails with a
 // *quota.ExceededError (errors.Is(err, quota.ErrExceeded)) without sending

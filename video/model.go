@@ -29,6 +29,14 @@ import (
 // in them), the names of Rooms in progress, and the Participants' ledger,
 // which it decides itself.
 //
+// A Client given a store ([WithStore]) shares it with other clients, which
+// may hear the callbacks of what it made (one status callback URL spread
+// over several processes): the Rooms' accounting then runs with
+// acct.Config.Shared, and JoinToken reservations are kept under keys that
+// are the same in every process (roomResKey, ParticipantReservationKey), so
+// that whichever process hears a token's Participant connect commits them
+// onto its SIDs (tokenKeys, acct.Joined).
+//
 // # Locks
 //
 // mu guards the maps and is never held across a store operation: a
@@ -71,6 +79,8 @@ type model struct {
 	reconMu   sync.Mutex                                 // one Reconcile at a time
 	passes    uint32                                     // Reconcile passes started (the Rooms' listed clock)
 	sleepFn   func(context.Context, time.Duration) error // tests: waits on a fake clock
+	shared    bool                                       // other clients may reserve in the store (WithStore): acct.Config.Shared
+	tokGen    uint64                                     // JoinToken Room reservations made (tokRes.gen)
 	stripes   [64]sync.Mutex                             // per-Room serialisation of events
 	once      sync.Once
 }
@@ -109,7 +119,8 @@ func (m *model) stripe(sid string) *sync.Mutex {
 type tokRes struct {
 	created int64     // local time (µs) it was made
 	id      string    // its key in the model: the room name, or ParticipantReservationKey(room, identity)
-	key     string    // the ledger key: id made unique, so that a reservation given back never takes a newer one with it
+	key     string    // the ledger key: roomResKey(id) or id, the same in every process sharing the store, so that the callbacks any of them hears settle it (acct.Joined, tokenKeys)
+	gen     uint64    // a Room reservation's minting, for acct.TokenDropped
 	room    string    // the room as given to JoinToken (Participant reservations)
 	exp     time.Time // the latest expiry of the tokens relying on it
 	ready   chan struct{}
@@ -201,7 +212,7 @@ func (m *model) endRoom(ctx context.Context, c *Client, sid string, at int64, sr
 			}
 		}
 	}
-	if _, err := c.rooms().apply(ctx, c, src, stamp(c.now()), acct.RoomEnded{SID: sid}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, src, stamp(c.now()), acct.RoomEnded{SID: sid}, nil); err != nil {
 		errs = append(errs, err)
 	}
 	m.mu.Lock()
@@ -296,7 +307,7 @@ func (m *model) applyRoomEvent(ctx context.Context, c *Client, e *RoomEvent, h *
 	m.later = nil
 	m.mu.Unlock()
 	st.Unlock()
-	c.rooms().tell(ctx, c, later)
+	c.rooms().tell(ctx, c, quota.SourceLocal, later)
 	if empty && h.closeEmpty {
 		m.closer.enqueue(c, e.RoomSID, c.now().Add(h.closeGrace))
 	}
@@ -346,7 +357,7 @@ func (m *model) learnRoomLocked(sid, name string, ts int64) roomPlan {
 // exec counts the Room: the driver holds it, or commits the reservation
 // that it settles.
 func (p *roomPlan) exec(ctx context.Context, c *Client, src quota.Source) error {
-	_, err := c.rooms().apply(ctx, c, src, stamp(c.now()), acct.RoomCreated{SID: p.sid, Name: strings.Clone(p.name), At: p.ts}, nil)
+	_, err := c.rooms().feed(ctx, c, src, stamp(c.now()), acct.RoomCreated{SID: p.sid, Name: strings.Clone(p.name), At: p.ts}, nil)
 	return err
 }
 
@@ -418,10 +429,12 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 			e.Stale = true
 		}
 		// Known already (a listing held it first): the token it connected
-		// with is used up all the same.
-		keys, _ := m.takeTokensLocked(e)
+		// with is used up all the same, whichever process made it.
+		m.takeTokensLocked(e)
+		joined := m.joinedLocked(e, true)
 		m.mu.Unlock()
-		m.releaseKeys(ctx, c, keys)
+		m.releaseKeys(ctx, c, tokenKeys(e))
+		c.rooms().tell(ctx, c, quota.SourceCallback, joined)
 		return nil
 	}
 	r, roomNew := m.roomLocked(e.RoomSID)
@@ -429,9 +442,11 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		// Connected before the Room ended, delivered after: already gone.
 		e.Stale = true
 		m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, m.nowLocked(c))), 0)
-		keys, _ := m.takeTokensLocked(e)
+		m.takeTokensLocked(e)
+		joined := m.joinedLocked(e, true)
 		m.mu.Unlock()
-		m.releaseKeys(ctx, c, keys)
+		m.releaseKeys(ctx, c, tokenKeys(e))
+		c.rooms().tell(ctx, c, quota.SourceCallback, joined)
 		return nil
 	}
 	var rp roomPlan
@@ -439,7 +454,7 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 		// room-created not seen (yet): the Room is in progress all the same.
 		rp = m.learnRoomLocked(r.sid, e.RoomName, ts)
 	}
-	keys, undoToks := m.takeTokensLocked(e)
+	_, undoToks := m.takeTokensLocked(e)
 	m.recon.part(e.ParticipantSID, r.sid, true)
 	m.mu.Unlock()
 
@@ -447,23 +462,28 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	if roomNew {
 		err = rp.exec(ctx, c, quota.SourceCallback)
 	}
+	// The token's reservation, made by this process or another sharing the
+	// store, becomes the Participant's holding in one store operation: the
+	// key is the same in every process.
+	keys := tokenKeys(e)
 	if err == nil {
-		if len(keys) > 0 {
-			err = c.ledger.Commit(ctx, quota.Participants, keys[0], e.ParticipantSID, quota.SourceCallback)
-		} else {
-			err = c.ledger.Hold(ctx, quota.Participants, e.ParticipantSID, quota.SourceCallback)
+		err = c.ledger.Commit(ctx, quota.Participants, keys[0], e.ParticipantSID, quota.SourceCallback)
+	}
+	// The other keys are committed onto what is held already: a Commit
+	// drops a reservation without marking its key ended, as a Release of
+	// a key not pending would.
+	for _, k := range keys[1:] {
+		if err == nil {
+			err = c.ledger.Commit(ctx, quota.Participants, k, e.ParticipantSID, quota.SourceCallback)
 		}
 	}
-	if err == nil && len(keys) > 1 {
-		m.releaseKeys(ctx, c, keys[1:])
-	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if err != nil {
 		undoToks()
 		if roomNew {
 			rp.undo()
 		}
+		m.mu.Unlock()
 		return err
 	}
 	if roomNew {
@@ -472,7 +492,48 @@ func (m *model) participantConnected(ctx context.Context, c *Client, e *RoomEven
 	}
 	m.indexLocked(r.sid, e.ParticipantSID, idxHeld|idxConn)
 	m.trackPartLocked(r.sid, e.ParticipantSID, inProgress(ts), m.identHash(e.ParticipantIdentity))
+	// The Room is counted (rp.exec): a JoinToken Room reservation for its
+	// name is used up now.
+	joined := m.joinedLocked(e, true)
+	m.mu.Unlock()
+	c.rooms().tell(ctx, c, quota.SourceCallback, joined)
 	return nil
+}
+
+// joinedLocked returns what a Participant of e's Room, whose JoinToken
+// Participant reservations were just taken (takeTokensLocked), tells the
+// Rooms' accounting: that a token of the Room's name connected
+// (acct.Joined, for a participant-connected: with a shared store, the
+// name's Room reservation, whichever process made it, is used up), and,
+// once every token this Client minted for the name has connected, that
+// its Room reservation stands for nothing more (acct.TokensUsed; the
+// reservation is forgotten here too). Requires mu.
+func (m *model) joinedLocked(e *RoomEvent, connected bool) []acct.Input {
+	if e.RoomName == "" || e.RoomName == e.RoomSID {
+		return nil
+	}
+	name := strings.Clone(e.RoomName)
+	var ins []acct.Input
+	if connected {
+		ins = append(ins, acct.Joined{SID: e.RoomSID, Name: name})
+	}
+	if t, ok := m.roomToks[name]; ok && t.made && t.isReady() && t.users == 0 && m.toksOf[name] == 0 {
+		delete(m.roomToks, name)
+		ins = append(ins, acct.TokensUsed{Name: name})
+	}
+	return ins
+}
+
+// tokenKeys returns the store keys of the JoinToken Participant
+// reservations that a Participant of e's Room and identity uses up, in
+// whichever process they were made: [ParticipantReservationKey] of the
+// Room's name, then of its SID when that differs (a token names its Room
+// either way).
+func tokenKeys(e *RoomEvent) []string {
+	if e.RoomName == "" || e.RoomName == e.RoomSID {
+		return []string{ParticipantReservationKey(e.RoomSID, e.ParticipantIdentity)}
+	}
+	return []string{ParticipantReservationKey(e.RoomName, e.ParticipantIdentity), ParticipantReservationKey(e.RoomSID, e.ParticipantIdentity)}
 }
 
 // releaseKeys gives back Participant reservations an event showed used.
@@ -509,13 +570,16 @@ func (m *model) participantDisconnected(ctx context.Context, c *Client, e *RoomE
 	}
 	m.releaseKeys(ctx, c, keys)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if p.room != "" {
 		m.unindexLocked(p.room, e.ParticipantSID, idxHeld|idxConn)
 	}
 	// Remember the end, so that a late participant-connected changes nothing.
 	m.trackPartLocked("", e.ParticipantSID, endedAt(max(ts, 1)), 0)
-	return m.emptyLocked(e.RoomSID), nil
+	empty := m.emptyLocked(e.RoomSID)
+	used := m.joinedLocked(e, false) // its participant-connected may be lost or late
+	m.mu.Unlock()
+	c.rooms().tell(ctx, c, quota.SourceCallback, used)
+	return empty, nil
 }
 
 // emptyLocked reports whether Room sid is in progress with nobody connected
@@ -562,7 +626,8 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 			t.users++
 			roomTok = t
 		} else {
-			roomTok = &tokRes{created: stamp(c.now()), id: room, key: c.uniqueKey(roomResKey(room)), room: room, ready: make(chan struct{}), users: 1}
+			m.tokGen++
+			roomTok = &tokRes{created: stamp(c.now()), id: room, key: roomResKey(room), gen: m.tokGen, room: room, ready: make(chan struct{}), users: 1}
 			m.roomToks[room] = roomTok
 			m.tokQ.push(roomTok)
 			mineRoom = true
@@ -578,7 +643,7 @@ func (m *model) tokenSlots(c *Client, room, identity string) (roomTok, partTok *
 		t.users++
 		return roomTok, t, mineRoom, false
 	}
-	partTok = &tokRes{id: k, key: c.uniqueKey(k), room: room, ready: make(chan struct{}), users: 1}
+	partTok = &tokRes{id: k, key: k, room: room, ready: make(chan struct{}), users: 1}
 	m.partToks[k] = partTok
 	m.tokQ.push(partTok)
 	m.toksOf[room]++
@@ -648,7 +713,7 @@ func (m *model) tokenDone(ctx context.Context, c *Client, t *tokRes, res quota.R
 	switch {
 	case !drop || t.err != nil:
 	case res == quota.Rooms:
-		c.rooms().tell(ctx, c, []acct.Input{acct.TokenDropped{Name: t.id, Key: t.key}})
+		c.rooms().tell(ctx, c, quota.SourceLocal, []acct.Input{acct.TokenDropped{Name: t.id, Gen: t.gen}})
 	default:
 		c.giveBack(ctx, res, t.key)
 	}
@@ -1012,7 +1077,8 @@ func (m *model) dropNameLocked(name string) {
 func (m *model) nameHash(name string) uint64 { return maphash.String(m.seed, name) }
 
 // roomResKey is the ledger key of a Room slot reserved by JoinToken for a
-// Room name not known to be in progress.
+// Room name not known to be in progress, the same in every process sharing
+// the store (acct.Config.TokenKey).
 func roomResKey(name string) string { return "pending-room:" + name }
 
 // readBudget returns the limiter in *slot, made or re-rated to perSecond

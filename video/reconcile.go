@@ -211,7 +211,10 @@ func (w *reconWindow) part(sid, room string, connected bool) {
 }
 
 // twilioRoom is an in-progress Room as listed.
-type twilioRoom struct{ sid, name string }
+type twilioRoom struct {
+	sid, name string
+	created   int64 // date_created (µs, Twilio's clock); 0 when not known
+}
 
 // twilioPart is a connected Participant as listed.
 type twilioPart struct{ sid, room, identity string }
@@ -453,7 +456,10 @@ func (p *pass) syncRooms(ctx context.Context, rooms []twilioRoom, started int64)
 	if err != nil {
 		return nil, nil, err
 	}
-	settled, err := c.rooms().apply(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, nil)
+	// The Sync holds every listed Room already: the Model's holds of them
+	// need no store operation each.
+	synced := func(op acct.Op) (bool, error) { return op.Kind == acct.Hold && list.has(op.Key), nil }
+	settled, err := c.rooms().feed(ctx, c, quota.SourceReconcile, started, acct.Listed{Started: started, Rooms: acctRooms(list)}, synced)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -843,7 +849,7 @@ func (m *model) disagreeingLocked() map[string]bool {
 
 // listRooms pages through the in-progress Rooms, one read per page
 // (Rooms are listed whatever the budget: they are exact every pass),
-// keeping SID and name only.
+// keeping SID, name and creation time only.
 func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
 	q := url.Values{"Status": {statusInProgress}, "PageSize": {strconv.Itoa(reconcilePageSize)}}
 	p.m.mu.Lock()
@@ -865,7 +871,11 @@ func (p *pass) listRooms(ctx context.Context) ([]twilioRoom, error) {
 			return nil, fmt.Errorf("video: Reconcile: listing rooms: %w", err)
 		}
 		for _, it := range page {
-			out = append(out, twilioRoom{sid: it.Sid, name: it.UniqueName})
+			r := twilioRoom{sid: it.Sid, name: it.UniqueName}
+			if t, err := time.Parse(time.RFC3339, it.Created); err == nil {
+				r.created = stamp(t)
+			}
+			out = append(out, r)
 		}
 		if !nextQuery(q, next) {
 			return out, nil
@@ -900,8 +910,9 @@ func (p *pass) listConnected(ctx context.Context, roomSID string, out []twilioPa
 type listed struct {
 	Sid        string `json:"sid"`
 	Status     string `json:"status"`
-	UniqueName string `json:"unique_name"` // Rooms
-	Identity   string `json:"identity"`    // Participants
+	UniqueName string `json:"unique_name"`  // Rooms
+	Created    string `json:"date_created"` // Rooms: ISO 8601
+	Identity   string `json:"identity"`     // Participants
 }
 
 // listPage reads one page of a Twilio list (GET path?q) through twilio-go's

@@ -120,9 +120,9 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 	d := c.rooms()
 	id := d.newCreate()
 	begun := acct.CreateStarted{ID: id, Key: c.reservationID(), Name: strings.Clone(name), At: stamp(c.now())}
-	if _, err := d.apply(ctx, c, quota.SourceLocal, begun.At, begun, func(key string) error {
+	if _, err := d.feed(ctx, c, quota.SourceLocal, begun.At, begun, reserving(func(key string) error {
 		return c.reserve(ctx, quota.Rooms, key, c.reservationTTL)
-	}); err != nil {
+	})); err != nil {
 		return err // refused: nothing was sent
 	}
 	var retrier backoff.Retrier
@@ -135,11 +135,11 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		c.end(cl)
 		if err == nil {
 			if room != nil && room.Sid != nil {
-				if c.createAnswered(ctx, id, *room.Sid, strOr(room.UniqueName)) {
+				if d.answered(ctx, c, id, *room.Sid, strOr(room.UniqueName)) {
 					c.observeRoom(ctx, room) // a Room that completed at once
 				}
 			} else {
-				c.createUnknown(ctx, id)
+				d.unknown(ctx, c, id)
 			}
 			if started {
 				retrier.Succeeded()
@@ -151,18 +151,18 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 			// After Twilio's 53119, finish has marked Rooms full; giving back
 			// a reservation keeps the mark, so no other reservation slips
 			// into the slot in between.
-			c.createRefused(ctx, id)
+			d.refused(ctx, c, id)
 			return err
 		case outcomeUnknown:
 			if name == "" || local != nil {
-				c.createUnknown(ctx, id)
+				d.unknown(ctx, c, id)
 				return err
 			}
 		}
 		// A named create whose outcome is unknown (a 5xx, a failed
 		// connection): look the Room up by name before trying again.
 		if giveUp != nil {
-			c.createUnknown(ctx, id)
+			d.unknown(ctx, c, id)
 			return err
 		}
 		if !started {
@@ -171,7 +171,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		out := backoff.Outcome{Method: http.MethodPost, StatusCode: status, Err: netErr, Idempotent: true}
 		wait, retry, gerr := retrier.Next(out)
 		if !retry {
-			c.createUnknown(ctx, id)
+			d.unknown(ctx, c, id)
 			if gerr != nil {
 				return fmt.Errorf("%w (%w)", err, gerr)
 			}
@@ -179,7 +179,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		}
 		c.metrics.retried(ctx, quota.Write, out)
 		if serr := backoff.Sleep(ctx, wait); serr != nil {
-			c.createUnknown(ctx, id)
+			d.unknown(ctx, c, id)
 			return ended(ctx, serr)
 		}
 		cl = c.begin(ctx)
@@ -189,7 +189,7 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		if ferr == nil && found != nil && found.Sid != nil && found.Status != nil && *found.Status == statusInProgress {
 			c.logger.LogAttrs(ctx, slog.LevelDebug, "videoquota: room found after a failed create",
 				slog.String("room", *found.Sid))
-			c.createAnswered(ctx, id, *found.Sid, name)
+			d.answered(ctx, c, id, *found.Sid, name)
 			retrier.Succeeded()
 			return nil
 		}
@@ -197,49 +197,9 @@ func (c *Client) createRoom(ctx context.Context, method string, params *openapi.
 		if ferr != nil && !(errors.As(ferr, &tw) && tw.Status == http.StatusNotFound) {
 			// Cannot tell whether the Room exists: do not risk a second
 			// one; the reservation stays for the truth sources.
-			c.createUnknown(ctx, id)
+			d.unknown(ctx, c, id)
 			return err
 		}
-	}
-}
-
-// createAnswered settles create id, whose Room is sid (name): the driver
-// turns its reservation into the Room's holding. It reports whether the
-// Room is counted (false: it ended before its answer arrived). On a store
-// error the reservation stays pending until it lapses.
-func (c *Client) createAnswered(ctx context.Context, id uint64, sid, name string) bool {
-	m := c.model()
-	sid = strings.Clone(sid)
-	st := m.stripe(sid)
-	st.Lock()
-	defer st.Unlock()
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Answered{ID: id, SID: sid}, nil); err != nil {
-		c.logWarn(ctx, "committing a room failed", err, "room", sid)
-		return true
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r, known := m.getRoom(sid); known && r.ended() {
-		return false // ended (callbacks) before its answer arrived
-	}
-	m.trackOwnRoomLocked(c, sid, name)
-	return true
-}
-
-// createUnknown keeps the reservation of create id, whose outcome is
-// unknown, for the sources that can settle it (see the acct package).
-func (c *Client) createUnknown(ctx context.Context, id uint64) {
-	now := stamp(c.now())
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, now, acct.Unknown{ID: id, Sent: now}, nil); err != nil {
-		c.logWarn(ctx, "committing a reservation under a room failed", err)
-	}
-}
-
-// createRefused gives back the reservation of create id, which Twilio did
-// not process (refused, never sent).
-func (c *Client) createRefused(ctx context.Context, id uint64) {
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Refused{ID: id}, nil); err != nil {
-		c.logWarn(ctx, "releasing a reservation failed", err)
 	}
 }
 

@@ -92,7 +92,9 @@ func (c *Client) holdParticipant(ctx context.Context, key, roomSID, participantS
 
 // ReleaseParticipant gives back the Participant slot under key: a Participant
 // SID (disconnected) or a reservation key (the token was never used).
-// Releasing an unknown key changes nothing.
+// Releasing an unknown key changes no count; a SID released is remembered
+// ended by the store (backend.EndedTTL), so that a late connect of it, in
+// any process sharing the store, holds nothing.
 func (c *Client) ReleaseParticipant(ctx context.Context, key string) error {
 	if err := c.check(ctx); err != nil {
 		return err
@@ -141,7 +143,7 @@ func (c *Client) HoldRoom(ctx context.Context, roomSID string) error {
 	m.mu.Lock()
 	m.recon.room(roomSID, true)
 	m.mu.Unlock()
-	if _, err := c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Held{SID: strings.Clone(roomSID)}, nil); err != nil {
+	if _, err := c.rooms().feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.Held{SID: strings.Clone(roomSID)}, nil); err != nil {
 		return err
 	}
 	m.mu.Lock()

@@ -185,26 +185,36 @@ func (c *Client) settleTok(ctx context.Context, t *tokRes, mine bool, res quota.
 			mine = true // the first call failed: this one reserves in its place
 		}
 		m.mu.Unlock()
+		if !mine && err == nil {
+			// Reserved again (the key is the same in every process, so this
+			// changes nothing while the reservation is pending, but its
+			// lapse): another process may have settled it since, hearing an
+			// earlier token's Participant connect.
+			return c.reserveTok(ctx, t, res, ttl)
+		}
 		if !mine {
 			return err
 		}
 	}
-	var err error
-	if res == quota.Rooms {
-		// The Rooms' accounting reserves for the name (none while it holds
-		// a Room of it) and turns the reservation into the Room's holding
-		// when the token's connect creates the Room.
-		_, err = c.rooms().apply(ctx, c, quota.SourceLocal, stamp(c.now()), acct.TokenMinted{Name: t.id, Key: t.key},
-			func(key string) error { return c.reserve(ctx, res, key, ttl) })
-	} else {
-		err = c.reserve(ctx, res, t.key, ttl)
-	}
+	err := c.reserveTok(ctx, t, res, ttl)
 	m.mu.Lock()
 	t.err = err
 	if !t.isReady() {
 		close(t.ready)
 	}
 	m.mu.Unlock()
+	return err
+}
+
+// reserveTok reserves t's slot for ttl. For a Room, the Rooms' accounting
+// reserves for the name and turns the reservation into a Room's holding
+// when a token's Participant connects (acct.TokenMinted, acct.Joined).
+func (c *Client) reserveTok(ctx context.Context, t *tokRes, res quota.Resource, ttl time.Duration) error {
+	if res != quota.Rooms {
+		return c.reserve(ctx, res, t.key, ttl)
+	}
+	_, err := c.rooms().feed(ctx, c, quota.SourceLocal, stamp(c.now()), acct.TokenMinted{Name: t.id, Key: t.key, Gen: t.gen},
+		reserving(func(key string) error { return c.reserve(ctx, res, key, ttl) }))
 	return err
 }
 

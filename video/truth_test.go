@@ -657,6 +657,11 @@ func (s *slowStore) Hold(ctx context.Context, account string, res backend.Resour
 	return s.Store.Hold(ctx, account, res, key, b, ttl)
 }
 
+func (s *slowStore) Commit(ctx context.Context, account string, res backend.Resource, key, holdKey string, b *backend.Bounds, ttl time.Duration) (backend.Change, error) {
+	s.slow(holdKey)
+	return s.Store.Commit(ctx, account, res, key, holdKey, b, ttl)
+}
+
 // TestJoinTokenConcurrentShare: two JoinToken calls for one new Room share
 // its Room reservation; the first fails (the Participants quota is used up
 // by the second meanwhile), and its undo leaves the reservation the

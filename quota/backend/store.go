@@ -100,7 +100,9 @@ type Store interface {
 	// resource is not marked full; otherwise it takes nothing and reports
 	// Change.Refused (not an error: package quota builds the error). A
 	// reservation lapses after ttl unless committed or released. Reserving a key
-	// that is already pending or held changes nothing.
+	// that is already pending or held changes nothing, but that a pending
+	// one then lapses with the later of the two ttls (clients that share a
+	// key, such as a JoinToken's, each wait their own time).
 	Reserve(ctx context.Context, account string, res Resource, key string, b *Bounds, ttl time.Duration) (Change, error)
 	// Commit turns the reservation under key into a holding under holdKey
 	// (which may equal key), held for at most ttl (Twilio's 24 h maximum).
@@ -115,8 +117,11 @@ type Store interface {
 	// Release gives back the pending or held slot under key. Giving back a
 	// held slot clears a full mark (capacity was freed at Twilio) and marks
 	// key ended for [EndedTTL]; giving back a pending reservation does
-	// neither (it never took capacity there). Releasing an unknown key
-	// changes nothing.
+	// neither (it never took capacity there). Releasing a key that is
+	// neither changes no count but marks it ended all the same (a Room or
+	// Participant whose end is heard before its start: the start, heard
+	// later by another client, then holds nothing); the empty key is never
+	// marked.
 	Release(ctx context.Context, account string, res Resource, key string, b *Bounds) (Change, error)
 	// Sync replaces the holdings of res with exactly keys, keeping pending
 	// reservations and the holdings added within the last keep (they were
@@ -124,10 +129,9 @@ type Store interface {
 	// created them meanwhile), and returns how many holdings it added and
 	// removed. A holding's age is its expiry less ttl: holdings are added
 	// with one ttl (the Ledger's: Twilio's 24-hour maximum). The holdings it
-	// removes are marked ended (see [EndedTTL]); a listed key marked ended
-	// within the last keep (it ended after the listing began) is not held
-	// again, one marked before is (the listing shows it in progress, and
-	// its mark is dropped).
+	// removes are marked ended (see [EndedTTL]), and a listed key marked
+	// ended is not held (Twilio never reuses a SID: the listing, or what a
+	// client learnt while it ran, began before the end).
 	Sync(ctx context.Context, account string, res Resource, keys []string, b *Bounds, ttl, keep time.Duration) (c Change, added, removed int, err error)
 	// MarkFull refuses further reservations of res for d, or until a release
 	// or sync, after Twilio answered 53119 or 53206.

@@ -4,6 +4,11 @@
 // (and every video.Client) that shares one Store shares its accounts'
 // quotas; package video makes one when given no store. Across processes,
 // use quota/redisstore.
+//
+// Each ledger remembers the holdings it gave back for [backend.EndedTTL]
+// (at most [backend.MaxEnded] of them, oldest forgotten first), so that a
+// late Hold or Commit onto an ended SID holds nothing (see
+// [backend.Store.Release]).
 package memstore
 
 import (
@@ -393,20 +398,6 @@ func (l *memLedger) isEnded(key string, now int64) bool {
 	return ok
 }
 
-// endedSince reports whether holding key was given back after since (unix
-// ns), forgetting it if it was given back before; requires l.mu held.
-func (l *memLedger) endedSince(key string, since int64) bool {
-	at, ok := l.ended.Get(key)
-	if !ok {
-		return false
-	}
-	if at > since {
-		return true
-	}
-	l.ended.Delete(key)
-	return false
-}
-
 // markEnded remembers that holding key was given back at now, dropping the
 // oldest ends past [backend.MaxEnded]; requires l.mu held.
 func (l *memLedger) markEnded(key string, now int64) {
@@ -452,7 +443,14 @@ func (s *Store) Reserve(ctx context.Context, account string, res backend.Resourc
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	used := l.used(now)
-	if _, ok := l.pending[key]; ok {
+	if t, ok := l.pending[key]; ok {
+		// Asked again (by another client of the store, under a key they
+		// share): it lapses with the later of the two.
+		if ttl <= 0 {
+			l.pending[key] = math.MaxInt64
+		} else if e := now.Add(ttl).UnixNano(); e > t {
+			l.pending[key] = e
+		}
 		return backend.Change{Used: used}, nil
 	}
 	if l.held.Has(key) {
@@ -517,6 +515,10 @@ func (s *Store) Release(ctx context.Context, account string, res backend.Resourc
 		l.fullUntil = time.Time{}
 		l.markEnded(key, s.clock.Now().UnixNano())
 	} else {
+		if key != "" {
+			// An end heard before its start: the start, if it comes, is late.
+			l.markEnded(key, s.clock.Now().UnixNano())
+		}
 		return l.result(len(l.pending)+l.held.Len(), b, false), nil
 	}
 	return l.result(len(l.pending)+l.held.Len(), b, true), nil
@@ -536,7 +538,7 @@ func (s *Store) Sync(ctx context.Context, account string, res backend.Resource, 
 	l.forgetEnded(ns - endedTTL)
 	for _, k := range keys {
 		want.Set(k, struct{}{})
-		if !l.held.Has(k) && !l.endedSince(k, ns-int64(keep)) {
+		if !l.held.Has(k) && !l.isEnded(k, ns) {
 			delete(l.pending, k)
 			l.held.Set(k, l.expiry(now, ttl))
 			added++

@@ -108,7 +108,10 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				_, h := l.held[k]
 				var want backend.Change
 				switch {
-				case p || h:
+				case p:
+					l.pending[k] = max(l.pending[k], refExpiry(now, d))
+					want = backend.Change{Used: used}
+				case h:
 					want = backend.Change{Used: used}
 				case now.Before(l.fullUntil) || used >= b.Limit:
 					want = backend.Change{Used: used, Refused: true}
@@ -165,6 +168,9 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 					l.ended[k] = now.UnixNano()
 					l.fullUntil = time.Time{}
 				} else {
+					if k != "" {
+						l.ended[k] = now.UnixNano()
+					}
 					changed = false
 				}
 				// Release reads no clock: what it counts may include
@@ -186,10 +192,7 @@ func TestMemoryStoreAgainstMaps(t *testing.T) {
 				for _, k := range ks {
 					want[k] = true
 					if l.isEnded(k, now) {
-						if l.ended[k] > now.Add(-keep).UnixNano() {
-							continue // ended after the listing began
-						}
-						delete(l.ended, k)
+						continue // an ended SID is never in progress again
 					}
 					if _, ok := l.held[k]; !ok {
 						delete(l.pending, k)

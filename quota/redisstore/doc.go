@@ -61,6 +61,19 @@
 // script that caused it and replied to that caller only, so exactly one
 // process fires it. A reservation of a process that dies lapses after its ttl.
 //
+// Ended holdings are a third sorted set per ledger (<...>:rooms:ended),
+// keys scored by when they were released: a Release (of a holding, or of a
+// key neither held nor pending: an end heard before its start) adds the
+// key, and the Hold, Commit and Sync scripts hold no key in it, so a late
+// room-created or participant-connected that reaches the process that did
+// not hear the end holds nothing, in the same script that checks. Entries
+// older than [backend.EndedTTL] (20 minutes) are dropped by every script
+// that reads the set, the set keeps the newest [backend.MaxEnded] (100,000)
+// and it expires with its newest entry: at most one entry per Room or
+// Participant that ended in the last 20 minutes, about 145 bytes each in
+// Redis (10,000 Participant SIDs measured 1.45 MB with MEMORY USAGE; 14.5 MB
+// at the bound).
+//
 // # Keys
 //
 // Keys are <prefix>:{<account>}:<part>, for example

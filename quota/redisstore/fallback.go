@@ -455,7 +455,7 @@ func (w *writeBack) write(ctx context.Context) (int, error) {
 		if w.failover && known != 0 {
 			known = -1 // no epoch matches: write back everything, with the grace
 		}
-		extra := []any{known, w.calm, len(rel)}
+		extra := []any{known, w.calm, millis(s.endedTTL), s.maxEnded, len(rel)}
 		for k := range rel {
 			extra = append(extra, k)
 		}

@@ -241,7 +241,7 @@ func (s *Store) writeBack(ctx context.Context, id ledgerID, known int64) (int, e
 	defer s.wb.Unlock()
 	now := s.hold.now()
 	leases := s.hold.live(id, now)
-	extra := []any{known, millis(2 * s.probe), 0}
+	extra := []any{known, millis(2 * s.probe), millis(s.endedTTL), s.maxEnded, 0}
 	n := 0
 	for k, l := range leases {
 		var ms int64

@@ -148,7 +148,14 @@ if op == 'reserve' then
   local key, ttl = ARGV[base], ARGV[base + 1]
   purge()
   local u = used()
-  if has(pending, key) or has(held, key) then
+  if has(pending, key) then
+    -- Asked again (by another process, under a key they share): it lapses
+    -- with the later of the two.
+    redis.call('ZADD', pending, 'GT', expiry(ttl), key)
+    keepalive(pending)
+    return reply(1, u, 0, 0, 0, false)
+  end
+  if has(held, key) then
     return reply(1, u, 0, 0, 0, false)
   end
   if redis.call('EXISTS', gracek) == 1 then
@@ -197,10 +204,10 @@ elseif op == 'release' then
   local p = redis.call('ZREM', pending, key)
   local h = redis.call('ZREM', held, key)
   local changed = 0
-  if h > 0 then
-    redis.call('DEL', fullk)
-    if endedTTL and endedTTL > 0 then markEnded(key, endedTTL, maxEnded) end
-  end
+  if h > 0 then redis.call('DEL', fullk) end
+  -- A holding given back has ended; so has a key neither held nor pending
+  -- (an end heard before its start, which comes late if it comes).
+  if p == 0 and key ~= '' and endedTTL and endedTTL > 0 then markEnded(key, endedTTL, maxEnded) end
   if p + h > 0 then changed = 1 end
   return reply(1, used(), changed, 0, 0, true)
 
@@ -218,14 +225,9 @@ elseif op == 'sync' then
     local k = ARGV[i]
     if not want[k] then
       want[k] = true
-      -- A key that ended after the listing began stays ended; one that
-      -- ended before is in progress after all, as the listing shows.
-      local e = redis.call('ZSCORE', endedk, k)
-      if e and tonumber(e) > now - keep then
-        want[k] = 'ended'
-      elseif e then
-        redis.call('ZREM', endedk, k)
-      end
+      -- An ended key stays ended: Twilio never reuses a SID, so the
+      -- listing (or what a client learnt while it ran) began before the end.
+      if redis.call('ZSCORE', endedk, k) then want[k] = 'ended' end
       if want[k] == true and not has(held, k) then
         redis.call('ZREM', pending, k)
         redis.call('ZADD', held, expiry(ttl), k)
@@ -273,8 +275,10 @@ elseif op == 'restore' then
   -- Writes back what a process did while it could not reach Redis. ARGV[base]
   -- is the ledger's epoch the process last saw (0: never; -1: treat the data
   -- as lost, after a failover to a replica that may have missed writes), ARGV[base + 1] a
-  -- grace in ms, ARGV[base + 2] the number of keys it released, then those
-  -- keys, then its leases as triples (kind, key, remaining ttl in ms). Kind
+  -- grace in ms, ARGV[base + 2] and ARGV[base + 3] the ended holdings' ttl
+  -- (ms) and bound, ARGV[base + 4] the number of keys it released, then those
+  -- keys (marked ended, as a release marks them, unless they were pending
+  -- here), then its leases as triples (kind, key, remaining ttl in ms). Kind
   -- "p" is a pending reservation, "h" a holding; "op" and "oh" are those the
   -- process had taken here before the outage: restored only if Redis lost
   -- its data meanwhile (the epoch changed), since otherwise they are here
@@ -288,10 +292,13 @@ elseif op == 'restore' then
   local lost = known ~= 0 and (not cur or tonumber(cur) ~= known)
   epoch()
   local grace = tonumber(ARGV[base + 1])
-  local nrel = tonumber(ARGV[base + 2])
+  local endedTTL, maxEnded = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local nrel = tonumber(ARGV[base + 4])
   local released = 0
-  for i = base + 3, base + 2 + nrel do
-    released = released + redis.call('ZREM', pending, ARGV[i]) + redis.call('ZREM', held, ARGV[i])
+  for i = base + 5, base + 4 + nrel do
+    local p = redis.call('ZREM', pending, ARGV[i])
+    released = released + p + redis.call('ZREM', held, ARGV[i])
+    if p == 0 and ARGV[i] ~= '' and endedTTL > 0 then markEnded(ARGV[i], endedTTL, maxEnded) end
   end
   if released > 0 then redis.call('DEL', fullk) end
   -- Every write-back holds new reservations off for the grace: the other
@@ -301,7 +308,7 @@ elseif op == 'restore' then
     local left = redis.call('PTTL', gracek)
     if left < grace then redis.call('SET', gracek, '1', 'PX', grace) end
   end
-  local i = base + 3 + nrel
+  local i = base + 5 + nrel
   while i + 2 <= #ARGV do
     local kind, key, ttl = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if kind == 'h' or (kind == 'oh' and lost) then

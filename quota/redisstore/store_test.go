@@ -471,6 +471,11 @@ func TestFailLocalHang(t *testing.T) {
 	srv.Resume(t)
 	waitRecovered(t, s, "AC1")
 	ledgerCheck{t, observer, "AC1", b}.expect("r1", "r2", "RM2")
+	// RM1, released while degraded, was marked ended with the write-back: a
+	// late report of it through another process holds nothing.
+	if ch, err := observer.Hold(context.Background(), "AC1", backend.Rooms, "RM1", b, time.Minute); err != nil || ch.Changed {
+		t.Errorf("Hold of RM1 (released while degraded) after the recovery: %+v, %v; want nothing held", ch, err)
+	}
 	// Every write-back holds reservations off for the grace (two probe
 	// intervals), while the other processes write theirs back.
 	c.inGrace("r3")

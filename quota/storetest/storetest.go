@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) backend.Store) {
 		{"Reserve/Duplicate", testReserveDuplicate},
 		{"Reserve/Unlimited", testReserveUnlimited},
 		{"Reserve/Lapse", testReserveLapse},
+		{"Reserve/AgainLapsesLater", testReserveAgainLapsesLater},
 		{"Reserve/ResourcesAndAccountsIndependent", testReserveIndependent},
 		{"Reserve/Concurrent", testReserveConcurrent},
 		{"Commit", testCommit},
@@ -58,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) backend.Store) {
 		{"Ended/HoldHoldsNothing", testEndedHold},
 		{"Ended/CommitDropsReservationOnly", testEndedCommit},
 		{"Ended/ReservationGivenBackIsNoEnd", testEndedNotPending},
+		{"Ended/BeforeStart", testEndedBeforeStart},
 		{"Ended/Sync", testEndedSync},
 		{"SyncKeepsNewer", testSyncKeepsNewer},
 		{"CrossingSeq", testCrossingSeq},
@@ -487,6 +489,21 @@ func testReserveDuplicate(t *testing.T, s backend.Store, account string) {
 	c = reserve(t, s, account, backend.Rooms, "RM1", b, longTTL)
 	expectChange(t, "reservation of a held key", c, 2, false)
 	expectUsed(t, s, account, backend.Rooms, 2, false)
+}
+
+// testReserveAgainLapsesLater: a key reserved again (two clients sharing
+// one key, such as a JoinToken's) lapses with the later of the two ttls,
+// never the earlier.
+func testReserveAgainLapsesLater(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	reserve(t, s, account, backend.Participants, "early-first", b, shortTTL)
+	expectChange(t, "reserved again for longer", reserve(t, s, account, backend.Participants, "early-first", b, longTTL), 1, false)
+	reserve(t, s, account, backend.Participants, "late-first", b, longTTL)
+	expectChange(t, "reserved again for shorter", reserve(t, s, account, backend.Participants, "late-first", b, shortTTL), 2, false)
+	sleep(t, shortTTL+lapseMargin)
+	expectHolds(t, s, account, backend.Participants, "early-first", true)
+	expectHolds(t, s, account, backend.Participants, "late-first", true)
+	expectUsed(t, s, account, backend.Participants, 2, false)
 }
 
 func testReserveUnlimited(t *testing.T, s backend.Store, account string) {
@@ -1072,40 +1089,40 @@ func testEndedNotPending(t *testing.T, s backend.Store, account string) {
 	reserve(t, s, account, backend.Rooms, "RM1", b, longTTL)
 	release(t, s, account, backend.Rooms, "RM1", b)
 	expectChange(t, "hold of a key given back pending", hold(t, s, account, backend.Rooms, "RM1", b), 1, true)
-	// An unknown key released is no end either.
-	release(t, s, account, backend.Rooms, "RM2", b)
-	expectChange(t, "hold of a key never held", hold(t, s, account, backend.Rooms, "RM2", b), 2, true)
 }
 
-// testEndedSync: a Sync marks the holdings it removes ended; a listed key
-// that ended after the listing began stays ended, one that ended before it
-// is held again (the listing shows it in progress).
+// testEndedBeforeStart: an end heard before the start (a key released that
+// was never held) is remembered too: the start, heard later, holds nothing.
+// The empty key is never marked.
+func testEndedBeforeStart(t *testing.T, s backend.Store, account string) {
+	b := bounds(5)
+	expectChange(t, "release of a key never held", release(t, s, account, backend.Participants, "PA1", b), 0, false)
+	expectChange(t, "hold after the end", hold(t, s, account, backend.Participants, "PA1", b), 0, false)
+	release(t, s, account, backend.Participants, "", b)
+	expectChange(t, "hold of the empty key", hold(t, s, account, backend.Participants, "", b), 1, true)
+}
+
+// testEndedSync: a Sync marks the holdings it removes ended, and holds no
+// listed key that ended (the listing began before the end), whatever keep.
 func testEndedSync(t *testing.T, s backend.Store, account string) {
 	ctx := ctxT(t)
 	b := bounds(10)
 	hold(t, s, account, backend.Rooms, "RMgone", b)
 	hold(t, s, account, backend.Rooms, "RMlate", b)
 	release(t, s, account, backend.Rooms, "RMlate", b)
-	// A listing that began an hour ago still showed RMlate.
-	_, added, removed, err := s.Sync(ctx, account, backend.Rooms, []string{"RMlate"}, b, longTTL, 0)
-	if err != nil {
-		t.Fatal(err)
+	for _, keep := range []time.Duration{0, time.Hour} {
+		_, added, _, err := s.Sync(ctx, account, backend.Rooms, []string{"RMlate", "RMnew" + keep.String()}, b, longTTL, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added != 1 {
+			t.Errorf("Sync (keep %v) listing an ended key and a new one: added %d, want 1", keep, added)
+		}
+		expectHolds(t, s, account, backend.Rooms, "RMlate", false)
+		expectHolds(t, s, account, backend.Rooms, "RMnew"+keep.String(), true)
 	}
-	if added != 1 || removed != 1 {
-		t.Errorf("Sync from a listing that began after the end: added %d removed %d, want 1 and 1", added, removed)
-	}
-	expectHolds(t, s, account, backend.Rooms, "RMlate", true)
-	expectChange(t, "hold of a key removed by Sync", hold(t, s, account, backend.Rooms, "RMgone", b), 1, false)
-	release(t, s, account, backend.Rooms, "RMlate", b)
-	_, added, removed, err = s.Sync(ctx, account, backend.Rooms, []string{"RMlate"}, b, longTTL, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if added != 0 || removed != 0 {
-		t.Errorf("Sync from a listing that began before the end: added %d removed %d, want 0 and 0", added, removed)
-	}
-	expectHolds(t, s, account, backend.Rooms, "RMlate", false)
-	expectUsed(t, s, account, backend.Rooms, 0, false)
+	expectHolds(t, s, account, backend.Rooms, "RMgone", false)
+	expectChange(t, "hold of a key removed by Sync", hold(t, s, account, backend.Rooms, "RMgone", b), 2, false)
 }
 
 // testSharedEnded: an end heard through one handle stops a late Hold or

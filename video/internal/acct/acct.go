@@ -30,15 +30,35 @@
 //     reaches the store before the Commit or Hold that put it there.
 //   - A JoinToken for a name keeps a Room reservation for that name until its
 //     tokens lapse, even while a Room of that name is in progress: that Room
-//     can end before the token is used, and the token's first connect then
-//     creates a new Room (ad hoc). The cost is one Room slot per name with
-//     tokens outstanding, for the tokens' lifetime, while no Room of the name
-//     is in progress.
+//     can end before the token is used (its room-ended may be lost), and the
+//     token's first connect then creates a new Room (ad hoc). A Room of the
+//     name that was in progress before the tokens does not take their
+//     reservation. The cost is one Room slot per name with tokens
+//     outstanding, until every one of them has connected ([TokensUsed]) or
+//     they lapse (and, once they lapse, until a listing shows the Rooms they
+//     made, or [Config.TTL] passes).
 //
 // The model is one process's. Absorbing orphans needs to know that no create
 // of any process sharing the store is in flight: [Config.Shared] turns it off,
 // leaving lost-answer creates to a listing or their TTL (an over-count of at
 // most one Room per lost answer until then, never an under-count).
+//
+// # Several processes on one store
+//
+// A JoinToken's Room reservation is kept under a key that is the same in
+// every process ([Config.TokenKey]), so that whichever process hears a
+// token's Participant connect ([Joined]) settles it, by a Commit of that key
+// onto the Room's SID. A room-created alone settles no token reservation
+// with a shared store: another process's create of the name may have made
+// the Room, and a reservation taken for it would leave the token's own Room
+// counted by nothing. With [Config.Shared], a name's slot is not kept
+// when its Room ends: the process that hears the end cannot know whether
+// another process heard the tokens connect, and a slot kept on that doubt
+// would stay until the tokens lapse and a listing. The cost is the reverse
+// one: with several processes, a token that connects again after its Room
+// ended (or one minted by another process while the Room was in progress)
+// makes a Room counted from its room-created (or participant-connected)
+// callback on, or the next listing if both are lost.
 //
 // # Time
 //
@@ -60,12 +80,20 @@ type Config struct {
 	Window int64
 	// Skew is how far Twilio's clock and the local one may disagree.
 	Skew int64
-	// TTL is how long a reservation of unknown outcome is kept; the store's
-	// reservation lapses then too. Zero: never.
+	// TTL is how long a reservation of unknown outcome is kept (a create's,
+	// and lapsed JoinTokens' for their name); the store's reservation of a
+	// create lapses then too. Zero: never.
 	TTL int64
 	// Shared says other processes reserve in the same store: orphans are then
-	// never absorbed (see the package doc).
+	// never absorbed, and a name's JoinToken slot is not kept when its Room
+	// ends (see the package doc).
 	Shared bool
+	// TokenKey returns the store key of a JoinToken Room reservation for
+	// name, the same in every process sharing the store: a Participant
+	// connecting to a Room of that name ([Joined]) commits it onto the
+	// Room's SID with [Config.Shared], dropping the reservation of
+	// whichever process made it. Nil: [Joined] changes nothing.
+	TokenKey func(name string) string
 }
 
 // OpKind is what a store operation does.
@@ -179,9 +207,14 @@ type Room struct {
 }
 
 // TokenMinted is a JoinToken for Room name Name, whose Room reservation (if
-// the Model makes one) is under Key.
+// the Model makes one) is under Key; Gen tells this minting from the
+// earlier ones of the name (see [TokenDropped]). While the name's
+// reservation is pending, it is reserved again all the same (the store
+// then only extends its lapse): another process sharing the store may have
+// settled it since, hearing an earlier token's Participant connect.
 type TokenMinted struct {
 	Name, Key string
+	Gen       uint64
 }
 
 // TokensLapsed says every JoinToken for Name was used or expired at At
@@ -206,10 +239,31 @@ type Tick struct{ Now int64 }
 // it.
 type Held struct{ SID string }
 
-// TokenDropped says that no JoinToken relies on the Room reservation Key
-// that [TokenMinted] for Name made (every call that wanted it failed): the
-// reservation is given back and the name forgotten.
-type TokenDropped struct{ Name, Key string }
+// TokenDropped says that no JoinToken relies on the Room reservation that
+// [TokenMinted] for Name with Gen made (every call that wanted it failed):
+// the reservation is given back and the name forgotten, unless the name was
+// minted again since (a later Gen).
+type TokenDropped struct {
+	Name string
+	Gen  uint64
+}
+
+// Joined is a Participant connected to Room SID, whose UniqueName is Name:
+// a JoinToken's connect, with a token of this process or of another
+// sharing the store. With [Config.Shared], the name's reservation, whoever
+// made it, is used up: it is committed onto the Room ([Config.TokenKey]).
+// Without, it changes nothing: the process's own tokens are settled by
+// their Room's callbacks and [TokensUsed], or their lapse.
+// Callers feed the Room first ([RoomCreated]): a Participant shows its Room
+// in progress.
+type Joined struct{ SID, Name string }
+
+// TokensUsed says that every JoinToken this process minted for Name has
+// connected (each one's Participant was heard): the Rooms they made are
+// held by SID, so the name's reservation is given back and the name
+// forgotten. A token that connects again later is not covered (its Room is
+// counted from its callbacks on).
+type TokensUsed struct{ Name string }
 
 // Forget drops what the Model remembers of ended Room SID (its tombstone),
 // once no late source for it is applied any more. A later input for SID is
@@ -229,6 +283,8 @@ func (Done) input()          {}
 func (Tick) input()          {}
 func (Held) input()          {}
 func (TokenDropped) input()  {}
+func (Joined) input()        {}
+func (TokensUsed) input()    {}
 func (Forget) input()        {}
 
 type phase uint8
@@ -258,11 +314,14 @@ type orphan struct {
 }
 
 type token struct {
-	key      string
-	reserved bool  // the reservation is pending or held in the store
-	held     bool  // the reservation is a holding (Hold), which Commit does not drop
-	lapsed   bool  // every token was used or expired: kept until a listing
-	lapsedAt int64 // local time it lapsed
+	key      string // the reservation's store key: base, or base@SID while held for a Room that ended (a store remembers a held key it gave back as ended)
+	base     string // the name's key, as minted
+	gen      uint64 // the latest minting
+	reserved bool   // the reservation is pending or held in the store
+	held     bool   // the reservation is a holding (Hold), which Commit does not drop
+	lapsed   bool   // every token was used or expired: kept until a listing
+	lapsedAt int64  // local time it lapsed
+	minted   int64  // local time the reservation was asked for
 }
 
 type blocked struct {
@@ -284,6 +343,7 @@ type Model struct {
 	tokens   map[string]*token // names with JoinTokens outstanding
 	resOp    map[uint64]uint64 // Reserve op -> create
 	tokOp    map[uint64]string // Reserve op -> token name
+	againOp  map[uint64]bool   // Reserve ops of a name already reserved
 	holdOp   map[uint64]string // Hold or Commit op of a Room -> its SID
 	endOp    map[uint64]string // Release op of an ended Room -> its SID
 	nextOp   uint64
@@ -292,6 +352,7 @@ type Model struct {
 	waiting  []blocked         // ops waiting for others' Done
 	out      []Op
 	due      int64 // the earliest a create of unknown outcome can lapse; 0: none
+	tokDue   int64 // the earliest lapsed tokens' reservation can be given back; 0: none
 	greedy   bool  // tests: the rule this package replaced (absorb while creates are in flight)
 }
 
@@ -305,6 +366,7 @@ func New(cfg Config) *Model {
 		tokens:  make(map[string]*token),
 		resOp:   make(map[uint64]uint64),
 		tokOp:   make(map[uint64]string),
+		againOp: make(map[uint64]bool),
 		holdOp:  make(map[uint64]string),
 		endOp:   make(map[uint64]string),
 		last:    make(map[string]uint64),
@@ -356,8 +418,11 @@ func (m *Model) Apply(in Input) []Op {
 		if t, ok := m.tokens[in.Name]; ok && !t.lapsed {
 			// A token may have connected and made a Room whose callback
 			// is lost (or late): the reservation, and what the Model knows
-			// of the tokens, stay until a listing shows.
+			// of the tokens, stay until a listing shows, or the TTL.
 			t.lapsed, t.lapsedAt = true, m.now
+			if at := m.now + m.cfg.TTL; m.cfg.TTL > 0 && (m.tokDue == 0 || at < m.tokDue) {
+				m.tokDue = at
+			}
 		}
 	case Done:
 		m.done(in)
@@ -369,10 +434,22 @@ func (m *Model) Apply(in Input) []Op {
 			m.hold(in.SID, "")
 		}
 	case TokenDropped:
-		if t, ok := m.tokens[in.Name]; ok && t.key == in.Key {
+		if t, ok := m.tokens[in.Name]; ok && t.gen == in.Gen {
 			delete(m.tokens, in.Name)
 			if t.reserved {
 				m.emit(Op{Kind: Release, Key: t.key})
+			}
+		}
+	case Joined:
+		m.joined(in)
+	case TokensUsed:
+		if t, ok := m.tokens[in.Name]; ok {
+			// Every token connected, and the Room each made or joined is
+			// held by SID (or ended): the reservation stands for nothing
+			// once those holds are done.
+			delete(m.tokens, in.Name)
+			if t.reserved {
+				m.emitAfter(Op{Kind: Release, Key: t.key}, m.holdsOnTheWay(in.Name, false))
 			}
 		}
 	case Forget:
@@ -436,6 +513,9 @@ func (m *Model) roomCreated(in RoomCreated) {
 		if tok && t.lapsed && in.At > t.lapsedAt+m.cfg.Window+m.cfg.Skew {
 			tok = false // made after its tokens lapsed: not by them
 		}
+		if tok && in.At+m.cfg.Skew < t.minted {
+			tok = false // in progress before the tokens: not made by them
+		}
 		switch {
 		case n == 1 && !tok && !m.cfg.Shared:
 			c := m.creates[id]
@@ -445,8 +525,11 @@ func (m *Model) roomCreated(in RoomCreated) {
 			}
 			m.rooms[in.SID] = room{name: in.Name, learnt: m.now}
 			m.holdOp[m.emit(Op{Kind: Commit, Key: c.key, To: in.SID})] = in.SID
-		case n == 0 && tok && t.reserved:
-			// Its tokens' connect made it (no create of the name could).
+		case n == 0 && tok && t.reserved && !m.cfg.Shared:
+			// Its tokens' connect made it (no create of the name could; with
+			// a shared store, another process's create may have: the
+			// token's reservation then waits for a Participant's connect,
+			// Joined).
 			// The token stays known until a listing after they lapse: its
 			// tokens can make another Room of the name once this one ends.
 			t.reserved = false
@@ -456,6 +539,7 @@ func (m *Model) roomCreated(in RoomCreated) {
 				id := m.emit(Op{Kind: Hold, Key: in.SID})
 				m.holdOp[id] = in.SID
 				m.emitAfter(Op{Kind: Release, Key: t.key}, []uint64{id})
+				t.key = t.base
 			} else {
 				m.holdOp[m.emit(Op{Kind: Commit, Key: t.key, To: in.SID})] = in.SID
 			}
@@ -465,7 +549,41 @@ func (m *Model) roomCreated(in RoomCreated) {
 		return
 	}
 	m.hold(in.SID, in.Name)
-	m.orphans = append(m.orphans, orphan{sid: in.SID, at: in.At})
+	for _, c := range m.creates {
+		if c.name == "" {
+			// An unnamed create may have made it. (A create begun later
+			// cannot: it is started before it is sent.)
+			m.orphans = append(m.orphans, orphan{sid: in.SID, at: in.At})
+			break
+		}
+	}
+}
+
+// holdsOnTheWay returns the Hold and Commit operations not Done of the
+// Rooms of UniqueName name (none for "": Rooms without a UniqueName of their
+// own stand for no other), or of every Room when all is set.
+func (m *Model) holdsOnTheWay(name string, all bool) []uint64 {
+	var ids []uint64
+	if all {
+		for id := range m.holdOp {
+			if m.open[id] {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	if name == "" {
+		return nil
+	}
+	for sid, r := range m.rooms {
+		if r.name != name || name == sid {
+			continue
+		}
+		if id, busy := m.last[sid]; busy {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // namedCreates returns how many creates of name not settled may have made
@@ -491,24 +609,33 @@ func (m *Model) roomEnded(sid string) {
 	r, ok := m.rooms[sid]
 	if !ok {
 		// The store may hold it all the same (another process's holding,
-		// one the Model forgot after a failed operation).
-		m.endOp[m.emit(Op{Kind: Release, Key: sid})] = sid
+		// one the Model forgot after a failed operation), and may hold it
+		// in place of another Room of its name (a late room-created heard
+		// elsewhere took that name's reservation for it): the release
+		// waits for every hold on its way, since its name is not known.
+		m.endOp[m.emitAfter(Op{Kind: Release, Key: sid}, m.holdsOnTheWay("", true))] = sid
 		return
 	}
 	delete(m.rooms, sid)
-	var deps []uint64
+	// A Room of a name may stand, in the store, for another Room of that
+	// name (a late callback committed the name's reservation onto it):
+	// given back after the holds of the name's Rooms on their way.
+	deps := m.holdsOnTheWay(r.name, false)
 	t, ok := m.tokens[r.name]
 	if ok && r.name != "" {
 		if id, busy := m.last[t.key]; busy {
 			deps = append(deps, id) // the name's reservation is on its way
 		}
 	}
-	if ok && r.name != "" && !t.reserved {
+	if ok && r.name != "" && !t.reserved && !m.cfg.Shared {
 		// Tokens for its name are outstanding (or lapsed, and one may have
 		// connected and made a Room since, whose callback is still to
 		// come): their next connect creates the Room again. The slot stays,
-		// as the name's reservation, held before the SID is given back.
+		// as the name's reservation, held before the SID is given back,
+		// under a key of its own (base@SID): the store remembers a held key
+		// it gave back as ended, and would never hold base again.
 		t.reserved, t.held = true, true
+		t.key = t.base + "@" + sid
 		deps = append(deps, m.emit(Op{Kind: Hold, Key: t.key}))
 	}
 	m.endOp[m.emitAfter(Op{Kind: Release, Key: sid}, deps)] = sid
@@ -575,24 +702,62 @@ func (m *Model) tokenMinted(in TokenMinted) {
 	t, ok := m.tokens[in.Name]
 	if ok {
 		t.lapsed = false // tokens are outstanding again
+		t.gen = in.Gen
 		if t.reserved {
+			if !t.held {
+				// Reserved again: while pending, the store only extends its
+				// lapse; if another process settled it, it is made anew.
+				id := m.emit(Op{Kind: Reserve, Key: t.key})
+				m.tokOp[id] = in.Name
+				m.againOp[id] = true
+			}
 			return
 		}
-		t.key = in.Key
+		t.key, t.base = in.Key, in.Key
 	} else {
-		t = &token{key: in.Key}
+		t = &token{key: in.Key, base: in.Key, gen: in.Gen}
 		m.tokens[in.Name] = t
 	}
-	for _, r := range m.rooms {
-		if r.name == in.Name {
-			return // reserved for the name when that Room ends (roomEnded)
-		}
-	}
+	// Reserved even while a Room of the name is held: that Room may have
+	// ended unheard (its room-ended lost), and the token's first connect
+	// then creates another.
+	t.minted = m.now
 	t.reserved = true
 	m.tokOp[m.emit(Op{Kind: Reserve, Key: in.Key})] = in.Name
 }
 
+// joined settles the reservation for the name of the Room a Participant
+// connected to, any process's, with a shared store (without one, the
+// process's own tokens are settled by their Room's callbacks and
+// TokensUsed).
+func (m *Model) joined(in Joined) {
+	if in.Name == "" || in.Name == in.SID || m.cfg.TokenKey == nil || !m.cfg.Shared {
+		return
+	}
+	key := m.cfg.TokenKey(in.Name)
+	if t, ok := m.tokens[in.Name]; ok {
+		if t.held {
+			return
+		}
+		t.reserved = false // committed below: a token minted later reserves again
+		key = t.key
+	}
+	if m.ended[in.SID] {
+		m.emit(Op{Kind: Release, Key: key}) // its Room ended: nothing to hold
+		return
+	}
+	if _, held := m.rooms[in.SID]; held {
+		m.emit(Op{Kind: Commit, Key: key, To: in.SID}) // only the reservation goes
+		return
+	}
+	m.rooms[in.SID] = room{name: in.Name, learnt: m.now}
+	m.holdOp[m.emit(Op{Kind: Commit, Key: key, To: in.SID})] = in.SID
+}
+
 func (m *Model) lapse() {
+	if m.cfg.TTL > 0 && m.tokDue != 0 && m.now >= m.tokDue {
+		m.lapseTokens()
+	}
 	if m.cfg.TTL <= 0 || m.due == 0 || m.now < m.due {
 		return // nothing can lapse yet: the clock costs nothing per input
 	}
@@ -613,6 +778,30 @@ func (m *Model) lapse() {
 				}
 			}
 			m.orphans = kept
+		}
+	}
+}
+
+// lapseTokens forgets the names whose tokens lapsed a TTL ago, giving
+// their reservations back: with no listing, a Room their tokens made whose
+// callbacks were all lost is counted by nothing after that (as a create's
+// of unknown outcome after its TTL).
+func (m *Model) lapseTokens() {
+	m.tokDue = 0
+	for _, n := range slices.Sorted(maps.Keys(m.tokens)) {
+		t := m.tokens[n]
+		if !t.lapsed {
+			continue
+		}
+		if at := t.lapsedAt + m.cfg.TTL; at > m.now {
+			if m.tokDue == 0 || at < m.tokDue {
+				m.tokDue = at
+			}
+			continue
+		}
+		delete(m.tokens, n)
+		if t.reserved {
+			m.emit(Op{Kind: Release, Key: t.key})
 		}
 	}
 }
@@ -744,7 +933,15 @@ func (m *Model) done(in Done) {
 	}
 	if name, ok := m.tokOp[in.ID]; ok {
 		delete(m.tokOp, in.ID)
-		if t, ok := m.tokens[name]; ok && !in.OK && t.key != "" {
+		again := m.againOp[in.ID]
+		delete(m.againOp, in.ID)
+		switch t, ok := m.tokens[name]; {
+		case !ok || in.OK:
+		case again:
+			// Not pending any more (another process settled it) and
+			// refused: the name has no reservation now.
+			t.reserved = false
+		case t.key != "":
 			delete(m.tokens, name) // refused at the quota: no token
 		}
 	}
@@ -805,6 +1002,7 @@ func (m *Model) Clone() *Model {
 	}
 	c.resOp = maps.Clone(m.resOp)
 	c.tokOp = maps.Clone(m.tokOp)
+	c.againOp = maps.Clone(m.againOp)
 	c.holdOp = maps.Clone(m.holdOp)
 	c.endOp = maps.Clone(m.endOp)
 	c.last = maps.Clone(m.last)

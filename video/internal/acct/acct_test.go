@@ -80,7 +80,7 @@ func TestTable(t *testing.T) {
 				RoomCreated{SID: "RM1", Name: "n"}, TokenMinted{Name: "n", Key: "tok:n"},
 				RoomEnded{SID: "RM1"}, RoomCreated{SID: "RM2", Name: "n"},
 			},
-			[]string{"hold RM1", "hold tok:n", "release RM1", "hold RM2", "release tok:n"}},
+			[]string{"hold RM1", "reserve tok:n", "release RM1", "commit tok:n->RM2"}},
 		{"a token for a name with no Room reserves one; its ad-hoc Room takes it",
 			[]Input{TokenMinted{Name: "n", Key: "tok:n"}, RoomCreated{SID: "RM1", Name: "n"}},
 			[]string{"reserve tok:n", "commit tok:n->RM1"}},
@@ -135,7 +135,7 @@ func runFailing(cfg Config, fail map[string]bool, ins []Input) []string {
 
 // TestClientInputs: the inputs a Client feeds besides the sources' own.
 func TestClientInputs(t *testing.T) {
-	cfg := Config{Window: 10}
+	cfg := Config{Window: 10, TTL: 20}
 	tests := []struct {
 		name string
 		fail map[string]bool
@@ -156,19 +156,23 @@ func TestClientInputs(t *testing.T) {
 			[]string{"release RM1"}},
 		{"a token reservation nobody relies on is given back",
 			nil,
-			[]Input{TokenMinted{Name: "n", Key: "tok:n"}, TokenDropped{Name: "n", Key: "tok:n"}, RoomCreated{SID: "RM1", Name: "n"}},
+			[]Input{TokenMinted{Name: "n", Key: "tok:n", Gen: 1}, TokenDropped{Name: "n", Gen: 1}, RoomCreated{SID: "RM1", Name: "n"}},
 			[]string{"reserve tok:n", "release tok:n", "hold RM1"}},
-		{"a token dropped under another key keeps the reservation",
+		{"a token dropped after the name was minted again keeps the reservation",
 			nil,
-			[]Input{TokenMinted{Name: "n", Key: "tok:n"}, TokenDropped{Name: "n", Key: "other"}, RoomCreated{SID: "RM1", Name: "n"}},
-			[]string{"reserve tok:n", "commit tok:n->RM1"}},
-		{"tokens minted again after they lapsed reserve again",
+			[]Input{TokenMinted{Name: "n", Key: "tok:n", Gen: 1}, TokenMinted{Name: "n", Key: "tok:n", Gen: 2}, TokenDropped{Name: "n", Gen: 1}, RoomCreated{SID: "RM1", Name: "n"}},
+			[]string{"reserve tok:n", "reserve tok:n", "commit tok:n->RM1"}},
+		{"tokens minted again after they lapsed keep the reservation past a listing",
+			nil,
+			[]Input{TokenMinted{Name: "n", Key: "t1"}, TokensLapsed{Name: "n"}, TokenMinted{Name: "n", Key: "t2"}, Listed{Started: 100}},
+			[]string{"reserve t1", "reserve t1"}}, // reserved again under its key: the store only extends its lapse
+		{"lapsed tokens' reservation is given back a TTL after they lapsed",
 			nil,
 			[]Input{
-				RoomCreated{SID: "RM1", Name: "n"}, TokenMinted{Name: "n", Key: "t1"}, TokensLapsed{Name: "n"},
-				TokenMinted{Name: "n", Key: "t2"}, RoomEnded{SID: "RM1"},
+				TokenMinted{Name: "n", Key: "tok:n"}, RoomCreated{SID: "RM1", Name: "n", At: 0}, RoomEnded{SID: "RM1"},
+				TokensLapsed{Name: "n", At: 5}, Tick{Now: 24}, Tick{Now: 25},
 			},
-			[]string{"hold RM1", "hold t2", "release RM1"}},
+			[]string{"reserve tok:n", "commit tok:n->RM1", "hold tok:n@RM1", "release RM1", "release tok:n@RM1"}},
 		{"a hold the store failed is forgotten: the next source holds again",
 			map[string]bool{"RM1": true},
 			[]Input{RoomCreated{SID: "RM1", Name: "RM1"}, RoomCreated{SID: "RM1", Name: "RM1"}},
@@ -189,4 +193,103 @@ func TestClientInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSharedStoreTokens: the rules for JoinToken reservations kept under
+// one key in every process sharing the store (Config.TokenKey), settled by
+// whichever process hears the token's Room.
+func TestSharedStoreTokens(t *testing.T) {
+	key := func(name string) string { return "pending-room:" + name }
+	one := Config{Window: 10, TokenKey: key}
+	shared := Config{Window: 10, TokenKey: key, Shared: true}
+	tests := []struct {
+		name string
+		cfg  Config
+		fail map[string]bool
+		ins  []Input
+		want []string
+	}{
+		{"a room-created settles no token reservation: another process's create may have made the Room",
+			shared, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n"}, RoomCreated{SID: "RM1", Name: "n"}},
+			[]string{"reserve pending-room:n", "hold RM1"}},
+		{"an unnamed Room is held by SID: no name has a reservation for it",
+			shared, nil,
+			[]Input{RoomCreated{SID: "RM1", Name: "RM1"}},
+			[]string{"hold RM1"}},
+		{"a named create's Room heard first: held on its own, then the answer's commit",
+			shared, nil,
+			[]Input{CreateStarted{ID: 1, Key: "k1", Name: "a"}, RoomCreated{SID: "RM1", Name: "a"}, Answered{ID: 1, SID: "RM1"}},
+			[]string{"reserve k1", "hold RM1", "commit k1->RM1"}},
+		{"a Participant joining a Room held here uses up another process's reservation for its name",
+			shared, nil,
+			[]Input{RoomCreated{SID: "RM1", Name: "RM1"}, Joined{SID: "RM1", Name: "n"}},
+			[]string{"hold RM1", "commit pending-room:n->RM1"}},
+		{"a Participant joining a Room not held here holds it with that reservation",
+			shared, nil,
+			[]Input{Joined{SID: "RM1", Name: "n"}, RoomEnded{SID: "RM1"}},
+			[]string{"commit pending-room:n->RM1", "release RM1"}},
+		{"a Participant joining a Room that ended: the reservation is given back, nothing held",
+			shared, nil,
+			[]Input{RoomEnded{SID: "RM1"}, Joined{SID: "RM1", Name: "n"}},
+			[]string{"release RM1", "release pending-room:n"}},
+		{"a join settles this process's token too; minted again, it reserves again",
+			shared, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n"}, RoomCreated{SID: "RM1", Name: "n"}, Joined{SID: "RM1", Name: "n"}, TokenMinted{Name: "n", Key: "pending-room:n"}},
+			[]string{"reserve pending-room:n", "hold RM1", "commit pending-room:n->RM1", "reserve pending-room:n"}},
+		{"one process: its own tokens are not settled by a join (their Room's callbacks are), then TokensUsed",
+			one, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n"}, RoomCreated{SID: "RM1", Name: "RM1"}, Joined{SID: "RM1", Name: "n"}, TokensUsed{Name: "n"}},
+			[]string{"reserve pending-room:n", "hold RM1", "release pending-room:n"}},
+		{"a token minted again while reserved is reserved again",
+			shared, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n", Gen: 1}, TokenMinted{Name: "n", Key: "pending-room:n", Gen: 2}},
+			[]string{"reserve pending-room:n", "reserve pending-room:n"}},
+		{"a reservation made again and refused (another process settled it): the next Room of the name is held by SID",
+			shared, map[string]bool{"reserve pending-room:n#2": true},
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n", Gen: 1}, TokenMinted{Name: "n", Key: "pending-room:n", Gen: 2}, RoomCreated{SID: "RM1", Name: "n", At: -100}},
+			[]string{"reserve pending-room:n", "reserve pending-room:n", "hold RM1"}},
+		{"with a shared store, a Room that ends with tokens outstanding keeps no slot for its name",
+			shared, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n"}, RoomCreated{SID: "RM1", Name: "n"}, Joined{SID: "RM1", Name: "n"}, RoomEnded{SID: "RM1"}},
+			[]string{"reserve pending-room:n", "hold RM1", "commit pending-room:n->RM1", "release RM1"}},
+		{"one process: the slot is kept under a key of its own, then given back once every token connected",
+			one, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n"}, RoomCreated{SID: "RM1", Name: "n"}, RoomEnded{SID: "RM1"}, TokensUsed{Name: "n"}},
+			[]string{"reserve pending-room:n", "commit pending-room:n->RM1", "hold pending-room:n@RM1", "release RM1", "release pending-room:n@RM1"}},
+		{"one process: the kept slot becomes the next Room's holding, and the name's key is its own again",
+			one, nil,
+			[]Input{TokenMinted{Name: "n", Key: "pending-room:n"}, RoomCreated{SID: "RM1", Name: "n"}, RoomEnded{SID: "RM1"},
+				RoomCreated{SID: "RM2", Name: "n"}, TokenMinted{Name: "n", Key: "pending-room:n"}},
+			[]string{"reserve pending-room:n", "commit pending-room:n->RM1", "hold pending-room:n@RM1", "release RM1",
+				"hold RM2", "release pending-room:n@RM1", "reserve pending-room:n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := runFailingNth(tt.cfg, tt.fail, tt.ins); !slices.Equal(got, tt.want) {
+				t.Errorf("ops %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// runFailingNth is runFailing where fail also names an operation by its
+// text and occurrence ("reserve k#2": the second reserve of k).
+func runFailingNth(cfg Config, fail map[string]bool, ins []Input) []string {
+	m := New(cfg)
+	var out []string
+	seen := map[string]int{}
+	var apply func(Input)
+	apply = func(in Input) {
+		for _, op := range m.Apply(in) {
+			out = append(out, op.String())
+			seen[op.String()]++
+			ok := !(fail[op.String()] || fail[fmt.Sprintf("%v#%d", op, seen[op.String()])])
+			apply(Done{ID: op.ID, OK: ok})
+		}
+	}
+	for _, in := range ins {
+		apply(in)
+	}
+	return out
 }

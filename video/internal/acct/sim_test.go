@@ -27,6 +27,7 @@ type scenario struct {
 	listings             int  // Reconciles that may start anywhere
 	maxClock             int64
 	token                string // a JoinToken name: tokens may be minted, connect (ad hoc), lapse
+	tokenOnce            bool   // the token connects at most once
 	limit                int    // the store's limit (0: none)
 	big                  bool   // over 25,000 states
 }
@@ -53,12 +54,13 @@ type req struct {
 }
 
 type msg struct {
-	proc  int // -1: any process may hear it
-	ended bool
-	sid   string
-	name  string
-	at    int64
-	dups  int
+	proc   int // -1: any process may hear it
+	ended  bool
+	joined bool // a participant-connected of the token's connect
+	sid    string
+	name   string
+	at     int64
+	dups   int
 }
 
 type pop struct {
@@ -73,30 +75,34 @@ type listing struct {
 }
 
 type world struct {
-	sc      *scenario
-	clock   int64
-	models  []*Model
-	pending map[string]bool // the store: reservations
-	held    map[string]bool // the store: holdings
-	truth   map[string]string
-	born    map[string]int64 // when each Room was created
-	gone    map[string]bool  // Rooms that ended (truth)
-	nsid    int
-	reqs    []req
-	msgs    []msg
-	ops     []pop
-	lists   []listing
-	ends    int
-	nlist   int
-	lossy   bool // an answer or a callback was lost, or the Client gave up
-	tok     int  // 0 none, 1 minted, 2 lapsed
-	trace   []string
+	sc       *scenario
+	clock    int64
+	models   []*Model
+	pending  map[string]bool // the store: reservations
+	held     map[string]bool // the store: holdings
+	truth    map[string]string
+	born     map[string]int64 // when each Room was created
+	gone     map[string]bool  // Rooms that ended (truth)
+	nsid     int
+	reqs     []req
+	msgs     []msg
+	ops      []pop
+	lists    []listing
+	ends     int
+	nlist    int
+	lossy    bool   // an answer or a callback was lost, or the Client gave up
+	tok      int    // 0 none, 1 minted, 2 lapsed, 3 every token connected (none connects again)
+	lastJoin string // the Room of the token's latest connect
+	trace    *trail
+	// deferLoss leaves callbacks to be lost at rest rather than at every
+	// step (see explore).
+	deferLoss bool
 }
 
 func newWorld(sc *scenario, greedy bool) *world {
 	w := &world{sc: sc, pending: map[string]bool{}, held: map[string]bool{}, truth: map[string]string{}, born: map[string]int64{}, gone: map[string]bool{}}
 	for range sc.procs {
-		m := New(Config{Window: 1, Shared: sc.procs > 1})
+		m := New(Config{Window: 1, Shared: sc.procs > 1, TokenKey: tokenKey})
 		m.greedy = greedy
 		w.models = append(w.models, m)
 	}
@@ -113,17 +119,19 @@ func (w *world) clone() *world {
 	c.pending, c.held = maps.Clone(w.pending), maps.Clone(w.held)
 	c.truth, c.gone, c.born = maps.Clone(w.truth), maps.Clone(w.gone), maps.Clone(w.born)
 	c.reqs, c.msgs, c.ops, c.lists = slices.Clone(w.reqs), slices.Clone(w.msgs), slices.Clone(w.ops), slices.Clone(w.lists)
-	c.trace = slices.Clone(w.trace)
 	return &c
 }
+
+func tokenKey(name string) string { return "pending-room:" + name }
 
 func (w *world) used() int { return len(w.pending) + len(w.held) }
 
 // exist is how many Rooms may exist: those in progress, plus one for a
-// token's name with no Room of it in progress (its first connect makes one).
+// token's name with no Room of it in progress while the token may still
+// connect (its connect makes one).
 func (w *world) exist() int {
 	n := len(w.truth)
-	if w.tok == 1 && !w.nameLive(w.sc.token) {
+	if w.tok == 1 && !w.nameLive(w.sc.token) && !(w.sc.tokenOnce && w.lastJoin != "") {
 		n++
 	}
 	return n
@@ -160,10 +168,27 @@ func (w *world) newSID() string {
 	return fmt.Sprintf("RM%d", w.nsid)
 }
 
+// trail is the steps that led to a world, the last first.
+type trail struct {
+	label string
+	prev  *trail
+}
+
+// steps returns the steps in the order they were taken.
+func (t *trail) steps() []string {
+	var out []string
+	for ; t != nil; t = t.prev {
+		out = append(out, t.label)
+	}
+	slices.Reverse(out)
+	return out
+}
+
 // action is one step the world may take.
 type action struct {
 	label string
 	do    func(w *world)
+	hear  bool // a process hears a callback
 }
 
 func (w *world) actions() []action {
@@ -175,12 +200,12 @@ func (w *world) actions() []action {
 		key := fmt.Sprintf("create:%d", i)
 		switch r.phase {
 		case reqIdle:
-			as = append(as, action{fmt.Sprintf("start %d", i), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("start %d", i), do: func(w *world) {
 				w.reqs[i].phase = reqReserving
 				w.apply(cr.proc, CreateStarted{ID: uint64(i), Key: key, Name: cr.name, At: w.clock})
 			}})
 		case reqWire, reqGone:
-			as = append(as, action{fmt.Sprintf("twilio creates %d", i), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("twilio creates %d", i), do: func(w *world) {
 				r := &w.reqs[i]
 				if cr.name != "" && w.nameLive(cr.name) {
 					r.refused = true // 53113
@@ -202,7 +227,7 @@ func (w *world) actions() []action {
 				}
 			}})
 			if sc.refuse {
-				as = append(as, action{fmt.Sprintf("twilio refuses %d", i), func(w *world) {
+				as = append(as, action{label: fmt.Sprintf("twilio refuses %d", i), do: func(w *world) {
 					r := &w.reqs[i]
 					r.refused = true
 					if r.phase == reqGone {
@@ -213,14 +238,14 @@ func (w *world) actions() []action {
 				}})
 			}
 			if sc.giveUp && r.phase == reqWire {
-				as = append(as, action{fmt.Sprintf("client gives up %d", i), func(w *world) {
+				as = append(as, action{label: fmt.Sprintf("client gives up %d", i), do: func(w *world) {
 					w.reqs[i].phase = reqGone
 					w.lossy = true
 					w.apply(cr.proc, Unknown{ID: uint64(i), Sent: w.reqs[i].sent})
 				}})
 			}
 		case reqProcessed:
-			as = append(as, action{fmt.Sprintf("answer %d", i), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("answer %d", i), do: func(w *world) {
 				r := &w.reqs[i]
 				r.phase = reqDone
 				if r.refused {
@@ -230,7 +255,7 @@ func (w *world) actions() []action {
 				}
 			}})
 			if sc.lose {
-				as = append(as, action{fmt.Sprintf("answer lost %d", i), func(w *world) {
+				as = append(as, action{label: fmt.Sprintf("answer lost %d", i), do: func(w *world) {
 					r := &w.reqs[i]
 					r.phase = reqDone
 					w.lossy = true
@@ -240,7 +265,7 @@ func (w *world) actions() []action {
 		}
 	}
 	for i, o := range w.ops {
-		as = append(as, action{fmt.Sprintf("p%d %v", o.proc, o.op), func(w *world) {
+		as = append(as, action{label: fmt.Sprintf("p%d %v", o.proc, o.op), do: func(w *world) {
 			o := w.ops[i]
 			w.ops = slices.Delete(w.ops, i, i+1)
 			ok := w.exec(o.op)
@@ -263,30 +288,26 @@ func (w *world) actions() []action {
 			if mg.proc >= 0 && mg.proc != p {
 				continue
 			}
-			as = append(as, action{fmt.Sprintf("p%d hears %s %v", p, mg.kind(), mg.sid), func(w *world) {
-				mg := &w.msgs[i]
-				var in Input = RoomCreated{SID: mg.sid, Name: mg.name, At: mg.at}
-				if mg.ended {
-					in = RoomEnded{SID: mg.sid}
-				}
-				if mg.dups > 0 {
-					mg.dups--
-				} else {
-					w.msgs = slices.Delete(w.msgs, i, i+1)
-				}
-				w.apply(p, in)
-			}})
+			as = append(as, action{label: fmt.Sprintf("p%d hears %s %v", p, mg.kind(), mg.sid), do: func(w *world) {
+				w.hear(p, i, false)
+			}, hear: true})
+			if mg.joined && p == 0 && w.tok == 1 && mg.sid == w.lastJoin {
+				// The minter hears the connect of its last token.
+				as = append(as, action{label: fmt.Sprintf("p%d hears the last token's %s %v", p, mg.kind(), mg.sid), do: func(w *world) {
+					w.hear(p, i, true)
+				}, hear: true})
+			}
 		}
-		if sc.dropCB {
-			as = append(as, action{fmt.Sprintf("lose %s %v", mg.kind(), mg.sid), func(w *world) {
+		if sc.dropCB && !w.deferLoss {
+			as = append(as, action{label: fmt.Sprintf("lose %s %v", mg.kind(), mg.sid), do: func(w *world) {
 				w.msgs = slices.Delete(w.msgs, i, i+1)
 				w.lossy = true
 			}})
 		}
 	}
 	if w.ends < sc.ends {
-		for _, sid := range slices.Sorted(maps.Keys(w.truth)) {
-			as = append(as, action{"twilio ends " + sid, func(w *world) {
+		for _, sid := range sortedKeys(w.truth) {
+			as = append(as, action{label: "twilio ends " + sid, do: func(w *world) {
 				w.ends++
 				name := w.truth[sid]
 				delete(w.truth, sid)
@@ -297,21 +318,21 @@ func (w *world) actions() []action {
 	}
 	if w.nlist < sc.listings {
 		for p := range w.models {
-			as = append(as, action{fmt.Sprintf("p%d lists", p), func(w *world) {
+			as = append(as, action{label: fmt.Sprintf("p%d lists", p), do: func(w *world) {
 				w.nlist++
 				w.lists = append(w.lists, listing{proc: p, started: w.clock, rooms: w.listNow()})
 			}})
 		}
 	}
 	for i, l := range w.lists {
-		as = append(as, action{fmt.Sprintf("p%d listing done", l.proc), func(w *world) {
+		as = append(as, action{label: fmt.Sprintf("p%d listing done", l.proc), do: func(w *world) {
 			l := w.lists[i]
 			w.lists = slices.Delete(w.lists, i, i+1)
 			w.apply(l.proc, Listed{Started: l.started, Rooms: l.rooms})
 		}})
 	}
 	if w.clock < sc.maxClock && w.windowsClosed() {
-		as = append(as, action{"tick", func(w *world) {
+		as = append(as, action{label: "tick", do: func(w *world) {
 			w.clock++
 			for p := range w.models {
 				w.apply(p, Tick{Now: w.clock})
@@ -321,20 +342,22 @@ func (w *world) actions() []action {
 	if sc.token != "" {
 		switch w.tok {
 		case 0:
-			as = append(as, action{"mint token", func(w *world) {
+			as = append(as, action{label: "mint token", do: func(w *world) {
 				w.tok = 1
-				w.apply(0, TokenMinted{Name: sc.token, Key: "pending-room:" + sc.token})
+				w.apply(0, TokenMinted{Name: sc.token, Key: tokenKey(sc.token), Gen: 1})
 			}})
 		case 1:
-			if !w.nameLive(sc.token) {
-				as = append(as, action{"token connects", func(w *world) {
+			if !w.nameLive(sc.token) && (!sc.tokenOnce || w.lastJoin == "") {
+				as = append(as, action{label: "token connects", do: func(w *world) {
 					sid := w.newSID()
 					w.truth[sid] = sc.token
 					w.born[sid] = w.clock
-					w.msgs = append(w.msgs, msg{proc: -1, sid: sid, name: sc.token, at: w.clock, dups: w.dups()})
+					w.lastJoin = sid
+					w.msgs = append(w.msgs, msg{proc: -1, sid: sid, name: sc.token, at: w.clock, dups: w.dups()},
+						msg{proc: -1, joined: true, sid: sid, name: sc.token, at: w.clock, dups: w.dups()})
 				}})
 			}
-			as = append(as, action{"tokens lapse", func(w *world) {
+			as = append(as, action{label: "tokens lapse", do: func(w *world) {
 				w.tok = 2
 				w.lossy = true // a reservation its tokens did not use waits for a listing
 				for p := range w.models {
@@ -346,9 +369,39 @@ func (w *world) actions() []action {
 	return as
 }
 
+// hear delivers message i to process p; last says it is the connect of
+// the last token the process minted.
+func (w *world) hear(p, i int, last bool) {
+	mg := &w.msgs[i]
+	sid, name, at, ended, joined := mg.sid, mg.name, mg.at, mg.ended, mg.joined
+	if mg.dups > 0 {
+		mg.dups--
+	} else {
+		w.msgs = slices.Delete(w.msgs, i, i+1)
+	}
+	switch {
+	case ended:
+		w.apply(p, RoomEnded{SID: sid})
+	case joined:
+		// A participant-connected shows its Room in progress, then the
+		// token's use.
+		w.apply(p, RoomCreated{SID: sid, Name: name, At: at})
+		w.apply(p, Joined{SID: sid, Name: name})
+		if last {
+			w.tok = 3
+			w.apply(p, TokensUsed{Name: name})
+		}
+	default:
+		w.apply(p, RoomCreated{SID: sid, Name: name, At: at})
+	}
+}
+
 func (m msg) kind() string {
-	if m.ended {
+	switch {
+	case m.ended:
 		return "room-ended"
+	case m.joined:
+		return "participant-connected"
 	}
 	return "room-created"
 }
@@ -373,7 +426,7 @@ func (w *world) windowsClosed() bool {
 
 func (w *world) listNow() []Room {
 	var rs []Room
-	for _, sid := range slices.Sorted(maps.Keys(w.truth)) {
+	for _, sid := range sortedKeys(w.truth) {
 		rs = append(rs, Room{SID: sid, Name: w.truth[sid], Created: w.born[sid]})
 	}
 	return rs
@@ -405,7 +458,7 @@ func (w *world) exec(op Op) bool {
 }
 
 func (w *world) step(a action) {
-	w.trace = append(w.trace, a.label)
+	w.trace = &trail{a.label, w.trace} // shared with the world it came from
 	a.do(w)
 }
 
@@ -413,7 +466,7 @@ func (w *world) step(a action) {
 func (w *world) check() error {
 	if u, e := w.used(), w.exist(); u < e {
 		return fmt.Errorf("store counts %d Rooms, %d may exist (held %v, pending %v, truth %v)",
-			u, e, slices.Sorted(maps.Keys(w.held)), slices.Sorted(maps.Keys(w.pending)), w.truth)
+			u, e, sortedKeys(w.held), sortedKeys(w.pending), w.truth)
 	}
 	return nil
 }
@@ -445,16 +498,17 @@ func (w *world) key() string {
 	e.i(int64(w.ends))
 	e.i(int64(w.nlist))
 	e.i(int64(w.tok))
+	e.s(w.lastJoin)
 	e.b(w.lossy)
-	for _, k := range slices.Sorted(maps.Keys(w.pending)) {
+	for _, k := range sortedKeys(w.pending) {
 		e.s(k)
 	}
 	e.sep('|')
-	for _, k := range slices.Sorted(maps.Keys(w.held)) {
+	for _, k := range sortedKeys(w.held) {
 		e.s(k)
 	}
 	e.sep('|')
-	for _, k := range slices.Sorted(maps.Keys(w.truth)) {
+	for _, k := range sortedKeys(w.truth) {
 		e.s(k)
 		e.s(w.truth[k])
 	}
@@ -469,6 +523,7 @@ func (w *world) key() string {
 	for _, m := range w.msgs {
 		e.i(int64(m.proc))
 		e.b(m.ended)
+		e.b(m.joined)
 		e.s(m.sid)
 		e.s(m.name)
 		e.i(m.at)
@@ -513,21 +568,37 @@ type result struct {
 // maxStates bounds an exploration, so that the suite stays fast.
 var maxStates = 150000
 
+// A lost callback is one never heard: losing it changes no Model and no
+// store, so a world that loses it at some step goes through the same
+// checked states as one that keeps it undelivered. The exploration
+// therefore never loses a callback on the way (each "lose" would double the
+// states); it loses every callback still undelivered at each state where
+// only deliveries are left, and checks that state at rest.
 func explore(sc *scenario, greedy bool) result {
 	var res result
 	seen := map[string]bool{}
-	stack := []*world{newWorld(sc, greedy)}
+	w0 := newWorld(sc, greedy)
+	w0.deferLoss = true
+	stack := []*world{w0}
 	for len(stack) > 0 {
 		w := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		as := w.actions()
-		if len(as) == 0 {
+		if len(as) == 0 || (sc.dropCB && onlyHearing(as)) {
 			res.terminal++
-			if err := w.quiescent(); err != nil {
-				res.err, res.trace = err, w.trace
+			q := w
+			if len(w.msgs) > 0 {
+				q = w.clone()
+				q.trace = &trail{"every callback left is lost", q.trace}
+				q.msgs, q.lossy = nil, true
+			}
+			if err := q.quiescent(); err != nil {
+				res.err, res.trace = err, q.trace.steps()
 				return res
 			}
-			continue
+			if len(as) == 0 {
+				continue
+			}
 		}
 		for _, a := range as {
 			n := w.clone()
@@ -543,13 +614,22 @@ func explore(sc *scenario, greedy bool) result {
 				return res
 			}
 			if err := n.check(); err != nil {
-				res.err, res.trace = err, n.trace
+				res.err, res.trace = err, n.trace.steps()
 				return res
 			}
 			stack = append(stack, n)
 		}
 	}
 	return res
+}
+
+func onlyHearing(as []action) bool {
+	for _, a := range as {
+		if !a.hear {
+			return false
+		}
+	}
+	return true
 }
 
 // quiescent checks a world where nothing more can happen: with one process
@@ -561,12 +641,12 @@ func (w *world) quiescent() error {
 	}
 	if len(w.models) == 1 && !w.lossy && w.used() != w.exist() {
 		return fmt.Errorf("at rest with nothing lost: store counts %d Rooms, %d exist (held %v pending %v truth %v)",
-			w.used(), w.exist(), slices.Sorted(maps.Keys(w.held)), slices.Sorted(maps.Keys(w.pending)), w.truth)
+			w.used(), w.exist(), sortedKeys(w.held), sortedKeys(w.pending), w.truth)
 	}
 	w.settle()
 	if w.used() != w.exist() {
 		return fmt.Errorf("after a Reconcile: store counts %d Rooms, %d exist (held %v pending %v truth %v)",
-			w.used(), w.exist(), slices.Sorted(maps.Keys(w.held)), slices.Sorted(maps.Keys(w.pending)), w.truth)
+			w.used(), w.exist(), sortedKeys(w.held), sortedKeys(w.pending), w.truth)
 	}
 	return nil
 }
@@ -588,6 +668,10 @@ var scenarios = []scenario{
 		creates: []screate{{0, "a"}, {0, ""}}, lose: true, giveUp: true, dropCB: true, ends: 1, maxClock: 1},
 	{name: "a JoinToken's ad-hoc Room, its name's create, Rooms ending", procs: 1,
 		creates: []screate{{0, "n"}}, lose: true, dropCB: true, ends: 1, token: "n", maxClock: 1},
+	{name: "a JoinToken's ad-hoc Room, every token connected, Rooms ending", procs: 1, big: true,
+		dropCB: true, ends: 1, token: "n", maxClock: 1},
+	{name: "two processes, a JoinToken connecting once, its Room ending", procs: 2,
+		dropCB: true, ends: 1, token: "n", tokenOnce: true, maxClock: 1},
 	{name: "at the limit", procs: 1, limit: 2,
 		creates: []screate{{0, ""}, {0, ""}, {0, "a"}}, lose: true, refuse: true, dropCB: true},
 	{name: "two processes, one store, each hearing any callback", procs: 2,
@@ -655,7 +739,9 @@ func TestRandomLong(t *testing.T) {
 	}
 	sc3 := scenario{procs: 1, lose: true, dropCB: true, dupCB: true, ends: 3, listings: 2, maxClock: 6, token: "n",
 		creates: []screate{{0, "n"}, {0, ""}, {0, "n"}}}
-	for _, s := range []*scenario{&sc, &sc2, &sc3} {
+	sc4 := scenario{procs: 2, lose: true, dropCB: true, dupCB: true, ends: 3, listings: 2, maxClock: 6, token: "n", tokenOnce: true,
+		creates: []screate{{1, "n"}, {0, ""}, {0, "n"}}}
+	for _, s := range []*scenario{&sc, &sc2, &sc3, &sc4} {
 		if err := randomWalks(s, seed, walks); err != nil {
 			t.Fatalf("seed %d (%d processes): %v", seed, s.procs, err)
 		}
@@ -673,11 +759,11 @@ func randomWalks(sc *scenario, seed uint64, walks int) error {
 			}
 			w.step(as[r.IntN(len(as))])
 			if err := w.check(); err != nil {
-				return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace, "\n  "))
+				return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace.steps(), "\n  "))
 			}
 		}
 		if err := w.quiescent(); err != nil {
-			return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace, "\n  "))
+			return fmt.Errorf("%v\nafter:\n  %s", err, strings.Join(w.trace.steps(), "\n  "))
 		}
 	}
 	return nil

@@ -1,10 +1,20 @@
 package acct
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strconv"
 )
+
+// sortedKeys returns m's keys in order, without allocating for an empty
+// map (most of a state's maps are empty).
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	if len(m) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(m))
+}
 
 // enc appends a canonical encoding of states, for the exploration's
 // visited set; it uses no fmt (the exploration encodes every state).
@@ -28,7 +38,7 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 	e.i(m.now)
 	e.i(m.listed)
 	e.i(int64(m.listings))
-	for _, id := range slices.Sorted(maps.Keys(m.creates)) {
+	for _, id := range sortedKeys(m.creates) {
 		c := m.creates[id]
 		e.u(id)
 		e.s(c.key)
@@ -39,13 +49,13 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 		e.b(c.settled)
 	}
 	e.sep('|')
-	for _, sid := range slices.Sorted(maps.Keys(m.rooms)) {
+	for _, sid := range sortedKeys(m.rooms) {
 		e.s(sid)
 		e.s(m.rooms[sid].name)
 		e.i(m.rooms[sid].learnt)
 	}
 	e.sep('|')
-	for _, sid := range slices.Sorted(maps.Keys(m.ended)) {
+	for _, sid := range sortedKeys(m.ended) {
 		e.s(sid)
 	}
 	e.sep('|')
@@ -54,37 +64,41 @@ func (m *Model) state(e *enc, rank map[uint64]int) {
 		e.i(o.at)
 	}
 	e.sep('|')
-	for _, n := range slices.Sorted(maps.Keys(m.tokens)) {
+	for _, n := range sortedKeys(m.tokens) {
 		t := m.tokens[n]
 		e.s(n)
 		e.s(t.key)
+		e.s(t.base)
+		e.u(t.gen)
 		e.b(t.reserved)
 		e.b(t.held)
 		e.b(t.lapsed)
 		e.i(t.lapsedAt)
+		e.i(t.minted)
 	}
 	e.sep('|')
-	for _, id := range slices.Sorted(maps.Keys(m.resOp)) {
+	for _, id := range sortedKeys(m.resOp) {
 		e.i(int64(rank[id]))
 		e.u(m.resOp[id])
 	}
 	e.sep('|')
-	for _, id := range slices.Sorted(maps.Keys(m.tokOp)) {
+	for _, id := range sortedKeys(m.tokOp) {
 		e.i(int64(rank[id]))
 		e.s(m.tokOp[id])
+		e.b(m.againOp[id])
 	}
 	e.sep('|')
-	for _, id := range slices.Sorted(maps.Keys(m.holdOp)) {
+	for _, id := range sortedKeys(m.holdOp) {
 		e.i(int64(rank[id]))
 		e.s(m.holdOp[id])
 	}
 	e.sep('|')
-	for _, id := range slices.Sorted(maps.Keys(m.endOp)) {
+	for _, id := range sortedKeys(m.endOp) {
 		e.i(int64(rank[id]))
 		e.s(m.endOp[id])
 	}
 	e.sep('|')
-	for _, k := range slices.Sorted(maps.Keys(m.last)) {
+	for _, k := range sortedKeys(m.last) {
 		e.s(k)
 		e.i(int64(rank[m.last[k]]))
 	}
@@ -109,7 +123,7 @@ func (e *enc) op(o Op, id int) {
 
 // ranks numbers m's open operations in the order they were made.
 func (m *Model) ranks() map[uint64]int {
-	ids := slices.Sorted(maps.Keys(m.open))
+	ids := sortedKeys(m.open)
 	r := make(map[uint64]int, len(ids))
 	for i, id := range ids {
 		r[id] = i + 1
