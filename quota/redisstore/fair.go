@@ -64,16 +64,7 @@ func (s *Store) TakeTokenAs(ctx context.Context, account string, class backend.C
 		if len(vals) != 7 {
 			return result{}, fmt.Errorf("fair rate script replied %v", vals)
 		}
-		if vals[5] == 0 { // the generation the call sent
-			vals[5] = gen
-		}
-		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
-		if s.granted != nil && vals[0] == 1 {
-			s.granted(id, vals[3]+vals[1])
-		}
-		if vals[4] == 1 {
-			s.lostBucket(ctx, account)
-		}
+		s.sawGrant(ctx, id, r, vals, gen)
 		return result{time.Duration(vals[1]) * time.Microsecond, time.Duration(vals[6]) * time.Microsecond, vals[0] == 1}, nil
 	}, func(fb *fallback) (result, error) {
 		w, ok, err := fb.takeToken(ctx, id, r, maxWait)

@@ -460,16 +460,7 @@ func (s *Store) TakeToken(ctx context.Context, account string, class backend.Cla
 		if len(vals) != 6 {
 			return result{}, fmt.Errorf("rate script replied %v", vals)
 		}
-		if vals[5] == 0 { // the generation the call sent
-			vals[5] = gen
-		}
-		s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
-		if s.granted != nil && vals[0] == 1 {
-			s.granted(id, vals[3]+vals[1])
-		}
-		if vals[4] == 1 {
-			s.lostBucket(ctx, account)
-		}
+		s.sawGrant(ctx, id, r, vals, gen)
 		return result{time.Duration(vals[1]) * time.Microsecond, vals[0] == 1}, nil
 	}, func(fb *fallback) (result, error) {
 		w, ok, err := fb.takeToken(ctx, id, r, maxWait)
@@ -482,6 +473,23 @@ func (s *Store) TakeToken(ctx context.Context, account string, class backend.Cla
 // re-seeded it): Redis has most likely lost the account's ledgers too, so
 // this process writes its slots back now rather than at its next ledger
 // operation.
+// sawGrant records what a rate script's reply says of bucket id: vals are
+// its granted (0 or 1), wait (µs), theoretical arrival time and Redis's now
+// (µs), whether the bucket was lost (0 or 1) and its generation (0: the
+// generation gen the call sent).
+func (s *Store) sawGrant(ctx context.Context, id bucketID, r backend.Rate, vals []int64, gen int64) {
+	if vals[5] == 0 {
+		vals[5] = gen
+	}
+	s.sched.saw(id, booking{tat: vals[2], now: vals[3], at: time.Now(), rate: r, gen: vals[5]})
+	if s.granted != nil && vals[0] == 1 {
+		s.granted(id, vals[3]+vals[1])
+	}
+	if vals[4] == 1 {
+		s.lostBucket(ctx, id.account)
+	}
+}
+
 func (s *Store) lostBucket(ctx context.Context, account string) {
 	s.logger().Warn("redisstore: Redis lost a request bucket; re-seeded from the tokens this process saw granted")
 	for _, id := range s.hold.ledgers(account) {
