@@ -12,7 +12,6 @@ import (
 	"time"
 
 	apiv2010 "github.com/twilio/twilio-go/rest/api/v2010"
-	openapi "github.com/twilio/twilio-go/rest/video/v1"
 
 	"github.com/videoquota/videoquota/examples/loadtest/internal/loadtest"
 	"github.com/videoquota/videoquota/video"
@@ -246,33 +245,11 @@ func runIsolation(cfg config, srv *videotest.Server, accts *video.Accounts, neig
 			failed.Add(1)
 			return
 		}
-		var sid string
-		if !timed(func() error {
-			r, err := c.CreateRoom(ctx, new(openapi.CreateRoomParams).SetUniqueName(e.name()))
-			if err == nil && r.Sid != nil {
-				sid = *r.Sid
-			}
-			return err
-		}) || sid == "" {
-			return
-		}
-		timed(func() error {
-			_, err := c.UpdateRoom(ctx, sid, new(openapi.UpdateRoomParams).SetStatus("completed"))
-			return err
-		})
+		createComplete(ctx, c, e.name(), timed)
 	})
 	wg.Wait()
 
-	var pooled [2][]time.Duration
-	var ratios []float64
-	for p := 2; p+1 < phases; p += 2 {
-		off, on := lat[p].values(), lat[p+1].values()
-		pooled[0] = append(pooled[0], off...)
-		pooled[1] = append(pooled[1], on...)
-		if len(off) > 0 && len(on) > 0 {
-			ratios = append(ratios, float64(p99(on))/float64(p99(off)))
-		}
-	}
+	pooled, ratios := pairPhases(lat)
 	fs := srv.Account(flooded).Stats()
 	fmt.Fprintf(stdout, "Isolation: the neighbour offered %g writes/s (half its quota) the whole time; the other account offered %gx its quota (%g writes/s) during every other phase of %v; the first two phases are warm-up.\n\n",
 		accountsWrites/2, cfg.accounts.isolationX, cfg.accounts.isolationX*accountsWrites, phase)

@@ -147,34 +147,11 @@ func runStatus(cfg config, stdout, stderr io.Writer) error {
 		return true
 	}
 	loadtest.Pace(ctx, cfg.offered*cfg.writes/2, cfg.workers, func(ctx context.Context) {
-		var sid string
-		if !timed(func() error {
-			r, err := vq.CreateRoom(ctx, new(openapi.CreateRoomParams).SetUniqueName(e.name()))
-			if err == nil && r.Sid != nil {
-				sid = *r.Sid
-			}
-			return err
-		}) || sid == "" {
-			return
-		}
-		timed(func() error {
-			_, err := vq.UpdateRoom(ctx, sid, new(openapi.UpdateRoomParams).SetStatus("completed"))
-			return err
-		})
+		createComplete(ctx, vq, e.name(), timed)
 	})
 	wg.Wait()
 
-	// Pool the phases after the warm-up pair, and pair them up.
-	var pooled [2][]time.Duration
-	var ratios []float64
-	for p := 2; p+1 < phases; p += 2 {
-		off, on := lat[p].values(), lat[p+1].values()
-		pooled[0] = append(pooled[0], off...)
-		pooled[1] = append(pooled[1], on...)
-		if len(off) > 0 && len(on) > 0 {
-			ratios = append(ratios, float64(p99(on))/float64(p99(off)))
-		}
-	}
+	pooled, ratios := pairPhases(lat)
 	onSeconds := float64(phases/2) * cfg.status.phase.Seconds() // every reading phase, the warm-up one included
 	fmt.Fprintln(stdout, "| flood | ok calls | calls/s | p50 | p99 | max | failed |")
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|")
@@ -239,6 +216,40 @@ func (l *phaseLatencies) values() []time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.d)
+}
+
+// createComplete creates a Room named name through vq and completes it,
+// each call timed by timed (which reports whether the call succeeded).
+func createComplete(ctx context.Context, vq *video.Client, name string, timed func(func() error) bool) {
+	var sid string
+	if !timed(func() error {
+		r, err := vq.CreateRoom(ctx, new(openapi.CreateRoomParams).SetUniqueName(name))
+		if err == nil && r.Sid != nil {
+			sid = *r.Sid
+		}
+		return err
+	}) || sid == "" {
+		return
+	}
+	timed(func() error {
+		_, err := vq.UpdateRoom(ctx, sid, new(openapi.UpdateRoomParams).SetStatus("completed"))
+		return err
+	})
+}
+
+// pairPhases pools the latencies of the phases after the warm-up pair,
+// off phases (even) in pooled[0] and on phases (odd) in pooled[1], and
+// returns each pair's p99 ratio, on over off.
+func pairPhases(lat []phaseLatencies) (pooled [2][]time.Duration, ratios []float64) {
+	for p := 2; p+1 < len(lat); p += 2 {
+		off, on := lat[p].values(), lat[p+1].values()
+		pooled[0] = append(pooled[0], off...)
+		pooled[1] = append(pooled[1], on...)
+		if len(off) > 0 && len(on) > 0 {
+			ratios = append(ratios, float64(p99(on))/float64(p99(off)))
+		}
+	}
+	return pooled, ratios
 }
 
 func p99(d []time.Duration) time.Duration {
