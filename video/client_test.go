@@ -888,10 +888,19 @@ func TestWaitForCapacity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	// A caller whose ctx ends while it waits for a slot gets the refusal
+	// it waited on (the ctx ends once it is seen waiting, whatever the load).
+	short, cancel := context.WithCancel(ctx)
 	defer cancel()
+	shortErr := make(chan error, 1)
+	go func() {
+		_, err := vq.CreateRoom(video.WaitForCapacity(short), room("w2"))
+		shortErr <- err
+	}()
+	waitForStack(t, "quota.(*Ledger).ReserveWait")
+	cancel()
 	var ex *quota.ExceededError
-	if _, err := vq.CreateRoom(video.WaitForCapacity(short), room("w2")); !errors.As(err, &ex) {
+	if err := <-shortErr; !errors.As(err, &ex) {
 		t.Fatalf("waiting past ctx: got %v; want *quota.ExceededError", err)
 	}
 	done := make(chan error, 1)
