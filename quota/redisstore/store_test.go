@@ -446,7 +446,9 @@ func TestFailLocalHang(t *testing.T) {
 	if !srv.Own() {
 		t.Skip("needs a redis-server of its own to pause")
 	}
-	s, observer := failLocal(t, srv, redisstore.WithTimeout(100*time.Millisecond))
+	// 400 ms: long enough that a loaded machine does not trip it before
+	// the pause, short enough for the bound checked below.
+	s, observer := failLocal(t, srv, redisstore.WithTimeout(400*time.Millisecond))
 	// The local share is 3: the 2 slots this process holds and half of the 2 left.
 	b := &backend.Bounds{Limit: 4, Hysteresis: 1}
 	c := ledgerCheck{t, s, "AC1", b}
@@ -456,12 +458,12 @@ func TestFailLocalHang(t *testing.T) {
 	srv.Pause(t)
 	t.Cleanup(func() { srv.Resume(t) })
 	start := time.Now()
-	c.reserve("r2", false) // times out after 100ms; Redis may run it later
+	c.reserve("r2", false) // times out after 400ms; Redis may run it later
 	if !s.Degraded() {
 		t.Fatal("not degraded after Redis hung")
 	}
 	if d := time.Since(start); d > time.Second {
-		t.Errorf("the failing-over Reserve took %v with WithTimeout(100ms)", d)
+		t.Errorf("the failing-over Reserve took %v with WithTimeout(400ms)", d)
 	}
 	c.hold("RM2") // past the local share: Twilio holds it
 	c.release("RM1")
