@@ -3,13 +3,10 @@ package video_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/videoquota/videoquota/quota"
-	"github.com/videoquota/videoquota/quota/redisstore"
-	"github.com/videoquota/videoquota/quota/redisstore/redistest"
 	"github.com/videoquota/videoquota/video"
 	"github.com/videoquota/videoquota/video/videotest"
 )
@@ -23,18 +20,7 @@ func TestAccountsCloseEndsPollAlertsOnHungRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server")
 	}
-	rs := redistest.Start(t)
-	if !rs.Own() {
-		t.Skip("needs a redis-server of its own to pause")
-	}
-	rdb := rs.Client(t)
-	var sent atomic.Int64
-	rdb.AddHook(countHook{&sent})
-	st, err := redisstore.New(rdb, redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	rs, st, sent := pausableStore(t)
 	srv := videotest.NewServer(videotest.Options{WritesPerSecond: -1, ReadsPerSecond: -1})
 	t.Cleanup(srv.Close)
 	subs := subaccounts(t, srv, 2)

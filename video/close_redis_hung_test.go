@@ -23,18 +23,7 @@ func TestCloseEndsCreateWaitingOnHungRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server")
 	}
-	rs := redistest.Start(t)
-	if !rs.Own() {
-		t.Skip("needs a redis-server of its own to pause")
-	}
-	rdb := rs.Client(t)
-	var sent atomic.Int64
-	rdb.AddHook(countHook{&sent})
-	st, err := redisstore.New(rdb, redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	rs, st, sent := pausableStore(t)
 	srv := videotest.NewServer(videotest.Options{})
 	t.Cleanup(srv.Close)
 	vq := newClient(t, srv, video.WithStore(st))
@@ -79,4 +68,24 @@ func TestCloseEndsCreateWaitingOnHungRedis(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// pausableStore returns a redis-server of the test's own (to pause), a
+// store on it whose deadline is a minute (so that only Close can end a
+// wait on it), and the count of commands sent to Redis.
+func pausableStore(t *testing.T) (*redistest.Server, *redisstore.Store, *atomic.Int64) {
+	t.Helper()
+	rs := redistest.Start(t)
+	if !rs.Own() {
+		t.Skip("needs a redis-server of its own to pause")
+	}
+	rdb := rs.Client(t)
+	sent := new(atomic.Int64)
+	rdb.AddHook(countHook{sent})
+	st, err := redisstore.New(rdb, redisstore.WithPrefix(redistest.Prefix(t)), redisstore.WithTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return rs, st, sent
 }
